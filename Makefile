@@ -1,0 +1,43 @@
+# Ben: the two commands are `make demo` and `make test` (README.md). Both set up what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CEL_CONFORMANCE_DIR ?= $(abspath ../shared/conformance/cel)
+export CEL_CONFORMANCE_DIR
+
+.PHONY: help deps build test demo bench conformance check-boundaries clean
+
+help:
+	@echo "make demo   - set up and run a local fleet deploying examples/intent"
+	@echo "make test   - set up and run every test"
+	@echo "make bench  - run the benchmarks and print figures"
+
+# Installs the system packages and Python modules the build, tests and demo use. Idempotent: apt runs only
+# when something is missing.
+deps:
+	@.ci/install-deps
+
+build: deps
+	@.ci/build --build-tests
+
+check-boundaries:
+	@.ci/check-boundaries
+
+test: build check-boundaries
+	swift test --skip-build
+	@if [ -d "$(CEL_CONFORMANCE_DIR)" ] && [ -x .build/debug/ben-conformance ]; then \
+		$(MAKE) --no-print-directory conformance; \
+	fi
+
+conformance:
+	.build/debug/ben-conformance --dir "$(CEL_CONFORMANCE_DIR)" --floor Tests/Conformance/floor.json
+
+demo: deps
+	@.ci/build
+	@examples/demo.sh
+
+bench: deps
+	@Benchmarks/run.sh
+
+clean:
+	rm -rf .build Benchmarks/.build

@@ -1,0 +1,77 @@
+/// The ledger's signed statement "version V of fleet F is manifest M, plan P, deadline D" (DESIGN §5).
+///
+/// A node acts on an announcement only after checking its signature, fleet, expiry and that `version` is
+/// newer than the one it runs.
+public struct Announcement: CanonicalDocument {
+    public static let documentName = "announcement"
+    public static let maxBytes = 8 << 10
+    public static let fields: Set<String> = [
+        "fleet", "version", "manifest", "manifest_size", "plan", "topology", "issued_at", "deadline", "expires",
+        "ledger",
+    ]
+
+    public var fleet: FleetName
+    public var version: Version
+    public var manifest: Key
+    /// Byte length of the manifest's canonical form, so a node can refuse an oversize manifest before reading it.
+    public var manifestSize: Int64
+    public var plan: Key
+    public var topology: Key
+    public var issuedAt: Timestamp
+    /// When the ledger decides: every required ack by then, or the version is incomplete.
+    public var deadline: Timestamp
+    /// After this a node ignores the announcement, so a replayed old one cannot start work.
+    public var expires: Timestamp
+    /// The ledger's seed address (host:port): where orphans pull chunks from the store.
+    public var ledger: String
+
+    public init(
+        fleet: FleetName, version: Version, manifest: Key, manifestSize: Int64, plan: Key, topology: Key,
+        issuedAt: Timestamp, deadline: Timestamp, expires: Timestamp, ledger: String
+    ) {
+        self.fleet = fleet
+        self.version = version
+        self.manifest = manifest
+        self.manifestSize = manifestSize
+        self.plan = plan
+        self.topology = topology
+        self.issuedAt = issuedAt
+        self.deadline = deadline
+        self.expires = expires
+        self.ledger = ledger
+    }
+
+    public init(reading r: FieldReader) throws(DocumentError) {
+        fleet = try r.fleet("fleet")
+        version = try r.version("version")
+        manifest = try r.key("manifest")
+        manifestSize = try r.int("manifest_size", in: 1...Int64(Manifest.maxBytes))
+        plan = try r.key("plan")
+        topology = try r.key("topology")
+        issuedAt = try r.timestamp("issued_at")
+        deadline = try r.timestamp("deadline")
+        expires = try r.timestamp("expires")
+        ledger = try r.string("ledger")
+        guard HostPort(ledger) != nil else {
+            throw r.error("ledger", .invalidValue, "expected host:port, such as 127.0.0.1:7400")
+        }
+        guard issuedAt <= deadline, deadline <= expires else {
+            throw r.error("deadline", .invalidValue, "expected issued_at ≤ deadline ≤ expires")
+        }
+    }
+
+    public var json: JSONValue {
+        .object([
+            "fleet": .string(fleet.rawValue),
+            "version": .int(Int64(version.rawValue)),
+            "manifest": .string(manifest.hex),
+            "manifest_size": .int(manifestSize),
+            "plan": .string(plan.hex),
+            "topology": .string(topology.hex),
+            "issued_at": .string(issuedAt.rfc3339),
+            "deadline": .string(deadline.rfc3339),
+            "expires": .string(expires.rfc3339),
+            "ledger": .string(ledger),
+        ])
+    }
+}

@@ -1,0 +1,54 @@
+/// A document whose bytes are signed or hashed: it has one canonical JSON form (RFC 8785) and a strict reader.
+public protocol CanonicalDocument: Sendable, Hashable {
+    /// The document's name in error messages ("ack", "manifest").
+    static var documentName: String { get }
+    /// Input longer than this is refused before it is parsed.
+    static var maxBytes: Int { get }
+    /// Reads the document from an object, refusing unknown fields and naming the first bad one.
+    init(reading reader: FieldReader) throws(DocumentError)
+    /// The document as a JSON value; its canonical bytes are what gets signed or hashed.
+    var json: JSONValue { get }
+    /// The member names `init(reading:)` accepts.
+    static var fields: Set<String> { get }
+}
+
+extension CanonicalDocument {
+    public init(json: JSONValue, path: String = "") throws(DocumentError) {
+        try self.init(reading: FieldReader(json, document: Self.documentName, path: path, allowed: Self.fields))
+    }
+
+    /// Parses and reads a document from bytes, refusing oversize input unread.
+    public static func decode(_ bytes: some Collection<UInt8>, maxBytes: Int = Self.maxBytes) throws(DocumentError)
+        -> Self
+    {
+        try Self(json: try parseDocumentJSON(bytes, document: documentName, maxBytes: maxBytes))
+    }
+
+    /// The canonical bytes. Documents are built from validated values, so this cannot fail.
+    public var canonicalBytes: [UInt8] {
+        do {
+            return try CanonicalJSON.encode(json)
+        } catch {
+            preconditionFailure("\(Self.documentName) holds a value JSON cannot carry: \(error)")
+        }
+    }
+
+    public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
+}
+
+/// Parses untrusted bytes into JSON for a named document, turning size and syntax problems into
+/// `DocumentError`s.
+public func parseDocumentJSON(_ bytes: some Collection<UInt8>, document: String, maxBytes: Int) throws(DocumentError)
+    -> JSONValue
+{
+    guard bytes.count <= maxBytes else {
+        throw DocumentError(
+            document: document, field: "", code: .tooLarge,
+            detail: "\(bytes.count) bytes is over the \(maxBytes)-byte limit; refused unread")
+    }
+    do {
+        return try JSONParser.parse(bytes, limits: .init(maxBytes: maxBytes))
+    } catch {
+        throw DocumentError(document: document, field: "", code: .syntax, detail: error.description)
+    }
+}

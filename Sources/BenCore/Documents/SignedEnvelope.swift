@@ -1,0 +1,103 @@
+/// What a signature is over: the context names the purpose so that a signature made for one purpose can
+/// never be replayed as another (an ack signature is never a valid announcement signature).
+public enum SignatureContext: String, Sendable, Hashable, CaseIterable {
+    case announce = "ben/announce/v1"
+    case ack = "ben/ack/v1"
+    case plan = "ben/plan/v1"
+    case cert = "ben/cert/v1"
+    /// An operator's request to the ledger API that changes state.
+    case operatorRequest = "ben/operator/v1"
+
+    /// The bytes Ed25519 signs: `context + 0x00 + canonical bytes` (DESIGN §5).
+    public func signingInput(_ canonical: some Collection<UInt8>) -> [UInt8] {
+        var input = Array(rawValue.utf8)
+        input.reserveCapacity(input.count + 1 + canonical.count)
+        input.append(0)
+        input.append(contentsOf: canonical)
+        return input
+    }
+}
+
+/// One signature in an envelope: the signer's key id (first 16 hex digits of BLAKE2b-256 of the raw public key)
+/// and the 64-byte Ed25519 signature.
+public struct Signature: Sendable, Hashable {
+    public var keyID: String
+    public var bytes: [UInt8]
+
+    public init(keyID: String, bytes: [UInt8]) {
+        self.keyID = keyID
+        self.bytes = bytes
+    }
+
+    static func isKeyID(_ s: String) -> Bool { s.utf8.count == 16 && Hex.decode(s) != nil && s == s.lowercased() }
+}
+
+/// A signed document as it travels: `{"signed": {...}, "signatures": [{"keyid": K, "sig": base64}]}`.
+///
+/// `signed` is kept as the JSON value that arrived, so the bytes a verifier checks are the canonical form of
+/// exactly what the signer sent, whatever this version of Ben understands of it.
+public struct SignedEnvelope: Sendable, Hashable {
+    public var signed: JSONValue
+    public var signatures: [Signature]
+
+    public init(signed: JSONValue, signatures: [Signature]) {
+        self.signed = signed
+        self.signatures = signatures
+    }
+
+    /// The canonical bytes of `signed`, which each signature covers (after its context).
+    public func signedBytes() throws(DocumentError) -> [UInt8] {
+        do {
+            return try CanonicalJSON.encode(signed)
+        } catch {
+            throw DocumentError(document: "envelope", field: "signed", code: .invalidValue, detail: error.description)
+        }
+    }
+
+    /// Reads the signed document as `D`. This does not check signatures: BenCrypto's verifier does that first.
+    public func document<D: CanonicalDocument>(as type: D.Type = D.self) throws(DocumentError) -> D {
+        try D(json: signed, path: "signed")
+    }
+
+    public var json: JSONValue {
+        .object([
+            "signed": signed,
+            "signatures": .array(
+                signatures.map { .object(["keyid": .string($0.keyID), "sig": .string(Base64.encode($0.bytes))]) }),
+        ])
+    }
+
+    public var canonicalBytes: [UInt8] {
+        do { return try CanonicalJSON.encode(json) } catch {
+            preconditionFailure("an envelope holds a value JSON cannot carry: \(error)")
+        }
+    }
+
+    public static let maxSignatures = 16
+
+    public init(json: JSONValue, document: String = "envelope", path: String = "") throws(DocumentError) {
+        let reader = try FieldReader(json, document: document, path: path, allowed: ["signed", "signatures"])
+        let signed = try reader.value("signed")
+        guard case .object = signed else {
+            throw reader.error("signed", .wrongType, "expected an object, found \(signed.typeName)")
+        }
+        let signatures = try reader.elements("signatures", maxCount: Self.maxSignatures) {
+            (value, path) throws(DocumentError) -> Signature in
+            let r = try FieldReader(value, document: document, path: path, allowed: ["keyid", "sig"])
+            let keyID = try r.string("keyid")
+            guard Signature.isKeyID(keyID) else { throw r.error("keyid", .invalidValue, "expected 16 lowercase hex digits") }
+            guard let sig = Base64.decode(try r.string("sig")), sig.count == 64 else {
+                throw r.error("sig", .invalidValue, "expected a base64 Ed25519 signature of 64 bytes")
+            }
+            return Signature(keyID: keyID, bytes: sig)
+        }
+        guard !signatures.isEmpty else { throw reader.error("signatures", .invalidValue, "no signatures") }
+        self.init(signed: signed, signatures: signatures)
+    }
+
+    public static func decode(_ bytes: some Collection<UInt8>, document: String, maxBytes: Int) throws(DocumentError)
+        -> SignedEnvelope
+    {
+        try SignedEnvelope(json: try parseDocumentJSON(bytes, document: document, maxBytes: maxBytes), document: document)
+    }
+}

@@ -1,0 +1,157 @@
+/// The part of one stripe tree a parent hands to a child in its PLAN frame: the child (index 0) and every node
+/// below it, in breadth-first order, with each node's backups.
+///
+/// A relay holds this so it can forward each of its children their own part, and adopt a grandchild when a
+/// child is unreachable (DESIGN §3 step 9). It is not signed: a relay that lies about it can only fail to
+/// deliver, which the ledger sees; every chunk and ack is still checked against signatures.
+public struct Subtree: CanonicalDocument {
+    public static let documentName = "subtree"
+    public static let maxBytes = 64 << 20
+    public static let fields: Set<String> = ["fleet", "version", "plan", "stripe", "depth", "nodes", "parents", "backups"]
+
+    public var fleet: FleetName
+    public var version: Version
+    /// Key of the whole plan this was cut from.
+    public var plan: Key
+    public var stripe: Int
+    /// Depth of `nodes[0]` in its stripe tree; the ledger's children are at depth 1.
+    public var depth: Int
+    /// `nodes[0]` is the node this subtree is for.
+    public var nodes: [PlanNode]
+    /// `parents[0] == -1`; for i > 0, `parents[i] < i` (breadth-first order, so this is a tree by construction).
+    public var parents: [Int32]
+    /// Backups of each node, as addresses, best first.
+    public var backups: [[PlanNode]]
+
+    public init(
+        fleet: FleetName, version: Version, plan: Key, stripe: Int, depth: Int, nodes: [PlanNode], parents: [Int32],
+        backups: [[PlanNode]]
+    ) {
+        self.fleet = fleet
+        self.version = version
+        self.plan = plan
+        self.stripe = stripe
+        self.depth = depth
+        self.nodes = nodes
+        self.parents = parents
+        self.backups = backups
+    }
+
+    public var root: PlanNode { nodes[0] }
+
+    /// Indexes of the children of `nodes[i]`.
+    public func children(of i: Int) -> [Int] {
+        var out: [Int] = []
+        for j in (i + 1)..<max(i + 1, parents.count) where parents[j] == Int32(i) { out.append(j) }
+        return out
+    }
+
+    /// The part of this subtree rooted at `nodes[i]`, re-indexed, ready to send to that node.
+    public func subtree(at i: Int) -> Subtree {
+        var map: [Int: Int32] = [i: 0]
+        var nodes = [self.nodes[i]]
+        var parents: [Int32] = [-1]
+        var backups = [self.backups[i]]
+        for j in (i + 1)..<self.nodes.count {
+            guard let p = map[Int(self.parents[j])] else { continue }
+            map[j] = Int32(nodes.count)
+            nodes.append(self.nodes[j])
+            parents.append(p)
+            backups.append(self.backups[j])
+        }
+        return Subtree(
+            fleet: fleet, version: version, plan: plan, stripe: stripe, depth: depth + level(of: i), nodes: nodes,
+            parents: parents, backups: backups)
+    }
+
+    /// How many edges below `nodes[0]` node i sits.
+    public func level(of i: Int) -> Int {
+        var level = 0
+        var j = i
+        while j > 0 {
+            j = Int(parents[j])
+            level += 1
+        }
+        return level
+    }
+
+    /// Height of the subtree: the number of levels below `nodes[0]`.
+    public var height: Int {
+        var levels = [Int](repeating: 0, count: nodes.count)
+        var height = 0
+        for j in 1..<max(1, nodes.count) {
+            levels[j] = levels[Int(parents[j])] + 1
+            height = max(height, levels[j])
+        }
+        return height
+    }
+
+    public init(reading r: FieldReader) throws(DocumentError) {
+        fleet = try r.fleet("fleet")
+        version = try r.version("version")
+        plan = try r.key("plan")
+        stripe = Int(try r.int("stripe", in: 0...1023))
+        depth = Int(try r.int("depth", in: 1...1_000_000))
+        nodes = try r.elements("nodes") { (value, path) throws(DocumentError) in
+            try PlanNode(json: value, document: Self.documentName, path: path)
+        }
+        guard !nodes.isEmpty else { throw r.error("nodes", .invalidValue, "a subtree holds at least its root") }
+        parents = try readIndexArray(try r.value("parents"), document: Self.documentName, path: r.fieldPath("parents"), count: nodes.count)
+        guard parents.count == nodes.count, parents[0] == -1 else {
+            throw r.error("parents", .invalidValue, "expected one parent per node, with -1 for the root")
+        }
+        for j in 1..<nodes.count where !(0..<Int32(j)).contains(parents[j]) {
+            throw r.error("parents", .invalidValue, "node \(j)'s parent must come before it (breadth-first order)")
+        }
+        backups = try r.elements("backups") { (value, path) throws(DocumentError) -> [PlanNode] in
+            guard case .array(let list) = value else {
+                throw DocumentError(document: Self.documentName, field: path, code: .wrongType, detail: "expected array")
+            }
+            var out: [PlanNode] = []
+            for (k, element) in list.enumerated() {
+                out.append(try PlanNode(json: element, document: Self.documentName, path: "\(path)[\(k)]"))
+            }
+            return out
+        }
+        guard backups.count == nodes.count else {
+            throw r.error("backups", .invalidValue, "expected one list of backups per node")
+        }
+    }
+
+    public var json: JSONValue {
+        .object([
+            "fleet": .string(fleet.rawValue),
+            "version": .int(Int64(version.rawValue)),
+            "plan": .string(plan.hex),
+            "stripe": .int(Int64(stripe)),
+            "depth": .int(Int64(depth)),
+            "nodes": .array(nodes.map(\.json)),
+            "parents": .array(parents.map { .int(Int64($0)) }),
+            "backups": .array(backups.map { .array($0.map(\.json)) }),
+        ])
+    }
+}
+
+extension Plan {
+    /// The subtree of stripe tree `s` rooted at node index `i`, as the node's parent sends it.
+    /// - Parameters:
+    ///   - children: `children(stripe: s)`, computed once by the caller when cutting many subtrees.
+    ///   - depth: node i's depth in stripe s.
+    public func subtree(of i: Int, stripe s: Int, planKey: Key, children: [[Int32]], depth: Int) -> Subtree {
+        var order = [i]
+        var parents: [Int32] = [-1]
+        var head = 0
+        while head < order.count {
+            let n = order[head]
+            for c in children[n] {
+                order.append(Int(c))
+                parents.append(Int32(head))
+            }
+            head += 1
+        }
+        return Subtree(
+            fleet: fleet, version: version, plan: planKey, stripe: s, depth: depth,
+            nodes: order.map { nodes[$0] }, parents: parents,
+            backups: order.map { n in backups[n].map { nodes[Int($0)] } })
+    }
+}

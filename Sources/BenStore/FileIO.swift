@@ -1,0 +1,82 @@
+import Glibc
+
+/// Thin POSIX helpers for the store: it needs exact control of fsync, rename and O_EXCL, which is why it does
+/// not go through Foundation's FileManager.
+enum FileIO {
+    static func makeDirectory(_ path: String) throws(StoreError) {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw .io(path: path, operation: "create directory", errno: errno) }
+    }
+
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    /// Writes all of `buffer` to `fd`, retrying short writes and EINTR.
+    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(StoreError) {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "write", errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Reads up to `buffer.count` bytes, retrying short reads until EOF; returns how many were read.
+    static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws(StoreError) -> Int {
+        var offset = 0
+        while offset < buffer.count {
+            let n = read(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, operation: "read", errno: errno)
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        return offset
+    }
+
+    static func readFile(_ path: String, maxBytes: Int) throws(StoreError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw .io(path: path, operation: "open", errno: errno)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .io(path: path, operation: "stat", errno: errno) }
+        let size = Int(info.st_size)
+        guard size <= maxBytes else { throw .io(path: path, operation: "read (larger than \(maxBytes) bytes)", errno: EFBIG) }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let n = try bytes.withUnsafeMutableBytes { buffer in
+            Result { () throws(StoreError) in try readFully(fd, into: buffer, path: path) }
+        }.get()
+        if n < size { bytes.removeLast(size - n) }
+        return bytes
+    }
+
+    static func fsyncDirectory(_ path: String) throws(StoreError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: path, operation: "open directory", errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .io(path: path, operation: "fsync directory", errno: errno) }
+    }
+
+    /// Names in a directory, without "." and "..".
+    static func list(_ path: String) throws(StoreError) -> [String] {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT { return [] }
+            throw .io(path: path, operation: "list", errno: errno)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Glibc
+
+/// `benctl`, the operator's CLI (DESIGN §2). Each verb is its own file; this file only lists them and maps
+/// every failure to one line on stderr and the exit codes scripts rely on (DESIGN §7: 0 success or active,
+/// 2 incomplete, 1 any error, including bad flags).
+@main
+struct Benctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "benctl",
+        abstract: "Build, stage, deploy and inspect declared intent across a Ben fleet.",
+        subcommands: [
+            Keygen.self, Hash.self, Store.self,
+        ])
+
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func exit(withError error: any Error) -> Never {
+        if let code = error as? ExitCode {
+            Glibc.exit(code.rawValue)
+        }
+        if let failure = error as? CommandFailure {
+            FileHandleOutput.standardError("benctl: \(failure.message)\n")
+            Glibc.exit(failure.exitCode)
+        }
+        let code = exitCode(for: error)
+        if code == .success {
+            // --help and --version: ArgumentParser's text, on stdout.
+            print(fullMessage(for: error))
+            Glibc.exit(0)
+        }
+        let message = fullMessage(for: error)
+        let firstLine = message.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? message
+        FileHandleOutput.standardError("benctl: \(firstLine.replacingPrefix("Error: ", with: ""))\n")
+        if code.rawValue == 64 {
+            FileHandleOutput.standardError("run `benctl help` for usage\n")
+        }
+        Glibc.exit(1)
+    }
+}
+
+/// A failure the CLI reports as one line, with the exit code it means.
+struct CommandFailure: Error {
+    var message: String
+    var exitCode: Int32 = 1
+
+    init(_ message: String, exitCode: Int32 = 1) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    init(_ error: any Error) {
+        self.message = String(describing: error)
+    }
+}
+
+enum FileHandleOutput {
+    static func standardError(_ text: String) {
+        var bytes = Array(text.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+extension String {
+    func replacingPrefix(_ prefix: String, with replacement: String) -> String {
+        hasPrefix(prefix) ? replacement + dropFirst(prefix.count) : self
+    }
+}

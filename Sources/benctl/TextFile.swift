@@ -1,0 +1,35 @@
+import Glibc
+
+/// Small file helpers for the CLI: outputs are written whole or not at all (temp file, fsync, rename), so an
+/// interrupted command never leaves a half-written file behind.
+enum TextFile {
+    static func writeAtomically(_ text: String, to path: String, mode: mode_t = 0o644) throws {
+        try writeAtomically(Array(text.utf8), to: path, mode: mode)
+    }
+
+    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
+        let temp = "\(path).tmp-\(getpid())"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw CommandFailure("\(path): cannot create: \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            close(fd)
+            if !ok { unlink(temp) }
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            guard n > 0 else { throw CommandFailure("\(path): cannot write: \(String(cString: strerror(errno)))") }
+            offset += n
+        }
+        guard fsync(fd) == 0, rename(temp, path) == 0 else {
+            throw CommandFailure("\(path): cannot write: \(String(cString: strerror(errno)))")
+        }
+        ok = true
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+}
