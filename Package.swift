@@ -17,6 +17,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "benctl", targets: ["benctl"]),
+        // Libraries for embedding (a Swift component reads its policy in-process) and for Benchmarks/.
+        .library(name: "BenCore", targets: ["BenCore"]),
+        .library(name: "BenCrypto", targets: ["BenCrypto"]),
+        .library(name: "BenStore", targets: ["BenStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
