@@ -9,6 +9,7 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
@@ -23,6 +24,7 @@ let package = Package(
         .library(name: "BenStore", targets: ["BenStore"]),
     ],
     dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
@@ -34,7 +36,10 @@ let package = Package(
         .target(name: "BenCore", swiftSettings: swiftSettings),
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
-        .target(name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore"], swiftSettings: swiftSettings),
+        .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
+        .target(
+            name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore],
+            swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "benctl",
@@ -47,6 +52,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenStoreTests", dependencies: ["BenStore", "BenCrypto", "BenCore", "BenTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenTestKit", nioCore],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTestKit"],

@@ -7,13 +7,17 @@
 public struct Subtree: CanonicalDocument {
     public static let documentName = "subtree"
     public static let maxBytes = 64 << 20
-    public static let fields: Set<String> = ["fleet", "version", "plan", "stripe", "depth", "nodes", "parents", "backups"]
+    public static let fields: Set<String> = [
+        "fleet", "version", "plan", "stripe", "stripes", "depth", "nodes", "parents", "backups",
+    ]
 
     public var fleet: FleetName
     public var version: Version
     /// Key of the whole plan this was cut from.
     public var plan: Key
     public var stripe: Int
+    /// How many stripe trees the plan has (chunk i travels in stripe i mod `stripeCount`).
+    public var stripeCount: Int
     /// Depth of `nodes[0]` in its stripe tree; the ledger's children are at depth 1.
     public var depth: Int
     /// `nodes[0]` is the node this subtree is for.
@@ -24,13 +28,14 @@ public struct Subtree: CanonicalDocument {
     public var backups: [[PlanNode]]
 
     public init(
-        fleet: FleetName, version: Version, plan: Key, stripe: Int, depth: Int, nodes: [PlanNode], parents: [Int32],
-        backups: [[PlanNode]]
+        fleet: FleetName, version: Version, plan: Key, stripe: Int, stripeCount: Int, depth: Int, nodes: [PlanNode],
+        parents: [Int32], backups: [[PlanNode]]
     ) {
         self.fleet = fleet
         self.version = version
         self.plan = plan
         self.stripe = stripe
+        self.stripeCount = stripeCount
         self.depth = depth
         self.nodes = nodes
         self.parents = parents
@@ -60,8 +65,8 @@ public struct Subtree: CanonicalDocument {
             backups.append(self.backups[j])
         }
         return Subtree(
-            fleet: fleet, version: version, plan: plan, stripe: stripe, depth: depth + level(of: i), nodes: nodes,
-            parents: parents, backups: backups)
+            fleet: fleet, version: version, plan: plan, stripe: stripe, stripeCount: stripeCount, depth: depth + level(of: i),
+            nodes: nodes, parents: parents, backups: backups)
     }
 
     /// How many edges below `nodes[0]` node i sits.
@@ -90,7 +95,8 @@ public struct Subtree: CanonicalDocument {
         fleet = try r.fleet("fleet")
         version = try r.version("version")
         plan = try r.key("plan")
-        stripe = Int(try r.int("stripe", in: 0...1023))
+        stripeCount = Int(try r.int("stripes", in: 1...1024))
+        stripe = Int(try r.int("stripe", in: 0...Int64(stripeCount - 1)))
         depth = Int(try r.int("depth", in: 1...1_000_000))
         nodes = try r.elements("nodes") { (value, path) throws(DocumentError) in
             try PlanNode(json: value, document: Self.documentName, path: path)
@@ -124,6 +130,7 @@ public struct Subtree: CanonicalDocument {
             "version": .int(Int64(version.rawValue)),
             "plan": .string(plan.hex),
             "stripe": .int(Int64(stripe)),
+            "stripes": .int(Int64(stripeCount)),
             "depth": .int(Int64(depth)),
             "nodes": .array(nodes.map(\.json)),
             "parents": .array(parents.map { .int(Int64($0)) }),
@@ -150,7 +157,7 @@ extension Plan {
             head += 1
         }
         return Subtree(
-            fleet: fleet, version: version, plan: planKey, stripe: s, depth: depth,
+            fleet: fleet, version: version, plan: planKey, stripe: s, stripeCount: stripes.count, depth: depth,
             nodes: order.map { nodes[$0] }, parents: parents,
             backups: order.map { n in backups[n].map { nodes[Int($0)] } })
     }

@@ -1,0 +1,189 @@
+public import BenCore
+
+extension AgentMachine {
+    /// Someone connected to this node's listener and sent HELLO: a parent pushing (with the signed announcement,
+    /// which is checked exactly as one from NATS), or a node pulling chunks this node holds.
+    ///
+    /// `announcement` is the shell's reading of the HELLO's envelope (nil if it could not be read); `local` is
+    /// what the node holds of that bundle, as for `onAnnouncement`.
+    public mutating func onLinkAccepted(
+        _ link: LinkID, hello: Hello, announcement: IncomingAnnouncement?, local: LocalHoldings?, now: Timestamp
+    ) -> [PeerAction] {
+        guard hello.header.fleet == fleet else {
+            return [.close(link, .refusedAnnouncement, reason: AnnouncementRefusal.otherFleet(hello.header.fleet).byeReason)]
+        }
+        switch hello.purpose {
+        case .push:
+            return acceptParent(link, hello: hello, announcement: announcement, local: local, now: now)
+        case .pull:
+            return acceptPuller(link, hello: hello)
+        case .accept:
+            return [.close(link, .protocolError, reason: "an accepting HELLO on a link this node did not open")]
+        }
+    }
+
+    private mutating func acceptParent(
+        _ link: LinkID, hello: Hello, announcement: IncomingAnnouncement?, local: LocalHoldings?, now: Timestamp
+    ) -> [PeerAction] {
+        if let d = deployment, d.version == hello.header.version, d.untrusted.contains(hello.node) {
+            return [.close(link, .protocolError, reason: "\(hello.node) served tampered bytes; this node takes nothing more from it")]
+        }
+        guard let incoming = announcement, incoming.announcement.version == hello.header.version else {
+            return [.close(link, .refusedAnnouncement, reason: "HELLO carries no readable announcement for \(hello.header.version)")]
+        }
+        var actions: [PeerAction] = []
+        // This node may already run the version (a parent that adopted it after it finished): it takes the
+        // link anyway, so it can serve its own subtree and send its ack up again.
+        let runningIt = record.active?.version == incoming.announcement.version && deployment?.version == incoming.announcement.version
+        if !runningIt {
+            switch decide(incoming, now: now) {
+            case .refuse(let reason):
+                return [
+                    .report(.announcementRefused(version: incoming.announcement.version, reason: reason)),
+                    .close(link, .refusedAnnouncement, reason: reason.byeReason),
+                ]
+            case .duplicate:
+                break
+            case .reannounce:
+                actions += reannounce(incoming, now: now)
+            case .new:
+                actions += start(incoming, local: local, now: now)
+            }
+        }
+        guard var d = deployment, d.version == hello.header.version else { return actions }
+        d.parents[link] = Deployment.ParentLink(node: hello.node)
+        if !d.contacted {
+            d.contacted = true
+            actions.append(.cancelTimer(.orphan(d.version)))
+        }
+        let accept = Hello(
+            header: d.header, purpose: .accept, node: node, hasManifest: d.chunkKeys != nil, have: d.have)
+        deployment = d
+        actions.append(.send(link, .hello(accept)))
+        return actions
+    }
+
+    private mutating func acceptPuller(_ link: LinkID, hello: Hello) -> [PeerAction] {
+        guard var d = deployment, d.version == hello.header.version else {
+            return [.close(link, .done, reason: "this node holds no bundle for \(hello.header.version)")]
+        }
+        d.serving.open(link, peer: hello.node)
+        let accept = Hello(header: d.header, purpose: .accept, node: node, hasManifest: d.chunkKeys != nil, have: d.have)
+        deployment = d
+        return [.send(link, .hello(accept))]
+    }
+
+    /// An outbound link (to a child, or to a pull source) connected.
+    public mutating func onLinkConnected(_ link: LinkID, now: Timestamp) -> [PeerAction] {
+        guard var d = deployment else { return [.close(link, nil, reason: "no deployment")] }
+        if var pull = d.pulls[link] {
+            pull.phase = .awaitingAccept
+            d.pulls[link] = pull
+            deployment = d
+            return [.send(link, .hello(Hello(header: d.header, purpose: .pull, node: node, announcement: d.envelope)))]
+        }
+        let actions = d.relay.onConnected(link, announcement: d.envelope)
+        deployment = d
+        return actions
+    }
+
+    /// The accepting side of a link this node opened answered HELLO.
+    public mutating func onHello(_ link: LinkID, hello: Hello, now: Timestamp) -> [PeerAction] {
+        guard var d = deployment, hello.header == d.header, hello.purpose == .accept else {
+            return [.close(link, .protocolError, reason: "unexpected HELLO")]
+        }
+        if var pull = d.pulls[link] {
+            pull.phase = .requested
+            // Ask only for what the holder has; the rest goes to the next source.
+            var ask: [NackEntry] = []
+            var elsewhere = Set<UInt32>()
+            for index in pull.wanted.sorted() {
+                if index == NackEntry.manifestIndex {
+                    if hello.hasManifest { ask.append(NackEntry(index: index, code: .want)) } else { elsewhere.insert(index) }
+                } else if hello.have.count == 0 || hello.have.contains(Int(index)) {
+                    ask.append(NackEntry(index: index, code: .want))
+                } else {
+                    elsewhere.insert(index)
+                }
+            }
+            pull.wanted.subtract(elsewhere)
+            d.pulls[link] = pull
+            deployment = d
+            var actions: [PeerAction] = []
+            if !ask.isEmpty { actions.append(.send(link, .nack(ask))) }
+            if !elsewhere.isEmpty {
+                deployment!.exhaustedSources.insert(pull.source.id)
+                actions += fetch(elsewhere, now: now)
+            }
+            if pull.wanted.isEmpty { actions += finishPull(link) }
+            return actions
+        }
+        let actions = d.relay.onAccepted(link, hello: hello)
+        deployment = d
+        return actions
+    }
+
+    /// A link ended: refused, reset, timed out (the shell enforces per-chunk deadlines and minimum rates), or
+    /// closed after BYE.
+    public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [PeerAction] {
+        guard var d = deployment else { return [] }
+        if d.parents.removeValue(forKey: link) != nil {
+            if d.ackParent == link { d.ackParent = nil }
+            deployment = d
+            return []
+        }
+        if d.serving.close(link) {
+            deployment = d
+            return []
+        }
+        if let pull = d.pulls.removeValue(forKey: link) {
+            if pull.source.id != Self.ledgerID { d.exhaustedSources.insert(pull.source.id) }
+            deployment = d
+            // The ledger is always the last resort; the progress check tries it again later.
+            return pull.source.id == Self.ledgerID ? [] : fetch(pull.wanted, now: now)
+        }
+        let (relayActions, gaveUp) = d.relay.onLinkFailed(link, reason: reason, now: now)
+        deployment = d
+        var actions = relayActions
+        if gaveUp != nil { actions += maybeSendAggregate(now: now) }
+        return actions
+    }
+
+    /// The peer said goodbye.
+    public mutating func onBye(_ link: LinkID, code: ByeCode, reason: String, now: Timestamp) -> [PeerAction] {
+        guard var d = deployment else { return [.close(link, nil, reason: "bye")] }
+        if d.relay.child(on: link) != nil && code == .refusedAnnouncement {
+            // A child refused the announcement: it will not relay, so its children are adopted.
+            let refused = d.relay.onRefused(link, reason: reason)
+            deployment = d
+            var actions: [PeerAction] = [.close(link, nil, reason: "child refused: \(reason)")]
+            if let refused { actions += adoptChildren(of: refused, now: now) }
+            return actions + maybeSendAggregate(now: now)
+        }
+        if d.pulls[link] != nil && code == .notTargeted {
+            d.pulls[link] = nil
+            d.phase = .notTargeted
+            deployment = d
+            return [.close(link, nil, reason: reason), .cancelTimer(.progressCheck(d.version)), .cancelTimer(.ackDeadline(d.version))]
+        }
+        deployment = d
+        return [.close(link, nil, reason: "peer said: \(code) \(reason)")] + onLinkFailed(link, reason: "peer closed: \(reason)", now: now)
+    }
+
+    /// Adopts the children of a child that will not relay (it refused), in every stripe it was to relay in.
+    mutating func adoptChildren(of child: NodeID, now: Timestamp) -> [PeerAction] {
+        guard var d = deployment, let entry = d.relay.children[child] else { return [] }
+        var actions: [PeerAction] = []
+        var adopted: [NodeID] = []
+        for stripe in entry.subtrees.keys.sorted() {
+            let subtree = entry.subtrees[stripe]!
+            for grandchild in subtree.children(of: 0) {
+                let part = subtree.subtree(at: grandchild)
+                adopted.append(part.root.id)
+                actions += d.relay.addChild(part)
+            }
+        }
+        deployment = d
+        return actions
+    }
+}

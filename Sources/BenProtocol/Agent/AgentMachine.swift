@@ -1,0 +1,114 @@
+public import BenCore
+
+/// An agent's whole protocol (DESIGN §6): `running(v) → announced(v') → receiving → compiling → swapped(v') →
+/// acked`, with any failure returning to `running(v)` and a signed refusal.
+///
+/// A plain value with no IO, clock or randomness: the shell (`ben-agent`, or the simulator) feeds it facts —
+/// an announcement arrived and its signature checked out, a chunk arrived and hashed to this key, a timer
+/// fired — and carries out the `PeerAction`s it returns. Hashing and signature checks are the shell's
+/// arithmetic; every decision about them is made here.
+public struct AgentMachine: Sendable {
+    public struct Settings: Sendable, Hashable {
+        /// Chunk frames in flight per child link; a slow child fills its own window and no one else's.
+        public var sendWindow: Int = 4
+        /// Tries to reach a child before adopting its children.
+        public var linkAttempts: Int = 3
+        /// Wait before the second try; the n-th try waits n times this.
+        public var linkRetryDelay: Duration = .milliseconds(500)
+        /// How long after accepting an announcement a node waits for a parent before pulling from the store.
+        public var orphanAfter: Duration = .seconds(10)
+        /// How often a receiving node checks for stripes that stopped making progress.
+        public var progressCheckEvery: Duration = .seconds(5)
+        /// How much earlier than its parent a node sends its aggregate: depth d sends by deadline − d × step.
+        public var ackStep: Duration = .seconds(2)
+
+        public init() {}
+    }
+
+    public enum Phase: Sendable, Hashable, CustomStringConvertible {
+        /// Accepted; waiting for the manifest and chunks.
+        case receiving
+        case compiling
+        /// Swapped in and acked.
+        case activated
+        /// Compiled badly or could not be verified; the old version keeps running; a signed refusal went up.
+        case refused(String)
+        /// The ledger says this node is not a target of the version; nothing to do.
+        case notTargeted
+
+        public var description: String {
+            switch self {
+            case .receiving: "receiving"
+            case .compiling: "compiling"
+            case .activated: "activated"
+            case .refused(let r): "refused (\(r))"
+            case .notTargeted: "not targeted"
+            }
+        }
+    }
+
+    public let node: NodeID
+    public let fleet: FleetName
+    public let settings: Settings
+    let signer: any AckSigner
+
+    /// What is durable: the running version and the highest accepted one.
+    public internal(set) var record: AgentRecord
+    /// The deployment this node is working on or finished last; nil before any announcement.
+    var deployment: Deployment?
+
+    public init(node: NodeID, fleet: FleetName, record: AgentRecord, signer: any AckSigner, settings: Settings = Settings()) {
+        self.node = node
+        self.fleet = fleet
+        self.record = record
+        self.signer = signer
+        self.settings = settings
+    }
+
+    /// The version this node serves.
+    public var activeVersion: Version { record.active?.version ?? .none }
+    /// The version being worked on, and its phase.
+    public var current: (version: Version, phase: Phase)? { deployment.map { ($0.announcement.version, $0.phase) } }
+    /// Chunks held of the current deployment, and how many it has.
+    public var progress: (have: Int, of: Int)? {
+        deployment.flatMap { d in d.chunkKeys.map { (d.have.cardinality, $0.count) } }
+    }
+
+    static let ledgerID: NodeID = "ledger"
+}
+
+/// Signs an agent's acks with its node key. Deterministic (Ed25519), so the machine stays pure.
+public protocol AckSigner: Sendable {
+    func sign(_ ack: Ack) -> SignedEnvelope
+}
+
+/// The outcome of the shell's signature check on an announcement.
+public enum SignatureCheck: Sendable, Hashable {
+    case valid
+    case invalid(String)
+}
+
+/// An announcement as the shell hands it in: read, with its signature checked against the trusted ledger keys.
+public struct IncomingAnnouncement: Sendable, Hashable {
+    public var announcement: Announcement
+    /// The signed envelope's bytes as received, passed on unchanged in HELLOs to children.
+    public var envelope: [UInt8]
+    public var signature: SignatureCheck
+
+    public init(announcement: Announcement, envelope: [UInt8], signature: SignatureCheck) {
+        self.announcement = announcement
+        self.envelope = envelope
+        self.signature = signature
+    }
+}
+
+/// What the node already holds of an announced bundle (after a restart, or from an earlier attempt).
+public struct LocalHoldings: Sendable, Hashable {
+    public var chunkKeys: [Key]
+    public var have: ChunkSet
+
+    public init(chunkKeys: [Key], have: ChunkSet) {
+        self.chunkKeys = chunkKeys
+        self.have = have
+    }
+}

@@ -1,0 +1,143 @@
+public import BenCore
+
+/// The ledger's side of the peer links for one deployment: the root of every stripe tree.
+///
+/// It holds every chunk from the start, connects to the first level of each stripe tree, pushes each child its
+/// subtrees, the manifest and its stripes' chunks, adopts the children of a first-level node it cannot reach,
+/// serves pulls from orphans and from nodes refetching a tampered chunk, and hands every aggregate that reaches
+/// it to the deployment machine (`.ingest`). Pure, like the agent machine.
+public struct SeederMachine: Sendable {
+    public struct Settings: Sendable, Hashable {
+        public var sendWindow: Int = 4
+        public var linkAttempts: Int = 3
+        public var linkRetryDelay: Duration = .milliseconds(500)
+
+        public init() {}
+    }
+
+    public let fleet: FleetName
+    public let version: Version
+    let targets: Set<NodeID>
+    let firstLevel: [Subtree]
+    let announcement: [UInt8]
+    var relay: RelayCore
+    var pulls: PullServer
+    /// Nodes heard from on the ack tree at the root.
+    public private(set) var reported: Set<NodeID> = []
+
+    /// - Parameters:
+    ///   - plan: the plan being deployed; `planKey` is its key.
+    ///   - chunkKeys: `Manifest.chunkKeys` of the bundle.
+    ///   - announcement: the signed announcement envelope, sent in every HELLO.
+    public init(
+        plan: Plan, planKey: Key, manifest: Key, chunkKeys: [Key], announcement: [UInt8], settings: Settings = Settings()
+    ) {
+        fleet = plan.fleet
+        version = plan.version
+        targets = Set(plan.nodes.map(\.id))
+        self.announcement = announcement
+        var firstLevel: [Subtree] = []
+        for s in 0..<plan.stripeCount {
+            let children = plan.children(stripe: s)
+            for i in children[plan.nodes.count] {
+                firstLevel.append(plan.subtree(of: Int(i), stripe: s, planKey: planKey, children: children, depth: 1))
+            }
+        }
+        self.firstLevel = firstLevel
+        relay = RelayCore(
+            fleet: plan.fleet, version: plan.version, me: AgentMachine.ledgerID, manifestKey: manifest, stripeCount: plan.stripeCount,
+            chunkKeys: chunkKeys, have: ChunkSet.full(count: chunkKeys.count),
+            settings: .init(sendWindow: settings.sendWindow, linkAttempts: settings.linkAttempts, linkRetryDelay: settings.linkRetryDelay))
+        pulls = PullServer(window: settings.sendWindow)
+    }
+
+    /// Connects to the first level of every stripe tree.
+    public mutating func start() -> [PeerAction] {
+        firstLevel.flatMap { relay.addChild($0) }
+    }
+
+    /// Nodes the root is pushing to directly, by stripe tree: the ledger's fan-out.
+    public var fanOut: Int { relay.children.count }
+
+    public mutating func onLinkConnected(_ link: LinkID, now: Timestamp) -> [PeerAction] {
+        relay.onConnected(link, announcement: announcement)
+    }
+
+    public mutating func onHello(_ link: LinkID, hello: Hello, now: Timestamp) -> [PeerAction] {
+        guard hello.header == relay.header, hello.purpose == .accept else {
+            return [.close(link, .protocolError, reason: "unexpected HELLO")]
+        }
+        return relay.onAccepted(link, hello: hello)
+    }
+
+    /// A node connected to pull chunks from the store.
+    public mutating func onLinkAccepted(_ link: LinkID, hello: Hello, now: Timestamp) -> [PeerAction] {
+        guard hello.purpose == .pull, hello.header == relay.header else {
+            return [.close(link, .protocolError, reason: "the ledger accepts only pulls for \(relay.header.version)")]
+        }
+        guard targets.contains(hello.node) else {
+            return [.close(link, .notTargeted, reason: "\(hello.node) is not a target of \(version)")]
+        }
+        pulls.open(link, peer: hello.node)
+        let accept = Hello(header: relay.header, purpose: .accept, node: AgentMachine.ledgerID, hasManifest: true, have: relay.have)
+        return [.send(link, .hello(accept))]
+    }
+
+    public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [PeerAction] {
+        if pulls.isServing(link) {
+            return pulls.onWant(link, entries: entries, have: relay.have, chunkKeys: relay.chunkKeys, manifest: relay.manifestKey)
+        }
+        return relay.onChildNack(link, entries: entries)
+    }
+
+    public mutating func onChunkSent(_ link: LinkID, index: Int) -> [PeerAction] {
+        if pulls.isServing(link) { return pulls.onSent(link, chunkKeys: relay.chunkKeys) }
+        return relay.onSent(link, index: index)
+    }
+
+    /// An aggregate arrived from a first-level node: on to the deployment machine.
+    public mutating func onAck(_ link: LinkID, aggregate: Aggregate, now: Timestamp) -> [PeerAction] {
+        guard let child = relay.child(on: link) else {
+            return [.report(.protocolViolation(link, "ACK on a link that is not to a first-level node"))]
+        }
+        reported.insert(child)
+        return [.ingest(aggregate)] + relay.onReported(child)
+    }
+
+    public mutating func onBye(_ link: LinkID, code: ByeCode, reason: String, now: Timestamp) -> [PeerAction] {
+        if code == .refusedAnnouncement, let child = relay.onRefused(link, reason: reason) {
+            var actions: [PeerAction] = [.close(link, nil, reason: "child refused: \(reason)")]
+            actions.append(.ingest(missingReport(child, MissingReason(.refused, reason))))
+            if let entry = relay.children[child] {
+                for stripe in entry.subtrees.keys.sorted() {
+                    let subtree = entry.subtrees[stripe]!
+                    for grandchild in subtree.children(of: 0) { actions += relay.addChild(subtree.subtree(at: grandchild)) }
+                }
+            }
+            return actions
+        }
+        return [.close(link, nil, reason: "peer said: \(code) \(reason)")] + onLinkFailed(link, reason: "peer closed: \(reason)", now: now)
+    }
+
+    public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [PeerAction] {
+        if pulls.close(link) { return [] }
+        let (actions, gaveUp) = relay.onLinkFailed(link, reason: reason, now: now)
+        guard let (child, _) = gaveUp else { return actions }
+        return actions + [.ingest(missingReport(child, MissingReason(.unreachable, reason)))]
+    }
+
+    public mutating func onTimer(_ timer: TimerID, now: Timestamp) -> [PeerAction] {
+        guard case .linkRetry(let v, let child) = timer, v == version else { return [] }
+        return relay.onRetry(child)
+    }
+
+    /// Closes every link (the deployment is over or superseded).
+    public mutating func stop(reason: String) -> [PeerAction] {
+        let links = relay.openLinks + pulls.openLinks
+        return links.map { .close($0, .done, reason: reason) }
+    }
+
+    func missingReport(_ node: NodeID, _ reason: MissingReason) -> Aggregate {
+        Aggregate(fleet: fleet, version: version, relay: AgentMachine.ledgerID, acks: [], missing: [.init(node: node, reason: reason)])
+    }
+}

@@ -1,0 +1,126 @@
+public import BenCore
+
+/// What a peer machine (an agent, or the ledger's seeder) asks its shell to do. The shell carries these out
+/// in order; where order matters (persist before ack) the machine emits them in that order.
+public enum PeerAction: Sendable, Hashable {
+    /// Open a TCP link to `peer` and, once connected, report `onLinkConnected`.
+    case connect(LinkID, peer: PlanNode, purpose: Hello.Purpose)
+    /// Write one frame on a link. `.chunk` and `.manifest` are read from the shell's store when sent.
+    case send(LinkID, OutboundFrame)
+    /// Close a link, after a BYE with this code and reason if one is given.
+    case close(LinkID, ByeCode?, reason: String)
+    /// Store the chunk whose frame is being handled (its bytes were checked against `key`).
+    case storeChunk(index: Int, key: Key)
+    /// Store the manifest whose frame is being handled (its bytes were checked against `key`).
+    case storeManifest(Key)
+    /// Make this state durable before carrying out any later action.
+    case persist(AgentRecord)
+    /// Compile the artifacts this node's roles need, off the hot path; report `onCompiled`.
+    case compile(Version, manifest: Key)
+    /// Swap the compiled version in (one atomic reference swap).
+    case activate(Version)
+    /// Drop a compiled but never activated version.
+    case discardCompiled(Version)
+    /// Publish an aggregate on `ben.<fleet>.ack` (orphans, and relays whose parent link is gone).
+    case publishAggregate(Aggregate)
+    /// The ledger only: hand an aggregate that reached the root to the deployment machine, which checks every
+    /// signature in it.
+    case ingest(Aggregate)
+    case armTimer(TimerID, at: Timestamp)
+    case cancelTimer(TimerID)
+    /// Something an operator may want in the log; the machine decided it, the shell writes it.
+    case report(PeerReport)
+}
+
+/// A frame as a machine asks for it; the shell fills in bytes from its store and the signed documents it holds.
+public enum OutboundFrame: Sendable, Hashable {
+    case hello(Hello)
+    case plan(Subtree)
+    case manifest(Key)
+    case chunk(index: Int, key: Key)
+    case ack(Aggregate)
+    case nack([NackEntry])
+    case bye(ByeCode, String)
+}
+
+/// What an agent keeps on disk so that a restart serves its last verified version at once and never accepts
+/// an older announcement (DESIGN §6).
+public struct AgentRecord: Sendable, Hashable {
+    /// The version running now, and its manifest; nil before the first activation.
+    public var active: ActiveVersion?
+    /// The highest version whose announcement this node accepted (anti-rollback survives restarts).
+    public var highestAccepted: Version
+
+    public init(active: ActiveVersion?, highestAccepted: Version) {
+        self.active = active
+        self.highestAccepted = highestAccepted
+    }
+}
+
+public struct ActiveVersion: Sendable, Hashable {
+    public var version: Version
+    public var manifest: Key
+
+    public init(version: Version, manifest: Key) {
+        self.version = version
+        self.manifest = manifest
+    }
+}
+
+/// Things worth an operator's attention, as values; the shell logs them with metadata.
+public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
+    case announcementRefused(version: Version, reason: AnnouncementRefusal)
+    case announcementAccepted(Version)
+    case tamperedChunk(index: Int, from: NodeID)
+    case tamperedManifest(from: NodeID)
+    case childUnreachable(NodeID, reason: String, adopted: [NodeID])
+    case orphaned(Version)
+    case stripeStalled(stripe: Int, missing: Int)
+    case activated(Version)
+    case refused(Version, reason: String)
+    case superseded(old: Version, new: Version)
+    case protocolViolation(LinkID, String)
+
+    public var description: String {
+        switch self {
+        case .announcementRefused(let v, let r): "refused announcement of \(v): \(r)"
+        case .announcementAccepted(let v): "accepted announcement of \(v)"
+        case .tamperedChunk(let i, let n): "chunk \(i) from \(n) does not match its key; refused, fetching it elsewhere"
+        case .tamperedManifest(let n): "manifest from \(n) does not match the announced key; refused"
+        case .childUnreachable(let c, let r, let a):
+            "child \(c) unreachable (\(r)); adopted \(a.isEmpty ? "no one" : a.map(\.rawValue).joined(separator: ", "))"
+        case .orphaned(let v): "no parent reached this node for \(v); pulling from the ledger's store"
+        case .stripeStalled(let s, let m): "stripe \(s) stalled with \(m) chunks missing; fetching them elsewhere"
+        case .activated(let v): "activated \(v)"
+        case .refused(let v, let r): "refused \(v): \(r)"
+        case .superseded(let o, let n): "\(o) superseded by \(n)"
+        case .protocolViolation(let l, let d): "protocol violation on \(l): \(d)"
+        }
+    }
+}
+
+/// Why an agent did not act on an announcement (DESIGN §5).
+public enum AnnouncementRefusal: Sendable, Hashable, CustomStringConvertible {
+    case badSignature(String)
+    case otherFleet(FleetName)
+    case notNewer(running: Version)
+    case rollback(highestAccepted: Version)
+    case conflictingManifest
+    case expired(at: Timestamp)
+    case malformed(String)
+
+    public var description: String {
+        switch self {
+        case .badSignature(let detail): "signature: \(detail)"
+        case .otherFleet(let f): "it is for fleet \(f)"
+        case .notNewer(let v): "not newer than the running \(v)"
+        case .rollback(let v): "older than \(v), which this node already accepted (anti-rollback)"
+        case .conflictingManifest: "same version as one already accepted, but another manifest"
+        case .expired(let t): "expired at \(t)"
+        case .malformed(let detail): "malformed: \(detail)"
+        }
+    }
+
+    /// The BYE reason a link carries when a child refuses this way.
+    public var byeReason: String { description }
+}
