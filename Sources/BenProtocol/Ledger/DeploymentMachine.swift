@@ -1,0 +1,289 @@
+public import BenCore
+
+/// The ledger's record of a fleet's versions and the one rule that matters: a version is **active** only once
+/// the ledger has verified a signed ack from every required node (DESIGN §6).
+///
+///     staged ─deploy─▶ deploying ─every required ack─▶ active
+///                          │  ▲                          
+///                 deadline │  │ --retry                  
+///                          ▼  │                          
+///                       incomplete                       
+///     any version ─ a newer one becomes active (or an explicit supersede) ─▶ superseded
+///
+/// A plain value: the ledger shell persists what it returns (SQLite), verifies signatures before calling
+/// `onAcks` (the machine checks everything else about an ack), and restores the machine from its tables
+/// after a restart. Time comes in as `now`.
+public struct DeploymentMachine: Sendable {
+    public struct Settings: Sendable, Hashable {
+        /// How long a deployment may take before it is declared incomplete, unless the operator says otherwise.
+        public var defaultTimeout: Duration = .seconds(120)
+        /// How long after its deadline an announcement stays valid (a node that was down a while can still act).
+        public var announcementLifetime: Duration = .seconds(24 * 3600)
+
+        public init() {}
+    }
+
+    public let fleet: FleetName
+    public let settings: Settings
+    public private(set) var versions: [Version: VersionRecord]
+
+    public init(fleet: FleetName, versions: [VersionRecord] = [], settings: Settings = Settings()) {
+        self.fleet = fleet
+        self.settings = settings
+        self.versions = Dictionary(uniqueKeysWithValues: versions.map { ($0.version, $0) })
+    }
+
+    /// The highest version that is active, if any.
+    public var activeVersion: Version? {
+        versions.values.filter { $0.status == .active }.map(\.version).max()
+    }
+
+    /// The version being rolled out, if any (at most one unless superseded explicitly).
+    public var deploying: Version? {
+        versions.values.filter { $0.status == .deploying }.map(\.version).max()
+    }
+
+    public var latestVersion: Version { versions.keys.max() ?? .none }
+
+    /// The highest version ever announced: a new deployment must be above it, or agents would refuse it as a
+    /// rollback.
+    public var highestAnnounced: Version {
+        versions.values.filter { $0.deployment != nil }.map(\.version).max() ?? .none
+    }
+
+    // MARK: Stage
+
+    /// Gives a staged manifest a version. Staging content identical to the newest version that was never
+    /// deployed returns that version again (nothing new to do); `forceNew` always makes a new version (a
+    /// rollback carries old content under a new number).
+    public mutating func onStage(manifest: Key, manifestSize: Int64, size: Int64, label: String, forceNew: Bool = false, now: Timestamp)
+        -> (version: Version, isNew: Bool, actions: [LedgerAction])
+    {
+        if !forceNew, let existing = versions.values.filter({ $0.manifest == manifest && $0.status == .staged }).max(by: { $0.version < $1.version }) {
+            return (existing.version, false, [])
+        }
+        let version = latestVersion.next
+        let record = VersionRecord(
+            version: version, manifest: manifest, manifestSize: manifestSize, bundleSize: size, label: label, status: .staged, stagedAt: now)
+        versions[version] = record
+        return (version, true, [.persist(record), .audit(.staged(version, manifest: manifest, label: label))])
+    }
+
+    // MARK: Deploy
+
+    /// Starts the rollout of a staged version over `plan`.
+    ///
+    /// Refused when the version is not staged, is not above every version already announced (agents would
+    /// refuse it), or another rollout is in progress and `supersede` is not set.
+    public mutating func onDeploy(
+        _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, supersede: Bool, now: Timestamp
+    ) -> Result<[LedgerAction], DeployRefusal> {
+        guard var record = versions[version] else { return .failure(.unknownVersion(version)) }
+        guard record.status == .staged else { return .failure(.notStaged(version, record.status)) }
+        guard version > highestAnnounced else { return .failure(.notNewer(version, highest: highestAnnounced)) }
+        guard plan.version == version, plan.fleet == fleet else { return .failure(.planMismatch) }
+        guard !plan.nodes.isEmpty else { return .failure(.noTargets) }
+        var actions: [LedgerAction] = []
+        if let other = deploying {
+            guard supersede else { return .failure(.rolloutInProgress(other)) }
+            actions += transition(other, to: .superseded, now: now, detail: "superseded by \(version) before it finished")
+            actions.append(.stopSeeding(other))
+        }
+        let deadline = now + (timeout ?? settings.defaultTimeout)
+        let announcement = Announcement(
+            fleet: fleet, version: version, manifest: record.manifest, manifestSize: record.manifestSize, plan: planKey,
+            topology: plan.topology, issuedAt: now, deadline: deadline, expires: deadline + settings.announcementLifetime,
+            ledger: ledgerAddress)
+        record.deployment = DeploymentRecord(
+            announcement: announcement, required: Set(plan.nodes.map(\.id)), attempt: 1)
+        versions[version] = record
+        actions += transition(version, to: .deploying, now: now, detail: "\(plan.nodes.count) nodes, \(plan.stripeCount) stripes")
+        actions += [.publishAnnouncement(announcement), .startSeeding(version, plan: planKey), .armDeadline(version, at: deadline)]
+        return .success(actions)
+    }
+
+    /// `deploy V --retry`: announces V again, with a new deadline, to the nodes still missing. Acks already held
+    /// stay valid; if none are missing any more, V becomes active at once.
+    public mutating func onRetry(
+        _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, now: Timestamp
+    ) -> Result<[LedgerAction], DeployRefusal> {
+        guard var record = versions[version], var deployment = record.deployment else { return .failure(.unknownVersion(version)) }
+        guard record.status == .incomplete else { return .failure(.notIncomplete(version, record.status)) }
+        if let other = deploying, other != version { return .failure(.rolloutInProgress(other)) }
+        var actions: [LedgerAction] = []
+        if deployment.missing.isEmpty {
+            actions += transition(version, to: .deploying, now: now, detail: "retry: nothing missing")
+            actions += finishIfComplete(version, now: now)
+            return .success(actions)
+        }
+        let deadline = now + (timeout ?? settings.defaultTimeout)
+        deployment.announcement = Announcement(
+            fleet: fleet, version: version, manifest: record.manifest, manifestSize: record.manifestSize, plan: planKey,
+            topology: plan.topology, issuedAt: now, deadline: deadline, expires: deadline + settings.announcementLifetime,
+            ledger: ledgerAddress)
+        deployment.attempt += 1
+        // Refusals are answered again by the retry; reasons learnt last time stay until a fresher one comes.
+        for node in deployment.acks.keys where deployment.acks[node]?.status == .refused { deployment.acks[node] = nil }
+        record.deployment = deployment
+        versions[version] = record
+        actions += transition(version, to: .deploying, now: now, detail: "retry \(deployment.attempt) for \(plan.nodes.count) missing nodes")
+        actions += [.publishAnnouncement(deployment.announcement), .startSeeding(version, plan: planKey), .armDeadline(version, at: deadline)]
+        return .success(actions)
+    }
+
+    // MARK: Acks
+
+    /// Acks whose signatures the shell verified against the keys the topology lists for their nodes.
+    ///
+    /// Each is checked against the deployment: the fleet, the version, the manifest and that the node is
+    /// required. Acks that fail are rejected and reported; none of them counts. A duplicate changes nothing.
+    public mutating func onAcks(_ acks: [Ack], now: Timestamp) -> [LedgerAction] {
+        var actions: [LedgerAction] = []
+        var touched = Set<Version>()
+        for ack in acks {
+            guard ack.fleet == fleet else {
+                actions.append(.report(.ackRejected(node: ack.node, version: ack.version, reason: "for fleet \(ack.fleet)")))
+                continue
+            }
+            guard var record = versions[ack.version], var deployment = record.deployment else {
+                actions.append(.report(.ackRejected(node: ack.node, version: ack.version, reason: "no deployment of \(ack.version)")))
+                continue
+            }
+            guard ack.manifest == record.manifest else {
+                actions.append(
+                    .report(.ackRejected(node: ack.node, version: ack.version, reason: "for manifest \(ack.manifest.short), not \(record.manifest.short)")))
+                continue
+            }
+            guard deployment.required.contains(ack.node) else {
+                actions.append(.report(.ackRejected(node: ack.node, version: ack.version, reason: "not a target of \(ack.version)")))
+                continue
+            }
+            if let held = deployment.acks[ack.node], held.status == .active || (held.status == ack.status && held.at >= ack.at) {
+                continue
+            }
+            deployment.acks[ack.node] = AckRecord(status: ack.status, reason: ack.reason, at: ack.at)
+            deployment.hints[ack.node] = nil
+            record.deployment = deployment
+            versions[ack.version] = record
+            actions.append(.recordAck(ack))
+            touched.insert(ack.version)
+        }
+        for version in touched.sorted() { actions += finishIfComplete(version, now: now) }
+        return actions
+    }
+
+    /// Acks whose signatures did not verify (wrong key, forged, unknown node): logged, never counted.
+    public func onUnverifiedAck(node: NodeID?, version: Version?, reason: String) -> [LedgerAction] {
+        [.report(.ackRejected(node: node, version: version, reason: reason))]
+    }
+
+    /// What relays reported about nodes below them (unreachable, timed out, refused the announcement) and about
+    /// relays that served tampered chunks. These explain a missing ack; they never stand in for one.
+    public mutating func onMissingReports(_ version: Version, _ reports: [Aggregate.Missing]) -> [LedgerAction] {
+        guard var record = versions[version], var deployment = record.deployment else { return [] }
+        var actions: [LedgerAction] = []
+        for report in reports {
+            if report.reason.code == .tamperedRelay {
+                if deployment.suspects[report.node] == nil {
+                    deployment.suspects[report.node] = report.reason.detail
+                    actions.append(.report(.tamperingRelay(report.node, version: version, detail: report.reason.detail)))
+                }
+                continue
+            }
+            guard deployment.required.contains(report.node), deployment.acks[report.node]?.status != .active else { continue }
+            deployment.hints[report.node] = report.reason
+        }
+        record.deployment = deployment
+        versions[version] = record
+        return actions
+    }
+
+    /// The deadline passed: a version still deploying becomes incomplete, naming every node without an active
+    /// ack and why.
+    public mutating func onDeadline(_ version: Version, now: Timestamp) -> [LedgerAction] {
+        guard let record = versions[version], record.status == .deploying, let deployment = record.deployment else { return [] }
+        guard now >= deployment.announcement.deadline else { return [.armDeadline(version, at: deployment.announcement.deadline)] }
+        let missing = deployment.missing
+        return transition(version, to: .incomplete, now: now, detail: "\(missing.count) of \(deployment.required.count) nodes missing")
+            + [.stopSeeding(version)]
+    }
+
+    /// After a restart: deadlines to re-arm and rollouts to resume seeding; a deadline that passed while the
+    /// ledger was down is applied now.
+    public mutating func onRestart(now: Timestamp) -> [LedgerAction] {
+        var actions: [LedgerAction] = []
+        for version in versions.keys.sorted() {
+            guard let record = versions[version], record.status == .deploying, let deployment = record.deployment else { continue }
+            if now >= deployment.announcement.deadline {
+                actions += onDeadline(version, now: now)
+            } else {
+                actions += [
+                    .startSeeding(version, plan: deployment.announcement.plan), .armDeadline(version, at: deployment.announcement.deadline),
+                ]
+            }
+        }
+        return actions
+    }
+
+    /// Marks a version superseded by hand (`deploy --supersede` does this for a rollout in progress).
+    public mutating func onSupersede(_ version: Version, now: Timestamp) -> [LedgerAction] {
+        guard let record = versions[version], record.status != .superseded else { return [] }
+        return transition(version, to: .superseded, now: now, detail: "superseded by the operator") + [.stopSeeding(version)]
+    }
+
+    // MARK: Transitions
+
+    mutating func finishIfComplete(_ version: Version, now: Timestamp) -> [LedgerAction] {
+        guard let record = versions[version], record.status == .deploying, let deployment = record.deployment else { return [] }
+        if deployment.missing.isEmpty {
+            let actions = transition(version, to: .active, now: now, detail: "\(deployment.required.count)/\(deployment.required.count) signed acks verified")
+            return actions + [.stopSeeding(version)]
+        }
+        // Everyone answered and some refused: waiting longer changes nothing.
+        let answered = deployment.required.allSatisfy { deployment.acks[$0] != nil }
+        if answered {
+            let refused = deployment.acks.values.filter { $0.status == .refused }.count
+            return transition(version, to: .incomplete, now: now, detail: "every node answered; \(refused) refused") + [.stopSeeding(version)]
+        }
+        return []
+    }
+
+    mutating func transition(_ version: Version, to status: VersionStatus, now: Timestamp, detail: String) -> [LedgerAction] {
+        guard var record = versions[version] else { return [] }
+        let from = record.status
+        record.status = status
+        record.changedAt = now
+        versions[version] = record
+        var actions: [LedgerAction] = [.persist(record), .audit(.transition(version, from: from, to: status, detail: detail))]
+        if status == .active {
+            for older in versions.keys.sorted() where older < version && versions[older]!.status != .superseded {
+                actions += transition(older, to: .superseded, now: now, detail: "\(version) is active")
+            }
+        }
+        return actions
+    }
+}
+
+/// Why a deploy was refused, in the operator's terms.
+public enum DeployRefusal: Error, Sendable, Hashable, CustomStringConvertible {
+    case unknownVersion(Version)
+    case notStaged(Version, VersionStatus)
+    case notIncomplete(Version, VersionStatus)
+    case notNewer(Version, highest: Version)
+    case rolloutInProgress(Version)
+    case planMismatch
+    case noTargets
+
+    public var description: String {
+        switch self {
+        case .unknownVersion(let v): "\(v) does not exist; `benctl versions` lists them"
+        case .notStaged(let v, let s): "\(v) is \(s), not staged; to deploy its content again, `benctl rollback --to \(v)`"
+        case .notIncomplete(let v, let s): "\(v) is \(s); --retry applies to an incomplete version"
+        case .notNewer(let v, let h):
+            "\(v) is not above \(h), which was already announced; agents would refuse it as a rollback. Use `benctl rollback --to \(v)`"
+        case .rolloutInProgress(let v): "\(v) is still deploying; wait for it, or pass --supersede to abandon it"
+        case .planMismatch: "the plan is for another fleet or version"
+        case .noTargets: "the plan has no target nodes; check the roles and the topology"
+        }
+    }
+}

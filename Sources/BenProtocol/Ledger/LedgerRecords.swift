@@ -1,0 +1,151 @@
+public import BenCore
+
+/// Where a version stands (DESIGN §6).
+public enum VersionStatus: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case staged
+    case deploying
+    case active
+    case incomplete
+    case superseded
+
+    public var description: String { rawValue }
+}
+
+/// One version of a fleet, as the ledger keeps it.
+public struct VersionRecord: Sendable, Hashable {
+    public var version: Version
+    public var manifest: Key
+    /// Byte length of the manifest's canonical form (the announcement carries it).
+    public var manifestSize: Int64
+    /// Total bytes of the bundle's artifacts.
+    public var bundleSize: Int64
+    /// What the operator called it when staging (a source directory name, "rollback to v3", …).
+    public var label: String
+    public var status: VersionStatus
+    public var stagedAt: Timestamp
+    public var changedAt: Timestamp
+    /// Present once the version was deployed.
+    public var deployment: DeploymentRecord?
+
+    public init(
+        version: Version, manifest: Key, manifestSize: Int64, bundleSize: Int64, label: String, status: VersionStatus, stagedAt: Timestamp,
+        changedAt: Timestamp? = nil, deployment: DeploymentRecord? = nil
+    ) {
+        self.version = version
+        self.manifest = manifest
+        self.manifestSize = manifestSize
+        self.bundleSize = bundleSize
+        self.label = label
+        self.status = status
+        self.stagedAt = stagedAt
+        self.changedAt = changedAt ?? stagedAt
+        self.deployment = deployment
+    }
+}
+
+/// A rollout's state: the announcement, who is required, and what each node has said.
+public struct DeploymentRecord: Sendable, Hashable {
+    public var announcement: Announcement
+    /// The target nodes: every one must ack `active` for the version to be active.
+    public var required: Set<NodeID>
+    /// Verified acks by node (the latest that counts).
+    public var acks: [NodeID: AckRecord] = [:]
+    /// What relays said about nodes without an ack (unreachable, timeout, refused the announcement).
+    public var hints: [NodeID: MissingReason] = [:]
+    /// Relays reported as serving tampered bytes, with the report.
+    public var suspects: [NodeID: String] = [:]
+    /// 1 for the first rollout, then one more for each `--retry`.
+    public var attempt: Int
+
+    public init(
+        announcement: Announcement, required: Set<NodeID>, acks: [NodeID: AckRecord] = [:], hints: [NodeID: MissingReason] = [:],
+        suspects: [NodeID: String] = [:], attempt: Int
+    ) {
+        self.announcement = announcement
+        self.required = required
+        self.acks = acks
+        self.hints = hints
+        self.suspects = suspects
+        self.attempt = attempt
+    }
+
+    /// Required nodes without an active ack, each with the best reason the ledger has.
+    public var missing: [NodeID: MissingReason] {
+        var out: [NodeID: MissingReason] = [:]
+        for node in required where acks[node]?.status != .active {
+            if let ack = acks[node], ack.status == .refused {
+                out[node] = MissingReason(.refused, ack.reason)
+            } else {
+                out[node] = hints[node] ?? MissingReason(.timeout, "no ack reached the ledger")
+            }
+        }
+        return out
+    }
+
+    public var activeCount: Int { acks.values.filter { $0.status == .active }.count }
+}
+
+/// One node's verified answer.
+public struct AckRecord: Sendable, Hashable {
+    public var status: Ack.Status
+    public var reason: String
+    public var at: Timestamp
+
+    public init(status: Ack.Status, reason: String, at: Timestamp) {
+        self.status = status
+        self.reason = reason
+        self.at = at
+    }
+}
+
+/// What the deployment machine asks the ledger shell to do.
+public enum LedgerAction: Sendable, Hashable {
+    /// Write this version's row (status, deployment) durably before anything that depends on it.
+    case persist(VersionRecord)
+    /// Keep a verified ack that counted (the shell stores the signed envelope it verified).
+    case recordAck(Ack)
+    /// Append to the hash-chained audit log.
+    case audit(AuditEvent)
+    /// Sign with the ledger key and publish on `ben.<fleet>.announce` (JetStream keeps the latest).
+    case publishAnnouncement(Announcement)
+    /// Push the bundle into the stripe trees of this plan (the seeder).
+    case startSeeding(Version, plan: Key)
+    case stopSeeding(Version)
+    case armDeadline(Version, at: Timestamp)
+    case report(LedgerReport)
+}
+
+/// An entry of the audit log, before the shell adds who asked and the hash chain.
+public enum AuditEvent: Sendable, Hashable, CustomStringConvertible {
+    case staged(Version, manifest: Key, label: String)
+    case transition(Version, from: VersionStatus, to: VersionStatus, detail: String)
+
+    public var kind: String {
+        switch self {
+        case .staged: "stage"
+        case .transition: "transition"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .staged(let v, let m, let label): "staged \(v) manifest \(m.hex) (\(label))"
+        case .transition(let v, let from, let to, let detail): "\(v): \(from) → \(to) (\(detail))"
+        }
+    }
+}
+
+/// Things the ledger logs because the machine decided they matter.
+public enum LedgerReport: Sendable, Hashable, CustomStringConvertible {
+    case ackRejected(node: NodeID?, version: Version?, reason: String)
+    case tamperingRelay(NodeID, version: Version, detail: String)
+
+    public var description: String {
+        switch self {
+        case .ackRejected(let node, let version, let reason):
+            "rejected ack from \(node?.rawValue ?? "unknown node") for \(version?.description ?? "unknown version"): \(reason)"
+        case .tamperingRelay(let node, let version, let detail):
+            "relay \(node) served tampered bytes during \(version): \(detail)"
+        }
+    }
+}
