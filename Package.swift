@@ -10,6 +10,8 @@ let swiftSettings: [SwiftSetting] = [
 ]
 
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioEmbedded = Target.Dependency.product(name: "NIOEmbedded", package: "swift-nio")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
@@ -37,6 +39,7 @@ let package = Package(
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
         .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
+        .target(name: "BenPeerLink", dependencies: ["BenProtocol", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .target(
             name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore],
             swiftSettings: swiftSettings),
@@ -55,6 +58,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenTestKit", nioCore],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenPeerLinkTests",
+            dependencies: ["BenPeerLink", "BenProtocol", "BenCore", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTestKit"],

@@ -1,0 +1,183 @@
+import BenCore
+import BenPeerLink
+import BenProtocol
+import BenTestKit
+import Logging
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+import Synchronization
+import Testing
+
+/// The peer link's handlers, first without a network (EmbeddedChannel), then over real TCP.
+@Suite struct PeerFrameHandlerTests {
+    static let header = FrameHeader(fleet: FleetName("demo")!, version: 3)
+    static let logger = Logger(label: "test")
+
+    final class ErrorRecorder: ChannelInboundHandler, @unchecked Sendable {
+        // Only touched on the embedded channel's thread.
+        typealias InboundIn = PeerFrame
+        var frames: [PeerFrame] = []
+        var errors: [any Error] = []
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) { frames.append(unwrapInboundIn(data)) }
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { errors.append(error) }
+    }
+
+    func channel(_ settings: PeerLinkSettings = .init()) throws -> (EmbeddedChannel, ErrorRecorder) {
+        let recorder = ErrorRecorder()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(PeerFrameDecoderHandler(settings: settings, logger: Self.logger))
+        try channel.pipeline.syncOperations.addHandler(recorder)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, recorder)
+    }
+
+    @Test func framesSplitAnywhereArriveWholeAndInOrder() throws {
+        let (channel, recorder) = try channel()
+        let frames: [PeerFrame] = [
+            .plan(Self.header, subtree: Array("{}".utf8)),
+            .chunk(Self.header, index: 2, key: Key(digest: [UInt8](repeating: 3, count: 32)), bytes: ByteBuffer(bytes: [UInt8](repeating: 7, count: 5000))),
+            .bye(Self.header, code: .done, reason: "done"),
+        ]
+        var all = ByteBuffer()
+        for frame in frames { PeerFrameCodec.encode(frame, into: &all) }
+        var generator = SeededGenerator(seed: 5)
+        while all.readableBytes > 0 {
+            let n = min(all.readableBytes, 1 + Int(generator.next() % 700))
+            try channel.writeInbound(all.readSlice(length: n)!)
+        }
+        #expect(recorder.frames == frames)
+        #expect(recorder.errors.isEmpty)
+    }
+
+    @Test func anOversizeFrameClosesTheLinkWithItsReason() throws {
+        let (channel, recorder) = try channel(.init(limits: .init(maxChunkBytes: 4096)))
+        var bytes = ByteBuffer()
+        bytes.writeInteger(UInt32(1 << 20))
+        bytes.writeInteger(PeerFrame.Kind.chunk.rawValue)
+        try channel.writeInbound(bytes)
+        #expect(!channel.isActive)
+        #expect(recorder.errors.contains { "\($0)".contains("over the") })
+    }
+
+    @Test func garbageClosesTheLink() throws {
+        let (channel, recorder) = try channel()
+        try channel.writeInbound(ByteBuffer(bytes: [0, 0, 0, 9, 0xEE, 1, 2, 3, 4, 5, 6, 7, 8]))
+        #expect(!channel.isActive)
+        #expect(recorder.errors.contains { "\($0)".contains("unknown frame kind") })
+    }
+
+    @Test func aStreamThatEndsInsideAFrameIsReportedTruncated() throws {
+        let (channel, recorder) = try channel()
+        let whole = PeerFrameCodec.encode(.manifest(Self.header, bytes: [UInt8](repeating: 1, count: 100)))
+        try channel.writeInbound(whole.getSlice(at: 0, length: 40)!)
+        channel.pipeline.fireChannelInactive()
+        #expect(recorder.errors.contains { "\($0)".contains("ended inside a frame") })
+    }
+
+    @Test func aPeerTricklingBytesInsideAFrameIsDropped() throws {
+        let (channel, recorder) = try channel(.init(minimumRate: 1024, rateWindow: .seconds(2)))
+        let whole = PeerFrameCodec.encode(.manifest(Self.header, bytes: [UInt8](repeating: 1, count: 10_000)))
+        var offset = 0
+        for _ in 0..<10 where channel.isActive {
+            try channel.writeInbound(whole.getSlice(at: offset, length: 1)!)
+            offset += 1
+            channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+        }
+        #expect(!channel.isActive)
+        #expect(recorder.errors.contains { "\($0)".contains("below the minimum") })
+    }
+
+    @Test func anIdleLinkBetweenFramesIsNotASlowOne() throws {
+        let (channel, recorder) = try channel(.init(minimumRate: 1024, rateWindow: .seconds(2)))
+        try channel.writeInbound(PeerFrameCodec.encode(.bye(Self.header, code: .done, reason: "x")))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+        #expect(channel.isActive)
+        #expect(recorder.errors.isEmpty)
+    }
+}
+
+@Suite struct PeerLinkTCPTests {
+    static let header = FrameHeader(fleet: FleetName("demo")!, version: 3)
+
+    @Test func framesCrossARealTCPLinkBothWays() async throws {
+        let logger = Logger(label: "test")
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: logger)
+        let port = server.channel.localAddress!.port!
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await server.executeThenClose { inbound in
+                    for try await link in inbound {
+                        try await link.executeThenClose { frames, out in
+                            for try await frame in frames {
+                                try await out.write(.bye(frame.header, code: .done, reason: "echo \(frame.kind)"))
+                            }
+                        }
+                        return
+                    }
+                }
+            }
+            let client = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: logger)
+            let reply = try await client.executeThenClose { frames, out in
+                try await out.write(.plan(Self.header, subtree: Array("{}".utf8)))
+                var iterator = frames.makeAsyncIterator()
+                return try await iterator.next()
+            }
+            #expect(reply == .bye(Self.header, code: .done, reason: "echo PLAN"))
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    @Test func randomBytesAtALiveListenerCloseThatLinkAndTheListenerKeepsServing() async throws {
+        let logger = Logger(label: "test")
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: logger)
+        let port = server.channel.localAddress!.port!
+        let closedWithError = ManagedCounter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await server.executeThenClose { inbound in
+                    try await withThrowingDiscardingTaskGroup { links in
+                        for try await link in inbound {
+                            links.addTask {
+                                do {
+                                    try await link.executeThenClose { frames, out in
+                                        for try await frame in frames {
+                                            try await out.write(.bye(frame.header, code: .done, reason: "ok"))
+                                        }
+                                    }
+                                } catch {
+                                    closedWithError.increment()
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            var generator = SeededGenerator(seed: 99)
+            for _ in 0..<20 {
+                let garbage = generator.bytes(64 + Int(generator.next() % 512))
+                let raw = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get()
+                try await raw.writeAndFlush(ByteBuffer(bytes: garbage)).get()
+                try? await raw.closeFuture.get()
+            }
+            // After all that, a well-behaved peer still gets an answer.
+            let client = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: logger)
+            let reply = try await client.executeThenClose { frames, out in
+                try await out.write(.plan(Self.header, subtree: []))
+                var iterator = frames.makeAsyncIterator()
+                return try await iterator.next()
+            }
+            #expect(reply == .bye(Self.header, code: .done, reason: "ok"))
+            #expect(closedWithError.value >= 15, "links fed garbage end with an error, not a crash")
+            group.cancelAll()
+        }
+    }
+}
+
+/// A counter shared with child tasks in a test.
+final class ManagedCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    func increment() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
+}
