@@ -13,6 +13,7 @@ let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioEmbedded = Target.Dependency.product(name: "NIOEmbedded", package: "swift-nio")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -40,6 +42,10 @@ let package = Package(
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
         .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
         .target(name: "BenPeerLink", dependencies: ["BenProtocol", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
+        .target(
+            name: "BenLedger",
+            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", grdb, logging, nioCore, nioPosix],
+            swiftSettings: swiftSettings),
         .target(
             name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore],
             swiftSettings: swiftSettings),
@@ -62,6 +68,10 @@ let package = Package(
         .testTarget(
             name: "BenPeerLinkTests",
             dependencies: ["BenPeerLink", "BenProtocol", "BenCore", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenLedgerTests",
+            dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTestKit"],
