@@ -55,6 +55,15 @@ public struct BLAKE2bHasher: ~Copyable {
         bytes.withUnsafeBytes { update($0) }
     }
 
+    /// The key of everything hashed so far; the hasher takes no more input after this.
+    public mutating func finish() -> Key {
+        precondition(!finished, "finish called twice")
+        var out = [UInt8](repeating: 0, count: BLAKE2b.digestBytes)
+        _ = crypto_generichash_final(OpaquePointer(state), &out, BLAKE2b.digestBytes)
+        finished = true
+        return Key(digest: out)
+    }
+
     public consuming func finalize() -> Key {
         var out = [UInt8](repeating: 0, count: BLAKE2b.digestBytes)
         _ = crypto_generichash_final(OpaquePointer(state), &out, BLAKE2b.digestBytes)

@@ -1,5 +1,6 @@
 public import BenCore
 import BenCrypto
+import Dispatch
 import Glibc
 
 /// What storing an artifact produced: the manifest entry's numbers.
@@ -35,31 +36,37 @@ extension ChunkStore {
             newChunks: batch.added)
     }
 
-    /// Stores the file at `path` as chunks, streaming it through one chunk-sized buffer.
+    /// Stores the file at `path` as chunks, streaming it through two chunk-sized buffers.
+    ///
+    /// The whole file's key is computed on a second thread while this one hashes and writes each chunk, so a
+    /// large put costs about one hashing pass of wall time, not two.
     public func putFile(_ path: String, chunkSize: Int? = nil) throws(StoreError) -> StoredArtifact {
         let size = chunkSize ?? settings.chunkSize
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
         defer { close(fd) }
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
         var batch = WriteBatch(store: self)
-        var whole = BLAKE2bHasher()
+        let whole = BackgroundHasher(bufferSize: size)
         var chunks: [Key] = []
         var total: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
-        defer { buffer.deallocate() }
+        var turn = 0
+        defer { whole.drain() }
         while true {
+            let buffer = whole.acquire(turn)
             let n = try FileIO.readFully(fd, into: buffer, path: path)
             if n == 0 { break }
             let piece = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-            whole.update(piece)
+            whole.hash(turn, count: n)
             chunks.append(try batch.add(piece))
             // Commit every 64 MiB or so, so a long put makes durable progress that a rerun can skip.
             if batch.pendingCount * size >= 64 << 20 { try batch.commit() }
             total += Int64(n)
+            turn += 1
             if n < size { break }
         }
         try batch.commit()
-        return StoredArtifact(size: total, chunkSize: Int64(size), key: whole.finalize(), chunks: chunks, newChunks: batch.added)
+        return StoredArtifact(size: total, chunkSize: Int64(size), key: whole.finish(), chunks: chunks, newChunks: batch.added)
     }
 
     /// Reassembles an artifact, verifying every chunk and then the whole.
@@ -87,11 +94,12 @@ extension ChunkStore {
     }
 }
 
-/// Writes many objects with one filesystem sync instead of one per object.
+/// Writes many objects and makes their names durable with one directory sync per shard instead of one per
+/// object.
 ///
-/// The order still makes every rename durable only after its data: all temp files are written, then one
-/// `sync` flushes them, then they are renamed into place and the directories are synced. A crash anywhere
-/// leaves whole objects or none, never a torn one.
+/// Each temp file's data is synced (fdatasync) before it is renamed into place, so a name never points at
+/// bytes that are not on disk; the directories are synced at commit. A crash anywhere leaves whole objects or
+/// none, never a torn one.
 struct WriteBatch {
     let store: ChunkStore
     var pending: [(temp: String, key: Key)] = []
@@ -107,7 +115,7 @@ struct WriteBatch {
     mutating func add(_ piece: UnsafeRawBufferPointer) throws(StoreError) -> Key {
         let key = BLAKE2b.key(of: piece)
         if planned.contains(key) || store.has(key) { return key }
-        let temp = try store.writeTemporary(piece, key: key, sync: false)
+        let temp = try store.writeTemporary(piece, key: key, sync: true)
         pending.append((temp, key))
         added += 1
         planned.insert(key)
@@ -116,8 +124,6 @@ struct WriteBatch {
 
     mutating func commit() throws(StoreError) {
         guard !pending.isEmpty else { return }
-        // One sync(2) for the whole batch; on Linux it returns once the data is on disk.
-        sync()
         var directories = Set<String>()
         for (temp, key) in pending {
             try store.install(temp: temp, as: key)
@@ -125,5 +131,57 @@ struct WriteBatch {
         }
         for directory in directories.sorted() { try FileIO.fsyncDirectory(directory) }
         pending = []
+    }
+}
+
+/// Hashes a stream of buffers on its own thread, in order, while the caller reuses the other buffer.
+///
+/// Two buffers alternate: the caller fills buffer `turn % 2`, hands it over with `hash`, and may touch it
+/// again (read-only) while it is hashed; `acquire` waits until the hasher is done with a buffer before the
+/// caller overwrites it. `@unchecked Sendable`: the buffers and the hasher are only touched under that
+/// hand-over protocol, and the hasher only on the serial queue.
+final class BackgroundHasher: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "ben.store.hash")
+    private let buffers: [UnsafeMutableRawBufferPointer]
+    // Made at 0 and signalled once: libdispatch traps if a semaphore dies below its initial value, and the
+    // last buffer acquired is never handed back.
+    private let free = [DispatchSemaphore(value: 0), DispatchSemaphore(value: 0)]
+    private var hasher = BLAKE2bHasher()
+    private var drained = false
+
+    init(bufferSize: Int) {
+        buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64) }
+        for semaphore in free { semaphore.signal() }
+    }
+
+    /// Buffer for this turn, once the hasher has finished with it.
+    func acquire(_ turn: Int) -> UnsafeMutableRawBufferPointer {
+        free[turn % 2].wait()
+        return buffers[turn % 2]
+    }
+
+    /// Hashes the first `count` bytes of this turn's buffer, in order after the previous turns.
+    func hash(_ turn: Int, count: Int) {
+        let index = turn % 2
+        queue.async {
+            self.hasher.update(UnsafeRawBufferPointer(rebasing: self.buffers[index][0..<count]))
+            self.free[index].signal()
+        }
+    }
+
+    /// The key of everything handed over.
+    func finish() -> Key {
+        queue.sync { hasher.finish() }
+    }
+
+    /// Waits for outstanding work; called before the buffers go.
+    func drain() {
+        queue.sync {}
+        drained = true
+    }
+
+    deinit {
+        if !drained { queue.sync {} }
+        for buffer in buffers { buffer.deallocate() }
     }
 }

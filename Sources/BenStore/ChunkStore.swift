@@ -96,7 +96,7 @@ public struct ChunkStore: Sendable {
         guard fd >= 0 else { throw .io(path: temp, operation: "create", errno: errno) }
         do throws(StoreError) {
             try FileIO.writeAll(fd, buffer, path: temp)
-            if sync && fsync(fd) != 0 { throw StoreError.io(path: temp, operation: "fsync", errno: errno) }
+            if sync && fdatasync(fd) != 0 { throw StoreError.io(path: temp, operation: "fdatasync", errno: errno) }
         } catch {
             close(fd)
             unlink(temp)
