@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "BenCore", targets: ["BenCore"]),
         .library(name: "BenCrypto", targets: ["BenCrypto"]),
         .library(name: "BenStore", targets: ["BenStore"]),
+        .library(name: "BenNATS", targets: ["BenNATS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -34,6 +35,7 @@ let package = Package(
         .target(name: "BenCore", swiftSettings: swiftSettings),
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
+        .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging], swiftSettings: swiftSettings),
         .target(name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore"], swiftSettings: swiftSettings),
 
         .executableTarget(
