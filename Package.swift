@@ -51,6 +51,8 @@ let package = Package(
             name: "BenStoreTests", dependencies: ["BenStore", "BenCrypto", "BenCore", "BenTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "BenNATSTests", dependencies: ["BenNATS", "BenCore", "BenTestKit", logging], swiftSettings: swiftSettings),
+        .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTestKit"],
             swiftSettings: swiftSettings),
     ]
