@@ -103,7 +103,7 @@ public struct JetStream: Sendable {
                     status: Int(NATS_CONNECTION_CLOSED.rawValue))
             }
             var failure: NATSError
-            if status == .connected {
+            if status == .connected || status == .draining {
                 do {
                     let context = self.context
                     let attemptOptions = options

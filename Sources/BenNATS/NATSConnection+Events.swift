@@ -44,7 +44,7 @@ final class ConnectionEvents: Sendable {
         var closed = false
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(reconnect: NATSSettings.Reconnect, logger: Logger) {
         self.id = ConnectionEventsRegistry.nextID()
@@ -132,7 +132,7 @@ final class ConnectionEvents: Sendable {
 
 /// Maps the numbers libnats carries as callback closures to live `ConnectionEvents`.
 enum ConnectionEventsRegistry {
-    private static let hubs = Mutex<[UInt: ConnectionEvents]>([:])
+    private static let hubs = Locked<[UInt: ConnectionEvents]>([:])
     private static let counter = Atomic<UInt>(0)
 
     static func nextID() -> UInt { counter.wrappingAdd(1, ordering: .relaxed).newValue }

@@ -111,7 +111,7 @@ final class SubscriptionBridge: Sendable {
 final class SubscriptionHandle: @unchecked Sendable {
     private let pointer: OpaquePointer
     private let connection: ConnectionHandle
-    private let done = Mutex(false)
+    private let done = Locked(false)
 
     init(pointer: OpaquePointer, connection: ConnectionHandle) {
         self.pointer = pointer
