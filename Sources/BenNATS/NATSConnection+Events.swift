@@ -42,6 +42,8 @@ final class ConnectionEvents: Sendable {
         var listeners: [Int: AsyncStream<NATSConnectionEvent>.Continuation] = [:]
         var nextListener = 0
         var closed = false
+        /// Set when Ben itself closes the connection, so the disconnect that follows is not reported as a loss.
+        var closing = false
         var closeWaiters: [CheckedContinuation<Void, Never>] = []
     }
     private let state = Locked(State())
@@ -55,6 +57,9 @@ final class ConnectionEvents: Sendable {
     var closure: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: id) }
 
     var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Ben is closing the connection on purpose (close, drain, release).
+    func markClosing() { state.withLock { $0.closing = true } }
 
     /// A new listener's stream. A listener that arrives after the connection closed gets `.closed` and ends.
     func stream(bufferingNewest limit: Int) -> AsyncStream<NATSConnectionEvent> {
@@ -85,8 +90,9 @@ final class ConnectionEvents: Sendable {
             duplicate: Bool, listeners: [AsyncStream<NATSConnectionEvent>.Continuation],
             waiters: [CheckedContinuation<Void, Never>]
         )
-        let (duplicate, listeners, waiters) = state.withLock { state -> Taken in
-            if isClose && state.closed { return (true, [], []) }
+        typealias TakenWithClosing = (taken: Taken, closing: Bool)
+        let (taken, closing) = state.withLock { state -> TakenWithClosing in
+            if isClose && state.closed { return ((true, [], []), state.closing) }
             let listeners = Array(state.listeners.values)
             var waiters: [CheckedContinuation<Void, Never>] = []
             if isClose {
@@ -95,10 +101,11 @@ final class ConnectionEvents: Sendable {
                 waiters = state.closeWaiters
                 state.closeWaiters = []
             }
-            return (false, listeners, waiters)
+            return ((false, listeners, waiters), state.closing)
         }
+        let (duplicate, listeners, waiters) = taken
         if duplicate { return }
-        log(event)
+        log(event, closing: closing)
         // Outside the lock: finishing a stream runs its onTermination, which takes the lock.
         for listener in listeners {
             listener.yield(event)
@@ -119,8 +126,9 @@ final class ConnectionEvents: Sendable {
         }
     }
 
-    private func log(_ event: NATSConnectionEvent) {
+    private func log(_ event: NATSConnectionEvent, closing: Bool) {
         switch event {
+        case .disconnected where closing: logger.debug("NATS connection closing")
         case .disconnected: logger.warning("NATS connection lost; reconnecting")
         case .reconnected(let url): logger.info("NATS connection re-established", metadata: ["nats.url": "\(url)"])
         case .closed: logger.debug("NATS connection closed")

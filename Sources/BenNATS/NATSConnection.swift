@@ -116,6 +116,7 @@ public final class NATSConnection: Sendable {
     /// Closes the connection at once: buffered publishes are flushed briefly, subscriptions end. Idempotent.
     public func close() async {
         let handle = self.handle
+        handle.events.markClosing()
         try? await BlockingCalls.shared.run { () throws(NATSError) in natsConnection_Close(handle.pointer) }
         await handle.events.waitUntilClosed()
     }
@@ -125,6 +126,7 @@ public final class NATSConnection: Sendable {
     public func drain(timeout: Duration = .seconds(30)) async throws(NATSError) {
         try NATSLibrary.check(
             natsConnection_DrainTimeout(handle.pointer, milliseconds(timeout)), "drain the connection")
+        handle.events.markClosing()
         await handle.events.waitUntilClosed()
     }
 
@@ -301,6 +303,7 @@ final class ConnectionHandle: @unchecked Sendable {
         // cooperative pool, and never on one of libnats's own threads, where the last reference may go.
         let pointer = UncheckedPointer(pointer)
         let events = self.events
+        events.markClosing()
         BlockingCalls.shared.submit {
             natsConnection_Destroy(pointer.raw)
             ConnectionEventsRegistry.remove(events.id)
