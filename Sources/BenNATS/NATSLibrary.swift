@@ -27,12 +27,20 @@ enum NATSLibrary {
         var lastStatus = NATS_OK
         var detail = ""
         if let text = nats_GetLastError(&lastStatus), lastStatus == status {
-            detail = String(cString: text)
+            detail = withoutSourceLocation(String(cString: text))
         }
         let js = Int(jetStreamCode.rawValue)
         return NATSError(
             code: code(for: status, jetStreamCode: js), operation: operation, statusText: text(of: status),
             status: Int(status.rawValue), detail: detail, jetStreamCode: js == 0 ? nil : js)
+    }
+
+    /// libnats prefixes its error text with where in its source it was set ("(jsm.c:1520): stream not found");
+    /// the operator needs the words, not the line.
+    static func withoutSourceLocation(_ text: String) -> String {
+        guard text.hasPrefix("("), let end = text.range(of: "): "), text.distance(from: text.startIndex, to: end.lowerBound) < 40
+        else { return text }
+        return String(text[end.upperBound...])
     }
 
     /// Throws unless `status` is `NATS_OK`. `operation` is only built when there is an error.

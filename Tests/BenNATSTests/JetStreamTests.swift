@@ -115,7 +115,7 @@ import Testing
 
         #expect(missing?.code == .jetStream)
         #expect(missing?.jetStreamCode == 10059)
-        #expect(missing?.description.contains("stream not found") == true)
+        #expect(missing?.detail == "stream not found")  // the server's words, without libnats's source location
         #expect(conflict?.code == .jetStream)
         #expect(conflict?.jetStreamCode == 10071)
         #expect(conflict?.description.contains("wrong last sequence") == true)
