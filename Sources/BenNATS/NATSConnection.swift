@@ -118,7 +118,16 @@ public final class NATSConnection: Sendable {
         let handle = self.handle
         handle.events.markClosing()
         try? await BlockingCalls.shared.run { () throws(NATSError) in natsConnection_Close(handle.pointer) }
-        await handle.events.waitUntilClosed()
+        // The connection is closed now. libnats reports it (after "disconnected") through its callback thread;
+        // wait for that so listeners see the events in order, but never hang on it.
+        let events = handle.events
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await events.waitUntilClosed() }
+            group.addTask { try? await Task.sleep(for: .seconds(5)) }
+            await group.next()
+            group.cancelAll()
+            events.emit(.closed)  // no-op if libnats's callback came first; otherwise ends the wait above
+        }
     }
 
     /// Closes gracefully: stops every subscription from receiving more, lets each finish what it has already
