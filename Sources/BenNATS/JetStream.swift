@@ -150,7 +150,8 @@ public struct JetStream: Sendable {
             var code = jsErrCode(rawValue: 0)
             let status = js_GetLastMsg(&message, context.pointer, stream, subject, nil, &code)
             if code == JSNoMessageFoundErr || (status == NATS_NOT_FOUND && code.rawValue == 0) { return nil }
-            try NATSLibrary.check(status, "read the last message on \(subject) in stream \(stream)", jetStreamCode: code)
+            try NATSLibrary.check(
+                status, "read the last message on \(subject) in stream \(stream)", jetStreamCode: code)
             defer { natsMsg_Destroy(message) }
             return StoredMessage(copying: message!)
         }
@@ -181,7 +182,10 @@ extension JetStream {
     /// How a stream is configured (the fields Ben uses; the rest keep JetStream's defaults).
     public struct StreamConfig: Sendable, Hashable {
         public enum Storage: String, Sendable, Hashable { case file, memory }
-        public enum Retention: String, Sendable, Hashable { case limits, interest, workQueue = "workqueue" }
+        public enum Retention: String, Sendable, Hashable {
+            case limits, interest
+            case workQueue = "workqueue"
+        }
         public enum Discard: String, Sendable, Hashable { case old, new }
 
         /// The stream's name (no `.`, `*`, `>` or spaces).
@@ -284,7 +288,8 @@ extension JetStream {
 
 extension JetStream.StreamInfo {
     init(_ info: jsStreamInfo) {
-        config = info.Config.map { JetStream.StreamConfig($0.pointee) } ?? JetStream.StreamConfig(name: "", subjects: [])
+        config =
+            info.Config.map { JetStream.StreamConfig($0.pointee) } ?? JetStream.StreamConfig(name: "", subjects: [])
         messages = info.State.Msgs
         bytes = info.State.Bytes
         firstSequence = info.State.FirstSeq
@@ -380,7 +385,11 @@ final class JetStreamHandle: @unchecked Sendable {
         publishOptions.ExpectStream = strings.dup(options.expectedStream)
         publishOptions.ExpectLastSeq = options.expectedLastSequence ?? 0
         if let expected = options.expectedLastSubjectSequence {
-            if expected == 0 { publishOptions.ExpectNoMessage = true } else { publishOptions.ExpectLastSubjectSeq = expected }
+            if expected == 0 {
+                publishOptions.ExpectNoMessage = true
+            } else {
+                publishOptions.ExpectLastSubjectSeq = expected
+            }
         }
         var ack: UnsafeMutablePointer<jsPubAck>?
         var code = jsErrCode(rawValue: 0)

@@ -48,14 +48,16 @@ public final class NATSConnection: Sendable {
                     urls: urls, settings: settings, logger: logger, operation: operation)
                 logger.debug("NATS connected", metadata: ["nats.url": "\(handle.connectedURL ?? "")"])
                 return NATSConnection(handle: handle, servers: urls, settings: settings, logger: logger)
-            } catch where error.code == .noServer && settings.reconnect.retryInitialConnect {
+            } catch  where error.code == .noServer && settings.reconnect.retryInitialConnect {
                 round += 1
                 if let max = settings.reconnect.maxAttempts, round > max { throw error }
                 var generator = SystemRandomNumberGenerator()
                 let delay = settings.reconnect.jitteredDelay(beforeRound: round, using: &generator)
                 logger.warning(
                     "NATS server not reachable; retrying",
-                    metadata: ["nats.attempt": "\(round)", "nats.delay": "\(describe(delay))", "nats.error": "\(error)"])
+                    metadata: [
+                        "nats.attempt": "\(round)", "nats.delay": "\(describe(delay))", "nats.error": "\(error)",
+                    ])
                 try await sleep(for: delay, operation: operation)
             }
         }
@@ -69,7 +71,8 @@ public final class NATSConnection: Sendable {
     public func publish(
         _ payload: [UInt8], subject: String, reply: String? = nil, headers: NATSHeaders? = nil
     ) async throws(NATSError) {
-        try handle.publish(payload, subject: subject, reply: reply, headers: headers, operation: "publish to \(subject)")
+        try handle.publish(
+            payload, subject: subject, reply: reply, headers: headers, operation: "publish to \(subject)")
     }
 
     /// Subscribes to `subject` (wildcards allowed). With a `queue` group, each message goes to one member of the
@@ -175,7 +178,8 @@ func sleep(for duration: Duration, operation: String) async throws(NATSError) {
     do {
         try await Task.sleep(for: duration)
     } catch {
-        throw NATSError(code: .cancelled, operation: operation, statusText: "Cancelled", detail: "the task was cancelled")
+        throw NATSError(
+            code: .cancelled, operation: operation, statusText: "Cancelled", detail: "the task was cancelled")
     }
 }
 
@@ -200,7 +204,8 @@ final class ConnectionHandle: @unchecked Sendable {
         ConnectionEventsRegistry.register(events)
         do {
             let pointer = try await BlockingCalls.shared.run { () throws(NATSError) -> UncheckedPointer in
-                try UncheckedPointer(connect(urls: urls, settings: settings, closure: events.closure, operation: operation))
+                try UncheckedPointer(
+                    connect(urls: urls, settings: settings, closure: events.closure, operation: operation))
             }
             return ConnectionHandle(pointer: pointer.raw, events: events)
         } catch {
@@ -255,7 +260,8 @@ final class ConnectionHandle: @unchecked Sendable {
         _ payload: [UInt8], subject: String, reply: String?, headers: NATSHeaders?, operation: @autoclosure () -> String
     ) throws(NATSError) {
         if let headers, !headers.isEmpty {
-            let message = try makeMessage(payload, subject: subject, reply: reply, headers: headers, operation: operation())
+            let message = try makeMessage(
+                payload, subject: subject, reply: reply, headers: headers, operation: operation())
             defer { natsMsg_Destroy(message) }
             try NATSLibrary.check(natsConnection_PublishMsg(pointer, message), operation())
             return
@@ -296,7 +302,9 @@ final class ConnectionHandle: @unchecked Sendable {
         _ payload: [UInt8], subject: String, reply: String?, headers: NATSHeaders, operation: @autoclosure () -> String
     ) throws(NATSError) -> OpaquePointer {
         var message: OpaquePointer?
-        let status = try withPayload(payload, operation: operation()) { data, count in natsMsg_Create(&message, subject, reply, data, count) }
+        let status = try withPayload(payload, operation: operation()) { data, count in
+            natsMsg_Create(&message, subject, reply, data, count)
+        }
         try NATSLibrary.check(status, operation())
         do throws(NATSError) {
             try headers.add(to: message!, operation: operation())

@@ -38,7 +38,8 @@ enum NATSLibrary {
     /// libnats prefixes its error text with where in its source it was set ("(jsm.c:1520): stream not found");
     /// the operator needs the words, not the line.
     static func withoutSourceLocation(_ text: String) -> String {
-        guard text.hasPrefix("("), let end = text.range(of: "): "), text.distance(from: text.startIndex, to: end.lowerBound) < 40
+        guard text.hasPrefix("("), let end = text.range(of: "): "),
+            text.distance(from: text.startIndex, to: end.lowerBound) < 40
         else { return text }
         return String(text[end.upperBound...])
     }

@@ -29,7 +29,8 @@ public final class NATSSubscription: AsyncSequence, Sendable {
         var subscription: OpaquePointer?
         let status =
             if let queue {
-                natsConnection_QueueSubscribe(&subscription, connection.pointer, subject, queue, deliverMessage, closure)
+                natsConnection_QueueSubscribe(
+                    &subscription, connection.pointer, subject, queue, deliverMessage, closure)
             } else {
                 natsConnection_Subscribe(&subscription, connection.pointer, subject, deliverMessage, closure)
             }

@@ -126,7 +126,9 @@ public final class NATSServer: Sendable {
     }
 
     static func findExecutable() -> String? {
-        if let path = ProcessInfo.processInfo.environment["NATS_SERVER"], FileManager.default.isExecutableFile(atPath: path) {
+        if let path = ProcessInfo.processInfo.environment["NATS_SERVER"],
+            FileManager.default.isExecutableFile(atPath: path)
+        {
             return path
         }
         if let path = ProcessRunner.which("nats-server") { return path }

@@ -1,6 +1,6 @@
 import BenNATS
-import Logging
 import BenTestKit
+import Logging
 import Testing
 
 @Suite struct ConnectionTests {
@@ -88,7 +88,8 @@ import Testing
         reconnect.jitter = 0.2
         var generator = SeededGenerator(seed: 42)
         for round in 1...10 {
-            let base = Double(reconnect.delay(beforeRound: round).components.attoseconds) / 1e15
+            let base =
+                Double(reconnect.delay(beforeRound: round).components.attoseconds) / 1e15
                 + Double(reconnect.delay(beforeRound: round).components.seconds) * 1000
             let jittered = reconnect.jitteredDelay(beforeRound: round, using: &generator)
             let ms = Double(jittered.components.seconds) * 1000 + Double(jittered.components.attoseconds) / 1e15

@@ -85,7 +85,8 @@ import Testing
         for version in 1...3 {
             var options = JetStream.PublishOptions()
             options.messageID = "demo-announce-v\(version)"
-            _ = try await js.publish([UInt8]("{\"version\":\(version)}"), subject: NATSSubjects.announce(fleet), options: options)
+            _ = try await js.publish(
+                [UInt8]("{\"version\":\(version)}"), subject: NATSSubjects.announce(fleet), options: options)
         }
         let latest = try await js.lastMessage(stream: NATSSubjects.announceStream(fleet), subject: "ben.demo.announce")
         let info = try #require(try await js.streamInfo("BEN_demo_ANNOUNCE"))

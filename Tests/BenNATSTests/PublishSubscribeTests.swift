@@ -11,7 +11,8 @@ import Testing
         try await subscriber.flush()  // the server knows the interest before anyone publishes
 
         for i in 0..<10 {
-            try await publisher.publish([UInt8]("beat \(i)"), subject: "ben.test.heartbeat", headers: ["Ben-Node": "n\(i)"])
+            try await publisher.publish(
+                [UInt8]("beat \(i)"), subject: "ben.test.heartbeat", headers: ["Ben-Node": "n\(i)"])
         }
         let messages = try await receive(10, from: subscription)
 
@@ -59,7 +60,7 @@ import Testing
         }
 
         #expect(Set(received) == Set((0..<20).map { "job \($0)" }))
-        forwarders.forEach { $0.cancel() }
+        for forwarder in forwarders { forwarder.cancel() }
     }
 
     @Test func cancellingTheIteratingTaskUnsubscribes() async throws {

@@ -10,7 +10,10 @@ import Testing
         let api = try await ledger.subscribe(subject: "ben.demo.api.>")
         let responder = serve(api) { request in
             let verb = request.subject.split(separator: ".").last.map(String.init) ?? ""
-            return ([UInt8]("\(verb): \(request.text)"), ["Ben-Verb": verb, "Ben-Operator": request.headers["Ben-Operator"] ?? "-"])
+            return (
+                [UInt8]("\(verb): \(request.text)"),
+                ["Ben-Verb": verb, "Ben-Operator": request.headers["Ben-Operator"] ?? "-"]
+            )
         }
         try await ledger.flush()
 

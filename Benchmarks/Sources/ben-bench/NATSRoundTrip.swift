@@ -81,9 +81,10 @@ final class LocalNATSServer {
     private let logURL: URL
 
     init() throws {
-        let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map {
-            "\($0)/nats-server"
-        } + ["/usr/sbin/nats-server", "/usr/local/sbin/nats-server"]
+        let candidates =
+            (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map {
+                "\($0)/nats-server"
+            } + ["/usr/sbin/nats-server", "/usr/local/sbin/nats-server"]
         guard let executable = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw ValidationError("nats-server not found (run `make deps`), or pass --url")
         }
