@@ -246,9 +246,10 @@ extension JetStream {
         /// The message ID (`Nats-Msg-Id`) the server deduplicates on. Give one derived from the content (e.g.
         /// "announce-v42") to make the publish idempotent across process restarts too; nil makes one per call.
         public var messageID: String?
-        /// Refuse unless the subject captured by this stream.
+        /// Refuse unless the subject is captured by this stream.
         public var expectedStream: String?
-        /// Refuse unless the stream's last sequence is this (optimistic concurrency on the whole stream).
+        /// Refuse unless the stream's last sequence is this (optimistic concurrency on the whole stream; 0 sets
+        /// no expectation).
         public var expectedLastSequence: UInt64?
         /// Refuse unless the last message on this subject has this sequence (0: unless there is none).
         public var expectedLastSubjectSequence: UInt64?
