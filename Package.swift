@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "BenCore", targets: ["BenCore"]),
         .library(name: "BenCrypto", targets: ["BenCrypto"]),
         .library(name: "BenStore", targets: ["BenStore"]),
+        .library(name: "BenNATS", targets: ["BenNATS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
@@ -40,6 +41,7 @@ let package = Package(
         .target(name: "BenCore", swiftSettings: swiftSettings),
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
+        .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging], swiftSettings: swiftSettings),
         .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
         .target(name: "BenPeerLink", dependencies: ["BenProtocol", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
         .target(
@@ -62,6 +64,8 @@ let package = Package(
         .testTarget(
             name: "BenStoreTests", dependencies: ["BenStore", "BenCrypto", "BenCore", "BenTestKit"],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenNATSTests", dependencies: ["BenNATS", "BenCore", "BenTestKit", logging], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenTestKit", nioCore],
             swiftSettings: swiftSettings),

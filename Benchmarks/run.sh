@@ -50,6 +50,36 @@ rm -rf "$work/store" "$work/copy.bin"
 printf '%-58s %8ss   cp + sync: %8ss   ratio %s  (goal <= 2)\n' "benctl store put, 1 GiB (1 MiB chunks, durable):" "$t_put" "$t_cp" "$(ratio "$t_put" "$t_cp")"
 rm -f "$work/1g.bin"
 
+section "NATS"
+# Request/reply round trip (the benctl -> ledger API path), one request at a time, through BenNATS and through
+# libnats directly, with SendAsap on (Ben's default) and off (libnats's default: its flusher thread batches the
+# reply). Both talk through the same nats-server, started here on a free loopback port.
+gcc -O2 -o "$work/nats_rtt" Benchmarks/c/nats_rtt.c $(pkg-config --cflags --libs libnats)
+nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
+"$nats_server" -a 127.0.0.1 -p -1 >"$work/nats-server.log" 2>&1 &
+nats_pid=$!
+trap 'kill "$nats_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 500); do grep -q "Server is ready" "$work/nats-server.log" && break; sleep 0.01; done
+nats_url="nats://$(sed -n 's/.*Listening for client connections on //p' "$work/nats-server.log" | head -1)"
+requests=${BEN_BENCH_NATS_REQUESTS:-20000}
+ben=$("$BENBENCH" nats-rtt --url "$nats_url" --count "$requests" --warmup 2000 --payload-bytes 128)
+c_on=$("$work/nats_rtt" "$nats_url" 1 "$requests" 2000 128)
+c_off=$("$work/nats_rtt" "$nats_url" 0 "$requests" 2000 128)
+kill "$nats_pid" 2>/dev/null || true
+python3 - "$ben" "$c_on" "$c_off" <<'PY'
+import json, sys
+ben, c_on, c_off = (json.loads(a) for a in sys.argv[1:4])
+on, off = ben["send_asap_on"], ben["send_asap_off"]
+def row(label, b, c):
+    print(f"{label:<58} p50 {b['p50_us']:7.1f} us  p99 {b['p99_us']:7.1f} us"
+          f"   libnats direct: p50 {c['p50_us']:7.1f}  p99 {c['p99_us']:7.1f}   ratio p50 {b['p50_us'] / c['p50_us']:.2f}")
+n = ben["requests"]
+row(f"request/reply round trip, 128 B, SendAsap on ({n}):", on, c_on)
+row(f"request/reply round trip, 128 B, SendAsap off ({n}):", off, c_off)
+print(f"{'BenNATS SendAsap off / on:':<58} p50 {off['p50_us'] / on['p50_us']:7.2f}     p99 {off['p99_us'] / on['p99_us']:7.2f}"
+      "      (on is Ben's default)")
+PY
+
 if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )
