@@ -13,6 +13,9 @@ public enum NATSSubjects {
     public static func heartbeat(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).heartbeat" }
 
     /// `ben.F.api.<verb>`: benctl → ledger request/reply, JSON.
+    /// A node's query endpoint (`benctl eval --node`).
+    public static func nodeQuery(_ fleet: FleetName, node: NodeID) -> String { "ben.\(fleet.rawValue).node.\(node.rawValue).query" }
+
     public static func api(_ fleet: FleetName, verb: String) -> String { "ben.\(fleet.rawValue).api.\(verb)" }
 
     /// `ben.F.api.>`: every API verb, for the ledger's subscription.

@@ -61,10 +61,28 @@ public final class LinkSet: Sendable {
 
     public var count: Int { queues.withLock { $0.count } }
 
-    /// Runs a link until it closes. Call it from a child task; it returns when both directions are done.
-    public func run(_ link: LinkID, channel: PeerChannel, handlers: Handlers) async {
+    /// Makes a link known, so frames can be queued on it before it runs (the machine's first HELLO, say).
+    public func register(_ link: LinkID) -> Registration {
         let (stream, continuation) = AsyncStream<Item>.makeStream()
         queues.withLock { $0[link] = continuation }
+        return Registration(stream: stream, continuation: continuation)
+    }
+
+    public struct Registration: Sendable {
+        let stream: AsyncStream<Item>
+        let continuation: AsyncStream<Item>.Continuation
+    }
+
+    /// Forgets a registered link that never got a channel (its connection failed).
+    public func unregister(_ link: LinkID) {
+        queues.withLock { $0.removeValue(forKey: link) }?.finish()
+    }
+
+    /// Runs a registered link until it closes. Call it from a child task; it returns when both directions are
+    /// done, after telling `handlers.closed`.
+    public func run(_ link: LinkID, registration: Registration, channel: PeerChannel, handlers: Handlers) async {
+        let stream = registration.stream
+        let continuation = registration.continuation
         let reason: String
         do {
             reason = try await channel.executeThenClose { inbound, outbound in
