@@ -21,10 +21,12 @@ let package = Package(
         .library(name: "BenCore", targets: ["BenCore"]),
         .library(name: "BenCrypto", targets: ["BenCrypto"]),
         .library(name: "BenStore", targets: ["BenStore"]),
+        .library(name: "BenIntent", targets: ["BenIntent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -34,11 +36,18 @@ let package = Package(
         .target(name: "BenCore", swiftSettings: swiftSettings),
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
+        .target(
+            name: "BenIntent", dependencies: ["BenCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
         .target(name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore"], swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "benctl",
-            dependencies: ["BenCore", "BenCrypto", "BenStore", argumentParser, logging],
+            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenIntent", argumentParser, logging],
+            swiftSettings: swiftSettings),
+        // Runs cel-spec's simple-test files through BenIntent's expression engine (`make conformance`).
+        .executableTarget(
+            name: "ben-conformance", dependencies: ["BenCore", "BenIntent", argumentParser],
             swiftSettings: swiftSettings),
 
         .testTarget(name: "BenCoreTests", dependencies: ["BenCore", "BenTestKit"], swiftSettings: swiftSettings),
@@ -47,6 +56,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenStoreTests", dependencies: ["BenStore", "BenCrypto", "BenCore", "BenTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenIntentTests", dependencies: ["BenIntent", "BenCore", "BenTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTestKit"],
