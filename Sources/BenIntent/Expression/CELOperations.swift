@@ -205,26 +205,22 @@ enum CELOperations {
         }
     }
 
+    /// An int against a double as cel-go does it: outside the int range the double wins outright; inside,
+    /// the int is converted to a double (so int64 max equals 2^63 as a double).
     static func compareInt(_ x: Int64, _ y: Double) -> Int? {
         if y.isNaN { return nil }
-        if y >= 9_223_372_036_854_775_808.0 { return -1 }
         if y < -9_223_372_036_854_775_808.0 { return 1 }
-        let floor = y.rounded(.down)
-        let whole = Int64(floor)
-        if x < whole { return -1 }
-        if x > whole { return 1 }
-        return y > floor ? -1 : 0
+        if y > 9_223_372_036_854_775_808.0 { return -1 }
+        let d = Double(x)
+        return d < y ? -1 : (d == y ? 0 : 1)
     }
 
     static func compareUInt(_ x: UInt64, _ y: Double) -> Int? {
         if y.isNaN { return nil }
         if y < 0 { return 1 }
-        if y >= 18_446_744_073_709_551_616.0 { return -1 }
-        let floor = y.rounded(.down)
-        let whole = UInt64(floor)
-        if x < whole { return -1 }
-        if x > whole { return 1 }
-        return y > floor ? -1 : 0
+        if y > 18_446_744_073_709_551_616.0 { return -1 }
+        let d = Double(x)
+        return d < y ? -1 : (d == y ? 0 : 1)
     }
 
     static func compareBytes<C: Collection<UInt8>>(_ a: C, _ b: C) -> Int {
