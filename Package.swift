@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-atomics", exact: "1.3.0"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -37,7 +38,10 @@ let package = Package(
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
         .target(
-            name: "BenIntent", dependencies: ["BenCore", .product(name: "Yams", package: "Yams")],
+            name: "BenIntent",
+            dependencies: [
+                "BenCore", .product(name: "Yams", package: "Yams"), .product(name: "Atomics", package: "swift-atomics"),
+            ],
             swiftSettings: swiftSettings),
         .target(name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore"], swiftSettings: swiftSettings),
 
