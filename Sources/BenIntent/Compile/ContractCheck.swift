@@ -15,6 +15,8 @@ enum ContractCheck {
         var current: [String: (type: FieldType, present: Bool)] = [:]
         for f in source.fields { current[f.name] = (f.type, f.alwaysPresent) }
         var dropped: Set<String> = []
+        // Fields a computed value reads: dropping those loses nothing, their data moves into the computed field.
+        var consumed: Set<String> = []
         for (i, located) in contract.steps.enumerated() {
             let at = located.location
             switch located.step {
@@ -59,6 +61,7 @@ enum ContractCheck {
                 let exprAt = located.expressionLocation ?? at
                 switch ExpressionCheck.compile(expression, variable: IntentCompiler.recordVariable, layout: sourceLayout, at: exprAt, expecting: CELType?.none) {
                 case .success(let program):
+                    consumed.formUnion(fieldsRead(program.expression))
                     if !program.type.isAssignable(to: expectedType) {
                         errors.append(exprAt.error(.expressionType, "compute: the expression is \(program.type) but `\(field)` in \(to) is \(declared.type)"))
                     }
@@ -87,10 +90,40 @@ enum ContractCheck {
             errors.append(at.error(.contractCoverage, "`\(name)` of \(from) has no place in \(to); drop it or rename it"))
         }
         if contract.compatibility == .backward || contract.compatibility == .full {
-            for f in source.fields where f.alwaysPresent && dropped.contains(f.name) {
-                errors.append(at.error(.incompatibleChange, "the contract promises \(contract.compatibility) compatibility but drops required field `\(f.name)` of \(from); rename it instead, or promise forward or none"))
+            for f in source.fields where f.alwaysPresent && dropped.contains(f.name) && !consumed.contains(f.name) {
+                errors.append(at.error(.incompatibleChange, "the contract promises \(contract.compatibility) compatibility but drops required field `\(f.name)` of \(from) without using it; rename it or compute a field from it, or promise forward or none"))
             }
         }
         return errors
+    }
+
+    /// The top-level fields of `record` an expression reads.
+    static func fieldsRead(_ e: CELExpression) -> Set<String> {
+        var out: Set<String> = []
+        func walk(_ e: CELExpression) {
+            switch e.node {
+            case .select(let operand, let field), .presence(let operand, let field):
+                if case .identifier(IntentCompiler.recordVariable) = operand.node { out.insert(field) } else { walk(operand) }
+            case .literal, .identifier: break
+            case .index(let a, let b), .binary(_, let a, let b):
+                walk(a)
+                walk(b)
+            case .unary(_, let a): walk(a)
+            case .conditional(let a, let b, let c):
+                walk(a)
+                walk(b)
+                walk(c)
+            case .call(_, let receiver, let arguments):
+                receiver.map(walk)
+                arguments.forEach(walk)
+            case .list(let items): items.forEach(walk)
+            case .map(let entries): entries.forEach { walk($0.key); walk($0.value) }
+            case .comprehension(_, let range, _, let arguments):
+                walk(range)
+                arguments.forEach(walk)
+            }
+        }
+        walk(e)
+        return out
     }
 }
