@@ -161,7 +161,7 @@ public enum ArtifactCodec {
                 compatibility: try enumeration(r, "compatibility", CompatibilityMode.self),
                 unknownFields: try enumeration(r, "unknown_fields", UnknownFields.self),
                 fields: try r.elements("fields") { (v, p) throws(DocumentError) in try decodeField(v, path: p, artifact: artifact) },
-                location: location(artifact, ""))
+                location: location(artifact, ""), versionLocation: location(artifact, "version"))
         } catch {
             throw Self.error(artifact, error)
         }
@@ -183,7 +183,7 @@ public enum ArtifactCodec {
                 input: try decodeReference(r, "input"), inputLocation: location(artifact, "input"),
                 onError: try enumeration(r, "on_error", ErrorPolicy.self), rules: rules,
                 defaultAction: try decodeAction(try r.value("default"), path: "default", document: artifact),
-                location: location(artifact, ""))
+                location: location(artifact, ""), nameLocation: location(artifact, "name"))
         } catch {
             throw Self.error(artifact, error)
         }
@@ -201,7 +201,7 @@ public enum ArtifactCodec {
             }
             return RuleSetDeclaration(
                 name: try r.string("name"), event: try decodeReference(r, "event"), eventLocation: location(artifact, "event"),
-                rules: rules, location: location(artifact, ""))
+                rules: rules, location: location(artifact, ""), nameLocation: location(artifact, "name"))
         } catch {
             throw Self.error(artifact, error)
         }
@@ -225,7 +225,7 @@ public enum ArtifactCodec {
             return ContractDeclaration(
                 name: try r.string("name"), schema: try r.string("schema"), from: Int(try r.int("from", in: 1...1_000_000)),
                 to: Int(try r.int("to", in: 1...1_000_000)), compatibility: try enumeration(r, "compatibility", CompatibilityMode.self),
-                steps: steps, location: location(artifact, ""))
+                steps: steps, location: location(artifact, ""), nameLocation: location(artifact, "name"))
         } catch {
             throw Self.error(artifact, error)
         }

@@ -35,7 +35,7 @@ public enum IntentCompiler {
         var schemas: [SchemaReference: SchemaDeclaration] = [:]
         for s in d.schemas {
             if let first = schemas[s.reference] {
-                errors.append(s.location.child("version").error(.duplicateName, "\(s.reference) is already declared at \(first.location.file):\(first.location.line); give this one a new version"))
+                errors.append(s.versionLocation.error(.duplicateName, "\(s.reference) is already declared at \(first.location.file):\(first.location.line); give this one a new version"))
             } else {
                 schemas[s.reference] = s
             }
@@ -62,7 +62,7 @@ public enum IntentCompiler {
         func claim(_ kind: ArtifactKind, _ name: String, _ location: SourceLocation) -> Bool {
             let key = ArtifactCodec.artifactName(kind, name)
             if let first = seen[key] {
-                errors.append(location.child("name").error(.duplicateName, "\(kind) \"\(name)\" is already declared at \(first.file):\(first.line); names must be unique"))
+                errors.append(location.error(.duplicateName, "\(kind) \"\(name)\" is already declared at \(first.file):\(first.line); names must be unique"))
                 return false
             }
             seen[key] = location
@@ -71,7 +71,7 @@ public enum IntentCompiler {
 
         // Policy packs.
         for var pack in d.policyPacks {
-            guard claim(.policyPack, pack.name, pack.location) else { continue }
+            guard claim(.policyPack, pack.name, pack.nameLocation) else { continue }
             guard let layout = resolve(pack.input, at: pack.inputLocation) else { continue }
             var ok = true
             var ruleNames: [String: Int] = [:]
@@ -96,7 +96,7 @@ public enum IntentCompiler {
 
         // Rule sets.
         for var set in d.ruleSets {
-            guard claim(.ruleSet, set.name, set.location) else { continue }
+            guard claim(.ruleSet, set.name, set.nameLocation) else { continue }
             guard let layout = resolve(set.event, at: set.eventLocation) else { continue }
             var ok = true
             var ruleNames: [String: Int] = [:]
@@ -119,7 +119,7 @@ public enum IntentCompiler {
 
         // Contracts.
         for var contract in d.contracts {
-            guard claim(.contract, contract.name, contract.location) else { continue }
+            guard claim(.contract, contract.name, contract.nameLocation) else { continue }
             let fromRef = SchemaReference(name: contract.schema, version: contract.from)
             let toRef = SchemaReference(name: contract.schema, version: contract.to)
             let fromLayout = resolve(fromRef, at: contract.location.child("from"))

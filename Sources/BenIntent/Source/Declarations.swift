@@ -102,6 +102,8 @@ public struct SchemaDeclaration: Sendable {
     /// Sorted by name.
     public var fields: [FieldDeclaration]
     public var location: SourceLocation
+    /// Where the version is written (duplicate versions are reported there).
+    public var versionLocation: SourceLocation
 
     public var reference: SchemaReference { SchemaReference(name: name, version: version) }
 }
@@ -168,6 +170,8 @@ public struct PolicyPackDeclaration: Sendable {
     public var rules: [RuleDeclaration]
     public var defaultAction: PolicyAction
     public var location: SourceLocation
+    /// Where the name is written (duplicate names are reported there).
+    public var nameLocation: SourceLocation
 }
 
 public enum Severity: String, Sendable, Hashable, CaseIterable, Comparable {
@@ -195,6 +199,8 @@ public struct RuleSetDeclaration: Sendable {
     public var eventLocation: SourceLocation
     public var rules: [DetectionRuleDeclaration]
     public var location: SourceLocation
+    /// Where the name is written (duplicate names are reported there).
+    public var nameLocation: SourceLocation
 }
 
 /// One step of a migration, applied in order to a record of the source version.
@@ -221,6 +227,8 @@ public struct ContractDeclaration: Sendable {
     public var compatibility: CompatibilityMode
     public var steps: [LocatedStep]
     public var location: SourceLocation
+    /// Where the name is written (duplicate names are reported there).
+    public var nameLocation: SourceLocation
 }
 
 /// Everything read from an intent source, before cross-checks.

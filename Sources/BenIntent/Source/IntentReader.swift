@@ -103,7 +103,7 @@ public struct IntentReader {
         declarations.schemas.append(
             SchemaDeclaration(
                 name: name.value, version: version.value, compatibility: compatibility, unknownFields: unknown,
-                fields: fields, location: m.location))
+                fields: fields, location: m.location, versionLocation: version.location))
     }
 
     mutating func readFields(_ node: YAMLTree, path: SourceLocation) -> [FieldDeclaration]? {
@@ -249,7 +249,7 @@ public struct IntentReader {
         declarations.policyPacks.append(
             PolicyPackDeclaration(
                 name: name.value, roles: roles, input: input.value, inputLocation: input.location, onError: onError,
-                rules: rules, defaultAction: defaultAction, location: m.location))
+                rules: rules, defaultAction: defaultAction, location: m.location, nameLocation: name.location))
     }
 
     mutating func readPolicyRule(_ node: YAMLTree, at location: SourceLocation) -> RuleDeclaration? {
@@ -302,7 +302,9 @@ public struct IntentReader {
         errors += m.finish(allowed: ["kind", "name", "event", "description", "rules"])
         guard let name, let event, let rules, rules.count == (m.listCount("rules") ?? -1) else { return }
         declarations.ruleSets.append(
-            RuleSetDeclaration(name: name.value, event: event.value, eventLocation: event.location, rules: rules, location: m.location))
+            RuleSetDeclaration(
+                name: name.value, event: event.value, eventLocation: event.location, rules: rules, location: m.location,
+                nameLocation: name.location))
     }
 
     mutating func readDetectionRule(_ node: YAMLTree, at location: SourceLocation) -> DetectionRuleDeclaration? {
@@ -345,7 +347,7 @@ public struct IntentReader {
         declarations.contracts.append(
             ContractDeclaration(
                 name: name.value, schema: schema.value, from: from.value, to: to.value, compatibility: compatibility,
-                steps: steps, location: m.location))
+                steps: steps, location: m.location, nameLocation: name.location))
     }
 
     mutating func readStep(_ node: YAMLTree, at location: SourceLocation) -> LocatedStep? {
