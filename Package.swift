@@ -65,6 +65,8 @@ let package = Package(
             name: "BenIntentTests", dependencies: ["BenIntent", "BenCore", "BenTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "BenConformanceTests", dependencies: ["ben-conformance", "BenIntent"], swiftSettings: swiftSettings),
+        .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTestKit"],
             swiftSettings: swiftSettings),
     ]
