@@ -25,12 +25,14 @@ let package = Package(
         .library(name: "BenCore", targets: ["BenCore"]),
         .library(name: "BenCrypto", targets: ["BenCrypto"]),
         .library(name: "BenStore", targets: ["BenStore"]),
+        .library(name: "BenTopology", targets: ["BenTopology"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -46,13 +48,17 @@ let package = Package(
             name: "BenLedger",
             dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", grdb, logging, nioCore, nioPosix],
             swiftSettings: swiftSettings),
+        // Topology files, validation, the planner and the cost model: pure (no IO, clock or randomness).
+        .target(
+            name: "BenTopology", dependencies: ["BenCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
         .target(
             name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore],
             swiftSettings: swiftSettings),
 
         .executableTarget(
             name: "benctl",
-            dependencies: ["BenCore", "BenCrypto", "BenStore", argumentParser, logging],
+            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", argumentParser, logging],
             swiftSettings: swiftSettings),
 
         .testTarget(name: "BenCoreTests", dependencies: ["BenCore", "BenTestKit"], swiftSettings: swiftSettings),
@@ -74,7 +80,10 @@ let package = Package(
             dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTestKit"],
+            name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],
             swiftSettings: swiftSettings),
     ]
 )

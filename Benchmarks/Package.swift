@@ -24,6 +24,7 @@ let package = Package(
                 .product(name: "BenCore", package: ben),
                 .product(name: "BenCrypto", package: ben),
                 .product(name: "BenStore", package: ben),
+                .product(name: "BenTopology", package: ben),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]),

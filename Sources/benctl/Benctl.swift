@@ -10,7 +10,7 @@ struct Benctl: AsyncParsableCommand {
         commandName: "benctl",
         abstract: "Build, stage, deploy and inspect declared intent across a Ben fleet.",
         subcommands: [
-            Keygen.self, Hash.self, Store.self,
+            Keygen.self, Hash.self, Store.self, TopologyCommand.self,
         ])
 
     static func main() async {
