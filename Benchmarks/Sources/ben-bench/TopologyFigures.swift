@@ -55,7 +55,7 @@ struct TopologyFigures: ParsableCommand {
         let costTime = seconds(clock.now - start)
 
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
         let out: JSONValue = [
             "nodes": .int(Int64(topology.nodes.count)),
             "planned_nodes": .int(Int64(planned!.plan.nodes.count)),

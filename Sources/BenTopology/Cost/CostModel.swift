@@ -4,8 +4,9 @@ public import BenCore
 /// link across a tier gets at most that tier's bandwidth.
 ///
 /// The transfer model is pipelined cut-through at chunk granularity: a relay forwards chunk i once it has
-/// verified it, to its children one after another in forwarding order (largest subtree first), while it
-/// receives chunk i+1. The ledger does the same over all stripe trees, chunk i going to stripe i mod k. So a
+/// verified it, to its children in forwarding order (largest subtree first) at the full speed of its uplink,
+/// while it receives chunk i+1; a child behind a link slower than the uplink takes as long as its link needs
+/// (the relay serves the next child meanwhile). The ledger does the same over all stripe trees, chunk i going to stripe i mod k. So a
 /// node's first chunk arrives after the per-hop send times and latencies along its path, and the next ones
 /// every Δ, the slowest round (a relay sending one chunk to all its children) on the path; its last chunk
 /// of stripe s arrives (C_s − 1)·Δ later. A node completes when it holds every stripe.
@@ -84,25 +85,31 @@ public struct CostModel: Sendable {
         var rackIngress = [Int64](repeating: 0, count: topology.racks.count)
         var completion = [Double](repeating: 0, count: n)
 
-        // Link between two plan nodes (p = -1 is the ledger): its tier, rate in bytes/s and latency in seconds.
-        func link(_ p: Int, _ v: Int) -> (tier: Tier, rate: Double, latency: Double) {
+        // Link between two plan nodes (p = -1 is the ledger): its tier, the time one chunk takes on it alone
+        // (c over the slower of the sender's uplink and the tier's link), and its latency in seconds.
+        func link(_ p: Int, _ v: Int) -> (tier: Tier, chunkTime: Double, latency: Double) {
             let tv = Int(topologyIndex[v])
             let tier = p < 0 ? topology.tierFromLedger(to: tv) : topology.tier(from: Int(topologyIndex[p]), to: tv)
             let l = topology.link(tier, inRack: Int(rackOf[v]))
             let up = p < 0 ? ledgerUplink : uplink[p]
-            return (tier, min(up, l.bandwidth.bytesPerSecond), l.latency.seconds)
+            return (tier, c / min(up, l.bandwidth.bytesPerSecond), l.latency.seconds)
         }
 
         let trees = plan.stripes.map { StripeTree(parents: $0) }
-        // The ledger's round: one chunk to each of its children, stripe by stripe.
-        var ledgerRound = 0.0
+        // The ledger's round: one chunk to each of its children, stripe by stripe. Its uplink carries them one
+        // after another; a child behind a slower link cannot get its chunk sooner than that link allows.
+        var ledgerSent = 0.0
+        var ledgerSlowest = 0.0
         var ledgerOffset = [Double](repeating: 0, count: n)
         for s in 0..<k where stripeChunks[s] > 0 {
             for v in trees[s].forwardingOrder(of: n) {
-                ledgerRound += c / link(-1, Int(v)).rate
-                ledgerOffset[Int(v)] = ledgerRound
+                let l = link(-1, Int(v))
+                ledgerSent += c / ledgerUplink
+                ledgerSlowest = max(ledgerSlowest, l.chunkTime)
+                ledgerOffset[Int(v)] = max(ledgerSent, l.chunkTime)
             }
         }
+        let ledgerRound = max(ledgerSent, ledgerSlowest)
 
         var first = [Double](repeating: 0, count: n)
         var interval = [Double](repeating: 0, count: n)
@@ -125,16 +132,19 @@ public struct CostModel: Sendable {
                 guard !kids.isEmpty else { continue }
                 maxChildren = max(maxChildren, kids.count)
                 egress[p] += Int64(kids.count) * stripeBytes[s]
-                var round = 0.0
+                var sent = 0.0
+                var slowest = 0.0
                 var offsets: [(Int, Double, Double)] = []
                 offsets.reserveCapacity(kids.count)
                 for v in kids {
                     let l = link(p, Int(v))
-                    round += c / l.rate
-                    offsets.append((Int(v), round, l.latency))
+                    sent += c / uplink[p]
+                    slowest = max(slowest, l.chunkTime)
+                    offsets.append((Int(v), max(sent, l.chunkTime), l.latency))
                     tierBytes[l.tier] += stripeBytes[s]
                     if rackOf[Int(v)] != rackOf[p] { rackIngress[Int(rackOf[Int(v)])] += stripeBytes[s] }
                 }
+                let round = max(sent, slowest)
                 for (v, offset, latency) in offsets {
                     first[v] = first[p] + offset + latency
                     interval[v] = max(interval[p], round)
@@ -165,6 +175,7 @@ public struct CostModel: Sendable {
             ledgerMessages: ledgerMessages, depth: depth, maxChildren: maxChildren,
             completion: sorted.last ?? 0, medianCompletion: percentile(0.5), p99Completion: percentile(0.99),
             optimal: optimalTime(nodes: n, bundleSize: bundleSize),
+            latencyFloor: (0..<n).map { link(-1, $0).latency }.max() ?? 0,
             rackIngressMean: ingress.isEmpty ? 0 : ingress.reduce(0, +) / Double(ingress.count),
             rackIngressMax: ingress.max() ?? 0)
     }

@@ -28,6 +28,9 @@ public struct SchemeCost: Sendable, Hashable {
     public var p99Completion: Double
     /// T_opt for the same N, S, c and B.
     public var optimal: Double
+    /// The latency of the ledger's link to the farthest node: no scheme delivers sooner than this after the
+    /// first byte, and T_opt leaves it out.
+    public var latencyFloor: Double
     /// Bytes entering a rack from outside it, as a multiple of S: mean and worst over racks. 1 means the rack
     /// receives each byte once.
     public var rackIngressMean: Double
@@ -35,6 +38,10 @@ public struct SchemeCost: Sendable, Hashable {
 
     /// Predicted completion ÷ T_opt.
     public var ratioToOptimal: Double { optimal > 0 ? completion / optimal : 0 }
+
+    /// Predicted completion ÷ (T_opt + the farthest node's link latency): how far from the best possible the
+    /// plan is once the speed of light is counted.
+    public var ratioToBound: Double { optimal + latencyFloor > 0 ? completion / (optimal + latencyFloor) : 0 }
 }
 
 /// A plan's figures beside a star's and a plain tree's, for the same nodes and bundle.
@@ -68,6 +75,7 @@ public struct CostReport: Sendable, Hashable {
         row("completion p50") { formatSeconds($0.medianCompletion) }
         row("completion (last node)") { formatSeconds($0.completion) }
         row("completion ÷ T_opt") { formatDecimal($0.ratioToOptimal) }
+        row("÷ (T_opt + link latency)") { formatDecimal($0.ratioToBound) }
         let nameWidth = rows.map(\.0.count).max() ?? 0
         let headers = schemes.map { $0.scheme == "striped" ? "striped (k=\($0.stripes))" : $0.scheme }
         var widths = headers.map(\.count)
@@ -118,6 +126,8 @@ extension SchemeCost {
             "p99_completion_seconds": .double(p99Completion),
             "optimal_seconds": .double(optimal),
             "ratio_to_optimal": .double(ratioToOptimal),
+            "latency_floor_seconds": .double(latencyFloor),
+            "ratio_to_bound": .double(ratioToBound),
             "rack_ingress_mean": .double(rackIngressMean),
             "rack_ingress_max": .double(rackIngressMax),
         ])

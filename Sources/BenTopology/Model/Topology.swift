@@ -129,7 +129,7 @@ public struct Defaults: Sendable, Hashable {
         inRack: Link(bandwidth: Bandwidth(bitsPerSecond: 25_000_000_000)!, latency: Latency(nanoseconds: 20_000)!),
         crossRack: Link(bandwidth: Bandwidth(bitsPerSecond: 10_000_000_000)!, latency: Latency(nanoseconds: 100_000)!),
         crossZone: Link(bandwidth: Bandwidth(bitsPerSecond: 10_000_000_000)!, latency: Latency(nanoseconds: 1_000_000)!),
-        crossRegion: Link(bandwidth: Bandwidth(bitsPerSecond: 2_000_000_000)!, latency: Latency(nanoseconds: 40_000_000)!))
+        crossRegion: Link(bandwidth: Bandwidth(bitsPerSecond: 10_000_000_000)!, latency: Latency(nanoseconds: 30_000_000)!))
 }
 
 /// The boundaries a peer link can cross, cheapest first.

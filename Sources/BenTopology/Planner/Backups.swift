@@ -22,9 +22,12 @@ enum Backups {
                 let size = range.count
                 guard size > 0 else { return }
                 let start = Int(offset % UInt64(size))
-                for j in 0..<size where chosen.count < count {
+                for j in 0..<size {
                     let b = range.lowerBound + (start + j) % size
-                    if b != t && !forest.related(t, b) { chosen.append(Int32(b)) }
+                    if b != t && !forest.related(t, b) {
+                        chosen.append(Int32(b))
+                        if chosen.count == count { return }
+                    }
                 }
             }
             let r = Int(fleet.rackOf[t])

@@ -74,19 +74,18 @@ public struct Planner: Sendable {
         let bundleSize = deployment.bundleSize ?? settings.bundleSize
 
         let search = ShapeSearch(fleet: fleet, chunkSize: topology.chunkSize, bundleSize: bundleSize)
-        let kChoices: [Int] = requested.map { Array((1...$0).reversed()) } ?? search.orderedChoices(settings.stripeChoices)
-        var best: (shape: Shape, stripes: [[Int32]], estimate: Double)?
-        for k in kChoices {
-            if let best, requested != nil || search.lowerBound(k: k) >= best.estimate { break }
-            var after = 0
-            while let shape = search.nextFeasibleShape(k: k, after: after) {
-                let built = build(fleet, shape)
+        // A requested k is honoured when the constraints can carry it; otherwise the largest k below it that they
+        // can. Left to itself, the planner weighs every k in `stripeChoices`.
+        var best: (shape: Shape, stripes: [[Int32]])?
+        let groups: [[Int]] = requested.map { k in (1...k).reversed().map { [$0] } }
+            ?? [Array(settings.stripeChoices.clamped(to: 1...max(1, min(Self.maxStripes, fleet.count))))]
+        search: for group in groups {
+            for candidate in search.candidates(stripes: group) {
+                let built = build(fleet, candidate.shape)
                 if built.complete {
-                    let estimate = search.estimate(k: k, m: shape.m)
-                    if best == nil || estimate < best!.estimate { best = (shape, built.stripes, estimate) }
-                    break
+                    best = (candidate.shape, built.stripes)
+                    break search
                 }
-                after = shape.m
             }
         }
         if let k0 = requested, let chosen = best?.shape.k, chosen != k0 {
@@ -286,120 +285,3 @@ struct Shape {
         return copy
     }
 }
-
-/// Chooses k and m: the capacity each stripe has under a shape, and the predicted time of a shape.
-struct ShapeSearch {
-    let fleet: PlanningFleet
-    let chunkSize: Double
-    let bundleSize: Double
-    let reference: Int64
-    let bytesPerSecond: Double
-    /// The widest nominal fan-out worth trying: past it, every node's capacity is its fan-out limit.
-    let widest: Int
-
-    init(fleet: PlanningFleet, chunkSize: Int64, bundleSize: Int64) {
-        self.fleet = fleet
-        self.chunkSize = Double(chunkSize)
-        self.bundleSize = Double(max(bundleSize, chunkSize))
-        let topology = fleet.topology
-        reference = topology.defaults.uplink.bitsPerSecond
-        bytesPerSecond = Double(reference) / 8
-        var widest = 1
-        for t in 0..<fleet.count where fleet.duty[t] != .never {
-            let needed = (Int64(fleet.fanTotal[t]) * reference + fleet.uplink[t] - 1) / fleet.uplink[t]
-            widest = max(widest, Int(min(needed, 1024)))
-        }
-        let ledger = topology.ledgerUplink.bitsPerSecond
-        widest = max(widest, Int(min((Int64(topology.ledgerMaxFanOut) * reference + ledger - 1) / ledger, 1024)))
-        self.widest = widest
-    }
-
-    func ledgerCapacity(m: Int) -> Int {
-        let t = fleet.topology
-        return Int(min(Int64(t.ledgerMaxFanOut), Int64(m) * t.ledgerUplink.bitsPerSecond / reference))
-    }
-
-    /// Predicted completion of a shape in seconds: the streaming time S/R plus the pipeline's fill along a
-    /// tree of fan-out m (a chunk reaches the first child of each relay after c/B, the last after m·c/B).
-    func estimate(k: Int, m: Int) -> Double {
-        let n = Double(max(fleet.count, 2))
-        let depth = m >= 2 ? (log(n) / log(Double(m))).rounded(.up) : n
-        return bundleSize * Double(m) / (Double(k) * bytesPerSecond) + (depth + Double(m)) * chunkSize / bytesPerSecond
-    }
-
-    /// The best any fan-out could do for this k.
-    func lowerBound(k: Int) -> Double { estimate(k: k, m: max(1, min(k, widest))) }
-
-    /// The k values to try, most promising first.
-    func orderedChoices(_ range: ClosedRange<Int>) -> [Int] {
-        let upper = max(range.lowerBound, min(range.upperBound, max(1, fleet.count)))
-        return Array(range.lowerBound...upper).sorted { (lowerBound(k: $0), $0) < (lowerBound(k: $1), $1) }
-    }
-
-    /// The per-target capacity and relay stripe for (k, m), and the ledger slots each stripe needs.
-    func shape(k: Int, m: Int) -> Shape {
-        let n = fleet.count
-        var capacity = [Int32](repeating: 0, count: n)
-        for t in 0..<n { capacity[t] = fleet.capacity(t, nominalFanOut: m, reference: reference) }
-        // Relay stripes: inside each rack spread the relays evenly over the stripes; between racks, give the
-        // next relay to the stripe with the least capacity so far. Ties rotate with the seed.
-        var home = [Int8](repeating: -1, count: n)
-        var stripeCapacity = [Int](repeating: 0, count: k)
-        var inRack = [Int](repeating: 0, count: k)
-        for r in 0..<fleet.rackCount {
-            for s in 0..<k { inRack[s] = 0 }
-            let rotation = Int(PlanRandom.mix(fleet.seed, 0xAA, UInt64(fleet.topologyRack[r])) % UInt64(k))
-            for i in Int(fleet.rackStart[r])..<Int(fleet.rackStart[r + 1]) {
-                let t = Int(fleet.members[i])
-                let c = Int(capacity[t])
-                guard c > 0 else { continue }
-                var best = 0
-                var bestKey = (Int.max, Int.max, Int.max)
-                for s in 0..<k {
-                    let key = (inRack[s], stripeCapacity[s], (s - rotation + k) % k)
-                    if key < bestKey {
-                        bestKey = key
-                        best = s
-                    }
-                }
-                home[t] = Int8(best)
-                inRack[best] += 1
-                stripeCapacity[best] += c
-            }
-        }
-        let ledger = ledgerCapacity(m: m)
-        let slots = stripeCapacity.map { max(1, n - $0) }
-        return Shape(k: k, m: m, capacity: capacity, home: home, ledgerCapacity: ledger, ledgerSlots: slots)
-    }
-
-    func isFeasible(_ shape: Shape) -> Bool {
-        shape.ledgerCapacity >= shape.k && shape.ledgerSlots.reduce(0, +) <= shape.ledgerCapacity
-    }
-
-    /// The shape with the smallest m above `after` whose capacity suffices for k stripes, or nil. Capacity
-    /// grows with m, so this steps up 1, 2, 4, … and then bisects back to the smallest that suffices.
-    func nextFeasibleShape(k: Int, after: Int) -> Shape? {
-        var low = after
-        var step = 1
-        var found: Shape?
-        while low + step <= widest || (found == nil && low < widest) {
-            let m = min(low + step, widest)
-            let candidate = shape(k: k, m: m)
-            if isFeasible(candidate) {
-                found = candidate
-                break
-            }
-            low = m
-            step *= 2
-        }
-        guard var high = found else { return nil }
-        while high.m - low > 1 {
-            let mid = (low + high.m) / 2
-            let candidate = shape(k: k, m: mid)
-            if isFeasible(candidate) { high = candidate } else { low = mid }
-        }
-        return high
-    }
-}
-
-private func log(_ x: Double) -> Double { naturalLog(x) }

@@ -13,9 +13,11 @@
 ///    the tree stays shallow). What a group cannot place passes up one level; at the top the ledger's slots
 ///    for this stripe start the tree. A group is thus entered once, plus once per node its own capacity
 ///    could not reach: as few crossings as capacity allows.
-/// 3. **Concrete parents.** Inside each rack, the children (the next in-rack relay, the external children
-///    assigned to the rack, the other relays, then the leaves) are given to the rack's relays breadth first,
-///    within each relay's capacity and per-tier fan-out.
+/// 3. **Concrete parents.** Inside each rack every child takes the earliest free send slot of a relay already
+///    in the tree (a relay that gets a chunk at time t sends it to its children at t + δ, t + 2δ, …, δ = c/uplink),
+///    within the relay's capacity and per-tier fan-out: external children first, in-rack relays as needed to
+///    keep slots free, leaves last. This is the greedy broadcast schedule, so the first chunk reaches a rack's
+///    last node about as early as the relays' fan-out allows (a binomial-like tree rather than a heap).
 /// 4. **Fallback.** Anything a per-tier limit kept from its planned parent takes the nearest connected relay
 ///    with room (same rack, zone, region, then anywhere), or a spare ledger slot.
 struct StripeBuilder {
@@ -36,6 +38,8 @@ struct StripeBuilder {
     private var capLeft: [Int32]
     private var tierUsed: [Int32]
     private var parent: [Int32]
+    /// Per target: the time to send one chunk to one child, in units of c/B.
+    private let sendTime: [Double]
     private var extRack: [Int32] = []
     private var extNode: [Int32] = []
     private var zoneRoot: [Item]
@@ -56,9 +60,14 @@ struct StripeBuilder {
         var group: Int32
         var slots: Int32
         var rank: UInt64
+        /// Whether the group holds the ledger (its zone or region): near the ledger, its link is the cheapest.
+        var near = false
 
-        /// Hubs (most spare) first, then entries before deficit leaves, then a seeded order.
+        /// Groups with spare first, the ledger's own group first among them, then the most spare, then entries
+        /// before deficit leaves, then a seeded order.
         static func before(_ a: Item, _ b: Item) -> Bool {
+            if (a.slots > 0) != (b.slots > 0) { return a.slots > 0 }
+            if a.near != b.near { return a.near }
             if a.slots != b.slots { return a.slots > b.slots }
             let ae = a.brings != .nothing
             let be = b.brings != .nothing
@@ -82,6 +91,8 @@ struct StripeBuilder {
         capLeft = [Int32](repeating: 0, count: n)
         tierUsed = [Int32](repeating: 0, count: 4 * n)
         parent = [Int32](repeating: Self.unassigned, count: n)
+        let b = Double(fleet.topology.defaults.uplink.bitsPerSecond)
+        sendTime = fleet.uplink.map { b / Double($0) }
         let empty = Item(node: 0, brings: .nothing, group: 0, slots: 0, rank: 0)
         zoneRoot = [Item](repeating: empty, count: fleet.zoneCount)
         zoneLeftover = [[Int32]](repeating: [], count: fleet.zoneCount)
@@ -197,7 +208,8 @@ struct StripeBuilder {
         zoneLeftover[z] = queue.filter { rackSlots[Int($0)] > 0 }
         let slots = zoneLeftover[z].reduce(Int32(0)) { $0 + rackSlots[Int($1)] }
         zoneRoot[z] = Item(
-            node: order[Int(fleet.rackStart[root])], brings: .zone, group: Int32(z), slots: slots, rank: rank(s, 2, z))
+            node: order[Int(fleet.rackStart[root])], brings: .zone, group: Int32(z), slots: slots, rank: rank(s, 2, z),
+            near: Int32(z) == fleet.ledgerZone)
     }
 
     private mutating func placeRegion(_ g: Int, stripe s: Int) {
@@ -214,7 +226,9 @@ struct StripeBuilder {
         regionPending[g] = place(&items, queue: &queue, ledger: &none)
         regionLeftover[g] = queue.filter { rackSlots[Int($0)] > 0 }
         let slots = regionLeftover[g].reduce(Int32(0)) { $0 + rackSlots[Int($1)] }
-        regionRoot[g] = Item(node: zoneRoot[root].node, brings: .region, group: Int32(g), slots: slots, rank: rank(s, 3, g))
+        regionRoot[g] = Item(
+            node: zoneRoot[root].node, brings: .region, group: Int32(g), slots: slots, rank: rank(s, 3, g),
+            near: Int32(g) == fleet.ledgerRegion)
     }
 
     /// Places `items` (sorted here) on the ledger's slots, then on the spare of the racks in `queue`, breadth
@@ -278,43 +292,56 @@ struct StripeBuilder {
             fill[Int(r)] += 1
         }
 
-        var children: [Int32] = []
-        var relays: [Int32] = []
+        var slots = SlotHeap()
+        var skipped: [SlotHeap.Slot] = []
         for r in 0..<fleet.rackCount {
             let a = Int(relayCount[r])
             guard a > 0 else { continue }
             let lo = Int(fleet.rackStart[r])
             let hi = Int(fleet.rackStart[r + 1]) - Int(rackDeficit[r])
-            children.removeAll(keepingCapacity: true)
-            if a >= 2 { children.append(order[lo + 1]) }
-            children.append(contentsOf: ext[Int(extStart[r])..<Int(extStart[r + 1])])
-            if a >= 3 { children.append(contentsOf: order[(lo + 2)..<(lo + a)]) }
-            if hi > lo + a { children.append(contentsOf: order[(lo + a)..<hi]) }
-            relays.removeAll(keepingCapacity: true)
-            relays.append(order[lo])
-            var head = 0
             let rack = Int32(r)
-            for c in children {
-                let ci = Int(c)
-                let childRack = fleet.rackOf[ci]
-                let tier = childRack == rack ? 0 : fleet.tier(rack: rack, rack: childRack)
-                while head < relays.count && capLeft[Int(relays[head])] == 0 { head += 1 }
-                var chosen = -1
-                var j = head
-                while j < relays.count {
-                    let p = Int(relays[j])
-                    if capLeft[p] > 0 && tierUsed[4 * p + tier] < fleet.fanTier[4 * p + tier] {
-                        chosen = p
-                        break
+            slots.removeAll()
+            let entry = Int(order[lo])
+            if capLeft[entry] > 0 { slots.push(time: sendTime[entry], node: Int32(entry)) }
+
+            // Give `child` the earliest free send slot of a relay already in the rack's tree that may take it.
+            func attach(_ child: Int32, _ me: inout StripeBuilder) {
+                let ci = Int(child)
+                let childRack = me.fleet.rackOf[ci]
+                let tier = childRack == rack ? 0 : me.fleet.tier(rack: rack, rack: childRack)
+                skipped.removeAll(keepingCapacity: true)
+                defer { for slot in skipped { slots.push(slot) } }
+                while let slot = slots.pop() {
+                    let p = Int(slot.node)
+                    guard me.tierUsed[4 * p + tier] < me.fleet.fanTier[4 * p + tier] else {
+                        skipped.append(slot)
+                        continue
                     }
-                    j += 1
+                    me.parent[ci] = slot.node
+                    me.capLeft[p] -= 1
+                    me.tierUsed[4 * p + tier] += 1
+                    if me.capLeft[p] > 0 { slots.push(time: slot.time + me.sendTime[p], node: slot.node) }
+                    if childRack == rack && me.capLeft[ci] > 0 { slots.push(time: slot.time + me.sendTime[ci], node: child) }
+                    return
                 }
-                guard chosen >= 0 else { continue }  // left unassigned: the fallback places it
-                parent[ci] = Int32(chosen)
-                capLeft[chosen] -= 1
-                tierUsed[4 * chosen + tier] += 1
-                if childRack == rack && capLeft[ci] > 0 { relays.append(c) }
+                // No relay may take it: left unassigned for the fallback.
             }
+
+            // External children (whole racks below them) take the earliest slots; an in-rack relay goes in
+            // whenever the rack's tree would otherwise run out of free slots, so it never starves.
+            var e = Int(extStart[r])
+            let eEnd = Int(extStart[r + 1])
+            var j = lo + 1
+            while j < lo + a || e < eEnd {
+                if j < lo + a && (e >= eEnd || slots.count <= 1) {
+                    attach(order[j], &self)
+                    j += 1
+                } else {
+                    attach(ext[e], &self)
+                    e += 1
+                }
+            }
+            for i in (lo + a)..<max(lo + a, hi) { attach(order[i], &self) }
         }
     }
 
@@ -377,5 +404,64 @@ struct StripeBuilder {
             }
         }
         return complete
+    }
+}
+
+/// A binary min-heap of send slots ordered by (time, sequence): the next free slot of each relay in a rack.
+struct SlotHeap {
+    struct Slot {
+        var time: Double
+        var sequence: Int
+        var node: Int32
+    }
+
+    private var items: [Slot] = []
+    private var sequence = 0
+
+    var count: Int { items.count }
+
+    mutating func removeAll() {
+        items.removeAll(keepingCapacity: true)
+        sequence = 0
+    }
+
+    mutating func push(time: Double, node: Int32) {
+        sequence += 1
+        push(Slot(time: time, sequence: sequence, node: node))
+    }
+
+    mutating func push(_ slot: Slot) {
+        items.append(slot)
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard Self.less(items[i], items[p]) else { break }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() -> Slot? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1
+                let r = l + 1
+                var m = i
+                if l < items.count && Self.less(items[l], items[m]) { m = l }
+                if r < items.count && Self.less(items[r], items[m]) { m = r }
+                if m == i { break }
+                items.swapAt(i, m)
+                i = m
+            }
+        }
+        return top
+    }
+
+    private static func less(_ a: Slot, _ b: Slot) -> Bool {
+        a.time != b.time ? a.time < b.time : a.sequence < b.sequence
     }
 }
