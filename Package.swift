@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "BenStore", targets: ["BenStore"]),
         .library(name: "BenNATS", targets: ["BenNATS"]),
         .library(name: "BenIntent", targets: ["BenIntent"]),
+        .library(name: "BenTopology", targets: ["BenTopology"]),
         .library(name: "BenProtocol", targets: ["BenProtocol"]),
         .library(name: "BenLedger", targets: ["BenLedger"]),
     ],
@@ -53,19 +54,24 @@ let package = Package(
         // Pure cores.
         .target(name: "BenCore", swiftSettings: swiftSettings),
         .target(name: "BenIntent", dependencies: ["BenCore", yams, atomics], swiftSettings: swiftSettings),
+        // Topology files, validation, the planner and the cost model.
+        .target(name: "BenTopology", dependencies: ["BenCore", yams], swiftSettings: swiftSettings),
         .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
 
         // IO around the cores.
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
         .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging], swiftSettings: swiftSettings),
-        .target(name: "BenPeerLink", dependencies: ["BenCore", "BenProtocol", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
+        .target(
+            name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging],
+            swiftSettings: swiftSettings),
 
         // The shells.
         .target(
             name: "BenLedger",
             dependencies: [
-                "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", grdb, logging, nioCore, nioPosix,
+                "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenTopology", grdb, logging, nioCore,
+                nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
@@ -82,7 +88,7 @@ let package = Package(
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "benctl",
-            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenIntent", "BenNATS", argumentParser, logging],
+            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenIntent", "BenTopology", "BenNATS", argumentParser, logging],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-ledger",
@@ -110,6 +116,8 @@ let package = Package(
         .testTarget(
             name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
             swiftSettings: swiftSettings),
-        .testTarget(name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTestKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],
+            swiftSettings: swiftSettings),
     ]
 )

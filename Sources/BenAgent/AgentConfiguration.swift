@@ -37,3 +37,10 @@ public struct AgentConfiguration: Sendable {
         self.stateDirectory = stateDirectory
     }
 }
+
+/// Signs this node's acks with its key (context `ben/ack/v1`).
+struct NodeSigner: AckSigner {
+    let key: SigningKey
+
+    func sign(_ ack: Ack) -> SignedEnvelope { key.envelope(ack, context: .ack) }
+}

@@ -14,7 +14,7 @@ extension AgentService {
         do {
             var settings = NATSSettings()
             settings.name = "ben-agent \(configuration.node)"
-            settings.retryInitialConnect = true
+            settings.reconnect.retryInitialConnect = true
             connection = try await NATSConnection.connect(to: configuration.natsServers, settings: settings, logger: logger)
         } catch {
             logger.error("cannot reach NATS; serving the current version without a control plane", metadata: ["error": "\(error)"])
@@ -144,7 +144,20 @@ extension AgentService {
             guard let (intent, version) = holder.current else {
                 throw AgentError.configuration("\(configuration.node) has no active version yet")
             }
-            response = ["node": .string(configuration.node.rawValue), "version": .int(Int64(version.rawValue)), "result": try Evaluation.evaluate(intent, role: role, input: input)]
+            var schema: SchemaReference?
+            if let text = query["schema"]?.stringValue {
+                let parts = text.split(separator: "@")
+                if parts.count == 2, let v = Int(parts[1]) { schema = SchemaReference(name: String(parts[0]), version: v) }
+            }
+            var migration: EvaluationReport.Migration?
+            if let name = query["schema"]?.stringValue, case .int(let from)? = query["from"], case .int(let to)? = query["to"] {
+                migration = EvaluationReport.Migration(schema: name, from: Int(from), to: Int(to))
+            }
+            let report = try EvaluationReport.evaluate(intent, role: role, input: input, schema: schema, migration: migration)
+            response = [
+                "node": .string(configuration.node.rawValue), "version": .int(Int64(version.rawValue)), "result": report.json,
+                "text": .string(report.text),
+            ]
         } catch {
             response = ["node": .string(configuration.node.rawValue), "error": .string("\(error)")]
         }

@@ -147,7 +147,7 @@ extension AgentService {
                 await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
             } catch {
                 self.links.unregister(link)
-                await self.connectFailed(link, peer: peer, error: "\(error)")
+                await self.connectFailed(link, peer: peer, error: PeerLink.describe(error))
             }
         }
     }

@@ -47,7 +47,7 @@ public actor AgentService {
             stateFile = AgentStateFile(directory: configuration.stateDirectory)
             let record = try stateFile.load()
             machine = AgentMachine(
-                node: configuration.node, fleet: configuration.fleet, record: record, signer: KeySigner(key: configuration.key),
+                node: configuration.node, fleet: configuration.fleet, record: record, signer: NodeSigner(key: configuration.key),
                 settings: configuration.machine)
         } catch {
             throw AgentError.configuration("\(error)")

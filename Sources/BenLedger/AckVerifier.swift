@@ -1,5 +1,5 @@
 public import BenCore
-import BenCrypto
+public import BenCrypto
 import Dispatch
 import Glibc
 

@@ -21,9 +21,9 @@ extension LedgerService {
         let prefix = "ben.\(configuration.fleet.rawValue).api."
         for await message in subscription {
             let verb = String(message.subject.dropFirst(prefix.count))
-            let (payload, ok) = await handle(verb: verb, message: message)
+            let (payload, ok) = handle(verb: verb, message: message)
             var headers = NATSHeaders()
-            headers.set(OperatorAPI.statusHeader, ok ? "ok" : "error")
+            headers.set(ok ? "ok" : "error", for: OperatorAPI.statusHeader)
             try? await message.respond(payload, headers: headers)
         }
     }

@@ -164,7 +164,7 @@ extension LedgerService {
                 await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
             } catch {
                 self.links.unregister(link)
-                await self.linkClosed(link, "cannot connect to \(peer.id) at \(peer.address): \(error)")
+                await self.linkClosed(link, "cannot connect to \(peer.id) at \(peer.address): \(PeerLink.describe(error))")
             }
         }
     }

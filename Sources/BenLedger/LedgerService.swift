@@ -1,4 +1,4 @@
-public import BenCore
+import BenCore
 import BenCrypto
 import BenNATS
 import BenPeerLink
@@ -6,6 +6,7 @@ import BenProtocol
 import BenStore
 import BenTopology
 public import Logging
+import Glibc
 import NIOCore
 
 /// `ben-ledger`'s shell: the pure `DeploymentMachine` (versions and the proof of activation) and one
@@ -85,7 +86,7 @@ public actor LedgerService {
         logger.info("seed listener up", metadata: ["listen": "\(configuration.seedListen)"])
         var settings = NATSSettings()
         settings.name = "ben-ledger \(configuration.fleet)"
-        settings.retryInitialConnect = true
+        settings.reconnect.retryInitialConnect = true
         let connection = try await NATSConnection.connect(to: configuration.natsServers, settings: settings, logger: logger)
         nats = connection
         _ = try await connection.jetStream().createOrUpdateStream(NATSSubjects.announceStreamConfig(configuration.fleet))
@@ -96,7 +97,7 @@ public actor LedgerService {
             group.addTask { try await self.serveAPI(connection) }
             group.addTask { try await self.followAcks(connection) }
             group.addTask { try await self.followHeartbeats(connection) }
-            await self.resume()
+            self.resume()
             try await group.next()
             group.cancelAll()
         }

@@ -5,7 +5,7 @@ import BenStore
 
 extension Benctl {
     /// `benctl eval --bundle OUT --role ROLE --input FILE.json`: try a bundle on one input before deploying it.
-    struct Eval: ParsableCommand {
+    struct Eval: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Evaluate a built bundle for one role on one input, and show the result and why.",
             discussion: """
@@ -15,7 +15,12 @@ extension Benctl {
                 """)
 
         @Option(name: .long, help: "The bundle folder `benctl build` wrote.")
-        var bundle: String
+        var bundle: String?
+
+        @Option(name: .long, help: "Ask a running node instead: its agent evaluates with the version it serves.")
+        var node: String?
+
+        @OptionGroup var ledger: LedgerOptions
 
         @Option(name: .long, help: "The role to run: \(Role.spelling).")
         var role: String
@@ -36,20 +41,22 @@ extension Benctl {
 
         func validate() throws {
             guard Role(rawValue: role) != nil else { throw ValidationError("--role must be one of \(Role.spelling)") }
+            guard (bundle == nil) != (node == nil) else { throw ValidationError("give either --bundle DIR or --node ID") }
         }
 
-        func run() throws {
+        func run() async throws {
             let role = Role(rawValue: role)!
-            let (intent, _) = try loadBundle(role: role)
+            if let node { return try await ask(node, role: role) }
+            let (intent, _) = try loadBundle(role: role, bundle: bundle!)
             let json: JSONValue
             do {
                 json = try JSONParser.parse(try TextFile.readBytes(input))
             } catch let error as JSONParseError {
                 throw CommandFailure("\(input): not valid JSON: \(error)")
             }
-            let report: EvalReport
+            let report: EvaluationReport
             switch role {
-            case .proxy: report = EvalReport.decision(intent.proxy.decide(json))
+            case .proxy: report = EvaluationReport.decision(intent.proxy.decide(json))
             case .spine:
                 var ref: SchemaReference? = nil
                 if let schema {
@@ -59,17 +66,17 @@ extension Benctl {
                     }
                     ref = SchemaReference(name: String(parts[0]), version: v)
                 }
-                report = EvalReport.spine(intent.spine.admit(json, schema: ref))
+                report = EvaluationReport.spine(intent.spine.admit(json, schema: ref))
             case .dataMigrator:
                 let (name, from, to) = try migration(intent)
-                report = EvalReport.migration(intent.dataMigrator.migrate(json, schema: name, from: from, to: to), schema: name, from: from, to: to)
-            case .detector: report = EvalReport.detector(intent.detector.inspect(json))
+                report = EvaluationReport.migration(intent.dataMigrator.migrate(json, schema: name, from: from, to: to), schema: name, from: from, to: to)
+            case .detector: report = EvaluationReport.detector(intent.detector.inspect(json))
             }
             print(output.json ? try CanonicalJSON.string(report.json) : report.text)
         }
 
         /// Reads the manifest and the artifacts the role needs, each verified against its key, and compiles them.
-        func loadBundle(role: Role) throws -> (CompiledIntent, Key) {
+        func loadBundle(role: Role, bundle: String) throws -> (CompiledIntent, Key) {
             let keyText = (try? TextFile.read(bundle + "/manifest.key"))?.split(separator: "\n").first.map(String.init) ?? ""
             guard let key = Key(hex: keyText) else {
                 throw CommandFailure("\(bundle): no manifest.key; give the folder `benctl build -o` wrote")
@@ -88,6 +95,31 @@ extension Benctl {
                 throw failure
             } catch {
                 throw CommandFailure("\(bundle): \(error)")
+            }
+        }
+
+        /// Sends the input to a node's query endpoint (`ben.<fleet>.node.<id>.query`) and prints its answer.
+        func ask(_ nodeText: String, role: Role) async throws {
+            guard let nodeID = NodeID(nodeText) else { throw CommandFailure("--node \(nodeText): \(NodeID.rule)") }
+            let json: JSONValue
+            do {
+                json = try JSONParser.parse(try TextFile.readBytes(input))
+            } catch let error as JSONParseError {
+                throw CommandFailure("\(input): not valid JSON: \(error)")
+            }
+            var query: [String: JSONValue] = ["role": .string(role.rawValue), "input": json]
+            if let schema { query["schema"] = .string(schema) }
+            if let from { query["from"] = .int(Int64(from)) }
+            if let to { query["to"] = .int(Int64(to)) }
+            let answer = try await ledger.withClient { client in
+                try await client.query(node: nodeID, .object(query))
+            }
+            if let error = answer["error"]?.stringValue { throw CommandFailure("\(nodeID): \(error)") }
+            if output.json {
+                print(try CanonicalJSON.string(answer))
+            } else {
+                print("\(nodeID) serving v\(answer["version"]?.intValue ?? 0):")
+                print(answer["text"]?.stringValue ?? "")
             }
         }
 

@@ -7,5 +7,5 @@ struct BenBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-bench",
         abstract: "Ben's in-process measurements for make bench.",
-        subcommands: [VerifyRate.self, NATSRoundTrip.self])
+        subcommands: [VerifyRate.self, NATSRoundTrip.self, TopologyFigures.self])
 }

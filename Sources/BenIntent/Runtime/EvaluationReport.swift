@@ -1,10 +1,52 @@
-import BenCore
-import BenIntent
+public import BenCore
 
-/// What `benctl eval` prints: a short human summary with the reasons, or the same as JSON.
-struct EvalReport {
-    var text: String
-    var json: JSONValue
+/// The result of evaluating one input for one role, and why: a short human summary, or the same as JSON.
+/// `benctl eval --bundle` and an agent's query endpoint (`benctl eval --node`) both produce this, so an operator
+/// sees the same answer in the same words before and after a deployment.
+public struct EvaluationReport: Sendable {
+    public var text: String
+    public var json: JSONValue
+
+    /// What a data migrator needs besides the record: which schema, from which version to which.
+    public struct Migration: Sendable, Hashable {
+        public var schema: String
+        public var from: Int
+        public var to: Int
+
+        public init(schema: String, from: Int, to: Int) {
+            self.schema = schema
+            self.from = from
+            self.to = to
+        }
+    }
+
+    /// Runs `role`'s runtime on `input`: the proxy's decision, the spine's validation and decision (against
+    /// `schema` when given), a migration (`migration`, or the bundle's only contract), or a detector's alerts.
+    public static func evaluate(
+        _ intent: CompiledIntent, role: Role, input: JSONValue, schema: SchemaReference? = nil, migration: Migration? = nil
+    ) throws(IntentError) -> EvaluationReport {
+        switch role {
+        case .proxy:
+            return decision(intent.proxy.decide(input))
+        case .spine:
+            return spine(intent.spine.admit(input, schema: schema))
+        case .dataMigrator:
+            let m: Migration
+            if let migration {
+                m = migration
+            } else if intent.contracts.count == 1, let c = intent.contracts.first {
+                m = Migration(schema: c.schema, from: c.from, to: c.to)
+            } else {
+                let all = intent.contracts.map { "\($0.schema) \($0.from)→\($0.to)" }.joined(separator: ", ")
+                throw IntentError(
+                    .unknownReference, file: "query", line: 0, column: 0, field: "migration",
+                    "say which migration (schema, from, to); the bundle's contracts: \(all.isEmpty ? "none" : all)")
+            }
+            return self.migration(intent.dataMigrator.migrate(input, schema: m.schema, from: m.from, to: m.to), schema: m.schema, from: m.from, to: m.to)
+        case .detector:
+            return detector(intent.detector.inspect(input))
+        }
+    }
 
     static func action(_ a: PolicyAction) -> JSONValue {
         switch a {
@@ -48,11 +90,11 @@ struct EvalReport {
         return lines
     }
 
-    static func decision(_ d: PolicyDecision) -> EvalReport {
-        EvalReport(text: decisionLines(d).joined(separator: "\n"), json: decisionJSON(d))
+    public static func decision(_ d: PolicyDecision) -> EvaluationReport {
+        EvaluationReport(text: decisionLines(d).joined(separator: "\n"), json: decisionJSON(d))
     }
 
-    static func spine(_ r: SpineResult) -> EvalReport {
+    public static func spine(_ r: SpineResult) -> EvaluationReport {
         var lines: [String] = []
         let schema = r.schema?.description ?? "no schema"
         if r.valid {
@@ -70,21 +112,21 @@ struct EvalReport {
             o["normalized"] = r.normalized ?? .null
             json = .object(o)
         }
-        return EvalReport(text: lines.joined(separator: "\n"), json: json)
+        return EvaluationReport(text: lines.joined(separator: "\n"), json: json)
     }
 
-    static func migration(_ r: Result<MigrationResult, MigrationFailure>, schema: String, from: Int, to: Int) -> EvalReport {
+    public static func migration(_ r: Result<MigrationResult, MigrationFailure>, schema: String, from: Int, to: Int) -> EvaluationReport {
         switch r {
         case .success(let m):
             let record = (try? CanonicalJSON.string(m.record)) ?? "?"
             let text = "migrated \(schema) v\(from) → v\(to) by \(m.contracts.joined(separator: ", "))\n\(record)"
-            return EvalReport(text: text, json: ["ok": true, "contracts": .array(m.contracts.map { .string($0) }), "record": m.record])
+            return EvaluationReport(text: text, json: ["ok": true, "contracts": .array(m.contracts.map { .string($0) }), "record": m.record])
         case .failure(let f):
-            return EvalReport(text: "migration failed: \(f)", json: ["ok": false, "error": .string(f.description)])
+            return EvaluationReport(text: "migration failed: \(f)", json: ["ok": false, "error": .string(f.description)])
         }
     }
 
-    static func detector(_ r: DetectorResult) -> EvalReport {
+    public static func detector(_ r: DetectorResult) -> EvaluationReport {
         var lines = ["alerts: \(r.alerts.count)"]
         for a in r.alerts { lines.append("  [\(a.severity.rawValue)] \(a.ruleSet)/\(a.rule): \(a.message)") }
         for (set, errors) in r.errors.sorted(by: { $0.key < $1.key }) {
@@ -101,6 +143,6 @@ struct EvalReport {
             "skipped": .object(r.skipped.mapValues { .string($0.description) }),
             "version": .string(r.version),
         ]
-        return EvalReport(text: lines.joined(separator: "\n"), json: json)
+        return EvaluationReport(text: lines.joined(separator: "\n"), json: json)
     }
 }

@@ -1,0 +1,221 @@
+public import BenCore
+
+/// Prices a plan under the bandwidth model of DESIGN §8: each node's upload is capped at its uplink, and a peer
+/// link across a tier gets at most that tier's bandwidth.
+///
+/// The transfer model is pipelined cut-through at chunk granularity: a relay forwards chunk i once it has
+/// verified it, to its children in forwarding order (largest subtree first) at the full speed of its uplink,
+/// while it receives chunk i+1; a child behind a link slower than the uplink takes as long as its link needs
+/// (the relay serves the next child meanwhile). The ledger does the same over all stripe trees, chunk i going to stripe i mod k. So a
+/// node's first chunk arrives after the per-hop send times and latencies along its path, and the next ones
+/// every Δ, the slowest round (a relay sending one chunk to all its children) on the path; its last chunk
+/// of stripe s arrives (C_s − 1)·Δ later. A node completes when it holds every stripe.
+///
+/// Pure: the simulator (later) checks these predictions against simulated links, and `make bench` prints
+/// them for the star, the plain tree and the striped plan side by side.
+public struct CostModel: Sendable {
+    public let topology: Topology
+
+    public init(topology: Topology) {
+        self.topology = topology
+    }
+
+    /// T_opt = S/B + log2(N)·c/B: the best any scheme can do (binomial pipeline), with B the fleet's nominal
+    /// uplink (`defaults.uplink`).
+    public func optimalTime(nodes: Int, bundleSize: Int64) -> Double {
+        let b = topology.defaults.uplink.bytesPerSecond
+        let log2n = nodes > 1 ? log2(Double(nodes)) : 0
+        return Double(bundleSize) / b + log2n * Double(topology.chunkSize) / b
+    }
+
+    /// The figures for a plan made by the planner.
+    public func evaluate(_ planned: PlannedDeployment, bundleSize: Int64, scheme: String) -> SchemeCost {
+        evaluate(planned.plan, topologyIndex: planned.topologyIndex, bundleSize: bundleSize, scheme: scheme)
+    }
+
+    /// The figures for the star over the same nodes: every node pulls the whole bundle from the ledger.
+    public func star(over topologyIndex: [Int32], bundleSize: Int64, fleet: FleetName, version: Version, topologyKey: Key)
+        -> SchemeCost
+    {
+        let nodes = topologyIndex.map { PlanNode(id: topology.nodes[Int($0)].id, address: topology.nodes[Int($0)].address) }
+        let plan = Plan(
+            fleet: fleet, version: version, topology: topologyKey, nodes: nodes,
+            stripes: [[Int32](repeating: Plan.ledger, count: nodes.count)],
+            backups: [[Int32]](repeating: [], count: nodes.count))
+        return evaluate(plan, topologyIndex: topologyIndex, bundleSize: bundleSize, scheme: "star")
+    }
+
+    /// The report comparing a striped plan with a plain tree and a star over the same nodes.
+    public func report(striped: PlannedDeployment, plainTree: PlannedDeployment, bundleSize: Int64) -> CostReport {
+        let plan = striped.plan
+        return CostReport(
+            bundleSize: bundleSize, chunkSize: topology.chunkSize, nodes: plan.nodes.count,
+            uplink: topology.defaults.uplink, optimal: optimalTime(nodes: plan.nodes.count, bundleSize: bundleSize),
+            striped: evaluate(striped, bundleSize: bundleSize, scheme: "striped"),
+            plainTree: evaluate(plainTree, bundleSize: bundleSize, scheme: "plain tree"),
+            star: star(over: striped.topologyIndex, bundleSize: bundleSize, fleet: plan.fleet, version: plan.version, topologyKey: plan.topology))
+    }
+
+    /// The figures for any plan over this topology; `topologyIndex[i]` is plan node i's topology index.
+    public func evaluate(_ plan: Plan, topologyIndex: [Int32], bundleSize: Int64, scheme: String) -> SchemeCost {
+        let n = plan.nodes.count
+        let k = plan.stripeCount
+        let c = Double(topology.chunkSize)
+        let chunks = Int((bundleSize + topology.chunkSize - 1) / topology.chunkSize)
+        let lastChunk = bundleSize - Int64(max(0, chunks - 1)) * topology.chunkSize
+        // Chunks and bytes per stripe (chunk i travels on stripe i mod k).
+        var stripeChunks = [Int](repeating: chunks / k, count: k)
+        var stripeBytes = [Int64](repeating: 0, count: k)
+        for s in 0..<k {
+            if s < chunks % k { stripeChunks[s] += 1 }
+            stripeBytes[s] = Int64(stripeChunks[s]) * topology.chunkSize
+        }
+        if chunks > 0 { stripeBytes[(chunks - 1) % k] -= topology.chunkSize - lastChunk }
+
+        let uplink = topologyIndex.map { topology.uplink(of: Int($0)).bytesPerSecond }
+        let ledgerUplink = topology.ledgerUplink.bytesPerSecond
+        let rackOf = topologyIndex.map { topology.nodes[Int($0)].rack }
+
+        var tierBytes = PerTier<Int64>(repeating: 0)
+        var egress = [Int64](repeating: 0, count: n)
+        var ledgerEgress: Int64 = 0
+        var ledgerMessages = 0
+        var depth = 0
+        var maxChildren = 0
+        var rackIngress = [Int64](repeating: 0, count: topology.racks.count)
+        var completion = [Double](repeating: 0, count: n)
+
+        // Link between two plan nodes (p = -1 is the ledger): its tier, the time one chunk takes on it alone
+        // (c over the slower of the sender's uplink and the tier's link), and its latency in seconds.
+        func link(_ p: Int, _ v: Int) -> (tier: Tier, chunkTime: Double, latency: Double) {
+            let tv = Int(topologyIndex[v])
+            let tier = p < 0 ? topology.tierFromLedger(to: tv) : topology.tier(from: Int(topologyIndex[p]), to: tv)
+            let l = topology.link(tier, inRack: Int(rackOf[v]))
+            let up = p < 0 ? ledgerUplink : uplink[p]
+            return (tier, c / min(up, l.bandwidth.bytesPerSecond), l.latency.seconds)
+        }
+
+        let trees = plan.stripes.map { StripeTree(parents: $0) }
+        // The ledger's round: one chunk to each of its children, stripe by stripe. Its uplink carries them one
+        // after another; a child behind a slower link cannot get its chunk sooner than that link allows.
+        var ledgerSent = 0.0
+        var ledgerSlowest = 0.0
+        var ledgerOffset = [Double](repeating: 0, count: n)
+        for s in 0..<k where stripeChunks[s] > 0 {
+            for v in trees[s].forwardingOrder(of: n) {
+                let l = link(-1, Int(v))
+                ledgerSent += c / ledgerUplink
+                ledgerSlowest = max(ledgerSlowest, l.chunkTime)
+                ledgerOffset[Int(v)] = max(ledgerSent, l.chunkTime)
+            }
+        }
+        let ledgerRound = max(ledgerSent, ledgerSlowest)
+
+        var first = [Double](repeating: 0, count: n)
+        var interval = [Double](repeating: 0, count: n)
+        for s in 0..<k {
+            let tree = trees[s]
+            depth = max(depth, tree.height)
+            let ledgerChildren = tree.children(of: n).count
+            ledgerEgress += Int64(ledgerChildren) * stripeBytes[s]
+            if s == 0 { ledgerMessages = ledgerChildren }
+            for v in tree.children(of: n) {
+                let l = link(-1, Int(v))
+                tierBytes[l.tier] += stripeBytes[s]
+                rackIngress[Int(rackOf[Int(v)])] += stripeBytes[s]
+                first[Int(v)] = ledgerOffset[Int(v)] + l.latency
+                interval[Int(v)] = ledgerRound
+            }
+            for x in tree.breadthFirst {
+                let p = Int(x)
+                let kids = tree.forwardingOrder(of: p)
+                guard !kids.isEmpty else { continue }
+                maxChildren = max(maxChildren, kids.count)
+                egress[p] += Int64(kids.count) * stripeBytes[s]
+                var sent = 0.0
+                var slowest = 0.0
+                var offsets: [(Int, Double, Double)] = []
+                offsets.reserveCapacity(kids.count)
+                for v in kids {
+                    let l = link(p, Int(v))
+                    sent += c / uplink[p]
+                    slowest = max(slowest, l.chunkTime)
+                    offsets.append((Int(v), max(sent, l.chunkTime), l.latency))
+                    tierBytes[l.tier] += stripeBytes[s]
+                    if rackOf[Int(v)] != rackOf[p] { rackIngress[Int(rackOf[Int(v)])] += stripeBytes[s] }
+                }
+                let round = max(sent, slowest)
+                for (v, offset, latency) in offsets {
+                    first[v] = first[p] + offset + latency
+                    interval[v] = max(interval[p], round)
+                }
+            }
+            if stripeChunks[s] > 0 {
+                let more = Double(stripeChunks[s] - 1)
+                for v in 0..<n { completion[v] = max(completion[v], first[v] + more * interval[v]) }
+            }
+        }
+
+        var largest: Int64 = 0
+        var largestNode: NodeID?
+        for v in 0..<n where egress[v] > largest {
+            largest = egress[v]
+            largestNode = plan.nodes[v].id
+        }
+        var racksWithNodes = Set<Int32>()
+        for r in rackOf { racksWithNodes.insert(r) }
+        let ingress = racksWithNodes.map { Double(rackIngress[Int($0)]) / Double(max(bundleSize, 1)) }
+        let sorted = completion.sorted()
+        func percentile(_ q: Double) -> Double {
+            sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int((Double(sorted.count) * q).rounded(.up)) - 1)]
+        }
+        return SchemeCost(
+            scheme: scheme, stripes: k, nodes: n, bytesPerTier: tierBytes, ledgerEgress: ledgerEgress,
+            largestNodeEgress: largest, largestNodeEgressNode: largestNode, bytesReceived: Int64(n) * bundleSize,
+            ledgerMessages: ledgerMessages, depth: depth, maxChildren: maxChildren,
+            completion: sorted.last ?? 0, medianCompletion: percentile(0.5), p99Completion: percentile(0.99),
+            optimal: optimalTime(nodes: n, bundleSize: bundleSize),
+            latencyFloor: (0..<n).map { link(-1, $0).latency }.max() ?? 0,
+            rackIngressMean: ingress.isEmpty ? 0 : ingress.reduce(0, +) / Double(ingress.count),
+            rackIngressMax: ingress.max() ?? 0)
+    }
+}
+
+extension StripeTree {
+    /// Children of node i (or of the ledger, i = count) in forwarding order: largest subtree first.
+    func forwardingOrder(of i: Int) -> [Int32] {
+        children(of: i).sorted { (subtreeSize[Int($0)], -$0) > (subtreeSize[Int($1)], -$1) }
+    }
+}
+
+/// log2 without Foundation.
+func log2(_ x: Double) -> Double {
+    guard x > 0 else { return -.infinity }
+    return naturalLog(x) / 0.693_147_180_559_945_3
+}
+
+/// ln x without Foundation: scale into [1, 2), then 2·atanh((y−1)/(y+1)) as a series.
+func naturalLog(_ x: Double) -> Double {
+    guard x > 0 else { return -.infinity }
+    var e = 0.0
+    var y = x
+    while y >= 2 {
+        y /= 2
+        e += 1
+    }
+    while y < 1 {
+        y *= 2
+        e -= 1
+    }
+    let z = (y - 1) / (y + 1)
+    let z2 = z * z
+    var term = z
+    var sum = 0.0
+    var i = 1.0
+    while i < 60 {
+        sum += term / i
+        term *= z2
+        i += 2
+    }
+    return 2 * sum + e * 0.693_147_180_559_945_3
+}
