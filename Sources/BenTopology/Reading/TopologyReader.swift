@@ -328,17 +328,20 @@ struct TopologyReader {
 
     mutating func readNode(_ entry: Yams.Node, path: String, region: Int, zone: Int, rack: Int) -> TopologyNode? {
         nodeLines = (entry.line, entry.line, entry.line)
+        // Name the node by its id in every field path, when it has a usable one.
+        var path = path
+        if case .mapping(let m) = entry, let text = m["id"]?.scalarText, NodeID(text) != nil {
+            path = path[..<path.lastIndex(of: "[")!] + "[\(text)]"
+        }
         guard let f = Fields(entry, path: path, allowed: Self.nodeFields, what: "a node", diagnostics: &diagnostics) else {
             return nil
         }
         var ok = true
         var id: NodeID = "invalid"
-        var path = path
         if let v = f.required("id", example: "proxy-17", diagnostics: &diagnostics), let text = scalar(v, field: f.field("id"), example: "proxy-17") {
             nodeLines.id = v.line
             if let n = NodeID(text) {
                 id = n
-                path = path[..<path.lastIndex(of: "[")!] + "[\(text)]"
             } else {
                 diagnostics.add(.invalidValue, line: v.line, field: f.field("id"), "'\(text)' is not a node id", fix: "use \(NodeID.rule)")
                 ok = false
@@ -346,7 +349,7 @@ struct TopologyReader {
         } else {
             ok = false
         }
-        let f2 = Fields(renaming: f, to: path)
+        let f2 = f
 
         var roles = RoleSet()
         if let v = f2.required("roles", example: "[proxy]", diagnostics: &diagnostics) {
