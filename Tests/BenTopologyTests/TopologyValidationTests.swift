@@ -171,6 +171,18 @@ import Testing
         }
     }
 
+    @Test func theFullExampleInTheFormatDocumentationIsValid() throws {
+        let readme = try String(contentsOfFile: Fixtures.repositoryFile("topology/README.md"), encoding: .utf8)
+        let start = try #require(readme.range(of: "```yaml\n"))
+        let end = try #require(readme.range(of: "```", range: start.upperBound..<readme.endIndex))
+        let reading = Topology.read(yaml: String(readme[start.upperBound..<end.lowerBound]), file: "README.md")
+        #expect(reading.errors.isEmpty, "\(reading.errors)")
+        let t = try #require(reading.topology)
+        #expect(t.stripes == 3 && t.ledgerMaxFanOut == 8 && t.racks[0].uplink != nil && t.racks[0].inRackLink != nil)
+        #expect(t.nodes[0].uplink == Bandwidth(parsing: "1Gbit") && t.nodes[0].maxFanOut?.total == 4)
+        #expect(t.nodes.contains { $0.maintenance } && t.nodes.contains { $0.duty == .never } && t.nodes.contains { $0.duty == .preferred })
+    }
+
     @Test func theLocalFleetHasRealKeysAndDistinctPorts() throws {
         let text = try String(contentsOfFile: Fixtures.repositoryFile("topology/local.yaml"), encoding: .utf8)
         let t = try Topology(yaml: text, file: "topology/local.yaml")
