@@ -42,6 +42,8 @@ extension Benctl.TopologyCommand {
             ]
         }
 
+        func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+
         func roleCounts(_ topology: Topology, _ nodes: some Sequence<Int>) -> [Role: Int] {
             var counts: [Role: Int] = [:]
             for i in nodes { for role in topology.nodes[i].roles.roles { counts[role, default: 0] += 1 } }
@@ -53,7 +55,7 @@ extension Benctl.TopologyCommand {
         }
 
         func summary(_ t: Topology, key: Key) -> String {
-            var out = "\(file): valid — fleet \(t.fleet), \(t.nodes.count) nodes in \(t.regions.count) region\(t.regions.count == 1 ? "" : "s"), \(t.zones.count) zones, \(t.racks.count) racks\n"
+            var out = "\(file): valid — fleet \(t.fleet), \(plural(t.nodes.count, "node")) in \(plural(t.regions.count, "region")), \(plural(t.zones.count, "zone")), \(plural(t.racks.count, "rack"))\n"
             out += "roles: \(rolesText(roleCounts(t, t.nodes.indices)))\n"
             out += "by location:\n"
             let zoneWidth = t.zones.map { t.regions[$0.region].name.count + $0.name.count + 1 }.max() ?? 0
@@ -61,7 +63,7 @@ extension Benctl.TopologyCommand {
                 let nodes = zone.racks.lowerBound < zone.racks.upperBound
                     ? t.racks[zone.racks.lowerBound].nodes.lowerBound..<t.racks[zone.racks.upperBound - 1].nodes.upperBound : 0..<0
                 let name = "\(t.regions[zone.region].name)/\(zone.name)"
-                out += "  \(name.padding(toLength: zoneWidth))  \(zone.racks.count) racks, \(nodes.count) nodes (\(rolesText(roleCounts(t, nodes))))\n"
+                out += "  \(name.padding(toLength: zoneWidth))  \(plural(zone.racks.count, "rack")), \(plural(nodes.count, "node")) (\(rolesText(roleCounts(t, nodes))))\n"
             }
             let ledgerZone = t.zones.indices.contains(t.ledger.zone) ? "\(t.regions[t.ledger.region].name)/\(t.zones[t.ledger.zone].name)" : "?"
             out += "ledger: \(t.ledger.address) in \(ledgerZone), uplink \(t.ledgerUplink), up to \(t.ledgerMaxFanOut) children\n"
@@ -69,7 +71,7 @@ extension Benctl.TopologyCommand {
             let preferred = t.nodes.filter { $0.duty == .preferred }.count
             let never = t.nodes.filter { $0.duty == .never }.count
             let maintenance = t.nodes.filter(\.maintenance).count
-            out += "tuning: \(preferred) preferred relays, \(never) never relay, \(maintenance) in maintenance\n"
+            out += "tuning: \(plural(preferred, "preferred relay")), \(never) never relay, \(maintenance) in maintenance\n"
             out += "topology key: \(key.hex)\n"
             return out
         }

@@ -60,7 +60,7 @@ extension Benctl.TopologyCommand {
             var topology = TopologyGenerator.generate(parameters)
             topology.nodes = Self.withDerivedKeys(topology.nodes, seed: seed)
             let header = [
-                "A synthetic Ben fleet: \(regions) regions × \(zones) zones × \(racks) racks, \(nodes) nodes.",
+                "A synthetic Ben fleet: \(plural(regions, "region")) × \(plural(zones, "zone")) × \(plural(racks, "rack")), \(plural(nodes, "node")).",
                 "Written by `benctl topology generate --regions \(regions) --zones \(zones) --racks \(racks) --nodes \(nodes) --seed \(seed)\(uniform ? " --uniform" : "")`.",
                 "Node keys are derived from the seed: for simulation and tests only.",
             ]
@@ -72,6 +72,8 @@ extension Benctl.TopologyCommand {
                 print(text, terminator: "")
             }
         }
+
+        func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
 
         /// Replaces the generator's placeholder keys with Ed25519 public keys whose seeds derive from (seed, id),
         /// on every core (key derivation dominates the run at 100 000 nodes).

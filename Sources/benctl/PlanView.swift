@@ -39,7 +39,7 @@ struct PlanView {
             while let (x, prefix, last) = stack.popLast() {
                 let i = Int(x)
                 let kids = order[i]
-                let role = kids.isEmpty ? "" : "  [relay: \(kids.count) children]"
+                let role = kids.isEmpty ? "" : "  [relay: \(kids.count) \(kids.count == 1 ? "child" : "children")]"
                 out += "\(prefix)\(last ? "└─ " : "├─ ")\(plan.nodes[i].id)  \(location(i))\(role)\n"
                 let childPrefix = prefix + (last ? "   " : "│  ")
                 for (j, c) in kids.enumerated().reversed() { stack.append((c, childPrefix, j == kids.count - 1)) }

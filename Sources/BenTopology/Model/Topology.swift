@@ -418,6 +418,11 @@ public struct SourceMap: Sendable, Hashable {
     /// Line of named fields (`stripes`, `ledger.max_fan_out`, `tuning.never_relay`, …).
     public var fieldLines: [String: Int] = [:]
     public var file: String = ""
+    /// Nodes whose address or key the reader could not read. They stand in the (invalid) topology so that
+    /// references to them resolve, but their placeholder values are never compared with other nodes' (no
+    /// "duplicate address" for two unreadable addresses).
+    public var unreadAddresses: Set<Int> = []
+    public var unreadKeys: Set<Int> = []
 
     public init() {}
 

@@ -3,51 +3,52 @@
 ///
 /// A backup must not be the node's ancestor in any stripe tree (a failed or lying ancestor would take the
 /// backup down with it) nor its descendant (a descendant gets that stripe through the node itself). Among
-/// those, nearer is better: the node's own rack, then its zone, then its region, each scanned from a seeded
-/// offset so backup duty spreads over the rack.
+/// those, nearer is better: the node's own rack, then its zone, then its region, then anywhere, each rack
+/// scanned from a seeded offset so backup duty spreads over the rack.
 enum Backups {
-    /// Candidates examined per node beyond its own rack, which bounds the work on sparse racks.
-    static let reach = 64
-
     static func choose(fleet: PlanningFleet, stripes: [[Int32]], count: Int) -> [[Int32]] {
         let n = fleet.count
         guard count > 0, n > 1 else { return [[Int32]](repeating: [], count: n) }
         let forest = Forest(stripes: stripes)
         var out = [[Int32]](repeating: [], count: n)
+        let racks = fleet.rackCount
         for t in 0..<n {
             var chosen: [Int32] = []
             chosen.reserveCapacity(count)
-            var examined = 0
-            func consider(_ range: Range<Int>, from offset: UInt64) {
-                let size = range.count
-                guard size > 0 else { return }
+            let offset = PlanRandom.mix(fleet.seed, 0xBB, UInt64(t))
+            // Scans the targets of one rack from a seeded offset; false once `count` backups are chosen.
+            func scan(rack r: Int) -> Bool {
+                let lo = Int(fleet.rackStart[r])
+                let size = Int(fleet.rackStart[r + 1]) - lo
                 let start = Int(offset % UInt64(size))
                 for j in 0..<size {
-                    let b = range.lowerBound + (start + j) % size
+                    let b = lo + (start + j) % size
                     if b != t && !forest.related(t, b) {
                         chosen.append(Int32(b))
-                        if chosen.count == count { return }
+                        if chosen.count == count { return false }
                     }
                 }
+                return true
             }
+            // Nearest first: the node's rack, the other racks of its zone, of its region, then the rest, each
+            // going round from the node's own rack. Nodes high in a stripe tree have few eligible backups (a
+            // stripe's root has none), so the scan goes as far as it must.
             let r = Int(fleet.rackOf[t])
-            let offset = PlanRandom.mix(fleet.seed, 0xBB, UInt64(t))
-            consider(Int(fleet.rackStart[r])..<Int(fleet.rackStart[r + 1]), from: offset)
-            // Further out: the other racks of the zone, then of the region, nearest in file order first.
             let z = Int(fleet.zoneOfRack[r])
             let g = Int(fleet.regionOfZone[z])
             let zoneRacks = Int(fleet.zoneRacks[z])..<Int(fleet.zoneRacks[z + 1])
             let regionRacks = Int(fleet.zoneRacks[Int(fleet.regionZones[g])])..<Int(fleet.zoneRacks[Int(fleet.regionZones[g + 1])])
-            for scope in [zoneRacks, regionRacks] where chosen.count < count {
-                let racks = scope.count
-                for step in 1..<max(1, racks) where chosen.count < count && examined < reach {
-                    let other = scope.lowerBound + (r - scope.lowerBound + step) % racks
-                    if scope == regionRacks && zoneRacks.contains(other) { continue }
-                    let lo = Int(fleet.rackStart[other])
-                    let hi = min(Int(fleet.rackStart[other + 1]), lo + reach - examined)
-                    examined += hi - lo
-                    consider(lo..<hi, from: offset)
-                }
+            var going = scan(rack: r)
+            for step in 1..<max(1, zoneRacks.count) where going {
+                going = scan(rack: zoneRacks.lowerBound + (r - zoneRacks.lowerBound + step) % zoneRacks.count)
+            }
+            for step in 1..<max(1, regionRacks.count) where going {
+                let other = regionRacks.lowerBound + (r - regionRacks.lowerBound + step) % regionRacks.count
+                if !zoneRacks.contains(other) { going = scan(rack: other) }
+            }
+            for step in 1..<max(1, racks) where going {
+                let other = (r + step) % racks
+                if !regionRacks.contains(other) { going = scan(rack: other) }
             }
             out[t] = chosen
         }

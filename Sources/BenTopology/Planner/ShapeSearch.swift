@@ -85,10 +85,14 @@ struct ShapeSearch {
         shape.ledgerCapacity >= shape.k && shape.ledgerSlots.reduce(0, +) <= shape.ledgerCapacity
     }
 
-    /// The smallest m whose capacity suffices for k stripes, or nil. Capacity grows with m, so this steps up
-    /// 1, 2, 4, … and then bisects back to the smallest that suffices.
+    /// The smallest nominal fan-out the planner uses: with 1, a stripe tree would be a chain, as deep as the
+    /// fleet is large (one slow or failed node would hold up everyone after it).
+    static let narrowest = 2
+
+    /// The smallest m (at least `narrowest`) whose capacity suffices for k stripes, or nil. Capacity grows
+    /// with m, so this steps up 2, 3, 5, 9, … and then bisects back to the smallest that suffices.
     func smallestFeasibleFanOut(k: Int) -> Int? {
-        var low = 0
+        var low = Self.narrowest - 1
         var step = 1
         var high: Int?
         while low < widest {

@@ -213,6 +213,8 @@ struct TopologyReader {
                         let nodeStart = nodes.count
                         for (ni, nodeEntry) in (listField(kf2, "nodes", what: "nodes", example: "[{id: n1, roles: [proxy], address: 10.0.0.1:7401, key: …}]", path: rackPath2, nonEmpty: "a rack needs at least one node") ?? []).enumerated() {
                             if let node = readNode(nodeEntry, path: "\(rackPath2).nodes[\(ni)]", region: g, zone: z, rack: r) {
+                                if nodeUnread.address { source.unreadAddresses.insert(nodes.count) }
+                                if nodeUnread.key { source.unreadKeys.insert(nodes.count) }
                                 nodes.append(node)
                                 idLines.append(Int32(clamping: nodeLines.id))
                                 addressLines.append(Int32(clamping: nodeLines.address))
@@ -325,20 +327,26 @@ struct TopologyReader {
 
     /// The lines of the last node read: its id, address and key.
     var nodeLines: (id: Int, address: Int, key: Int) = (0, 0, 0)
+    /// Whether the last node read had its address or its key unreadable (they are placeholders then).
+    var nodeUnread: (address: Bool, key: Bool) = (false, false)
 
     mutating func readNode(_ entry: Yams.Node, path: String, region: Int, zone: Int, rack: Int) -> TopologyNode? {
         nodeLines = (entry.line, entry.line, entry.line)
+        nodeUnread = (false, false)
+        // Name the node by its id in every field path, when it has a usable one.
+        var path = path
+        if case .mapping(let m) = entry, let text = m["id"]?.scalarText, NodeID(text) != nil {
+            path = path[..<path.lastIndex(of: "[")!] + "[\(text)]"
+        }
         guard let f = Fields(entry, path: path, allowed: Self.nodeFields, what: "a node", diagnostics: &diagnostics) else {
             return nil
         }
         var ok = true
         var id: NodeID = "invalid"
-        var path = path
         if let v = f.required("id", example: "proxy-17", diagnostics: &diagnostics), let text = scalar(v, field: f.field("id"), example: "proxy-17") {
             nodeLines.id = v.line
             if let n = NodeID(text) {
                 id = n
-                path = path[..<path.lastIndex(of: "[")!] + "[\(text)]"
             } else {
                 diagnostics.add(.invalidValue, line: v.line, field: f.field("id"), "'\(text)' is not a node id", fix: "use \(NodeID.rule)")
                 ok = false
@@ -346,7 +354,7 @@ struct TopologyReader {
         } else {
             ok = false
         }
-        let f2 = Fields(renaming: f, to: path)
+        let f2 = f
 
         var roles = RoleSet()
         if let v = f2.required("roles", example: "[proxy]", diagnostics: &diagnostics) {
@@ -374,22 +382,28 @@ struct TopologyReader {
         }
 
         var address = HostPort(host: "invalid", port: 1)!
+        nodeUnread.address = true
         if let v = f2.required("address", example: "10.0.1.17:7401", diagnostics: &diagnostics),
             let text = scalar(v, field: f2.field("address"), example: "10.0.1.17:7401")
         {
             nodeLines.address = v.line
-            if let a = HostPort(text) { address = a } else { badAddress(text, line: v.line, field: f2.field("address")); ok = false }
+            if let a = HostPort(text) {
+                address = a
+                nodeUnread.address = false
+            } else { badAddress(text, line: v.line, field: f2.field("address")); ok = false }
         } else {
             ok = false
         }
 
         var key = NodeKey(words: 0, 0, 0, 0)
+        nodeUnread.key = true
         if let v = f2.required("key", example: "<64 hex digits from benctl keygen>", diagnostics: &diagnostics),
             let text = scalar(v, field: f2.field("key"), example: "<64 hex digits>")
         {
             nodeLines.key = v.line
             if let k = NodeKey(hex: text) {
                 key = k
+                nodeUnread.key = false
             } else {
                 let found = text.utf8.count == 64 ? "it has a character that is not a hex digit" : "found \(text.utf8.count) characters"
                 diagnostics.add(
@@ -405,7 +419,9 @@ struct TopologyReader {
         let uplink = bandwidth(f2, "uplink")
         var fanOut: FanOutOverride?
         if let v = f2.value("max_fan_out") { fanOut = fanOutOverride(v, field: f2.field("max_fan_out")) }
-        guard ok else { return nil }
+        // A node with a good id stays, damaged, so that references to it resolve and its problems do not hide
+        // behind "unknown node" errors; its placeholder values are never compared with other nodes'.
+        guard id != "invalid" || ok else { return nil }
         return TopologyNode(
             id: id, roles: roles, address: address, key: key, region: Int32(region), zone: Int32(zone), rack: Int32(rack),
             uplink: uplink, maxFanOut: fanOut)

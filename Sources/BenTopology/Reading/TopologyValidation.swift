@@ -38,7 +38,9 @@ extension Topology {
             } else {
                 ids[node.id] = i
             }
-            if let first = addresses[node.address] {
+            if source.unreadAddresses.contains(i) {
+                // A placeholder: the reader has reported the address already.
+            } else if let first = addresses[node.address] {
                 add(
                     .duplicateAddress, source.line(ofAddress: i), "\(path(ofNode: i)).address",
                     "address \(node.address) is already node \(nodes[first].id)'s (line \(source.line(ofAddress: first)))",
@@ -46,7 +48,8 @@ extension Topology {
             } else {
                 addresses[node.address] = i
             }
-            if let first = keys[node.key] {
+            if source.unreadKeys.contains(i) {
+            } else if let first = keys[node.key] {
                 add(
                     .duplicateKey, source.line(ofKey: i), "\(path(ofNode: i)).key",
                     "this public key is already node \(nodes[first].id)'s (line \(source.line(ofKey: first)))",
