@@ -8,7 +8,7 @@ let package = Package(
     name: "BenBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "Ben", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     ],
@@ -19,6 +19,7 @@ let package = Package(
                 .product(name: "BenCore", package: "Ben"),
                 .product(name: "BenCrypto", package: "Ben"),
                 .product(name: "BenStore", package: "Ben"),
+                .product(name: "BenIntent", package: "Ben"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]),

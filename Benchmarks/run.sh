@@ -50,6 +50,24 @@ rm -rf "$work/store" "$work/copy.bin"
 printf '%-58s %8ss   cp + sync: %8ss   ratio %s  (goal <= 2)\n' "benctl store put, 1 GiB (1 MiB chunks, durable):" "$t_put" "$t_cp" "$(ratio "$t_put" "$t_cp")"
 rm -f "$work/1g.bin"
 
+section "Intent"
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+eval_out=$("$BENBENCH" intent-eval --rules 100 --seconds 2)
+printf '%-58s %10s/s\n' "100-rule pack, compiled CEL evaluations (all rules run):" "$(echo "$eval_out" | json cel_evaluations_per_second)"
+printf '%-58s %10s/s\n' "  end to end with JSON validation against the schema:" "$(echo "$eval_out" | json json_decisions_per_second)"
+printf '%-58s %10s/s  ratio %s  (goal <= 5)\n' "  hand-written Swift closures, same comparisons:" \
+  "$(echo "$eval_out" | json native_evaluations_per_second)" "$(echo "$eval_out" | json slowdown)"
+swap_out=$("$BENBENCH" intent-swap --rules 100)
+printf '%-58s %8sus   steady: %8sus   ratio %s  (goal <= 1.1)\n' "p99 evaluation latency while swapping every 1 ms:" \
+  "$(echo "$swap_out" | json swapping_p99_us)" "$(echo "$swap_out" | json steady_p99_us)" "$(echo "$swap_out" | json p99_ratio)"
+compile_out=$("$BENBENCH" intent-compile --rules 10000)
+printf '%-58s %8ss   agent compile: %8ss\n' "10 000-rule pack: benctl build (YAML, checks, artifact):" \
+  "$(echo "$compile_out" | json build_seconds)" "$(echo "$compile_out" | json agent_compile_seconds)"
+if [ -d "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" ]; then
+  swift build --product ben-conformance 2>&1 | tail -1
+  .build/debug/ben-conformance --dir "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" | tail -1 | sed 's/^/CEL conformance /'
+fi
+
 if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )

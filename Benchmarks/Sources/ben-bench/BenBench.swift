@@ -7,5 +7,5 @@ struct BenBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-bench",
         abstract: "Ben's in-process measurements for make bench.",
-        subcommands: [VerifyRate.self])
+        subcommands: [VerifyRate.self, IntentEval.self, IntentSwap.self, IntentCompile.self])
 }
