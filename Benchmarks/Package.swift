@@ -21,6 +21,7 @@ let package = Package(
                 .product(name: "BenStore", package: "Ben"),
                 .product(name: "BenNATS", package: "Ben"),
                 .product(name: "BenTopology", package: "Ben"),
+                .product(name: "BenIntent", package: "Ben"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]),

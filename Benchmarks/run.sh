@@ -80,6 +80,24 @@ print(f"{'BenNATS SendAsap off / on:':<58} p50 {off['p50_us'] / on['p50_us']:7.2
       "      (on is Ben's default)")
 PY
 
+section "Intent"
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+eval_out=$("$BENBENCH" intent-eval --rules 100 --seconds 2)
+printf '%-58s %10s/s\n' "100-rule pack, compiled CEL evaluations (all rules run):" "$(echo "$eval_out" | json cel_evaluations_per_second)"
+printf '%-58s %10s/s\n' "  end to end with JSON validation against the schema:" "$(echo "$eval_out" | json json_decisions_per_second)"
+printf '%-58s %10s/s  ratio %s  (goal <= 5)\n' "  hand-written Swift closures, same comparisons:" \
+  "$(echo "$eval_out" | json native_evaluations_per_second)" "$(echo "$eval_out" | json slowdown)"
+swap_out=$("$BENBENCH" intent-swap --rules 100)
+printf '%-58s %8sus   steady: %8sus   ratio %s  (goal <= 1.1)\n' "p99 evaluation latency while swapping every 1 ms:" \
+  "$(echo "$swap_out" | json swapping_p99_us)" "$(echo "$swap_out" | json steady_p99_us)" "$(echo "$swap_out" | json p99_ratio)"
+compile_out=$("$BENBENCH" intent-compile --rules 10000)
+printf '%-58s %8ss   agent compile: %8ss\n' "10 000-rule pack: benctl build (YAML, checks, artifact):" \
+  "$(echo "$compile_out" | json build_seconds)" "$(echo "$compile_out" | json agent_compile_seconds)"
+if [ -d "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" ]; then
+  swift build --product ben-conformance 2>&1 | tail -1
+  .build/debug/ben-conformance --dir "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" | tail -1 | sed 's/^/CEL conformance /'
+fi
+
 if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )

@@ -28,7 +28,10 @@ enum IntentFiles {
         }
         for name in names.sorted() {
             let full = path.hasSuffix("/") ? path + name : path + "/" + name
-            if TextFile.isDirectory(full) {
+            var info = stat()
+            guard lstat(full, &info) == 0 else { continue }
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                // Real folders only: a symbolic link to a folder could loop back on itself.
                 try walk(full, into: &out)
             } else if name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
                 out.append(IntentSourceFile(path: full, text: try TextFile.read(full)))

@@ -191,3 +191,23 @@ import Testing
         ])
     }
 }
+
+extension IntentValidationTests {
+    @Test func aKeyWrittenTwiceInOneMappingIsAYAMLError() {
+        let text = "kind: schema\nname: a\nname: b\nversion: 1\nfields:\n  x: int\n"
+        let errors = Self.errors([("d.yaml", text)])
+        #expect(errors.count == 1)
+        #expect(errors.first?.code == .yamlSyntax)
+        #expect(errors.first?.line == 2)
+        #expect(errors.first?.message.contains("\"name\" appears twice") == true)
+    }
+
+    @Test func defaultsJSONCannotCarryAreRefusedNotCrashed() {
+        let schema = Self.schema.replacingOccurrences(of: "path: string", with: "path: {type: int, default: 9007199254740993}")
+        #expect(Self.errors([("s.yaml", schema)]).map(\.description) == [
+            "s.yaml:7:30: fields.path.default: integers beyond ±2^53 cannot be carried exactly in a bundle; use a smaller value"
+        ])
+        let double = Self.schema.replacingOccurrences(of: "path: string", with: "path: {type: double, default: 1e999}")
+        #expect(Self.errors([("s.yaml", double)]).first?.code == .wrongType)
+    }
+}

@@ -7,5 +7,7 @@ struct BenBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-bench",
         abstract: "Ben's in-process measurements for make bench.",
-        subcommands: [VerifyRate.self, NATSRoundTrip.self, TopologyFigures.self])
+        subcommands: [
+            VerifyRate.self, NATSRoundTrip.self, TopologyFigures.self, IntentEval.self, IntentSwap.self, IntentCompile.self,
+        ])
 }

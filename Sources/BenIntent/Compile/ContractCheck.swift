@@ -46,6 +46,11 @@ enum ContractCheck {
                     errors.append(at.error(.unknownReference, "default: \(to) has no field `\(field)`"))
                     continue
                 }
+                if let path = YAMLValues.unsafeInteger(value, path: at.field) {
+                    errors.append(IntentError(.invalidValue, file: at.file, line: at.line, column: at.column, field: path,
+                        "integers beyond ±2^53 cannot be carried exactly in a bundle; use a smaller value"))
+                    continue
+                }
                 let problems = RecordValidator.check(value, as: declared.type, path: at.field)
                 if let p = problems.first {
                     errors.append(IntentError(.wrongType, file: at.file, line: at.line, column: at.column, field: p.path, "default for `\(field)`: \(p.message)"))

@@ -113,7 +113,20 @@ struct CELCompiler {
     }
 
     mutating func compileSelect(_ operand: CELExpression, _ field: String, at offset: Int) -> (CELType, CELEval) {
-        select(compile(operand), field, at: offset)
+        // The hot case: a field of a declared record variable (`request.port`) reads the frame slot directly.
+        if case .identifier(let name) = operand.node, local(name) == nil, let (varSlot, type) = variables[name],
+            case .record(let record) = type, let (slot, declared) = record.field(field)
+        {
+            let shape = record.shape
+            return (declared.type, { f throws(E) in
+                if case .record(let r) = f.slots[varSlot], r.shape === shape {
+                    if let x = r.values[slot] { return x }
+                    throw E(.noSuchKey, "no such key: '\(field)' is absent; guard it with has()")
+                }
+                return try CELOperations.select(f.slots[varSlot], field)
+            })
+        }
+        return select(compile(operand), field, at: offset)
     }
 
     mutating func select(_ operand: (CELType, CELEval), _ field: String, at offset: Int) -> (CELType, CELEval) {

@@ -15,8 +15,9 @@ public struct LoadedArtifact: Sendable {
 /// One version of intent, compiled for the roles of one node: immutable, shared by every reader.
 ///
 /// Build it outside the hot path (`compile`), then hand it to `ActiveIntent.swap(to:)`. Its role runtimes
-/// (`proxy`, `spine`, `dataMigrator`, `detector`) are pure functions of this value and their input.
-public struct CompiledIntent: Sendable {
+/// (`proxy`, `spine`, `dataMigrator`, `detector`) are pure functions of this value and their input. It is a
+/// class of constants so that a reader takes one reference to a whole version, never a mix of two.
+public final class CompiledIntent: Sendable {
     /// A label the caller chooses, usually the manifest key, carried into every result.
     public let label: String
     public let roles: Set<Role>
@@ -82,6 +83,21 @@ public struct CompiledIntent: Sendable {
         return CompiledIntent(
             label: label, roles: roles, settings: settings, schemas: schemas, layouts: layouts, policyPacks: compiledPacks,
             ruleSets: compiledSets, contracts: compiledContracts)
+    }
+
+    init(
+        label: String, roles: Set<Role>, settings: IntentSettings, schemas: [SchemaReference: SchemaDeclaration],
+        layouts: [SchemaReference: RecordLayout], policyPacks: [CompiledPolicyPack], ruleSets: [CompiledRuleSet],
+        contracts: [CompiledContract]
+    ) {
+        self.label = label
+        self.roles = roles
+        self.settings = settings
+        self.schemas = schemas
+        self.layouts = layouts
+        self.policyPacks = policyPacks
+        self.ruleSets = ruleSets
+        self.contracts = contracts
     }
 
     /// Compiles straight from a build's output (what `benctl eval` and tests use).

@@ -16,6 +16,8 @@ public struct CompiledPolicyPack: Sendable {
     public let rules: [Rule]
     public let defaultAction: PolicyAction
     let slotCount: Int
+    /// The rules' compiled conditions, apart, so the evaluation loop touches nothing else per rule.
+    let conditions: [CELEval]
 
     /// Compiles a decoded pack against the layout of its input schema.
     public init(_ pack: PolicyPackDeclaration, layout: RecordLayout) throws(IntentErrors) {
@@ -36,6 +38,7 @@ public struct CompiledPolicyPack: Sendable {
         self.rules = rules
         self.defaultAction = pack.defaultAction
         self.slotCount = rules.map(\.condition.slotCount).max() ?? 1
+        self.conditions = rules.map(\.condition.root)
     }
 
     /// Evaluates the rules in order against a record already validated against `layout`.
@@ -48,17 +51,19 @@ public struct CompiledPolicyPack: Sendable {
         frame.slots[0] = record
         var tags: [String] = []
         var errors: [RuleError] = []
-        for (index, rule) in rules.enumerated() {
+        for index in conditions.indices {
             frame.budget = budget
             do {
-                let v = try rule.condition.evaluate(in: &frame)
+                let v = try conditions[index](&frame)
                 guard case .bool(true) = v else { continue }
+                let rule = rules[index]
                 if case .tag(let tag) = rule.action {
                     if !tags.contains(tag) { tags.append(tag) }
                     continue
                 }
                 return PackDecision(pack: name, action: rule.action, rule: rule.name, ruleIndex: index, tags: tags, errors: errors)
             } catch {
+                let rule = rules[index]
                 errors.append(RuleError(rule: rule.name, error: error))
                 if onError == .deny {
                     return PackDecision(pack: name, action: .deny, rule: rule.name, ruleIndex: index, tags: tags, errors: errors)

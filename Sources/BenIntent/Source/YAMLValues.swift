@@ -22,7 +22,7 @@ enum YAMLValues {
             if s == "false" { return .bool(false) }
             if s == "null" || s == "~" { return .null }
             if let i = Int64(s) { return .int(i) }
-            if let d = Double(s), s.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return .double(d) }
+            if let d = Double(s), d.isFinite, s.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return .double(d) }
             return .string(s)
         case .sequence(let items, _, _): return .array(items.map(untyped))
         case .mapping(let pairs, _, _):
@@ -43,11 +43,30 @@ enum YAMLValues {
             default: break
             }
         }
+        if let path = unsafeInteger(value, path: location.field) {
+            errors.append(IntentError(.invalidValue, file: location.file, line: location.line, column: location.column, field: path,
+                "integers beyond ±2^53 cannot be carried exactly in a bundle; use a smaller value"))
+            return nil
+        }
         let problems = RecordValidator.check(value, as: type, path: location.field)
         if let first = problems.first {
             errors.append(IntentError(.wrongType, file: location.file, line: location.line, column: location.column, field: first.path, first.message))
             return nil
         }
         return value
+    }
+
+    /// The path of the first integer in `value` that JSON cannot carry exactly, if any.
+    static func unsafeInteger(_ value: JSONValue, path: String) -> String? {
+        switch value {
+        case .int(let i): return i.magnitude > UInt64(JSONValue.maxSafeInteger) ? path : nil
+        case .array(let items):
+            for (i, item) in items.enumerated() { if let p = unsafeInteger(item, path: "\(path)[\(i)]") { return p } }
+            return nil
+        case .object(let members):
+            for key in members.keys.sorted() { if let p = unsafeInteger(members[key]!, path: "\(path).\(key)") { return p } }
+            return nil
+        default: return nil
+        }
     }
 }
