@@ -116,6 +116,7 @@ let package = Package(
         .testTarget(
             name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
             swiftSettings: swiftSettings),
+        .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],
             swiftSettings: swiftSettings),
