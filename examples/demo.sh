@@ -74,7 +74,7 @@ say "nats-server with JetStream carries announcements, acks and the operator API
 nats-server -js -sd "$WORK/nats" -a 127.0.0.1 -p "$NATS_PORT" > "$WORK/nats.log" 2>&1 &
 PIDS+=($!)
 "$BIN/ben-ledger" --fleet local --nats "$BEN_NATS" --data "$WORK/ledger" --key "$WORK/keys/ledger.key" \
-  --operator-key "$WORK/keys/operator.key.pub" --seed-listen 127.0.0.1:7400 > "$WORK/ledger.log" 2>&1 &
+  --operator-key "$WORK/keys/operator.key.pub" --seed-listen 127.0.0.1:7400 --silent-after 8 > "$WORK/ledger.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do "$BIN/benctl" versions >/dev/null 2>&1 && break; sleep 0.1; done
 say "nats-server on :$NATS_PORT, ben-ledger (SQLite state, chunk store, seed listener on :7400)"
@@ -116,6 +116,8 @@ run "$BIN/benctl" deploy 2 --wait --timeout 12
 code=$?
 set -e
 say "exit code $code: 2 means incomplete. Everyone else runs v2; detector-2 is named, with the reason."
+say "Drift, from the agents' heartbeats (every 5 s here; detector-2 has gone silent):"
+sleep 3
 run "$BIN/benctl" status --drift
 
 step "8. Restart detector-2: it serves v1 at once, catches up, and --retry makes v2 active"
@@ -123,6 +125,8 @@ read -r _ address roles < <(grep "^detector-2 " "$WORK/nodes.txt")
 # shellcheck disable=SC2086
 start_agent detector-2 "$address" $roles
 sleep 2
+say "Restarted, it answers at once with the last version it verified:"
+run "$BIN/benctl" eval --node detector-2 --role detector --input examples/requests/detector-login.json
 run "$BIN/benctl" deploy 2 --retry --wait --timeout 30
 
 step "9. The same request under v2"

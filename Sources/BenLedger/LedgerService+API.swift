@@ -345,9 +345,19 @@ extension LedgerService {
                 ])
             }
         }
-        return [
+        var running: [String: JSONValue] = [:]
+        for beat in heartbeats.values where now - beat.at <= configuration.silentAfter {
+            running["\(beat.active.rawValue)", default: .int(0)] = .int((running["\(beat.active.rawValue)"]?.intValue ?? 0) + 1)
+        }
+        var out: [String: JSONValue] = [
             "fleet_version": .int(Int64(fleetVersion.rawValue)), "nodes": .int(Int64(topology.nodes.count)),
-            "differing": .array(differing), "silent": .array(silent),
+            "differing": .array(differing), "silent": .array(silent), "running": .object(running),
         ]
+        if let deploying = machine.deploying { out["deploying"] = .int(Int64(deploying.rawValue)) }
+        let latest = machine.versions.values.filter { $0.deployment != nil }.map(\.version).max()
+        if let latest, latest != fleetVersion, let status = machine.versions[latest]?.status {
+            out["latest"] = ["version": .int(Int64(latest.rawValue)), "status": .string(status.rawValue)]
+        }
+        return .object(out)
     }
 }

@@ -34,6 +34,9 @@ struct BenLedgerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Default deployment timeout in seconds.")
     var timeout: Int = 120
 
+    @Option(name: .long, help: "Seconds without a heartbeat after which a node counts as silent (drift) and is planned around.")
+    var silentAfter: Int = 90
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -50,6 +53,7 @@ struct BenLedgerCommand: AsyncParsableCommand {
             fleet: fleet, natsServers: nats.split(separator: ",").map(String.init), dataDirectory: data, key: signingKey,
             operators: operators, seedListen: listen)
         configuration.defaultTimeout = .seconds(timeout)
+        configuration.silentAfter = .seconds(silentAfter)
         let service = try LedgerService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             services: [LedgerServiceRunner(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

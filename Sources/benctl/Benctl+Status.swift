@@ -59,7 +59,14 @@ enum StatusView {
         let differing = answer["differing"]?.arrayValue ?? []
         let silent = answer["silent"]?.arrayValue ?? []
         let total = answer["nodes"]?.intValue ?? 0
-        Swift.print("fleet runs v\(fleetVersion); \(Int(total) - differing.count - silent.count)/\(total) nodes report it")
+        Swift.print("fleet's active version v\(fleetVersion); \(Int(total) - differing.count - silent.count)/\(total) nodes report it")
+        if let latest = answer["latest"], let v = latest["version"]?.intValue {
+            Swift.print("latest rollout v\(v) is \(latest["status"]?.stringValue ?? "?")")
+        }
+        if let running = answer["running"]?.objectValue, !running.isEmpty {
+            let parts = running.keys.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "v\($0) on \(running[$0]?.intValue ?? 0)" }
+            Swift.print("nodes heard from run: \(parts.joined(separator: ", "))")
+        }
         var byLocation: [String: [String]] = [:]
         for d in differing {
             let line = "\(d["node"]?.stringValue ?? "?") runs v\(d["active"]?.intValue ?? 0)" + ((d["working"]?.stringValue).map { $0.isEmpty ? "" : " (working on \($0))" } ?? "")
