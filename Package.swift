@@ -116,6 +116,8 @@ let package = Package(
         .testTarget(
             name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
             swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenMeshTests", dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],

@@ -97,6 +97,7 @@ public actor LedgerService {
             group.addTask { try await self.serveAPI(connection) }
             group.addTask { try await self.followAcks(connection) }
             group.addTask { try await self.followHeartbeats(connection) }
+            group.addTask { try await self.followAnnouncements(connection) }
             self.resume()
             try await group.next()
             group.cancelAll()
