@@ -91,6 +91,9 @@ import Testing
         ("int(1e99)", .outOfRange),
         ("uint(-1)", .outOfRange),
         ("int('x')", .invalidArgument),
+        ("timestamp('2026-01-01T00:00:00Z') + duration(dyn(9223372036854775807))", .outOfRange),
+        ("timestamp('9999-12-31T23:59:59Z') + duration('1s')", .overflow),
+        ("'abc'.matches(dyn('(a)\\\\1'))", .invalidArgument),
     ]
 
     @Test(arguments: errorCases)
