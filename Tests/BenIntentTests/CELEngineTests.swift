@@ -199,3 +199,30 @@ import Testing
         }
     }
 }
+
+extension CELEngineTests {
+    /// The deepest expressions the parser accepts compile and evaluate on a task's small stack.
+    @Test func theDeepestAcceptedExpressionsRunOnATaskStack() async throws {
+        let families: [(String, (Int) -> String)] = [
+            ("chain", { n in Array(repeating: "1", count: n).joined(separator: " + ") }),
+            ("lists", { n in String(repeating: "[", count: n) + "1" + String(repeating: "]", count: n) }),
+            ("negations", { n in String(repeating: "!", count: n) + "true" }),
+            ("calls", { n in String(repeating: "size([", count: n) + "1" + String(repeating: "])", count: n) }),
+            ("macros", { n in String(repeating: "[1].all(x, ", count: n) + "true" + String(repeating: ")", count: n) }),
+        ]
+        for (name, make) in families {
+            // The largest n the parser accepts for this shape.
+            var n = 300
+            while n > 1 && (try? CELParser.parse(make(n))) == nil { n -= 1 }
+            #expect(n > 10, "\(name) accepts only \(n) levels")
+            let text = make(n)
+            let result = await Task.detached { () -> Bool in
+                guard let program = try? CELProgram.compile(text, environment: CELEnvironment(variables: [])) else { return false }
+                if case .success = program.evaluate([]) { return true }
+                return false
+            }.value
+            #expect(result, "\(name) at depth \(n)")
+            #expect(throws: CELParser.Failure.self) { try CELParser.parse(make(n + 1)) }
+        }
+    }
+}
