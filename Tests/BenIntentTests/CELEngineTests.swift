@@ -226,3 +226,29 @@ extension CELEngineTests {
         }
     }
 }
+
+extension CELEngineTests {
+    /// Field reads take a fast path for records of the compiled-for layout; any other record or a map gives
+    /// the same answer by the general path.
+    @Test func fieldReadsAgreeAcrossLayoutsAndMaps() throws {
+        let program = try CELProgram.compile(
+            "request.port > 1 && request.path.startsWith('/a') && !has(request.tags)",
+            environment: CELEnvironment(variables: [.init("request", .record(Self.request))]))
+        let other = CELRecordType(name: "other@1", fields: Self.request.fields)
+        let inputs: [CELValue] = [
+            .record(CELRecord(shape: Self.request.shape, values: [.string("/abc"), .int(5), nil])),
+            .record(CELRecord(shape: other.shape, values: [.string("/abc"), .int(5), nil])),
+            .map(CELMap([(.string("path"), .string("/abc")), (.string("port"), .int(5))])),
+        ]
+        for input in inputs {
+            #expect(Self.same(try program.evaluate([input]).get(), .bool(true)))
+            var frame = CELFrame(slotCount: program.slotCount, budget: 1000)
+            frame.set(input, slot: 0)
+            #expect(Self.same(try program.evaluate(in: &frame), .bool(true)))
+        }
+        var frame = CELFrame(slotCount: program.slotCount, budget: 1000)
+        frame.set(inputs[0], slot: 0)
+        frame.set(.record(CELRecord(shape: Self.request.shape, values: [.string("/zzz"), .int(5), nil])), slot: 0)
+        #expect(Self.same(try program.evaluate(in: &frame), .bool(false)), "rebinding slot 0 replaces the cached fields")
+    }
+}
