@@ -178,7 +178,19 @@ public final class LocalFleet: @unchecked Sendable {
             if condition() { return }
             usleep(100_000)
         }
-        throw LocalFleetError("timed out waiting until \(what)")
+        throw LocalFleetError("timed out waiting until \(what)\n" + diagnostics())
+    }
+
+    /// The last lines of every process's log, for a failing test's message.
+    public func diagnostics(lines: Int = 15) -> String {
+        var out: [String] = []
+        func tail(_ name: String, _ text: String) {
+            let last = text.split(separator: "\n").suffix(lines).joined(separator: "\n")
+            out.append("--- \(name)\n\(last)")
+        }
+        if let ledger { tail("ledger", ledger.log) }
+        for id in agents.keys.sorted() { tail("agent \(id)", agents[id]!.log) }
+        return out.joined(separator: "\n")
     }
 }
 
