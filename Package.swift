@@ -117,7 +117,9 @@ let package = Package(
             name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BenMeshTests", dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenTestKit"], swiftSettings: swiftSettings),
+            name: "BenMeshTests",
+            dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenPeerLink", "BenProtocol", "BenStore", "BenTestKit", nioCore, nioPosix, logging],
+            swiftSettings: swiftSettings),
         .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],

@@ -52,7 +52,7 @@ public actor AgentService {
         } catch {
             throw AgentError.configuration("\(error)")
         }
-        links = LinkSet(logger: logger)
+        links = LinkSet(logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) })
         holder = IntentHolder()
         (heartbeatStream, heartbeatTrigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }

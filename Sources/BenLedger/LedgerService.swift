@@ -72,7 +72,7 @@ public actor LedgerService {
         } catch {
             throw LedgerError.io(path: configuration.dataDirectory, detail: "\(error)")
         }
-        links = LinkSet(logger: logger)
+        links = LinkSet(logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) })
     }
 
     // MARK: Running
