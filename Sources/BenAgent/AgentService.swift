@@ -33,6 +33,18 @@ public actor AgentService {
     var nats: NATSConnection?
     /// Messages published before the first NATS connection, sent as soon as there is one.
     var outbox: [(bytes: [UInt8], subject: String)] = []
+    /// What this node received for the version it works on: for the activation summary in the log.
+    struct Transfer {
+        var version: Version
+        var acceptedAt: ContinuousClock.Instant
+        var firstChunkAt: ContinuousClock.Instant?
+        var firstChunkWall: Timestamp?
+        var chunks = 0
+        var bytes: Int64 = 0
+        var duplicates = 0
+    }
+
+    var transfer: Transfer?
     nonisolated let heartbeatStream: AsyncStream<Void>
     nonisolated let heartbeatTrigger: AsyncStream<Void>.Continuation
 
