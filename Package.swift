@@ -12,76 +12,113 @@ let swiftSettings: [SwiftSetting] = [
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioEmbedded = Target.Dependency.product(name: "NIOEmbedded", package: "swift-nio")
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
-let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+let atomics = Target.Dependency.product(name: "Atomics", package: "swift-atomics")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 
 let package = Package(
     name: "Ben",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "benctl", targets: ["benctl"]),
+        .executable(name: "ben-ledger", targets: ["ben-ledger"]),
+        .executable(name: "ben-agent", targets: ["ben-agent"]),
         // Libraries for embedding (a Swift component reads its policy in-process) and for Benchmarks/.
+        .library(name: "BenAgent", targets: ["BenAgent"]),
         .library(name: "BenCore", targets: ["BenCore"]),
         .library(name: "BenCrypto", targets: ["BenCrypto"]),
         .library(name: "BenStore", targets: ["BenStore"]),
+        .library(name: "BenNATS", targets: ["BenNATS"]),
+        .library(name: "BenIntent", targets: ["BenIntent"]),
         .library(name: "BenTopology", targets: ["BenTopology"]),
+        .library(name: "BenProtocol", targets: ["BenProtocol"]),
+        .library(name: "BenLedger", targets: ["BenLedger"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-atomics", exact: "1.3.0"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
         .systemLibrary(name: "CNats", pkgConfig: "libnats", providers: [.apt(["libnats-dev"])]),
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
 
+        // Pure cores.
         .target(name: "BenCore", swiftSettings: swiftSettings),
+        .target(name: "BenIntent", dependencies: ["BenCore", yams, atomics], swiftSettings: swiftSettings),
+        // Topology files, validation, the planner and the cost model.
+        .target(name: "BenTopology", dependencies: ["BenCore", yams], swiftSettings: swiftSettings),
+        .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
+
+        // IO around the cores.
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
-        .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
-        .target(name: "BenPeerLink", dependencies: ["BenProtocol", nioCore, nioPosix, logging], swiftSettings: swiftSettings),
+        .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging], swiftSettings: swiftSettings),
+        .target(
+            name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging],
+            swiftSettings: swiftSettings),
+
+        // The shells.
         .target(
             name: "BenLedger",
-            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", grdb, logging, nioCore, nioPosix],
+            dependencies: [
+                "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenTopology", grdb, logging, nioCore,
+                nioPosix,
+            ],
             swiftSettings: swiftSettings),
-        // Topology files, validation, the planner and the cost model: pure (no IO, clock or randomness).
         .target(
-            name: "BenTopology", dependencies: ["BenCore", .product(name: "Yams", package: "Yams")],
+            name: "BenAgent",
+            dependencies: [
+                "BenCore", "BenCrypto", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", atomics, logging,
+                nioCore, nioPosix,
+            ],
             swiftSettings: swiftSettings),
         .target(
             name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore],
             swiftSettings: swiftSettings),
 
+        // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "benctl",
-            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", argumentParser, logging],
+            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenIntent", "BenTopology", "BenNATS", argumentParser, logging],
             swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ben-ledger",
+            dependencies: ["BenLedger", "BenCore", "BenCrypto", "BenPeerLink", argumentParser, logging, lifecycle],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ben-agent",
+            dependencies: ["BenAgent", "BenCore", "BenCrypto", "BenPeerLink", argumentParser, logging, lifecycle],
+            swiftSettings: swiftSettings),
+        // Runs cel-spec's simple-test files through BenIntent's expression engine (`make conformance`).
+        .executableTarget(
+            name: "ben-conformance", dependencies: ["BenCore", "BenIntent", argumentParser], swiftSettings: swiftSettings),
 
         .testTarget(name: "BenCoreTests", dependencies: ["BenCore", "BenTestKit"], swiftSettings: swiftSettings),
-        .testTarget(
-            name: "BenCryptoTests", dependencies: ["BenCrypto", "BenCore", "BenTestKit"],
-            swiftSettings: swiftSettings),
-        .testTarget(
-            name: "BenStoreTests", dependencies: ["BenStore", "BenCrypto", "BenCore", "BenTestKit"],
-            swiftSettings: swiftSettings),
-        .testTarget(
-            name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenTestKit", nioCore],
-            swiftSettings: swiftSettings),
+        .testTarget(name: "BenCryptoTests", dependencies: ["BenCrypto", "BenCore", "BenStore", "BenTestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BenStoreTests", dependencies: ["BenStore", "BenCrypto", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BenIntentTests", dependencies: ["BenIntent", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BenConformanceTests", dependencies: ["ben-conformance", "BenIntent"], swiftSettings: swiftSettings),
+        .testTarget(name: "BenNATSTests", dependencies: ["BenNATS", "BenCore", "BenTestKit", logging], swiftSettings: swiftSettings),
+        .testTarget(name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenTestKit", nioCore], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenPeerLinkTests",
             dependencies: ["BenPeerLink", "BenProtocol", "BenCore", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BenLedgerTests",
-            dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
+            name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"],
-            swiftSettings: swiftSettings),
+            name: "BenMeshTests", dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenTestKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],
             swiftSettings: swiftSettings),

@@ -2,18 +2,13 @@
 // Ben's benchmarks (`make bench`), kept in their own package so that `make test` never builds them.
 // - ben-bench: figures that compare Ben with a baseline in the same run (ratios), printed by run.sh;
 // - Benchmarks/*: ordo-one micro-benchmarks (`swift package benchmark`).
-import Foundation
 import PackageDescription
-
-// The root package is a path dependency, whose identity is its folder's name (whatever the clone is called).
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-let ben = root.lastPathComponent
 
 let package = Package(
     name: "BenBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: root.path),
+        .package(name: "Ben", path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     ],
@@ -21,10 +16,12 @@ let package = Package(
         .executableTarget(
             name: "ben-bench",
             dependencies: [
-                .product(name: "BenCore", package: ben),
-                .product(name: "BenCrypto", package: ben),
-                .product(name: "BenStore", package: ben),
-                .product(name: "BenTopology", package: ben),
+                .product(name: "BenCore", package: "Ben"),
+                .product(name: "BenCrypto", package: "Ben"),
+                .product(name: "BenStore", package: "Ben"),
+                .product(name: "BenNATS", package: "Ben"),
+                .product(name: "BenTopology", package: "Ben"),
+                .product(name: "BenIntent", package: "Ben"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -32,8 +29,8 @@ let package = Package(
             name: "FoundationBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "BenCore", package: ben),
-                .product(name: "BenCrypto", package: ben),
+                .product(name: "BenCore", package: "Ben"),
+                .product(name: "BenCrypto", package: "Ben"),
             ],
             path: "Benchmarks/FoundationBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],

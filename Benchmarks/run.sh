@@ -50,6 +50,54 @@ rm -rf "$work/store" "$work/copy.bin"
 printf '%-58s %8ss   cp + sync: %8ss   ratio %s  (goal <= 2)\n' "benctl store put, 1 GiB (1 MiB chunks, durable):" "$t_put" "$t_cp" "$(ratio "$t_put" "$t_cp")"
 rm -f "$work/1g.bin"
 
+section "NATS"
+# Request/reply round trip (the benctl -> ledger API path), one request at a time, through BenNATS and through
+# libnats directly, with SendAsap on (Ben's default) and off (libnats's default: its flusher thread batches the
+# reply). Both talk through the same nats-server, started here on a free loopback port.
+gcc -O2 -o "$work/nats_rtt" Benchmarks/c/nats_rtt.c $(pkg-config --cflags --libs libnats)
+nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
+"$nats_server" -a 127.0.0.1 -p -1 >"$work/nats-server.log" 2>&1 &
+nats_pid=$!
+trap 'kill "$nats_pid" 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 500); do grep -q "Server is ready" "$work/nats-server.log" && break; sleep 0.01; done
+nats_url="nats://$(sed -n 's/.*Listening for client connections on //p' "$work/nats-server.log" | head -1)"
+requests=${BEN_BENCH_NATS_REQUESTS:-20000}
+ben=$("$BENBENCH" nats-rtt --url "$nats_url" --count "$requests" --warmup 2000 --payload-bytes 128)
+c_on=$("$work/nats_rtt" "$nats_url" 1 "$requests" 2000 128)
+c_off=$("$work/nats_rtt" "$nats_url" 0 "$requests" 2000 128)
+kill "$nats_pid" 2>/dev/null || true
+python3 - "$ben" "$c_on" "$c_off" <<'PY'
+import json, sys
+ben, c_on, c_off = (json.loads(a) for a in sys.argv[1:4])
+on, off = ben["send_asap_on"], ben["send_asap_off"]
+def row(label, b, c):
+    print(f"{label:<58} p50 {b['p50_us']:7.1f} us  p99 {b['p99_us']:7.1f} us"
+          f"   libnats direct: p50 {c['p50_us']:7.1f}  p99 {c['p99_us']:7.1f}   ratio p50 {b['p50_us'] / c['p50_us']:.2f}")
+n = ben["requests"]
+row(f"request/reply round trip, 128 B, SendAsap on ({n}):", on, c_on)
+row(f"request/reply round trip, 128 B, SendAsap off ({n}):", off, c_off)
+print(f"{'BenNATS SendAsap off / on:':<58} p50 {off['p50_us'] / on['p50_us']:7.2f}     p99 {off['p99_us'] / on['p99_us']:7.2f}"
+      "      (on is Ben's default)")
+PY
+
+section "Intent"
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+eval_out=$("$BENBENCH" intent-eval --rules 100 --seconds 2)
+printf '%-58s %10s/s\n' "100-rule pack, compiled CEL evaluations (all rules run):" "$(echo "$eval_out" | json cel_evaluations_per_second)"
+printf '%-58s %10s/s\n' "  end to end with JSON validation against the schema:" "$(echo "$eval_out" | json json_decisions_per_second)"
+printf '%-58s %10s/s  ratio %s  (goal <= 5)\n' "  hand-written Swift closures, same comparisons:" \
+  "$(echo "$eval_out" | json native_evaluations_per_second)" "$(echo "$eval_out" | json slowdown)"
+swap_out=$("$BENBENCH" intent-swap --rules 100)
+printf '%-58s %8sus   steady: %8sus   ratio %s  (goal <= 1.1)\n' "p99 evaluation latency while swapping every 1 ms:" \
+  "$(echo "$swap_out" | json swapping_p99_us)" "$(echo "$swap_out" | json steady_p99_us)" "$(echo "$swap_out" | json p99_ratio)"
+compile_out=$("$BENBENCH" intent-compile --rules 10000)
+printf '%-58s %8ss   agent compile: %8ss\n' "10 000-rule pack: benctl build (YAML, checks, artifact):" \
+  "$(echo "$compile_out" | json build_seconds)" "$(echo "$compile_out" | json agent_compile_seconds)"
+if [ -d "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" ]; then
+  swift build --product ben-conformance 2>&1 | tail -1
+  .build/debug/ben-conformance --dir "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" | tail -1 | sed 's/^/CEL conformance /'
+fi
+
 section "Topology"
 # A 100 000-node fleet: 2 regions × 3 zones × 40 racks of about 417 nodes, with real derived Ed25519 keys.
 t_gen=$(best_of 1 "$BENCTL" topology generate --regions 2 --zones 3 --racks 40 --nodes 100000 --seed 1 -o "$work/fleet.yaml")

@@ -1,29 +1,153 @@
 #!/usr/bin/env bash
-# `make demo`: the main job, as far as Ben has come. Runs from the repository root after `make demo` built it.
+# `make demo`: the main job. A local fleet — a real nats-server with JetStream, the ledger, and one ben-agent
+# per node of topology/local.yaml, each its own process — deploys examples/intent, changes a policy, survives
+# a stopped agent, and rolls back. Run after `make demo` built everything; Ctrl-C at any point cleans up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.build/debug
-work=$(mktemp -d /tmp/ben-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT INT TERM
+ROOT=$(pwd)
+BIN=${BEN_BIN:-$ROOT/.build/debug}
+WORK=$(mktemp -d /tmp/ben-demo.XXXXXX)
+NATS_PORT=${BEN_DEMO_NATS_PORT:-14222}
+PIDS=()
+AGENT_PIDS=()
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+bold() { printf '\033[1m%s\033[0m\n' "$*"; }
+step() { printf '\n'; bold "== $*"; }
+say() { printf '   %s\n' "$*"; }
+run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 
-step "1. An Ed25519 key for the ledger (seed file, mode 0600)"
-$BIN/benctl keygen --out "$work/ledger.key"
-ls -l "$work/ledger.key" | awk '{print "   " $1 "  " $NF}'
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [ ${#PIDS[@]} -gt 0 ]; then
+    kill "${PIDS[@]}" 2>/dev/null || true
+    for _ in $(seq 50); do
+      local alive=0
+      for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+      [ $alive -eq 0 ] && break
+      sleep 0.1
+    done
+    kill -9 "${PIDS[@]}" 2>/dev/null || true
+  fi
+  if [ $status -ne 0 ]; then
+    echo "demo stopped (exit $status); logs kept in $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-step "2. Keys are BLAKE2b-256: benctl hash and b2sum agree"
-head -c 3000000 /dev/urandom > "$work/artifact.bin"
-$BIN/benctl hash "$work/artifact.bin"
-b2sum -l 256 "$work/artifact.bin"
+for tool in nats-server python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool; run make demo (it installs what it needs)" >&2; exit 1; }
+done
+for exe in benctl ben-ledger ben-agent; do
+  [ -x "$BIN/$exe" ] || { echo "missing $BIN/$exe; run make demo (it builds first)" >&2; exit 1; }
+done
 
-step "3. ben_store_access: chunk the artifact into a content-addressed store (64 KiB chunks)"
-$BIN/benctl store put --store "$work/store" --chunk-size 65536 "$work/artifact.bin"
-$BIN/benctl store verify "$work/store"
+# The demo keys ship with the topology; git stores them 0644, and Ben refuses a key others can read.
+cp -r topology/local-keys "$WORK/keys"
+chmod 600 "$WORK"/keys/*.key
+export BEN_FLEET=local BEN_NATS="nats://127.0.0.1:$NATS_PORT" BEN_OPERATOR_KEY="$WORK/keys/operator.key"
+python3 - topology/local.yaml > "$WORK/nodes.txt" <<'PY'
+import sys, yaml
+t = yaml.safe_load(open(sys.argv[1]))
+for region in t["regions"]:
+    for zone in region["zones"]:
+        for rack in zone["racks"]:
+            for n in rack["nodes"]:
+                print(n["id"], n["address"], " ".join(n["roles"]))
+PY
 
-step "4. A flipped byte on disk is caught, named and quarantined"
-victim=$(find "$work/store/objects" -type f -print -quit)
-chmod u+w "$victim"
-printf '\xff' | dd of="$victim" bs=1 seek=100 conv=notrunc status=none
-$BIN/benctl store verify "$work/store" || echo "   (exit $? : the bad object is listed above and moved to quarantine)"
-$BIN/benctl store verify "$work/store"
+start_agent() { # id address roles…
+  local id=$1 address=$2; shift 2
+  "$BIN/ben-agent" --node "$id" --fleet local --roles "$@" --key "$WORK/keys/$id.key" --listen "$address" \
+    --nats "$BEN_NATS" --ledger-key "$WORK/keys/ledger.key.pub" --state "$WORK/agents/$id" --heartbeat 5 \
+    >> "$WORK/agent-$id.log" 2>&1 &
+  PIDS+=($!)
+  AGENT_PIDS[$(grep -n "^$id " "$WORK/nodes.txt" | cut -d: -f1)]=$!
+}
+
+step "1. The control plane and the ledger"
+say "nats-server with JetStream carries announcements, acks and the operator API; it is not the data plane."
+nats-server -js -sd "$WORK/nats" -a 127.0.0.1 -p "$NATS_PORT" > "$WORK/nats.log" 2>&1 &
+PIDS+=($!)
+"$BIN/ben-ledger" --fleet local --nats "$BEN_NATS" --data "$WORK/ledger" --key "$WORK/keys/ledger.key" \
+  --operator-key "$WORK/keys/operator.key.pub" --seed-listen 127.0.0.1:7400 --silent-after 8 > "$WORK/ledger.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do "$BIN/benctl" versions >/dev/null 2>&1 && break; sleep 0.1; done
+say "nats-server on :$NATS_PORT, ben-ledger (SQLite state, chunk store, seed listener on :7400)"
+
+step "2. The fleet: one ben-agent process per node of topology/local.yaml"
+while read -r id address roles; do
+  # shellcheck disable=SC2086
+  start_agent "$id" "$address" $roles
+done < "$WORK/nodes.txt"
+say "$(wc -l < "$WORK/nodes.txt") agents started ($(cut -d' ' -f3- "$WORK/nodes.txt" | tr ' ' '\n' | sort | uniq -c | awk '{printf "%s %s, ", $1, $2}' | sed 's/, $//'))"
+sleep 1
+run "$BIN/benctl" topology apply topology/local.yaml
+
+step "3. Build the example intent, stage it (nothing is deployed yet)"
+run "$BIN/benctl" build examples/intent -o "$WORK/bundle-v1" | tail -4
+run "$BIN/benctl" stage "$WORK/bundle-v1" --label "examples/intent"
+
+step "4. Deploy v1: the ledger signs the announcement and pushes chunks down the stripe trees"
+run "$BIN/benctl" deploy 1 --wait --timeout 60
+say "Every one of those acks is a node's own Ed25519 signature, verified by the ledger against the topology."
+
+step "5. Ask a proxy what it decides now"
+say "An export of 5 MB, without the exporter role, under v1's 1 MB limit:"
+run "$BIN/benctl" eval --node proxy-1 --role proxy --input examples/requests/proxy-export.json
+
+step "6. Change the policy: raise the bulk-export limit to 50 MB, and stage v2"
+mkdir -p "$WORK/intent-v2" && cp -r examples/intent/. "$WORK/intent-v2/"
+sed -i 's/request.export_bytes > 1000000u/request.export_bytes > 50000000u/' "$WORK/intent-v2/policies/edge.yaml"
+diff -u examples/intent/policies/edge.yaml "$WORK/intent-v2/policies/edge.yaml" | sed -n '/^[-+] /p' || true
+run "$BIN/benctl" stage "$WORK/intent-v2" --label "export limit 50 MB"
+say "Only the changed chunk went up; the rest were in the ledger's store already."
+
+step "7. The failure act: stop detector-2's agent, then deploy v2"
+victim_line=$(grep -n "^detector-2 " "$WORK/nodes.txt" | cut -d: -f1)
+kill "${AGENT_PIDS[$victim_line]}"
+say "detector-2 stopped. The rollout cannot prove detector-2 switched, so v2 must not be called active."
+set +e
+run "$BIN/benctl" deploy 2 --wait --timeout 12
+code=$?
+set -e
+say "exit code $code: 2 means incomplete. Everyone else runs v2; detector-2 is named, with the reason."
+say "Drift, from the agents' heartbeats (every 5 s here; detector-2 has gone silent):"
+sleep 3
+run "$BIN/benctl" status --drift
+
+step "8. Restart detector-2: it serves v1 at once, catches up, and --retry makes v2 active"
+read -r _ address roles < <(grep "^detector-2 " "$WORK/nodes.txt")
+# shellcheck disable=SC2086
+start_agent detector-2 "$address" $roles
+sleep 2
+say "Restarted, it answers at once with the last version it verified:"
+run "$BIN/benctl" eval --node detector-2 --role detector --input examples/requests/detector-login.json
+run "$BIN/benctl" deploy 2 --retry --wait --timeout 30
+
+step "9. The same request under v2"
+run "$BIN/benctl" eval --node proxy-1 --role proxy --input examples/requests/proxy-export.json
+
+step "10. Roll back: a new version, v3, carrying v1's content (agents never go backwards)"
+run "$BIN/benctl" rollback --to 1 --wait --timeout 60
+run "$BIN/benctl" eval --node proxy-1 --role proxy --input examples/requests/proxy-export.json
+
+step "11. History: every stage, deploy, transition and ack summary, hash-chained"
+run "$BIN/benctl" versions
+"$BIN/benctl" log | tail -6
+run "$BIN/benctl" log --verify
+
+step "12. Shutting down"
+kill -TERM "${PIDS[@]}" 2>/dev/null || true
+for pid in "${PIDS[@]}"; do
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+done
+left=0
+for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && left=$((left + 1)); done
+say "$((${#PIDS[@]} - left)) processes stopped on SIGTERM, $left left over"
+PIDS=()
+bold "Demo complete."

@@ -17,6 +17,11 @@ public final class LedgerDatabase: Sendable {
         self.path = path
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // WAL: readers (status, log) never wait for the writer; synchronous FULL keeps every commit durable.
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
         queue = try DatabaseQueue(path: path, configuration: configuration)
         try Self.migrator.migrate(queue)
     }
@@ -120,8 +125,21 @@ public final class LedgerDatabase: Sendable {
 
     /// Keeps a verified ack with the signed envelope it came in, so anyone can check it again later.
     public func recordAck(_ ack: Ack, envelope: [UInt8]) throws {
+        try recordAcks([(ack, envelope)])
+    }
+
+    /// Keeps many verified acks in one transaction (an aggregate of 10 000 is one commit, not 10 000).
+    public func recordAcks(_ acks: [(Ack, [UInt8])]) throws {
+        guard !acks.isEmpty else { return }
         try queue.write { db in
-            try db.execute(
+            for (ack, envelope) in acks {
+                try Self.insertAck(ack, envelope: envelope, in: db)
+            }
+        }
+    }
+
+    static func insertAck(_ ack: Ack, envelope: [UInt8], in db: Database) throws {
+        try db.execute(
                 sql: """
                     INSERT INTO ack (version, node, status, reason, at, envelope) VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT(version, node) DO UPDATE SET status = excluded.status, reason = excluded.reason,
@@ -131,7 +149,6 @@ public final class LedgerDatabase: Sendable {
                     Int64(ack.version.rawValue), ack.node.rawValue, ack.status.rawValue, ack.reason, ack.at.millisecondsSinceEpoch,
                     Data(envelope),
                 ])
-        }
     }
 
     /// Every version with its rollout, acks, hints and suspects: what the deployment machine is rebuilt from.

@@ -2,6 +2,7 @@ public import BenProtocol
 public import Logging
 public import NIOCore
 public import NIOPosix
+import Glibc
 
 /// A peer link as the shells use it: an async channel of frames in and frames out.
 public typealias PeerChannel = NIOAsyncChannel<PeerFrame, PeerFrame>
@@ -42,5 +43,19 @@ public enum PeerLink {
                     return try PeerChannel(wrappingChannelSynchronously: channel)
                 }
             }
+    }
+}
+
+extension PeerLink {
+    /// A connection failure in a few words an operator can act on ("connection refused", "timed out").
+    public static func describe(_ error: any Error) -> String {
+        if let connection = error as? NIOConnectionError {
+            if let failure = connection.connectionErrors.first { return describe(failure.error) }
+            if let dns = connection.dnsAError ?? connection.dnsAAAAError { return "cannot resolve the address: \(dns)" }
+            return "cannot connect"
+        }
+        if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
+        if error is ChannelError, case ChannelError.connectTimeout = error { return "connection timed out" }
+        return "\(error)"
     }
 }

@@ -185,3 +185,12 @@ final class BackgroundHasher: @unchecked Sendable {
         for buffer in buffers { buffer.deallocate() }
     }
 }
+
+extension ChunkStore {
+    /// What this store holds of a bundle: its manifest (if stored and readable) and which chunks are present.
+    /// Presence is checked by name only; every chunk is verified again when it is read.
+    public func holdings(of manifestKey: Key) -> (manifest: Manifest, have: [Bool])? {
+        guard has(manifestKey), let manifest = try? manifest(manifestKey) else { return nil }
+        return (manifest, manifest.chunkKeys.map(has))
+    }
+}

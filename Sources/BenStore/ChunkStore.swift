@@ -80,6 +80,12 @@ public struct ChunkStore: Sendable {
         try write(bytes, as: key, sync: true)
     }
 
+    /// Stores bytes whose key the caller has just computed from these very bytes (a relay hashes a chunk once,
+    /// to decide, and stores it without hashing again).
+    public func put(_ bytes: [UInt8], hashedAs key: Key) throws(StoreError) {
+        try write(bytes, as: key, sync: true)
+    }
+
     /// Stores an object whose key the caller has already computed from these very bytes.
     func write(_ bytes: [UInt8], as key: Key, sync: Bool) throws(StoreError) {
         let final = path(of: key)

@@ -3,7 +3,13 @@ import Glibc
 /// Thin POSIX helpers for the store: it needs exact control of fsync, rename and O_EXCL, which is why it does
 /// not go through Foundation's FileManager.
 enum FileIO {
+    /// Creates `path` and any missing parents.
     static func makeDirectory(_ path: String) throws(StoreError) {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash > path.startIndex else {
+            throw .io(path: path, operation: "create directory", errno: errno)
+        }
+        try makeDirectory(String(path[..<slash]))
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw .io(path: path, operation: "create directory", errno: errno) }
     }
 

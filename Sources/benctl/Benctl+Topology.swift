@@ -9,7 +9,7 @@ extension Benctl {
         static let configuration = CommandConfiguration(
             commandName: "topology",
             abstract: "Write, check and plan topology files.",
-            subcommands: [Generate.self, Check.self, PlanVerb.self])
+            subcommands: [Generate.self, Check.self, PlanVerb.self, Apply.self])
     }
 }
 

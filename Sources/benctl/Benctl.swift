@@ -10,7 +10,8 @@ struct Benctl: AsyncParsableCommand {
         commandName: "benctl",
         abstract: "Build, stage, deploy and inspect declared intent across a Ben fleet.",
         subcommands: [
-            Keygen.self, Hash.self, Store.self, TopologyCommand.self,
+            Keygen.self, Hash.self, Store.self, Build.self, Eval.self, TopologyCommand.self, Stage.self, Versions.self,
+            Deploy.self, Status.self, Log.self, Rollback.self,
         ])
 
     static func main() async {

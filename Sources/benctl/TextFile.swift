@@ -28,6 +28,56 @@ enum TextFile {
         ok = true
     }
 
+    /// The whole file as UTF-8 text; refuses files over `maxBytes`.
+    static func read(_ path: String, maxBytes: Int = 16 << 20) throws -> String {
+        String(decoding: try readBytes(path, maxBytes: maxBytes), as: UTF8.self)
+    }
+
+    static func readBytes(_ path: String, maxBytes: Int = 16 << 20) throws -> [UInt8] {
+        let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CommandFailure("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { if fd != 0 { close(fd) } }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CommandFailure("\(path): cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            bytes += buffer[0..<n]
+            if bytes.count > maxBytes { throw CommandFailure("\(path): larger than \(maxBytes) bytes; refused") }
+        }
+        return bytes
+    }
+
+    /// Removes a directory tree (what a failed build leaves in its temporary folder).
+    static func removeTree(_ path: String) {
+        guard let dir = opendir(path) else {
+            unlink(path)
+            return
+        }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        closedir(dir)
+        for name in names {
+            let full = path + "/" + name
+            if isDirectory(full) { removeTree(full) } else { unlink(full) }
+        }
+        rmdir(path)
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -64,6 +64,9 @@ extension AgentMachine {
     mutating func maybeSendAggregate(now: Timestamp) -> [PeerAction] {
         guard let d = deployment, d.acks.own != nil else { return [] }
         if d.acks.sentUp { return sendAggregate(now: now, final: false) }
+        // Acks go up the tree. A node that finished before any parent reached it (it already held the bundle)
+        // waits for its parent, or for the orphan deadline, rather than messaging the ledger directly.
+        guard d.ackParent != nil || d.orphaned else { return [] }
         let waiting = ackChildren(d).contains { id in
             guard let child = d.relay.children[id] else { return false }
             switch child.phase {
@@ -156,9 +159,13 @@ extension AgentMachine {
         guard var d = deployment else { return [] }
         switch timer {
         case .orphan(let v):
-            guard v == d.version, !d.contacted, d.phase == .receiving else { return [] }
+            guard v == d.version, !d.contacted else { return [] }
             d.orphaned = true
             deployment = d
+            guard d.phase == .receiving else {
+                // Done already (it held the bundle), and no parent came to take the ack: send it directly.
+                return [.report(.orphaned(v))] + maybeSendAggregate(now: now)
+            }
             var wanted = Set(missingAll().map(UInt32.init))
             if d.chunkKeys == nil { wanted.insert(NackEntry.manifestIndex) }
             return [.report(.orphaned(v))] + fetch(wanted, now: now)

@@ -36,6 +36,9 @@ extension AgentMachine {
             deployment!.acks.sentAcks = []
             deployment!.acks.ownSent = false
             actions += sendAggregate(now: now, final: true)
+        } else if subtree.stripe == 0 {
+            // A node that finished before its parent came (it held the bundle already) acks now.
+            actions += maybeSendAggregate(now: now)
         }
         return actions
     }

@@ -56,6 +56,12 @@ public struct SeederMachine: Sendable {
         firstLevel.flatMap { relay.addChild($0) }
     }
 
+    /// The key of the bundle's chunk number `index`.
+    public func chunkKey(_ index: Int) -> Key? {
+        guard let keys = relay.chunkKeys, index >= 0, index < keys.count else { return nil }
+        return keys[index]
+    }
+
     /// Nodes the root is pushing to directly, by stripe tree: the ledger's fan-out.
     public var fanOut: Int { relay.children.count }
 

@@ -1,0 +1,46 @@
+public import BenCore
+public import BenCrypto
+public import BenPeerLink
+public import BenProtocol
+
+/// What one `ben-agent` needs to run (DESIGN §4): who it is, where it listens, whom it trusts, where it keeps
+/// its state.
+public struct AgentConfiguration: Sendable {
+    public var node: NodeID
+    public var fleet: FleetName
+    /// The roles this node runs; it compiles only the artifacts these need.
+    public var roles: Set<Role>
+    public var key: SigningKey
+    /// Where the peer link listens (parents connect here).
+    public var listen: HostPort
+    public var natsServers: [String]
+    /// Ledger keys whose announcements this node accepts.
+    public var trustedLedgerKeys: TrustedKeys
+    /// Holds `store/` (chunks) and `agent.state` (the durable record).
+    public var stateDirectory: String
+    /// Heartbeats go out this often, ± 20 %, and on every change.
+    public var heartbeatEvery: Duration = .seconds(30)
+    public var machine = AgentMachine.Settings()
+    public var peerLink = PeerLinkSettings()
+
+    public init(
+        node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],
+        trustedLedgerKeys: TrustedKeys, stateDirectory: String
+    ) {
+        self.node = node
+        self.fleet = fleet
+        self.roles = roles
+        self.key = key
+        self.listen = listen
+        self.natsServers = natsServers
+        self.trustedLedgerKeys = trustedLedgerKeys
+        self.stateDirectory = stateDirectory
+    }
+}
+
+/// Signs this node's acks with its key (context `ben/ack/v1`).
+struct NodeSigner: AckSigner {
+    let key: SigningKey
+
+    func sign(_ ack: Ack) -> SignedEnvelope { key.envelope(ack, context: .ack) }
+}

@@ -1,0 +1,166 @@
+import BenCore
+import BenIntent
+import BenNATS
+import BenPeerLink
+import BenProtocol
+import Logging
+
+extension AgentService {
+    /// NATS: the latest announcement from JetStream (a node that was down catches up), live announcements,
+    /// heartbeats, and the node's query endpoint. The agent keeps serving its version whether or not NATS is
+    /// reachable; this reconnects by itself.
+    func followControlPlane() async {
+        let connection: NATSConnection
+        do {
+            var settings = NATSSettings()
+            settings.name = "ben-agent \(configuration.node)"
+            settings.reconnect.retryInitialConnect = true
+            connection = try await NATSConnection.connect(to: configuration.natsServers, settings: settings, logger: logger)
+        } catch {
+            logger.error("cannot reach NATS; serving the current version without a control plane", metadata: ["error": "\(error)"])
+            return
+        }
+        attach(connection)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.followAnnouncements(connection) }
+            group.addTask { await self.heartbeat(connection) }
+            group.addTask { await self.answerQueries(connection) }
+            await group.waitForAll()
+        }
+        await connection.close()
+    }
+
+    func attach(_ connection: NATSConnection) {
+        nats = connection
+        let pending = outbox
+        outbox = []
+        for (bytes, subject) in pending { publish(bytes, to: subject) }
+    }
+
+    /// Publishes on NATS; before the first connection, keeps the message until there is one (an ack is never
+    /// dropped for want of a connection; once connected, BenNATS buffers across reconnects).
+    func publish(_ bytes: [UInt8], to subject: String) {
+        guard let nats else {
+            outbox.append((bytes, subject))
+            return
+        }
+        let logger = logger
+        tasks.spawn {
+            do {
+                try await nats.publish(bytes, subject: subject)
+            } catch {
+                logger.error("cannot publish", metadata: ["subject": "\(subject)", "error": "\(error)"])
+            }
+        }
+    }
+
+    func followAnnouncements(_ connection: NATSConnection) async {
+        let fleet = configuration.fleet
+        let subject = NATSSubjects.announce(fleet)
+        do {
+            let subscription = try await connection.subscribe(subject: subject)
+            try await connection.flush()
+            // Subscribed first, then the stored latest: nothing published in between is missed.
+            if let last = try await connection.jetStream().lastMessage(stream: NATSSubjects.announceStream(fleet), subject: subject) {
+                announce(last.payload)
+            }
+            for await message in subscription {
+                announce(message.payload)
+            }
+        } catch {
+            logger.error("cannot follow announcements", metadata: ["subject": "\(subject)", "error": "\(error)"])
+        }
+    }
+
+    func announce(_ bytes: [UInt8]) {
+        guard let incoming = readAnnouncement(bytes) else { return }
+        perform(machine.onAnnouncement(incoming, local: holdings(incoming), now: SystemClock.now()))
+    }
+
+    // MARK: Heartbeats
+
+    func heartbeatSoon() {
+        heartbeatTrigger.yield()
+    }
+
+    func heartbeat(_ connection: NATSConnection) async {
+        let subject = NATSSubjects.heartbeat(configuration.fleet)
+        let every = configuration.heartbeatEvery
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // The period, with ±20 % jitter so a fleet does not beat in step.
+                while !Task.isCancelled {
+                    let jitter = Double.random(in: 0.8...1.2)
+                    try? await Task.sleep(for: every * jitter)
+                    self.heartbeatTrigger.yield()
+                }
+            }
+            group.addTask {
+                for await _ in self.heartbeatStream {
+                    let beat = await self.currentHeartbeat()
+                    try? await connection.publish(beat.canonicalBytes, subject: subject)
+                }
+            }
+            heartbeatTrigger.yield()
+            await group.waitForAll()
+        }
+    }
+
+    func currentHeartbeat() -> Heartbeat {
+        var working = ""
+        if let (version, phase) = machine.current, version != machine.activeVersion {
+            working = "\(version) \(phase)"
+            if let progress = machine.progress { working += " \(progress.have)/\(progress.of)" }
+        }
+        return Heartbeat(
+            fleet: configuration.fleet, node: configuration.node, active: machine.activeVersion, manifest: machine.record.active?.manifest,
+            working: working, at: SystemClock.now())
+    }
+
+    // MARK: Queries
+
+    /// `ben.<fleet>.node.<id>.query`: evaluates an input against the intent this node serves, for
+    /// `benctl eval --node`.
+    func answerQueries(_ connection: NATSConnection) async {
+        let subject = NATSSubjects.nodeQuery(configuration.fleet, node: configuration.node)
+        do {
+            let subscription = try await connection.subscribe(subject: subject)
+            for await message in subscription {
+                let answer = evaluate(message.payload)
+                try? await message.respond(answer)
+            }
+        } catch {
+            logger.error("cannot answer queries", metadata: ["subject": "\(subject)", "error": "\(error)"])
+        }
+    }
+
+    nonisolated func evaluate(_ request: [UInt8]) -> [UInt8] {
+        let response: JSONValue
+        do {
+            let query = try JSONParser.parse(request, limits: .init(maxBytes: 1 << 20))
+            guard let roleText = query["role"]?.stringValue, let role = Role(rawValue: roleText), let input = query["input"] else {
+                throw AgentError.configuration("a query is {\"role\": ROLE, \"input\": {...}}")
+            }
+            guard let (intent, version) = holder.current else {
+                throw AgentError.configuration("\(configuration.node) has no active version yet")
+            }
+            var schema: SchemaReference?
+            if let text = query["schema"]?.stringValue {
+                let parts = text.split(separator: "@")
+                if parts.count == 2, let v = Int(parts[1]) { schema = SchemaReference(name: String(parts[0]), version: v) }
+            }
+            var migration: EvaluationReport.Migration?
+            if let name = query["schema"]?.stringValue, case .int(let from)? = query["from"], case .int(let to)? = query["to"] {
+                migration = EvaluationReport.Migration(schema: name, from: Int(from), to: Int(to))
+            }
+            let report = try EvaluationReport.evaluate(intent, role: role, input: input, schema: schema, migration: migration)
+            response = [
+                "node": .string(configuration.node.rawValue), "version": .int(Int64(version.rawValue)), "result": report.json,
+                "text": .string(report.text),
+            ]
+        } catch {
+            response = ["node": .string(configuration.node.rawValue), "error": .string("\(error)")]
+        }
+        return (try? CanonicalJSON.encode(response)) ?? []
+    }
+}

@@ -1,0 +1,207 @@
+import BenCore
+import BenCrypto
+import BenIntent
+import BenNATS
+import BenPeerLink
+import BenProtocol
+import BenStore
+import Logging
+import NIOCore
+
+extension AgentService {
+    /// A frame arrived on a link: the shell does the arithmetic (parse, hash, check a signature) and the machine
+    /// decides. Anything unreadable closes the link with the reason.
+    func receive(_ frame: PeerFrame, on link: LinkID) {
+        let now = SystemClock.now()
+        switch frame {
+        case .hello(let hello):
+            if unintroduced.remove(link) != nil {
+                let incoming = hello.announcement.isEmpty ? nil : readAnnouncement(hello.announcement)
+                perform(machine.onLinkAccepted(link, hello: hello, announcement: incoming, local: incoming.flatMap(holdings), now: now))
+            } else {
+                perform(machine.onHello(link, hello: hello, now: now))
+            }
+        case .plan(_, let bytes):
+            do {
+                perform(machine.onPlan(link, subtree: try Subtree.decode(bytes), now: now))
+            } catch {
+                refuse(link, "unreadable PLAN: \(error)")
+            }
+        case .manifest(_, let bytes):
+            let key = BLAKE2b.key(of: bytes)
+            let manifest = try? Manifest.decode(bytes)
+            perform(machine.onManifest(link, manifest: manifest, actualKey: key, now: now), received: bytes)
+        case .chunk(_, let index, let key, var bytes):
+            let data = bytes.readBytes(length: bytes.readableBytes) ?? []
+            let actual = BLAKE2b.key(of: data)
+            perform(machine.onChunk(link, index: Int(index), claimedKey: key, actualKey: actual, now: now), received: data)
+        case .ack(_, let bytes):
+            do {
+                perform(machine.onAck(link, aggregate: try Aggregate.decode(bytes), now: now))
+            } catch {
+                refuse(link, "unreadable ACK: \(error)")
+            }
+        case .nack(_, let entries):
+            perform(machine.onNack(link, entries: entries, now: now))
+        case .bye(_, let code, let reason):
+            perform(machine.onBye(link, code: code, reason: reason, now: now))
+        }
+    }
+
+    func refuse(_ link: LinkID, _ reason: String) {
+        logger.warning("closing peer link", metadata: ["link": "\(link)", "reason": "\(reason)"])
+        links.close(link, bye: nil, reason: reason)
+    }
+
+    /// Reads a signed announcement envelope and checks its signature against the trusted ledger keys.
+    func readAnnouncement(_ bytes: [UInt8]) -> IncomingAnnouncement? {
+        do {
+            let envelope = try SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes)
+            let announcement = try envelope.document(as: Announcement.self)
+            let check: SignatureCheck
+            do {
+                try envelope.verify(context: .announce, trusted: configuration.trustedLedgerKeys)
+                check = .valid
+            } catch {
+                check = .invalid(error.description)
+            }
+            return IncomingAnnouncement(announcement: announcement, envelope: bytes, signature: check)
+        } catch {
+            logger.warning("unreadable announcement", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// What the store already holds of the announced bundle, so a resumed transfer asks only for the rest.
+    func holdings(_ incoming: IncomingAnnouncement) -> LocalHoldings? {
+        guard let (manifest, present) = store.holdings(of: incoming.announcement.manifest) else { return nil }
+        var have = ChunkSet(count: present.count)
+        for (i, held) in present.enumerated() where held { have.insert(i) }
+        return LocalHoldings(chunkKeys: manifest.chunkKeys, have: have)
+    }
+
+    // MARK: Carrying out the machine's actions
+
+    /// Carries out actions in order. `received` is the payload of the frame being handled, for `.storeChunk`
+    /// and `.storeManifest`.
+    func perform(_ actions: [PeerAction], received: [UInt8]? = nil) {
+        for action in actions {
+            switch action {
+            case .connect(let link, let peer, _):
+                connect(link, to: peer)
+            case .send(let link, let frame):
+                guard let header = currentHeader else { continue }
+                links.send(link, frame, header: header)
+            case .close(let link, let code, let reason):
+                links.close(link, bye: code.flatMap { c in currentHeader.map { (c, reason, $0) } }, reason: reason)
+            case .storeChunk(_, let key), .storeManifest(let key):
+                guard let bytes = received else { continue }
+                do {
+                    try store.put(bytes, hashedAs: key)
+                } catch {
+                    logger.error("cannot store", metadata: ["chunk.key": "\(key.short)", "error": "\(error)"])
+                }
+            case .persist(let record):
+                do {
+                    try stateFile.save(record)
+                } catch {
+                    // Acting on a record that is not durable could let a restart accept an older version.
+                    logger.critical("cannot persist the agent's state; stopping", metadata: ["error": "\(error)"])
+                    tasks.finish()
+                }
+            case .compile(let version, let manifest):
+                startCompile(version, manifest: manifest)
+            case .activate(let version):
+                if let intent = compiled.removeValue(forKey: version) {
+                    holder.swap(to: intent, version: version)
+                }
+                heartbeatSoon()
+            case .discardCompiled(let version):
+                compiled[version] = nil
+            case .publishAggregate(let aggregate):
+                publish(aggregate.canonicalBytes, to: NATSSubjects.ack(configuration.fleet))
+            case .armTimer(let timer, let at):
+                arm(timer, at: at)
+            case .cancelTimer(let timer):
+                timers[timer] = nil
+            case .report(let report):
+                log(report)
+            case .ingest:
+                break
+            }
+        }
+    }
+
+    var currentHeader: FrameHeader? {
+        machine.current.map { FrameHeader(fleet: configuration.fleet, version: $0.version) }
+    }
+
+    func connect(_ link: LinkID, to peer: PlanNode) {
+        let registration = links.register(link)
+        let settings = configuration.peerLink
+        let logger = logger
+        tasks.spawn {
+            do {
+                let channel = try await PeerLink.connect(host: peer.address.host, port: peer.address.port, settings: settings, logger: logger)
+                await self.connected(link)
+                await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
+            } catch {
+                self.links.unregister(link)
+                await self.connectFailed(link, peer: peer, error: PeerLink.describe(error))
+            }
+        }
+    }
+
+    func connected(_ link: LinkID) {
+        perform(machine.onLinkConnected(link, now: SystemClock.now()))
+    }
+
+    func connectFailed(_ link: LinkID, peer: PlanNode, error: String) {
+        perform(machine.onLinkFailed(link, reason: "cannot connect to \(peer.id) at \(peer.address): \(error)", now: SystemClock.now()))
+    }
+
+    func arm(_ timer: TimerID, at: Timestamp) {
+        timerGeneration += 1
+        let generation = timerGeneration
+        timers[timer] = generation
+        tasks.spawn {
+            try? await Task.sleep(for: SystemClock.delay(until: at))
+            await self.fire(timer, generation: generation)
+        }
+    }
+
+    func fire(_ timer: TimerID, generation: UInt64) {
+        guard timers[timer] == generation else { return }
+        timers[timer] = nil
+        perform(machine.onTimer(timer, now: SystemClock.now()))
+    }
+
+    /// Compiles off the actor (the hot path keeps serving the old version meanwhile).
+    func startCompile(_ version: Version, manifest: Key) {
+        tasks.spawn {
+            let outcome: Result<CompiledIntent, any Error> = Result { try self.compileBundle(manifest: manifest, version: version) }
+            await self.compileFinished(version, outcome)
+        }
+    }
+
+    func compileFinished(_ version: Version, _ outcome: Result<CompiledIntent, any Error>) {
+        switch outcome {
+        case .success(let intent):
+            compiled[version] = intent
+            perform(machine.onCompiled(version, outcome: .compiled, now: SystemClock.now()))
+        case .failure(let error):
+            perform(machine.onCompiled(version, outcome: .failed(String(describing: error)), now: SystemClock.now()))
+        }
+    }
+
+    func log(_ report: PeerReport) {
+        switch report {
+        case .activated, .announcementAccepted:
+            logger.info("\(report)")
+        case .announcementRefused, .tamperedChunk, .tamperedManifest, .childUnreachable, .refused, .protocolViolation, .stripeStalled:
+            logger.warning("\(report)")
+        case .orphaned, .superseded:
+            logger.notice("\(report)")
+        }
+    }
+}

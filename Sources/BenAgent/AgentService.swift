@@ -1,0 +1,180 @@
+public import BenCore
+import BenCrypto
+public import BenIntent
+import BenNATS
+import BenPeerLink
+import BenProtocol
+import BenStore
+public import Logging
+import NIOCore
+import Atomics
+
+/// `ben-agent`'s shell: feeds real IO into the pure `AgentMachine` and carries out what it decides.
+///
+/// It owns the chunk store, the durable record, the hot-swap holder, the peer links and the NATS connection.
+/// Every event goes through this actor, one at a time, so the machine sees a single ordered history. Work that
+/// takes time (a connection, a timer, a compile) runs as a child task of `run()` and reports back here.
+public actor AgentService {
+    public let configuration: AgentConfiguration
+    let logger: Logger
+    let store: ChunkStore
+    let stateFile: AgentStateFile
+    let links: LinkSet
+    let tasks = ShellTasks()
+    var machine: AgentMachine
+    /// The intent this node serves: swapped atomically, read without waiting.
+    public nonisolated let holder: IntentHolder
+    var compiled: [Version: CompiledIntent] = [:]
+    var timers: [TimerID: UInt64] = [:]
+    var timerGeneration: UInt64 = 0
+    var nextInbound: UInt64 = 1
+    /// Inbound links whose first HELLO has not arrived yet.
+    var unintroduced: Set<LinkID> = []
+    var nats: NATSConnection?
+    /// Messages published before the first NATS connection, sent as soon as there is one.
+    var outbox: [(bytes: [UInt8], subject: String)] = []
+    nonisolated let heartbeatStream: AsyncStream<Void>
+    nonisolated let heartbeatTrigger: AsyncStream<Void>.Continuation
+
+    public init(configuration: AgentConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "ben.node"] = "\(configuration.node)"
+        logger[metadataKey: "ben.fleet"] = "\(configuration.fleet)"
+        self.logger = logger
+        do {
+            store = try ChunkStore(root: configuration.stateDirectory + "/store")
+            stateFile = AgentStateFile(directory: configuration.stateDirectory)
+            let record = try stateFile.load()
+            machine = AgentMachine(
+                node: configuration.node, fleet: configuration.fleet, record: record, signer: NodeSigner(key: configuration.key),
+                settings: configuration.machine)
+        } catch {
+            throw AgentError.configuration("\(error)")
+        }
+        links = LinkSet(logger: logger)
+        holder = IntentHolder()
+        (heartbeatStream, heartbeatTrigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The version this node serves now.
+    public var activeVersion: Version { machine.activeVersion }
+
+    // MARK: Running
+
+    /// Serves the last verified version at once (before reaching anyone), then listens for parents, follows
+    /// announcements over NATS and heartbeats, until cancelled.
+    public func run() async throws {
+        try restoreActive()
+        let listener = try await PeerLink.listen(
+            host: configuration.listen.host, port: configuration.listen.port, settings: configuration.peerLink, logger: logger)
+        logger.info("listening for peer links", metadata: ["listen": "\(configuration.listen)"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.tasks.run() }
+            group.addTask { try await self.accept(listener) }
+            group.addTask { await self.followControlPlane() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Compiles and serves the version recorded as active, from the local store, before anything else.
+    func restoreActive() throws {
+        guard let active = machine.record.active else {
+            logger.info("no version yet; waiting for an announcement")
+            return
+        }
+        do {
+            let intent = try compileBundle(manifest: active.manifest, version: active.version)
+            holder.swap(to: intent, version: active.version)
+            logger.info("serving the last verified version at once", metadata: ["ben.version": "\(active.version)"])
+        } catch {
+            logger.error("cannot serve the recorded version from the store", metadata: ["ben.version": "\(active.version)", "error": "\(error)"])
+        }
+    }
+
+    /// Reads a bundle from the store (every chunk verified), and compiles what this node's roles need.
+    nonisolated func compileBundle(manifest key: Key, version: Version) throws -> CompiledIntent {
+        guard let manifest = try store.manifest(key) else { throw AgentError.corruptState(path: store.path(of: key), detail: "manifest unreadable") }
+        var loaded: [LoadedArtifact] = []
+        for artifact in manifest.artifacts where artifact.needed(by: configuration.roles) {
+            loaded.append(LoadedArtifact(entry: artifact, bytes: try store.artifactBytes(artifact)))
+        }
+        return try CompiledIntent.compile(loaded, roles: configuration.roles, label: "\(version) \(key.short)")
+    }
+
+    // MARK: Peer links
+
+    func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
+        try await listener.executeThenClose { inbound in
+            for try await channel in inbound {
+                let link = self.registerInbound()
+                let registration = links.register(link)
+                tasks.spawn { await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers) }
+            }
+        }
+    }
+
+    func registerInbound() -> LinkID {
+        defer { nextInbound += 1 }
+        let link = LinkID(inbound: nextInbound)
+        unintroduced.insert(link)
+        return link
+    }
+
+    nonisolated var handlers: LinkSet.Handlers {
+        LinkSet.Handlers(
+            frame: { link, frame in await self.receive(frame, on: link) },
+            chunkWritten: { link, index in await self.chunkWritten(link, index) },
+            closed: { link, reason in await self.linkClosed(link, reason) },
+            materialize: { frame, header in try self.materialize(frame, header: header) })
+    }
+
+    func chunkWritten(_ link: LinkID, _ index: Int) {
+        perform(machine.onChunkSent(link, index: index))
+    }
+
+    func linkClosed(_ link: LinkID, _ reason: String) {
+        unintroduced.remove(link)
+        perform(machine.onLinkFailed(link, reason: reason, now: SystemClock.now()))
+    }
+
+    /// Turns a frame the machine asked for into bytes: chunks and the manifest come from the store, verified
+    /// on read.
+    nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {
+        switch frame {
+        case .hello(let hello): return .hello(hello)
+        case .plan(let subtree): return .plan(header, subtree: subtree.canonicalBytes)
+        case .manifest(let key): return .manifest(header, bytes: try store.get(key))
+        case .chunk(let index, let key): return .chunk(header, index: UInt32(index), key: key, bytes: ByteBuffer(bytes: try store.get(key)))
+        case .ack(let aggregate): return .ack(header, aggregate: aggregate.canonicalBytes)
+        case .nack(let entries): return .nack(header, entries)
+        case .bye(let code, let reason): return .bye(header, code: code, reason: reason)
+        }
+    }
+}
+
+/// The hot-swap holder as the agent exposes it: nothing before the first activation, then one reference to
+/// (compiled intent, version), swapped atomically so the two never disagree. Readers load it lock-free and
+/// never wait on a writer or a compile (the same scheme as BenIntent's `ActiveIntent`, with the version).
+public final class IntentHolder: Sendable {
+    final class Box: AtomicReference, Sendable {
+        let intent: CompiledIntent
+        let version: Version
+        init(_ intent: CompiledIntent, _ version: Version) {
+            self.intent = intent
+            self.version = version
+        }
+    }
+
+    private let slot = ManagedAtomic<Box?>(nil)
+
+    /// The intent in force and its version, or nil before the first activation.
+    public var current: (intent: CompiledIntent, version: Version)? {
+        slot.load(ordering: .acquiring).map { ($0.intent, $0.version) }
+    }
+
+    func swap(to intent: CompiledIntent, version: Version) {
+        slot.store(Box(intent, version), ordering: .releasing)
+    }
+}

@@ -1,0 +1,77 @@
+import BenCore
+public import BenProtocol
+import Glibc
+
+/// The agent's durable record (`agent.state`): the running version and the highest accepted one, written whole
+/// or not at all (temp file, fsync, rename, directory fsync) before the agent acts on it.
+public struct AgentStateFile: Sendable {
+    public let path: String
+
+    public init(directory: String) {
+        path = directory + "/agent.state"
+    }
+
+    public func load() throws(AgentError) -> AgentRecord {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return AgentRecord(active: nil, highestAccepted: .none) }
+            throw .io(path: path, detail: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: 4096)
+        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+        guard n > 0 else { throw .corruptState(path: path, detail: "empty") }
+        do {
+            let json = try JSONParser.parse(bytes.prefix(n))
+            let r = try FieldReader(json, document: "agent state", allowed: ["active", "manifest", "highest_accepted"])
+            let highest = Version(UInt64(try r.int("highest_accepted")))
+            var active: ActiveVersion?
+            if r.has("active") {
+                active = ActiveVersion(version: Version(UInt64(try r.int("active", in: 1...JSONValue.maxSafeInteger))), manifest: try r.key("manifest"))
+            }
+            return AgentRecord(active: active, highestAccepted: highest)
+        } catch {
+            throw .corruptState(path: path, detail: "\(error)")
+        }
+    }
+
+    public func save(_ record: AgentRecord) throws(AgentError) {
+        var object: [String: JSONValue] = ["highest_accepted": .int(Int64(record.highestAccepted.rawValue))]
+        if let active = record.active {
+            object["active"] = .int(Int64(active.version.rawValue))
+            object["manifest"] = .string(active.manifest.hex)
+        }
+        let bytes = Array((try! CanonicalJSON.string(.object(object)) + "\n").utf8)
+        let temp = path + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(path: temp, detail: String(cString: strerror(errno))) }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == bytes.count, synced == 0, rename(temp, path) == 0 else {
+            throw .io(path: path, detail: String(cString: strerror(errno)))
+        }
+        let directory = String(path[..<path.lastIndex(of: "/")!])
+        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            fsync(dfd)
+            close(dfd)
+        }
+    }
+}
+
+/// What can go wrong in an agent, in terms an operator can act on.
+public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
+    case io(path: String, detail: String)
+    case corruptState(path: String, detail: String)
+    case configuration(String)
+
+    public var description: String {
+        switch self {
+        case .io(let path, let detail): "\(path): \(detail)"
+        case .corruptState(let path, let detail):
+            "\(path): the agent's state file is unreadable (\(detail)); move it aside to start from no version"
+        case .configuration(let detail): detail
+        }
+    }
+}

@@ -1,0 +1,176 @@
+/// What `benctl status` shows about one version (the `status` verb's answer): where it stands, how many signed
+/// acks the ledger verified, and every node without one, grouped by location and reason first (DESIGN §7).
+public struct DeploymentStatus: CanonicalDocument {
+    public static let documentName = "deployment status"
+    public static let maxBytes = 64 << 20
+    public static let fields: Set<String> = [
+        "fleet", "version", "status", "manifest", "label", "attempt", "required", "active", "refused", "issued_at",
+        "deadline", "changed_at", "missing", "groups", "suspects", "bundle_size", "ledger_egress", "messages_at_ledger",
+        "stripes", "depth", "fan_out",
+    ]
+
+    public struct MissingNode: Sendable, Hashable {
+        public var node: NodeID
+        /// region/zone/rack, from the topology.
+        public var location: String
+        public var reason: MissingReason
+
+        public init(node: NodeID, location: String, reason: MissingReason) {
+            self.node = node
+            self.location = location
+            self.reason = reason
+        }
+    }
+
+    /// Missing nodes that share a location and a reason code.
+    public struct Group: Sendable, Hashable {
+        public var location: String
+        public var code: MissingReason.Code
+        public var count: Int
+
+        public init(location: String, code: MissingReason.Code, count: Int) {
+            self.location = location
+            self.code = code
+            self.count = count
+        }
+    }
+
+    public struct Suspect: Sendable, Hashable {
+        public var node: NodeID
+        public var detail: String
+
+        public init(node: NodeID, detail: String) {
+            self.node = node
+            self.detail = detail
+        }
+    }
+
+    public var fleet: FleetName
+    public var version: Version
+    /// staged, deploying, active, incomplete or superseded.
+    public var status: String
+    public var manifest: Key
+    public var label: String
+    public var attempt: Int
+    public var required: Int
+    /// Nodes whose signed `active` ack the ledger verified.
+    public var active: Int
+    public var refused: Int
+    public var issuedAt: Timestamp?
+    public var deadline: Timestamp?
+    public var changedAt: Timestamp
+    public var missing: [MissingNode]
+    public var groups: [Group]
+    public var suspects: [Suspect]
+    public var bundleSize: Int64
+    /// Bytes the ledger sent into the trees and to pullers for this version.
+    public var ledgerEgress: Int64
+    /// Messages about this version that reached the ledger (aggregates on its links and over NATS).
+    public var messagesAtLedger: Int
+    public var stripes: Int
+    public var depth: Int
+    public var fanOut: Int
+
+    public init(
+        fleet: FleetName, version: Version, status: String, manifest: Key, label: String, attempt: Int, required: Int, active: Int,
+        refused: Int, issuedAt: Timestamp?, deadline: Timestamp?, changedAt: Timestamp, missing: [MissingNode], groups: [Group],
+        suspects: [Suspect], bundleSize: Int64, ledgerEgress: Int64, messagesAtLedger: Int, stripes: Int, depth: Int, fanOut: Int
+    ) {
+        self.fleet = fleet
+        self.version = version
+        self.status = status
+        self.manifest = manifest
+        self.label = label
+        self.attempt = attempt
+        self.required = required
+        self.active = active
+        self.refused = refused
+        self.issuedAt = issuedAt
+        self.deadline = deadline
+        self.changedAt = changedAt
+        self.missing = missing
+        self.groups = groups
+        self.suspects = suspects
+        self.bundleSize = bundleSize
+        self.ledgerEgress = ledgerEgress
+        self.messagesAtLedger = messagesAtLedger
+        self.stripes = stripes
+        self.depth = depth
+        self.fanOut = fanOut
+    }
+
+    /// Groups missing nodes by (location, reason code), largest first.
+    public static func group(_ missing: [MissingNode]) -> [Group] {
+        var counts: [String: [MissingReason.Code: Int]] = [:]
+        for m in missing { counts[m.location, default: [:]][m.reason.code, default: 0] += 1 }
+        var groups: [Group] = []
+        for (location, byCode) in counts {
+            for (code, count) in byCode { groups.append(Group(location: location, code: code, count: count)) }
+        }
+        return groups.sorted { ($0.count, $1.location, $1.code.rawValue) > ($1.count, $0.location, $0.code.rawValue) }
+    }
+
+    public init(reading r: FieldReader) throws(DocumentError) {
+        fleet = try r.fleet("fleet")
+        version = try r.version("version")
+        status = try r.string("status")
+        manifest = try r.key("manifest")
+        label = try r.string("label")
+        attempt = Int(try r.int("attempt"))
+        required = Int(try r.int("required"))
+        active = Int(try r.int("active"))
+        refused = Int(try r.int("refused"))
+        issuedAt = r.has("issued_at") ? try r.timestamp("issued_at") : nil
+        deadline = r.has("deadline") ? try r.timestamp("deadline") : nil
+        changedAt = try r.timestamp("changed_at")
+        let doc = Self.documentName
+        missing = try r.elements("missing") { (value, path) throws(DocumentError) -> MissingNode in
+            let m = try FieldReader(value, document: doc, path: path, allowed: ["node", "location", "reason"])
+            return MissingNode(node: try m.node("node"), location: try m.string("location"), reason: MissingReason(try m.string("reason")))
+        }
+        groups = try r.elements("groups") { (value, path) throws(DocumentError) -> Group in
+            let g = try FieldReader(value, document: doc, path: path, allowed: ["location", "code", "count"])
+            let code = MissingReason.Code(rawValue: try g.string("code")) ?? .other
+            return Group(location: try g.string("location"), code: code, count: Int(try g.int("count")))
+        }
+        suspects = try r.elements("suspects") { (value, path) throws(DocumentError) -> Suspect in
+            let s = try FieldReader(value, document: doc, path: path, allowed: ["node", "detail"])
+            return Suspect(node: try s.node("node"), detail: try s.string("detail"))
+        }
+        bundleSize = try r.int("bundle_size")
+        ledgerEgress = try r.int("ledger_egress")
+        messagesAtLedger = Int(try r.int("messages_at_ledger"))
+        stripes = Int(try r.int("stripes"))
+        depth = Int(try r.int("depth"))
+        fanOut = Int(try r.int("fan_out"))
+    }
+
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "fleet": .string(fleet.rawValue), "version": .int(Int64(version.rawValue)), "status": .string(status),
+            "manifest": .string(manifest.hex), "label": .string(label), "attempt": .int(Int64(attempt)),
+            "required": .int(Int64(required)), "active": .int(Int64(active)), "refused": .int(Int64(refused)),
+            "changed_at": .string(changedAt.rfc3339),
+            "missing": .array(missing.map { ["node": .string($0.node.rawValue), "location": .string($0.location), "reason": .string($0.reason.text)] }),
+            "groups": .array(groups.map { ["location": .string($0.location), "code": .string($0.code.rawValue), "count": .int(Int64($0.count))] }),
+            "suspects": .array(suspects.map { ["node": .string($0.node.rawValue), "detail": .string($0.detail)] }),
+            "bundle_size": .int(bundleSize), "ledger_egress": .int(ledgerEgress), "messages_at_ledger": .int(Int64(messagesAtLedger)),
+            "stripes": .int(Int64(stripes)), "depth": .int(Int64(depth)), "fan_out": .int(Int64(fanOut)),
+        ]
+        if let issuedAt { object["issued_at"] = .string(issuedAt.rfc3339) }
+        if let deadline { object["deadline"] = .string(deadline.rfc3339) }
+        return .object(object)
+    }
+
+    /// The one-line summary (DESIGN §7): "997/1000 active; missing: rack eu-1/az2/r7 (3 nodes, unreachable)".
+    public var summary: String {
+        var line = "\(version) \(status): \(active)/\(required) active"
+        if refused > 0 { line += ", \(refused) refused" }
+        if !groups.isEmpty {
+            let shown = groups.prefix(3).map { "\($0.location) (\($0.count) node\($0.count == 1 ? "" : "s"), \($0.code.rawValue))" }
+            line += "; missing: " + shown.joined(separator: ", ")
+            if groups.count > 3 { line += ", and \(groups.count - 3) more groups" }
+        }
+        return line
+    }
+}

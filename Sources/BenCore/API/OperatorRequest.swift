@@ -1,0 +1,72 @@
+/// The signed part of an operator's request to the ledger API (`ben.<fleet>.api.<verb>`) that changes state
+/// (DESIGN §5, context `ben/operator/v1`). It travels in the `Ben-Request` header; the payload is the body,
+/// which the request names by key, so one signature covers both.
+///
+/// The ledger refuses a request not signed by a trusted operator key, for another fleet or verb, more than
+/// five minutes from its clock, or whose nonce it has already seen (a replay).
+public struct OperatorRequest: CanonicalDocument {
+    public static let documentName = "operator request"
+    public static let maxBytes = 64 << 10
+    public static let fields: Set<String> = ["fleet", "verb", "at", "nonce", "body", "args"]
+
+    public var fleet: FleetName
+    public var verb: String
+    public var at: Timestamp
+    /// 32 hex digits, fresh per request.
+    public var nonce: String
+    /// Key of the payload bytes (the key of no bytes when there is no body).
+    public var body: Key
+    /// The verb's arguments (an object).
+    public var args: JSONValue
+
+    public init(fleet: FleetName, verb: String, at: Timestamp, nonce: String, body: Key, args: JSONValue) {
+        self.fleet = fleet
+        self.verb = verb
+        self.at = at
+        self.nonce = nonce
+        self.body = body
+        self.args = args
+    }
+
+    public init(reading r: FieldReader) throws(DocumentError) {
+        fleet = try r.fleet("fleet")
+        verb = try r.string("verb")
+        at = try r.timestamp("at")
+        nonce = try r.string("nonce")
+        guard nonce.utf8.count == 32, Hex.decode(nonce) != nil else {
+            throw r.error("nonce", .invalidValue, "expected 32 hex digits")
+        }
+        body = try r.key("body")
+        args = try r.value("args")
+        guard case .object = args else { throw r.error("args", .wrongType, "expected an object") }
+    }
+
+    public var json: JSONValue {
+        [
+            "fleet": .string(fleet.rawValue), "verb": .string(verb), "at": .string(at.rfc3339), "nonce": .string(nonce),
+            "body": .string(body.hex), "args": args,
+        ]
+    }
+}
+
+/// The header names the operator API uses on NATS messages.
+public enum OperatorAPI {
+    /// Header carrying the signed `OperatorRequest` envelope (canonical JSON).
+    public static let requestHeader = "Ben-Request"
+    /// Header on replies: `ok` or `error`.
+    public static let statusHeader = "Ben-Status"
+
+    /// Verbs that change state and must be signed.
+    public static let signedVerbs: Set<String> = [
+        "topology.apply", "stage.begin", "stage.chunk", "stage.commit", "deploy", "rollback",
+    ]
+
+    /// Verbs anyone may call.
+    public static let openVerbs: Set<String> = ["topology.show", "versions", "status", "log", "log.verify", "drift"]
+
+    /// How far an operator's clock may be from the ledger's.
+    public static let clockSkew: Duration = .seconds(300)
+
+    /// Chunks are uploaded in parts no larger than this, so they fit NATS's default 1 MB payload limit.
+    public static let maxPartBytes = 512 << 10
+}

@@ -1,0 +1,43 @@
+/// A node's periodic "I run version V" on `ben.<fleet>.heartbeat` (DESIGN §5): every 30 s with jitter and on
+/// every change. The ledger uses them to show drift; they prove nothing (acks do) and are not signed.
+public struct Heartbeat: CanonicalDocument {
+    public static let documentName = "heartbeat"
+    public static let maxBytes = 4 << 10
+    public static let fields: Set<String> = ["fleet", "node", "active", "manifest", "working", "at"]
+
+    public var fleet: FleetName
+    public var node: NodeID
+    /// The version the node serves (0 before its first activation).
+    public var active: Version
+    public var manifest: Key?
+    /// What it is working on, if anything: "v8 receiving 12/64", for the status page.
+    public var working: String
+    public var at: Timestamp
+
+    public init(fleet: FleetName, node: NodeID, active: Version, manifest: Key?, working: String, at: Timestamp) {
+        self.fleet = fleet
+        self.node = node
+        self.active = active
+        self.manifest = manifest
+        self.working = working
+        self.at = at
+    }
+
+    public init(reading r: FieldReader) throws(DocumentError) {
+        fleet = try r.fleet("fleet")
+        node = try r.node("node")
+        active = Version(UInt64(try r.int("active")))
+        manifest = r.has("manifest") ? try r.key("manifest") : nil
+        working = try r.string("working")
+        at = try r.timestamp("at")
+    }
+
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [
+            "fleet": .string(fleet.rawValue), "node": .string(node.rawValue), "active": .int(Int64(active.rawValue)),
+            "working": .string(working), "at": .string(at.rfc3339),
+        ]
+        if let manifest { object["manifest"] = .string(manifest.hex) }
+        return .object(object)
+    }
+}

@@ -1,0 +1,251 @@
+public import BenCore
+
+/// The type of a schema field, as written in the source (`int`, `list<string>`, `map<string, object>`).
+public indirect enum FieldType: Sendable, Hashable, CustomStringConvertible {
+    case string, int, uint, double, bool, bytes, timestamp
+    case list(FieldType)
+    /// A map with string keys.
+    case map(FieldType)
+    /// A nested record; its fields are sorted by name.
+    case object([FieldDeclaration])
+
+    public var description: String {
+        switch self {
+        case .string: "string"
+        case .int: "int"
+        case .uint: "uint"
+        case .double: "double"
+        case .bool: "bool"
+        case .bytes: "bytes"
+        case .timestamp: "timestamp"
+        case .list(let e): "list<\(e.shortName)>"
+        case .map(let v): "map<string, \(v.shortName)>"
+        case .object: "object"
+        }
+    }
+
+    var shortName: String {
+        if case .object = self { return "object" }
+        return description
+    }
+
+    /// The same type with nested fields ignored: what a compatibility check compares first.
+    func sameShape(_ other: FieldType) -> Bool {
+        switch (self, other) {
+        case (.list(let a), .list(let b)), (.map(let a), .map(let b)): a.sameShape(b)
+        case (.object, .object): true
+        default: self == other
+        }
+    }
+
+    public static let spelling = "string, int, uint, double, bool, bytes, timestamp, object, list<T>, map<string, T>"
+}
+
+/// One field of a schema.
+public struct FieldDeclaration: Sendable, Hashable {
+    public var name: String
+    public var type: FieldType
+    /// A required field must be present in every record.
+    public var required: Bool
+    /// Filled in when a record leaves the field out.
+    public var defaultValue: JSONValue?
+    public var location: SourceLocation
+
+    public init(name: String, type: FieldType, required: Bool, defaultValue: JSONValue?, location: SourceLocation) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.defaultValue = defaultValue
+        self.location = location
+    }
+
+    /// Present in every validated record: required, or filled by a default.
+    public var alwaysPresent: Bool { required || defaultValue != nil }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.name == b.name && a.type == b.type && a.required == b.required && a.defaultValue == b.defaultValue
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(type)
+    }
+}
+
+/// How a new version of a schema must relate to the previous one.
+public enum CompatibilityMode: String, Sendable, Hashable, CaseIterable {
+    /// Readers of the previous version still accept records of the new one: nothing they rely on is removed
+    /// or retyped (a required field stays present with its type).
+    case backward
+    /// Readers of the new version accept records of the previous one: a field the new version requires was
+    /// already present before, or has a default.
+    case forward
+    /// Both.
+    case full
+    /// No check.
+    case none
+
+    public static let spelling = allCases.map(\.rawValue).joined(separator: ", ")
+}
+
+/// What a record that carries fields its schema does not declare gets.
+public enum UnknownFields: String, Sendable, Hashable, CaseIterable {
+    case reject
+    case ignore
+}
+
+public struct SchemaDeclaration: Sendable {
+    public var name: String
+    public var version: Int
+    public var compatibility: CompatibilityMode
+    public var unknownFields: UnknownFields
+    /// Sorted by name.
+    public var fields: [FieldDeclaration]
+    public var location: SourceLocation
+    /// Where the version is written (duplicate versions are reported there).
+    public var versionLocation: SourceLocation
+
+    public var reference: SchemaReference { SchemaReference(name: name, version: version) }
+}
+
+/// `name@version`.
+public struct SchemaReference: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var name: String
+    public var version: Int
+
+    public init(name: String, version: Int) {
+        self.name = name
+        self.version = version
+    }
+
+    public var description: String { "\(name)@\(version)" }
+    public static func < (a: Self, b: Self) -> Bool { (a.name, a.version) < (b.name, b.version) }
+}
+
+/// What a matching policy rule does.
+public enum PolicyAction: Sendable, Hashable, CustomStringConvertible {
+    case allow
+    case deny
+    case route(String)
+    /// Adds a tag and goes on to the next rule.
+    case tag(String)
+
+    public var isFinal: Bool {
+        if case .tag = self { return false }
+        return true
+    }
+
+    public var description: String {
+        switch self {
+        case .allow: "allow"
+        case .deny: "deny"
+        case .route(let target): "route to \(target)"
+        case .tag(let tag): "tag \(tag)"
+        }
+    }
+}
+
+/// What a policy pack does when a rule's condition fails to evaluate (a missing field, an overflow).
+public enum ErrorPolicy: String, Sendable, Hashable, CaseIterable {
+    /// The request is denied, naming the rule and the error: fail closed.
+    case deny
+    /// The rule counts as not matched and evaluation goes on; the error is still reported.
+    case skip
+}
+
+public struct RuleDeclaration: Sendable {
+    public var name: String
+    public var when: String
+    public var whenLocation: SourceLocation
+    public var action: PolicyAction
+    public var location: SourceLocation
+}
+
+public struct PolicyPackDeclaration: Sendable {
+    public var name: String
+    public var roles: [Role]
+    public var input: SchemaReference
+    public var inputLocation: SourceLocation
+    public var onError: ErrorPolicy
+    public var rules: [RuleDeclaration]
+    public var defaultAction: PolicyAction
+    public var location: SourceLocation
+    /// Where the name is written (duplicate names are reported there).
+    public var nameLocation: SourceLocation
+}
+
+public enum Severity: String, Sendable, Hashable, CaseIterable, Comparable {
+    case info, low, medium, high, critical
+
+    public static func < (a: Self, b: Self) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+
+    public static let spelling = allCases.map(\.rawValue).joined(separator: ", ")
+}
+
+public struct DetectionRuleDeclaration: Sendable {
+    public var name: String
+    public var when: String
+    public var whenLocation: SourceLocation
+    public var severity: Severity
+    public var message: String
+    public var location: SourceLocation
+}
+
+public struct RuleSetDeclaration: Sendable {
+    public var name: String
+    public var event: SchemaReference
+    public var eventLocation: SourceLocation
+    public var rules: [DetectionRuleDeclaration]
+    public var location: SourceLocation
+    /// Where the name is written (duplicate names are reported there).
+    public var nameLocation: SourceLocation
+}
+
+/// One step of a migration, applied in order to a record of the source version.
+public enum MigrationStep: Sendable, Hashable {
+    case rename(from: String, to: String)
+    case setDefault(field: String, value: JSONValue)
+    case drop(field: String)
+    /// `field` takes the value of a CEL expression over the source record (`record`).
+    case compute(field: String, expression: String)
+}
+
+public struct LocatedStep: Sendable {
+    public var step: MigrationStep
+    public var location: SourceLocation
+    /// Where an expression starts, for compute steps.
+    public var expressionLocation: SourceLocation?
+}
+
+public struct ContractDeclaration: Sendable {
+    public var name: String
+    public var schema: String
+    public var from: Int
+    public var to: Int
+    public var compatibility: CompatibilityMode
+    public var steps: [LocatedStep]
+    public var location: SourceLocation
+    /// Where the name is written (duplicate names are reported there).
+    public var nameLocation: SourceLocation
+}
+
+/// Everything read from an intent source, before cross-checks.
+public struct IntentDeclarations: Sendable {
+    public var schemas: [SchemaDeclaration] = []
+    public var policyPacks: [PolicyPackDeclaration] = []
+    public var ruleSets: [RuleSetDeclaration] = []
+    public var contracts: [ContractDeclaration] = []
+}
+
+/// One source file handed to the compiler: its path (as it should appear in errors) and its text.
+public struct IntentSourceFile: Sendable, Hashable {
+    public var path: String
+    public var text: String
+
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
+}

@@ -1,0 +1,429 @@
+import BenCore
+
+/// Reads intent source files into declarations, collecting every problem with its file, line, column and field.
+///
+/// A file holds one or more YAML documents (separated by `---`); each document is a mapping whose `kind` says
+/// what it declares: `schema`, `policy_pack`, `rule_set` or `contract`.
+public struct IntentReader {
+    public private(set) var declarations = IntentDeclarations()
+    public private(set) var errors: [IntentError] = []
+    /// Lines of each file, for placing errors inside multi-line expressions.
+    var lines: [String: [Substring]] = [:]
+
+    public init() {}
+
+    public static let kinds = ["schema", "policy_pack", "rule_set", "contract"]
+    static let namePattern = "lowercase letters, digits, '_' and '-', starting with a letter, at most 64 characters"
+
+    public mutating func read(_ file: IntentSourceFile) {
+        lines[file.path] = file.text.split(separator: "\n", omittingEmptySubsequences: false)
+        switch YAMLTree.documents(file.text, file: file.path) {
+        case .failure(let error): errors.append(error)
+        case .success(let documents):
+            for document in documents { readDocument(document, file: file.path) }
+        }
+    }
+
+    mutating func readDocument(_ node: YAMLTree, file: String) {
+        let root = SourceLocation(file: file, line: node.line, column: node.column, field: "")
+        guard case .mapping = node else {
+            if case .scalar(let s, _, _, _) = node, s.isEmpty { return }  // an empty document
+            errors.append(root.error(.wrongType, "a document must be a mapping with a kind (\(Self.kinds.joined(separator: ", ")))"))
+            return
+        }
+        var m = MappingReader(node, location: root)
+        guard let kind = m.string("kind", &errors) else {
+            errors += m.finish(allowed: ["kind"], reportUnknown: false)
+            return
+        }
+        switch kind.value {
+        case "schema": readSchema(&m)
+        case "policy_pack": readPolicyPack(&m)
+        case "rule_set": readRuleSet(&m)
+        case "contract": readContract(&m)
+        default:
+            errors.append(kind.location.error(.invalidValue, "unknown kind \"\(kind.value)\"; expected one of \(Self.kinds.joined(separator: ", "))"))
+        }
+    }
+
+    static func validName(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard let first = b.first, first >= 0x61 && first <= 0x7A, b.count <= 64 else { return false }
+        return b.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F || $0 == 0x2D }
+    }
+
+    mutating func name(_ m: inout MappingReader, _ key: String = "name") -> Located<String>? {
+        guard let n = m.string(key, &errors) else { return nil }
+        guard Self.validName(n.value) else {
+            errors.append(n.location.error(.invalidValue, "\"\(n.value)\" is not a valid name: use \(Self.namePattern)"))
+            return nil
+        }
+        return n
+    }
+
+    /// A CEL expression; its location is where its first character stands in the file, so an offset inside
+    /// the expression maps to a line and column (`line + lines before it`, `column + characters before it`).
+    mutating func expression(_ m: inout MappingReader, _ key: String) -> Located<String>? {
+        guard let node = m.value(key, &errors) else { return nil }
+        guard case .scalar(let text, let style, let line, let column) = node else {
+            errors.append(m.path(key).error(.wrongType, "expected an expression (a string), found \(node.kindName)"))
+            return nil
+        }
+        var location = m.path(key)
+        switch style {
+        case .plain: break
+        case .singleQuoted, .doubleQuoted: location.column = column + 1
+        case .literal, .folded:
+            // Block scalars start on the line after the indicator, at the block's indentation.
+            location.line = line + 1
+            var k = line
+            let fileLines = lines[location.file] ?? []
+            while k < fileLines.count && fileLines[k].allSatisfy({ $0 == " " }) { k += 1 }
+            location.line = k + 1
+            location.column = (k < fileLines.count ? fileLines[k].prefix { $0 == " " }.count : 0) + 1
+        }
+        if text.allSatisfy({ $0 == " " || $0 == "\n" }) {
+            errors.append(location.error(.invalidValue, "the expression is empty"))
+            return nil
+        }
+        return Located(text, location)
+    }
+
+    // MARK: Schemas
+
+    mutating func readSchema(_ m: inout MappingReader) {
+        let name = name(&m)
+        let version = m.integer("version", in: 1...1_000_000, &errors)
+        let compatibility = m.enumeration("compatibility", CompatibilityMode.self, default: .backward, &errors)
+        let unknown = m.enumeration("unknown_fields", UnknownFields.self, default: .reject, &errors)
+        _ = m.optionalString("description", &errors)
+        let fields = m.value("fields", &errors).flatMap { readFields($0, path: m.path("fields")) }
+        errors += m.finish(allowed: ["kind", "name", "version", "compatibility", "unknown_fields", "description", "fields"])
+        guard let name, let version, let compatibility, let unknown, let fields else { return }
+        declarations.schemas.append(
+            SchemaDeclaration(
+                name: name.value, version: version.value, compatibility: compatibility, unknownFields: unknown,
+                fields: fields, location: m.location, versionLocation: version.location))
+    }
+
+    mutating func readFields(_ node: YAMLTree, path: SourceLocation) -> [FieldDeclaration]? {
+        guard case .mapping(let pairs, _, _) = node else {
+            errors.append(path.at(node).error(.wrongType, "fields must be a mapping of field name to type, found \(node.kindName)"))
+            return nil
+        }
+        var out: [FieldDeclaration] = []
+        var failed = false
+        for (keyNode, valueNode) in pairs {
+            guard let fieldName = keyNode.scalarText, Self.validFieldName(fieldName) else {
+                errors.append(path.at(keyNode).error(.invalidValue, "a field name must be a letter or '_' then letters, digits or '_'"))
+                failed = true
+                continue
+            }
+            let location = path.at(valueNode).child(fieldName)
+            if let field = readField(fieldName, valueNode, location: location) { out.append(field) } else { failed = true }
+        }
+        if pairs.isEmpty {
+            errors.append(path.at(node).error(.invalidValue, "a schema or object needs at least one field"))
+            return nil
+        }
+        return failed ? nil : out.sorted { $0.name < $1.name }
+    }
+
+    static func validFieldName(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard let first = b.first, (first | 0x20 >= 0x61 && first | 0x20 <= 0x7A) || first == 0x5F, b.count <= 128 else { return false }
+        return b.allSatisfy { ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+    }
+
+    mutating func readField(_ name: String, _ node: YAMLTree, location: SourceLocation) -> FieldDeclaration? {
+        // Shorthand: `port: int` is an optional field of that type.
+        if case .scalar(let text, _, _, _) = node {
+            guard let type = parseType(text, fields: nil, at: location) else { return nil }
+            return FieldDeclaration(name: name, type: type, required: false, defaultValue: nil, location: location)
+        }
+        var m = MappingReader(node, location: location)
+        guard case .mapping = node else {
+            errors.append(location.error(.wrongType, "a field is a type (`port: int`) or a mapping with type, required, default"))
+            return nil
+        }
+        let typeText = m.string("type", &errors)
+        let required = m.boolean("required", default: false, &errors)
+        _ = m.optionalString("description", &errors)
+        let nested = m.optionalValue("fields").flatMap { readFields($0, path: m.path("fields")) }
+        let defaultNode = m.optionalValue("default")
+        errors += m.finish(allowed: ["type", "required", "default", "description", "fields"])
+        guard let typeText, let required else { return nil }
+        guard let type = parseType(typeText.value, fields: nested, at: typeText.location) else { return nil }
+        if m.has("fields") && !type.containsObject {
+            errors.append(m.path("fields").error(.invalidValue, "only an object (or a list or map of objects) has fields"))
+            return nil
+        }
+        if type.containsObject && nested == nil {
+            if !m.has("fields") { errors.append(typeText.location.error(.missingKey, "an object field needs `fields:`")) }
+            return nil
+        }
+        var defaultValue: JSONValue? = nil
+        if let defaultNode {
+            let at = m.path("default").at(defaultNode)
+            if required.value {
+                errors.append(at.error(.invalidValue, "a required field cannot have a default; remove one of them"))
+                return nil
+            }
+            guard let value = YAMLValues.json(defaultNode, as: type, at: at, &errors) else { return nil }
+            defaultValue = value
+        }
+        return FieldDeclaration(name: name, type: type, required: required.value, defaultValue: defaultValue, location: location)
+    }
+
+    mutating func parseType(_ text: String, fields: [FieldDeclaration]?, at location: SourceLocation) -> FieldType? {
+        let t = text.filter { $0 != " " }
+        func inner(_ s: Substring) -> FieldType? {
+            switch s {
+            case "string": return .string
+            case "int": return .int
+            case "uint": return .uint
+            case "double": return .double
+            case "bool": return .bool
+            case "bytes": return .bytes
+            case "timestamp": return .timestamp
+            case "object": return fields.map { .object($0) } ?? .object([])
+            default:
+                if s.hasPrefix("list<") && s.hasSuffix(">") { return inner(s.dropFirst(5).dropLast()).map { .list($0) } }
+                if s.hasPrefix("map<string,") && s.hasSuffix(">") { return inner(s.dropFirst(11).dropLast()).map { .map($0) } }
+                return nil
+            }
+        }
+        guard let type = inner(Substring(t)) else {
+            let hint = t.hasPrefix("map<") ? " (map keys are always strings: map<string, T>)" : ""
+            errors.append(location.error(.invalidValue, "unknown type \"\(text)\"; use one of \(FieldType.spelling)\(hint)"))
+            return nil
+        }
+        return type
+    }
+
+    // MARK: Policy packs and rule sets
+
+    mutating func schemaReference(_ m: inout MappingReader, _ key: String) -> Located<SchemaReference>? {
+        guard let text = m.string(key, &errors) else { return nil }
+        let parts = text.value.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, Self.validName(String(parts[0])), let version = Int(parts[1]), version >= 1 else {
+            errors.append(text.location.error(.invalidValue, "expected a schema reference such as http_request@2 (name@version)"))
+            return nil
+        }
+        return Located(SchemaReference(name: String(parts[0]), version: version), text.location)
+    }
+
+    mutating func readPolicyPack(_ m: inout MappingReader) {
+        let name = name(&m)
+        let roles = m.list("roles", &errors).flatMap { items -> [Role]? in
+            var out: [Role] = []
+            for (i, item) in items.enumerated() {
+                guard let text = item.scalarText, let role = Role(rawValue: text) else {
+                    errors.append(m.path("roles").index(i).at(item).error(.invalidValue, "expected a role: \(Role.spelling)"))
+                    return nil
+                }
+                guard role == .proxy || role == .spine else {
+                    errors.append(m.path("roles").index(i).at(item).error(.invalidValue, "policy packs run on proxy and spine; \(role) runs rule sets or contracts"))
+                    return nil
+                }
+                out.append(role)
+            }
+            if out.isEmpty { errors.append(m.path("roles").error(.invalidValue, "name at least one role (proxy, spine)")) }
+            return out.isEmpty ? nil : Array(Set(out)).sorted()
+        }
+        let input = schemaReference(&m, "input")
+        let onError = m.enumeration("on_error", ErrorPolicy.self, default: .deny, &errors)
+        _ = m.optionalString("description", &errors)
+        let rules = m.list("rules", &errors).map { items in
+            items.enumerated().compactMap { (i, item) in readPolicyRule(item, at: m.path("rules").index(i).at(item)) }
+        }
+        let defaultAction = m.value("default", &errors).flatMap { readAction($0, at: m.path("default").at($0)) }
+        errors += m.finish(allowed: ["kind", "name", "roles", "input", "on_error", "description", "rules", "default"])
+        if case .tag? = defaultAction {
+            errors.append(m.path("default").error(.invalidValue, "the default must decide: allow, deny or {route: target}"))
+            return
+        }
+        guard let name, let roles, let input, let onError, let rules, let defaultAction,
+            rules.count == (m.listCount("rules") ?? -1)
+        else { return }
+        declarations.policyPacks.append(
+            PolicyPackDeclaration(
+                name: name.value, roles: roles, input: input.value, inputLocation: input.location, onError: onError,
+                rules: rules, defaultAction: defaultAction, location: m.location, nameLocation: name.location))
+    }
+
+    mutating func readPolicyRule(_ node: YAMLTree, at location: SourceLocation) -> RuleDeclaration? {
+        var m = MappingReader(node, location: location)
+        guard case .mapping = node else {
+            errors.append(location.error(.wrongType, "a rule is a mapping with name, when and action"))
+            return nil
+        }
+        let name = name(&m)
+        let when = expression(&m, "when")
+        let action = m.value("action", &errors).flatMap { readAction($0, at: m.path("action").at($0)) }
+        _ = m.optionalString("description", &errors)
+        errors += m.finish(allowed: ["name", "when", "action", "description"])
+        guard let name, let when, let action else { return nil }
+        return RuleDeclaration(name: name.value, when: when.value, whenLocation: when.location, action: action, location: location)
+    }
+
+    mutating func readAction(_ node: YAMLTree, at location: SourceLocation) -> PolicyAction? {
+        let expected = "an action is allow, deny, {route: TARGET} or {tag: NAME}"
+        switch node {
+        case .scalar(let text, _, _, _):
+            switch text {
+            case "allow": return .allow
+            case "deny": return .deny
+            default:
+                errors.append(location.error(.invalidValue, "unknown action \"\(text)\"; \(expected)"))
+                return nil
+            }
+        case .mapping(let pairs, _, _):
+            guard pairs.count == 1, let key = pairs[0].key.scalarText, key == "route" || key == "tag",
+                let value = pairs[0].value.scalarText, !value.isEmpty
+            else {
+                errors.append(location.error(.invalidValue, expected))
+                return nil
+            }
+            return key == "route" ? .route(value) : .tag(value)
+        case .sequence:
+            errors.append(location.error(.wrongType, expected))
+            return nil
+        }
+    }
+
+    mutating func readRuleSet(_ m: inout MappingReader) {
+        let name = name(&m)
+        let event = schemaReference(&m, "event")
+        _ = m.optionalString("description", &errors)
+        let rules = m.list("rules", &errors).map { items in
+            items.enumerated().compactMap { (i, item) in readDetectionRule(item, at: m.path("rules").index(i).at(item)) }
+        }
+        errors += m.finish(allowed: ["kind", "name", "event", "description", "rules"])
+        guard let name, let event, let rules, rules.count == (m.listCount("rules") ?? -1) else { return }
+        declarations.ruleSets.append(
+            RuleSetDeclaration(
+                name: name.value, event: event.value, eventLocation: event.location, rules: rules, location: m.location,
+                nameLocation: name.location))
+    }
+
+    mutating func readDetectionRule(_ node: YAMLTree, at location: SourceLocation) -> DetectionRuleDeclaration? {
+        var m = MappingReader(node, location: location)
+        guard case .mapping = node else {
+            errors.append(location.error(.wrongType, "a detection rule is a mapping with name, when, severity and message"))
+            return nil
+        }
+        let name = name(&m)
+        let when = expression(&m, "when")
+        let severity = m.enumeration("severity", Severity.self, default: nil, &errors)
+        let message = m.string("message", &errors)
+        errors += m.finish(allowed: ["name", "when", "severity", "message"])
+        guard let name, let when, let severity, let message else { return nil }
+        return DetectionRuleDeclaration(
+            name: name.value, when: when.value, whenLocation: when.location, severity: severity, message: message.value,
+            location: location)
+    }
+
+    // MARK: Contracts
+
+    mutating func readContract(_ m: inout MappingReader) {
+        let name = name(&m)
+        let schema = self.name(&m, "schema")
+        let from = m.integer("from", in: 1...1_000_000, &errors)
+        let to = m.integer("to", in: 1...1_000_000, &errors)
+        let compatibility = m.enumeration("compatibility", CompatibilityMode.self, default: nil, &errors)
+        _ = m.optionalString("description", &errors)
+        let steps = m.list("steps", allowEmpty: true, &errors).map { items in
+            items.enumerated().compactMap { (i, item) in readStep(item, at: m.path("steps").index(i).at(item)) }
+        }
+        errors += m.finish(allowed: ["kind", "name", "schema", "from", "to", "compatibility", "description", "steps"])
+        if let from, let to, from.value == to.value {
+            errors.append(to.location.error(.invalidValue, "a contract migrates between two different versions"))
+            return
+        }
+        guard let name, let schema, let from, let to, let compatibility, let steps,
+            steps.count == (m.listCount("steps") ?? -1)
+        else { return }
+        declarations.contracts.append(
+            ContractDeclaration(
+                name: name.value, schema: schema.value, from: from.value, to: to.value, compatibility: compatibility,
+                steps: steps, location: m.location, nameLocation: name.location))
+    }
+
+    mutating func readStep(_ node: YAMLTree, at location: SourceLocation) -> LocatedStep? {
+        let expected = "a step is one of rename: {from, to}, default: {field, value}, drop: FIELD, compute: {field, expr}"
+        guard case .mapping(let pairs, _, _) = node, pairs.count == 1, let op = pairs[0].key.scalarText else {
+            errors.append(location.error(.invalidValue, expected))
+            return nil
+        }
+        let body = pairs[0].value
+        let at = location.child(op).at(body)
+        switch op {
+        case "drop":
+            guard let field = body.scalarText, Self.validFieldName(field) else {
+                errors.append(at.error(.invalidValue, "drop names one field: drop: legacy_id"))
+                return nil
+            }
+            return LocatedStep(step: .drop(field: field), location: at)
+        case "rename":
+            var m = MappingReader(body, location: at)
+            let from = m.string("from", &errors)
+            let to = m.string("to", &errors)
+            errors += m.finish(allowed: ["from", "to"])
+            guard let from, let to else { return nil }
+            return LocatedStep(step: .rename(from: from.value, to: to.value), location: at)
+        case "default":
+            var m = MappingReader(body, location: at)
+            let field = m.string("field", &errors)
+            let value = m.value("value", &errors)
+            errors += m.finish(allowed: ["field", "value"])
+            guard let field, let value else { return nil }
+            // The value is typed against the target field during validation; keep it as written.
+            return LocatedStep(step: .setDefault(field: field.value, value: YAMLValues.untyped(value)), location: m.path("value").at(value))
+        case "compute":
+            var m = MappingReader(body, location: at)
+            let field = m.string("field", &errors)
+            let expression = expression(&m, "expr")
+            errors += m.finish(allowed: ["field", "expr"])
+            guard let field, let expression else { return nil }
+            return LocatedStep(
+                step: .compute(field: field.value, expression: expression.value), location: at,
+                expressionLocation: expression.location)
+        default:
+            errors.append(location.error(.invalidValue, "unknown step \"\(op)\"; \(expected)"))
+            return nil
+        }
+    }
+}
+
+/// A value read from the source with where it was written.
+public struct Located<T: Sendable>: Sendable {
+    public var value: T
+    public var location: SourceLocation
+
+    public init(_ value: T, _ location: SourceLocation) {
+        self.value = value
+        self.location = location
+    }
+}
+
+extension SourceLocation {
+    func child(_ name: String) -> SourceLocation {
+        var copy = self
+        copy.field = field.isEmpty ? name : "\(field).\(name)"
+        return copy
+    }
+
+    func index(_ i: Int) -> SourceLocation {
+        var copy = self
+        copy.field = "\(field)[\(i)]"
+        return copy
+    }
+
+    func at(_ node: YAMLTree) -> SourceLocation {
+        var copy = self
+        copy.line = node.line
+        copy.column = node.column
+        return copy
+    }
+}

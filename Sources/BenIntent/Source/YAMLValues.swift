@@ -1,0 +1,72 @@
+import BenCore
+
+extension FieldType {
+    var containsObject: Bool {
+        switch self {
+        case .object: true
+        case .list(let e), .map(let e): e.containsObject
+        default: false
+        }
+    }
+}
+
+/// Turns YAML values (defaults, contract values) into JSON of a declared field type.
+enum YAMLValues {
+    /// A YAML value as JSON without a declared type: plain scalars that read as numbers or booleans become
+    /// those, everything else a string. Used only until the field's type is known.
+    static func untyped(_ node: YAMLTree) -> JSONValue {
+        switch node {
+        case .scalar(let s, let style, _, _):
+            guard style == .plain else { return .string(s) }
+            if s == "true" { return .bool(true) }
+            if s == "false" { return .bool(false) }
+            if s == "null" || s == "~" { return .null }
+            if let i = Int64(s) { return .int(i) }
+            if let d = Double(s), d.isFinite, s.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return .double(d) }
+            return .string(s)
+        case .sequence(let items, _, _): return .array(items.map(untyped))
+        case .mapping(let pairs, _, _):
+            var object: [String: JSONValue] = [:]
+            for (k, v) in pairs { object[k.scalarText ?? ""] = untyped(v) }
+            return .object(object)
+        }
+    }
+
+    /// A YAML value checked against `type`, as JSON. Errors name the exact element (`default[2]`).
+    static func json(_ node: YAMLTree, as type: FieldType, at location: SourceLocation, _ errors: inout [IntentError]) -> JSONValue? {
+        let value = untyped(node)
+        if case .scalar(_, let style, _, _) = node, style != .plain, value.stringValue != nil {
+            switch type {
+            case .int, .uint, .double, .bool:
+                errors.append(location.error(.wrongType, "expected \(type), found a quoted string; remove the quotes"))
+                return nil
+            default: break
+            }
+        }
+        if let path = unsafeInteger(value, path: location.field) {
+            errors.append(IntentError(.invalidValue, file: location.file, line: location.line, column: location.column, field: path,
+                "integers beyond ±2^53 cannot be carried exactly in a bundle; use a smaller value"))
+            return nil
+        }
+        let problems = RecordValidator.check(value, as: type, path: location.field)
+        if let first = problems.first {
+            errors.append(IntentError(.wrongType, file: location.file, line: location.line, column: location.column, field: first.path, first.message))
+            return nil
+        }
+        return value
+    }
+
+    /// The path of the first integer in `value` that JSON cannot carry exactly, if any.
+    static func unsafeInteger(_ value: JSONValue, path: String) -> String? {
+        switch value {
+        case .int(let i): return i.magnitude > UInt64(JSONValue.maxSafeInteger) ? path : nil
+        case .array(let items):
+            for (i, item) in items.enumerated() { if let p = unsafeInteger(item, path: "\(path)[\(i)]") { return p } }
+            return nil
+        case .object(let members):
+            for key in members.keys.sorted() { if let p = unsafeInteger(members[key]!, path: "\(path).\(key)") { return p } }
+            return nil
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,363 @@
+import BenCore
+import BenCrypto
+import BenNATS
+import BenPeerLink
+import BenProtocol
+import BenStore
+import BenTopology
+import Logging
+
+/// An API request refused, with the sentence benctl prints.
+struct APIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension LedgerService {
+    /// `ben.<fleet>.api.<verb>`: the operator API, JSON over NATS request/reply. Verbs that change state must
+    /// be signed by a trusted operator key; reads are open.
+    func serveAPI(_ connection: NATSConnection) async throws {
+        let subscription = try await connection.subscribe(subject: NATSSubjects.apiWildcard(configuration.fleet))
+        let prefix = "ben.\(configuration.fleet.rawValue).api."
+        for await message in subscription {
+            let verb = String(message.subject.dropFirst(prefix.count))
+            let (payload, ok) = handle(verb: verb, message: message)
+            var headers = NATSHeaders()
+            headers.set(ok ? "ok" : "error", for: OperatorAPI.statusHeader)
+            try? await message.respond(payload, headers: headers)
+        }
+    }
+
+    func handle(verb: String, message: NATSMessage) -> ([UInt8], Bool) {
+        currentOperator = "ledger"
+        defer { currentOperator = "ledger" }
+        do {
+            let args: JSONValue
+            if OperatorAPI.signedVerbs.contains(verb) {
+                let request = try authorize(verb: verb, message: message)
+                args = request.args
+            } else if OperatorAPI.openVerbs.contains(verb) {
+                args = message.payload.isEmpty ? [:] : try JSONParser.parse(message.payload)
+            } else {
+                throw APIError("unknown verb \(verb); benctl and this ledger may be different versions")
+            }
+            let answer = try answer(verb: verb, args: args, body: message.payload)
+            return ((try? CanonicalJSON.encode(answer)) ?? [], true)
+        } catch {
+            logger.notice("API request refused", metadata: ["verb": "\(verb)", "reason": "\(error)"])
+            return ((try? CanonicalJSON.encode(["error": .string("\(error)")])) ?? [], false)
+        }
+    }
+
+    /// Checks a state-changing request: signed by a trusted operator, for this fleet and verb, fresh, not a
+    /// replay, and its body is the one it names. Anything else is refused and logged.
+    func authorize(verb: String, message: NATSMessage) throws -> OperatorRequest {
+        guard let text = message.headers[OperatorAPI.requestHeader] else {
+            throw APIError("\(verb) changes state and must be signed: pass --key FILE or set BEN_OPERATOR_KEY")
+        }
+        let envelope = try SignedEnvelope.decode(Array(text.utf8), document: "operator request", maxBytes: OperatorRequest.maxBytes)
+        let keyID: String
+        do {
+            keyID = try envelope.verify(context: .operatorRequest, trusted: configuration.operators)
+        } catch {
+            throw APIError("refused: \(error); the ledger trusts only the operator keys in its configuration")
+        }
+        let request = try envelope.document(as: OperatorRequest.self)
+        let now = SystemClock.now()
+        guard request.fleet == configuration.fleet, request.verb == verb else { throw APIError("refused: signed for \(request.fleet) \(request.verb)") }
+        guard abs((request.at - now).milliseconds) <= OperatorAPI.clockSkew.milliseconds else {
+            throw APIError("refused: the request is dated \(request.at), more than 5 minutes from the ledger's clock (\(now))")
+        }
+        guard BLAKE2b.key(of: message.payload) == request.body else { throw APIError("refused: the body does not match the signed request") }
+        recentNonces = recentNonces.filter { now - $0.value < OperatorAPI.clockSkew * 2 }
+        guard recentNonces.updateValue(request.at, forKey: request.nonce) == nil else { throw APIError("refused: a replayed request") }
+        currentOperator = keyID
+        return request
+    }
+
+    func answer(verb: String, args: JSONValue, body: [UInt8]) throws -> JSONValue {
+        switch verb {
+        case "topology.apply": return try applyTopology(yaml: body, file: args["file"]?.stringValue ?? "topology.yaml")
+        case "topology.show": return try showTopology()
+        case "stage.begin": return try stageBegin(manifest: body, label: args["label"]?.stringValue ?? "")
+        case "stage.chunk": return try stageChunk(args: args, part: body)
+        case "stage.commit": return try stageCommit(args: args)
+        case "versions": return versionsList()
+        case "deploy": return try deploy(args: args)
+        case "rollback": return try rollback(args: args)
+        case "status": return try status(args: args).json
+        case "log": return try log(args: args)
+        case "log.verify": return try verifyLog()
+        case "drift": return try drift()
+        default: throw APIError("unknown verb \(verb)")
+        }
+    }
+
+    // MARK: Topology
+
+    func applyTopology(yaml: [UInt8], file: String) throws -> JSONValue {
+        let text = String(decoding: yaml, as: UTF8.self)
+        let reading = Topology.read(yaml: text, file: file)
+        guard let topology = reading.topology else {
+            throw APIError("the topology has \(reading.errors.count) problem(s):\n" + reading.errors.map(\.description).joined(separator: "\n"))
+        }
+        guard topology.fleet == configuration.fleet else {
+            throw APIError("\(file): the topology is for fleet \(topology.fleet); this ledger runs \(configuration.fleet)")
+        }
+        let yamlKey = try store.put(yaml)
+        let key = BLAKE2b.key(of: topology.canonicalBytes)
+        try database.setSetting("topology", yamlKey.hex)
+        install(topology, key: key)
+        audit("topology", detail: ["key": .string(key.hex), "nodes": .int(Int64(topology.nodes.count)), "file": .string(file)])
+        return ["key": .string(key.hex), "nodes": .int(Int64(topology.nodes.count)), "fleet": .string(topology.fleet.rawValue)]
+    }
+
+    func showTopology() throws -> JSONValue {
+        guard let (topology, key) = topology else { throw APIError("no topology applied yet; `benctl topology apply FILE`") }
+        var roles: [String: JSONValue] = [:]
+        for role in Role.allCases {
+            roles[role.rawValue] = .int(Int64(topology.nodes.filter { $0.roles.contains(role) }.count))
+        }
+        return ["key": .string(key.hex), "fleet": .string(topology.fleet.rawValue), "nodes": .int(Int64(topology.nodes.count)), "roles": .object(roles)]
+    }
+
+    // MARK: Stage
+
+    func stageBegin(manifest bytes: [UInt8], label: String) throws -> JSONValue {
+        let manifest = try Manifest.decode(bytes)
+        let key = try store.put(bytes)
+        let missing = manifest.chunkKeys.filter { !store.has($0) }
+        return [
+            "manifest": .string(key.hex), "chunks": .int(Int64(manifest.chunkKeys.count)), "size": .int(manifest.totalSize),
+            "missing": .array(missing.map { .string($0.hex) }),
+        ]
+    }
+
+    func stageChunk(args: JSONValue, part: [UInt8]) throws -> JSONValue {
+        guard let keyText = args["key"]?.stringValue, let key = Key(hex: keyText), case .int(let offset)? = args["offset"],
+            case .int(let total)? = args["total"], total > 0, total <= Int64(Manifest.Artifact.chunkSizeRange.upperBound)
+        else { throw APIError("stage.chunk needs key, offset and total") }
+        if store.has(key) {
+            partialUploads[key] = nil
+            return ["stored": true, "received": .int(total)]
+        }
+        var buffer = offset == 0 ? [] : (partialUploads[key] ?? [])
+        guard Int64(buffer.count) == offset else {
+            partialUploads[key] = nil
+            throw APIError("part of \(key.short) at offset \(offset), but \(buffer.count) bytes have arrived; start the chunk again")
+        }
+        buffer += part
+        guard Int64(buffer.count) <= total else { throw APIError("chunk \(key.short) is longer than its total") }
+        if Int64(buffer.count) < total {
+            partialUploads[key] = buffer
+            return ["stored": false, "received": .int(Int64(buffer.count))]
+        }
+        partialUploads[key] = nil
+        try store.put(buffer, expecting: key)
+        return ["stored": true, "received": .int(total)]
+    }
+
+    func stageCommit(args: JSONValue) throws -> JSONValue {
+        guard let keyText = args["manifest"]?.stringValue, let key = Key(hex: keyText) else { throw APIError("stage.commit needs the manifest key") }
+        guard let manifest = try store.manifest(key) else { throw APIError("manifest \(key.short) was not staged; run stage.begin first") }
+        let missing = manifest.chunkKeys.filter { !store.has($0) }
+        guard missing.isEmpty else { throw APIError("\(missing.count) chunks of \(key.short) have not arrived; stage again") }
+        let label = args["label"]?.stringValue ?? ""
+        let (version, isNew, actions) = machine.onStage(
+            manifest: key, manifestSize: Int64(manifest.canonicalBytes.count), size: manifest.totalSize, label: label, now: SystemClock.now())
+        perform(actions)
+        return ["version": .int(Int64(version.rawValue)), "new": .bool(isNew), "manifest": .string(key.hex)]
+    }
+
+    func versionsList() -> JSONValue {
+        let rows: [JSONValue] = machine.versions.keys.sorted().map { v in
+            let r = machine.versions[v]!
+            return [
+                "version": .int(Int64(v.rawValue)), "status": .string(r.status.rawValue), "manifest": .string(r.manifest.hex),
+                "label": .string(r.label), "size": .int(r.bundleSize), "staged_at": .string(r.stagedAt.rfc3339),
+                "changed_at": .string(r.changedAt.rfc3339),
+            ]
+        }
+        var out: [String: JSONValue] = ["versions": .array(rows)]
+        if let active = machine.activeVersion { out["active"] = .int(Int64(active.rawValue)) }
+        if let deploying = machine.deploying { out["deploying"] = .int(Int64(deploying.rawValue)) }
+        return .object(out)
+    }
+
+    // MARK: Deploy
+
+    func deploy(args: JSONValue) throws -> JSONValue {
+        guard case .int(let v)? = args["version"], v > 0 else { throw APIError("deploy needs a version") }
+        let version = Version(UInt64(v))
+        let retry = args["retry"] == .bool(true)
+        audit("deploy", detail: ["version": .int(v), "retry": .bool(retry), "args": args])
+        return try rollOut(version, args: args, retry: retry)
+    }
+
+    func rollOut(_ version: Version, args: JSONValue, retry: Bool) throws -> JSONValue {
+        guard let (topology, topologyKey) = topology else { throw APIError("no topology applied yet; `benctl topology apply FILE` first") }
+        guard let record = machine.versions[version] else { throw APIError("\(version) does not exist; `benctl versions` lists them") }
+        let timeout: Duration? = { if case .int(let s)? = args["timeout_s"], s > 0 { .seconds(s) } else { nil } }()
+        var selector = Selector()
+        if case .array(let roles)? = args["roles"] { selector.roles = roles.compactMap { $0.stringValue.flatMap(Role.init) } }
+        if retry, let missing = record.deployment?.missing, !missing.isEmpty {
+            selector = Selector(nodes: missing.keys.sorted())
+        }
+        let stripes: Int? = { if case .int(let k)? = args["stripes"], k > 0 { Int(k) } else { nil } }()
+        let planned: PlannedDeployment
+        do {
+            planned = try Planner().plan(
+                topology,
+                Deployment(
+                    version: version, topologyKey: topologyKey, selector: selector, down: silentNodes(), stripes: stripes,
+                    bundleSize: record.bundleSize))
+        } catch {
+            throw APIError("cannot plan \(version): \(error)")
+        }
+        let planKey = try store.putDocument(planned.plan)
+        let now = SystemClock.now()
+        let result: Result<[LedgerAction], DeployRefusal>
+        if retry {
+            result = machine.onRetry(version, plan: planned.plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout, now: now)
+        } else {
+            let supersede = args["supersede"] == .bool(true)
+            result = machine.onDeploy(
+                version, plan: planned.plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout,
+                supersede: supersede, now: now)
+        }
+        switch result {
+        case .failure(let refusal): throw APIError(refusal.description)
+        case .success(let actions):
+            if retry { stopSeeding(version) }
+            perform(actions)
+        }
+        let depth = (0..<planned.plan.stripeCount).compactMap { planned.plan.depths(stripe: $0)?.max() }.max() ?? 0
+        return [
+            "version": .int(Int64(version.rawValue)), "status": .string(machine.versions[version]?.status.rawValue ?? "?"),
+            "targets": .int(Int64(planned.plan.nodes.count)), "stripes": .int(Int64(planned.plan.stripeCount)),
+            "depth": .int(Int64(depth)), "plan": .string(planKey.hex),
+            "excluded": .array(planned.excluded.map { .string($0.description) }),
+            "deadline": .string(machine.versions[version]?.deployment?.announcement.deadline.rfc3339 ?? ""),
+        ]
+    }
+
+    /// Nodes heard from before that have been silent too long: planned around, so they catch up as orphans
+    /// instead of holding a relay's children up.
+    func silentNodes() -> [NodeID] {
+        let now = SystemClock.now()
+        return heartbeats.values.filter { now - $0.at > configuration.silentAfter }.map(\.node).sorted()
+    }
+
+    func rollback(args: JSONValue) throws -> JSONValue {
+        guard case .int(let v)? = args["to"], let old = machine.versions[Version(UInt64(v))] else {
+            throw APIError("rollback needs --to VERSION of an existing version")
+        }
+        let label = "rollback to \(old.version)"
+        let (version, _, actions) = machine.onStage(
+            manifest: old.manifest, manifestSize: old.manifestSize, size: old.bundleSize, label: label, forceNew: true, now: SystemClock.now())
+        perform(actions)
+        audit("rollback", detail: ["to": .int(v), "as": .int(Int64(version.rawValue))])
+        var deployArgs = args.objectValue ?? [:]
+        deployArgs["version"] = .int(Int64(version.rawValue))
+        return try rollOut(version, args: .object(deployArgs), retry: false)
+    }
+
+    // MARK: Reads
+
+    func status(args: JSONValue) throws -> DeploymentStatus {
+        let version: Version
+        if case .int(let v)? = args["version"] {
+            version = Version(UInt64(v))
+        } else if let v = machine.deploying ?? machine.versions.values.filter({ $0.deployment != nil }).map(\.version).max() {
+            version = v
+        } else {
+            throw APIError("nothing has been deployed yet; `benctl versions` lists what is staged")
+        }
+        guard let record = machine.versions[version] else { throw APIError("\(version) does not exist") }
+        let deployment = record.deployment
+        var locations: [NodeID: String] = [:]
+        if let (topology, _) = topology {
+            for (i, node) in topology.nodes.enumerated() { locations[node.id] = topology.location(of: i) }
+        }
+        let missing = (deployment?.missing ?? [:]).sorted { $0.key < $1.key }.map {
+            DeploymentStatus.MissingNode(node: $0.key, location: locations[$0.key] ?? "?", reason: $0.value)
+        }
+        var stripes = 0
+        var depth = 0
+        var fanOut = 0
+        if let planKey = deployment?.announcement.plan, let plan = try? Plan.decode(try store.get(planKey)) {
+            stripes = plan.stripeCount
+            depth = (0..<plan.stripeCount).compactMap { plan.depths(stripe: $0)?.max() }.max() ?? 0
+            fanOut = Set((0..<plan.stripeCount).flatMap { s in plan.stripes[s].enumerated().filter { $0.element == Plan.ledger }.map(\.offset) }).count
+        }
+        let refused = deployment?.acks.values.filter { $0.status == .refused }.count ?? 0
+        return DeploymentStatus(
+            fleet: configuration.fleet, version: version, status: record.status.rawValue, manifest: record.manifest, label: record.label,
+            attempt: deployment?.attempt ?? 0, required: deployment?.required.count ?? 0, active: deployment?.activeCount ?? 0,
+            refused: refused, issuedAt: deployment?.announcement.issuedAt, deadline: deployment?.announcement.deadline,
+            changedAt: record.changedAt, missing: missing, groups: DeploymentStatus.group(missing),
+            suspects: (deployment?.suspects ?? [:]).sorted { $0.key < $1.key }.map { DeploymentStatus.Suspect(node: $0.key, detail: $0.value) },
+            bundleSize: record.bundleSize, ledgerEgress: egress[version] ?? 0, messagesAtLedger: messages[version] ?? 0,
+            stripes: stripes, depth: depth, fanOut: fanOut)
+    }
+
+    func log(args: JSONValue) throws -> JSONValue {
+        let after: Int64 = { if case .int(let a)? = args["after"] { a } else { 0 } }()
+        let limit: Int = { if case .int(let l)? = args["limit"], l > 0 { Int(min(l, 10_000)) } else { 1000 } }()
+        let entries = try database.auditEntries(after: after, limit: limit)
+        return [
+            "entries": .array(
+                entries.map {
+                    [
+                        "seq": .int($0.seq), "at": .string($0.at.rfc3339), "kind": .string($0.kind), "operator": .string($0.operatorKey),
+                        "detail": $0.detail, "hash": .string($0.hash),
+                    ]
+                })
+        ]
+    }
+
+    func verifyLog() throws -> JSONValue {
+        let result = try database.verifyAudit()
+        var out: [String: JSONValue] = ["entries": .int(Int64(result.entries)), "ok": .bool(result.firstBad == nil)]
+        if let bad = result.firstBad { out["first_bad"] = ["seq": .int(bad.seq), "problem": .string(bad.problem)] }
+        return .object(out)
+    }
+
+    /// Every node whose version differs from the fleet's, and every node not heard from, by location.
+    func drift() throws -> JSONValue {
+        guard let (topology, _) = topology else { throw APIError("no topology applied yet") }
+        let fleetVersion = machine.activeVersion ?? .none
+        let now = SystemClock.now()
+        var differing: [JSONValue] = []
+        var silent: [JSONValue] = []
+        for (i, node) in topology.nodes.enumerated() where !node.maintenance {
+            let location = topology.location(of: i)
+            guard let beat = heartbeats[node.id] else {
+                silent.append(["node": .string(node.id.rawValue), "location": .string(location), "last_heard": .null])
+                continue
+            }
+            if now - beat.at > configuration.silentAfter {
+                silent.append(["node": .string(node.id.rawValue), "location": .string(location), "last_heard": .string(beat.at.rfc3339)])
+            } else if beat.active != fleetVersion {
+                differing.append([
+                    "node": .string(node.id.rawValue), "location": .string(location), "active": .int(Int64(beat.active.rawValue)),
+                    "working": .string(beat.working), "last_heard": .string(beat.at.rfc3339),
+                ])
+            }
+        }
+        var running: [String: JSONValue] = [:]
+        for beat in heartbeats.values where now - beat.at <= configuration.silentAfter {
+            running["\(beat.active.rawValue)", default: .int(0)] = .int((running["\(beat.active.rawValue)"]?.intValue ?? 0) + 1)
+        }
+        var out: [String: JSONValue] = [
+            "fleet_version": .int(Int64(fleetVersion.rawValue)), "nodes": .int(Int64(topology.nodes.count)),
+            "differing": .array(differing), "silent": .array(silent), "running": .object(running),
+        ]
+        if let deploying = machine.deploying { out["deploying"] = .int(Int64(deploying.rawValue)) }
+        let latest = machine.versions.values.filter { $0.deployment != nil }.map(\.version).max()
+        if let latest, latest != fleetVersion, let status = machine.versions[latest]?.status {
+            out["latest"] = ["version": .int(Int64(latest.rawValue)), "status": .string(status.rawValue)]
+        }
+        return .object(out)
+    }
+}

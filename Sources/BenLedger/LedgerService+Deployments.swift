@@ -1,0 +1,260 @@
+import BenCore
+import BenCrypto
+import BenNATS
+import BenPeerLink
+import BenProtocol
+import BenStore
+import BenTopology
+import Logging
+
+extension LedgerService {
+    // MARK: Deployment machine actions
+
+    /// Carries out what the deployment machine decided, in order: state is durable before anything goes out.
+    func perform(_ actions: [LedgerAction], envelopes: [NodeID: [UInt8]] = [:]) {
+        for action in actions {
+            switch action {
+            case .persist(let record):
+                do {
+                    try database.save(record)
+                } catch {
+                    logger.critical("cannot persist a version; stopping rather than acting on state that is not durable", metadata: ["error": "\(error)"])
+                    tasks.finish()
+                    return
+                }
+            case .recordAck(let ack):
+                do {
+                    try database.recordAck(ack, envelope: envelopes[ack.node] ?? [])
+                } catch {
+                    logger.error("cannot record an ack", metadata: ["ben.node": "\(ack.node)", "error": "\(error)"])
+                }
+            case .audit(let event):
+                audit(event.kind, detail: auditDetail(event))
+            case .publishAnnouncement(let announcement):
+                publish(announcement)
+            case .startSeeding(let version, let planKey):
+                startSeeding(version, planKey: planKey)
+            case .stopSeeding(let version):
+                stopSeeding(version)
+            case .armDeadline(let version, let at):
+                arm(.deploymentDeadline(version), at: at)
+            case .report(let report):
+                logger.warning("\(report)")
+            }
+        }
+    }
+
+    func auditDetail(_ event: AuditEvent) -> JSONValue {
+        switch event {
+        case .staged(let v, let manifest, let label):
+            ["version": .int(Int64(v.rawValue)), "manifest": .string(manifest.hex), "label": .string(label)]
+        case .transition(let v, let from, let to, let detail):
+            ["version": .int(Int64(v.rawValue)), "from": .string(from.rawValue), "to": .string(to.rawValue), "detail": .string(detail)]
+        }
+    }
+
+    func audit(_ kind: String, detail: JSONValue) {
+        do {
+            try database.appendAudit(kind: kind, operatorKey: currentOperator, detail: detail, at: SystemClock.now())
+        } catch {
+            logger.error("cannot append to the audit log", metadata: ["kind": "\(kind)", "error": "\(error)"])
+        }
+    }
+
+    /// Signs the announcement, keeps the envelope for the seeders' HELLOs, and publishes it to JetStream
+    /// (which keeps the latest per fleet, so a node that was down catches up).
+    func publish(_ announcement: Announcement) {
+        let envelope = configuration.key.envelope(announcement, context: .announce)
+        let bytes = envelope.canonicalBytes
+        announcements[announcement.version] = bytes
+        try? database.setSetting("announcement.\(announcement.version.rawValue)", Hex.encode(bytes))
+        publish(envelope: bytes, version: announcement.version)
+    }
+
+    /// Publishes a signed announcement to JetStream, retrying while the server is briefly away.
+    func publish(envelope bytes: [UInt8], version: Version) {
+        guard let nats else { return }
+        let subject = NATSSubjects.announce(configuration.fleet)
+        let logger = logger
+        tasks.spawn {
+            do {
+                var options = JetStream.PublishOptions()
+                // Same bytes, same id: a retry after a blip is stored once; a re-publish after a replay is new.
+                options.messageID = BLAKE2b.key(of: bytes).short + "-\(SystemClock.now().millisecondsSinceEpoch)"
+                _ = try await nats.jetStream().publish(bytes, subject: subject, options: options)
+                logger.info("announced", metadata: ["ben.version": "\(version)"])
+            } catch {
+                logger.error("cannot publish the announcement; nodes will learn it from their parents", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Seeding
+
+    func startSeeding(_ version: Version, planKey: Key) {
+        guard seeders[version] == nil else { return }
+        guard let record = machine.versions[version], let envelope = announcements[version] else {
+            logger.error("cannot seed: no announcement for the version", metadata: ["ben.version": "\(version)"])
+            return
+        }
+        do {
+            let plan = try Plan.decode(try store.get(planKey))
+            guard let manifest = try store.manifest(record.manifest) else { throw LedgerError.io(path: store.path(of: record.manifest), detail: "unreadable manifest") }
+            for artifact in manifest.artifacts {
+                for (i, key) in artifact.chunks.enumerated() { chunkBytes[key] = artifact.chunkLength(i) }
+            }
+            var seeder = SeederMachine(
+                plan: plan, planKey: planKey, manifest: record.manifest, chunkKeys: manifest.chunkKeys, announcement: envelope)
+            let actions = seeder.start()
+            seeders[version] = Seeding(machine: seeder, plan: plan, header: FrameHeader(fleet: configuration.fleet, version: version))
+            logger.info("seeding", metadata: ["ben.version": "\(version)", "first level": "\(seeder.fanOut)", "stripes": "\(plan.stripeCount)"])
+            performSeeder(version, actions)
+        } catch {
+            logger.error("cannot seed", metadata: ["ben.version": "\(version)", "error": "\(error)"])
+        }
+    }
+
+    func stopSeeding(_ version: Version) {
+        guard var seeding = seeders[version] else { return }
+        let actions = seeding.machine.stop(reason: "\(version) is \(machine.versions[version]?.status.rawValue ?? "over")")
+        seeders[version] = seeding
+        performSeeder(version, actions)
+        seeders[version] = nil
+    }
+
+    /// Carries out a seeder's actions for one rollout.
+    func performSeeder(_ version: Version, _ actions: [PeerAction]) {
+        guard let header = seeders[version]?.header else { return }
+        for action in actions {
+            switch action {
+            case .connect(let link, let peer, _):
+                linkVersion[link] = version
+                seeders[version]?.links.insert(link)
+                connect(link, to: peer)
+            case .send(let link, let frame):
+                links.send(link, frame, header: header)
+            case .close(let link, let code, let reason):
+                links.close(link, bye: code.map { ($0, reason, header) }, reason: reason)
+            case .ingest(let aggregate):
+                // Reports the seeder makes itself (a first-level node unreachable) are not messages that arrived.
+                if aggregate.relay.rawValue != "ledger" { messages[version, default: 0] += 1 }
+                ingest(aggregate)
+            case .armTimer(let timer, let at):
+                arm(timer, at: at)
+            case .cancelTimer(let timer):
+                timers[timer] = nil
+            case .report(let report):
+                logger.notice("\(report)", metadata: ["ben.version": "\(version)"])
+            case .storeChunk, .storeManifest, .persist, .compile, .activate, .discardCompiled, .publishAggregate:
+                break
+            }
+        }
+    }
+
+    func withSeeder(_ link: LinkID, _ body: (inout SeederMachine) -> [PeerAction]) {
+        guard let version = linkVersion[link], var seeding = seeders[version] else { return }
+        let actions = body(&seeding.machine)
+        seeders[version] = seeding
+        performSeeder(version, actions)
+    }
+
+    func connect(_ link: LinkID, to peer: PlanNode) {
+        let registration = links.register(link)
+        let settings = configuration.peerLink
+        let logger = logger
+        tasks.spawn {
+            do {
+                let channel = try await PeerLink.connect(host: peer.address.host, port: peer.address.port, settings: settings, logger: logger)
+                await self.connected(link)
+                await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
+            } catch {
+                self.links.unregister(link)
+                await self.linkClosed(link, "cannot connect to \(peer.id) at \(peer.address): \(PeerLink.describe(error))")
+            }
+        }
+    }
+
+    func connected(_ link: LinkID) {
+        withSeeder(link) { $0.onLinkConnected(link, now: SystemClock.now()) }
+    }
+
+    func linkClosed(_ link: LinkID, _ reason: String) {
+        unintroduced.remove(link)
+        withSeeder(link) { $0.onLinkFailed(link, reason: reason, now: SystemClock.now()) }
+        linkVersion[link] = nil
+    }
+
+    func chunkWritten(_ link: LinkID, _ index: Int) {
+        guard let version = linkVersion[link] else { return }
+        egress[version, default: 0] += chunkLength(version: version, index: index)
+        withSeeder(link) { $0.onChunkSent(link, index: index) }
+    }
+
+    func chunkLength(version: Version, index: Int) -> Int64 {
+        guard let key = seeders[version]?.machine.chunkKey(index) else { return 0 }
+        return chunkBytes[key] ?? 0
+    }
+
+    /// A frame on one of the seeders' links.
+    func receive(_ frame: PeerFrame, on link: LinkID) {
+        let now = SystemClock.now()
+        if unintroduced.remove(link) != nil {
+            // A node connecting to the seed listener: it pulls chunks of one version.
+            guard case .hello(let hello) = frame, let seeding = seeders[hello.header.version] else {
+                links.close(link, bye: nil, reason: "no rollout of that version is in progress")
+                return
+            }
+            linkVersion[link] = hello.header.version
+            seeders[hello.header.version] = seeding
+            withSeeder(link) { $0.onLinkAccepted(link, hello: hello, now: now) }
+            return
+        }
+        switch frame {
+        case .hello(let hello):
+            withSeeder(link) { $0.onHello(link, hello: hello, now: now) }
+        case .ack(_, let bytes):
+            do {
+                let aggregate = try Aggregate.decode(bytes)
+                withSeeder(link) { $0.onAck(link, aggregate: aggregate, now: now) }
+            } catch {
+                logger.warning("unreadable ACK on a seeder link", metadata: ["link": "\(link)", "error": "\(error)"])
+                links.close(link, bye: nil, reason: "unreadable ACK")
+            }
+        case .nack(_, let entries):
+            withSeeder(link) { $0.onNack(link, entries: entries, now: now) }
+        case .bye(_, let code, let reason):
+            withSeeder(link) { $0.onBye(link, code: code, reason: reason, now: now) }
+        case .plan, .manifest, .chunk:
+            links.close(link, bye: nil, reason: "the ledger does not accept \(frame.kind) frames")
+        }
+    }
+
+    // MARK: Timers
+
+    func arm(_ timer: TimerID, at: Timestamp) {
+        timerGeneration += 1
+        let generation = timerGeneration
+        timers[timer] = generation
+        tasks.spawn {
+            try? await Task.sleep(for: SystemClock.delay(until: at))
+            await self.fire(timer, generation: generation)
+        }
+    }
+
+    func fire(_ timer: TimerID, generation: UInt64) {
+        guard timers[timer] == generation else { return }
+        timers[timer] = nil
+        let now = SystemClock.now()
+        switch timer {
+        case .deploymentDeadline(let version):
+            perform(machine.onDeadline(version, now: now))
+        case .linkRetry(let version, _):
+            guard var seeding = seeders[version] else { return }
+            let actions = seeding.machine.onTimer(timer, now: now)
+            seeders[version] = seeding
+            performSeeder(version, actions)
+        case .orphan, .ackDeadline, .progressCheck:
+            break
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import BenCore
+import BenCrypto
+import BenNATS
+import BenPeerLink
+import BenProtocol
+import BenStore
+import BenTopology
+public import Logging
+import Glibc
+import NIOCore
+
+/// `ben-ledger`'s shell: the pure `DeploymentMachine` (versions and the proof of activation) and one
+/// `SeederMachine` per rollout (the root of every stripe tree), fed by NATS, peer links, SQLite and the clock.
+///
+/// Every event goes through this actor in order. Signatures on acks are checked off the actor on every core
+/// (`AckVerifier`); slow work (connections, timers, publishing) runs as child tasks of `run()`.
+public actor LedgerService {
+    public let configuration: LedgerConfiguration
+    let logger: Logger
+    let database: LedgerDatabase
+    let store: ChunkStore
+    var machine: DeploymentMachine
+    let links: LinkSet
+    let tasks = ShellTasks()
+    var nats: NATSConnection?
+
+    /// The topology in force and its key.
+    var topology: (topology: Topology, key: Key)?
+    /// Each node's key from the topology, for ack verification.
+    var nodeKeys: [NodeID: PublicKey] = [:]
+
+    struct Seeding {
+        var machine: SeederMachine
+        var plan: Plan
+        var header: FrameHeader
+        var links: Set<LinkID> = []
+    }
+
+    /// Rollouts being pushed, by version.
+    var seeders: [Version: Seeding] = [:]
+    /// Which rollout each link belongs to.
+    var linkVersion: [LinkID: Version] = [:]
+    var unintroduced: Set<LinkID> = []
+    var nextInbound: UInt64 = 1
+    /// Signed announcement envelopes the ledger published, by version (seeders send them in HELLOs).
+    var announcements: [Version: [UInt8]] = [:]
+    /// Per version: bytes the ledger sent (trees and pulls), and messages that reached it.
+    var egress: [Version: Int64] = [:]
+    var messages: [Version: Int] = [:]
+    var chunkBytes: [Key: Int64] = [:]
+    var timers: [TimerID: UInt64] = [:]
+    var timerGeneration: UInt64 = 0
+    /// Last heartbeat of each node, for drift and for planning around silent nodes.
+    var heartbeats: [NodeID: Heartbeat] = [:]
+    /// Nonces of recent signed requests (replays are refused).
+    var recentNonces: [String: Timestamp] = [:]
+    /// Chunk uploads arriving in parts, by key.
+    var partialUploads: [Key: [UInt8]] = [:]
+    /// Key id of the operator whose request is being handled, for the audit log.
+    var currentOperator = "ledger"
+
+    public init(configuration: LedgerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "ben.fleet"] = "\(configuration.fleet)"
+        self.logger = logger
+        do {
+            try FileManagerLite.makeDirectory(configuration.dataDirectory)
+            database = try LedgerDatabase(path: configuration.dataDirectory + "/ledger.sqlite")
+            store = try ChunkStore(root: configuration.dataDirectory + "/store")
+            machine = DeploymentMachine(fleet: configuration.fleet, versions: try database.loadVersions())
+        } catch {
+            throw LedgerError.io(path: configuration.dataDirectory, detail: "\(error)")
+        }
+        links = LinkSet(logger: logger)
+    }
+
+    // MARK: Running
+
+    /// Restores state, listens for pulls, serves the operator API and the ack and heartbeat subjects over NATS,
+    /// and resumes any rollout that was in progress when the ledger stopped, until cancelled.
+    public func run() async throws {
+        try loadTopology()
+        let listener = try await PeerLink.listen(
+            host: configuration.seedListen.host, port: configuration.seedListen.port, settings: configuration.peerLink, logger: logger)
+        logger.info("seed listener up", metadata: ["listen": "\(configuration.seedListen)"])
+        var settings = NATSSettings()
+        settings.name = "ben-ledger \(configuration.fleet)"
+        settings.reconnect.retryInitialConnect = true
+        let connection = try await NATSConnection.connect(to: configuration.natsServers, settings: settings, logger: logger)
+        nats = connection
+        _ = try await connection.jetStream().createOrUpdateStream(NATSSubjects.announceStreamConfig(configuration.fleet))
+        logger.info("ledger ready", metadata: ["nats": "\(connection.connectedURL ?? "?")"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.tasks.run() }
+            group.addTask { try await self.accept(listener) }
+            group.addTask { try await self.serveAPI(connection) }
+            group.addTask { try await self.followAcks(connection) }
+            group.addTask { try await self.followHeartbeats(connection) }
+            group.addTask { try await self.followAnnouncements(connection) }
+            self.resume()
+            try await group.next()
+            group.cancelAll()
+        }
+        await connection.close()
+    }
+
+    /// Re-arms deadlines and restarts seeding for rollouts that were in progress at the last stop.
+    func resume() {
+        let actions = machine.onRestart(now: SystemClock.now())
+        if !actions.isEmpty { logger.notice("resuming after a restart", metadata: ["actions": "\(actions.count)"]) }
+        for version in machine.versions.keys {
+            if let envelope = try? database.setting("announcement.\(version.rawValue)").flatMap(Hex.decode) { announcements[version] = envelope }
+        }
+        perform(actions)
+    }
+
+    /// Loads the topology applied last, from the store.
+    func loadTopology() throws {
+        guard let keyText = try database.setting("topology"), let key = Key(hex: keyText) else { return }
+        let bytes = try store.get(key)
+        let topology = try Topology(yaml: String(decoding: bytes, as: UTF8.self), file: "topology \(key.short)")
+        install(topology, key: key)
+    }
+
+    func install(_ topology: Topology, key: Key) {
+        self.topology = (topology, key)
+        var keys: [NodeID: PublicKey] = [:]
+        for node in topology.nodes {
+            if let key = PublicKey(bytes: node.key.bytes) { keys[node.id] = key }
+        }
+        nodeKeys = keys
+    }
+
+    // MARK: Peer links (the seeders)
+
+    func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
+        try await listener.executeThenClose { inbound in
+            for try await channel in inbound {
+                let link = self.registerInbound()
+                let registration = links.register(link)
+                tasks.spawn { await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers) }
+            }
+        }
+    }
+
+    func registerInbound() -> LinkID {
+        defer { nextInbound += 1 }
+        let link = LinkID(inbound: nextInbound)
+        unintroduced.insert(link)
+        return link
+    }
+
+    nonisolated var handlers: LinkSet.Handlers {
+        LinkSet.Handlers(
+            frame: { link, frame in await self.receive(frame, on: link) },
+            chunkWritten: { link, index in await self.chunkWritten(link, index) },
+            closed: { link, reason in await self.linkClosed(link, reason) },
+            materialize: { frame, header in try self.materialize(frame, header: header) })
+    }
+
+    nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {
+        switch frame {
+        case .hello(let hello): return .hello(hello)
+        case .plan(let subtree): return .plan(header, subtree: subtree.canonicalBytes)
+        case .manifest(let key): return .manifest(header, bytes: try store.get(key))
+        case .chunk(let index, let key): return .chunk(header, index: UInt32(index), key: key, bytes: ByteBuffer(bytes: try store.get(key)))
+        case .ack(let aggregate): return .ack(header, aggregate: aggregate.canonicalBytes)
+        case .nack(let entries): return .nack(header, entries)
+        case .bye(let code, let reason): return .bye(header, code: code, reason: reason)
+        }
+    }
+}
+
+/// Directory creation without Foundation's FileManager in the hot path of start-up.
+enum FileManagerLite {
+    static func makeDirectory(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw LedgerError.io(path: current, detail: String(cString: strerror(errno)))
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+public import BenCore
+
+/// The NATS subjects and stream Ben uses for one fleet (DESIGN §5). Fleet names are restricted to
+/// `[a-z0-9_-]`, so every subject and stream name below is valid as it stands.
+public enum NATSSubjects {
+    /// `ben.F.announce`: the ledger's signed announcements, kept by the fleet's announcement stream.
+    public static func announce(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).announce" }
+
+    /// `ben.F.ack`: orphans' direct acks and the root aggregate.
+    public static func ack(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).ack" }
+
+    /// `ben.F.heartbeat`: node → ledger, the node's active version.
+    public static func heartbeat(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).heartbeat" }
+
+    /// `ben.F.api.<verb>`: benctl → ledger request/reply, JSON.
+    /// A node's query endpoint (`benctl eval --node`).
+    public static func nodeQuery(_ fleet: FleetName, node: NodeID) -> String { "ben.\(fleet.rawValue).node.\(node.rawValue).query" }
+
+    public static func api(_ fleet: FleetName, verb: String) -> String { "ben.\(fleet.rawValue).api.\(verb)" }
+
+    /// `ben.F.api.>`: every API verb, for the ledger's subscription.
+    public static func apiWildcard(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).api.>" }
+
+    /// `BEN_F_ANNOUNCE`: the JetStream stream that keeps the latest announcement of the fleet.
+    public static func announceStream(_ fleet: FleetName) -> String { "BEN_\(fleet.rawValue)_ANNOUNCE" }
+
+    /// The announcement stream's configuration: file storage, only the last message of `ben.F.announce` kept,
+    /// so a node that was down reads the current announcement with `JetStream.lastMessage`.
+    public static func announceStreamConfig(_ fleet: FleetName) -> JetStream.StreamConfig {
+        var config = JetStream.StreamConfig(name: announceStream(fleet), subjects: [announce(fleet)])
+        config.description = "Ben announcements for fleet \(fleet.rawValue): the latest one is kept"
+        config.storage = .file
+        config.maxMessagesPerSubject = 1
+        return config
+    }
+}

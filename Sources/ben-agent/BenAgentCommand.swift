@@ -1,0 +1,84 @@
+import ArgumentParser
+import BenAgent
+import BenCore
+import BenCrypto
+import BenPeerLink
+import Logging
+import ServiceLifecycle
+
+/// `ben-agent`: one per component host. Parsing and wiring only; the work is `AgentService`.
+@main
+struct BenAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ben-agent",
+        abstract: "Run a Ben agent: verify, relay, compile, hot-swap and ack the fleet's intent on this host.")
+
+    @Option(name: .long, help: "This node's id, as the topology lists it.")
+    var node: String
+
+    @Option(name: .long, help: "The fleet name.")
+    var fleet: String
+
+    @Option(name: .long, parsing: .upToNextOption, help: "The roles this node runs (\(Role.spelling)).")
+    var roles: [String]
+
+    @Option(name: .long, help: "The node's Ed25519 key file (32-byte seed, mode 0600); its public half is in the topology.")
+    var key: String
+
+    @Option(name: .long, help: "Where the peer link listens (host:port), as the topology lists it.")
+    var listen: String
+
+    @Option(name: .long, help: "NATS server URL(s), comma-separated.")
+    var nats: String = "nats://127.0.0.1:4222"
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Trusted ledger public keys (64 hex digits) or files holding one.")
+    var ledgerKey: [String]
+
+    @Option(name: .long, help: "The state directory (store and durable record).")
+    var state: String
+
+    @Option(name: .long, help: "Seconds between heartbeats (±20 %).")
+    var heartbeat: Int = 30
+
+    @Option(name: .long, help: "Seconds to wait for a parent before pulling from the ledger's store.")
+    var orphanAfter: Int = 10
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        guard let node = NodeID(node) else { throw ValidationError("--node: \(NodeID.rule)") }
+        guard let fleet = FleetName(fleet) else { throw ValidationError("--fleet: \(FleetName.rule)") }
+        var roleSet = Set<Role>()
+        for text in roles {
+            guard let role = Role(rawValue: text) else { throw ValidationError("--roles: \(text) is not one of \(Role.spelling)") }
+            roleSet.insert(role)
+        }
+        guard let listen = HostPort(listen) else { throw ValidationError("--listen: expected host:port") }
+        let signingKey: SigningKey
+        do { signingKey = try KeyFile.read(key) } catch { throw ValidationError("--key: \(error)") }
+        let trusted = TrustedKeys(try ledgerKey.map { try PublicKeyArgument.read($0, option: "--ledger-key") })
+        var logger = Logger(label: "ben-agent")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        var configuration = AgentConfiguration(
+            node: node, fleet: fleet, roles: roleSet, key: signingKey, listen: listen,
+            natsServers: nats.split(separator: ",").map(String.init), trustedLedgerKeys: trusted, stateDirectory: state)
+        configuration.heartbeatEvery = .seconds(heartbeat)
+        configuration.machine.orphanAfter = .seconds(orphanAfter)
+        let service = try AgentService(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            services: [AgentServiceRunner(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
+
+/// Runs the agent inside swift-service-lifecycle: a graceful shutdown cancels it, which closes its links.
+struct AgentServiceRunner: Service {
+    let service: AgentService
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await service.run()
+        }
+    }
+}

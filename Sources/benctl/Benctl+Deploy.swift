@@ -1,0 +1,78 @@
+import ArgumentParser
+import BenCore
+import Glibc
+
+extension Benctl {
+    /// `benctl deploy V`: the only thing that starts a rollout (DESIGN §3 step 3).
+    struct Deploy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Roll a staged version out to the fleet. With --wait, follow it to the end.",
+            discussion: "Exit codes with --wait: 0 active (every required node's signed ack verified), 2 incomplete, 1 error.")
+
+        @Argument(help: "The version to deploy (as `benctl versions` shows it, with or without the v).")
+        var version: String
+
+        @Flag(name: .long, help: "Follow the rollout with a progress bar until it is active or incomplete.")
+        var wait = false
+
+        @Option(name: .long, help: "Deadline in seconds from now (default: the ledger's).")
+        var timeout: Int?
+
+        @Flag(name: .long, help: "Announce an incomplete version again to the nodes still missing.")
+        var retry = false
+
+        @Flag(name: .long, help: "Abandon a rollout in progress for this one.")
+        var supersede = false
+
+        @Option(name: .long, parsing: .upToNextOption, help: "Deploy only to nodes with these roles.")
+        var roles: [String] = []
+
+        @OptionGroup var ledger: LedgerOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let v = try VersionArgument.parse(version)
+            var args: [String: JSONValue] = ["version": .int(Int64(v.rawValue)), "retry": .bool(retry), "supersede": .bool(supersede)]
+            if let timeout { args["timeout_s"] = .int(Int64(timeout)) }
+            if !roles.isEmpty { args["roles"] = .array(roles.map { .string($0) }) }
+            let code = try await ledger.withClient { client in
+                let answer = try await client.call("deploy", args: .object(args))
+                if !output.json {
+                    let excluded = answer["excluded"]?.arrayValue ?? []
+                    print("deploying v\(v.rawValue) to \(answer["targets"]?.intValue ?? 0) nodes: \(answer["stripes"]?.intValue ?? 0) stripe trees, depth \(answer["depth"]?.intValue ?? 0), deadline \(answer["deadline"]?.stringValue ?? "?")")
+                    if !excluded.isEmpty { print("  left out of the plan: \(excluded.compactMap(\.stringValue).joined(separator: ", "))") }
+                }
+                guard wait else {
+                    if output.json { print(try CanonicalJSON.string(answer)) }
+                    return Int32(0)
+                }
+                return try await Self.follow(v, client: client, json: output.json)
+            }
+            if code != 0 { throw ExitCode(code) }
+        }
+
+        /// Polls the status with a progress bar until the version is active (exit 0) or incomplete (exit 2).
+        static func follow(_ version: Version, client: LedgerClient, json: Bool) async throws -> Int32 {
+            var bar: ProgressBar?
+            while true {
+                let status = try DeploymentStatus(json: try await client.call("status", args: ["version": .int(Int64(version.rawValue))]))
+                if bar == nil { bar = ProgressBar("v\(version.rawValue)", total: Int64(status.required)) }
+                bar?.update(Int64(status.active), detail: "\(status.active)/\(status.required) active\(status.refused > 0 ? ", \(status.refused) refused" : "")")
+                if status.status != "deploying" {
+                    bar?.finish()
+                    if json { print(try CanonicalJSON.string(status.json)) } else { StatusView.print(status) }
+                    return status.status == "active" ? 0 : status.status == "incomplete" ? 2 : 1
+                }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+}
+
+enum VersionArgument {
+    static func parse(_ text: String) throws -> Version {
+        let digits = text.hasPrefix("v") ? String(text.dropFirst()) : text
+        guard let n = UInt64(digits), n > 0 else { throw CommandFailure("\(text) is not a version; versions look like 3 or v3") }
+        return Version(n)
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import BenCore
+
+extension Benctl {
+    /// `benctl status [V]`: where a rollout stands, summary first (DESIGN §7).
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a version's rollout: signed acks verified, and every node missing, grouped by location.",
+            discussion: "With --drift, list nodes whose running version differs from the fleet's, and nodes not heard from.")
+
+        @Argument(help: "The version (default: the one deploying, else the latest deployed).")
+        var version: String?
+
+        @Flag(name: .long, help: "Show drift: nodes on another version, or silent, by location.")
+        var drift = false
+
+        @OptionGroup var ledger: LedgerOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            if drift {
+                let answer = try await ledger.withClient { try await $0.call("drift") }
+                if output.json { print(try CanonicalJSON.string(answer)) } else { StatusView.printDrift(answer) }
+                return
+            }
+            var args: [String: JSONValue] = [:]
+            if let version { args["version"] = .int(Int64(try VersionArgument.parse(version).rawValue)) }
+            let answer = try await ledger.withClient { try await $0.call("status", args: .object(args)) }
+            let status = try DeploymentStatus(json: answer)
+            if output.json { print(try CanonicalJSON.string(status.json)) } else { StatusView.print(status) }
+            if status.status == "incomplete" { throw ExitCode(2) }
+        }
+    }
+}
+
+/// How status reads on a terminal: the one-line summary, then groups, then detail.
+enum StatusView {
+    static func print(_ s: DeploymentStatus) {
+        Swift.print(s.summary)
+        Swift.print("  manifest \(s.manifest.short)  \(s.label.isEmpty ? "" : "(\(s.label))")")
+        if s.stripes > 0 {
+            let egress = s.bundleSize > 0 ? String(format: "%.2f", Double(s.ledgerEgress) / Double(s.bundleSize)) : "-"
+            Swift.print("  plan: \(s.stripes) stripe trees, depth \(s.depth), ledger fan-out \(s.fanOut)")
+            Swift.print("  ledger egress \(ByteCount(s.ledgerEgress)) for a \(ByteCount(s.bundleSize)) bundle (×\(egress)); \(s.messagesAtLedger) messages reached the ledger")
+        }
+        if let deadline = s.deadline { Swift.print("  attempt \(s.attempt), deadline \(deadline)") }
+        if !s.groups.isEmpty {
+            Swift.print("  missing by location:")
+            for g in s.groups { Swift.print("    \(g.location): \(g.count) \(g.code.rawValue)") }
+            Swift.print("  missing nodes:")
+            for m in s.missing.prefix(50) { Swift.print("    \(m.node) (\(m.location)): \(m.reason)") }
+            if s.missing.count > 50 { Swift.print("    … and \(s.missing.count - 50) more (--json lists all)") }
+        }
+        for suspect in s.suspects { Swift.print("  suspect relay \(suspect.node): \(suspect.detail)") }
+    }
+
+    static func printDrift(_ answer: JSONValue) {
+        let fleetVersion = answer["fleet_version"]?.intValue ?? 0
+        let differing = answer["differing"]?.arrayValue ?? []
+        let silent = answer["silent"]?.arrayValue ?? []
+        let total = answer["nodes"]?.intValue ?? 0
+        Swift.print("fleet's active version v\(fleetVersion); \(Int(total) - differing.count - silent.count)/\(total) nodes report it")
+        if let latest = answer["latest"], let v = latest["version"]?.intValue {
+            Swift.print("latest rollout v\(v) is \(latest["status"]?.stringValue ?? "?")")
+        }
+        if let running = answer["running"]?.objectValue, !running.isEmpty {
+            let parts = running.keys.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "v\($0) on \(running[$0]?.intValue ?? 0)" }
+            Swift.print("nodes heard from run: \(parts.joined(separator: ", "))")
+        }
+        var byLocation: [String: [String]] = [:]
+        for d in differing {
+            let line = "\(d["node"]?.stringValue ?? "?") runs v\(d["active"]?.intValue ?? 0)" + ((d["working"]?.stringValue).map { $0.isEmpty ? "" : " (working on \($0))" } ?? "")
+            byLocation[d["location"]?.stringValue ?? "?", default: []].append(line)
+        }
+        for s in silent {
+            let heard = s["last_heard"]?.stringValue.map { "last heard \($0)" } ?? "never heard from"
+            byLocation[s["location"]?.stringValue ?? "?", default: []].append("\(s["node"]?.stringValue ?? "?") silent (\(heard))")
+        }
+        for location in byLocation.keys.sorted() {
+            Swift.print("  \(location): \(byLocation[location]!.count) node\(byLocation[location]!.count == 1 ? "" : "s")")
+            for line in byLocation[location]! { Swift.print("    \(line)") }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import ArgumentParser
+import BenCore
+import BenCrypto
+import BenNATS
+import Glibc
+import Logging
+
+/// Options of every verb that talks to the ledger: where NATS is, which fleet, and (for verbs that change
+/// state) which operator key signs. Each has an environment variable so scripts set it once.
+struct LedgerOptions: ParsableArguments {
+    @Option(name: .long, help: "NATS server URL(s), comma-separated (env BEN_NATS; default nats://127.0.0.1:4222).")
+    var nats: String?
+
+    @Option(name: .long, help: "The fleet (env BEN_FLEET).")
+    var fleet: String?
+
+    @Option(name: .long, help: "Operator key file that signs requests that change state (env BEN_OPERATOR_KEY).")
+    var key: String?
+
+    @Option(name: .long, help: "Seconds to wait for the ledger to answer a request.")
+    var requestTimeout: Int = 30
+
+    /// Connects, runs `body`, and closes the connection whatever happens.
+    func withClient<T>(_ body: (LedgerClient) async throws -> T) async throws -> T {
+        let client = try await connect()
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
+    func connect() async throws -> LedgerClient {
+        let env = ProcessEnvironment.self
+        guard let fleetText = fleet ?? env.value("BEN_FLEET"), let fleet = FleetName(fleetText) else {
+            throw CommandFailure("name the fleet with --fleet or BEN_FLEET (\(FleetName.rule))")
+        }
+        let servers = (nats ?? env.value("BEN_NATS") ?? "nats://127.0.0.1:4222").split(separator: ",").map(String.init)
+        var signingKey: SigningKey?
+        if let path = key ?? env.value("BEN_OPERATOR_KEY") {
+            do { signingKey = try KeyFile.read(path) } catch { throw CommandFailure("operator key: \(error)") }
+        }
+        var settings = NATSSettings()
+        settings.name = "benctl"
+        settings.reconnect.maxAttempts = 2
+        var logger = Logger(label: "benctl")
+        logger.logLevel = .critical
+        let connection: NATSConnection
+        do {
+            connection = try await NATSConnection.connect(to: servers, settings: settings, logger: logger)
+        } catch {
+            throw CommandFailure("cannot reach NATS at \(servers.joined(separator: ", ")): \(error.description); is nats-server running? (--nats or BEN_NATS)")
+        }
+        return LedgerClient(connection: connection, fleet: fleet, key: signingKey, timeout: .seconds(requestTimeout))
+    }
+}
+
+enum ProcessEnvironment {
+    static func value(_ name: String) -> String? {
+        guard let raw = getenv(name) else { return nil }
+        let value = String(cString: raw)
+        return value.isEmpty ? nil : value
+    }
+}
+
+/// benctl's side of the operator API: JSON requests over NATS, signed when they change state.
+struct LedgerClient {
+    let connection: NATSConnection
+    let fleet: FleetName
+    let key: SigningKey?
+    let timeout: Duration
+
+    /// Sends a request and returns the answer's JSON; an answer marked as an error becomes a `CommandFailure`
+    /// with the ledger's own sentence.
+    func call(_ verb: String, args: JSONValue = [:], body: [UInt8]? = nil) async throws -> JSONValue {
+        var headers = NATSHeaders()
+        var payload: [UInt8]
+        if OperatorAPI.signedVerbs.contains(verb) {
+            guard let key else {
+                throw CommandFailure("\(verb) changes state and must be signed: pass --key FILE or set BEN_OPERATOR_KEY")
+            }
+            payload = body ?? []
+            let request = OperatorRequest(
+                fleet: fleet, verb: verb, at: Clock.now(), nonce: Hex.encode(SecureRandom.bytes(16)),
+                body: BLAKE2b.key(of: payload), args: args)
+            headers.set(String(decoding: key.envelope(request, context: .operatorRequest).canonicalBytes, as: UTF8.self), for: OperatorAPI.requestHeader)
+        } else {
+            payload = try CanonicalJSON.encode(args)
+        }
+        let reply: NATSMessage
+        do {
+            reply = try await connection.request(payload, subject: NATSSubjects.api(fleet, verb: verb), headers: headers, timeout: timeout)
+        } catch {
+            if error.code == .noResponders {
+                throw CommandFailure("no ledger serves fleet \(fleet) on this NATS (no responders); is ben-ledger running?")
+            }
+            throw CommandFailure("\(verb): \(error.description)")
+        }
+        let answer: JSONValue
+        do {
+            answer = try JSONParser.parse(reply.payload, limits: .init(maxBytes: 64 << 20))
+        } catch {
+            throw CommandFailure("\(verb): the ledger's answer is not JSON: \(error)")
+        }
+        if reply.headers[OperatorAPI.statusHeader] == "error" {
+            throw CommandFailure(answer["error"]?.stringValue ?? "\(verb) failed")
+        }
+        return answer
+    }
+
+    /// Asks one node's agent directly (its query endpoint), not the ledger.
+    func query(node: NodeID, _ request: JSONValue) async throws -> JSONValue {
+        let reply: NATSMessage
+        let payload = try CanonicalJSON.encode(request)
+        do {
+            reply = try await connection.request(payload, subject: NATSSubjects.nodeQuery(fleet, node: node), timeout: timeout)
+        } catch {
+            if error.code == .noResponders { throw CommandFailure("\(node) does not answer on NATS; is its agent running?") }
+            throw CommandFailure("\(node): \(error.description)")
+        }
+        do {
+            return try JSONParser.parse(reply.payload, limits: .init(maxBytes: 16 << 20))
+        } catch {
+            throw CommandFailure("\(node): the answer is not JSON: \(error)")
+        }
+    }
+
+    func close() async { await connection.close() }
+}
+
+/// The CLI's wall clock (benctl is a shell; only pure cores stay clock-free).
+enum Clock {
+    static func now() -> Timestamp {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Timestamp(millisecondsSinceEpoch: Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000)
+    }
+}
+
+/// A one-line progress bar on stderr, redrawn in place, only when stderr is a terminal.
+struct ProgressBar {
+    let label: String
+    let total: Int64
+    let isTerminal = isatty(2) == 1
+    var last = ""
+
+    init(_ label: String, total: Int64) {
+        self.label = label
+        self.total = max(total, 1)
+    }
+
+    mutating func update(_ done: Int64, detail: String = "") {
+        guard isTerminal else { return }
+        let width = 30
+        let filled = Int(min(done, total) * Int64(width) / total)
+        let line = "\r\(label) [\(String(repeating: "#", count: filled))\(String(repeating: ".", count: width - filled))] \(detail)"
+        guard line != last else { return }
+        last = line
+        FileHandleOutput.standardError(line + "\u{1B}[K")
+    }
+
+    func finish() {
+        guard isTerminal, !last.isEmpty else { return }
+        FileHandleOutput.standardError("\n")
+    }
+}
