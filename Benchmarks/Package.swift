@@ -39,8 +39,8 @@ let package = Package(
             name: "TopologyBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "BenCore", package: ben),
-                .product(name: "BenTopology", package: ben),
+                .product(name: "BenCore", package: "Ben"),
+                .product(name: "BenTopology", package: "Ben"),
             ],
             path: "Benchmarks/TopologyBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
