@@ -35,5 +35,15 @@ let package = Package(
             path: "Benchmarks/FoundationBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "TopologyBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "BenCore", package: "Ben"),
+                .product(name: "BenTopology", package: "Ben"),
+            ],
+            path: "Benchmarks/TopologyBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]
 )

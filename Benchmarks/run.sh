@@ -98,6 +98,35 @@ if [ -d "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" ]; then
   .build/debug/ben-conformance --dir "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" | tail -1 | sed 's/^/CEL conformance /'
 fi
 
+section "Topology"
+# A 100 000-node fleet: 2 regions × 3 zones × 40 racks of about 417 nodes, with real derived Ed25519 keys.
+t_gen=$(best_of 1 "$BENCTL" topology generate --regions 2 --zones 3 --racks 40 --nodes 100000 --seed 1 -o "$work/fleet.yaml")
+"$BENBENCH" topology "$work/fleet.yaml" --size $((64 << 20)) --size $((1 << 30)) > "$work/topology.json" 2> "$work/topology.txt"
+python3 - "$work/topology.json" "$t_gen" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); gen = float(sys.argv[2])
+def line(label, value, note=""): print(f"{label:<58} {value:>12}  {note}")
+line("benctl topology generate, 100 000 nodes:", f"{gen:.2f}s", "(keys derived on every core)")
+line("parse the 100 000-node file (Yams, marks kept):", f"{d['parse_seconds']:.3f}s")
+line("validate (duplicates, fan-outs, reachability plan):", f"{d['validate_seconds']:.3f}s")
+line("plan 100 000 nodes (best of 5):", f"{d['plan_seconds']:.3f}s", f"goal < 0.2 s; k = {d['stripes']}, m = {d['nominal_fan_out']}")
+line("price three schemes (cost model, per bundle size):", f"{d['cost_seconds']:.3f}s")
+line("peak memory (parse, validate, plan, price):", f"{d['peak_rss_bytes'] / 2**20:.0f} MiB")
+line("first-level subtrees, canonical JSON:", f"{d['subtree_bytes_per_node']:.0f} B/node")
+for r in d["reports"]:
+    s, p, star = r["striped"], r["plain_tree"], r["star"]
+    size = r["bundle_size"] / 2**20
+    print(f"-- a {size:.0f} MiB bundle to {r['nodes']} nodes: k = {s['stripes']} (T_opt {r['optimal_seconds']*1000:.1f} ms)")
+    line("  striped ledger egress ÷ star's:", f"{s['ledger_egress'] / star['ledger_egress']:.2e}", "(goal: about 1 bundle; star: N bundles)")
+    line("  striped ledger egress ÷ plain tree's:", f"{s['ledger_egress'] / p['ledger_egress']:.3f}")
+    line("  striped predicted time ÷ star's:", f"{s['completion_seconds'] / star['completion_seconds']:.2e}")
+    line("  striped predicted time ÷ plain tree's:", f"{s['completion_seconds'] / p['completion_seconds']:.3f}")
+    line("  striped predicted time ÷ T_opt:", f"{s['ratio_to_optimal']:.3f}", "(goal <= 1.3)")
+    line("  ÷ (T_opt + farthest link latency):", f"{s['ratio_to_bound']:.3f}")
+    line("  striped rack ingress (mean / max, × S):", f"{s['rack_ingress_mean']:.3f} / {s['rack_ingress_max']:.0f}", "(goal: about 1)")
+PY
+cat "$work/topology.txt"
+
 if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )
