@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
         .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging], swiftSettings: swiftSettings),
         .target(
-            name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging],
+            name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
             swiftSettings: swiftSettings),
 
         // The shells.

@@ -118,12 +118,15 @@ public actor AgentService {
     // MARK: Peer links
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await listener.executeThenClose { inbound in
-            for try await channel in inbound {
-                let link = self.registerInbound()
-                let registration = links.register(link)
-                tasks.spawn { await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers) }
-            }
+        try await PeerLink.acceptLinks(on: listener) { channel in await self.serve(channel) }
+    }
+
+    func serve(_ accepted: AcceptedLink) {
+        let link = registerInbound()
+        let registration = links.register(link)
+        tasks.spawn {
+            guard let channel = accepted.take() else { return }
+            await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
         }
     }
 

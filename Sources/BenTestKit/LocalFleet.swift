@@ -93,7 +93,7 @@ public final class LocalFleet: @unchecked Sendable {
 
     // MARK: Processes
 
-    public func startLedger() throws {
+    public func startLedger() async throws {
         ledger = try BackgroundProcess(
             ProcessRunner.product("ben-ledger"),
             [
@@ -101,7 +101,7 @@ public final class LocalFleet: @unchecked Sendable {
                 "--operator-key", operatorKey.publicKey.hex, "--seed-listen", "127.0.0.1:\(ledgerPort)",
             ] + ledgerArguments,
             logPath: directory.file("ledger.log"), append: true)
-        try waitUntil(timeout: .seconds(20), "the ledger answers") { (try? self.benctl(["versions"]))?.status == 0 }
+        try await waitUntil(timeout: .seconds(20), "the ledger answers") { (try? self.benctl(["versions"]))?.status == 0 }
     }
 
     public func killLedger() {
@@ -145,6 +145,26 @@ public final class LocalFleet: @unchecked Sendable {
             environment: ["BEN_FLEET": fleet.rawValue, "BEN_NATS": nats.url, "BEN_OPERATOR_KEY": directory.file("operator.key")])
     }
 
+    /// `benctl` on a thread of its own, for a test that runs in-process doubles (a tampering relay, a slow child):
+    /// a blocking wait on the concurrency pool's few threads would starve them.
+    public func benctlInBackground(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try self.benctl(arguments) })
+            }
+        }
+    }
+
+    /// Polls `condition` every 100 ms until it holds or `timeout` passes, without holding a pool thread.
+    public func waitUntil(timeout: Duration, _ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw LocalFleetError("timed out waiting until \(what)\n" + diagnostics())
+    }
+
     /// The agent's durable record: the version it runs and the highest it accepted.
     public func agentState(_ id: NodeID) -> (active: Version, highestAccepted: Version)? {
         guard let text = try? String(contentsOfFile: directory.file("agents/\(id)/agent.state"), encoding: .utf8),
@@ -169,16 +189,6 @@ public final class LocalFleet: @unchecked Sendable {
         let outcome = try benctl(["status", "\(version.rawValue)", "--json"])
         guard !outcome.stdout.isEmpty else { throw LocalFleetError("status failed: \(outcome.stderr)") }
         return try DeploymentStatus(json: try JSONParser.parse(outcome.stdout))
-    }
-
-    /// Polls `condition` every 100 ms until it holds or `timeout` passes.
-    public func waitUntil(timeout: Duration, _ what: String, _ condition: () -> Bool) throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if condition() { return }
-            usleep(100_000)
-        }
-        throw LocalFleetError("timed out waiting until \(what)\n" + diagnostics())
     }
 
     /// The last lines of every process's log, for a failing test's message.

@@ -31,7 +31,7 @@ import Testing
         let fleet = try await LocalFleet(nodes: 1)
         try fleet.startAgents()
         let node = fleet.nodes[0].id
-        try fleet.waitUntil(timeout: .seconds(20), "the agent follows announcements") {
+        try await fleet.waitUntil(timeout: .seconds(20), "the agent follows announcements") {
             fleet.agentLog(node).contains("listening for peer links")
         }
         try await Task.sleep(for: .milliseconds(500))
@@ -53,7 +53,7 @@ import Testing
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 8, expiresIn: .seconds(-60)), context: .announce).canonicalBytes)
         // Signed with the wrong context (an ack signature is never an announcement signature).
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 10), context: .ack).canonicalBytes)
-        try fleet.waitUntil(timeout: .seconds(10), "all five are refused") {
+        try await fleet.waitUntil(timeout: .seconds(10), "all five are refused") {
             fleet.agentLog(node).components(separatedBy: "refused announcement").count - 1 >= 5
         }
         let log = fleet.agentLog(node)
@@ -66,18 +66,18 @@ import Testing
 
         // A valid one is accepted, and the acceptance is durable before anything else happens.
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 12), context: .announce).canonicalBytes)
-        try fleet.waitUntil(timeout: .seconds(10), "v12 is accepted") { fleet.agentState(node)?.highestAccepted == 12 }
+        try await fleet.waitUntil(timeout: .seconds(10), "v12 is accepted") { fleet.agentState(node)?.highestAccepted == 12 }
         #expect(fleet.agentState(node)?.active == Version.none, "accepted is not activated")
 
         // Anti-rollback survives a restart: an older version is refused by the restarted agent.
         fleet.stopAgent(node, signal: SIGKILL)
         try fleet.startAgent(node)
-        try fleet.waitUntil(timeout: .seconds(20), "the restarted agent listens") {
+        try await fleet.waitUntil(timeout: .seconds(20), "the restarted agent listens") {
             fleet.agentLog(node).components(separatedBy: "listening for peer links").count - 1 >= 2
         }
         try await Task.sleep(for: .milliseconds(500))
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 11), context: .announce).canonicalBytes)
-        try fleet.waitUntil(timeout: .seconds(10), "v11 is refused as a rollback") {
+        try await fleet.waitUntil(timeout: .seconds(10), "v11 is refused as a rollback") {
             fleet.agentLog(node).contains("refused announcement of v11: older than v12")
         }
         #expect(fleet.agentState(node)?.highestAccepted == 12)
@@ -85,14 +85,14 @@ import Testing
 
     @Test func anAgentRefusesAVersionNotNewerThanTheOneItRuns() async throws {
         let fleet = try await LocalFleet(nodes: 2)
-        try fleet.startLedger()
+        try await fleet.startLedger()
         try fleet.startAgents()
         let v1 = try fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
         #expect(try fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
         let node = fleet.nodes[0].id
         #expect(fleet.agentState(node)?.active == v1)
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: v1), context: .announce).canonicalBytes)
-        try fleet.waitUntil(timeout: .seconds(10), "the replay of v1 is refused") {
+        try await fleet.waitUntil(timeout: .seconds(10), "the replay of v1 is refused") {
             fleet.agentLog(node).contains("refused announcement of v1: not newer than the running v1")
         }
         #expect(fleet.agentState(node)?.active == v1)

@@ -13,7 +13,7 @@ import Testing
     /// A fleet of four (no agents), its ledger, and v1 staged and deployed with a short deadline.
     func deployed(timeout: Int = 30) async throws -> (LocalFleet, Version, Key) {
         let fleet = try await LocalFleet(nodes: 4)
-        try fleet.startLedger()
+        try await fleet.startLedger()
         let version = try fleet.stage(intent)
         let deploy = try fleet.benctl(["deploy", "\(version.rawValue)", "--timeout", "\(timeout)"])
         #expect(deploy.status == 0, "\(deploy.stderr)")
@@ -38,7 +38,7 @@ import Testing
     @Test func acksWithTheWrongKeyForAnotherManifestOrAnOlderVersionAreRejectedAndNoneCounts() async throws {
         let (fleet, v1, m1) = try await deployed()
         try await send(fleet, fleet.nodes.map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        try fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
+        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
 
         // v2: other content, so another manifest.
         let changed = try TemporaryDirectory()
@@ -59,7 +59,7 @@ import Testing
                 ack(fleet, fleet.nodes[1], v2, manifest: m1),  // another manifest
                 ack(fleet, fleet.nodes[2], v1, manifest: m1),  // an older version
             ], version: v2)
-        try fleet.waitUntil(timeout: .seconds(10), "both rejections are logged") {
+        try await fleet.waitUntil(timeout: .seconds(10), "both rejections are logged") {
             fleet.ledgerLog.contains("rejected ack from node-1") && fleet.ledgerLog.contains("rejected ack from node-2")
         }
         let status = try fleet.status(v2)
@@ -67,7 +67,7 @@ import Testing
         #expect(status.status == "deploying")
         // The right acks make it active.
         try await send(fleet, fleet.nodes.map { ack(fleet, $0, v2, manifest: m2) }, version: v2)
-        try fleet.waitUntil(timeout: .seconds(10), "v2 is active") { (try? fleet.status(v2).status) == "active" }
+        try await fleet.waitUntil(timeout: .seconds(10), "v2 is active") { (try? fleet.status(v2).status) == "active" }
     }
 
     @Test func duplicateAcksAreHarmless() async throws {
@@ -75,17 +75,17 @@ import Testing
         let first = ack(fleet, fleet.nodes[0], v1, manifest: m1)
         try await send(fleet, [first, first, first], version: v1)
         try await send(fleet, [first], version: v1)
-        try fleet.waitUntil(timeout: .seconds(10), "one ack counted") { (try? fleet.status(v1).active) == 1 }
+        try await fleet.waitUntil(timeout: .seconds(10), "one ack counted") { (try? fleet.status(v1).active) == 1 }
         #expect(try fleet.status(v1).active == 1)
         try await send(fleet, fleet.nodes.map { ack(fleet, $0, v1, manifest: m1) } + [first], version: v1)
-        try fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
+        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
         #expect(try fleet.status(v1).active == 4)
     }
 
     @Test func oneSilentNodeLeavesTheVersionIncompleteNamingThatNode() async throws {
         let (fleet, v1, m1) = try await deployed(timeout: 4)
         try await send(fleet, fleet.nodes.dropLast().map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        try fleet.waitUntil(timeout: .seconds(15), "the deadline passes") { (try? fleet.status(v1).status) == "incomplete" }
+        try await fleet.waitUntil(timeout: .seconds(15), "the deadline passes") { (try? fleet.status(v1).status) == "incomplete" }
         let status = try fleet.status(v1)
         #expect(status.active == 3)
         #expect(status.missing.map(\.node) == [fleet.nodes[3].id])
@@ -97,14 +97,14 @@ import Testing
     @Test func aLedgerKilledMidDeploymentResumesFromSQLiteAndFinalises() async throws {
         let (fleet, v1, m1) = try await deployed()
         try await send(fleet, fleet.nodes.prefix(2).map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        try fleet.waitUntil(timeout: .seconds(10), "two acks counted") { (try? fleet.status(v1).active) == 2 }
+        try await fleet.waitUntil(timeout: .seconds(10), "two acks counted") { (try? fleet.status(v1).active) == 2 }
         fleet.killLedger()
-        try fleet.startLedger()
+        try await fleet.startLedger()
         let resumed = try fleet.status(v1)
         #expect(resumed.status == "deploying")
         #expect(resumed.active == 2, "acks verified before the kill are still held")
         try await send(fleet, fleet.nodes.suffix(2).map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        try fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
+        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
         let verify = try fleet.benctl(["log", "--verify"])
         #expect(verify.status == 0, "\(verify.stdout)")
     }

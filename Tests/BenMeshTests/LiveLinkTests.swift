@@ -16,7 +16,7 @@ import Testing
         let fleet = try await LocalFleet(nodes: 1)
         try fleet.startAgents()
         let node = fleet.nodes[0]
-        try fleet.waitUntil(timeout: .seconds(20), "the agent listens") { fleet.agentLog(node.id).contains("listening for peer links") }
+        try await fleet.waitUntil(timeout: .seconds(20), "the agent listens") { fleet.agentLog(node.id).contains("listening for peer links") }
         var generator = SeededGenerator(seed: 2026)
         for round in 0..<40 {
             let channel = try await connect(node.port)
@@ -38,7 +38,7 @@ import Testing
         #expect(log.contains("over the") || log.contains("unknown frame kind"))
         #expect(!log.contains("Fatal error"))
         // And it still works: a deployment to it succeeds.
-        try fleet.startLedger()
+        try await fleet.startLedger()
         let v1 = try fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
         #expect(try fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
     }
@@ -47,7 +47,7 @@ import Testing
         let fleet = try await LocalFleet(nodes: 1)
         try fleet.startAgents()
         let node = fleet.nodes[0]
-        try fleet.waitUntil(timeout: .seconds(20), "the agent listens") { fleet.agentLog(node.id).contains("listening for peer links") }
+        try await fleet.waitUntil(timeout: .seconds(20), "the agent listens") { fleet.agentLog(node.id).contains("listening for peer links") }
         let channel = try await connect(node.port)
         // A 1 000-byte frame, one byte every 300 ms: far below the minimum rate.
         var frame: [UInt8] = [0, 0, 3, 0xE8, 3]

@@ -16,7 +16,7 @@ import Testing
 @Suite(.serialized) struct MaliciousRelayTests {
     @Test func tamperedChunksAreRefusedFetchedElsewhereAndTheLedgerNamesTheBadRelay() async throws {
         let fleet = try await LocalFleet(nodes: 8, rackSize: 4)
-        try fleet.startLedger()
+        try await fleet.startLedger()
         let repository = ProcessRunner.repositoryRoot()
         let bundle = try TemporaryDirectory()
         _ = try BundleMaker.bundle(intent: repository + "/examples/intent", folder: bundle.file("bundle"), payloadBytes: 3 << 20, chunkSize: 256 << 10)
@@ -43,12 +43,14 @@ import Testing
         try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != relay.id })
         try await Task.sleep(for: .seconds(1))
 
-        // The double never sends its own parent an aggregate (it acks over NATS instead), so that parent waits
-        // for it until its ack deadline: a short deadline keeps the test short.
-        let deploy = try fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "12"])
+        // The double forwards nothing until it holds the whole bundle, so its children recover through the
+        // stall check (every 5 s) and its own parent in the other stripe can wait on it; the deadline leaves
+        // room for that on a loaded machine. The double never sends its own parent an aggregate (it acks over
+        // NATS), so that parent waits for it until its ack deadline, and the rollout ends near this deadline.
+        let deploy = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "20"])
         let status = try fleet.status(v1)
-        #expect(double.tamperedChunksSent > 0, "the double served tampered chunks to its children")
-        #expect(deploy.status == 0, "every node, the double included, acked: \(deploy.stdout)")
+        #expect(double.tamperedChunksSent > 0, "the double served tampered chunks to its children: \(double.notes)\n\(fleet.diagnostics())")
+        #expect(deploy.status == 0, "every node, the double included, acked: \(deploy.stdout)\n\(double.notes)\n\(fleet.diagnostics())")
         #expect(status.status == "active")
         #expect(status.suspects.map(\.node) == [relay.id], "the ledger names the bad relay")
         for node in fleet.nodes where node.id != relay.id {
@@ -81,7 +83,11 @@ final class TamperingRelay: Sendable {
         var chunks: [Int: [UInt8]] = [:]
         var pushed = false
         var tampered = 0
+        var notes: [String] = []
     }
+
+    /// What happened to each push, for a failing expectation.
+    var notes: [String] { state.withLock { $0.notes } }
 
     var tamperedChunksSent: Int { state.withLock { $0.tampered } }
 
@@ -108,11 +114,11 @@ final class TamperingRelay: Sendable {
     }
 
     private func serve() async {
-        try? await listener.executeThenClose { inbound in
-            try await withThrowingDiscardingTaskGroup { group in
-                for try await link in inbound {
-                    group.addTask { try? await self.receive(from: link) }
-                }
+        let tasks = ShellTasks()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await tasks.run() }
+            try? await PeerLink.acceptLinks(on: listener) { link in
+                tasks.spawn { if let link = link.take() { try? await self.receive(from: link) } }
             }
         }
     }
@@ -124,6 +130,7 @@ final class TamperingRelay: Sendable {
                 switch frame {
                 case .hello(let hello):
                     state.withLock {
+                        $0.notes.append("hello from \(hello.node) at \(Date())")
                         $0.announcement = hello.announcement
                         $0.header = hello.header
                     }
@@ -146,7 +153,9 @@ final class TamperingRelay: Sendable {
                         return true
                     }
                     if complete {
+                        state.withLock { $0.notes.append("complete at \(Date())") }
                         try await ackHonestly()
+                        state.withLock { $0.notes.append("acked at \(Date())") }
                         try await pushToChildren()
                     }
                 default:
@@ -175,7 +184,13 @@ final class TamperingRelay: Sendable {
             for subtree in snapshot.subtrees {
                 for child in subtree.children(of: 0) {
                     let part = subtree.subtree(at: child)
-                    group.addTask { try? await self.push(part, header: header, snapshot: snapshot) }
+                    group.addTask {
+                        do {
+                            try await self.push(part, header: header, snapshot: snapshot)
+                        } catch {
+                            self.state.withLock { $0.notes.append("push to \(part.root.id): \(error)") }
+                        }
+                    }
                 }
             }
             try await group.waitForAll()
@@ -183,11 +198,27 @@ final class TamperingRelay: Sendable {
     }
 
     private func push(_ subtree: Subtree, header: FrameHeader, snapshot: State) async throws {
-        let channel = try await PeerLink.connect(host: subtree.root.address.host, port: subtree.root.address.port, logger: Logger(label: "double"))
+        // Like a real relay, retry a child that is not listening yet (on a loaded machine it may still be starting).
+        var attempt = 0
+        var connected: PeerChannel?
+        while connected == nil {
+            do {
+                connected = try await PeerLink.connect(host: subtree.root.address.host, port: subtree.root.address.port, logger: Logger(label: "double"))
+            } catch {
+                attempt += 1
+                if attempt == 40 { throw error }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        guard let channel = connected else { return }
         try await channel.executeThenClose { frames, out in
             try await out.write(.hello(Hello(header: header, purpose: .push, node: node.id, announcement: snapshot.announcement)))
             var iterator = frames.makeAsyncIterator()
-            guard case .hello? = try await iterator.next() else { return }
+            let reply = try await iterator.next()
+            guard case .hello? = reply else {
+                state.withLock { $0.notes.append("push to \(subtree.root.id) refused: \(String(describing: reply))") }
+                return
+            }
             try await out.write(.plan(header, subtree: subtree.canonicalBytes))
             try await out.write(.manifest(header, bytes: snapshot.manifest))
             for i in snapshot.chunkKeys.indices where i % subtree.stripeCount == subtree.stripe {

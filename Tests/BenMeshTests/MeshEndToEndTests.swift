@@ -15,7 +15,7 @@ import Testing
 
     @Test func aFleetDeploysChangesAPolicyAndRollsBackWithSignedProofFromEveryNode() async throws {
         let fleet = try await LocalFleet(nodes: 7, roles: Self.roles)
-        try fleet.startLedger()
+        try await fleet.startLedger()
         try fleet.startAgents()
         let v1 = try fleet.stage(repository + "/examples/intent")
         let deploy = try fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "60"])

@@ -18,7 +18,7 @@ import Testing
         // Every upload capped at 80 Mbit/s (10 MB/s), so speeds are comparable on loopback.
         fleet.agentArguments += ["--upload-limit", "80Mbit"]
         fleet.ledgerArguments += ["--upload-limit", "80Mbit"]
-        try fleet.startLedger()
+        try await fleet.startLedger()
         let repository = ProcessRunner.repositoryRoot()
         let folder = try TemporaryDirectory()
         _ = try BundleMaker.bundle(intent: repository + "/examples/intent", folder: folder.file("bundle"), payloadBytes: 24 << 20)
@@ -42,16 +42,16 @@ import Testing
         // 80 Mbit/s ÷ 100: one 1 MiB chunk every 10.5 s.
         let child = try await SlowChild.start(node: slow, secondsPerChunk: 10.5)
         try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != slow.id })
-        try fleet.waitUntil(timeout: .seconds(20), "the relay runs") { fleet.agents[relay]?.isRunning == true }
+        try await fleet.waitUntil(timeout: .seconds(20), "the relay runs") { fleet.agents[relay]?.isRunning == true }
         try await Task.sleep(for: .seconds(1))
         let pid = try #require(fleet.agents[relay]?.pid)
         let before = try #require(ResidentMemory.of(pid))
 
-        let deploy = try fleet.benctl(["deploy", "\(v1.rawValue)", "--timeout", "120"])
+        let deploy = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--timeout", "120"])
         #expect(deploy.status == 0)
         var peak = before
         let others = fleet.nodes.map(\.id).filter { $0 != slow.id }
-        try fleet.waitUntil(timeout: .seconds(60), "every other node activates") {
+        try await fleet.waitUntil(timeout: .seconds(60), "every other node activates") {
             peak = max(peak, ResidentMemory.of(pid) ?? 0)
             return others.allSatisfy { fleet.agentState($0)?.active == v1 }
         }
@@ -97,21 +97,21 @@ final class SlowChild: Sendable {
     }
 
     private func serve() async {
-        try? await listener.executeThenClose { inbound in
-            try await withThrowingDiscardingTaskGroup { group in
-                for try await link in inbound {
-                    group.addTask {
-                        try? await link.executeThenClose { frames, out in
-                            for try await frame in frames {
-                                switch frame {
-                                case .hello(let hello):
-                                    try await out.write(.hello(Hello(header: hello.header, purpose: .accept, node: self.node.id)))
-                                case .chunk:
-                                    self.received.add(1, ordering: .relaxed)
-                                    try await Task.sleep(for: .milliseconds(Int64(self.secondsPerChunk * 1000)))
-                                default:
-                                    break
-                                }
+        let tasks = ShellTasks()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await tasks.run() }
+            try? await PeerLink.acceptLinks(on: listener) { link in
+                tasks.spawn {
+                    try? await link.take()?.executeThenClose { frames, out in
+                        for try await frame in frames {
+                            switch frame {
+                            case .hello(let hello):
+                                try await out.write(.hello(Hello(header: hello.header, purpose: .accept, node: self.node.id)))
+                            case .chunk:
+                                self.received.add(1, ordering: .relaxed)
+                                try await Task.sleep(for: .milliseconds(Int64(self.secondsPerChunk * 1000)))
+                            default:
+                                break
                             }
                         }
                     }
