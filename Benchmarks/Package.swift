@@ -22,6 +22,8 @@ let package = Package(
                 .product(name: "BenNATS", package: "Ben"),
                 .product(name: "BenTopology", package: "Ben"),
                 .product(name: "BenIntent", package: "Ben"),
+                .product(name: "BenProtocol", package: "Ben"),
+                .product(name: "BenLedger", package: "Ben"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]),

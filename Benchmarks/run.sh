@@ -127,6 +127,47 @@ for r in d["reports"]:
 PY
 cat "$work/topology.txt"
 
+section "Ledger"
+cores=$(nproc)
+ack=$("$BENBENCH" ack-verify --acks 10000 --rounds 5)
+python3 - "$ack" "$v_c" "$cores" <<'PY'
+import json, sys
+a = json.loads(sys.argv[1]); c = int(sys.argv[2]); cores = int(sys.argv[3])
+rate = a["acks_verified_per_second"]
+print(f"{'signed acks verified per second, every core:':<58} {rate:>9}/s   {cores} x libsodium one core: {cores * c:>9}/s   ratio {rate / (cores * c):.3f}  (goal >= 0.85)")
+print(f"{'ingest one aggregate of 10 000 acks (parse, verify, record):':<58} {a['ingest_seconds']:>9}s   ({a['aggregate_bytes'] / 1e6:.1f} MB)")
+PY
+swift build -c release --product ben-ledger 2>&1 | tail -1
+LEDGER=$root/.build/release/ben-ledger
+mkdir -p "$work/ledger-bench"
+"$BENCTL" keygen --out "$work/ledger-bench/ledger.key" >/dev/null
+"$BENCTL" keygen --out "$work/ledger-bench/operator.key" >/dev/null
+nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
+"$nats_server" -js -sd "$work/ledger-bench/nats" -a 127.0.0.1 -p -1 >"$work/ledger-bench/nats.log" 2>&1 &
+lnats_pid=$!
+for _ in $(seq 1 500); do grep -q "Server is ready" "$work/ledger-bench/nats.log" && break; sleep 0.01; done
+lnats_url="nats://$(sed -n 's/.*Listening for client connections on //p' "$work/ledger-bench/nats.log" | head -1)"
+"$LEDGER" --fleet bench --nats "$lnats_url" --data "$work/ledger-bench/data" --key "$work/ledger-bench/ledger.key" \
+  --operator-key "$work/ledger-bench/operator.key.pub" --seed-listen "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')" --log-level warning >"$work/ledger-bench/ledger.log" 2>&1 &
+ledger_pid=$!
+trap 'kill "$ledger_pid" "$lnats_pid" 2>/dev/null; rm -rf "$work"' EXIT
+export BEN_FLEET=bench BEN_NATS="$lnats_url" BEN_OPERATOR_KEY="$work/ledger-bench/operator.key"
+for _ in $(seq 1 100); do "$BENCTL" versions >/dev/null 2>&1 && break; sleep 0.1; done
+"$BENCTL" build examples/intent -o "$work/ledger-bench/bundle" >/dev/null
+head -c $((256 << 20)) /dev/urandom > "$work/ledger-bench/payload.bin"
+"$BENCTL" store put --json --store "$work/ledger-bench/bundle" "$work/ledger-bench/payload.bin" > "$work/ledger-bench/payload.json"
+python3 Benchmarks/make_bundle.py "$work/ledger-bench/bundle" "$work/ledger-bench/payload.json" >/dev/null
+t_stage=$(best_of 1 "$BENCTL" stage "$work/ledger-bench/bundle")
+printf '%-58s %8ss   %s MB/s\n' "stage a 256 MiB bundle (upload every chunk, verified):" "$t_stage" "$(python3 -c "print(f'{268.4/$t_stage:.0f}')")"
+api=$("$BENBENCH" ledger-api --url "$lnats_url" --fleet bench --count 2000)
+python3 - "$api" <<'PY'
+import json, sys
+a = json.loads(sys.argv[1])
+print(f"{'operator API round trip (versions), one at a time:':<58} p50 {a['p50_us']:7.1f} us  p99 {a['p99_us']:7.1f} us")
+PY
+kill "$ledger_pid" "$lnats_pid" 2>/dev/null || true
+unset BEN_FLEET BEN_NATS BEN_OPERATOR_KEY
+
 if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )
