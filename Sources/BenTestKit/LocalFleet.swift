@@ -1,5 +1,6 @@
 public import BenCore
 public import BenCrypto
+import BenStore
 public import Foundation
 
 /// A whole Ben fleet of real processes for integration tests: a real nats-server with JetStream, `ben-ledger`
@@ -28,13 +29,19 @@ public final class LocalFleet: @unchecked Sendable {
     public private(set) var agents: [NodeID: BackgroundProcess] = [:]
     /// Extra arguments for every agent (e.g. a short orphan deadline).
     public var agentArguments: [String] = ["--heartbeat", "2", "--orphan-after", "3"]
+    /// Extra arguments for one agent, after `agentArguments` (e.g. a lower `--upload-limit` for one relay).
+    public var nodeArguments: [NodeID: [String]] = [:]
     public var ledgerArguments: [String] = ["--silent-after", "6"]
 
     /// Makes keys, a topology of `count` nodes (racks of `rackSize`, two zones), and starts nats-server. Start the
     /// ledger and the agents with `startLedger()` and `startAgents()`.
-    public init(nodes count: Int, rackSize: Int = 3, fleet: String = "test", stripes: Int? = nil, roles: (Int) -> [Role] = { _ in [.proxy] })
-        async throws
-    {
+    ///
+    /// `uplink` is what the topology says every node's upload is (the planner plans for it); shape the processes to
+    /// match with `--upload-limit` in `agentArguments` and `ledgerArguments`.
+    public init(
+        nodes count: Int, rackSize: Int = 3, fleet: String = "test", stripes: Int? = nil, uplink: String = "10Gbit",
+        roles: (Int) -> [Role] = { _ in [.proxy] }
+    ) async throws {
         directory = try TemporaryDirectory(prefix: "ben-fleet")
         self.fleet = FleetName(fleet)!
         nats = try await NATSServer.start()
@@ -55,7 +62,7 @@ public final class LocalFleet: @unchecked Sendable {
         }
         self.nodes = nodes
         topologyPath = directory.file("topology.yaml")
-        try Self.topologyYAML(fleet: self.fleet, ledgerPort: ledgerPort, nodes: nodes, stripes: stripes)
+        try Self.topologyYAML(fleet: self.fleet, ledgerPort: ledgerPort, nodes: nodes, stripes: stripes, uplink: uplink)
             .write(toFile: topologyPath, atomically: true, encoding: .utf8)
     }
 
@@ -65,13 +72,13 @@ public final class LocalFleet: @unchecked Sendable {
         nats.kill()
     }
 
-    static func topologyYAML(fleet: FleetName, ledgerPort: Int, nodes: [Node], stripes: Int?) -> String {
+    static func topologyYAML(fleet: FleetName, ledgerPort: Int, nodes: [Node], stripes: Int?, uplink: String) -> String {
         var lines = [
             "format: ben/topology/v1", "fleet: \(fleet)", "ledger:", "  address: 127.0.0.1:\(ledgerPort)", "  region: test", "  zone: a",
         ]
         if let stripes { lines.append("stripes: \(stripes)") }
         lines += [
-            "defaults:", "  chunk_size: 64KiB", "  uplink: 10Gbit",
+            "defaults:", "  chunk_size: 64KiB", "  uplink: \(uplink)",
             "  max_fan_out: {total: 4, in_rack: 4, cross_rack: 2, cross_zone: 2, cross_region: 1}",
             "regions:", "  - name: test", "    zones:",
         ]
@@ -122,7 +129,7 @@ public final class LocalFleet: @unchecked Sendable {
             ] + node.roles.map(\.rawValue) + [
                 "--key", directory.file("\(node.id).key"), "--listen", "127.0.0.1:\(node.port)", "--nats", nats.url,
                 "--ledger-key", ledgerKey.publicKey.hex, "--state", directory.file("agents/\(node.id)"),
-            ] + agentArguments,
+            ] + agentArguments + (nodeArguments[id] ?? []),
             logPath: directory.file("agent-\(node.id).log"), append: true)
     }
 
@@ -182,6 +189,32 @@ public final class LocalFleet: @unchecked Sendable {
             throw LocalFleetError("stage failed: \(staged.stderr)")
         }
         return Version(UInt64(v))
+    }
+
+    /// `benctl deploy V --json` with `extra` arguments (`--timeout 10`, `--stripes 1`, …); returns the plan the
+    /// ledger computed and stored for this rollout, so a test can pick a relay or a leaf from it.
+    @discardableResult
+    public func deploy(_ version: Version, _ extra: [String] = []) async throws -> Plan {
+        let outcome = try await benctlInBackground(["deploy", "\(version.rawValue)", "--json"] + extra)
+        guard outcome.status == 0, let json = try? JSONParser.parse(outcome.stdout), let keyText = json["plan"]?.stringValue,
+            let key = Key(hex: keyText)
+        else { throw LocalFleetError("deploy \(version) failed (\(outcome.status)): \(outcome.stdout)\(outcome.stderr)") }
+        return try ledgerPlan(key)
+    }
+
+    /// A plan from the ledger's store.
+    public func ledgerPlan(_ key: Key) throws -> Plan {
+        let store = try ChunkStore(root: directory.file("ledger/store"))
+        return try Plan.decode(try store.get(key))
+    }
+
+    /// How many chunks of a bundle an agent holds in its store now (0 of 0 before it has the manifest). Safe while
+    /// the agent runs: the store is shared between processes by design.
+    public func chunksHeld(_ id: NodeID, manifest: Key) -> (have: Int, of: Int) {
+        guard let store = try? ChunkStore(root: directory.file("agents/\(id)/store")), let (_, have) = store.holdings(of: manifest) else {
+            return (0, 0)
+        }
+        return (have.filter { $0 }.count, have.count)
     }
 
     /// The ledger's status of a version (`benctl status V --json`).

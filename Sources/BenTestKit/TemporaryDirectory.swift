@@ -1,7 +1,7 @@
 import Foundation
 
 /// A directory under the system temp folder that is removed when the value goes away, so a test never leaves
-/// files behind, whatever way it ends.
+/// files behind, whatever way it ends. Set `BEN_KEEP_TEST_DIRS=1` to keep them (and the logs in them) for a look.
 public final class TemporaryDirectory: Sendable {
     public let path: String
 
@@ -16,5 +16,8 @@ public final class TemporaryDirectory: Sendable {
 
     public func file(_ name: String) -> String { path + "/" + name }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit {
+        if ProcessInfo.processInfo.environment["BEN_KEEP_TEST_DIRS"] == "1" { return }
+        try? FileManager.default.removeItem(atPath: path)
+    }
 }
