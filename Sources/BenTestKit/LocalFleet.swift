@@ -2,6 +2,7 @@ public import BenCore
 public import BenCrypto
 import BenStore
 public import Foundation
+import Synchronization
 
 /// A whole Ben fleet of real processes for integration tests: a real nats-server with JetStream, `ben-ledger`
 /// and one `ben-agent` per node, on loopback ports picked free, in a temporary folder that goes away with the
@@ -242,30 +243,41 @@ public struct LocalFleetError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Loopback ports that were free a moment ago (bound to port 0, noted, released).
+/// Loopback ports that were free a moment ago (bound, noted, released), for processes a test starts later.
+///
+/// They come from below the kernel's ephemeral range (32768 and up on Linux), never from it: a port picked there
+/// and released can be taken, before the agent binds it, as the local end of any outgoing connection (a NATS
+/// client's, a relay's), and the agent then fails to listen while another fleet's process answers on its
+/// address. No port is handed out twice by one test process, so fleets running in parallel never collide.
 public enum FreePorts {
+    private static let handedOut = Mutex<Set<Int>>([])
+    static let range = 20_000..<32_000
+
     public static func take(_ count: Int) throws -> [Int] {
-        var sockets: [Int32] = []
-        defer { for fd in sockets { close(fd) } }
         var ports: [Int] = []
-        for _ in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw LocalFleetError("socket: \(errno)") }
-            sockets.append(fd)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard bound == 0 else { throw LocalFleetError("bind: \(errno)") }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
+        var tries = 0
+        while ports.count < count {
+            tries += 1
+            guard tries < 20 * range.count else { throw LocalFleetError("no free loopback port in \(range)") }
+            let port = Int.random(in: range)
+            let fresh = handedOut.withLock { $0.insert(port).inserted }
+            guard fresh else { continue }
+            if try bindable(port) { ports.append(port) }
         }
         return ports
+    }
+
+    static func bindable(_ port: Int) throws -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LocalFleetError("socket: \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return bound == 0
     }
 }
