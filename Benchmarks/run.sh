@@ -168,6 +168,16 @@ PY
 kill "$ledger_pid" "$lnats_pid" 2>/dev/null || true
 unset BEN_FLEET BEN_NATS BEN_OPERATOR_KEY
 
+section "Mesh"
+# A shaped fleet (issue 7): 32 real agents and the ledger on loopback, every upload capped at 100 Mbit/s by the
+# token bucket, a 64 MiB bundle in 1 MiB chunks, deployed striped, as a plain tree, as a star, and striped with one
+# relay at a quarter of the bandwidth. Figures come from `benctl status --json` and the agents' transfer lines.
+# BEN_MESH_NODES, BEN_MESH_MIB, BEN_MESH_RATE_MBIT and BEN_MESH_STAR=0 shrink it; BEN_MESH_RESULT keeps the JSON.
+swift build -c release --product ben-agent 2>&1 | tail -1
+mkdir -p "$work/mesh"
+python3 Benchmarks/mesh_bench.py "$root" "$work/mesh"
+rm -rf "$work/mesh"
+
 if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )

@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""The shaped-fleet benchmark (issue 7): N real agents on loopback, every agent and the ledger capped with the
+upload token bucket (--upload-limit), so bandwidth rather than CPU should bound the transfer. One bundle of S bytes
+in chunks of c per plan shape (striped, plain tree, star, striped with one relay throttled to a quarter).
+
+Usage: mesh_bench.py REPO_ROOT WORK_DIR
+Environment: BEN_MESH_NODES (32), BEN_MESH_MIB (64), BEN_MESH_RATE_MBIT (100), BEN_MESH_STAR (1: run the star too),
+BEN_MESH_RESULT (write the measured figures there as JSON). Prints each figure beside its goal. Every process it
+starts is killed by pid on the way out, whatever happens.
+"""
+import datetime, json, math, os, signal, socket, statistics, subprocess, sys, time
+
+root, work = sys.argv[1], sys.argv[2]
+N = int(os.environ.get("BEN_MESH_NODES", "32"))
+MIB = int(os.environ.get("BEN_MESH_MIB", "64"))
+RATE_MBIT = int(os.environ.get("BEN_MESH_RATE_MBIT", "100"))
+RUN_STAR = os.environ.get("BEN_MESH_STAR", "1") == "1"
+CHUNK = 1 << 20
+B = RATE_MBIT * 1e6 / 8  # bytes per second
+BENCTL = f"{root}/.build/release/benctl"
+AGENT = f"{root}/.build/release/ben-agent"
+LEDGER = f"{root}/.build/release/ben-ledger"
+FLEET = "mesh"
+RACK = 8
+
+processes = {}  # name -> Popen
+
+
+def cleanup(*_):
+    for p in processes.values():
+        if p.poll() is None:
+            p.kill()
+    for p in processes.values():
+        try:
+            p.wait(timeout=10)
+        except Exception:
+            pass
+
+
+def on_signal(signum, _frame):
+    cleanup()
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, on_signal)
+signal.signal(signal.SIGINT, on_signal)
+
+
+def free_ports(n):
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+env = dict(os.environ, BEN_FLEET=FLEET)
+
+
+def benctl(*args, check=True):
+    out = subprocess.run([BENCTL, *args], env=env, capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise RuntimeError(f"benctl {' '.join(args)}: {out.returncode}\n{out.stdout}{out.stderr}")
+    return out
+
+
+def wait_for(what, cond, timeout=60, every=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(every)
+    raise RuntimeError(f"timed out waiting until {what}")
+
+
+def ts(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, max(0, math.ceil(p / 100 * len(v)) - 1))]
+
+
+nodes = [f"node-{i + 1}" for i in range(N)]
+ports = free_ports(N + 1)
+ledger_port, node_port = ports[0], dict(zip(nodes, ports[1:]))
+keys = {}
+
+
+def keygen(name):
+    subprocess.run([BENCTL, "keygen", "--out", f"{work}/{name}.key"], check=True, capture_output=True)
+    return open(f"{work}/{name}.key.pub").read().split()[0]
+
+
+def start_agent(node, limit):
+    log = open(f"{work}/agent-{node}.log", "a")
+    processes[node] = subprocess.Popen(
+        [AGENT, "--node", node, "--fleet", FLEET, "--roles", "proxy", "--key", f"{work}/{node}.key",
+         "--listen", f"127.0.0.1:{node_port[node]}", "--nats", nats_url, "--ledger-key", ledger_pub,
+         "--state", f"{work}/agents/{node}", "--heartbeat", "5", "--orphan-after", "20", "--upload-limit", limit],
+        stdout=log, stderr=subprocess.STDOUT)
+
+
+def listening(node, times=1):
+    try:
+        return open(f"{work}/agent-{node}.log").read().count("listening for peer links") >= times
+    except FileNotFoundError:
+        return False
+
+
+def make_bundle(index):
+    folder = f"{work}/bundle-{index}"
+    subprocess.run([BENCTL, "build", f"{root}/examples/intent", "-o", folder, "--chunk-size", str(CHUNK)], check=True, capture_output=True)
+    with open(f"{work}/payload.bin", "wb") as f:
+        f.write(os.urandom(MIB << 20))
+    put = benctl("store", "put", "--json", "--store", folder, f"{work}/payload.bin")
+    open(f"{work}/payload.json", "w").write(put.stdout)
+    subprocess.run([sys.executable, f"{root}/Benchmarks/make_bundle.py", folder, f"{work}/payload.json"], check=True, capture_output=True)
+    os.remove(f"{work}/payload.bin")
+    return json.loads(benctl("stage", folder, "--json").stdout)["version"]
+
+
+def read_plan(key):
+    return json.load(open(f"{work}/ledger/store/objects/{key[:2]}/{key}"))
+
+
+def depths(plan):
+    """Each node's smallest depth over the stripe trees (the ledger's children have depth 1)."""
+    best = {}
+    for parents in plan["stripes"]:
+        memo = {}
+
+        def depth(i):
+            if i not in memo:
+                memo[i] = 1 if parents[i] < 0 else 1 + depth(parents[i])
+            return memo[i]
+
+        for i, node in enumerate(plan["nodes"]):
+            best[node["id"]] = min(best.get(node["id"], 1 << 30), depth(i))
+    return best
+
+
+def below(plan, node):
+    """The most nodes below `node` in any stripe tree."""
+    index = [n["id"] for n in plan["nodes"]].index(node)
+    most = 0
+    for parents in plan["stripes"]:
+        children = {}
+        for i, p in enumerate(parents):
+            children.setdefault(p, []).append(i)
+        count, queue = 0, list(children.get(index, []))
+        while queue:
+            count += 1
+            queue += children.get(queue.pop(), [])
+        most = max(most, count)
+    return most
+
+
+def transfers(version):
+    """Per node: bytes received, first chunk and completion wall times, from the agents' 'transfer complete' lines."""
+    out = {}
+    for node in nodes:
+        for line in open(f"{work}/agent-{node}.log"):
+            if "transfer complete" in line and f"ben.version=v{version} " in line:
+                fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+                out[node] = {"bytes": int(fields["bytes"]), "first": ts(fields["first_chunk_at"]), "complete": ts(fields["complete_at"])}
+    return out
+
+
+def deploy(version, extra):
+    answer = json.loads(benctl("deploy", str(version), "--json", "--timeout", "900", *extra).stdout)
+    plan = read_plan(answer["plan"])
+
+    def decided():
+        s = json.loads(benctl("status", str(version), "--json", check=False).stdout or "{}")
+        return s.get("status") in ("active", "incomplete")
+
+    wait_for(f"v{version} is decided", decided, timeout=900, every=0.2)
+    status = json.loads(benctl("status", str(version), "--json").stdout)
+    got = transfers(version)
+    issued = ts(status["issued_at"])
+    completion = [got[n]["complete"] - issued for n in got]
+    return {
+        "status": status, "plan": plan, "transfers": got, "issued": issued,
+        "time_to_active": ts(status["changed_at"]) - issued,
+        "completion": completion,
+    }
+
+
+try:
+    os.makedirs(f"{work}/agents", exist_ok=True)
+    nats_server = subprocess.run(["sh", "-c", "command -v nats-server || echo /usr/sbin/nats-server"], capture_output=True, text=True).stdout.strip()
+    nats_log = open(f"{work}/nats.log", "w")
+    processes["nats"] = subprocess.Popen([nats_server, "-js", "-sd", f"{work}/nats", "-a", "127.0.0.1", "-p", "-1"], stdout=nats_log, stderr=subprocess.STDOUT)
+    wait_for("nats-server is ready", lambda: "Server is ready" in open(f"{work}/nats.log").read(), 20)
+    nats_log_text = open(f"{work}/nats.log").read()
+    nats_url = "nats://" + nats_log_text.split("Listening for client connections on ")[1].split()[0]
+    env["BEN_NATS"] = nats_url
+    env["BEN_OPERATOR_KEY"] = f"{work}/operator.key"
+
+    ledger_pub = keygen("ledger")
+    operator_pub = keygen("operator")
+    for node in nodes:
+        keys[node] = keygen(node)
+
+    # Racks of 8, alternating between two zones; every uplink the same B, chunk size c.
+    lines = ["format: ben/topology/v1", f"fleet: {FLEET}", "ledger:", f"  address: 127.0.0.1:{ledger_port}", "  region: bench", "  zone: a",
+             "defaults:", "  chunk_size: 1MiB", f"  uplink: {RATE_MBIT}Mbit",
+             "regions:", "  - name: bench", "    zones:"]
+    racks = [nodes[i:i + RACK] for i in range(0, N, RACK)]
+    for zone, parity in (("a", 0), ("b", 1)):
+        mine = [(r, rack) for r, rack in enumerate(racks) if r % 2 == parity]
+        if not mine:
+            continue
+        lines += [f"      - name: {zone}", "        racks:"]
+        for r, rack in mine:
+            lines += [f"          - name: r{r + 1}", "            nodes:"]
+            for node in rack:
+                lines.append(f"              - {{id: {node}, roles: [proxy], address: 127.0.0.1:{node_port[node]}, key: {keys[node]}}}")
+    open(f"{work}/topology.yaml", "w").write("\n".join(lines) + "\n")
+
+    ledger_log = open(f"{work}/ledger.log", "w")
+    processes["ledger"] = subprocess.Popen(
+        [LEDGER, "--fleet", FLEET, "--nats", nats_url, "--data", f"{work}/ledger", "--key", f"{work}/ledger.key",
+         "--operator-key", operator_pub, "--seed-listen", f"127.0.0.1:{ledger_port}", "--upload-limit", f"{RATE_MBIT}Mbit"],
+        stdout=ledger_log, stderr=subprocess.STDOUT)
+    wait_for("the ledger answers", lambda: benctl("versions", check=False).returncode == 0, 30)
+    benctl("topology", "apply", f"{work}/topology.yaml")
+    for node in nodes:
+        start_agent(node, f"{RATE_MBIT}Mbit")
+    for node in nodes:
+        wait_for(f"{node} listens", lambda: listening(node), 30)
+
+    shapes = [("striped", []), ("plain tree (k = 1)", ["--stripes", "1"])] + ([("star", ["--star"])] if RUN_STAR else [])
+    versions = {}
+    for i, (name, _) in enumerate(shapes + [("throttled", None)]):
+        versions[name] = make_bundle(i)
+    runs = {}
+    for name, extra in shapes:
+        runs[name] = deploy(versions[name], extra)
+        print(f"  {name}: {runs[name]['status']['status']} after {runs[name]['time_to_active']:.2f}s", file=sys.stderr)
+
+    # Loopback round trip: a TCP connect to an agent's peer listener.
+    rtts = []
+    for _ in range(20):
+        t = time.perf_counter()
+        socket.create_connection(("127.0.0.1", node_port[nodes[0]])).close()
+        rtts.append(time.perf_counter() - t)
+    rtt = statistics.median(rtts)
+
+    # One relay throttled to a quarter: the one with the most nodes below it in the plan the ledger will compute.
+    v = versions["throttled"]
+    size = runs["striped"]["status"]["bundle_size"]
+    predicted = json.loads(benctl("topology", "plan", f"{work}/topology.yaml", "--version", str(v), "--size", str(size), "--json").stdout)
+    relay = max(nodes, key=lambda n: (below(predicted["plan"], n), n))
+    processes[relay].terminate()
+    processes[relay].wait(timeout=20)
+    start_agent(relay, f"{RATE_MBIT // 4}Mbit")
+    wait_for(f"{relay} listens again", lambda: listening(relay, 2), 30)
+    runs["throttled"] = deploy(v, [])
+
+    # Figures.
+    S = size
+    c = CHUNK
+    s = runs["striped"]
+    st = s["status"]
+    t_opt = S / B + math.log2(N) * c / B
+    received = sum(t["bytes"] for t in s["transfers"].values())
+    comp = s["completion"]
+    p50, p99 = statistics.median(comp), percentile(comp, 99)
+    th = runs["throttled"]["completion"]
+    d = depths(s["plan"])
+    by_depth = {}
+    for node, t in s["transfers"].items():
+        by_depth.setdefault(d[node], []).append(t["first"] - s["issued"])
+
+    def row(label, value, goal=""):
+        print(f"{label:<58} {value:>14}  {goal}")
+
+    print(f"{N} agents and the ledger on loopback, each upload capped at {RATE_MBIT} Mbit/s; a {S / 2**20:.0f} MiB bundle in "
+          f"{c >> 20} MiB chunks; k = {len(s['plan']['stripes'])} stripe trees, ledger fan-out {st['fan_out']}, depth {st['depth']}")
+    row("ledger egress ÷ bundle size (striped):", f"{st['ledger_egress'] / S:.3f}", f"(goal: about 1; never above the fan-out, {st['fan_out']})")
+    row("bytes received by all agents ÷ (N × S):", f"{received / (N * S):.4f}", "(goal <= 1.01)")
+    for name, _ in shapes:
+        r = runs[name]
+        row(f"time to active, {name}:", f"{r['time_to_active']:.2f}s",
+            f"({r['status']['status']}; ledger egress {r['status']['ledger_egress'] / S:.2f} S)")
+    row("time to active, striped, one relay at 1/4 B:", f"{runs['throttled']['time_to_active']:.2f}s", f"({runs['throttled']['status']['status']}; {relay} throttled)")
+    row("completion (last node) ÷ T_opt = S/B + log2(N)·c/B:", f"{max(comp) / t_opt:.3f}", f"(goal <= 1.3; {max(comp):.2f}s vs T_opt {t_opt:.2f}s)")
+    row("p99 ÷ p50 of per-node completion:", f"{p99 / p50:.3f}", f"(goal <= 1.3; p50 {p50:.2f}s, p99 {p99:.2f}s)")
+    row("  again with one relay throttled to a quarter:", f"{percentile(th, 99) / statistics.median(th):.3f}",
+        f"(goal <= 1.3; p50 {statistics.median(th):.2f}s, p99 {percentile(th, 99):.2f}s)")
+    row("messages that reached the ledger (acks and reports):", f"{st['messages_at_ledger']}", f"(of {N} nodes; fan-out {st['fan_out']})")
+    for depth in sorted(by_depth):
+        first = sorted(by_depth[depth])
+        bound = depth * (c / B + rtt)
+        row(f"first chunk at depth {depth} ÷ d·(c/B + RTT), median / max:", f"{statistics.median(first) / bound:.2f} / {max(first) / bound:.2f}",
+            f"(goal <= 1.5; {len(first)} nodes, RTT {rtt * 1e6:.0f} us, from the announcement's issue time)")
+
+    result = {
+        "n": N, "bundle_bytes": S, "chunk_bytes": c, "uplink_bits_per_second": RATE_MBIT * 1_000_000,
+        "stripes": len(s["plan"]["stripes"]), "fan_out": st["fan_out"], "depth": st["depth"],
+        "striped_completion_seconds": {"p50": p50, "p99": p99, "max": max(comp)},
+        "ledger_egress_bytes": st["ledger_egress"], "total_received_bytes": received,
+        "optimal_seconds": t_opt, "messages_at_ledger": st["messages_at_ledger"], "rtt_seconds": rtt,
+        "time_to_active_seconds": {name: runs[name]["time_to_active"] for name in runs},
+        "throttled_completion_seconds": {"p50": statistics.median(th), "p99": percentile(th, 99), "max": max(th)},
+        "first_chunk_seconds_by_depth": {str(k): sorted(v) for k, v in by_depth.items()},
+    }
+    if os.environ.get("BEN_MESH_RESULT"):
+        with open(os.environ["BEN_MESH_RESULT"], "w") as f:
+            json.dump(result, f, indent=2)
+finally:
+    cleanup()
