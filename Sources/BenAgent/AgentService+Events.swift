@@ -207,6 +207,10 @@ extension AgentService {
             transfer!.firstChunkAt = now
             transfer!.firstChunkWall = SystemClock.now()
         }
+        if bytes > transfer!.largestChunk {
+            transfer!.largestChunk = bytes
+            transfer!.firstLargestWall = SystemClock.now()
+        }
         transfer!.chunks += 1
         transfer!.bytes += Int64(bytes)
     }
@@ -224,7 +228,9 @@ extension AgentService {
             metadata: [
                 "ben.version": "\(version)", "chunks": "\(t.chunks)", "bytes": "\(t.bytes)",
                 "first_chunk_s": "\(t.firstChunkAt.map { seconds($0 - t.acceptedAt) } ?? "-")", "complete_s": "\(seconds(now - t.acceptedAt))",
-                "first_chunk_at": "\(t.firstChunkWall?.rfc3339 ?? "-")", "complete_at": "\(SystemClock.now().rfc3339)",
+                "first_chunk_at": "\(t.firstChunkWall?.rfc3339 ?? "-")",
+                "first_full_chunk_at": "\(t.firstLargestWall?.rfc3339 ?? "-")", "full_chunk_bytes": "\(t.largestChunk)",
+                "complete_at": "\(SystemClock.now().rfc3339)",
             ])
     }
 

@@ -39,6 +39,10 @@ public actor AgentService {
         var acceptedAt: ContinuousClock.Instant
         var firstChunkAt: ContinuousClock.Instant?
         var firstChunkWall: Timestamp?
+        /// The largest chunk seen so far and when the first chunk of that size arrived: at activation, the first
+        /// full-size chunk (the small intent chunks and the manifest come before it), which the benchmark times.
+        var largestChunk = 0
+        var firstLargestWall: Timestamp?
         var chunks = 0
         var bytes: Int64 = 0
         var duplicates = 0
