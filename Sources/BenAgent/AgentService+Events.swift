@@ -126,7 +126,7 @@ extension AgentService {
             case .armTimer(let timer, let at):
                 arm(timer, at: at)
             case .cancelTimer(let timer):
-                timers[timer] = nil
+                timers.cancel(timer)
             case .report(let report):
                 if case .announcementAccepted(let version) = report {
                     transfer = Transfer(version: version, acceptedAt: ContinuousClock.now)
@@ -167,18 +167,12 @@ extension AgentService {
     }
 
     func arm(_ timer: TimerID, at: Timestamp) {
-        timerGeneration += 1
-        let generation = timerGeneration
-        timers[timer] = generation
-        tasks.spawn {
-            try? await Task.sleep(for: SystemClock.delay(until: at))
-            await self.fire(timer, generation: generation)
-        }
+        let token = timers.arm(timer)
+        tasks.run(at: at) { await self.fire(timer, token: token) }
     }
 
-    func fire(_ timer: TimerID, generation: UInt64) {
-        guard timers[timer] == generation else { return }
-        timers[timer] = nil
+    func fire(_ timer: TimerID, token: UInt64) {
+        guard timers.fire(timer, token: token) else { return }
         perform(machine.onTimer(timer, now: SystemClock.now()))
     }
 

@@ -25,9 +25,7 @@ public actor AgentService {
     /// The intent this node serves: swapped atomically, read without waiting.
     public nonisolated let holder: IntentHolder
     var compiled: [Version: CompiledIntent] = [:]
-    var timers: [TimerID: UInt64] = [:]
-    var timerGeneration: UInt64 = 0
-    var nextInbound: UInt64 = 1
+    var timers = ShellTimers()
     /// Inbound links whose first HELLO has not arrived yet.
     var unintroduced: Set<LinkID> = []
     var nats: NATSConnection?
@@ -122,23 +120,12 @@ public actor AgentService {
     // MARK: Peer links
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await PeerLink.acceptLinks(on: listener) { channel in await self.serve(channel) }
+        try await links.accept(on: listener, tasks: tasks, handlers: handlers) { link in await self.awaitHello(on: link) }
     }
 
-    func serve(_ accepted: AcceptedLink) {
-        let link = registerInbound()
-        let registration = links.register(link)
-        tasks.spawn {
-            guard let channel = accepted.take() else { return }
-            await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
-        }
-    }
-
-    func registerInbound() -> LinkID {
-        defer { nextInbound += 1 }
-        let link = LinkID(inbound: nextInbound)
+    /// An accepted link says who it is in its first frame; until then it is only a number.
+    func awaitHello(on link: LinkID) {
         unintroduced.insert(link)
-        return link
     }
 
     nonisolated var handlers: LinkSet.Handlers {

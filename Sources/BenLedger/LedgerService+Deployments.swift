@@ -142,7 +142,7 @@ extension LedgerService {
             case .armTimer(let timer, let at):
                 arm(timer, at: at)
             case .cancelTimer(let timer):
-                timers[timer] = nil
+                timers.cancel(timer)
             case .report(let report):
                 logger.notice("\(report)", metadata: ["ben.version": "\(version)"])
             case .storeChunk, .storeManifest, .persist, .compile, .activate, .discardCompiled, .publishAggregate:
@@ -232,18 +232,12 @@ extension LedgerService {
     // MARK: Timers
 
     func arm(_ timer: TimerID, at: Timestamp) {
-        timerGeneration += 1
-        let generation = timerGeneration
-        timers[timer] = generation
-        tasks.spawn {
-            try? await Task.sleep(for: SystemClock.delay(until: at))
-            await self.fire(timer, generation: generation)
-        }
+        let token = timers.arm(timer)
+        tasks.run(at: at) { await self.fire(timer, token: token) }
     }
 
-    func fire(_ timer: TimerID, generation: UInt64) {
-        guard timers[timer] == generation else { return }
-        timers[timer] = nil
+    func fire(_ timer: TimerID, token: UInt64) {
+        guard timers.fire(timer, token: token) else { return }
         let now = SystemClock.now()
         switch timer {
         case .deploymentDeadline(let version):

@@ -41,15 +41,13 @@ public actor LedgerService {
     /// Which rollout each link belongs to.
     var linkVersion: [LinkID: Version] = [:]
     var unintroduced: Set<LinkID> = []
-    var nextInbound: UInt64 = 1
     /// Signed announcement envelopes the ledger published, by version (seeders send them in HELLOs).
     var announcements: [Version: [UInt8]] = [:]
     /// Per version: bytes the ledger sent (trees and pulls), and messages that reached it.
     var egress: [Version: Int64] = [:]
     var messages: [Version: Int] = [:]
     var chunkBytes: [Key: Int64] = [:]
-    var timers: [TimerID: UInt64] = [:]
-    var timerGeneration: UInt64 = 0
+    var timers = ShellTimers()
     /// Last heartbeat of each node, for drift and for planning around silent nodes.
     var heartbeats: [NodeID: Heartbeat] = [:]
     /// Nonces of recent signed requests (replays are refused).
@@ -135,23 +133,12 @@ public actor LedgerService {
     // MARK: Peer links (the seeders)
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await PeerLink.acceptLinks(on: listener) { channel in await self.serve(channel) }
+        try await links.accept(on: listener, tasks: tasks, handlers: handlers) { link in await self.awaitHello(on: link) }
     }
 
-    func serve(_ accepted: AcceptedLink) {
-        let link = registerInbound()
-        let registration = links.register(link)
-        tasks.spawn {
-            guard let channel = accepted.take() else { return }
-            await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
-        }
-    }
-
-    func registerInbound() -> LinkID {
-        defer { nextInbound += 1 }
-        let link = LinkID(inbound: nextInbound)
+    /// An accepted link says who it is in its first frame; until then it is only a number.
+    func awaitHello(on link: LinkID) {
         unintroduced.insert(link)
-        return link
     }
 
     nonisolated var handlers: LinkSet.Handlers {

@@ -41,6 +41,7 @@ public final class LinkSet: Sendable {
     }
 
     private let queues = Mutex<[LinkID: AsyncStream<Item>.Continuation]>([:])
+    private let nextInbound = Mutex<UInt64>(1)
     private let logger: Logger
     private let limiter: UploadLimiter?
 
@@ -74,6 +75,26 @@ public final class LinkSet: Sendable {
     public struct Registration: Sendable {
         let stream: AsyncStream<Item>
         let continuation: AsyncStream<Item>.Continuation
+    }
+
+    /// Accepts links on `listener` until cancelled and runs each as a job of `tasks`, numbered as an inbound
+    /// link. `accepted` hears each link's number before any of its frames arrive.
+    public func accept(
+        on listener: NIOAsyncChannel<PeerChannel, Never>, tasks: ShellTasks, handlers: Handlers,
+        accepted: @escaping @Sendable (LinkID) async -> Void
+    ) async throws {
+        try await PeerLink.acceptLinks(on: listener) { incoming in
+            let link = self.nextInbound.withLock { number in
+                defer { number += 1 }
+                return LinkID(inbound: number)
+            }
+            await accepted(link)
+            let registration = self.register(link)
+            tasks.spawn {
+                guard let channel = incoming.take() else { return }
+                await self.run(link, registration: registration, channel: channel, handlers: handlers)
+            }
+        }
     }
 
     /// Forgets a registered link that never got a channel (its connection failed).
