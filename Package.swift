@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
         .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging], swiftSettings: swiftSettings),
         .target(
-            name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging],
+            name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
             swiftSettings: swiftSettings),
 
         // The shells.
@@ -131,6 +131,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenSimTests", dependencies: ["BenSim", "BenCore", "BenCrypto", "BenTopology", "BenProtocol", "BenTestKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenMeshTests",
+            dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenPeerLink", "BenProtocol", "BenStore", "BenTestKit", nioCore, nioPosix, logging],
             swiftSettings: swiftSettings),
         .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(

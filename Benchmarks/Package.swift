@@ -22,6 +22,8 @@ let package = Package(
                 .product(name: "BenNATS", package: "Ben"),
                 .product(name: "BenTopology", package: "Ben"),
                 .product(name: "BenIntent", package: "Ben"),
+                .product(name: "BenProtocol", package: "Ben"),
+                .product(name: "BenLedger", package: "Ben"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -33,6 +35,16 @@ let package = Package(
                 .product(name: "BenCrypto", package: "Ben"),
             ],
             path: "Benchmarks/FoundationBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
+        .executableTarget(
+            name: "TopologyBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "BenCore", package: "Ben"),
+                .product(name: "BenTopology", package: "Ben"),
+            ],
+            path: "Benchmarks/TopologyBenchmarks",
             swiftSettings: [.swiftLanguageMode(.v6)],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]),
     ]

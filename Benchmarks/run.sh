@@ -98,6 +98,76 @@ if [ -d "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" ]; then
   .build/debug/ben-conformance --dir "${CEL_CONFORMANCE_DIR:-../shared/conformance/cel}" | tail -1 | sed 's/^/CEL conformance /'
 fi
 
+section "Topology"
+# A 100 000-node fleet: 2 regions × 3 zones × 40 racks of about 417 nodes, with real derived Ed25519 keys.
+t_gen=$(best_of 1 "$BENCTL" topology generate --regions 2 --zones 3 --racks 40 --nodes 100000 --seed 1 -o "$work/fleet.yaml")
+"$BENBENCH" topology "$work/fleet.yaml" --size $((64 << 20)) --size $((1 << 30)) > "$work/topology.json" 2> "$work/topology.txt"
+python3 - "$work/topology.json" "$t_gen" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); gen = float(sys.argv[2])
+def line(label, value, note=""): print(f"{label:<58} {value:>12}  {note}")
+line("benctl topology generate, 100 000 nodes:", f"{gen:.2f}s", "(keys derived on every core)")
+line("parse the 100 000-node file (Yams, marks kept):", f"{d['parse_seconds']:.3f}s")
+line("validate (duplicates, fan-outs, reachability plan):", f"{d['validate_seconds']:.3f}s")
+line("plan 100 000 nodes (best of 5):", f"{d['plan_seconds']:.3f}s", f"goal < 0.2 s; k = {d['stripes']}, m = {d['nominal_fan_out']}")
+line("price three schemes (cost model, per bundle size):", f"{d['cost_seconds']:.3f}s")
+line("peak memory (parse, validate, plan, price):", f"{d['peak_rss_bytes'] / 2**20:.0f} MiB")
+line("first-level subtrees, canonical JSON:", f"{d['subtree_bytes_per_node']:.0f} B/node")
+for r in d["reports"]:
+    s, p, star = r["striped"], r["plain_tree"], r["star"]
+    size = r["bundle_size"] / 2**20
+    print(f"-- a {size:.0f} MiB bundle to {r['nodes']} nodes: k = {s['stripes']} (T_opt {r['optimal_seconds']*1000:.1f} ms)")
+    line("  striped ledger egress ÷ star's:", f"{s['ledger_egress'] / star['ledger_egress']:.2e}", "(goal: about 1 bundle; star: N bundles)")
+    line("  striped ledger egress ÷ plain tree's:", f"{s['ledger_egress'] / p['ledger_egress']:.3f}")
+    line("  striped predicted time ÷ star's:", f"{s['completion_seconds'] / star['completion_seconds']:.2e}")
+    line("  striped predicted time ÷ plain tree's:", f"{s['completion_seconds'] / p['completion_seconds']:.3f}")
+    line("  striped predicted time ÷ T_opt:", f"{s['ratio_to_optimal']:.3f}", "(goal <= 1.3)")
+    line("  ÷ (T_opt + farthest link latency):", f"{s['ratio_to_bound']:.3f}")
+    line("  striped rack ingress (mean / max, × S):", f"{s['rack_ingress_mean']:.3f} / {s['rack_ingress_max']:.0f}", "(goal: about 1)")
+PY
+cat "$work/topology.txt"
+
+section "Ledger"
+cores=$(nproc)
+ack=$("$BENBENCH" ack-verify --acks 10000 --rounds 5)
+python3 - "$ack" "$v_c" "$cores" <<'PY'
+import json, sys
+a = json.loads(sys.argv[1]); c = int(sys.argv[2]); cores = int(sys.argv[3])
+rate = a["acks_verified_per_second"]
+print(f"{'signed acks verified per second, every core:':<58} {rate:>9}/s   {cores} x libsodium one core: {cores * c:>9}/s   ratio {rate / (cores * c):.3f}  (goal >= 0.85)")
+print(f"{'ingest one aggregate of 10 000 acks (parse, verify, record):':<58} {a['ingest_seconds']:>9}s   ({a['aggregate_bytes'] / 1e6:.1f} MB)")
+PY
+swift build -c release --product ben-ledger 2>&1 | tail -1
+LEDGER=$root/.build/release/ben-ledger
+mkdir -p "$work/ledger-bench"
+"$BENCTL" keygen --out "$work/ledger-bench/ledger.key" >/dev/null
+"$BENCTL" keygen --out "$work/ledger-bench/operator.key" >/dev/null
+nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
+"$nats_server" -js -sd "$work/ledger-bench/nats" -a 127.0.0.1 -p -1 >"$work/ledger-bench/nats.log" 2>&1 &
+lnats_pid=$!
+for _ in $(seq 1 500); do grep -q "Server is ready" "$work/ledger-bench/nats.log" && break; sleep 0.01; done
+lnats_url="nats://$(sed -n 's/.*Listening for client connections on //p' "$work/ledger-bench/nats.log" | head -1)"
+"$LEDGER" --fleet bench --nats "$lnats_url" --data "$work/ledger-bench/data" --key "$work/ledger-bench/ledger.key" \
+  --operator-key "$work/ledger-bench/operator.key.pub" --seed-listen "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')" --log-level warning >"$work/ledger-bench/ledger.log" 2>&1 &
+ledger_pid=$!
+trap 'kill "$ledger_pid" "$lnats_pid" 2>/dev/null; rm -rf "$work"' EXIT
+export BEN_FLEET=bench BEN_NATS="$lnats_url" BEN_OPERATOR_KEY="$work/ledger-bench/operator.key"
+for _ in $(seq 1 100); do "$BENCTL" versions >/dev/null 2>&1 && break; sleep 0.1; done
+"$BENCTL" build examples/intent -o "$work/ledger-bench/bundle" >/dev/null
+head -c $((256 << 20)) /dev/urandom > "$work/ledger-bench/payload.bin"
+"$BENCTL" store put --json --store "$work/ledger-bench/bundle" "$work/ledger-bench/payload.bin" > "$work/ledger-bench/payload.json"
+python3 Benchmarks/make_bundle.py "$work/ledger-bench/bundle" "$work/ledger-bench/payload.json" >/dev/null
+t_stage=$(best_of 1 "$BENCTL" stage "$work/ledger-bench/bundle")
+printf '%-58s %8ss   %s MB/s\n' "stage a 256 MiB bundle (upload every chunk, verified):" "$t_stage" "$(python3 -c "print(f'{268.4/$t_stage:.0f}')")"
+api=$("$BENBENCH" ledger-api --url "$lnats_url" --fleet bench --count 2000)
+python3 - "$api" <<'PY'
+import json, sys
+a = json.loads(sys.argv[1])
+print(f"{'operator API round trip (versions), one at a time:':<58} p50 {a['p50_us']:7.1f} us  p99 {a['p99_us']:7.1f} us")
+PY
+kill "$ledger_pid" "$lnats_pid" 2>/dev/null || true
+unset BEN_FLEET BEN_NATS BEN_OPERATOR_KEY
+
 if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )

@@ -22,6 +22,9 @@ public struct AgentConfiguration: Sendable {
     public var heartbeatEvery: Duration = .seconds(30)
     public var machine = AgentMachine.Settings()
     public var peerLink = PeerLinkSettings()
+    /// Caps this process's upload over all peer links, in bytes per second (nil: no cap). Tests and the shaped
+    /// benchmark use it to model a node's NIC on loopback.
+    public var uploadLimit: Double?
 
     public init(
         node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],

@@ -57,18 +57,25 @@ extension AgentService {
     func followAnnouncements(_ connection: NATSConnection) async {
         let fleet = configuration.fleet
         let subject = NATSSubjects.announce(fleet)
+        let subscription: NATSSubscription
         do {
-            let subscription = try await connection.subscribe(subject: subject)
+            subscription = try await connection.subscribe(subject: subject)
             try await connection.flush()
-            // Subscribed first, then the stored latest: nothing published in between is missed.
+        } catch {
+            logger.error("cannot follow announcements", metadata: ["subject": "\(subject)", "error": "\(error)"])
+            return
+        }
+        // Subscribed first, then the stored latest: nothing published in between is missed.
+        do {
             if let last = try await connection.jetStream().lastMessage(stream: NATSSubjects.announceStream(fleet), subject: subject) {
                 announce(last.payload)
             }
-            for await message in subscription {
-                announce(message.payload)
-            }
         } catch {
-            logger.error("cannot follow announcements", metadata: ["subject": "\(subject)", "error": "\(error)"])
+            // No stream yet (the ledger has never run) or JetStream is away: live announcements still arrive.
+            logger.notice("no stored announcement to catch up on", metadata: ["reason": "\(error)"])
+        }
+        for await message in subscription {
+            announce(message.payload)
         }
     }
 

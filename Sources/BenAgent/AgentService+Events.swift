@@ -6,6 +6,7 @@ import BenPeerLink
 import BenProtocol
 import BenStore
 import Logging
+import Foundation
 import NIOCore
 
 extension AgentService {
@@ -31,9 +32,10 @@ extension AgentService {
             let key = BLAKE2b.key(of: bytes)
             let manifest = try? Manifest.decode(bytes)
             perform(machine.onManifest(link, manifest: manifest, actualKey: key, now: now), received: bytes)
-        case .chunk(_, let index, let key, var bytes):
+        case .chunk(let header, let index, let key, var bytes):
             let data = bytes.readBytes(length: bytes.readableBytes) ?? []
             let actual = BLAKE2b.key(of: data)
+            noteChunk(header.version, bytes: data.count)
             perform(machine.onChunk(link, index: Int(index), claimedKey: key, actualKey: actual, now: now), received: data)
         case .ack(_, let bytes):
             do {
@@ -115,6 +117,7 @@ extension AgentService {
                 if let intent = compiled.removeValue(forKey: version) {
                     holder.swap(to: intent, version: version)
                 }
+                logTransfer(version)
                 heartbeatSoon()
             case .discardCompiled(let version):
                 compiled[version] = nil
@@ -125,6 +128,9 @@ extension AgentService {
             case .cancelTimer(let timer):
                 timers[timer] = nil
             case .report(let report):
+                if case .announcementAccepted(let version) = report {
+                    transfer = Transfer(version: version, acceptedAt: ContinuousClock.now)
+                }
                 log(report)
             case .ingest:
                 break
@@ -192,6 +198,34 @@ extension AgentService {
         case .failure(let error):
             perform(machine.onCompiled(version, outcome: .failed(String(describing: error)), now: SystemClock.now()))
         }
+    }
+
+    func noteChunk(_ version: Version, bytes: Int) {
+        let now = ContinuousClock.now
+        if transfer?.version != version { transfer = Transfer(version: version, acceptedAt: now) }
+        if transfer!.firstChunkAt == nil {
+            transfer!.firstChunkAt = now
+            transfer!.firstChunkWall = SystemClock.now()
+        }
+        transfer!.chunks += 1
+        transfer!.bytes += Int64(bytes)
+    }
+
+    /// One line per activation with what it took: the figures the shaped-fleet benchmark reads.
+    func logTransfer(_ version: Version) {
+        guard let t = transfer, t.version == version else {
+            logger.info("activated from chunks already held", metadata: ["ben.version": "\(version)"])
+            return
+        }
+        let now = ContinuousClock.now
+        func seconds(_ d: Duration) -> String { String(format: "%.3f", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) }
+        logger.info(
+            "transfer complete",
+            metadata: [
+                "ben.version": "\(version)", "chunks": "\(t.chunks)", "bytes": "\(t.bytes)",
+                "first_chunk_s": "\(t.firstChunkAt.map { seconds($0 - t.acceptedAt) } ?? "-")", "complete_s": "\(seconds(now - t.acceptedAt))",
+                "first_chunk_at": "\(t.firstChunkWall?.rfc3339 ?? "-")", "complete_at": "\(SystemClock.now().rfc3339)",
+            ])
     }
 
     func log(_ report: PeerReport) {

@@ -33,6 +33,18 @@ public actor AgentService {
     var nats: NATSConnection?
     /// Messages published before the first NATS connection, sent as soon as there is one.
     var outbox: [(bytes: [UInt8], subject: String)] = []
+    /// What this node received for the version it works on: for the activation summary in the log.
+    struct Transfer {
+        var version: Version
+        var acceptedAt: ContinuousClock.Instant
+        var firstChunkAt: ContinuousClock.Instant?
+        var firstChunkWall: Timestamp?
+        var chunks = 0
+        var bytes: Int64 = 0
+        var duplicates = 0
+    }
+
+    var transfer: Transfer?
     nonisolated let heartbeatStream: AsyncStream<Void>
     nonisolated let heartbeatTrigger: AsyncStream<Void>.Continuation
 
@@ -52,7 +64,7 @@ public actor AgentService {
         } catch {
             throw AgentError.configuration("\(error)")
         }
-        links = LinkSet(logger: logger)
+        links = LinkSet(logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) })
         holder = IntentHolder()
         (heartbeatStream, heartbeatTrigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
@@ -106,12 +118,15 @@ public actor AgentService {
     // MARK: Peer links
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await listener.executeThenClose { inbound in
-            for try await channel in inbound {
-                let link = self.registerInbound()
-                let registration = links.register(link)
-                tasks.spawn { await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers) }
-            }
+        try await PeerLink.acceptLinks(on: listener) { channel in await self.serve(channel) }
+    }
+
+    func serve(_ accepted: AcceptedLink) {
+        let link = registerInbound()
+        let registration = links.register(link)
+        tasks.spawn {
+            guard let channel = accepted.take() else { return }
+            await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
         }
     }
 

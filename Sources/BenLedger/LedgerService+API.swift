@@ -214,15 +214,22 @@ extension LedgerService {
         } catch {
             throw APIError("cannot plan \(version): \(error)")
         }
-        let planKey = try store.putDocument(planned.plan)
+        var plan = planned.plan
+        if args["shape"]?.stringValue == "star" {
+            // Every node straight from the ledger: the baseline the trees are measured against.
+            plan = Plan(
+                fleet: plan.fleet, version: plan.version, topology: plan.topology, nodes: plan.nodes,
+                stripes: [[Int32](repeating: Plan.ledger, count: plan.nodes.count)], backups: plan.backups)
+        }
+        let planKey = try store.putDocument(plan)
         let now = SystemClock.now()
         let result: Result<[LedgerAction], DeployRefusal>
         if retry {
-            result = machine.onRetry(version, plan: planned.plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout, now: now)
+            result = machine.onRetry(version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout, now: now)
         } else {
             let supersede = args["supersede"] == .bool(true)
             result = machine.onDeploy(
-                version, plan: planned.plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout,
+                version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout,
                 supersede: supersede, now: now)
         }
         switch result {
@@ -231,10 +238,10 @@ extension LedgerService {
             if retry { stopSeeding(version) }
             perform(actions)
         }
-        let depth = (0..<planned.plan.stripeCount).compactMap { planned.plan.depths(stripe: $0)?.max() }.max() ?? 0
+        let depth = (0..<plan.stripeCount).compactMap { plan.depths(stripe: $0)?.max() }.max() ?? 0
         return [
             "version": .int(Int64(version.rawValue)), "status": .string(machine.versions[version]?.status.rawValue ?? "?"),
-            "targets": .int(Int64(planned.plan.nodes.count)), "stripes": .int(Int64(planned.plan.stripeCount)),
+            "targets": .int(Int64(plan.nodes.count)), "stripes": .int(Int64(plan.stripeCount)),
             "depth": .int(Int64(depth)), "plan": .string(planKey.hex),
             "excluded": .array(planned.excluded.map { .string($0.description) }),
             "deadline": .string(machine.versions[version]?.deployment?.announcement.deadline.rfc3339 ?? ""),

@@ -84,3 +84,38 @@ extension LedgerService {
         }
     }
 }
+
+extension LedgerService {
+    /// Watches `ben.<fleet>.announce`: if anything but the current announcement appears there (an older one
+    /// replayed by someone with access to NATS), the current one is published again, so the stream's latest —
+    /// what a restarting node reads — is always the ledger's current word. Nodes refuse the replay on their own
+    /// (not newer than what they run); this keeps late joiners from even seeing it first.
+    func followAnnouncements(_ connection: NATSConnection) async throws {
+        let subscription = try await connection.subscribe(subject: NATSSubjects.announce(configuration.fleet))
+        for await message in subscription {
+            guardAnnouncement(message.payload)
+        }
+    }
+
+    func guardAnnouncement(_ bytes: [UInt8]) {
+        let current = machine.highestAnnounced
+        guard current > .none, let currentEnvelope = announcements[current], bytes != currentEnvelope else { return }
+        guard let seen = try? SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes),
+            let announcement = try? seen.document(as: Announcement.self),
+            let ours = try? SignedEnvelope.decode(currentEnvelope, document: "announcement", maxBytes: Announcement.maxBytes),
+            let currentAnnouncement = try? ours.document(as: Announcement.self)
+        else {
+            logger.warning("something unreadable was published on the announcement subject; re-publishing the current announcement")
+            publish(envelope: currentEnvelope, version: current)
+            return
+        }
+        guard announcement.version < current || (announcement.version == current && announcement.issuedAt < currentAnnouncement.issuedAt) else {
+            return
+        }
+        logger.warning(
+            "an older announcement was published (a replay?); re-publishing the current one",
+            metadata: ["seen": "\(announcement.version)", "current": "\(current)"])
+        audit("replay", detail: ["seen": .int(Int64(announcement.version.rawValue)), "current": .int(Int64(current.rawValue))])
+        publish(envelope: currentEnvelope, version: current)
+    }
+}

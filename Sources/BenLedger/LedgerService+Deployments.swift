@@ -68,16 +68,21 @@ extension LedgerService {
         let bytes = envelope.canonicalBytes
         announcements[announcement.version] = bytes
         try? database.setSetting("announcement.\(announcement.version.rawValue)", Hex.encode(bytes))
+        publish(envelope: bytes, version: announcement.version)
+    }
+
+    /// Publishes a signed announcement to JetStream, retrying while the server is briefly away.
+    func publish(envelope bytes: [UInt8], version: Version) {
         guard let nats else { return }
         let subject = NATSSubjects.announce(configuration.fleet)
-        let id = "\(configuration.fleet)-\(announcement.version.rawValue)-\(announcement.issuedAt.millisecondsSinceEpoch)"
         let logger = logger
         tasks.spawn {
             do {
                 var options = JetStream.PublishOptions()
-                options.messageID = id
+                // Same bytes, same id: a retry after a blip is stored once; a re-publish after a replay is new.
+                options.messageID = BLAKE2b.key(of: bytes).short + "-\(SystemClock.now().millisecondsSinceEpoch)"
                 _ = try await nats.jetStream().publish(bytes, subject: subject, options: options)
-                logger.info("announced", metadata: ["ben.version": "\(announcement.version)"])
+                logger.info("announced", metadata: ["ben.version": "\(version)"])
             } catch {
                 logger.error("cannot publish the announcement; nodes will learn it from their parents", metadata: ["error": "\(error)"])
             }

@@ -72,7 +72,7 @@ public actor LedgerService {
         } catch {
             throw LedgerError.io(path: configuration.dataDirectory, detail: "\(error)")
         }
-        links = LinkSet(logger: logger)
+        links = LinkSet(logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) })
     }
 
     // MARK: Running
@@ -97,6 +97,7 @@ public actor LedgerService {
             group.addTask { try await self.serveAPI(connection) }
             group.addTask { try await self.followAcks(connection) }
             group.addTask { try await self.followHeartbeats(connection) }
+            group.addTask { try await self.followAnnouncements(connection) }
             self.resume()
             try await group.next()
             group.cancelAll()
@@ -134,12 +135,15 @@ public actor LedgerService {
     // MARK: Peer links (the seeders)
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await listener.executeThenClose { inbound in
-            for try await channel in inbound {
-                let link = self.registerInbound()
-                let registration = links.register(link)
-                tasks.spawn { await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers) }
-            }
+        try await PeerLink.acceptLinks(on: listener) { channel in await self.serve(channel) }
+    }
+
+    func serve(_ accepted: AcceptedLink) {
+        let link = registerInbound()
+        let registration = links.register(link)
+        tasks.spawn {
+            guard let channel = accepted.take() else { return }
+            await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
         }
     }
 

@@ -42,9 +42,12 @@ public final class LinkSet: Sendable {
 
     private let queues = Mutex<[LinkID: AsyncStream<Item>.Continuation]>([:])
     private let logger: Logger
+    private let limiter: UploadLimiter?
 
-    public init(logger: Logger) {
+    /// - Parameter limiter: caps this process's upload over all its links (none: as fast as the network goes).
+    public init(logger: Logger, limiter: UploadLimiter? = nil) {
         self.logger = logger
+        self.limiter = limiter
     }
 
     /// Queues a frame on a link; dropped if the link is gone (the machine hears of that separately).
@@ -96,6 +99,9 @@ public final class LinkSet: Sendable {
                             switch item {
                             case .frame(let frame, let header):
                                 let bytes = try handlers.materialize(frame, header)
+                                if let limiter = self.limiter, case .chunk(_, _, _, let payload) = bytes {
+                                    await limiter.acquire(payload.readableBytes)
+                                }
                                 try await outbound.write(bytes)
                                 if case .chunk(let index, _) = frame { await handlers.chunkWritten(link, index) }
                             case .close(let bye, let why):

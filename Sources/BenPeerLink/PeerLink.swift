@@ -2,7 +2,9 @@ public import BenProtocol
 public import Logging
 public import NIOCore
 public import NIOPosix
+import Atomics
 import Glibc
+import Synchronization
 
 /// A peer link as the shells use it: an async channel of frames in and frames out.
 public typealias PeerChannel = NIOAsyncChannel<PeerFrame, PeerFrame>
@@ -57,5 +59,56 @@ extension PeerLink {
         if let io = error as? IOError { return String(cString: strerror(io.errnoCode)).lowercased() }
         if error is ChannelError, case ChannelError.connectTimeout = error { return "connection timed out" }
         return "\(error)"
+    }
+}
+
+extension PeerLink {
+    /// Hands each accepted link to `handle` until the calling task is cancelled; `handle` should start the
+    /// link's work and return. Cancellation closes the listening socket, and links accepted but not yet handed
+    /// out are closed rather than dropped: swift-nio traps when an accepted `NIOAsyncChannel` is released without
+    /// being closed, which is what cancelling a plain loop over a listener's inbound stream does to the links
+    /// still buffered in it (apple/swift-nio#2813).
+    public static func acceptLinks(
+        on listener: NIOAsyncChannel<PeerChannel, Never>, _ handle: @escaping @Sendable (AcceptedLink) async -> Void
+    ) async throws {
+        let closing = ManagedAtomic<Bool>(false)
+        let server = listener.channel
+        // The loop runs where cancellation does not reach, so the inbound stream is drained, never dropped; the
+        // cancellation handler ends it by closing the listening socket.
+        let loop = Task {
+            try await listener.executeThenClose { inbound in
+                for try await link in inbound {
+                    if closing.load(ordering: .acquiring) {
+                        try? await link.executeThenClose { _, _ in }
+                    } else {
+                        await handle(AcceptedLink(link))
+                    }
+                }
+            }
+        }
+        try await withTaskCancellationHandler {
+            try await loop.value
+        } onCancel: {
+            closing.store(true, ordering: .releasing)
+            server.close(promise: nil)
+        }
+    }
+}
+
+/// An accepted link on its way to the task that will serve it. If that task never runs (the service stopped
+/// first and its pending jobs were dropped), the link is closed when the last reference goes, instead of
+/// reaching swift-nio's trap for an unclosed channel.
+public final class AcceptedLink: Sendable {
+    private let channel: Mutex<PeerChannel?>
+
+    init(_ channel: PeerChannel) { self.channel = Mutex(channel) }
+
+    /// The link, once; the taker must serve it with `executeThenClose`.
+    public func take() -> PeerChannel? { channel.withLock { $0.take() } }
+
+    deinit {
+        guard let unserved = channel.withLock({ $0.take() }) else { return }
+        // Only on shutdown: a deinit cannot await, so the close runs on its own.
+        Task { try? await unserved.executeThenClose { _, _ in } }
     }
 }

@@ -106,7 +106,8 @@ public final class BackgroundProcess: @unchecked Sendable {
     public let process: Process
     public let logPath: String
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, logPath: String) throws {
+    /// - Parameter append: keep what an earlier process wrote to `logPath` (a restarted daemon's log continues).
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, logPath: String, append: Bool = false) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -114,8 +115,11 @@ public final class BackgroundProcess: @unchecked Sendable {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
         self.logPath = logPath
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        if !append || !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try log.seekToEnd()
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

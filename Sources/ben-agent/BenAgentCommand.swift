@@ -43,6 +43,9 @@ struct BenAgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to wait for a parent before pulling from the ledger's store.")
     var orphanAfter: Int = 10
 
+    @Option(name: .long, help: "Cap this process's upload over all peer links (e.g. 100Mbit, 12.5MB per second).")
+    var uploadLimit: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -65,6 +68,10 @@ struct BenAgentCommand: AsyncParsableCommand {
             natsServers: nats.split(separator: ",").map(String.init), trustedLedgerKeys: trusted, stateDirectory: state)
         configuration.heartbeatEvery = .seconds(heartbeat)
         configuration.machine.orphanAfter = .seconds(orphanAfter)
+        if let uploadLimit {
+            guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
+            configuration.uploadLimit = rate
+        }
         let service = try AgentService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             services: [AgentServiceRunner(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -37,6 +37,9 @@ struct BenLedgerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds without a heartbeat after which a node counts as silent (drift) and is planned around.")
     var silentAfter: Int = 90
 
+    @Option(name: .long, help: "Cap this process's upload over all peer links (e.g. 100Mbit, 12.5MB per second).")
+    var uploadLimit: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -54,6 +57,10 @@ struct BenLedgerCommand: AsyncParsableCommand {
             operators: operators, seedListen: listen)
         configuration.defaultTimeout = .seconds(timeout)
         configuration.silentAfter = .seconds(silentAfter)
+        if let uploadLimit {
+            guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
+            configuration.uploadLimit = rate
+        }
         let service = try LedgerService(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             services: [LedgerServiceRunner(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

@@ -27,6 +27,12 @@ extension Benctl {
         @Option(name: .long, parsing: .upToNextOption, help: "Deploy only to nodes with these roles.")
         var roles: [String] = []
 
+        @Option(name: .long, help: "Fix the number of stripe trees k (default: the topology's, or the planner's choice).")
+        var stripes: Int?
+
+        @Flag(name: .long, help: "Send the bundle from the ledger to every node directly (a star), to compare with the tree.")
+        var star = false
+
         @OptionGroup var ledger: LedgerOptions
         @OptionGroup var output: OutputOptions
 
@@ -35,6 +41,8 @@ extension Benctl {
             var args: [String: JSONValue] = ["version": .int(Int64(v.rawValue)), "retry": .bool(retry), "supersede": .bool(supersede)]
             if let timeout { args["timeout_s"] = .int(Int64(timeout)) }
             if !roles.isEmpty { args["roles"] = .array(roles.map { .string($0) }) }
+            if let stripes { args["stripes"] = .int(Int64(stripes)) }
+            if star { args["shape"] = "star" }
             let code = try await ledger.withClient { client in
                 let answer = try await client.call("deploy", args: .object(args))
                 if !output.json {

@@ -16,7 +16,14 @@ struct PlanView {
         out += "relays up to \(planned.nominalFanOut) children at the nominal uplink, bundle streams at \(planned.streamRate)\n"
         out += "topology \(topologyKey.short)…, plan \(planKey.short)…\n"
         if !planned.excluded.isEmpty {
-            out += "left out: \(planned.excluded.map(\.description).joined(separator: ", "))\n"
+            // By reason, naming the first few of each.
+            for reason in [Exclusion.Reason.unreachable, .down, .maintenance] {
+                let nodes = planned.excluded.filter { $0.reason == reason }.map(\.node.rawValue)
+                guard !nodes.isEmpty else { continue }
+                let shown = nodes.prefix(8).joined(separator: ", ")
+                let more = nodes.count > 8 ? " and \(nodes.count - 8) more" : ""
+                out += "left out, \(reason.rawValue): \(nodes.count) (\(shown)\(more))\n"
+            }
         }
         for note in planned.notes { out += "note: \(note)\n" }
         return out

@@ -91,6 +91,9 @@ import Testing
         ("int(1e99)", .outOfRange),
         ("uint(-1)", .outOfRange),
         ("int('x')", .invalidArgument),
+        ("timestamp('2026-01-01T00:00:00Z') + duration(dyn(9223372036854775807))", .outOfRange),
+        ("timestamp('9999-12-31T23:59:59Z') + duration('1s')", .overflow),
+        ("'abc'.matches(dyn('(a)\\\\1'))", .invalidArgument),
     ]
 
     @Test(arguments: errorCases)
@@ -194,5 +197,58 @@ import Testing
             if case .bytes(let x) = a, case .bytes(let y) = b { return x == y }
             return false
         }
+    }
+}
+
+extension CELEngineTests {
+    /// The deepest expressions the parser accepts compile and evaluate on a task's small stack.
+    @Test func theDeepestAcceptedExpressionsRunOnATaskStack() async throws {
+        let families: [(String, (Int) -> String)] = [
+            ("chain", { n in Array(repeating: "1", count: n).joined(separator: " + ") }),
+            ("lists", { n in String(repeating: "[", count: n) + "1" + String(repeating: "]", count: n) }),
+            ("negations", { n in String(repeating: "!", count: n) + "true" }),
+            ("calls", { n in String(repeating: "size([", count: n) + "1" + String(repeating: "])", count: n) }),
+            ("macros", { n in String(repeating: "[1].all(x, ", count: n) + "true" + String(repeating: ")", count: n) }),
+        ]
+        for (name, make) in families {
+            // The largest n the parser accepts for this shape.
+            var n = 300
+            while n > 1 && (try? CELParser.parse(make(n))) == nil { n -= 1 }
+            #expect(n > 10, "\(name) accepts only \(n) levels")
+            let text = make(n)
+            let result = await Task.detached { () -> Bool in
+                guard let program = try? CELProgram.compile(text, environment: CELEnvironment(variables: [])) else { return false }
+                if case .success = program.evaluate([]) { return true }
+                return false
+            }.value
+            #expect(result, "\(name) at depth \(n)")
+            #expect(throws: CELParser.Failure.self) { try CELParser.parse(make(n + 1)) }
+        }
+    }
+}
+
+extension CELEngineTests {
+    /// Field reads take a fast path for records of the compiled-for layout; any other record or a map gives
+    /// the same answer by the general path.
+    @Test func fieldReadsAgreeAcrossLayoutsAndMaps() throws {
+        let program = try CELProgram.compile(
+            "request.port > 1 && request.path.startsWith('/a') && !has(request.tags)",
+            environment: CELEnvironment(variables: [.init("request", .record(Self.request))]))
+        let other = CELRecordType(name: "other@1", fields: Self.request.fields)
+        let inputs: [CELValue] = [
+            .record(CELRecord(shape: Self.request.shape, values: [.string("/abc"), .int(5), nil])),
+            .record(CELRecord(shape: other.shape, values: [.string("/abc"), .int(5), nil])),
+            .map(CELMap([(.string("path"), .string("/abc")), (.string("port"), .int(5))])),
+        ]
+        for input in inputs {
+            #expect(Self.same(try program.evaluate([input]).get(), .bool(true)))
+            var frame = CELFrame(slotCount: program.slotCount, budget: 1000)
+            frame.set(input, slot: 0)
+            #expect(Self.same(try program.evaluate(in: &frame), .bool(true)))
+        }
+        var frame = CELFrame(slotCount: program.slotCount, budget: 1000)
+        frame.set(inputs[0], slot: 0)
+        frame.set(.record(CELRecord(shape: Self.request.shape, values: [.string("/zzz"), .int(5), nil])), slot: 0)
+        #expect(Self.same(try program.evaluate(in: &frame), .bool(false)), "rebinding slot 0 replaces the cached fields")
     }
 }

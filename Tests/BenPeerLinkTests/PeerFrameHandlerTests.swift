@@ -129,27 +129,60 @@ import Testing
         }
     }
 
+    /// Stopping a listener while links it accepted are still queued must close them, not trap: swift-nio
+    /// traps when an accepted channel is released unclosed, which is what cancelling a plain loop over the
+    /// listener's inbound stream does (apple/swift-nio#2813).
+    @Test func cancellingTheAcceptLoopClosesEveryLinkItAcceptedOrQueued() async throws {
+        let logger = Logger(label: "test")
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: logger)
+        let port = server.channel.localAddress!.port!
+        let served = ManagedCounter()
+        // The first link holds the accept loop until the test opens the gate, so the rest queue up inside the
+        // listener's inbound stream: the case that traps when the loop is cancelled.
+        let gate = AsyncStream<Void>.makeStream()
+        var clients: [any Channel] = []
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let links = ShellTasks()
+            group.addTask { await links.run() }
+            group.addTask {
+                try await PeerLink.acceptLinks(on: server) { link in
+                    served.increment()
+                    if served.value == 1 { for await _ in gate.stream {} }
+                    links.spawn { try? await link.take()?.executeThenClose { frames, _ in for try await _ in frames {} } }
+                }
+            }
+            for _ in 0..<40 {
+                clients.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            group.cancelAll()
+            gate.continuation.finish()
+        }
+        // Every client sees its link closed by the server, whether it was being served or still queued.
+        for client in clients { try await client.closeFuture.get() }
+        #expect(served.value == 1, "the links queued behind the first were closed, not served")
+        #expect(!server.channel.isActive, "the listening socket is closed")
+    }
+
     @Test func randomBytesAtALiveListenerCloseThatLinkAndTheListenerKeepsServing() async throws {
         let logger = Logger(label: "test")
         let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: logger)
         let port = server.channel.localAddress!.port!
         let closedWithError = ManagedCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
+            let links = ShellTasks()
+            group.addTask { await links.run() }
             group.addTask {
-                try await server.executeThenClose { inbound in
-                    try await withThrowingDiscardingTaskGroup { links in
-                        for try await link in inbound {
-                            links.addTask {
-                                do {
-                                    try await link.executeThenClose { frames, out in
-                                        for try await frame in frames {
-                                            try await out.write(.bye(frame.header, code: .done, reason: "ok"))
-                                        }
-                                    }
-                                } catch {
-                                    closedWithError.increment()
+                try await PeerLink.acceptLinks(on: server) { link in
+                    links.spawn {
+                        do {
+                            try await link.take()?.executeThenClose { frames, out in
+                                for try await frame in frames {
+                                    try await out.write(.bye(frame.header, code: .done, reason: "ok"))
                                 }
                             }
+                        } catch {
+                            closedWithError.increment()
                         }
                     }
                 }

@@ -106,6 +106,22 @@ import Testing
         }
     }
 
+    @Test func stripedPlansArePredictedNearTheBound() throws {
+        // Depth as small as bandwidth allows, in the model's terms: on fleets with spare relay capacity the
+        // striped plan is predicted within 1.3 × (T_opt + the farthest link's latency) for a large bundle.
+        for (seed, nodes) in [(1, 500), (2, 2000), (3, 5000)] as [(UInt64, Int)] {
+            let t = TopologyGenerator.generate(.init(regions: 2, zonesPerRegion: 3, racksPerZone: 5, nodes: nodes, seed: seed))
+            var d = Fixtures.deployment(seed: seed)
+            d.bundleSize = 1 << 30
+            let striped = try Planner().plan(t, d)
+            d.stripes = 1
+            let plain = try Planner().plan(t, d)
+            let report = CostModel(topology: t).report(striped: striped, plainTree: plain, bundleSize: 1 << 30)
+            #expect(report.striped.ratioToBound <= 1.3, "seed \(seed): \(report.table)")
+            #expect(report.striped.completion < report.plainTree.completion)
+        }
+    }
+
     @Test func stripingBeatsAPlainTreeAndAStar() throws {
         let t = TopologyGenerator.generate(.init(regions: 1, zonesPerRegion: 2, racksPerZone: 4, nodes: 400, seed: 3, variety: false))
         let striped = try Planner().plan(t, Fixtures.deployment())

@@ -48,6 +48,27 @@ import Testing
         #expect(changed.canonicalBytes != t.canonicalBytes)
     }
 
+    @Test func ipv6AddressesReadAndWriteBack() throws {
+        let yaml = Fixtures.base.replacingOccurrences(of: "address: 10.0.2.1:7401", with: "address: \"[fd00::21]:7401\"")
+        let t = try Topology(yaml: yaml)
+        #expect(t.nodes[3].address == HostPort("[fd00::21]:7401"))
+        #expect(try Topology(yaml: t.yaml()) == t)
+        #expect(try Topology(yaml: t.canonicalString) == t)
+    }
+
+    @Test func selectorsPickRolesLocationsAndNodes() throws {
+        let t = try Topology(yaml: Fixtures.base)
+        func planned(_ selector: Selector) throws -> [String] {
+            try Planner().plan(t, Fixtures.deployment(selector: selector)).plan.nodes.map(\.id.rawValue)
+        }
+        #expect(try planned(Selector(roles: [.proxy])) == ["a2", "a3"])
+        #expect(try planned(Selector(locations: ["eu/b"])) == ["b1", "b2"])
+        #expect(try planned(Selector(roles: [.detector], locations: ["eu/a/r1"])) == ["a3"])
+        #expect(try planned(Selector(nodes: ["b2", "a1"])) == ["a1", "b2"])
+        #expect(throws: TopologyError.self) { try planned(Selector(locations: ["us"])) }
+        #expect(throws: TopologyError.self) { try planned(Selector(roles: [.spine], locations: ["eu/b"])) }
+    }
+
     @Test func theYAMLWriterRoundTripsGeneratedFleets() throws {
         for seed in 1...20 as ClosedRange<UInt64> {
             let t = TopologyGenerator.generate(.init(regions: 2, zonesPerRegion: 2, racksPerZone: 3, nodes: 60, seed: seed))

@@ -9,5 +9,6 @@ struct BenBench: AsyncParsableCommand {
         abstract: "Ben's in-process measurements for make bench.",
         subcommands: [
             VerifyRate.self, NATSRoundTrip.self, TopologyFigures.self, IntentEval.self, IntentSwap.self, IntentCompile.self,
+            AckVerify.self, LedgerAPIRoundTrip.self,
         ])
 }

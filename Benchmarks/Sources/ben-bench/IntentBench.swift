@@ -151,13 +151,13 @@ struct IntentSwap: ParsableCommand {
     var evaluations = 100_000
 
     @Option(help: "Rounds of (steady, swapping); the medians are reported.")
-    var rounds = 5
+    var rounds = 7
 
     @Option(help: "Pause between swaps, in microseconds (0: swap as fast as possible).")
     var swapEveryMicroseconds = 1000
 
-    @Flag(inversion: .prefixedNo, help: "Evaluate one request on the new version before swapping it in.")
-    var warmUp = true
+    @Flag(help: "Evaluate one request on the new version before swapping it in (what an agent may do).")
+    var warmUp = false
 
     @Flag(help: "Swap between two references to the same version (to tell swap cost from a cold new version).")
     var sameVersion = false

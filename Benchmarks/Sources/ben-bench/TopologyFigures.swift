@@ -11,8 +11,8 @@ struct TopologyFigures: ParsableCommand {
     @Argument(help: "The topology file (a 100 000-node fleet from `benctl topology generate`).")
     var file: String
 
-    @Option(help: "Bundle size in bytes for the cost report.")
-    var size: Int64 = 64 << 20
+    @Option(help: "Bundle sizes in bytes for the cost reports (repeat for several; the first is the one planned and timed).")
+    var size: [Int64] = [64 << 20]
 
     @Option(help: "Planning runs to time (the best is reported).")
     var runs: Int = 5
@@ -38,7 +38,7 @@ struct TopologyFigures: ParsableCommand {
 
         let planner = Planner()
         let key = Key(digest: [UInt8](repeating: 7, count: 32))
-        let deployment = Deployment(version: 42, topologyKey: key, bundleSize: size)
+        let deployment = Deployment(version: 42, topologyKey: key, bundleSize: size[0])
         var best = Double.infinity
         var planned: PlannedDeployment?
         for _ in 0..<max(1, runs) {
@@ -47,12 +47,22 @@ struct TopologyFigures: ParsableCommand {
             best = min(best, seconds(clock.now - start))
         }
         start = clock.now
-        let plain = try planner.plan(topology, Deployment(version: 42, topologyKey: key, stripes: 1, bundleSize: size))
+        let plain = try planner.plan(topology, Deployment(version: 42, topologyKey: key, stripes: 1, bundleSize: size[0]))
         let plainTime = seconds(clock.now - start)
 
         start = clock.now
-        let report = CostModel(topology: topology).report(striped: planned!, plainTree: plain, bundleSize: size)
+        let model = CostModel(topology: topology)
+        var reports = [model.report(striped: planned!, plainTree: plain, bundleSize: size[0])]
         let costTime = seconds(clock.now - start)
+        // Larger bundles: plan again knowing the size (it weighs k against the stream), then price.
+        for bytes in size.dropFirst() {
+            let striped = try planner.plan(topology, Deployment(version: 42, topologyKey: key, bundleSize: bytes))
+            let single = try planner.plan(topology, Deployment(version: 42, topologyKey: key, stripes: 1, bundleSize: bytes))
+            reports.append(model.report(striped: striped, plainTree: single, bundleSize: bytes))
+        }
+        let subtrees = planned!.ledgerSubtrees(planKey: key)
+        let subtreeBytes = subtrees.reduce(0) { $0 + $1.canonicalBytes.count }
+        let subtreeNodes = subtrees.reduce(0) { $0 + $1.nodes.count }
 
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -67,10 +77,11 @@ struct TopologyFigures: ParsableCommand {
             "peak_rss_bytes": .int(Int64(usage.ru_maxrss) * 1024),
             "stripes": .int(Int64(planned!.stripeCount)),
             "nominal_fan_out": .int(Int64(planned!.nominalFanOut)),
-            "report": report.json,
+            "subtree_bytes_per_node": .double(Double(subtreeBytes) / Double(max(1, subtreeNodes))),
+            "reports": .array(reports.map(\.json)),
         ]
         print(try CanonicalJSON.string(out))
-        FileHandleError.write(report.table)
+        for report in reports { FileHandleError.write(report.table + "\n") }
     }
 
     private func readText(_ path: String) -> String? {

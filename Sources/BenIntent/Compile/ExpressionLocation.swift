@@ -15,7 +15,8 @@ extension SourceLocation {
             }
         }
         copy.line += line
-        copy.column = (line == 0 ? column : column) + self.column
+        // Lines of a block expression all start at the block's indentation, which is where the first one starts.
+        copy.column = self.column + column
         return copy
     }
 }

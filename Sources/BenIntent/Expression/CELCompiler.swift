@@ -118,6 +118,15 @@ struct CELCompiler {
             case .record(let record) = type, let (slot, declared) = record.field(field)
         {
             let shape = record.shape
+            if varSlot == 0 {
+                return (declared.type, { f throws(E) in
+                    if f.rootShape === shape {
+                        if let x = f.rootFields[slot] { return x }
+                        throw E(.noSuchKey, "no such key: '\(field)' is absent; guard it with has()")
+                    }
+                    return try CELOperations.select(f.slots[0], field)
+                })
+            }
             return (declared.type, { f throws(E) in
                 if case .record(let r) = f.slots[varSlot], r.shape === shape {
                     if let x = r.values[slot] { return x }

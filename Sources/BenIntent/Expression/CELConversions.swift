@@ -131,7 +131,10 @@ enum CELConversions {
                 throw E(.invalidArgument, "cannot read \(CELPrinter.quote(s)) as a duration (such as \"1h30m\" or \"2.5s\")")
             }
             return .duration(d)
-        case .int(let i): return .duration(CELDuration(seconds: i))
+        case .int(let i):
+            // protobuf's Duration range: about ±10 000 years.
+            guard i.magnitude <= 315_576_000_000 else { throw E(.outOfRange, "range error: duration(\(i)) is beyond ±10 000 years") }
+            return .duration(CELDuration(seconds: i))
         default: throw E.overload("duration", v)
         }
     }

@@ -32,7 +32,9 @@ enum CELOperations {
     }
 
     static func shift(_ t: CELTimestamp, by d: CELDuration, sign: Int64) throws(E) -> CELTimestamp {
-        var seconds = t.seconds + sign * d.seconds
+        let (delta, o1) = d.seconds.multipliedReportingOverflow(by: sign)
+        var (seconds, o2) = t.seconds.addingReportingOverflow(delta)
+        if o1 || o2 { throw E(.overflow, "timestamp out of range (years 1 to 9999)") }
         var nanos = Int64(t.nanos) + sign * Int64(d.nanos)
         if nanos < 0 {
             nanos += 1_000_000_000
@@ -127,6 +129,7 @@ enum CELOperations {
             return .int(-x)
         case .double(let x): return .double(-x)
         case .duration(let d):
+            if d.seconds == .min { throw E(.overflow, "duration overflow") }
             return .duration(CELDuration(seconds: -d.seconds, nanos: -d.nanos))
         default: throw E.overload("-_", a)
         }

@@ -8,8 +8,10 @@ public struct CELParser {
         public var message: String
     }
 
-    /// Nesting deeper than this is refused, so a hostile expression cannot exhaust the stack.
-    public static let maxDepth = 96
+    /// Nesting deeper than this is refused, so a hostile expression cannot exhaust the stack of the thread
+    /// that compiles or evaluates it. A chain of binary operators (`a || b || c …`) nests one level per
+    /// operator, so it counts too.
+    public static let maxDepth = 128
 
     var tokens: [CELToken]
     var position = 0
@@ -95,11 +97,13 @@ public struct CELParser {
     /// Precedence climbing over the left-associative binary operators.
     mutating func parseBinary(minPrecedence: Int) throws(Failure) -> CELExpression {
         var left = try parseUnary()
+        let outer = depth
+        defer { depth = outer }
         while let op = binaryOperator(), op.precedence >= minPrecedence {
             let opToken = advance()
+            // The tree grows one level deeper on the left with every operator of the chain.
             try enter()
             let right = try parseBinary(minPrecedence: op.precedence + 1)
-            depth -= 1
             left = CELExpression(.binary(op, left, right), at: opToken.offset)
         }
         return left

@@ -6,14 +6,36 @@ typealias CELEval = @Sendable (inout CELFrame) throws(EvaluationError) -> CELVal
 /// A frame is made once per evaluation (or once per request across all rules of a pack) and passed by
 /// reference, so evaluating allocates nothing beyond the values the expression builds.
 public struct CELFrame: Sendable {
-    /// Declared variables first, in declaration order, then one slot per macro variable.
-    public var slots: [CELValue]
+    /// Declared variables first, in declaration order, then one slot per macro variable. Set them with
+    /// `set(_:slot:)` or `bind(_:)`.
+    public internal(set) var slots: [CELValue]
     /// Units of work left; each macro iteration costs one, string and list operations cost by size.
     public var budget: Int
+    /// The fields of the record in slot 0, laid out by `rootShape`, so `request.port` reads one array
+    /// element instead of unpacking the record on every access. Kept in step by `bind(_:)`.
+    var rootShape: CELRecordShape?
+    var rootFields: [CELValue?] = []
 
     public init(slotCount: Int, budget: Int) {
         slots = [CELValue](repeating: .null, count: max(slotCount, 1))
         self.budget = budget
+    }
+
+    /// Puts a declared variable's value in its slot (declaration order).
+    public mutating func set(_ value: CELValue, slot: Int) {
+        if slot == 0 { bind(value) } else { slots[slot] = value }
+    }
+
+    /// Puts `value` in slot 0, the record an expression is about.
+    public mutating func bind(_ value: CELValue) {
+        slots[0] = value
+        if case .record(let r) = value {
+            rootShape = r.shape
+            rootFields = r.values
+        } else {
+            rootShape = nil
+            rootFields = []
+        }
     }
 
     @inline(__always)
@@ -96,6 +118,7 @@ public struct CELProgram: Sendable {
     public func evaluate(_ variables: [CELValue], budget: Int = CELProgram.defaultBudget) -> Result<CELValue, EvaluationError> {
         var frame = CELFrame(slotCount: slotCount, budget: budget)
         for (i, v) in variables.enumerated() where i < frame.slots.count { frame.slots[i] = v }
+        if let first = variables.first { frame.bind(first) }
         do {
             return .success(try root(&frame))
         } catch {

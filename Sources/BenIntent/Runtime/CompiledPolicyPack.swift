@@ -48,7 +48,7 @@ public struct CompiledPolicyPack: Sendable {
     /// or is passed over (`on_error: skip`); either way the error is in the decision.
     public func evaluate(record: CELValue, budget: Int) -> PackDecision {
         var frame = CELFrame(slotCount: slotCount, budget: budget)
-        frame.slots[0] = record
+        frame.bind(record)
         var tags: [String] = []
         var errors: [RuleError] = []
         for index in conditions.indices {

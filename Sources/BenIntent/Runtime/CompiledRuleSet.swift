@@ -34,7 +34,7 @@ public struct CompiledRuleSet: Sendable {
     /// Every rule that matches the event raises an alert; rules that error are reported, not raised.
     public func inspect(event: CELValue, budget: Int) -> (alerts: [Alert], errors: [RuleError]) {
         var frame = CELFrame(slotCount: slotCount, budget: budget)
-        frame.slots[0] = event
+        frame.bind(event)
         var alerts: [Alert] = []
         var errors: [RuleError] = []
         for rule in rules {

@@ -32,6 +32,8 @@ struct Deployment: Sendable {
     var parents: [LinkID: ParentLink] = [:]
     /// The link to the parent in stripe tree 0, where acks go.
     var ackParent: LinkID?
+    /// This node had an ack parent and lost it (link gone, or distrusted): acks then go straight to the ledger.
+    var ackParentLost = false
     /// Some parent or holder has reached this node (or it reached one): no need to act as an orphan.
     var contacted = false
     /// No parent came by the orphan deadline; this node pulls and acks straight to the ledger.

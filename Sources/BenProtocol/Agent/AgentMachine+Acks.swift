@@ -66,7 +66,7 @@ extension AgentMachine {
         if d.acks.sentUp { return sendAggregate(now: now, final: false) }
         // Acks go up the tree. A node that finished before any parent reached it (it already held the bundle)
         // waits for its parent, or for the orphan deadline, rather than messaging the ledger directly.
-        guard d.ackParent != nil || d.orphaned else { return [] }
+        guard d.ackParent != nil || d.orphaned || d.ackParentLost else { return [] }
         let waiting = ackChildren(d).contains { id in
             guard let child = d.relay.children[id] else { return false }
             switch child.phase {

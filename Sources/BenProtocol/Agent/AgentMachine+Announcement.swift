@@ -87,6 +87,7 @@ extension AgentMachine {
         d.subtrees = [:]
         d.parents = [:]
         d.ackParent = nil
+        d.ackParentLost = false
         d.contacted = false
         d.orphaned = false
         d.pulls = [:]

@@ -56,7 +56,8 @@ extension AgentMachine {
     public mutating func onManifest(_ link: LinkID, manifest: Manifest?, actualKey: Key, now: Timestamp) -> [PeerAction] {
         guard var d = deployment else { return [] }
         guard d.chunkKeys == nil else { return [] }
-        let source = sourceNode(of: link, in: d)
+        // Bytes still arriving on a link this node already dropped (a distrusted parent) are not looked at.
+        guard let source = sourceNode(of: link, in: d) else { return [] }
         guard actualKey == d.announcement.manifest, let manifest else {
             deployment = d
             return distrust(source, link: link, report: .tamperedManifest(from: source), now: now, refetchManifest: true)
@@ -79,7 +80,7 @@ extension AgentMachine {
     /// fetched elsewhere.
     public mutating func onChunk(_ link: LinkID, index: Int, claimedKey: Key, actualKey: Key, now: Timestamp) -> [PeerAction] {
         guard var d = deployment else { return [] }
-        let source = sourceNode(of: link, in: d)
+        guard let source = sourceNode(of: link, in: d) else { return [] }
         guard let keys = d.chunkKeys else {
             return [.report(.protocolViolation(link, "chunk \(index) before the manifest"))]
         }
@@ -195,7 +196,10 @@ extension AgentMachine {
         if let parent = d.parents.removeValue(forKey: link) {
             // Nothing more is taken from this parent: close its link, and fetch its stripes elsewhere.
             for stripe in parent.stripes { wanted.formUnion(d.missing(inStripe: stripe).map(UInt32.init)) }
-            if d.ackParent == link { d.ackParent = nil }
+            if d.ackParent == link {
+                d.ackParent = nil
+                d.ackParentLost = true
+            }
             actions.append(.close(link, .protocolError, reason: "served bytes that do not match their key"))
         }
         if let pull = d.pulls.removeValue(forKey: link) {
@@ -207,11 +211,12 @@ extension AgentMachine {
         return actions + fetch(wanted, now: now) + maybeSendAggregate(now: now)
     }
 
-    func sourceNode(of link: LinkID, in d: Deployment) -> NodeID {
+    /// Who is sending on `link`: a parent or a holder this node pulls from; nil for any other link (chunks are
+    /// only taken from those two).
+    func sourceNode(of link: LinkID, in d: Deployment) -> NodeID? {
         if let parent = d.parents[link] { return parent.node }
         if let pull = d.pulls[link] { return pull.source.id }
-        if let child = d.relay.child(on: link) { return child }
-        return Self.ledgerID
+        return nil
     }
 
     func missingAll() -> [Int] {

@@ -128,7 +128,10 @@ extension AgentMachine {
     public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [PeerAction] {
         guard var d = deployment else { return [] }
         if d.parents.removeValue(forKey: link) != nil {
-            if d.ackParent == link { d.ackParent = nil }
+            if d.ackParent == link {
+                d.ackParent = nil
+                d.ackParentLost = true
+            }
             deployment = d
             return []
         }

@@ -169,7 +169,14 @@ struct RelayCore: Sendable, Hashable {
         have.insert(index)
         let s = stripe(of: index)
         var actions: [PeerAction] = []
-        for id in children.keys.sorted() {
+        // Largest subtree first: the child with the most nodes below it gets each chunk first (the planner's and
+        // cost model's forwarding order), so the deepest paths start earliest.
+        let order = children.keys.sorted { a, b in
+            let sa = children[a]?.subtrees[s]?.nodes.count ?? 0
+            let sb = children[b]?.subtrees[s]?.nodes.count ?? 0
+            return sa != sb ? sa > sb : a < b
+        }
+        for id in order {
             guard let child = children[id], child.subtrees[s] != nil, !child.has.contains(index), !child.queued.contains(index) else {
                 continue
             }

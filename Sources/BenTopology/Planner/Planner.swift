@@ -12,11 +12,12 @@ import BenCore
 /// rate R = k·B/m when relays have m children (each uploads m × R/k = B): with m = k a node uploads exactly one
 /// bundle and completion approaches S/B + depth·c/B, against the bound T_opt = S/B + log2(N)·c/B.
 ///
-/// The planner picks k (unless the topology or deployment fixes it) and the nominal fan-out m ≥ 1 that
-/// minimise the predicted time S·m/(k·B) + (log_m N + m)·c/B among the shapes capacity can carry: every stripe
-/// needs a parent slot for each of its N nodes, from its own relays (a relay with uplink U may have
-/// min(fan-out, ⌊m·U/B⌋) children) and from the ledger (which has min(its fan-out, ⌊m·U_ledger/B⌋) children
-/// over all stripes, at least one per stripe).
+/// The planner picks k (unless the topology or deployment fixes it) and the nominal fan-out m ≥ 2 among the
+/// shapes capacity can carry: every stripe needs a parent slot for each of its N nodes, from its own relays (a
+/// relay with uplink U may have min(fan-out, ⌊m·U/B⌋) children) and from the ledger (which has min(its fan-out,
+/// ⌊m·U_ledger/B⌋) children over all stripes, at least one per stripe). Of those it prefers the shapes that
+/// keep racks to about one entry per stripe, and among them the one with the smallest predicted completion
+/// (`ShapeSearch`). Each stripe tree is then built by `StripeBuilder`, and backups chosen by `Backups`.
 ///
 /// ## What a plan guarantees
 ///
