@@ -22,9 +22,13 @@ public final class ProtocolEngine {
     public struct Sabotage: Sendable, Hashable {
         /// The ledger stops checking signatures and counts a forged active ack for this node.
         public var forgedAckFor: NodeID?
+        /// The simulated wire hides tampering from the machines: a tampered chunk or manifest reaches the agent
+        /// with the key it claims, so a tamperer's children store bytes they believe genuine.
+        public var hideTampering: Bool
 
-        public init(forgedAckFor: NodeID? = nil) {
+        public init(forgedAckFor: NodeID? = nil, hideTampering: Bool = false) {
             self.forgedAckFor = forgedAckFor
+            self.hideTampering = hideTampering
         }
     }
 
@@ -357,7 +361,7 @@ public final class ProtocolEngine {
             note("\(ids[v]) compiled \(version): \(outcome)")
             apply(agents[v].onCompiled(version, outcome: outcome, now: timestamp(now)), at: v)
         case .frame(let to, let frame, let tampered):
-            deliver(frame, to: to, tampered: tampered)
+            deliver(frame, to: to, tampered: tampered, visible: tampered && !sabotage.hideTampering)
         }
     }
 
@@ -510,7 +514,8 @@ public final class ProtocolEngine {
         return IncomingAnnouncement(announcement: document, envelope: bytes, signature: check)
     }
 
-    func deliver(_ frame: OutboundFrame, to side: Side, tampered: Bool) {
+    /// `tampered`: the bytes were altered on the way (ground truth); `visible`: the receiver's hash check sees it.
+    func deliver(_ frame: OutboundFrame, to side: Side, tampered: Bool, visible: Bool) {
         guard let id = connectionOf[side], let connection = connections[id], !connection.reset, !connection.closedBy[connection.index(of: side)] else { return }
         let link = side.link
         let v = side.endpoint
@@ -532,11 +537,11 @@ public final class ProtocolEngine {
         case .manifest(let key):
             note("\(name(v)) manifest\(tampered ? " (tampered)" : "") on \(link)")
             let manifest = bundles.first { $0.manifestKey == key }?.manifest
-            let actual = tampered ? BLAKE2b.key(of: [1]) : key
-            dispatch(side) { $0.onManifest(link, manifest: tampered ? nil : manifest, actualKey: actual, now: $1) } ledger: { _, _ in [] }
+            let actual = visible ? BLAKE2b.key(of: [1]) : key
+            dispatch(side) { $0.onManifest(link, manifest: visible ? nil : manifest, actualKey: actual, now: $1) } ledger: { _, _ in [] }
         case .chunk(let index, let key):
             note("\(name(v)) chunk \(index)\(tampered ? " (tampered)" : "") on \(link)")
-            let actual = tampered ? BLAKE2b.key(of: [UInt8(index % 256), 0xEE]) : key
+            let actual = visible ? BLAKE2b.key(of: [UInt8(index % 256), 0xEE]) : key
             guard !isLedger(v), !killed[v] else { return }
             let version = agents[v].current?.version
             let actions = agents[v].onChunk(link, index: index, claimedKey: key, actualKey: actual, now: timestamp(now))
