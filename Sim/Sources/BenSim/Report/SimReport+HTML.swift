@@ -1,6 +1,10 @@
 import BenTopology
 
 extension SimReport {
+    /// The ids of the report's SVG charts: completion CDF per strategy, bytes per tier, ledger egress, messages at
+    /// the ledger, and the fault effects (seconds added, nodes delayed and lost).
+    public static let chartIDs = ["cdf", "tiers", "ledger-egress", "ledger-messages", "fault-seconds", "fault-nodes"]
+
     /// A self-contained HTML page: the summary table, then SVG charts of completion CDFs, bytes per tier, ledger
     /// egress and messages, and each fault's effect, then the protocol engine's verdict. A few lines of script
     /// record each chart's rendered size on the page (`data-rendered`), which the report test reads back from a
