@@ -103,7 +103,7 @@ struct Replay: ParsableCommand {
     var seed: UInt64
 
     @Option(help: "The scenario whose protocol run to replay.")
-    var scenario: String = "Sim/scenarios/protocol-1k.yaml"
+    var scenario: String = "Sim/scenarios/dc-1k.yaml"
 
     @Option(help: "Write every trace line here.")
     var trace: String?
