@@ -57,7 +57,12 @@ import Testing
         #expect(sizes.contains(1_000) && sizes.contains(100_000) && sizes.contains(1_000_000), "\(sizes)")
     }
 
-    static func report() throws -> SimReport {
+    /// The small scenario's full report, computed once for the output tests.
+    static let shared = Result { try fresh() }
+
+    static func report() throws -> SimReport { try shared.get() }
+
+    static func fresh() throws -> SimReport {
         let scenario = try SimFixtures.scenario(SimFixtures.small)
         let sim = try FlowSimulation(scenario: scenario)
         let flow = try sim.runAll()
@@ -87,7 +92,7 @@ import Testing
         }
         #expect(json["protocol"]?["invariants_hold"] == .bool(true))
         // Same scenario, same seed: same bytes.
-        #expect(try Self.report().jsonText() == text)
+        #expect(try Self.fresh().jsonText() == text)
     }
 
     @Test func csvParses() throws {

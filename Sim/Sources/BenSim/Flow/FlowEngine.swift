@@ -130,6 +130,8 @@ final class FlowEngine {
     var deliveries: Int64 = 0
     var events: Int64 = 0
     var adoptions = 0
+    /// Told the fraction of chunk deliveries done (of N × chunks) every 2^22 deliveries, for a progress display.
+    var progress: ((Double) -> Void)?
 
     init(fleet: SimFleet, forest: Forest, faults: RunFaults, settings: Settings, bundleSize: Int64, chunkSize: Int64, hubUplink: Double) {
         self.fleet = fleet
@@ -415,6 +417,7 @@ final class FlowEngine {
         let s = Int(eStripe[e])
         let slot = v * k + s
         deliveries += 1
+        if deliveries & 0x3F_FFFF == 0, let progress { progress(Double(deliveries) / (Double(fleetCount) * Double(chunkCount))) }
         guard feeder[slot] == d.edge, d.arrival < deadAt[v] else { return }
         let sz = size(stripe: s, q: d.q)
         guard recv[slot] == d.q else {

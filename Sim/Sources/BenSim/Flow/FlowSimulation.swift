@@ -47,7 +47,7 @@ public struct FlowSimulation: Sendable {
         return try run(strategy, resolved: resolved, label: label)
     }
 
-    func run(_ strategy: Scenario.Strategy, resolved: RunFaults, label: String) throws(SimError) -> FlowRun {
+    func run(_ strategy: Scenario.Strategy, resolved: RunFaults, label: String, progress: ((Double) -> Void)? = nil) throws(SimError) -> FlowRun {
         let clock = ContinuousClock()
         let start = clock.now
         var result: FlowRun
@@ -55,6 +55,7 @@ public struct FlowSimulation: Sendable {
             let engine = FlowEngine(
                 fleet: fleet, forest: forest, faults: resolved, settings: settings, bundleSize: scenario.bundleSize, chunkSize: scenario.chunkSize,
                 hubUplink: scenario.brokerUplink?.bytesPerSecond ?? fleet.ledgerUplink)
+            engine.progress = progress
             try engine.run()
             result = engine.result(strategy: strategy, label: label)
         } else {
@@ -70,23 +71,27 @@ public struct FlowSimulation: Sendable {
     }
 
     /// Every strategy, every fault. `progress` is told what runs next (for a progress display).
-    public func runAll(progress: (String) -> Void = { _ in }) throws(SimError) -> FlowReport {
+    public func runAll(progress: @escaping (String) -> Void = { _ in }) throws(SimError) -> FlowReport {
         let optimal = fleet.optimalTime(bundleSize: scenario.bundleSize)
         var strategies: [StrategyReport] = []
         let runsPerStrategy = 1 + (faults.isEmpty ? 0 : 1 + scenario.faults.count)
         var done = 0
         let totalRuns = scenario.strategies.count * runsPerStrategy
+        var current = ""
         func step(_ what: String) {
             done += 1
-            progress("[\(done)/\(totalRuns)+] \(what)")
+            current = "[\(done)/\(totalRuns)+] \(what)"
+            progress(current)
         }
+        // Within a long run: the share of chunk deliveries done.
+        let within: (Double) -> Void = { progress("\(current) \(Int(min(1, $0) * 100))%") }
         for strategy in scenario.strategies {
             step("\(strategy): baseline")
-            let baseline = try run(strategy, resolved: RunFaults(nodes: fleet.nodeCount), label: "baseline")
+            let baseline = try run(strategy, resolved: RunFaults(nodes: fleet.nodeCount), label: "baseline", progress: within)
             var report = StrategyReport(strategy: strategy, baseline: RunSummary(baseline, optimal: optimal, bundleSize: scenario.bundleSize))
             if !scenario.faults.isEmpty {
                 step("\(strategy): all faults")
-                let faulted = try run(strategy, resolved: faults, label: "all faults")
+                let faulted = try run(strategy, resolved: faults, label: "all faults", progress: within)
                 report.faulted = RunSummary(faulted, optimal: optimal, bundleSize: scenario.bundleSize)
                 report.effects.append(FaultEffect(fault: "all faults together", baseline: baseline, run: faulted))
                 let isolate = scenario.blastRadius && (strategy != .swarm || fleet.nodeCount <= 20_000)
