@@ -78,13 +78,21 @@ public struct FlowSimulation: Sendable {
         var done = 0
         let totalRuns = scenario.strategies.count * runsPerStrategy
         var current = ""
+        var shown = -1
         func step(_ what: String) {
             done += 1
             current = "[\(done)/\(totalRuns)+] \(what)"
+            shown = -1
             progress(current)
         }
-        // Within a long run: the share of chunk deliveries done.
-        let within: (Double) -> Void = { progress("\(current) \(Int(min(1, $0) * 100))%") }
+        // Within a long run: the share of chunk deliveries done, each whole percent once.
+        let within: (Double) -> Void = { fraction in
+            let percent = Int(min(1, fraction) * 100)
+            if percent != shown {
+                shown = percent
+                progress("\(current) \(percent)%")
+            }
+        }
         for strategy in scenario.strategies {
             step("\(strategy): baseline")
             let baseline = try run(strategy, resolved: RunFaults(nodes: fleet.nodeCount), label: "baseline", progress: within)
