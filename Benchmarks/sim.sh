@@ -91,6 +91,11 @@ PY
 
 # SimGrid against the flow engine: the same binary-tree broadcast (root = the ledger), 64 MiB in 1 MiB chunks,
 # 1 Gbit/s uplinks, 100 µs per hop.
+if ! dpkg-query -W -f='${Status}' python3-simgrid 2>/dev/null | grep -q "install ok installed"; then
+  echo "installing: python3-simgrid (for the SimGrid comparison)"
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-simgrid >/dev/null 2>&1 || true
+fi
 if /usr/bin/python3 -c 'import simgrid' 2>/dev/null; then
   for hosts in 255 1023; do
     sg=$(/usr/bin/python3 Sim/simgrid/bintree.py "$hosts" $((64 << 20)) $((1 << 20)) 125000000 0.0001 "$work/platform-$hosts.xml" 2>/dev/null)
