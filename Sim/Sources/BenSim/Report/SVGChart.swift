@@ -70,8 +70,10 @@ enum SVGChart {
     /// Horizontal bars, one group per category, one bar per series (stacked when `stacked`).
     static func bars(id: String, title: String, unit: (Double) -> String, categories: [String], series: [(name: String, values: [Double], color: String)], stacked: Bool, logScale: Bool = false) -> String {
         let rowHeight = stacked ? 26.0 : Double(max(1, series.count)) * 14 + 10
-        let left = 150.0, right = 170.0, top = 36.0, bottom = 30.0
-        let w = 760.0
+        // Room for the longest category label (about 6.5 px per character at 12 px), within reason.
+        let longest = Double(categories.map(\.count).max() ?? 0)
+        let left = min(420, max(150, longest * 6.5 + 16)), right = 170.0, top = 36.0, bottom = 30.0
+        let w = 610.0 + left
         let h = top + bottom + rowHeight * Double(max(1, categories.count))
         let totals = categories.indices.map { i in stacked ? series.reduce(0) { $0 + max(0, $1.values[i]) } : series.map { $0.values[i] }.max() ?? 0 }
         let maxValue = max(totals.max() ?? 1, 1e-12)
