@@ -18,6 +18,7 @@ let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let atomics = Target.Dependency.product(name: "Atomics", package: "swift-atomics")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let collections = Target.Dependency.product(name: "Collections", package: "swift-collections")
 
 let package = Package(
     name: "Ben",
@@ -26,6 +27,7 @@ let package = Package(
         .executable(name: "benctl", targets: ["benctl"]),
         .executable(name: "ben-ledger", targets: ["ben-ledger"]),
         .executable(name: "ben-agent", targets: ["ben-agent"]),
+        .executable(name: "ben-sim", targets: ["ben-sim"]),
         // Libraries for embedding (a Swift component reads its policy in-process) and for Benchmarks/.
         .library(name: "BenAgent", targets: ["BenAgent"]),
         .library(name: "BenCore", targets: ["BenCore"]),
@@ -36,6 +38,7 @@ let package = Package(
         .library(name: "BenTopology", targets: ["BenTopology"]),
         .library(name: "BenProtocol", targets: ["BenProtocol"]),
         .library(name: "BenLedger", targets: ["BenLedger"]),
+        .library(name: "BenSim", targets: ["BenSim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
@@ -45,6 +48,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -85,6 +89,12 @@ let package = Package(
             name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore],
             swiftSettings: swiftSettings),
 
+        // The simulator (DESIGN §2, issue 8): a flow engine for fleets of 10^5-10^6 nodes, and a protocol engine that
+        // drives the real BenProtocol machines over a simulated network. Its code and scenarios live under Sim/.
+        .target(
+            name: "BenSim", dependencies: ["BenCore", "BenCrypto", "BenTopology", "BenProtocol", yams, collections],
+            path: "Sim/Sources/BenSim", swiftSettings: swiftSettings),
+
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "benctl",
@@ -97,6 +107,9 @@ let package = Package(
         .executableTarget(
             name: "ben-agent",
             dependencies: ["BenAgent", "BenCore", "BenCrypto", "BenPeerLink", argumentParser, logging, lifecycle],
+            swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "ben-sim", dependencies: ["BenSim", "BenCore", "BenTopology", argumentParser], path: "Sim/Sources/ben-sim",
             swiftSettings: swiftSettings),
         // Runs cel-spec's simple-test files through BenIntent's expression engine (`make conformance`).
         .executableTarget(
@@ -115,6 +128,9 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenSimTests", dependencies: ["BenSim", "BenCore", "BenCrypto", "BenTopology", "BenProtocol", "BenTestKit"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenMeshTests",

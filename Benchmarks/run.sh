@@ -182,3 +182,5 @@ if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )
 fi
+
+"$root/Benchmarks/sim.sh"
