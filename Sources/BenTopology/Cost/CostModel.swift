@@ -195,7 +195,7 @@ func log2(_ x: Double) -> Double {
 }
 
 /// ln x without Foundation: scale into [1, 2), then 2·atanh((y−1)/(y+1)) as a series.
-func naturalLog(_ x: Double) -> Double {
+public func naturalLog(_ x: Double) -> Double {
     guard x > 0 else { return -.infinity }
     var e = 0.0
     var y = x

@@ -1,3 +1,5 @@
+import BenTopology
+
 /// Small inline-SVG charts for the HTML report: no scripts, no external files, readable in any browser.
 enum SVGChart {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
@@ -151,7 +153,7 @@ func esc(_ s: String) -> String {
     return out
 }
 
-func log10(_ x: Double) -> Double { naturalLogarithm(x) / 2.302_585_092_994_046 }
+func log10(_ x: Double) -> Double { naturalLog(x) / 2.302_585_092_994_046 }
 func floorLog10(_ x: Double) -> Int { Int(log10(x).rounded(.down)) }
 func ceilLog10(_ x: Double) -> Int { Int((log10(x) - 1e-9).rounded(.up)) }
 func pow10(_ e: Int) -> Double {
@@ -160,28 +162,3 @@ func pow10(_ e: Int) -> Double {
     return r
 }
 
-/// ln x without Foundation.
-func naturalLogarithm(_ x: Double) -> Double {
-    guard x > 0 else { return -.infinity }
-    var e = 0.0
-    var y = x
-    while y >= 2 {
-        y /= 2
-        e += 1
-    }
-    while y < 1 {
-        y *= 2
-        e -= 1
-    }
-    let z = (y - 1) / (y + 1)
-    let z2 = z * z
-    var term = z
-    var sum = 0.0
-    var i = 1.0
-    while i < 60 {
-        sum += term / i
-        term *= z2
-        i += 2
-    }
-    return 2 * sum + e * 0.693_147_180_559_945_3
-}
