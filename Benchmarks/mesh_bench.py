@@ -5,7 +5,8 @@ in chunks of c per plan shape (striped, plain tree, star, striped with one relay
 
 Usage: mesh_bench.py REPO_ROOT WORK_DIR
 Environment: BEN_MESH_NODES (32), BEN_MESH_MIB (64), BEN_MESH_RATE_MBIT (100), BEN_MESH_STAR (1: run the star too),
-BEN_MESH_RESULT (write the measured figures there as JSON). Prints each figure beside its goal. Every process it
+BEN_MESH_STRIPED_ONLY (0: 1 runs the striped shape alone), BEN_MESH_RESULT (write the measured figures there as JSON,
+with the topology, for Benchmarks/sim.sh's fidelity comparison). Prints each figure beside its goal. Every process it
 starts is killed by pid on the way out, whatever happens.
 """
 import datetime, json, math, os, signal, socket, statistics, subprocess, sys, time
@@ -15,6 +16,8 @@ N = int(os.environ.get("BEN_MESH_NODES", "32"))
 MIB = int(os.environ.get("BEN_MESH_MIB", "64"))
 RATE_MBIT = int(os.environ.get("BEN_MESH_RATE_MBIT", "100"))
 RUN_STAR = os.environ.get("BEN_MESH_STAR", "1") == "1"
+# Striped only: no plain tree, star or throttled relay (the simulator's fidelity run needs only the striped figures).
+STRIPED_ONLY = os.environ.get("BEN_MESH_STRIPED_ONLY", "0") == "1"
 CHUNK = 1 << 20
 B = RATE_MBIT * 1e6 / 8  # bytes per second
 BENCTL = f"{root}/.build/release/benctl"
@@ -169,7 +172,32 @@ def transfers(version):
         for line in open(f"{work}/agent-{node}.log"):
             if "transfer complete" in line and f"ben.version=v{version} " in line:
                 fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
-                out[node] = {"bytes": int(fields["bytes"]), "first": ts(fields["first_full_chunk_at"]), "complete": ts(fields["complete_at"])}
+                senders = {}
+                for pair in filter(None, fields.get("bytes_from", "").split(",")):
+                    sender, count = pair.rsplit(":", 1)
+                    senders[sender] = senders.get(sender, 0) + int(count)
+                out[node] = {"bytes": int(fields["bytes"]), "first": ts(fields["first_full_chunk_at"]), "complete": ts(fields["complete_at"]),
+                             "from": senders}
+    return out
+
+
+def tier(sender, receiver):
+    """The tier a byte crossed, by the topology this benchmark writes (racks of RACK nodes, alternating between
+    zones a and b, one region; the ledger in zone a, in no rack), classified as the simulator classifies links."""
+    if sender not in position:
+        return "unknown"
+    (rs, zs), (rr, zr) = position[sender], position[receiver]
+    if rs is not None and rs == rr:
+        return "in_rack"
+    return "cross_rack" if zs == zr else "cross_zone"
+
+
+def bytes_per_tier(run):
+    out = {"in_rack": 0, "cross_rack": 0, "cross_zone": 0, "cross_region": 0}
+    for receiver, t in run["transfers"].items():
+        for sender, count in t["from"].items():
+            k = tier(sender, receiver)
+            out[k] = out.get(k, 0) + count
     return out
 
 
@@ -214,6 +242,10 @@ try:
              "defaults:", "  chunk_size: 1MiB", f"  uplink: {RATE_MBIT}Mbit",
              "regions:", "  - name: bench", "    zones:"]
     racks = [nodes[i:i + RACK] for i in range(0, N, RACK)]
+    position = {"ledger": (None, "a")}
+    for r, rack in enumerate(racks):
+        for node in rack:
+            position[node] = (r, "ab"[r % 2])
     for zone, parity in (("a", 0), ("b", 1)):
         mine = [(r, rack) for r, rack in enumerate(racks) if r % 2 == parity]
         if not mine:
@@ -223,7 +255,8 @@ try:
             lines += [f"          - name: r{r + 1}", "            nodes:"]
             for node in rack:
                 lines.append(f"              - {{id: {node}, roles: [proxy], address: 127.0.0.1:{node_port[node]}, key: {keys[node]}}}")
-    open(f"{work}/topology.yaml", "w").write("\n".join(lines) + "\n")
+    topology_yaml = "\n".join(lines) + "\n"
+    open(f"{work}/topology.yaml", "w").write(topology_yaml)
 
     ledger_log = open(f"{work}/ledger.log", "w")
     processes["ledger"] = subprocess.Popen(
@@ -238,8 +271,10 @@ try:
         wait_for(f"{node} listens", lambda: listening(node), 30)
 
     shapes = [("striped", []), ("plain tree (k = 1)", ["--stripes", "1"])] + ([("star", ["--star"])] if RUN_STAR else [])
+    if STRIPED_ONLY:
+        shapes = shapes[:1]
     versions = {}
-    for i, (name, _) in enumerate(shapes + [("throttled", None)]):
+    for i, (name, _) in enumerate(shapes + ([] if STRIPED_ONLY else [("throttled", None)])):
         versions[name] = make_bundle(i)
     runs = {}
     for name, extra in shapes:
@@ -255,15 +290,17 @@ try:
     rtt = statistics.median(rtts)
 
     # One relay throttled to a quarter: the one with the most nodes below it in the plan the ledger will compute.
-    v = versions["throttled"]
     size = runs["striped"]["status"]["bundle_size"]
-    predicted = json.loads(benctl("topology", "plan", f"{work}/topology.yaml", "--version", str(v), "--size", str(size), "--json").stdout)
-    relay = max(nodes, key=lambda n: (below(predicted["plan"], n), n))
-    processes[relay].terminate()
-    processes[relay].wait(timeout=20)
-    start_agent(relay, f"{RATE_MBIT // 4}Mbit")
-    wait_for(f"{relay} listens again", lambda: listening(relay, 2), 30)
-    runs["throttled"] = deploy(v, [])
+    relay = None
+    if not STRIPED_ONLY:
+        v = versions["throttled"]
+        predicted = json.loads(benctl("topology", "plan", f"{work}/topology.yaml", "--version", str(v), "--size", str(size), "--json").stdout)
+        relay = max(nodes, key=lambda n: (below(predicted["plan"], n), n))
+        processes[relay].terminate()
+        processes[relay].wait(timeout=20)
+        start_agent(relay, f"{RATE_MBIT // 4}Mbit")
+        wait_for(f"{relay} listens again", lambda: listening(relay, 2), 30)
+        runs["throttled"] = deploy(v, [])
 
     # Figures.
     S = size
@@ -274,7 +311,7 @@ try:
     received = sum(t["bytes"] for t in s["transfers"].values())
     comp = s["completion"]
     p50, p99 = statistics.median(comp), percentile(comp, 99)
-    th = runs["throttled"]["completion"]
+    th = runs["throttled"]["completion"] if "throttled" in runs else None
     d = depths(s["plan"])
     by_depth = {}
     for node, t in s["transfers"].items():
@@ -287,15 +324,20 @@ try:
           f"{c >> 20} MiB chunks; k = {len(s['plan']['stripes'])} stripe trees, ledger fan-out {st['fan_out']}, depth {st['depth']}")
     row("ledger egress ÷ bundle size (striped):", f"{st['ledger_egress'] / S:.3f}", f"(goal: about 1; never above the fan-out, {st['fan_out']})")
     row("bytes received by all agents ÷ (N × S):", f"{received / (N * S):.4f}", "(goal <= 1.01)")
+    tiers = bytes_per_tier(s)
+    row("bytes by tier ÷ S (striped): in rack / cross rack / zone:", f"{tiers['in_rack'] / S:.2f} / {tiers['cross_rack'] / S:.2f} / {tiers['cross_zone'] / S:.2f}",
+        f"(from each agent's per-sender counts{'; ' + str(tiers['unknown']) + ' bytes from unnamed senders' if tiers.get('unknown') else ''})")
     for name, _ in shapes:
         r = runs[name]
         row(f"time to active, {name}:", f"{r['time_to_active']:.2f}s",
             f"({r['status']['status']}; ledger egress {r['status']['ledger_egress'] / S:.2f} S)")
-    row("time to active, striped, one relay at 1/4 B:", f"{runs['throttled']['time_to_active']:.2f}s", f"({runs['throttled']['status']['status']}; {relay} throttled, {below(runs['throttled']['plan'], relay)} nodes below it)")
+    if th:
+        row("time to active, striped, one relay at 1/4 B:", f"{runs['throttled']['time_to_active']:.2f}s", f"({runs['throttled']['status']['status']}; {relay} throttled, {below(runs['throttled']['plan'], relay)} nodes below it)")
     row("completion (last node) ÷ T_opt = S/B + log2(N)·c/B:", f"{max(comp) / t_opt:.3f}", f"(goal <= 1.3; {max(comp):.2f}s vs T_opt {t_opt:.2f}s)")
     row("p99 ÷ p50 of per-node completion:", f"{p99 / p50:.3f}", f"(goal <= 1.3; p50 {p50:.2f}s, p99 {p99:.2f}s)")
-    row("  again with one relay throttled to a quarter:", f"{percentile(th, 99) / statistics.median(th):.3f}",
-        f"(goal <= 1.3; p50 {statistics.median(th):.2f}s, p99 {percentile(th, 99):.2f}s)")
+    if th:
+        row("  again with one relay throttled to a quarter:", f"{percentile(th, 99) / statistics.median(th):.3f}",
+            f"(goal <= 1.3; p50 {statistics.median(th):.2f}s, p99 {percentile(th, 99):.2f}s)")
     row("messages that reached the ledger (acks and reports):", f"{st['messages_at_ledger']}", f"(of {N} nodes; fan-out {st['fan_out']})")
     for depth in sorted(by_depth):
         first = sorted(by_depth[depth])
@@ -311,8 +353,12 @@ try:
         "ledger_egress_bytes": st["ledger_egress"], "total_received_bytes": received,
         "optimal_seconds": t_opt, "messages_at_ledger": st["messages_at_ledger"], "rtt_seconds": rtt,
         "time_to_active_seconds": {name: runs[name]["time_to_active"] for name in runs},
-        "throttled_completion_seconds": {"p50": statistics.median(th), "p99": percentile(th, 99), "max": max(th)},
+        "throttled_completion_seconds": {"p50": statistics.median(th), "p99": percentile(th, 99), "max": max(th)} if th else None,
         "first_chunk_seconds_by_depth": {str(k): sorted(v) for k, v in by_depth.items()},
+        "striped_bytes_per_tier": bytes_per_tier(s),
+        "striped_time_to_active_seconds": s["time_to_active"],
+        # The fleet as written, so the simulator can replay the same topology (Benchmarks/sim.sh, fidelity).
+        "topology_yaml": topology_yaml,
     }
     if os.environ.get("BEN_MESH_RESULT"):
         with open(os.environ["BEN_MESH_RESULT"], "w") as f:

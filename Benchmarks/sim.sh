@@ -2,7 +2,7 @@
 # The simulator's figures (issue 8), each beside its goal: flow engine speed at 100 000 (and, opt-in, 1 000 000)
 # nodes, chunk events per second per core, memory per simulated node, the protocol engine at 10 000 nodes with 5 %
 # relay failures, SimGrid against the flow engine on a binary-tree broadcast, and, when the Mesh section left
-# its result in BEN_MESH_RESULT, the simulator's prediction against the measured mesh.
+# its results in BEN_MESH_RESULT, the simulator's prediction against each measured mesh.
 # Called from the end of Benchmarks/run.sh; runs on its own too. Goals are printed, never asserted.
 #   BEN_BENCH_SIM_1M=1   also run the 1 000 000-node flow-engine figure (several minutes)
 set -euo pipefail
@@ -114,41 +114,61 @@ else
   printf '%-58s %14s   %s\n' "SimGrid comparison:" "skipped" "(python3-simgrid is not installed: apt-get install python3-simgrid)"
 fi
 
-# Fidelity: the Mesh section's measured shaped fleet against the simulator's prediction for the same fleet.
-if [ -n "${BEN_MESH_RESULT:-}" ] && [ -f "$BEN_MESH_RESULT" ]; then
-  read -r n bundle chunk uplink < <(/usr/bin/python3 - "$BEN_MESH_RESULT" <<'PY'
+# Fidelity: the Mesh section's measured shaped fleet against the simulator's prediction for the same fleet: the
+# same topology file, the same bundle and chunk sizes, every uplink (the ledger's too) at the measured cap, and
+# loopback as every tier (no bandwidth limit, half the measured TCP round trip as latency).
+# BEN_MESH_RESULT may name several results (space-separated), each compared on its own.
+fidelity_runs=0
+for mesh_result in ${BEN_MESH_RESULT:-}; do
+  [ -f "$mesh_result" ] || continue
+  fidelity_runs=$((fidelity_runs + 1))
+  /usr/bin/python3 - "$mesh_result" "$work" <<'PY'
 import json, sys
-m = json.load(open(sys.argv[1]))
-g = lambda *ks, d=None: next((m[k] for k in ks if k in m), d)
-print(g("n", "nodes", d=32), g("bundle_bytes", "bundle_size", d=64 << 20), g("chunk_bytes", "chunk_size", d=1 << 20), g("uplink_bits_per_second", "uplink_bps", d=100_000_000))
+m, work = json.load(open(sys.argv[1])), sys.argv[2]
+open(f"{work}/mesh-topology.yaml", "w").write(m["topology_yaml"])
+latency_us = max(1, round(m["rtt_seconds"] / 2 * 1e6))
+link = f"{{bandwidth: 100Gbit, latency: {latency_us}us}}"
+open(f"{work}/fidelity.yaml", "w").write(f"""format: ben/sim-scenario/v1
+name: fidelity
+seed: 42
+topology: {{file: mesh-topology.yaml}}
+bundle: {{size: {m['bundle_bytes']}B, chunk: {m['chunk_bytes']}B, stripes: {m['stripes']}}}
+links:
+  uplink: {m['uplink_bits_per_second']}bit
+  ledger_uplink: {m['uplink_bits_per_second']}bit
+  in_rack: {link}
+  cross_rack: {link}
+  cross_zone: {link}
+  cross_region: {link}
+strategies: [ben-tree]
+timing: {{compile: 0s}}
+""")
 PY
-)
-  s=$(scenario fidelity "$n" 1 "${bundle}B" "${chunk}B" "${uplink}bit" 20us ben-tree)
-  ben=$(run_sim "$s" --strategies ben-tree)
-  /usr/bin/python3 - "$BEN_MESH_RESULT" "$ben" <<'PY'
+  ben=$(run_sim "$work/fidelity.yaml" --strategies ben-tree)
+  /usr/bin/python3 - "$mesh_result" "$ben" <<'PY'
 import json, sys
 m, r = json.load(open(sys.argv[1])), json.loads(sys.argv[2])
 b = r["strategies"][0]["baseline"]
-def get(*ks):
-    for k in ks:
-        x = m
-        for part in k.split("."):
-            x = x.get(part) if isinstance(x, dict) else None
-        if x is not None:
-            return x
-    return None
-rows = [("completion p50 (s)", b["p50_seconds"], get("striped.p50_seconds", "completion_p50_seconds", "p50_seconds")),
-        ("completion p99 (s)", b["p99_seconds"], get("striped.p99_seconds", "completion_p99_seconds", "p99_seconds")),
-        ("completion max (s)", b["last_seconds"], get("striped.max_seconds", "completion_max_seconds", "max_seconds")),
-        ("ledger egress (bytes)", b["ledger_egress_bytes"], get("ledger_egress_bytes", "ledger_egress")),
-        ("bytes received by all nodes", b["received_bytes"], get("received_bytes", "total_received_bytes"))]
-print(f"{'fidelity on the shaped mesh (' + str(r['nodes']) + ' nodes): predicted / measured':<58}")
-for name, p, q in rows:
-    if q is None:
-        print(f"  {name:<56} {p:>14.4g}   (not in the mesh result)")
-    else:
-        print(f"  {name:<56} {p:.4g} / {q:.4g}   {(p - q) / q * 100:+.1f} % (goal within 10 %)")
+c, tiers = m["striped_completion_seconds"], m["striped_bytes_per_tier"]
+S = m["bundle_bytes"]
+print(f"fidelity on the shaped mesh ({m['n']} agents, {m['uplink_bits_per_second'] / 1e6:.0f} Mbit/s caps, {S / 2**20:.0f} MiB, k = {m['stripes']}): simulated / measured")
+def row(name, p, q, unit="", scale=1, goal=True):
+    diff = f"{(p - q) / q * 100:+6.1f} %" if q else "     -  "
+    print(f"  {name:<50} {p / scale:10.3f} / {q / scale:<10.3f}{unit:<3} {diff}{'   (goal within 10 %)' if goal else ''}")
+row("completion p50", b["p50_seconds"], c["p50"], "s")
+row("completion p99", b["p99_seconds"], c["p99"], "s")
+row("completion, last node", b["last_seconds"], c["max"], "s")
+if b.get("active_at_seconds") is not None:
+    row("time to active (the ledger holds every ack)", b["active_at_seconds"], m["striped_time_to_active_seconds"], "s", goal=False)
+row("ledger egress ÷ S", b["ledger_egress_bytes"], m["ledger_egress_bytes"], "", S)
+row("bytes received by all nodes ÷ S", b["received_bytes"], m["total_received_bytes"], "", S)
+for t in ("in_rack", "cross_rack", "cross_zone"):
+    row(f"bytes {t.replace('_', ' ')} ÷ S", b["bytes_per_tier"][t], tiers[t], "", S)
+if tiers.get("unknown"):
+    print(f"  ({tiers['unknown']} measured bytes came from a sender the agent could not name, so no tier)")
+print(f"  {'simulated T ÷ T_opt, p99 ÷ p50, duplicated bytes:':<50} {b['ratio_to_optimal']:.3f}, {b['p99_over_p50']:.3f}, {b['duplicated_bytes']}")
 PY
-else
+done
+if [ "$fidelity_runs" -eq 0 ]; then
   printf '%-58s %14s   %s\n' "fidelity against the measured mesh:" "skipped" "(BEN_MESH_RESULT names no file; the Mesh section writes it)"
 fi

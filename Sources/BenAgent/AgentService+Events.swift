@@ -16,6 +16,7 @@ extension AgentService {
         let now = SystemClock.now()
         switch frame {
         case .hello(let hello):
+            peerOfLink[link] = hello.node
             if unintroduced.remove(link) != nil {
                 let incoming = hello.announcement.isEmpty ? nil : readAnnouncement(hello.announcement)
                 perform(machine.onLinkAccepted(link, hello: hello, announcement: incoming, local: incoming.flatMap(holdings), now: now))
@@ -35,7 +36,7 @@ extension AgentService {
         case .chunk(let header, let index, let key, var bytes):
             let data = bytes.readBytes(length: bytes.readableBytes) ?? []
             let actual = BLAKE2b.key(of: data)
-            noteChunk(header.version, bytes: data.count)
+            noteChunk(header.version, bytes: data.count, from: peerOfLink[link])
             perform(machine.onChunk(link, index: Int(index), claimedKey: key, actualKey: actual, now: now), received: data)
         case .ack(_, let bytes):
             do {
@@ -194,7 +195,7 @@ extension AgentService {
         }
     }
 
-    func noteChunk(_ version: Version, bytes: Int) {
+    func noteChunk(_ version: Version, bytes: Int, from sender: NodeID?) {
         let now = ContinuousClock.now
         if transfer?.version != version { transfer = Transfer(version: version, acceptedAt: now) }
         if transfer!.firstChunkAt == nil {
@@ -207,6 +208,7 @@ extension AgentService {
         }
         transfer!.chunks += 1
         transfer!.bytes += Int64(bytes)
+        transfer!.bytesFrom["\(sender.map { "\($0)" } ?? "-")", default: 0] += Int64(bytes)
     }
 
     /// One line per activation with what it took: the figures the shaped-fleet benchmark reads.
@@ -225,6 +227,8 @@ extension AgentService {
                 "first_chunk_at": "\(t.firstChunkWall?.rfc3339 ?? "-")",
                 "first_full_chunk_at": "\(t.firstLargestWall?.rfc3339 ?? "-")", "full_chunk_bytes": "\(t.largestChunk)",
                 "complete_at": "\(SystemClock.now().rfc3339)",
+                // sender:bytes,sender:bytes — sorted so the line is the same for the same transfer.
+                "bytes_from": "\(t.bytesFrom.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))",
             ])
     }
 

@@ -28,6 +28,8 @@ public actor AgentService {
     var timers = ShellTimers()
     /// Inbound links whose first HELLO has not arrived yet.
     var unintroduced: Set<LinkID> = []
+    /// Who is at the other end of each link, from its HELLO: the sender of the chunks that arrive on it.
+    var peerOfLink: [LinkID: NodeID] = [:]
     var nats: NATSConnection?
     /// Messages published before the first NATS connection, sent as soon as there is one.
     var outbox: [(bytes: [UInt8], subject: String)] = []
@@ -44,6 +46,8 @@ public actor AgentService {
         var chunks = 0
         var bytes: Int64 = 0
         var duplicates = 0
+        /// Chunk bytes per sender (a node id, or "ledger"): which tier each byte crossed, for the benchmark.
+        var bytesFrom: [String: Int64] = [:]
     }
 
     var transfer: Transfer?
@@ -142,6 +146,7 @@ public actor AgentService {
 
     func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
+        peerOfLink.removeValue(forKey: link)
         perform(machine.onLinkFailed(link, reason: reason, now: SystemClock.now()))
     }
 
