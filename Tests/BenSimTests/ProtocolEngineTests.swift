@@ -97,30 +97,37 @@ import Testing
         #expect(broken.violations.contains { $0.invariant == .unverifiedContentActivated }, "\(broken.violations)")
     }
 
-    @Test func theCheckerCatchesABackwardVersionAndAnUnreportedNode() throws {
-        // These two cannot be provoked through the machines without rewriting them, so the ground truth of an honest
-        // run is altered after the fact and the checker must notice.
+    @Test func aNodeRestoredFromAStaleCopyOfItsStateIsCaughtGoingBackwards() throws {
         var (scenario, fleet) = try setting()
         scenario.protocolRun!.relayFailures = 0
         scenario.protocolRun!.drop = 0
-        let failing = fleet.planned.plan.nodes.last!.id
-        scenario.protocolRun!.compileFailures = [failing.rawValue]
+        scenario.protocolRun!.deployments = 2
         fleet = try SimFleet(scenario: scenario)
-        let engine = try ProtocolEngine(fleet: fleet, run: scenario.protocolRun!, chunkSize: scenario.chunkSize, seed: scenario.seed)
-        let honest = try engine.runAll()
+        let node = fleet.planned.plan.nodes[3].id
+        let honest = try ProtocolSimulation.run(scenario: scenario, fleet: fleet).outcome
         #expect(honest.passed, "\(honest.violations)")
-        let node = try #require((0..<engine.n).first { engine.activations[$0].count == 2 })
-        engine.activations[node].append(engine.activations[node][0])
-        #expect(engine.checkInvariants().contains { $0.invariant == .versionWentBackwards && $0.detail.contains(engine.ids[node].rawValue) })
-        engine.activations[node].removeLast()
-        #expect(engine.checkInvariants().isEmpty)
-        // The failing node never switched; had the ledger never reached a verdict (a lost deadline), nobody would
-        // report it, and the checker must say so.
-        let failingIndex = engine.nodeIndex[failing]!
-        #expect(engine.activations[failingIndex].isEmpty)
-        let v = engine.bundles[0].version
-        engine.statusLog.removeAll { $0.0 == v && $0.1 != .deploying }
-        #expect(engine.checkInvariants().contains { $0.invariant == .notSwitchedUnreported && $0.detail.contains("\(v)") })
+        // After switching to v2 the node restarts from the state it persisted at v1, and serves v1 again.
+        let broken = try ProtocolSimulation.run(scenario: scenario, fleet: fleet, sabotage: .init(staleRestoreOf: node)).outcome
+        let backwards = broken.violations.filter { $0.invariant == .versionWentBackwards }
+        #expect(backwards.count == 2, "\(broken.violations)")  // what it activated, and what it persisted
+        #expect(backwards.allSatisfy { $0.detail.hasPrefix("\(node) ") })
+        #expect(backwards.contains { $0.detail.contains("v1 then v2 then v1") })
+    }
+
+    @Test func aDeploymentTheLedgerNeverDecidesLeavesItsNonSwitchersUnreportedAndIsCaught() throws {
+        var (scenario, fleet) = try setting()
+        scenario.protocolRun!.drop = 0
+        scenario.protocolRun!.deployments = 1
+        fleet = try SimFleet(scenario: scenario)
+        let honest = try ProtocolSimulation.run(scenario: scenario, fleet: fleet).outcome
+        #expect(honest.passed, "\(honest.violations)")
+        #expect(honest.relaysKilled > 0)
+        // Killed relays never answer, so only the deadline decides the version: incomplete, naming them.
+        #expect(honest.versions[0].status == .incomplete)
+        // With the deadline timer lost, nothing ever names the dead relays.
+        let broken = try ProtocolSimulation.run(scenario: scenario, fleet: fleet, sabotage: .init(loseLedgerDeadline: true)).outcome
+        #expect(broken.versions[0].status == .deploying)
+        #expect(broken.violations.map(\.invariant) == [.notSwitchedUnreported], "\(broken.violations)")
     }
 
     @Test func replayGivesTheSameOutcome() throws {

@@ -47,12 +47,16 @@ struct AckVerify: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let database = try LedgerDatabase(path: directory + "/ledger.sqlite")
         var machine = DeploymentMachine(fleet: fleet)
-        _ = machine.onStage(manifest: manifest, manifestSize: 100, size: 1000, label: "bench", now: at)
+        // The version rows the acks refer to, written as ben-ledger writes them (acks have a foreign key to them).
+        func persist(_ actions: [LedgerAction]) throws {
+            for case .persist(let record) in actions { try database.save(record) }
+        }
+        try persist(machine.onStage(manifest: manifest, manifestSize: 100, size: 1000, label: "bench", now: at).actions)
         let nodes = (0..<acks).map { PlanNode(id: NodeID("node-\($0)")!, address: HostPort("127.0.0.1:\(10_000 + $0 % 50_000)")!) }
         let plan = Plan(
             fleet: fleet, version: 1, topology: manifest, nodes: nodes, stripes: [[Int32](repeating: Plan.ledger, count: acks)],
             backups: [[Int32]](repeating: [], count: acks))
-        _ = try machine.onDeploy(1, plan: plan, planKey: manifest, ledgerAddress: "127.0.0.1:7400", timeout: .seconds(60), supersede: false, now: at).get()
+        try persist(try machine.onDeploy(1, plan: plan, planKey: manifest, ledgerAddress: "127.0.0.1:7400", timeout: .seconds(60), supersede: false, now: at).get())
         let ingestStart = clock.now
         let parsed = try Aggregate.decode(bytes)
         let outcome = AckVerifier.verify(parsed.acks, keys: keys)
@@ -61,6 +65,7 @@ struct AckVerify: ParsableCommand {
         for (ack, envelope) in outcome.verified { envelopeOf[ack.node] = envelope }
         let counted = actions.compactMap { if case .recordAck(let ack) = $0 { ack } else { nil } }
         try database.recordAcks(counted.map { ($0, envelopeOf[$0.node] ?? []) })
+        try persist(actions)
         let ingest = seconds(clock.now - ingestStart)
         precondition(machine.versions[1]?.status == .active, "the aggregate made the version active")
         print(

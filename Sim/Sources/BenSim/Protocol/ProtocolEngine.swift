@@ -25,10 +25,18 @@ public final class ProtocolEngine {
         /// The simulated wire hides tampering from the machines: a tampered chunk or manifest reaches the agent
         /// with the key it claims, so a tamperer's children store bytes they believe genuine.
         public var hideTampering: Bool
+        /// This node restarts after its last activation from a stale copy of its state directory (the first record
+        /// it persisted with an active version), and serves that record's version at once, as ben-agent does on
+        /// start.
+        public var staleRestoreOf: NodeID?
+        /// The ledger's deadline timer is never armed, so a deployment some node never finishes is never decided.
+        public var loseLedgerDeadline: Bool
 
-        public init(forgedAckFor: NodeID? = nil, hideTampering: Bool = false) {
+        public init(forgedAckFor: NodeID? = nil, hideTampering: Bool = false, staleRestoreOf: NodeID? = nil, loseLedgerDeadline: Bool = false) {
             self.forgedAckFor = forgedAckFor
             self.hideTampering = hideTampering
+            self.staleRestoreOf = staleRestoreOf
+            self.loseLedgerDeadline = loseLedgerDeadline
         }
     }
 
@@ -60,6 +68,7 @@ public final class ProtocolEngine {
         case timer(Endpoint, TimerID, UInt64)
         case compiled(Int, Version)
         case kill(Int)
+        case restart(Int)
         case announce(Int, IncomingAnnouncement)
         case natsAggregate(Aggregate)
         case deploy(Int)
@@ -95,6 +104,11 @@ public final class ProtocolEngine {
     let ids: [NodeID]
     let ledgerKey: SigningKey
     let nodeKeys: [PublicKey]
+    let agentSettings: AgentMachine.Settings
+    /// The sabotaged node's stale state and its signing key (Sabotage.staleRestoreOf).
+    var staleRecord: AgentRecord?
+    var staleNode: Int?
+    var staleSigner: SigningKey?
     let trusted: TrustedKeys
     let base = Timestamp(millisecondsSinceEpoch: 1_795_000_000_000)
 
@@ -175,6 +189,7 @@ public final class ProtocolEngine {
         trusted = TrustedKeys([ledgerKey.publicKey])
         var settings = AgentMachine.Settings()
         settings.orphanAfter = .seconds(10)
+        agentSettings = settings
         agents = (0..<n).map { i in
             AgentMachine(
                 node: plan.nodes[i].id, fleet: plan.fleet, record: AgentRecord(active: nil, highestAccepted: .none),
@@ -191,6 +206,13 @@ public final class ProtocolEngine {
         storedTampered = [[Version: Bool]](repeating: [:], count: n)
         activations = [[(version: Version, at: Int64)]](repeating: [], count: n)
         persistedActive = [[Version]](repeating: [], count: n)
+        if let node = sabotage.staleRestoreOf {
+            guard let i = nodeIndex[node] else {
+                throw SimError(.invalidValue, field: "sabotage.stale_restore_of", problem: "no node '\(node)' in the plan", fix: "name a planned node")
+            }
+            staleNode = i
+            staleSigner = signers[i]
+        }
         for name in run.compileFailures {
             guard let id = NodeID(name), let i = nodeIndex[id] else {
                 throw SimError(.invalidValue, field: "protocol.compile_failures", problem: "no node '\(name)' in the plan", fix: "name a planned node")
@@ -324,6 +346,15 @@ public final class ProtocolEngine {
                 let other = connection.a.endpoint == v ? connection.b : connection.a
                 schedule(.failed(other, "connection reset by peer"), at: now + link(v, other.endpoint).latency)
             }
+        case .restart(let v):
+            guard !killed[v], let stale = staleRecord else { return }
+            // Sabotage: the state directory comes back from an old copy; the new process trusts what it finds.
+            note("sabotage: \(ids[v]) restarts from a stale copy of its state (active \(stale.active?.version ?? .none))")
+            agents[v] = AgentMachine(node: ids[v], fleet: fleet.planned.plan.fleet, record: stale, signer: SimSigner(key: staleSigner!), settings: agentSettings)
+            if let served = stale.active?.version {
+                activations[v].append((served, now))
+                persistedActive[v].append(served)
+            }
         case .announce(let v, let incoming):
             guard !killed[v] else { return }
             note("\(ids[v]) announcement \(incoming.announcement.version)")
@@ -442,7 +473,11 @@ public final class ProtocolEngine {
                     apply(actions, at: ledgerEndpoint)
                 }
             case .armDeadline(let version, let at):
-                schedule(.ledgerDeadline(version), at: engineTime(at))
+                if sabotage.loseLedgerDeadline {
+                    note("sabotage: the ledger's deadline for \(version) is never armed")
+                } else {
+                    schedule(.ledgerDeadline(version), at: engineTime(at))
+                }
             }
         }
     }
@@ -665,12 +700,16 @@ public final class ProtocolEngine {
             break
         case .persist(let record):
             if !isLedger(endpoint) { persistedActive[endpoint].append(record.active?.version ?? .none) }
+            if endpoint == staleNode, staleRecord == nil, record.active != nil { staleRecord = record }
         case .compile(let version, _):
             if !isLedger(endpoint) { schedule(.compiled(endpoint, version), at: now + Self.ns(0.01)) }
         case .activate(let version):
             if !isLedger(endpoint) {
                 note("\(ids[endpoint]) activates \(version)")
                 activations[endpoint].append((version, now))
+                if endpoint == staleNode, version == bundles.last?.version, let stale = staleRecord, stale.active?.version != version {
+                    schedule(.restart(endpoint), at: now + Self.ns(0.1))
+                }
             }
         case .publishAggregate(let aggregate):
             var at = now + (isLedger(endpoint) ? 0 : link(ledgerEndpoint, endpoint).latency)
