@@ -58,7 +58,7 @@ gcc -O2 -o "$work/nats_rtt" Benchmarks/c/nats_rtt.c $(pkg-config --cflags --libs
 nats_server=$(command -v nats-server || echo /usr/sbin/nats-server)
 "$nats_server" -a 127.0.0.1 -p -1 >"$work/nats-server.log" 2>&1 &
 nats_pid=$!
-trap 'kill "$nats_pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$nats_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 500); do grep -q "Server is ready" "$work/nats-server.log" && break; sleep 0.01; done
 nats_url="nats://$(sed -n 's/.*Listening for client connections on //p' "$work/nats-server.log" | head -1)"
 requests=${BEN_BENCH_NATS_REQUESTS:-20000}
@@ -150,7 +150,7 @@ lnats_url="nats://$(sed -n 's/.*Listening for client connections on //p' "$work/
 "$LEDGER" --fleet bench --nats "$lnats_url" --data "$work/ledger-bench/data" --key "$work/ledger-bench/ledger.key" \
   --operator-key "$work/ledger-bench/operator.key.pub" --seed-listen "127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')" --log-level warning >"$work/ledger-bench/ledger.log" 2>&1 &
 ledger_pid=$!
-trap 'kill "$ledger_pid" "$lnats_pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$ledger_pid" "$lnats_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 export BEN_FLEET=bench BEN_NATS="$lnats_url" BEN_OPERATOR_KEY="$work/ledger-bench/operator.key"
 for _ in $(seq 1 100); do "$BENCTL" versions >/dev/null 2>&1 && break; sleep 0.1; done
 "$BENCTL" build examples/intent -o "$work/ledger-bench/bundle" >/dev/null
