@@ -37,4 +37,25 @@ import Testing
         #expect(failed.status == 1)
         #expect(failed.stderr.contains("\(bad):4: seed:"), "\(failed.stderr)")
     }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    func outputsGoIntoNewFoldersAndABadOutputPathFailsBeforeTheRun() throws {
+        let folder = try TemporaryDirectory(prefix: "ben-sim-out")
+        let scenario = folder.file("small.yaml")
+        try SimFixtures.small.write(toFile: scenario, atomically: true, encoding: .utf8)
+        let nested = folder.file("reports/today/r.json")
+        let run = try ProcessRunner.run(Self.binary, ["run", scenario, "--no-protocol", "--json", nested])
+        #expect(run.status == 0, "\(run.stderr)")
+        let written = try String(contentsOfFile: nested, encoding: .utf8)
+        #expect(written.hasPrefix("{") && written.hasSuffix("}\n"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.file("reports/today")) == ["r.json"], "a temporary file was left")
+
+        // A path below a regular file can never be written: refused at once, before any planning, nothing left.
+        let blocked = folder.file("small.yaml/r.html")
+        let refused = try ProcessRunner.run(Self.binary, ["run", scenario, "--report", blocked])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains(blocked) && refused.stderr.contains("check the path"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("planning"), "the run started before the output was checked: \(refused.stderr)")
+        #expect(refused.stdout.isEmpty)
+    }
 }

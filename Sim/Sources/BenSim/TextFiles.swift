@@ -14,16 +14,51 @@ func readTextFile(_ path: String) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Writes `text` to `path`, replacing it.
+/// Writes `text` to `path`, replacing it whole: the bytes go to a temporary file beside it, which is renamed
+/// over `path` only once every byte is written, so a failure never leaves a half-written report. The folder is
+/// made if it does not exist.
 ///
 /// - Throws: `SimError` with code `output` naming the path.
 public func writeTextFile(_ path: String, _ text: String) throws(SimError) {
-    guard let f = fopen(path, "wb") else {
-        throw SimError(.output, file: path, problem: "cannot open for writing (errno \(errno))", fix: "check the folder exists and is writable")
+    try prepareOutput(path)
+    let temp = "\(path).\(getpid()).tmp"
+    guard let f = fopen(temp, "wb") else {
+        throw SimError(.output, file: path, problem: "cannot open for writing (errno \(errno))", fix: "check the folder is writable")
     }
-    defer { fclose(f) }
     let bytes = Array(text.utf8)
-    guard fwrite(bytes, 1, bytes.count, f) == bytes.count else {
+    let written = fwrite(bytes, 1, bytes.count, f) == bytes.count
+    let closed = fclose(f) == 0
+    guard written && closed else {
+        unlink(temp)
         throw SimError(.output, file: path, problem: "could not write every byte", fix: "check the disk has room")
+    }
+    guard rename(temp, path) == 0 else {
+        let code = errno
+        unlink(temp)
+        throw SimError(.output, file: path, problem: "cannot replace the file (errno \(code))", fix: "check the folder is writable")
+    }
+}
+
+/// Makes the folder `path` will be written in, and checks it is writable: called before a long run, so a
+/// mistyped output path fails at once rather than after the run.
+///
+/// - Throws: `SimError` with code `output` naming the path.
+public func prepareOutput(_ path: String) throws(SimError) {
+    var folder = ""
+    if let slash = path.lastIndex(of: "/") { folder = String(path[..<slash]) }
+    if folder.isEmpty { folder = path.hasPrefix("/") ? "/" : "." }
+    var made = folder.hasPrefix("/") ? "/" : ""
+    for part in folder.split(separator: "/") {
+        made += (made.isEmpty || made.hasSuffix("/") ? "" : "/") + part
+        if mkdir(made, 0o755) != 0 && errno != EEXIST {
+            throw SimError(.output, file: path, problem: "cannot make the folder \(made) (errno \(errno))", fix: "check the path")
+        }
+    }
+    var info = stat()
+    guard stat(folder, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+        throw SimError(.output, file: path, problem: "\(folder) is not a folder", fix: "check the path")
+    }
+    guard access(folder, W_OK) == 0 else {
+        throw SimError(.output, file: path, problem: "the folder \(folder) is not writable", fix: "choose another path or fix its permissions")
     }
 }

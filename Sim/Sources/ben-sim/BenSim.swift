@@ -68,6 +68,7 @@ struct Run: ParsableCommand {
                 }
                 s.strategies = list
             }
+            for output in [report, json, csv].compactMap({ $0 }) { try prepareOutput(output) }
             progress("\(s.name): planning the fleet")
             let flow = try FlowSimulation(scenario: s)
             progress("\(s.name): \(flow.fleet.nodeCount) nodes, \(s.chunkCount) chunks, k = \(flow.fleet.planned.stripeCount)")
@@ -111,6 +112,7 @@ struct Replay: ParsableCommand {
     func run() throws {
         do {
             let s = try Scenario.load(path: scenario)
+            if let trace { try prepareOutput(trace) }
             let fleet = try SimFleet(scenario: s)
             let (outcome, lines) = try ProtocolSimulation.run(scenario: s, fleet: fleet, seed: seed, keepTrace: trace != nil)
             if let trace { try writeTextFile(trace, lines.joined()) }
