@@ -238,7 +238,7 @@ extension AgentService {
             logger.info("\(report)")
         case .announcementRefused, .tamperedChunk, .tamperedManifest, .childUnreachable, .refused, .protocolViolation, .stripeStalled:
             logger.warning("\(report)")
-        case .orphaned, .superseded:
+        case .orphaned, .superseded, .backlogHandedOff:
             logger.notice("\(report)")
         }
     }

@@ -247,7 +247,7 @@ extension LedgerService {
             let actions = seeding.machine.onTimer(timer, now: now)
             seeders[version] = seeding
             performSeeder(version, actions)
-        case .orphan, .ackDeadline, .progressCheck:
+        case .orphan, .ackDeadline, .progressCheck, .relayCheck:
             break
         }
     }

@@ -92,4 +92,86 @@ import Testing
         #expect(deadlines[0] > deadlines[1] && deadlines[1] > deadlines[2], "\(deadlines)")
         #expect(deadlines[0] <= fleet.announcement.deadline)
     }
+
+    /// n0 as a relay with its child n1 accepted and the manifest passed on, so chunks queue for n1's link.
+    /// `manifestFirst`: the manifest arrives before the child accepts (the child's HELLO then carries an empty set).
+    func relayWithStreamingChild(manifestFirst: Bool = false) throws -> (AgentMachine, LinkID) {
+        var agent = machine("n0")
+        _ = agent.onLinkAccepted(parentLink, hello: push(from: "ledger"), announcement: incoming, local: nil, now: fleet.now)
+        let subtree = Self.plan.subtree(of: 0, stripe: 0, planKey: fleet.planKey, children: Self.plan.children(stripe: 0), depth: 1)
+        let planned = agent.onPlan(parentLink, subtree: subtree, now: fleet.now)
+        let childLink = try #require(
+            planned.compactMap { action -> LinkID? in
+                if case .connect(let link, let peer, .push) = action, peer.id == NodeID("n1") { return link }
+                return nil
+            }.first, "the relay connects to its child: \(planned)")
+        if manifestFirst { _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now) }
+        _ = agent.onLinkConnected(childLink, now: fleet.now)
+        let accept = Hello(header: FrameHeader(fleet: Self.plan.fleet, version: Self.plan.version), purpose: .accept, node: NodeID("n1"))
+        _ = agent.onHello(childLink, hello: accept, now: fleet.now)
+        if !manifestFirst { _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now) }
+        return (agent, childLink)
+    }
+
+    func handedOff(_ actions: [PeerAction], on link: LinkID) -> [UInt32] {
+        actions.flatMap { action -> [UInt32] in
+            if case .send(link, .nack(let entries)) = action { return entries.filter { $0.code == .lacking }.map(\.index) }
+            return []
+        }
+    }
+
+    /// A child whose queue at the relay stays at the threshold across two checks is fed slower than chunks arrive
+    /// for it: the newer half of its queue is handed to it to fetch elsewhere, and the relay says so.
+    @Test(arguments: [false, true]) func aBacklogThatIsNotShrinkingIsHandedToTheChild(manifestFirst: Bool) throws {
+        var (agent, childLink) = try relayWithStreamingChild(manifestFirst: manifestFirst)
+        // The child takes nothing: chunks 0–3 fill its window, 4–7 queue at the relay.
+        for i in 0..<8 { _ = agent.onChunk(parentLink, index: i, claimedKey: fleet.chunkKeys[i], actualKey: fleet.chunkKeys[i], now: fleet.now) }
+        let first = agent.onTimer(.relayCheck(Self.plan.version), now: fleet.now + .seconds(2))
+        #expect(handedOff(first, on: childLink).isEmpty, "one look at a backlog is not a trend: \(first)")
+        #expect(first.contains { if case .armTimer(.relayCheck, _) = $0 { true } else { false } }, "a backlog remains: look again")
+        let second = agent.onTimer(.relayCheck(Self.plan.version), now: fleet.now + .seconds(4))
+        #expect(handedOff(second, on: childLink) == [6, 7], "\(second)")
+        let child: NodeID = "n1"
+        #expect(second.contains { if case .report(.backlogHandedOff(child, chunks: 2, backlog: 4)) = $0 { true } else { false } })
+        // The handed-off chunks are not sent after all: freeing the window sends 4 and 5, then nothing.
+        var sent: [Int] = []
+        for i in 0..<4 {
+            for action in agent.onChunkSent(childLink, index: i) {
+                if case .send(childLink, .chunk(let index, _)) = action { sent.append(index) }
+            }
+        }
+        #expect(sent == [4, 5])
+    }
+
+    /// A queue that drains between checks is a relay keeping up (a burst, a restart), and is left alone.
+    @Test func aDrainingBacklogIsKept() throws {
+        var (agent, childLink) = try relayWithStreamingChild()
+        for i in 0..<8 { _ = agent.onChunk(parentLink, index: i, claimedKey: fleet.chunkKeys[i], actualKey: fleet.chunkKeys[i], now: fleet.now) }
+        _ = agent.onTimer(.relayCheck(Self.plan.version), now: fleet.now + .seconds(2))
+        _ = agent.onChunkSent(childLink, index: 0)
+        let second = agent.onTimer(.relayCheck(Self.plan.version), now: fleet.now + .seconds(4))
+        #expect(handedOff(second, on: childLink).isEmpty, "\(second)")
+    }
+
+    /// The relay check stops at the deadline, so a child that never drains cannot keep it going forever.
+    @Test func theRelayCheckIsNotArmedPastTheDeadline() throws {
+        var (agent, _) = try relayWithStreamingChild()
+        let late = agent.onTimer(.relayCheck(Self.plan.version), now: fleet.announcement.deadline - .seconds(1))
+        #expect(!late.contains { if case .armTimer(.relayCheck, _) = $0 { true } else { false } }, "\(late)")
+    }
+
+    /// A child told by its parent that the parent lacks chunks fetches them from someone else.
+    @Test func aChildHandedChunksByItsParentFetchesThemElsewhere() throws {
+        var agent = machine("n1")
+        _ = agent.onLinkAccepted(parentLink, hello: push(from: "n0"), announcement: incoming, local: nil, now: fleet.now)
+        _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now)
+        let actions = agent.onNack(parentLink, entries: [NackEntry(index: 6, code: .lacking), NackEntry(index: 7, code: .lacking)], now: fleet.now)
+        let pull = try #require(
+            actions.compactMap { action -> NodeID? in
+                if case .connect(_, let peer, .pull) = action { return peer.id }
+                return nil
+            }.first, "\(actions)")
+        #expect(pull != NodeID("n0"), "not from the parent that handed them off")
+        #expect(!actions.contains { if case .close(parentLink, _, _) = $0 { true } else { false } }, "the parent link stays open")
+    }
 }

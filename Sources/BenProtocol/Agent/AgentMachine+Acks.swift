@@ -202,6 +202,19 @@ extension AgentMachine {
             }
             deployment = d
             return actions + fetch(stalled, now: now)
+        case .relayCheck(let v):
+            guard v == d.version else { return [] }
+            var actions = d.relay.handOffBacklogs(threshold: settings.handOffBacklog)
+            // Children come with the PLAN, after the announcement: keep checking while chunks still arrive or a
+            // child still has a backlog here, and never past the deadline (a dead child would keep it forever).
+            let next = now + settings.relayCheckEvery
+            if (d.phase == .receiving || d.relay.hasBacklog(atLeast: settings.handOffBacklog)),
+                next < d.announcement.deadline
+            {
+                actions.append(.armTimer(.relayCheck(v), at: next))
+            }
+            deployment = d
+            return actions
         case .deploymentDeadline:
             return []
         }

@@ -66,6 +66,7 @@ extension AgentMachine {
             serving: PullServer(window: settings.sendWindow))
         actions.append(.armTimer(.orphan(a.version), at: min(now + settings.orphanAfter, a.deadline)))
         actions.append(.armTimer(.progressCheck(a.version), at: now + settings.progressCheckEvery))
+        actions.append(.armTimer(.relayCheck(a.version), at: now + settings.relayCheckEvery))
         actions += checkComplete(now: now)
         return actions
     }
@@ -100,6 +101,7 @@ extension AgentMachine {
         deployment = d
         actions.append(.armTimer(.orphan(d.version), at: min(now + settings.orphanAfter, d.announcement.deadline)))
         actions.append(.armTimer(.progressCheck(d.version), at: now + settings.progressCheckEvery))
+        actions.append(.armTimer(.relayCheck(d.version), at: now + settings.relayCheckEvery))
         actions += checkComplete(now: now)
         // An ack already made for this version goes up again through whoever reaches this node now.
         return actions
@@ -115,7 +117,7 @@ extension AgentMachine {
         for link in old.pulls.keys.sorted() { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
         for link in old.serving.openLinks { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
         if old.phase == .compiling { actions.append(.discardCompiled(v)) }
-        actions += [PeerAction.cancelTimer(.orphan(v)), .cancelTimer(.ackDeadline(v)), .cancelTimer(.progressCheck(v))]
+        actions += [PeerAction.cancelTimer(.orphan(v)), .cancelTimer(.ackDeadline(v)), .cancelTimer(.progressCheck(v)), .cancelTimer(.relayCheck(v))]
         for child in old.relay.children.keys.sorted() { actions.append(.cancelTimer(.linkRetry(v, child))) }
         if old.phase == .receiving || old.phase == .compiling {
             actions.append(.report(.superseded(old: v, new: new)))

@@ -137,6 +137,11 @@ extension AgentMachine {
             if pull.source.id != Self.ledgerID { actions += fetch(lacking, now: now) }
             return actions
         }
+        if d.parents[link] != nil {
+            // The parent's upload is behind: it handed these chunks to this node to fetch elsewhere.
+            deployment = d
+            return fetch(Set(entries.filter { $0.code == .lacking }.map(\.index)), now: now)
+        }
         let actions = d.relay.onChildNack(link, entries: entries)
         deployment = d
         return actions

@@ -167,7 +167,10 @@ extension AgentMachine {
             d.pulls[link] = nil
             d.phase = .notTargeted
             deployment = d
-            return [.close(link, nil, reason: reason), .cancelTimer(.progressCheck(d.version)), .cancelTimer(.ackDeadline(d.version))]
+            return [
+                .close(link, nil, reason: reason), .cancelTimer(.progressCheck(d.version)), .cancelTimer(.ackDeadline(d.version)),
+                .cancelTimer(.relayCheck(d.version)),
+            ]
         }
         deployment = d
         return [.close(link, nil, reason: "peer said: \(code) \(reason)")] + onLinkFailed(link, reason: "peer closed: \(reason)", now: now)

@@ -21,6 +21,10 @@ public struct AgentMachine: Sendable {
         public var progressCheckEvery: Duration = .seconds(5)
         /// How much earlier than its parent a node sends its aggregate: depth d sends by deadline − d × step.
         public var ackStep: Duration = .seconds(2)
+        /// How often a relay compares each child's queue with the last time, and how long a queue that is not
+        /// shrinking may get before its newer half is handed to the child to fetch elsewhere.
+        public var relayCheckEvery: Duration = .seconds(2)
+        public var handOffBacklog: Int = 4
 
         public init() {}
     }

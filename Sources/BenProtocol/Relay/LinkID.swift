@@ -31,6 +31,8 @@ public enum TimerID: Sendable, Hashable, CustomStringConvertible {
     case linkRetry(Version, NodeID)
     /// Look for stripes whose chunks stopped arriving, and fetch those chunks elsewhere.
     case progressCheck(Version)
+    /// Look for child links this relay's upload has fallen behind on, and hand their backlog off.
+    case relayCheck(Version)
     /// The ledger's deadline for a deployment.
     case deploymentDeadline(Version)
 
@@ -40,6 +42,7 @@ public enum TimerID: Sendable, Hashable, CustomStringConvertible {
         case .ackDeadline(let v): "ack-deadline(\(v))"
         case .linkRetry(let v, let n): "link-retry(\(v), \(n))"
         case .progressCheck(let v): "progress-check(\(v))"
+        case .relayCheck(let v): "relay-check(\(v))"
         case .deploymentDeadline(let v): "deadline(\(v))"
         }
     }

@@ -76,6 +76,9 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
     case childUnreachable(NodeID, reason: String, adopted: [NodeID])
     case orphaned(Version)
     case stripeStalled(stripe: Int, missing: Int)
+    /// This relay's upload to a child fell behind what arrives for it; the newest queued chunks were handed to
+    /// the child to fetch elsewhere.
+    case backlogHandedOff(child: NodeID, chunks: Int, backlog: Int)
     case activated(Version)
     case refused(Version, reason: String)
     case superseded(old: Version, new: Version)
@@ -91,6 +94,8 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
             "child \(c) unreachable (\(r)); adopted \(a.isEmpty ? "no one" : a.map(\.rawValue).joined(separator: ", "))"
         case .orphaned(let v): "no parent reached this node for \(v); pulling from the ledger's store"
         case .stripeStalled(let s, let m): "stripe \(s) stalled with \(m) chunks missing; fetching them elsewhere"
+        case .backlogHandedOff(let c, let n, let b):
+            "upload to \(c) is \(b) chunks behind and growing; handed it the newest \(n) to fetch elsewhere"
         case .activated(let v): "activated \(v)"
         case .refused(let v, let r): "refused \(v): \(r)"
         case .superseded(let o, let n): "\(o) superseded by \(n)"

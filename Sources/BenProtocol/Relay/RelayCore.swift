@@ -45,6 +45,8 @@ struct RelayCore: Sendable, Hashable {
         var reported = false
         /// Chunks this relay has written to the child's link (counted for the byte accounting in reports).
         var sentChunks = 0
+        /// Chunks queued for the child at the last relay check (see `handOffBacklogs`).
+        var lastBacklog = 0
     }
 
     let fleet: FleetName
@@ -304,6 +306,51 @@ struct RelayCore: Sendable, Hashable {
         children[id] = child
         childByLink[link] = id
         return [.connect(link, peer: child.node, purpose: .push)]
+    }
+
+    /// Hands off what this relay's upload cannot keep up with. A child whose queue (chunks held here, not yet
+    /// sent) was at least `threshold` at the last check and has not shrunk since is being fed slower than chunks
+    /// arrive for it: a slow relay would otherwise pace everything below it. The newer half of that queue is
+    /// taken off it and the child is told, with NACK `lacking`, to fetch those chunks elsewhere (its backups,
+    /// then the ledger's store), as a holder that lacks chunks says. A queue that is draining is left alone, so a
+    /// relay that simply holds a lot (a restart, a retry) keeps serving it.
+    ///
+    /// Call it at a steady interval while children are being fed.
+    mutating func handOffBacklogs(threshold: Int) -> [PeerAction] {
+        guard let keys = chunkKeys else { return [] }
+        var actions: [PeerAction] = []
+        for id in children.keys.sorted() {
+            guard var child = children[id], child.phase == .streaming, let link = child.link else { continue }
+            let backlog = child.queue.count
+            defer { children[id]!.lastBacklog = children[id]!.queue.count }
+            guard backlog >= threshold, child.lastBacklog >= threshold, backlog >= child.lastBacklog else { continue }
+            // A child that accepted after the manifest was known said it held nothing with an empty set.
+            if child.has.count != keys.count { child.has = ChunkSet(count: keys.count) }
+            let keep = backlog - backlog / 2
+            var kept = CircularBuffer<Int32>(initialCapacity: keep)
+            var handed: [NackEntry] = []
+            for (n, index) in child.queue.enumerated() {
+                if n < keep {
+                    kept.append(index)
+                } else {
+                    handed.append(NackEntry(index: UInt32(index), code: .lacking))
+                    child.queued.remove(Int(index))
+                    // Counted as the child's from now on; a NACK `want` from it puts one back in the queue.
+                    child.has.insert(Int(index))
+                }
+            }
+            child.queue = kept
+            children[id] = child
+            actions.append(.send(link, .nack(handed)))
+            actions.append(.report(.backlogHandedOff(child: id, chunks: handed.count, backlog: backlog)))
+        }
+        return actions
+    }
+
+    /// Whether a streaming child still has at least `threshold` chunks queued here (the relay check keeps
+    /// running while one has).
+    func hasBacklog(atLeast threshold: Int) -> Bool {
+        children.values.contains { $0.phase == .streaming && $0.queue.count >= threshold }
     }
 
     /// Every child link, for closing at the end of a deployment.
