@@ -49,18 +49,7 @@ import Testing
 
     /// Cut-through: a relay forwards chunk i to its child as soon as it has verified it, before chunk i+1 arrives.
     @Test func aRelayForwardsEachChunkAsSoonAsItHasIt() throws {
-        var agent = machine("n0")
-        _ = agent.onLinkAccepted(parentLink, hello: push(from: "ledger"), announcement: incoming, local: nil, now: fleet.now)
-        let subtree = Self.plan.subtree(of: 0, stripe: 0, planKey: fleet.planKey, children: Self.plan.children(stripe: 0), depth: 1)
-        let planned = agent.onPlan(parentLink, subtree: subtree, now: fleet.now)
-        let childLink = try #require(
-            planned.compactMap { action -> LinkID? in
-                if case .connect(let link, let peer, .push) = action, peer.id == NodeID("n1") { return link }
-                return nil
-            }.first, "the relay connects to its child: \(planned)")
-        _ = agent.onLinkConnected(childLink, now: fleet.now)
-        let accept = Hello(header: FrameHeader(fleet: Self.plan.fleet, version: Self.plan.version), purpose: .accept, node: NodeID("n1"))
-        _ = agent.onHello(childLink, hello: accept, now: fleet.now)
+        var (agent, childLink) = try relayWithStreamingChild(manifest: .notYet)
         let manifest = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now)
         #expect(manifest.contains { if case .send(childLink, .manifest(fleet.manifestKey)) = $0 { true } else { false } })
 
@@ -94,8 +83,11 @@ import Testing
     }
 
     /// n0 as a relay with its child n1 accepted and the manifest passed on, so chunks queue for n1's link.
-    /// `manifestFirst`: the manifest arrives before the child accepts (the child's HELLO then carries an empty set).
-    func relayWithStreamingChild(manifestFirst: Bool = false) throws -> (AgentMachine, LinkID) {
+    /// When the relay learns the manifest: before the child accepts (the child's HELLO then carries an empty set),
+    /// after, or not yet (the test delivers it).
+    enum ManifestArrival { case beforeAccept, afterAccept, notYet }
+
+    func relayWithStreamingChild(manifest: ManifestArrival = .afterAccept) throws -> (AgentMachine, LinkID) {
         var agent = machine("n0")
         _ = agent.onLinkAccepted(parentLink, hello: push(from: "ledger"), announcement: incoming, local: nil, now: fleet.now)
         let subtree = Self.plan.subtree(of: 0, stripe: 0, planKey: fleet.planKey, children: Self.plan.children(stripe: 0), depth: 1)
@@ -105,11 +97,11 @@ import Testing
                 if case .connect(let link, let peer, .push) = action, peer.id == NodeID("n1") { return link }
                 return nil
             }.first, "the relay connects to its child: \(planned)")
-        if manifestFirst { _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now) }
+        if manifest == .beforeAccept { _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now) }
         _ = agent.onLinkConnected(childLink, now: fleet.now)
         let accept = Hello(header: FrameHeader(fleet: Self.plan.fleet, version: Self.plan.version), purpose: .accept, node: NodeID("n1"))
         _ = agent.onHello(childLink, hello: accept, now: fleet.now)
-        if !manifestFirst { _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now) }
+        if manifest == .afterAccept { _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now) }
         return (agent, childLink)
     }
 
@@ -122,8 +114,9 @@ import Testing
 
     /// A child whose queue at the relay stays at the threshold across two checks is fed slower than chunks arrive
     /// for it: the newer half of its queue is handed to it to fetch elsewhere, and the relay says so.
-    @Test(arguments: [false, true]) func aBacklogThatIsNotShrinkingIsHandedToTheChild(manifestFirst: Bool) throws {
-        var (agent, childLink) = try relayWithStreamingChild(manifestFirst: manifestFirst)
+    @Test(arguments: [ManifestArrival.afterAccept, .beforeAccept])
+    func aBacklogThatIsNotShrinkingIsHandedToTheChild(manifest: ManifestArrival) throws {
+        var (agent, childLink) = try relayWithStreamingChild(manifest: manifest)
         // The child takes nothing: chunks 0–3 fill its window, 4–7 queue at the relay.
         for i in 0..<8 { _ = agent.onChunk(parentLink, index: i, claimedKey: fleet.chunkKeys[i], actualKey: fleet.chunkKeys[i], now: fleet.now) }
         let first = agent.onTimer(.relayCheck(Self.plan.version), now: fleet.now + .seconds(2))
