@@ -150,8 +150,13 @@ struct RelayCore: Sendable, Hashable {
     mutating func onAccepted(_ link: LinkID, hello: Hello) -> [PeerAction] {
         guard let id = childByLink[link], var child = children[id], case .awaitingAccept = child.phase else { return [] }
         child.phase = .streaming
-        // Keep what the child holds even if this relay has no manifest yet; `manifestKnown` checks the count.
-        child.has = hello.have
+        // Keep what the child holds even if this relay has no manifest yet; `manifestKnown` checks the count. A
+        // child that lacks the manifest says it holds nothing with an empty set: size that to the manifest here.
+        if let keys = chunkKeys, hello.have.count != keys.count {
+            child.has = ChunkSet(count: keys.count)
+        } else {
+            child.has = hello.have
+        }
         child.hasManifest = hello.hasManifest
         children[id] = child
         var actions: [PeerAction] = child.subtrees.keys.sorted().map { .send(link, .plan(child.subtrees[$0]!)) }
@@ -317,15 +322,12 @@ struct RelayCore: Sendable, Hashable {
     ///
     /// Call it at a steady interval while children are being fed.
     mutating func handOffBacklogs(threshold: Int) -> [PeerAction] {
-        guard let keys = chunkKeys else { return [] }
         var actions: [PeerAction] = []
         for id in children.keys.sorted() {
             guard var child = children[id], child.phase == .streaming, let link = child.link else { continue }
             let backlog = child.queue.count
             defer { children[id]!.lastBacklog = children[id]!.queue.count }
             guard backlog >= threshold, child.lastBacklog >= threshold, backlog >= child.lastBacklog else { continue }
-            // A child that accepted after the manifest was known said it held nothing with an empty set.
-            if child.has.count != keys.count { child.has = ChunkSet(count: keys.count) }
             let keep = backlog - backlog / 2
             var kept = CircularBuffer<Int32>(initialCapacity: keep)
             var handed: [NackEntry] = []
