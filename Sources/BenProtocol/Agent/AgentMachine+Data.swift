@@ -119,7 +119,8 @@ extension AgentMachine {
         return actions
     }
 
-    /// NACK: a puller wants chunks, a holder lacks some, or a child refused what it was sent.
+    /// NACK: a puller wants chunks, a holder lacks some, a parent hands off chunks its upload is behind on, or a
+    /// child refused what it was sent.
     public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [PeerAction] {
         guard var d = deployment else { return [] }
         if d.serving.isServing(link) {
@@ -127,8 +128,8 @@ extension AgentMachine {
             deployment = d
             return actions
         }
+        let lacking = Set(entries.filter { $0.code == .lacking }.map(\.index))
         if var pull = d.pulls[link] {
-            let lacking = Set(entries.filter { $0.code == .lacking }.map(\.index))
             pull.wanted.subtract(lacking)
             d.pulls[link] = pull
             if !lacking.isEmpty && pull.source.id != Self.ledgerID { d.exhaustedSources.insert(pull.source.id) }
@@ -138,9 +139,7 @@ extension AgentMachine {
             return actions
         }
         if d.parents[link] != nil {
-            // The parent's upload is behind: it handed these chunks to this node to fetch elsewhere.
-            deployment = d
-            return fetch(Set(entries.filter { $0.code == .lacking }.map(\.index)), now: now)
+            return fetch(lacking, now: now)
         }
         let actions = d.relay.onChildNack(link, entries: entries)
         deployment = d

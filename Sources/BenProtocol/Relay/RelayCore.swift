@@ -326,25 +326,19 @@ struct RelayCore: Sendable, Hashable {
         for id in children.keys.sorted() {
             guard var child = children[id], child.phase == .streaming, let link = child.link else { continue }
             let backlog = child.queue.count
-            defer { children[id]!.lastBacklog = children[id]!.queue.count }
-            guard backlog >= threshold, child.lastBacklog >= threshold, backlog >= child.lastBacklog else { continue }
-            let keep = backlog - backlog / 2
-            var kept = CircularBuffer<Int32>(initialCapacity: keep)
-            var handed: [NackEntry] = []
-            for (n, index) in child.queue.enumerated() {
-                if n < keep {
-                    kept.append(index)
-                } else {
-                    handed.append(NackEntry(index: UInt32(index), code: .lacking))
+            if backlog >= threshold, child.lastBacklog >= threshold, backlog >= child.lastBacklog {
+                let handed = Array(child.queue.suffix(backlog / 2))
+                child.queue.removeLast(handed.count)
+                for index in handed {
                     child.queued.remove(Int(index))
                     // Counted as the child's from now on; a NACK `want` from it puts one back in the queue.
                     child.has.insert(Int(index))
                 }
+                actions.append(.send(link, .nack(handed.map { NackEntry(index: UInt32($0), code: .lacking) })))
+                actions.append(.report(.backlogHandedOff(child: id, chunks: handed.count, backlog: backlog)))
             }
-            child.queue = kept
+            child.lastBacklog = child.queue.count
             children[id] = child
-            actions.append(.send(link, .nack(handed)))
-            actions.append(.report(.backlogHandedOff(child: id, chunks: handed.count, backlog: backlog)))
         }
         return actions
     }
