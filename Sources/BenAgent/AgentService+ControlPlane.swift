@@ -25,6 +25,7 @@ extension AgentService {
             group.addTask { await self.followAnnouncements(connection) }
             group.addTask { await self.heartbeat(connection) }
             group.addTask { await self.answerQueries(connection) }
+            group.addTask { await self.answerAgain(connection) }
             await group.waitForAll()
         }
         await connection.close()
@@ -122,6 +123,25 @@ extension AgentService {
         return Heartbeat(
             fleet: configuration.fleet, node: configuration.node, active: machine.activeVersion, manifest: machine.record.active?.manifest,
             working: working, at: SystemClock.now())
+    }
+
+    // MARK: Answers asked for again
+
+    /// `ben.<fleet>.node.<id>.answer`: the ledger, retrying, asks this node by name for its answer to a version
+    /// whose ack never reached it. The machine answers with the same signed bytes, if it has them.
+    func answerAgain(_ connection: NATSConnection) async {
+        let subject = NATSSubjects.nodeAnswer(configuration.fleet, node: configuration.node)
+        do {
+            let subscription = try await connection.subscribe(subject: subject)
+            for await message in subscription {
+                guard let request = try? JSONParser.parse(message.payload, limits: .init(maxBytes: 4096)),
+                    case .int(let v)? = request["version"], v > 0
+                else { continue }
+                perform(machine.onAnswerRequested(Version(UInt64(v)), now: SystemClock.now()))
+            }
+        } catch {
+            logger.error("cannot follow answer requests", metadata: ["subject": "\(subject)", "error": "\(error)"])
+        }
     }
 
     // MARK: Queries

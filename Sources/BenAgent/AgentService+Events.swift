@@ -18,6 +18,8 @@ extension AgentService {
         case .hello(let hello):
             peerOfLink[link] = hello.node
             if unintroduced.remove(link) != nil {
+                // Frames on this link carry the version it was opened for, even if this node refuses it.
+                headerOfLink[link] = hello.header
                 let incoming = hello.announcement.isEmpty ? nil : readAnnouncement(hello.announcement)
                 perform(machine.onLinkAccepted(link, hello: hello, announcement: incoming, local: incoming.flatMap(holdings), now: now))
             } else {
@@ -93,10 +95,11 @@ extension AgentService {
             case .connect(let link, let peer, _):
                 connect(link, to: peer)
             case .send(let link, let frame):
-                guard let header = currentHeader else { continue }
+                guard let header = headerOfLink[link] ?? currentHeader else { continue }
                 links.send(link, frame, header: header)
             case .close(let link, let code, let reason):
-                links.close(link, bye: code.flatMap { c in currentHeader.map { (c, reason, $0) } }, reason: reason)
+                let header = headerOfLink[link] ?? currentHeader
+                links.close(link, bye: code.flatMap { c in header.map { (c, reason, $0) } }, reason: reason)
             case .storeChunk(_, let key), .storeManifest(let key):
                 guard let bytes = received else { continue }
                 do {
@@ -144,6 +147,7 @@ extension AgentService {
     }
 
     func connect(_ link: LinkID, to peer: PlanNode) {
+        headerOfLink[link] = currentHeader
         let registration = links.register(link)
         let settings = configuration.peerLink
         let logger = logger
@@ -234,7 +238,7 @@ extension AgentService {
 
     func log(_ report: PeerReport) {
         switch report {
-        case .activated, .announcementAccepted:
+        case .activated, .announcementAccepted, .answeredAgain, .aggregateSent:
             logger.info("\(report)")
         case .announcementRefused, .tamperedChunk, .tamperedManifest, .childUnreachable, .refused, .protocolViolation, .stripeStalled:
             logger.warning("\(report)")

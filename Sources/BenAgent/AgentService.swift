@@ -30,6 +30,8 @@ public actor AgentService {
     var unintroduced: Set<LinkID> = []
     /// Who is at the other end of each link, from its HELLO: the sender of the chunks that arrive on it.
     var peerOfLink: [LinkID: NodeID] = [:]
+    /// The fleet and version each link was opened for: its frames carry that header, whatever this node works on.
+    var headerOfLink: [LinkID: FrameHeader] = [:]
     var nats: NATSConnection?
     /// Messages published before the first NATS connection, sent as soon as there is one.
     var outbox: [(bytes: [UInt8], subject: String)] = []
@@ -70,7 +72,8 @@ public actor AgentService {
         } catch {
             throw AgentError.configuration("\(error)")
         }
-        links = LinkSet(logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) })
+        links = LinkSet(
+            logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }, linger: configuration.peerLink.closeLinger)
         holder = IntentHolder()
         (heartbeatStream, heartbeatTrigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
@@ -147,6 +150,7 @@ public actor AgentService {
     func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
         peerOfLink.removeValue(forKey: link)
+        headerOfLink.removeValue(forKey: link)
         perform(machine.onLinkFailed(link, reason: reason, now: SystemClock.now()))
     }
 

@@ -7,6 +7,9 @@ import Glibc
 public struct AgentStateFile: Sendable {
     public let path: String
 
+    /// The record with a signed answer is well under this.
+    static let maxBytes = 64 << 10
+
     public init(directory: String) {
         path = directory + "/agent.state"
     }
@@ -18,18 +21,32 @@ public struct AgentStateFile: Sendable {
             throw .io(path: path, detail: String(cString: strerror(errno)))
         }
         defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: 4096)
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+        var bytes = [UInt8](repeating: 0, count: Self.maxBytes)
+        var n = 0
+        while n < Self.maxBytes {
+            let got = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + n, Self.maxBytes - n) }
+            if got <= 0 { break }
+            n += got
+        }
         guard n > 0 else { throw .corruptState(path: path, detail: "empty") }
         do {
             let json = try JSONParser.parse(bytes.prefix(n))
-            let r = try FieldReader(json, document: "agent state", allowed: ["active", "manifest", "highest_accepted"])
+            let r = try FieldReader(json, document: "agent state", allowed: ["active", "manifest", "highest_accepted", "last_answer", "answered_issue"])
             let highest = Version(UInt64(try r.int("highest_accepted")))
             var active: ActiveVersion?
             if r.has("active") {
                 active = ActiveVersion(version: Version(UInt64(try r.int("active", in: 1...JSONValue.maxSafeInteger))), manifest: try r.key("manifest"))
             }
-            return AgentRecord(active: active, highestAccepted: highest)
+            var answer: SignedAnswer?
+            if r.has("last_answer"), let value = json["last_answer"] {
+                let envelope = try SignedEnvelope(json: value, document: "agent state", path: "last_answer")
+                let ack = try envelope.document(as: Ack.self)
+                guard let issued = Timestamp(rfc3339: try r.string("answered_issue")) else {
+                    throw AgentError.corruptState(path: path, detail: "answered_issue is not an RFC 3339 time")
+                }
+                answer = SignedAnswer(version: ack.version, manifest: ack.manifest, status: ack.status, envelope: envelope, answeredIssue: issued)
+            }
+            return AgentRecord(active: active, highestAccepted: highest, lastAnswer: answer)
         } catch {
             throw .corruptState(path: path, detail: "\(error)")
         }
@@ -40,6 +57,10 @@ public struct AgentStateFile: Sendable {
         if let active = record.active {
             object["active"] = .int(Int64(active.version.rawValue))
             object["manifest"] = .string(active.manifest.hex)
+        }
+        if let answer = record.lastAnswer {
+            object["last_answer"] = answer.envelope.json
+            object["answered_issue"] = .string(answer.answeredIssue.rfc3339)
         }
         let bytes = Array((try! CanonicalJSON.string(.object(object)) + "\n").utf8)
         let temp = path + ".tmp"

@@ -200,37 +200,52 @@ extension LedgerService {
         let timeout: Duration? = { if case .int(let s)? = args["timeout_s"], s > 0 { .seconds(s) } else { nil } }()
         var selector = Selector()
         if case .array(let roles)? = args["roles"] { selector.roles = roles.compactMap { $0.stringValue.flatMap(Role.init) } }
-        if retry, let missing = record.deployment?.missing, !missing.isEmpty {
-            selector = Selector(nodes: missing.keys.sorted())
+        let retryTargets = retry ? machine.retryTargets(version) : []
+        if retry {
+            guard record.status == .incomplete else { throw APIError(DeployRefusal.notIncomplete(version, record.status).description) }
+            selector = Selector(nodes: retryTargets)
         }
         let stripes: Int? = { if case .int(let k)? = args["stripes"], k > 0 { Int(k) } else { nil } }()
-        let planned: PlannedDeployment
-        do {
-            planned = try Planner().plan(
-                topology,
-                Deployment(
-                    version: version, topologyKey: topologyKey, selector: selector, down: silentNodes(), stripes: stripes,
-                    bundleSize: record.bundleSize))
-        } catch {
-            throw APIError("cannot plan \(version): \(error)")
-        }
-        var plan = planned.plan
-        if args["shape"]?.stringValue == "star" {
-            // Every node straight from the ledger: the baseline the trees are measured against.
-            plan = Plan(
-                fleet: plan.fleet, version: plan.version, topology: plan.topology, nodes: plan.nodes,
-                stripes: [[Int32](repeating: Plan.ledger, count: plan.nodes.count)], backups: plan.backups)
+        let now = SystemClock.now()
+        var plan: Plan
+        var estimate = DeploymentMachine.PlanEstimate(transfer: .zero, depth: 0)
+        var excluded: [Exclusion] = []
+        if retry && retryTargets.isEmpty {
+            // Nothing missing: the machine makes the version active at once; there is nothing to plan.
+            plan = Plan(fleet: configuration.fleet, version: version, topology: topologyKey, nodes: [], stripes: [[]], backups: [])
+        } else {
+            let planned: PlannedDeployment
+            do {
+                planned = try Planner().plan(
+                    topology,
+                    Deployment(
+                        version: version, topologyKey: topologyKey, selector: selector, down: silentNodes(now: now), stripes: stripes,
+                        bundleSize: record.bundleSize))
+            } catch {
+                throw APIError("cannot plan \(version): \(error)")
+            }
+            plan = planned.plan
+            excluded = planned.excluded
+            if args["shape"]?.stringValue == "star" {
+                // Every node straight from the ledger: the baseline the trees are measured against.
+                plan = Plan(
+                    fleet: plan.fleet, version: plan.version, topology: plan.topology, nodes: plan.nodes,
+                    stripes: [[Int32](repeating: Plan.ledger, count: plan.nodes.count)], backups: plan.backups)
+            }
+            let cost = CostModel(topology: topology).evaluate(plan, topologyIndex: planned.topologyIndex, bundleSize: record.bundleSize, scheme: "plan")
+            estimate = DeploymentMachine.PlanEstimate(transfer: .milliseconds(Int64(cost.completion * 1000)), depth: cost.depth)
         }
         let planKey = try store.putDocument(plan)
-        let now = SystemClock.now()
         let result: Result<[LedgerAction], DeployRefusal>
         if retry {
-            result = machine.onRetry(version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout, now: now)
+            result = machine.onRetry(
+                version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout, estimate: estimate,
+                now: now)
         } else {
             let supersede = args["supersede"] == .bool(true)
             result = machine.onDeploy(
                 version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout,
-                supersede: supersede, now: now)
+                estimate: estimate, supersede: supersede, now: now)
         }
         switch result {
         case .failure(let refusal): throw APIError(refusal.description)
@@ -239,19 +254,20 @@ extension LedgerService {
             perform(actions)
         }
         let depth = (0..<plan.stripeCount).compactMap { plan.depths(stripe: $0)?.max() }.max() ?? 0
-        return [
+        var answer: [String: JSONValue] = [
             "version": .int(Int64(version.rawValue)), "status": .string(machine.versions[version]?.status.rawValue ?? "?"),
             "targets": .int(Int64(plan.nodes.count)), "stripes": .int(Int64(plan.stripeCount)),
             "depth": .int(Int64(depth)), "plan": .string(planKey.hex),
-            "excluded": .array(planned.excluded.map { .string($0.description) }),
+            "excluded": .array(excluded.map { .string($0.description) }),
             "deadline": .string(machine.versions[version]?.deployment?.announcement.deadline.rfc3339 ?? ""),
         ]
+        if retry { answer["retrying"] = .array(retryTargets.map { .string($0.rawValue) }) }
+        return .object(answer)
     }
 
     /// Nodes heard from before that have been silent too long: planned around, so they catch up as orphans
     /// instead of holding a relay's children up.
-    func silentNodes() -> [NodeID] {
-        let now = SystemClock.now()
+    func silentNodes(now: Timestamp) -> [NodeID] {
         return heartbeats.values.filter { now - $0.at > configuration.silentAfter }.map(\.node).sorted()
     }
 
@@ -298,7 +314,17 @@ extension LedgerService {
             fanOut = Set((0..<plan.stripeCount).flatMap { s in plan.stripes[s].enumerated().filter { $0.element == Plan.ledger }.map(\.offset) }).count
         }
         let refused = deployment?.acks.values.filter { $0.status == .refused }.count ?? 0
-        return DeploymentStatus(
+        var answers: [DeploymentStatus.NodeAnswer] = []
+        if case .array(let named)? = args["nodes"] {
+            for id in named.compactMap({ $0.stringValue.flatMap { NodeID($0) } }) {
+                if let ack = deployment?.acks[id] {
+                    answers.append(.init(node: id, status: ack.status.rawValue, at: ack.at, reason: ack.reason))
+                } else {
+                    answers.append(.init(node: id, status: "none", at: nil, reason: deployment?.missing[id]?.text ?? ""))
+                }
+            }
+        }
+        var status = DeploymentStatus(
             fleet: configuration.fleet, version: version, status: record.status.rawValue, manifest: record.manifest, label: record.label,
             attempt: deployment?.attempt ?? 0, required: deployment?.required.count ?? 0, active: deployment?.activeCount ?? 0,
             refused: refused, issuedAt: deployment?.announcement.issuedAt, deadline: deployment?.announcement.deadline,
@@ -306,6 +332,8 @@ extension LedgerService {
             suspects: (deployment?.suspects ?? [:]).sorted { $0.key < $1.key }.map { DeploymentStatus.Suspect(node: $0.key, detail: $0.value) },
             bundleSize: record.bundleSize, ledgerEgress: egress[version] ?? 0, messagesAtLedger: messages[version] ?? 0,
             stripes: stripes, depth: depth, fanOut: fanOut)
+        status.answers = answers
+        return status
     }
 
     func log(args: JSONValue) throws -> JSONValue {

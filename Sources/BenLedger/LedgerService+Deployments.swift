@@ -34,6 +34,8 @@ extension LedgerService {
                 publish(announcement)
             case .startSeeding(let version, let planKey):
                 startSeeding(version, planKey: planKey)
+            case .askForAnswers(let version, let nodes):
+                askForAnswers(version, nodes: nodes)
             case .stopSeeding(let version):
                 stopSeeding(version)
             case .armDeadline(let version, let at):
@@ -89,6 +91,25 @@ extension LedgerService {
         }
     }
 
+    /// Asks each node by name for the signed answer it may hold already (`ben.<fleet>.node.<id>.answer`); those
+    /// that have one publish it on the ack subject, where it is verified like any other.
+    func askForAnswers(_ version: Version, nodes: [NodeID]) {
+        guard let nats else { return }
+        let payload = (try? CanonicalJSON.encode(["version": .int(Int64(version.rawValue))])) ?? []
+        let fleet = configuration.fleet
+        let logger = logger
+        logger.info("asking nodes for their answers again", metadata: ["ben.version": "\(version)", "nodes": "\(nodes.count)"])
+        tasks.spawn {
+            for node in nodes {
+                do {
+                    try await nats.publish(payload, subject: NATSSubjects.nodeAnswer(fleet, node: node))
+                } catch {
+                    logger.warning("cannot ask a node for its answer", metadata: ["ben.node": "\(node)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
     // MARK: Seeding
 
     func startSeeding(_ version: Version, planKey: Key) {
@@ -103,8 +124,10 @@ extension LedgerService {
             for artifact in manifest.artifacts {
                 for (i, key) in artifact.chunks.enumerated() { chunkBytes[key] = artifact.chunkLength(i) }
             }
+            seedersStarted += 1
             var seeder = SeederMachine(
-                plan: plan, planKey: planKey, manifest: record.manifest, chunkKeys: manifest.chunkKeys, announcement: envelope)
+                plan: plan, planKey: planKey, manifest: record.manifest, chunkKeys: manifest.chunkKeys, announcement: envelope,
+                firstLink: SeederMachine.linkRange(seedersStarted))
             let actions = seeder.start()
             seeders[version] = Seeding(machine: seeder, plan: plan, header: FrameHeader(fleet: configuration.fleet, version: version))
             logger.info("seeding", metadata: ["ben.version": "\(version)", "first level": "\(seeder.fanOut)", "stripes": "\(plan.stripeCount)"])

@@ -38,6 +38,8 @@ public actor LedgerService {
 
     /// Rollouts being pushed, by version.
     var seeders: [Version: Seeding] = [:]
+    /// Seeders started by this process: each gets its own range of link numbers.
+    var seedersStarted: UInt32 = 0
     /// Which rollout each link belongs to.
     var linkVersion: [LinkID: Version] = [:]
     var unintroduced: Set<LinkID> = []
@@ -70,7 +72,8 @@ public actor LedgerService {
         } catch {
             throw LedgerError.io(path: configuration.dataDirectory, detail: "\(error)")
         }
-        links = LinkSet(logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) })
+        links = LinkSet(
+            logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }, linger: configuration.peerLink.closeLinger)
     }
 
     // MARK: Running

@@ -12,10 +12,14 @@ public enum NATSSubjects {
     /// `ben.F.heartbeat`: node → ledger, the node's active version.
     public static func heartbeat(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).heartbeat" }
 
-    /// `ben.F.api.<verb>`: benctl → ledger request/reply, JSON.
     /// A node's query endpoint (`benctl eval --node`).
     public static func nodeQuery(_ fleet: FleetName, node: NodeID) -> String { "ben.\(fleet.rawValue).node.\(node.rawValue).query" }
 
+    /// `ben.F.node.<id>.answer`: ledger → node, "send your signed answer to version V again" (its ack went
+    /// missing); the node answers on `ben.F.ack`.
+    public static func nodeAnswer(_ fleet: FleetName, node: NodeID) -> String { "ben.\(fleet.rawValue).node.\(node.rawValue).answer" }
+
+    /// `ben.F.api.<verb>`: benctl → ledger request/reply, JSON.
     public static func api(_ fleet: FleetName, verb: String) -> String { "ben.\(fleet.rawValue).api.\(verb)" }
 
     /// `ben.F.api.>`: every API verb, for the ledger's subscription.

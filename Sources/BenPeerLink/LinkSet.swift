@@ -44,11 +44,15 @@ public final class LinkSet: Sendable {
     private let nextInbound = Mutex<UInt64>(1)
     private let logger: Logger
     private let limiter: UploadLimiter?
+    private let linger: Duration
 
-    /// - Parameter limiter: caps this process's upload over all its links (none: as fast as the network goes).
-    public init(logger: Logger, limiter: UploadLimiter? = nil) {
+    /// - Parameters:
+    ///   - limiter: caps this process's upload over all its links (none: as fast as the network goes).
+    ///   - linger: how long a closing link waits for the peer to finish its side (`PeerLinkSettings.closeLinger`).
+    public init(logger: Logger, limiter: UploadLimiter? = nil, linger: Duration = .seconds(30)) {
         self.logger = logger
         self.limiter = limiter
+        self.linger = linger
     }
 
     /// Queues a frame on a link; dropped if the link is gone (the machine hears of that separately).
@@ -104,16 +108,22 @@ public final class LinkSet: Sendable {
 
     /// Runs a registered link until it closes. Call it from a child task; it returns when both directions are
     /// done, after telling `handlers.closed`.
+    ///
+    /// Closing never throws away what was written: the side that closes writes its BYE, half-closes (the kernel
+    /// sends everything queued, then FIN) and keeps reading until the peer closes too, so frames the peer wrote
+    /// before it saw the BYE (an ACK, say) still arrive. A peer that half-closes first gets what is already
+    /// queued for it. Either wait is bounded by `linger`, for a peer that is gone without a word.
     public func run(_ link: LinkID, registration: Registration, channel: PeerChannel, handlers: Handlers) async {
         let stream = registration.stream
         let continuation = registration.continuation
+        let linger = self.linger
         let reason: String
         do {
             reason = try await channel.executeThenClose { inbound, outbound in
-                try await withThrowingTaskGroup(of: String.self) { group in
+                try await withThrowingTaskGroup(of: LinkEnd.self) { group in
                     group.addTask {
                         for try await frame in inbound { await handlers.frame(link, frame) }
-                        return "closed by peer"
+                        return .peerFinished
                     }
                     group.addTask {
                         for await item in stream {
@@ -127,15 +137,27 @@ public final class LinkSet: Sendable {
                                 if case .chunk(let index, _) = frame { await handlers.chunkWritten(link, index) }
                             case .close(let bye, let why):
                                 if let (code, text, header) = bye { try await outbound.write(.bye(header, code: code, reason: text)) }
-                                return why
+                                outbound.finish()
+                                return .weFinished(why)
                             }
                         }
-                        return "closed"
+                        outbound.finish()
+                        return .weFinished("closed")
                     }
-                    // Whichever side ends first ends the link.
-                    let first = try await group.next() ?? "closed"
+                    let first = try await group.next() ?? .weFinished("closed")
+                    // Nothing new is queued once the peer has finished; what is queued already still goes.
+                    if case .peerFinished = first { continuation.finish() }
+                    group.addTask {
+                        try await Task.sleep(for: linger)
+                        return .lingerExpired
+                    }
+                    let second = try await group.next() ?? .lingerExpired
                     group.cancelAll()
-                    return first
+                    switch (first, second) {
+                    case (.weFinished(let why), _): return why
+                    case (_, .weFinished(let why)) where why != "closed": return "closed by peer; then \(why)"
+                    default: return "closed by peer"
+                    }
                 }
             }
         } catch {
@@ -144,5 +166,13 @@ public final class LinkSet: Sendable {
         continuation.finish()
         queues.withLock { _ = $0.removeValue(forKey: link) }
         await handlers.closed(link, reason)
+    }
+
+    enum LinkEnd: Sendable {
+        /// The peer will send nothing more (it closed, or half-closed).
+        case peerFinished
+        /// This side sent its last frame (BYE included) and half-closed.
+        case weFinished(String)
+        case lingerExpired
     }
 }

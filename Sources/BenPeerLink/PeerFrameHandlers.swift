@@ -78,13 +78,25 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
     public func channelInactive(context: ChannelHandlerContext) {
         check?.cancel()
         check = nil
-        if !failed, let b = buffer, b.readableBytes > 0 {
-            failed = true
-            let error = PeerLinkError.frame(.truncated(bufferedBytes: b.readableBytes))
-            logger.warning("closing peer link", metadata: ["peer.address": "\(context.remoteAddress?.description ?? "?")", "reason": "\(error)"])
-            context.fireErrorCaught(error)
-        }
+        reportTruncation(context: context)
         context.fireChannelInactive()
+    }
+
+    /// The peer half-closed (links allow it, so a closing side can keep reading): nothing more will come, so a
+    /// frame still partly buffered is cut.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            reportTruncation(context: context)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func reportTruncation(context: ChannelHandlerContext) {
+        guard !failed, let b = buffer, b.readableBytes > 0 else { return }
+        failed = true
+        let error = PeerLinkError.frame(.truncated(bufferedBytes: b.readableBytes))
+        logger.warning("closing peer link", metadata: ["peer.address": "\(context.remoteAddress?.description ?? "?")", "reason": "\(error)"])
+        context.fireErrorCaught(error)
     }
 
     func checkProgress(context: ChannelHandlerContext) {

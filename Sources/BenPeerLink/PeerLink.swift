@@ -25,7 +25,7 @@ public enum PeerLink {
                     try channel.pipeline.syncOperations.addHandler(PeerFrameDecoderHandler(settings: settings, logger: logger))
                     try channel.pipeline.syncOperations.addHandler(PeerFrameEncoderHandler())
                     try channel.syncOptions?.setOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-                    return try PeerChannel(wrappingChannelSynchronously: channel)
+                    return try wrap(channel)
                 }
             }
     }
@@ -42,9 +42,17 @@ public enum PeerLink {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(PeerFrameDecoderHandler(settings: settings, logger: logger))
                     try channel.pipeline.syncOperations.addHandler(PeerFrameEncoderHandler())
-                    return try PeerChannel(wrappingChannelSynchronously: channel)
+                    return try wrap(channel)
                 }
             }
+    }
+
+    /// Both directions close on their own (`LinkSet.run`): finishing the writer half-closes after everything
+    /// queued has been written, and the peer's FIN ends the reader without closing the channel.
+    static func wrap(_ channel: any Channel) throws -> PeerChannel {
+        try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        return try PeerChannel(
+            wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
     }
 }
 

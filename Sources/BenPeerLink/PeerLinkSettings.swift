@@ -12,6 +12,9 @@ public struct PeerLinkSettings: Sendable {
     /// A single frame must arrive within this long, however fast the bytes trickle in.
     public var frameDeadline: TimeAmount
     public var connectTimeout: TimeAmount
+    /// How long a closing link waits for the peer to close its side after everything was written (a peer that
+    /// is gone without a word is dropped after this).
+    public var closeLinger: Duration = .seconds(30)
 
     public init(
         limits: PeerFrameCodec.Limits = .init(), minimumRate: Int = 32 * 1024, rateWindow: TimeAmount = .seconds(2),

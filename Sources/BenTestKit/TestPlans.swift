@@ -6,9 +6,12 @@ public import BenCore
 public enum TestPlans {
     public static func striped(
         fleet: FleetName = FleetName("test")!, version: Version = 1, nodes count: Int, stripes: Int, fanOut: Int,
-        rootFanOut: Int = 1, topology: Key = Key(digest: [UInt8](repeating: 7, count: 32)), basePort: Int = 7401
+        rootFanOut: Int = 1, topology: Key = Key(digest: [UInt8](repeating: 7, count: 32)), basePort: Int = 7401,
+        names: [NodeID]? = nil
     ) -> Plan {
-        let nodes = (0..<count).map { PlanNode(id: NodeID("n\($0)")!, address: HostPort(host: "127.0.0.1", port: basePort + $0)!) }
+        let nodes = (0..<count).map {
+            PlanNode(id: names?[$0] ?? NodeID("n\($0)")!, address: HostPort(host: "127.0.0.1", port: basePort + $0)!)
+        }
         var trees: [[Int32]] = []
         for s in 0..<stripes {
             let relays = (0..<count).filter { $0 % stripes == s }

@@ -117,7 +117,8 @@ import Testing
         _ = machine.onAcks([Self.ack("n0", 1), Self.ack("n1", 1)], now: Self.t0)
         _ = machine.onDeadline(1, now: Self.t0 + .seconds(60))
         let later = Self.t0 + .seconds(100)
-        let actions = try machine.onRetry(1, plan: Self.plan(1), planKey: Self.planKey, ledgerAddress: "127.0.0.1:7400", timeout: .seconds(60), now: later).get()
+        let missing = TestPlans.striped(fleet: Self.fleet, version: 1, nodes: 2, stripes: 1, fanOut: 2, names: ["n2", "n3"])
+        let actions = try machine.onRetry(1, plan: missing, planKey: Self.planKey, ledgerAddress: "127.0.0.1:7400", timeout: .seconds(60), now: later).get()
         let again = try #require(actions.compactMap { if case .publishAnnouncement(let a) = $0 { a } else { nil } }.first)
         #expect(again.issuedAt == later && again.deadline == later + .seconds(60) && again.version == 1)
         #expect(machine.versions[1]?.status == .deploying)
@@ -125,14 +126,56 @@ import Testing
         #expect(machine.versions[1]?.status == .active)
     }
 
-    @Test func lateAcksCountAtTheNextRetryWhichThenFinishesAtOnce() throws {
+    @Test func aLateAckMakesAnIncompleteVersionActiveAndTheAuditSaysHowLate() throws {
         var machine = Self.deployed()
         _ = machine.onAcks([Self.ack("n0", 1), Self.ack("n1", 1)], now: Self.t0)
         _ = machine.onDeadline(1, now: Self.t0 + .seconds(60))
-        _ = machine.onAcks([Self.ack("n2", 1), Self.ack("n3", 1)], now: Self.t0 + .seconds(61))
-        #expect(machine.versions[1]?.status == .incomplete, "nothing becomes final silently")
-        _ = try machine.onRetry(1, plan: Self.plan(1), planKey: Self.planKey, ledgerAddress: "127.0.0.1:7400", timeout: nil, now: Self.t0 + .seconds(70)).get()
+        #expect(machine.versions[1]?.status == .incomplete)
+        _ = machine.onAcks([Self.ack("n2", 1)], now: Self.t0 + .seconds(61))
+        #expect(machine.versions[1]?.status == .incomplete, "one node is still missing")
+        let actions = machine.onAcks([Self.ack("n3", 1)], now: Self.t0 + .milliseconds(62_400))
         #expect(machine.versions[1]?.status == .active)
+        #expect(
+            actions.contains { action in
+                if case .audit(.transition(1, from: .incomplete, to: .active, let detail)) = action { detail.contains("2.4 s after the deadline") } else { false }
+            }, "\(actions)")
+        #expect(!actions.contains(.stopSeeding(1)), "seeding stopped at the deadline already")
+    }
+
+    @Test func aLateAckForASupersededVersionIsRecordedButChangesNothing() throws {
+        var machine = Self.deployed()
+        _ = machine.onDeadline(1, now: Self.t0 + .seconds(60))
+        _ = machine.onStage(manifest: Self.m2, manifestSize: 300, size: 1000, label: "b", now: Self.t0)
+        _ = try machine.onDeploy(2, plan: Self.plan(2), planKey: Self.planKey, ledgerAddress: "x:1", timeout: nil, supersede: false, now: Self.t0 + .seconds(61)).get()
+        _ = machine.onAcks((0..<4).map { Self.ack("n\($0)", 2, manifest: Self.m2) }, now: Self.t0 + .seconds(62))
+        #expect(machine.versions[1]?.status == .superseded)
+        let actions = machine.onAcks((0..<4).map { Self.ack("n\($0)", 1) }, now: Self.t0 + .seconds(63))
+        #expect(actions.filter { if case .recordAck = $0 { true } else { false } }.count == 4, "verified acks are kept")
+        #expect(machine.versions[1]?.status == .superseded)
+    }
+
+    @Test func retryTargetsEveryNodeWithoutAnActiveAckAndAsksThemByName() throws {
+        var machine = Self.deployed()
+        _ = machine.onAcks([Self.ack("n0", 1), Self.ack("n1", 1, status: .refused, reason: "compile: bad rule")], now: Self.t0)
+        _ = machine.onDeadline(1, now: Self.t0 + .seconds(60))
+        #expect(machine.retryTargets(1) == ["n1", "n2", "n3"], "refused and silent nodes alike; n0 is done")
+        let retryPlan = TestPlans.striped(fleet: Self.fleet, version: 1, nodes: 3, stripes: 1, fanOut: 2, names: ["n1", "n2", "n3"])
+        let actions = try machine.onRetry(1, plan: retryPlan, planKey: Self.planKey, ledgerAddress: "x:1", timeout: .seconds(60), now: Self.t0 + .seconds(70)).get()
+        #expect(actions.contains(.askForAnswers(1, nodes: ["n1", "n2", "n3"])))
+        let widened = TestPlans.striped(fleet: Self.fleet, version: 1, nodes: 4, stripes: 1, fanOut: 2)
+        _ = machine.onDeadline(1, now: Self.t0 + .seconds(200))
+        #expect(machine.onRetry(1, plan: widened, planKey: Self.planKey, ledgerAddress: "x:1", timeout: nil, now: Self.t0 + .seconds(201)) == .failure(.planMismatch),
+            "a retry plan never adds a node that is not missing")
+    }
+
+    @Test func withoutATimeoutTheDeadlineFollowsThePlan() throws {
+        var machine = DeploymentMachine(fleet: Self.fleet)
+        _ = machine.onStage(manifest: Self.m1, manifestSize: 300, size: 200_000_000, label: "a", now: Self.t0)
+        let estimate = DeploymentMachine.PlanEstimate(transfer: .seconds(20), depth: 4)
+        let actions = try machine.onDeploy(1, plan: Self.plan(1), planKey: Self.planKey, ledgerAddress: "x:1", timeout: nil, estimate: estimate, supersede: false, now: Self.t0).get()
+        let announcement = try #require(actions.compactMap { if case .publishAnnouncement(let a) = $0 { a } else { nil } }.first)
+        // margin 10 s + 3 × 20 s + (1 s + 200 MB × 50 ms) + 4 levels × 1 s
+        #expect(announcement.deadline == Self.t0 + .seconds(10 + 60 + 11 + 4))
     }
 
     @Test func aNewerActiveVersionSupersedesTheOlderOnesAndOldVersionsCannotBeRedeployed() throws {

@@ -6,8 +6,26 @@ public struct DeploymentStatus: CanonicalDocument {
     public static let fields: Set<String> = [
         "fleet", "version", "status", "manifest", "label", "attempt", "required", "active", "refused", "issued_at",
         "deadline", "changed_at", "missing", "groups", "suspects", "bundle_size", "ledger_egress", "messages_at_ledger",
-        "stripes", "depth", "fan_out",
+        "stripes", "depth", "fan_out", "answers",
     ]
+
+    /// What one node has answered about the version, for nodes a caller asked about by name (`--retry` prints
+    /// what happened to each node it retried).
+    public struct NodeAnswer: Sendable, Hashable {
+        /// `active`, `refused`, or `none` (no verified ack).
+        public var status: String
+        public var node: NodeID
+        /// When the node signed its answer.
+        public var at: Timestamp?
+        public var reason: String
+
+        public init(node: NodeID, status: String, at: Timestamp?, reason: String) {
+            self.node = node
+            self.status = status
+            self.at = at
+            self.reason = reason
+        }
+    }
 
     public struct MissingNode: Sendable, Hashable {
         public var node: NodeID
@@ -70,6 +88,8 @@ public struct DeploymentStatus: CanonicalDocument {
     public var stripes: Int
     public var depth: Int
     public var fanOut: Int
+    /// Answers of the nodes the request named (empty otherwise).
+    public var answers: [NodeAnswer] = []
 
     public init(
         fleet: FleetName, version: Version, status: String, manifest: Key, label: String, attempt: Int, required: Int, active: Int,
@@ -143,6 +163,20 @@ public struct DeploymentStatus: CanonicalDocument {
         stripes = Int(try r.int("stripes"))
         depth = Int(try r.int("depth"))
         fanOut = Int(try r.int("fan_out"))
+        if r.has("answers") {
+            answers = try r.elements("answers") { (value, path) throws(DocumentError) -> NodeAnswer in
+                let a = try FieldReader(value, document: doc, path: path, allowed: ["node", "status", "at", "reason"])
+                return NodeAnswer(
+                    node: try a.node("node"), status: try a.string("status"), at: a.has("at") ? try a.timestamp("at") : nil,
+                    reason: try a.string("reason"))
+            }
+        }
+    }
+
+    /// How long after its deadline the version became active (a late ack), if it did.
+    public var activeAfterDeadline: Duration? {
+        guard status == "active", let deadline, changedAt > deadline else { return nil }
+        return changedAt - deadline
     }
 
     public var json: JSONValue {
@@ -157,6 +191,14 @@ public struct DeploymentStatus: CanonicalDocument {
             "bundle_size": .int(bundleSize), "ledger_egress": .int(ledgerEgress), "messages_at_ledger": .int(Int64(messagesAtLedger)),
             "stripes": .int(Int64(stripes)), "depth": .int(Int64(depth)), "fan_out": .int(Int64(fanOut)),
         ]
+        if !answers.isEmpty {
+            object["answers"] = .array(
+                answers.map { a in
+                    var o: [String: JSONValue] = ["node": .string(a.node.rawValue), "status": .string(a.status), "reason": .string(a.reason)]
+                    if let at = a.at { o["at"] = .string(at.rfc3339) }
+                    return .object(o)
+                })
+        }
         if let issuedAt { object["issued_at"] = .string(issuedAt.rfc3339) }
         if let deadline { object["deadline"] = .string(deadline.rfc3339) }
         return .object(object)
@@ -165,6 +207,10 @@ public struct DeploymentStatus: CanonicalDocument {
     /// The one-line summary (DESIGN §7): "997/1000 active; missing: rack eu-1/az2/r7 (3 nodes, unreachable)".
     public var summary: String {
         var line = "\(version) \(status): \(active)/\(required) active"
+        if status == "active" {
+            line += " since \(changedAt.clockTime)"
+            if let late = activeAfterDeadline { line += ", \(late.secondsText) after the deadline" }
+        }
         if refused > 0 { line += ", \(refused) refused" }
         if !groups.isEmpty {
             let shown = groups.prefix(3).map { "\($0.location) (\($0.count) node\($0.count == 1 ? "" : "s"), \($0.code.rawValue))" }

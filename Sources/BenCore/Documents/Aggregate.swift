@@ -37,6 +37,11 @@ public struct Aggregate: CanonicalDocument {
 
     public static let maxAcks = 1 << 20
 
+    /// The nodes the acks say they are from (unverified: for routing and bookkeeping, never for proof).
+    public var ackNodes: [NodeID] {
+        acks.compactMap { envelope in envelope.signed["node"]?.stringValue.flatMap { NodeID($0) } }
+    }
+
     public init(reading r: FieldReader) throws(DocumentError) {
         fleet = try r.fleet("fleet")
         version = try r.version("version")

@@ -114,9 +114,22 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 
 extension Timestamp: CustomStringConvertible {
     public var description: String { rfc3339 }
+
+    /// The time of day, UTC, to the second ("12:03:07"), for summaries where the date is plain.
+    public var clockTime: String {
+        let text = rfc3339
+        let t = text.index(after: text.firstIndex(of: "T")!)
+        return String(text[t..<text.index(t, offsetBy: 8)])
+    }
 }
 
 extension Duration {
+    /// Seconds to one decimal ("2.4 s"), for what operators read.
+    public var secondsText: String {
+        let tenths = (milliseconds + 50) / 100
+        return "\(tenths / 10).\(abs(tenths % 10)) s"
+    }
+
     /// Whole milliseconds, truncated toward zero.
     public var milliseconds: Int64 {
         let (seconds, attoseconds) = components

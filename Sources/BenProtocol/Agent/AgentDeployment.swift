@@ -36,6 +36,12 @@ struct Deployment: Sendable {
     var ackParentLost = false
     /// Some parent or holder has reached this node (or it reached one): no need to act as an orphan.
     var contacted = false
+    /// The ledger accepted this node's pull: it is a target of the version. A node only compiles and swaps a
+    /// version it was contacted for or confirmed as a target of, so an announcement alone (a node outside the
+    /// selector that happens to hold the bundle) never activates anything.
+    var targetConfirmed = false
+    /// How many edges lie below this node in the ack tree (from its stripe-0 subtree), for its ack deadline.
+    var ackHeight = 0
     /// No parent came by the orphan deadline; this node pulls and acks straight to the ledger.
     var orphaned = false
     var pulls: [LinkID: Pull] = [:]

@@ -11,23 +11,32 @@ extension AgentMachine {
     /// failure leaves the old version running and signs a refusal with the reason (DESIGN §3 step 8).
     public mutating func onCompiled(_ version: Version, outcome: CompileOutcome, now: Timestamp) -> [PeerAction] {
         guard var d = deployment, d.version == version, d.phase == .compiling else { return [] }
-        var actions: [PeerAction] = []
         let ack: Ack
+        switch outcome {
+        case .compiled:
+            ack = Ack(
+                fleet: fleet, version: version, node: node, manifest: d.announcement.manifest, status: .active, reason: "", at: now)
+        case .failed(let reason):
+            ack = Ack(
+                fleet: fleet, version: version, node: node, manifest: d.announcement.manifest, status: .refused, reason: reason,
+                at: now)
+        }
+        let signed = signer.sign(ack)
+        d.acks.own = signed
+        // The answer is durable with the swap (one write): asked again later, even after a restart, the node
+        // sends these same bytes.
+        record.lastAnswer = SignedAnswer(
+            version: version, manifest: d.announcement.manifest, status: ack.status, envelope: signed, answeredIssue: d.announcement.issuedAt)
+        var actions: [PeerAction] = []
         switch outcome {
         case .compiled:
             record.active = ActiveVersion(version: version, manifest: d.announcement.manifest)
             d.phase = .activated
             actions += [.activate(version), .persist(record), .report(.activated(version))]
-            ack = Ack(
-                fleet: fleet, version: version, node: node, manifest: d.announcement.manifest, status: .active, reason: "", at: now)
         case .failed(let reason):
             d.phase = .refused(reason)
-            actions += [.discardCompiled(version), .report(.refused(version, reason: reason))]
-            ack = Ack(
-                fleet: fleet, version: version, node: node, manifest: d.announcement.manifest, status: .refused, reason: reason,
-                at: now)
+            actions += [.discardCompiled(version), .persist(record), .report(.refused(version, reason: reason))]
         }
-        d.acks.own = signer.sign(ack)
         deployment = d
         return actions + maybeSendAggregate(now: now)
     }
@@ -48,7 +57,7 @@ extension AgentMachine {
         }
         d.acks.reported.insert(child)
         d.acks.missingFromChildren[child, default: []].append(contentsOf: aggregate.missing)
-        var actions = d.relay.onReported(child)
+        var actions = d.relay.onReported(child, acks: aggregate.ackNodes)
         deployment = d
         actions += maybeSendAggregate(now: now)
         return actions
@@ -99,11 +108,15 @@ extension AgentMachine {
             fleet: fleet, version: d.version, relay: node, acks: acks, missing: missing, orphaned: d.orphaned)
         deployment = d
         var actions: [PeerAction] = []
-        if let parent = d.ackParent, d.parents[parent] != nil {
+        let via: String
+        if let parent = d.ackParent, let parentNode = d.parents[parent]?.node {
             actions.append(.send(parent, .ack(aggregate)))
+            via = "to \(parentNode)"
         } else {
             actions.append(.publishAggregate(aggregate))
+            via = "over NATS"
         }
+        actions.append(.report(.aggregateSent(d.version, acks: acks.count, missing: missing.count, via: via)))
         actions.append(.cancelTimer(.ackDeadline(d.version)))
         return actions
     }
@@ -163,11 +176,13 @@ extension AgentMachine {
             d.orphaned = true
             deployment = d
             guard d.phase == .receiving else {
-                // Done already (it held the bundle), and no parent came to take the ack: send it directly.
+                // Done already, and no parent came to take the ack: send it directly.
                 return [.report(.orphaned(v))] + maybeSendAggregate(now: now)
             }
             var wanted = Set(missingAll().map(UInt32.init))
             if d.chunkKeys == nil { wanted.insert(NackEntry.manifestIndex) }
+            // Holding the whole bundle already, it still asks the ledger: only a target may swap it in.
+            if wanted.isEmpty { return [.report(.orphaned(v))] + confirmTarget() }
             return [.report(.orphaned(v))] + fetch(wanted, now: now)
         case .ackDeadline(let v):
             guard v == d.version, !d.acks.sentUp else { return [] }
@@ -215,8 +230,12 @@ extension AgentMachine {
             }
             deployment = d
             return actions
-        case .deploymentDeadline:
-            return []
+        case .deploymentDeadline(let v):
+            guard v == d.version else { return [] }
+            // Links kept open only for acks still to come close; late acks then go up over NATS.
+            let actions = d.relay.closeLingering()
+            deployment = d
+            return actions
         }
     }
 }

@@ -7,24 +7,33 @@ extension AgentMachine {
         case duplicate
         /// The same version and manifest, issued again later (a `--retry`).
         case reannounce
+        /// A version this node finished earlier (activated or refused), with no deployment of it in memory (a
+        /// restart, or a newer one was abandoned): it answers with the signed answer it made then.
+        case answered(SignedAnswer)
         /// A new version to work on.
         case new
     }
 
     /// DESIGN §5: a node rejects a bad or unknown signature, another fleet, a version not newer than the one it
-    /// runs (or older than one it already accepted), and an expired announcement.
+    /// runs (or older than one it already accepted), and an expired announcement. A version it already answered
+    /// is not refused: acks are idempotent (§9), so it is answered again.
     func decide(_ incoming: IncomingAnnouncement, now: Timestamp) -> AnnouncementDecision {
         let a = incoming.announcement
         if case .invalid(let detail) = incoming.signature { return .refuse(.badSignature(detail)) }
         guard a.fleet == fleet else { return .refuse(.otherFleet(a.fleet)) }
         guard now < a.expires else { return .refuse(.expired(at: a.expires)) }
-        guard a.version > activeVersion else { return .refuse(.notNewer(running: activeVersion)) }
-        guard a.version >= record.highestAccepted else { return .refuse(.rollback(highestAccepted: record.highestAccepted)) }
         if a.version == record.highestAccepted, let d = deployment, d.version == a.version {
-            guard d.announcement.manifest == a.manifest else { return .refuse(.conflictingManifest) }
+            guard d.announcement.manifest == a.manifest else {
+                return .refuse(a.version > activeVersion ? .conflictingManifest : .notNewer(running: activeVersion))
+            }
             if a == d.announcement { return .duplicate }
             return a.issuedAt > d.announcement.issuedAt ? .reannounce : .duplicate
         }
+        if let answer = record.lastAnswer, answer.version == a.version, answer.manifest == a.manifest {
+            return .answered(answer)
+        }
+        guard a.version > activeVersion else { return .refuse(.notNewer(running: activeVersion)) }
+        guard a.version >= record.highestAccepted else { return .refuse(.rollback(highestAccepted: record.highestAccepted)) }
         return .new
     }
 
@@ -32,18 +41,43 @@ extension AgentMachine {
     ///
     /// A valid new one starts a deployment: the acceptance is made durable first (anti-rollback), then the
     /// orphan timer is armed. `local` is what the node already holds of that bundle, so a resumed transfer
-    /// asks only for what is missing.
+    /// asks only for what is missing. A refused one that is news to this node (a version above any it accepted)
+    /// is answered with a signed refusal over NATS, once, so the ledger reports the reason rather than silence.
     public mutating func onAnnouncement(_ incoming: IncomingAnnouncement, local: LocalHoldings?, now: Timestamp) -> [PeerAction] {
         switch decide(incoming, now: now) {
         case .refuse(let reason):
-            return [.report(.announcementRefused(version: incoming.announcement.version, reason: reason))]
-        case .duplicate:
+            let a = incoming.announcement
+            var actions: [PeerAction] = [.report(.announcementRefused(version: a.version, reason: reason))]
+            if reason.isNews, a.version > record.highestAccepted, refusalsSent.insert(a.version).inserted {
+                let refusal = signRefusal(of: a, reason: reason, now: now)
+                actions.append(.publishAggregate(Aggregate(fleet: a.fleet, version: a.version, relay: node, acks: [refusal], missing: [])))
+            }
+            return actions
+        case .duplicate, .answered:
+            // Answered already: the ledger asks again by name (`onAnswerRequested`) or a parent of a retry plan
+            // comes; a node reading the same stream again after a restart sends nothing.
             return []
         case .reannounce:
             return reannounce(incoming, now: now)
         case .new:
             return start(incoming, local: local, now: now)
         }
+    }
+
+    /// The ledger asks this node, by name, for its answer to `version` (its ack went missing; `deploy --retry`).
+    /// A node that answered it sends the same signed answer again over NATS; one that did not has nothing to say
+    /// yet, and its deployment goes on.
+    public mutating func onAnswerRequested(_ version: Version, now: Timestamp) -> [PeerAction] {
+        guard let answer = record.lastAnswer, answer.version == version else { return [] }
+        let aggregate = Aggregate(fleet: fleet, version: version, relay: node, acks: [answer.envelope], missing: [])
+        return [.publishAggregate(aggregate), .report(.answeredAgain(version, status: answer.status, via: "over NATS, asked by the ledger"))]
+    }
+
+    /// Signs "I refused version V because R" for an announcement that will not be acted on, in the terms of the
+    /// announcement (its fleet, version and manifest), so the ledger that sent it can record the reason.
+    func signRefusal(of a: Announcement, reason: AnnouncementRefusal, now: Timestamp) -> SignedEnvelope {
+        signer.sign(
+            Ack(fleet: a.fleet, version: a.version, node: node, manifest: a.manifest, status: .refused, reason: reason.ackReason, at: now))
     }
 
     /// Begins work on a new version, abandoning any older one still in progress.
@@ -56,19 +90,51 @@ extension AgentMachine {
         record.highestAccepted = a.version
         actions.append(.persist(record))
         actions.append(.report(.announcementAccepted(a.version)))
+        deployment = makeDeployment(incoming, local: local, phase: .receiving)
+        actions.append(.armTimer(.orphan(a.version), at: min(now + settings.orphanAfter, a.deadline)))
+        actions += armRollingTimers(a, now: now)
+        actions += checkComplete(now: now)
+        return actions
+    }
+
+    /// A parent of a later plan (a retry) reached a node that already answered this version: it takes the link
+    /// to serve its part of the plan and send its answer up again, and transfers nothing.
+    mutating func startAnswered(_ incoming: IncomingAnnouncement, answer: SignedAnswer, local: LocalHoldings?, now: Timestamp) -> [PeerAction] {
+        var actions: [PeerAction] = []
+        if let old = deployment { actions += abandon(old, for: answer.version) }
+        let phase: Phase
+        switch answer.status {
+        case .active: phase = .activated
+        case .refused: phase = .refused(answer.envelope.signed["reason"]?.stringValue ?? "")
+        }
+        var d = makeDeployment(incoming, local: local, phase: phase)
+        d.acks.own = answer.envelope
+        deployment = d
+        actions.append(.armTimer(.deploymentDeadline(answer.version), at: incoming.announcement.deadline))
+        return actions
+    }
+
+    func makeDeployment(_ incoming: IncomingAnnouncement, local: LocalHoldings?, phase: Phase) -> Deployment {
+        let a = incoming.announcement
         let keys = local?.chunkKeys
         let have = local?.have ?? ChunkSet(count: keys?.count ?? 0)
         let relay = RelayCore(
             fleet: a.fleet, version: a.version, me: node, manifestKey: a.manifest, stripeCount: 1, chunkKeys: keys, have: have,
-            settings: .init(sendWindow: settings.sendWindow, linkAttempts: settings.linkAttempts, linkRetryDelay: settings.linkRetryDelay))
-        deployment = Deployment(
-            announcement: a, envelope: incoming.envelope, phase: .receiving, chunkKeys: keys, have: have, relay: relay,
+            settings: .init(sendWindow: settings.sendWindow, linkAttempts: settings.linkAttempts, linkRetryDelay: settings.linkRetryDelay),
+            firstLink: deployment?.relay.nextLink ?? 1)
+        return Deployment(
+            announcement: a, envelope: incoming.envelope, phase: phase, chunkKeys: keys, have: have, relay: relay,
             serving: PullServer(window: settings.sendWindow))
-        actions.append(.armTimer(.orphan(a.version), at: min(now + settings.orphanAfter, a.deadline)))
-        actions.append(.armTimer(.progressCheck(a.version), at: now + settings.progressCheckEvery))
-        actions.append(.armTimer(.relayCheck(a.version), at: now + settings.relayCheckEvery))
-        actions += checkComplete(now: now)
-        return actions
+    }
+
+    /// The timers every attempt at a version runs: the progress and relay checks, and the deadline that closes
+    /// links kept open only for late acks.
+    func armRollingTimers(_ a: Announcement, now: Timestamp) -> [PeerAction] {
+        [
+            .armTimer(.progressCheck(a.version), at: now + settings.progressCheckEvery),
+            .armTimer(.relayCheck(a.version), at: now + settings.relayCheckEvery),
+            .armTimer(.deploymentDeadline(a.version), at: a.deadline),
+        ]
     }
 
     /// The same version announced again with a later deadline (a retry for the nodes that were missing):
@@ -81,7 +147,7 @@ extension AgentMachine {
         for link in d.pulls.keys.sorted() { actions.append(.close(link, .done, reason: "re-announced")) }
         let fresh = RelayCore(
             fleet: d.announcement.fleet, version: d.version, me: node, manifestKey: d.announcement.manifest, stripeCount: 1,
-            chunkKeys: d.chunkKeys, have: d.have, settings: d.relay.settings)
+            chunkKeys: d.chunkKeys, have: d.have, settings: d.relay.settings, firstLink: d.relay.nextLink)
         d.announcement = incoming.announcement
         d.envelope = incoming.envelope
         d.relay = fresh
@@ -90,6 +156,7 @@ extension AgentMachine {
         d.ackParent = nil
         d.ackParentLost = false
         d.contacted = false
+        d.targetConfirmed = false
         d.orphaned = false
         d.pulls = [:]
         d.exhaustedSources = []
@@ -99,11 +166,13 @@ extension AgentMachine {
         d.acks.own = own
         if case .refused = d.phase, own == nil { d.phase = .receiving }
         deployment = d
-        actions.append(.armTimer(.orphan(d.version), at: min(now + settings.orphanAfter, d.announcement.deadline)))
-        actions.append(.armTimer(.progressCheck(d.version), at: now + settings.progressCheckEvery))
-        actions.append(.armTimer(.relayCheck(d.version), at: now + settings.relayCheckEvery))
+        // A node that already answered waits for a parent of the retry plan (it is a target only if it was
+        // missing); the ledger also asks missing nodes by name, so it does not need the orphan path.
+        if own == nil {
+            actions.append(.armTimer(.orphan(d.version), at: min(now + settings.orphanAfter, d.announcement.deadline)))
+        }
+        actions += armRollingTimers(d.announcement, now: now)
         actions += checkComplete(now: now)
-        // An ack already made for this version goes up again through whoever reaches this node now.
         return actions
     }
 
@@ -117,11 +186,28 @@ extension AgentMachine {
         for link in old.pulls.keys.sorted() { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
         for link in old.serving.openLinks { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
         if old.phase == .compiling { actions.append(.discardCompiled(v)) }
-        actions += [PeerAction.cancelTimer(.orphan(v)), .cancelTimer(.ackDeadline(v)), .cancelTimer(.progressCheck(v)), .cancelTimer(.relayCheck(v))]
+        actions += [
+            PeerAction.cancelTimer(.orphan(v)), .cancelTimer(.ackDeadline(v)), .cancelTimer(.progressCheck(v)), .cancelTimer(.relayCheck(v)),
+            .cancelTimer(.deploymentDeadline(v)),
+        ]
         for child in old.relay.children.keys.sorted() { actions.append(.cancelTimer(.linkRetry(v, child))) }
         if old.phase == .receiving || old.phase == .compiling {
             actions.append(.report(.superseded(old: v, new: new)))
         }
         return actions
     }
+}
+
+extension AnnouncementRefusal {
+    /// Whether a refusal tells the ledger something it may not know (a node that cannot accept what it sends),
+    /// rather than a stale or replayed announcement the node has moved past.
+    var isNews: Bool {
+        switch self {
+        case .badSignature, .otherFleet, .expired, .malformed: true
+        case .notNewer, .rollback, .conflictingManifest: false
+        }
+    }
+
+    /// The reason a signed refusal of the announcement carries.
+    var ackReason: String { "announcement refused: \(description)" }
 }

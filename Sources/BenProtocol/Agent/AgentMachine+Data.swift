@@ -27,6 +27,7 @@ extension AgentMachine {
             actions += d.relay.addChild(subtree.subtree(at: child))
         }
         if subtree.stripe == 0 {
+            d.ackHeight = subtree.height
             d.ackParent = link
             actions.append(.armTimer(.ackDeadline(d.version), at: ackDeadline(d)))
         }
@@ -45,10 +46,15 @@ extension AgentMachine {
 
     /// When this node sends its aggregate even if acks are missing: earlier the deeper it is, so its parent
     /// still has time to pass it on.
+    ///
+    /// Each level gets `ackStep`, or less when the deadline is short for the tree's depth: the span from issue to
+    /// deadline is shared out over this node's path (its depth plus the height of its subtree), so even the
+    /// deepest node has time to finish before it reports, and each parent still reports after its children.
     func ackDeadline(_ d: Deployment) -> Timestamp {
-        let earliest = d.announcement.issuedAt
-        let candidate = d.announcement.deadline - settings.ackStep * d.ackDepth
-        return max(candidate, earliest)
+        let span = d.announcement.deadline - d.announcement.issuedAt
+        let levels = d.ackDepth + d.ackHeight + 1
+        let step = min(settings.ackStep, span / levels)
+        return d.announcement.deadline - step * d.ackDepth
     }
 
     /// The manifest arrived (from a parent or a pull). `manifest` is the shell's reading of it, nil if
@@ -179,6 +185,16 @@ extension AgentMachine {
         return actions
     }
 
+    /// An orphan that already holds the whole bundle asks the ledger for nothing, only to learn whether it is a
+    /// target (the ledger accepts or says `notTargeted`).
+    mutating func confirmTarget() -> [PeerAction] {
+        guard var d = deployment, !d.pulls.values.contains(where: { $0.source.id == Self.ledgerID }) else { return [] }
+        let link = d.relay.allocateLink()
+        d.pulls[link] = Deployment.Pull(source: d.ledgerNode, phase: .connecting, wanted: [])
+        deployment = d
+        return [.connect(link, peer: d.ledgerNode, purpose: .pull)]
+    }
+
     mutating func finishPull(_ link: LinkID) -> [PeerAction] {
         deployment?.pulls[link] = nil
         return [.close(link, .done, reason: "fetched")]
@@ -230,9 +246,12 @@ extension AgentMachine {
 
     // MARK: Completion
 
-    /// All chunks here and the manifest known: compile off the hot path.
+    /// All chunks here, the manifest known, and this node known to be a target (a parent contacted it, or the
+    /// ledger accepted its pull): compile off the hot path.
     mutating func checkComplete(now: Timestamp) -> [PeerAction] {
-        guard var d = deployment, d.phase == .receiving, d.chunkKeys != nil, d.have.isComplete else { return [] }
+        guard var d = deployment, d.phase == .receiving, d.chunkKeys != nil, d.have.isComplete, d.contacted || d.targetConfirmed else {
+            return []
+        }
         d.phase = .compiling
         deployment = d
         return [.compile(d.version, manifest: d.announcement.manifest)]

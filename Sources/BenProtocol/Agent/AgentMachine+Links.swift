@@ -32,20 +32,27 @@ extension AgentMachine {
             return [.close(link, .refusedAnnouncement, reason: "HELLO carries no readable announcement for \(hello.header.version)")]
         }
         var actions: [PeerAction] = []
-        // This node may already run the version (a parent that adopted it after it finished): it takes the
-        // link anyway, so it can serve its own subtree and send its ack up again.
-        let runningIt = record.active?.version == incoming.announcement.version && deployment?.version == incoming.announcement.version
-        if !runningIt {
+        // This node may already be working on or done with the version (a parent that adopted it, or one of a
+        // retry plan): it takes the link anyway, so it can serve its own subtree and send its answer up again.
+        let a = incoming.announcement
+        let sameDeployment = deployment?.version == a.version && deployment?.announcement.manifest == a.manifest && record.highestAccepted == a.version
+        if !sameDeployment || a.issuedAt > deployment!.announcement.issuedAt {
             switch decide(incoming, now: now) {
             case .refuse(let reason):
+                // The refusal goes up signed, on this link, before the BYE: the ledger reports the node's own
+                // reason, never "unreachable".
+                let refusal = signRefusal(of: a, reason: reason, now: now)
                 return [
-                    .report(.announcementRefused(version: incoming.announcement.version, reason: reason)),
+                    .report(.announcementRefused(version: a.version, reason: reason)),
+                    .send(link, .ack(Aggregate(fleet: a.fleet, version: a.version, relay: node, acks: [refusal], missing: []))),
                     .close(link, .refusedAnnouncement, reason: reason.byeReason),
                 ]
             case .duplicate:
                 break
             case .reannounce:
                 actions += reannounce(incoming, now: now)
+            case .answered(let answer):
+                actions += startAnswered(incoming, answer: answer, local: local, now: now)
             case .new:
                 actions += start(incoming, local: local, now: now)
             }
@@ -60,6 +67,8 @@ extension AgentMachine {
             header: d.header, purpose: .accept, node: node, hasManifest: d.chunkKeys != nil, have: d.have)
         deployment = d
         actions.append(.send(link, .hello(accept)))
+        // Contacted: a node that already held the whole bundle may compile now.
+        actions += checkComplete(now: now)
         return actions
     }
 
@@ -94,6 +103,8 @@ extension AgentMachine {
         }
         if var pull = d.pulls[link] {
             pull.phase = .requested
+            // The ledger serves only targets: its accept confirms this node is one.
+            if pull.source.id == Self.ledgerID { d.targetConfirmed = true }
             // Ask only for what the holder has; the rest goes to the next source.
             var ask: [NackEntry] = []
             var elsewhere = Set<UInt32>()
@@ -116,7 +127,7 @@ extension AgentMachine {
                 actions += fetch(elsewhere, now: now)
             }
             if pull.wanted.isEmpty { actions += finishPull(link) }
-            return actions
+            return actions + checkComplete(now: now)
         }
         let actions = d.relay.onAccepted(link, hello: hello)
         deployment = d

@@ -60,6 +60,8 @@ public struct AgentMachine: Sendable {
     public internal(set) var record: AgentRecord
     /// The deployment this node is working on or finished last; nil before any announcement.
     var deployment: Deployment?
+    /// Versions whose announcement this node refused with a signed refusal over NATS (once each).
+    var refusalsSent: Set<Version> = []
 
     public init(node: NodeID, fleet: FleetName, record: AgentRecord, signer: any AckSigner, settings: Settings = Settings()) {
         self.node = node

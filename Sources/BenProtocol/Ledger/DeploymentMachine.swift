@@ -15,12 +15,52 @@ public import BenCore
 /// after a restart. Time comes in as `now`.
 public struct DeploymentMachine: Sendable {
     public struct Settings: Sendable, Hashable {
-        /// How long a deployment may take before it is declared incomplete, unless the operator says otherwise.
-        public var defaultTimeout: Duration = .seconds(120)
         /// How long after its deadline an announcement stays valid (a node that was down a while can still act).
         public var announcementLifetime: Duration = .seconds(24 * 3600)
+        /// How the deadline follows the plan when the operator gives no `--timeout` (see `deadline(for:)`).
+        public var deadlines = DeadlinePolicy()
 
         public init() {}
+    }
+
+    /// A deadline that follows the plan: what the plan predicts for the transfer, with room for a network slower
+    /// than the topology says, for compiling, and for acks to climb the tree, plus a fixed margin for a busy
+    /// machine. A hand-picked timeout that a loaded machine can miss is what this replaces.
+    public struct DeadlinePolicy: Sendable, Hashable {
+        /// The predicted transfer time is multiplied by this (links are rarely as fast as the topology says).
+        public var transferFactor: Double = 3
+        /// Compiling and swapping: this much per MB of bundle, plus `compileBase`.
+        public var compilePerMB: Duration = .milliseconds(50)
+        public var compileBase: Duration = .seconds(1)
+        /// Each level of the ack tree gets this long to pass its aggregate up.
+        public var perLevel: Duration = .seconds(1)
+        /// Added to everything, for start-up, connection set-up and a busy machine.
+        public var margin: Duration = .seconds(10)
+
+        public init() {}
+
+        /// The time from announcement to deadline for a plan predicted to deliver in `estimate.transfer`, over a
+        /// tree `estimate.depth` levels deep, for a bundle of `bundleSize` bytes.
+        public func timeout(for estimate: PlanEstimate, bundleSize: Int64) -> Duration {
+            let transfer = estimate.transfer * transferFactor
+            let compile = compileBase + compilePerMB * Int(bundleSize / 1_000_000)
+            return margin + transfer + compile + perLevel * max(1, estimate.depth)
+        }
+    }
+
+    /// What the planner's cost model predicts for a plan: the time until the last node holds the bundle, and
+    /// the depth of the deepest stripe tree.
+    public struct PlanEstimate: Sendable, Hashable {
+        public var transfer: Duration
+        public var depth: Int
+
+        public init(transfer: Duration, depth: Int) {
+            self.transfer = transfer
+            self.depth = depth
+        }
+
+        /// No prediction: the deadline is the policy's fixed parts alone (a one-level tree, no transfer time).
+        public static let unknown = PlanEstimate(transfer: .zero, depth: 1)
     }
 
     public let fleet: FleetName
@@ -75,8 +115,10 @@ public struct DeploymentMachine: Sendable {
     ///
     /// Refused when the version is not staged, is not above every version already announced (agents would
     /// refuse it), or another rollout is in progress and `supersede` is not set.
+    /// `timeout` is the operator's; without one the deadline follows `estimate` (`Settings.deadlines`).
     public mutating func onDeploy(
-        _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, supersede: Bool, now: Timestamp
+        _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, estimate: PlanEstimate = .unknown,
+        supersede: Bool, now: Timestamp
     ) -> Result<[LedgerAction], DeployRefusal> {
         guard var record = versions[version] else { return .failure(.unknownVersion(version)) }
         guard record.status == .staged else { return .failure(.notStaged(version, record.status)) }
@@ -89,7 +131,7 @@ public struct DeploymentMachine: Sendable {
             actions += transition(other, to: .superseded, now: now, detail: "superseded by \(version) before it finished")
             actions.append(.stopSeeding(other))
         }
-        let deadline = now + (timeout ?? settings.defaultTimeout)
+        let deadline = now + (timeout ?? settings.deadlines.timeout(for: estimate, bundleSize: record.bundleSize))
         let announcement = Announcement(
             fleet: fleet, version: version, manifest: record.manifest, manifestSize: record.manifestSize, plan: planKey,
             topology: plan.topology, issuedAt: now, deadline: deadline, expires: deadline + settings.announcementLifetime,
@@ -102,21 +144,32 @@ public struct DeploymentMachine: Sendable {
         return .success(actions)
     }
 
-    /// `deploy V --retry`: announces V again, with a new deadline, to the nodes still missing. Acks already held
+    /// The nodes a `--retry` of `version` goes to: every required node without an active ack, including nodes
+    /// that run the version already and whose ack never arrived (they answer again, and nothing is re-sent).
+    public func retryTargets(_ version: Version) -> [NodeID] {
+        (versions[version]?.deployment?.missing.keys).map { $0.sorted() } ?? []
+    }
+
+    /// `deploy V --retry`: announces V again, with a new deadline, to the nodes still missing (`retryTargets`),
+    /// over `plan`, and asks each of them by name for the answer it may have made already. Acks already held
     /// stay valid; if none are missing any more, V becomes active at once.
     public mutating func onRetry(
-        _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, now: Timestamp
+        _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?,
+        estimate: PlanEstimate = .unknown, now: Timestamp
     ) -> Result<[LedgerAction], DeployRefusal> {
         guard var record = versions[version], var deployment = record.deployment else { return .failure(.unknownVersion(version)) }
         guard record.status == .incomplete else { return .failure(.notIncomplete(version, record.status)) }
         if let other = deploying, other != version { return .failure(.rolloutInProgress(other)) }
         var actions: [LedgerAction] = []
-        if deployment.missing.isEmpty {
+        let targets = retryTargets(version)
+        if targets.isEmpty {
             actions += transition(version, to: .deploying, now: now, detail: "retry: nothing missing")
             actions += finishIfComplete(version, now: now)
             return .success(actions)
         }
-        let deadline = now + (timeout ?? settings.defaultTimeout)
+        // The plan may leave out targets known to be down (they catch up as orphans); it adds no one.
+        guard Set(plan.nodes.map(\.id)).isSubset(of: targets) else { return .failure(.planMismatch) }
+        let deadline = now + (timeout ?? settings.deadlines.timeout(for: estimate, bundleSize: record.bundleSize))
         deployment.announcement = Announcement(
             fleet: fleet, version: version, manifest: record.manifest, manifestSize: record.manifestSize, plan: planKey,
             topology: plan.topology, issuedAt: now, deadline: deadline, expires: deadline + settings.announcementLifetime,
@@ -126,8 +179,11 @@ public struct DeploymentMachine: Sendable {
         for node in deployment.acks.keys where deployment.acks[node]?.status == .refused { deployment.acks[node] = nil }
         record.deployment = deployment
         versions[version] = record
-        actions += transition(version, to: .deploying, now: now, detail: "retry \(deployment.attempt) for \(plan.nodes.count) missing nodes")
-        actions += [.publishAnnouncement(deployment.announcement), .startSeeding(version, plan: planKey), .armDeadline(version, at: deadline)]
+        actions += transition(version, to: .deploying, now: now, detail: "retry \(deployment.attempt) for \(targets.count) missing nodes")
+        actions += [
+            .publishAnnouncement(deployment.announcement), .askForAnswers(version, nodes: targets), .startSeeding(version, plan: planKey),
+            .armDeadline(version, at: deadline),
+        ]
         return .success(actions)
     }
 
@@ -233,12 +289,21 @@ public struct DeploymentMachine: Sendable {
 
     // MARK: Transitions
 
+    /// A version deploying, or one already declared incomplete, becomes active once every required node has
+    /// acked it: a verified ack that arrives after the deadline still counts, unless a newer version has
+    /// superseded this one.
     mutating func finishIfComplete(_ version: Version, now: Timestamp) -> [LedgerAction] {
-        guard let record = versions[version], record.status == .deploying, let deployment = record.deployment else { return [] }
+        guard let record = versions[version], let deployment = record.deployment else { return [] }
+        guard record.status == .deploying || record.status == .incomplete else { return [] }
         if deployment.missing.isEmpty {
-            let actions = transition(version, to: .active, now: now, detail: "\(deployment.required.count)/\(deployment.required.count) signed acks verified")
-            return actions + [.stopSeeding(version)]
+            var detail = "\(deployment.required.count)/\(deployment.required.count) signed acks verified"
+            if now > deployment.announcement.deadline {
+                detail += ", \((now - deployment.announcement.deadline).secondsText) after the deadline"
+            }
+            let actions = transition(version, to: .active, now: now, detail: detail)
+            return actions + (record.status == .deploying ? [.stopSeeding(version)] : [])
         }
+        guard record.status == .deploying else { return [] }
         // Everyone answered and some refused: waiting longer changes nothing.
         let answered = deployment.required.allSatisfy { deployment.acks[$0] != nil }
         if answered {

@@ -110,6 +110,9 @@ public enum LedgerAction: Sendable, Hashable {
     case publishAnnouncement(Announcement)
     /// Push the bundle into the stripe trees of this plan (the seeder).
     case startSeeding(Version, plan: Key)
+    /// Ask these nodes by name (over NATS) to send again the signed answer they may have made already: their
+    /// acks went missing, and a node that runs the version answers without any transfer.
+    case askForAnswers(Version, nodes: [NodeID])
     case stopSeeding(Version)
     case armDeadline(Version, at: Timestamp)
     case report(LedgerReport)

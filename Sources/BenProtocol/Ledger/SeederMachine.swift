@@ -29,8 +29,11 @@ public struct SeederMachine: Sendable {
     ///   - plan: the plan being deployed; `planKey` is its key.
     ///   - chunkKeys: `Manifest.chunkKeys` of the bundle.
     ///   - announcement: the signed announcement envelope, sent in every HELLO.
+    ///   - firstLink: where this seeder's link numbers start. The ledger runs several seeders over one set of
+    ///     links (one per rollout, and a new one for each retry), so each gets its own range (`linkRange(_:)`).
     public init(
-        plan: Plan, planKey: Key, manifest: Key, chunkKeys: [Key], announcement: [UInt8], settings: Settings = Settings()
+        plan: Plan, planKey: Key, manifest: Key, chunkKeys: [Key], announcement: [UInt8], settings: Settings = Settings(),
+        firstLink: UInt64 = 1
     ) {
         fleet = plan.fleet
         version = plan.version
@@ -47,9 +50,14 @@ public struct SeederMachine: Sendable {
         relay = RelayCore(
             fleet: plan.fleet, version: plan.version, me: AgentMachine.ledgerID, manifestKey: manifest, stripeCount: plan.stripeCount,
             chunkKeys: chunkKeys, have: ChunkSet.full(count: chunkKeys.count),
-            settings: .init(sendWindow: settings.sendWindow, linkAttempts: settings.linkAttempts, linkRetryDelay: settings.linkRetryDelay))
+            settings: .init(sendWindow: settings.sendWindow, linkAttempts: settings.linkAttempts, linkRetryDelay: settings.linkRetryDelay),
+            firstLink: firstLink)
         pulls = PullServer(window: settings.sendWindow)
     }
+
+    /// The first link number of the n-th seeder a ledger starts: 2^32 numbers each, so no two seeders' links
+    /// share an id while one of them is still closing.
+    public static func linkRange(_ n: UInt32) -> UInt64 { UInt64(n) << 32 | 1 }
 
     /// Connects to the first level of every stripe tree.
     public mutating func start() -> [PeerAction] {
@@ -107,7 +115,7 @@ public struct SeederMachine: Sendable {
             return [.report(.protocolViolation(link, "ACK on a link that is not to a first-level node"))]
         }
         reported.insert(child)
-        return [.ingest(aggregate)] + relay.onReported(child)
+        return [.ingest(aggregate)] + relay.onReported(child, acks: aggregate.ackNodes)
     }
 
     public mutating func onBye(_ link: LinkID, code: ByeCode, reason: String, now: Timestamp) -> [PeerAction] {

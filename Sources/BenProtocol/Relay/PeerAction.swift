@@ -43,17 +43,41 @@ public enum OutboundFrame: Sendable, Hashable {
     case bye(ByeCode, String)
 }
 
-/// What an agent keeps on disk so that a restart serves its last verified version at once and never accepts
-/// an older announcement (DESIGN §6).
+/// What an agent keeps on disk so that a restart serves its last verified version at once, never accepts an
+/// older announcement, and answers a question it already answered with the same signed bytes (DESIGN §6, §9).
 public struct AgentRecord: Sendable, Hashable {
     /// The version running now, and its manifest; nil before the first activation.
     public var active: ActiveVersion?
     /// The highest version whose announcement this node accepted (anti-rollback survives restarts).
     public var highestAccepted: Version
+    /// The signed ack or refusal this node made for the newest version it finished: asked about that version
+    /// again (a retry, a new parent, a restart), it sends these bytes again instead of staying silent.
+    public var lastAnswer: SignedAnswer?
 
-    public init(active: ActiveVersion?, highestAccepted: Version) {
+    public init(active: ActiveVersion?, highestAccepted: Version, lastAnswer: SignedAnswer? = nil) {
         self.active = active
         self.highestAccepted = highestAccepted
+        self.lastAnswer = lastAnswer
+    }
+}
+
+/// A node's signed answer to one version, kept so that acks are idempotent: the same question gets the same
+/// signed document, never silence and never a second transfer.
+public struct SignedAnswer: Sendable, Hashable {
+    public var version: Version
+    public var manifest: Key
+    public var status: Ack.Status
+    public var envelope: SignedEnvelope
+    /// When the announcement this answer last went out for was issued: a re-announcement issued later (a
+    /// `--retry`) is answered again, the same one read again (a restart catching up on JetStream) is not.
+    public var answeredIssue: Timestamp
+
+    public init(version: Version, manifest: Key, status: Ack.Status, envelope: SignedEnvelope, answeredIssue: Timestamp) {
+        self.version = version
+        self.manifest = manifest
+        self.status = status
+        self.envelope = envelope
+        self.answeredIssue = answeredIssue
     }
 }
 
@@ -81,6 +105,10 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
     case backlogHandedOff(child: NodeID, chunks: Int, backlog: Int)
     case activated(Version)
     case refused(Version, reason: String)
+    /// Asked again about a version it already answered, the node sent its signed answer again.
+    case answeredAgain(Version, status: Ack.Status, via: String)
+    /// The node sent its signed ack or aggregate up: to its ack parent, or over NATS.
+    case aggregateSent(Version, acks: Int, missing: Int, via: String)
     case superseded(old: Version, new: Version)
     case protocolViolation(LinkID, String)
 
@@ -98,6 +126,9 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
             "upload to \(c) is \(b) chunks behind and growing; handed it the newest \(n) to fetch elsewhere"
         case .activated(let v): "activated \(v)"
         case .refused(let v, let r): "refused \(v): \(r)"
+        case .answeredAgain(let v, let status, let via): "asked again about \(v): sent the same signed \(status == .active ? "ack" : "refusal") \(via)"
+        case .aggregateSent(let v, let acks, let missing, let via):
+            "sent the aggregate for \(v) \(via): \(acks) \(acks == 1 ? "ack" : "acks"), \(missing) missing"
         case .superseded(let o, let n): "\(o) superseded by \(n)"
         case .protocolViolation(let l, let d): "protocol violation on \(l): \(d)"
         }

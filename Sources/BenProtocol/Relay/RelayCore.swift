@@ -26,7 +26,8 @@ struct RelayCore: Sendable, Hashable {
         case unreachable(reason: String)
         /// The child refused the announcement (its reason); nothing more is sent.
         case refused(reason: String)
-        /// Everything sent and, where it is an ack child, its aggregate received.
+        /// Everything sent and, where it is an ack child, every ack of its subtree received (or the deployment's
+        /// deadline passed). The link is closing: whatever the child wrote before it saw the BYE is still read.
         case finished
     }
 
@@ -43,6 +44,9 @@ struct RelayCore: Sendable, Hashable {
         var inFlight = 0
         /// The child's aggregate came up (stripe tree 0 children only).
         var reported = false
+        /// Nodes of the child's ack subtree whose acks came up through it; the link stays open until all have,
+        /// so a late ack travels the tree instead of being written to a closed link.
+        var acked: Set<NodeID> = []
         /// Chunks this relay has written to the child's link (counted for the byte accounting in reports).
         var sentChunks = 0
         /// Chunks queued for the child at the last relay check (see `handOffBacklogs`).
@@ -62,12 +66,15 @@ struct RelayCore: Sendable, Hashable {
     private(set) var have: ChunkSet
     private(set) var children: [NodeID: Child] = [:]
     private var childByLink: [LinkID: NodeID] = [:]
-    private var nextLink: UInt64 = 1
+    /// Link numbers continue across deployments (see `init`), so a link of an older deployment that is still
+    /// closing never shares its id with a new one.
+    private(set) var nextLink: UInt64
 
     init(
         fleet: FleetName, version: Version, me: NodeID, manifestKey: Key, stripeCount: Int, chunkKeys: [Key]?, have: ChunkSet?,
-        settings: Settings
+        settings: Settings, firstLink: UInt64 = 1
     ) {
+        self.nextLink = firstLink
         self.fleet = fleet
         self.version = version
         self.me = me
@@ -226,28 +233,55 @@ struct RelayCore: Sendable, Hashable {
 
     /// The child closed the link refusing the announcement.
     mutating func onRefused(_ link: LinkID, reason: String) -> NodeID? {
-        guard let id = childByLink.removeValue(forKey: link) else { return nil }
+        guard let id = childByLink.removeValue(forKey: link), children[id]?.link == link else { return nil }
         children[id]?.phase = .refused(reason: reason)
         children[id]?.link = nil
         return id
     }
 
-    /// The child's aggregate arrived; its link closes once it also has every chunk of its stripes.
-    mutating func onReported(_ id: NodeID) -> [PeerAction] {
-        children[id]?.reported = true
+    /// The child's aggregate arrived with acks from these nodes; its link closes once it has every chunk of its
+    /// stripes and every node of its ack subtree has acked through it.
+    mutating func onReported(_ id: NodeID, acks: some Sequence<NodeID>) -> [PeerAction] {
+        guard var child = children[id] else { return [] }
+        child.reported = true
+        if let subtree = child.subtrees[0] {
+            let below = Set(subtree.nodes.map(\.id))
+            for node in acks where below.contains(node) { child.acked.insert(node) }
+        }
+        children[id] = child
         return closeIfDone(id)
     }
 
+    /// Whether every node of the child's ack subtree has acked through it (true for a child outside stripe 0).
+    func ackComplete(_ child: Child) -> Bool {
+        guard let subtree = child.subtrees[0] else { return true }
+        return child.reported && child.acked.count >= subtree.nodes.count
+    }
+
     /// Closes a child's link when there is nothing left to do on it: every chunk of its stripes sent, and, for a
-    /// child in stripe tree 0, its aggregate received.
+    /// child in stripe tree 0, every ack of its subtree received. The link stays known until the shell reports
+    /// it closed, so an ACK the child wrote before it read the BYE is still taken.
     mutating func closeIfDone(_ id: NodeID) -> [PeerAction] {
         guard var child = children[id], let link = child.link, child.phase == .streaming, child.inFlight == 0 else { return [] }
-        guard isFullySent(child), child.reported || child.subtrees[0] == nil else { return [] }
+        guard isFullySent(child), ackComplete(child) else { return [] }
         child.phase = .finished
-        child.link = nil
         children[id] = child
-        childByLink[link] = nil
         return [.close(link, .done, reason: "done")]
+    }
+
+    /// The deployment's deadline passed: links kept open only for acks still to come are closed. A late ack then
+    /// goes up over NATS from whichever node holds it; links still carrying chunks stay open.
+    mutating func closeLingering() -> [PeerAction] {
+        var actions: [PeerAction] = []
+        for id in children.keys.sorted() {
+            guard var child = children[id], let link = child.link, child.phase == .streaming, child.inFlight == 0,
+                isFullySent(child), child.reported || child.subtrees[0] == nil
+            else { continue }
+            child.phase = .finished
+            children[id] = child
+            actions.append(.close(link, .done, reason: "deadline passed"))
+        }
+        return actions
     }
 
     /// Sets the number of stripe trees, learnt from the first PLAN (before any chunk is routed).
@@ -266,6 +300,7 @@ struct RelayCore: Sendable, Hashable {
     /// unreachable and adopts its children in every stripe where this relay was its parent.
     mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> (actions: [PeerAction], gaveUp: (NodeID, [NodeID])?) {
         guard let id = childByLink.removeValue(forKey: link), var child = children[id] else { return ([], nil) }
+        guard child.link == link else { return ([], nil) }
         child.link = nil
         child.inFlight = 0
         // What was queued or in flight may be lost; the child says what it has when it reconnects.
@@ -349,7 +384,7 @@ struct RelayCore: Sendable, Hashable {
         children.values.contains { $0.phase == .streaming && $0.queue.count >= threshold }
     }
 
-    /// Every child link, for closing at the end of a deployment.
+    /// Every child link still open or closing, for closing at the end of a deployment.
     var openLinks: [LinkID] { childByLink.keys.sorted() }
 
     // MARK: Sending

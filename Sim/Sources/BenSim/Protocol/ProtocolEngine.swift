@@ -70,6 +70,7 @@ public final class ProtocolEngine {
         case kill(Int)
         case restart(Int)
         case announce(Int, IncomingAnnouncement)
+        case answerRequest(Int, Version)
         case natsAggregate(Aggregate)
         case deploy(Int)
         case ledgerDeadline(Version)
@@ -131,6 +132,7 @@ public final class ProtocolEngine {
     var killed: [Bool]
     var deadAt: [Int64?]
     var timers: [Endpoint: [TimerID: UInt64]] = [:]
+    var seedersStarted: UInt32 = 0
     var announcementCache: [[UInt8]: SignatureCheck] = [:]
     var compileFails: Set<Int> = []
     var tamperers: Set<Int> = []
@@ -195,9 +197,7 @@ public final class ProtocolEngine {
                 node: plan.nodes[i].id, fleet: plan.fleet, record: AgentRecord(active: nil, highestAccepted: .none),
                 signer: SimSigner(key: signers[i]), settings: settings)
         }
-        var ledgerSettings = DeploymentMachine.Settings()
-        ledgerSettings.defaultTimeout = .milliseconds(Int64(run.deadline * 1000))
-        deployments = DeploymentMachine(fleet: plan.fleet, settings: ledgerSettings)
+        deployments = DeploymentMachine(fleet: plan.fleet, settings: DeploymentMachine.Settings())
         uplink = fleet.uplink + [Double](repeating: fleet.ledgerUplink, count: 4)
         uplinkFree = [Int64](repeating: 0, count: n + 4)
         killed = [Bool](repeating: false, count: n)
@@ -359,6 +359,10 @@ public final class ProtocolEngine {
             guard !killed[v] else { return }
             note("\(ids[v]) announcement \(incoming.announcement.version)")
             apply(agents[v].onAnnouncement(incoming, local: nil, now: timestamp(now)), at: v)
+        case .answerRequest(let v, let version):
+            guard !killed[v] else { return }
+            note("\(ids[v]) asked for its answer to \(version)")
+            apply(agents[v].onAnswerRequested(version, now: timestamp(now)), at: v)
         case .natsAggregate(let aggregate):
             note("ledger nats aggregate from \(aggregate.relay) (\(aggregate.acks.count) acks, \(aggregate.missing.count) missing)")
             ingest(aggregate)
@@ -411,7 +415,9 @@ public final class ProtocolEngine {
             label: "sim v\(bundle.version.rawValue)", now: timestamp(now))
         applyLedger(stageActions)
         switch deployments.onDeploy(
-            version, plan: bundle.plan, planKey: bundle.planKey, ledgerAddress: "10.255.0.2:7400", timeout: nil, supersede: true, now: timestamp(now))
+            version, plan: bundle.plan, planKey: bundle.planKey, ledgerAddress: "10.255.0.2:7400",
+            timeout: .milliseconds(Int64(run.deadline * 1000)), estimate: .init(transfer: .zero, depth: 0), supersede: true,
+            now: timestamp(now))
         {
         case .success(let actions): applyLedger(actions)
         case .failure(let refusal): note("ledger deploy refused: \(refusal)")
@@ -460,12 +466,19 @@ public final class ProtocolEngine {
             case .startSeeding(let version, _):
                 let bundle = bundles[current]
                 let envelope = ledgerKey.envelope(deployments.versions[version]!.deployment!.announcement, context: .announce)
+                seedersStarted += 1
                 var s = SeederMachine(
                     plan: bundle.plan, planKey: bundle.planKey, manifest: bundle.manifestKey, chunkKeys: bundle.chunkKeys,
-                    announcement: envelope.canonicalBytes)
+                    announcement: envelope.canonicalBytes, firstLink: SeederMachine.linkRange(seedersStarted))
                 let actions = s.start()
                 seeder = s
                 apply(actions, at: ledgerEndpoint)
+            case .askForAnswers(let version, let nodes):
+                let index = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+                for node in nodes {
+                    guard let v = index[node] else { continue }
+                    schedule(.answerRequest(v, version), at: now + link(ledgerEndpoint, v).latency)
+                }
             case .stopSeeding:
                 if var s = seeder {
                     let actions = s.stop(reason: "deployment over")
