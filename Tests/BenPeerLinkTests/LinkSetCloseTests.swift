@@ -1,0 +1,120 @@
+import BenCore
+import BenPeerLink
+import BenProtocol
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+/// Closing a link never throws away what was written to it (issue 12): the last chunk and the BYE arrive even
+/// when the sender closes right after queueing them, its send buffer is small and the receiver is slow.
+@Suite struct LinkSetCloseTests {
+    static let header = FrameHeader(fleet: FleetName("demo")!, version: 3)
+    static let logger = Logger(label: "test")
+
+    /// What a receiving link saw.
+    final class Received: Sendable {
+        private let state = Mutex<(chunks: [Int: Int], byes: [String], closed: String?)>(([:], [], nil))
+        func chunk(_ index: Int, bytes: Int) { state.withLock { $0.chunks[index] = bytes } }
+        func bye(_ reason: String) { state.withLock { $0.byes.append(reason) } }
+        func close(_ reason: String) { state.withLock { $0.closed = reason } }
+        var chunks: [Int: Int] { state.withLock { $0.chunks } }
+        var byes: [String] { state.withLock { $0.byes } }
+        var closed: String? { state.withLock { $0.closed } }
+    }
+
+    static func payload(_ index: Int, size: Int) -> ByteBuffer {
+        ByteBuffer(bytes: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
+    }
+
+    static func handlers(received: Received?, chunkSize: Int, slow: Duration = .zero) -> LinkSet.Handlers {
+        LinkSet.Handlers(
+            frame: { _, frame in
+                switch frame {
+                case .chunk(_, let index, _, let bytes):
+                    received?.chunk(Int(index), bytes: bytes.readableBytes)
+                    if slow > .zero { try? await Task.sleep(for: slow) }
+                case .bye(_, _, let reason):
+                    received?.bye(reason)
+                default:
+                    break
+                }
+            },
+            chunkWritten: { _, _ in },
+            closed: { _, reason in received?.close(reason) },
+            materialize: { frame, header in
+                switch frame {
+                case .chunk(let index, let key): .chunk(header, index: UInt32(index), key: key, bytes: payload(index, size: chunkSize))
+                case .bye(let code, let reason): .bye(header, code: code, reason: reason)
+                default: .nack(header, [])
+                }
+            })
+    }
+
+    @Test(arguments: [(64 << 10, 24), (1 << 20, 6)])
+    func aLinkClosedRightAfterItsLastChunkLosesNothing(chunkSize: Int, chunks: Int) async throws {
+        let received = Received()
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: Self.logger)
+        let port = server.channel.localAddress!.port!
+        let receiving = LinkSet(logger: Self.logger)
+        let sending = LinkSet(logger: Self.logger, linger: .seconds(20))
+        let tasks = ShellTasks()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await tasks.run() }
+            group.addTask {
+                try await receiving.accept(
+                    on: server, tasks: tasks, handlers: Self.handlers(received: received, chunkSize: chunkSize, slow: .milliseconds(15)),
+                    accepted: { _ in })
+            }
+            let channel = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: Self.logger)
+            // A small send buffer: most of what is queued waits in the channel, not in the kernel, at the close.
+            try await channel.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 4096).get()
+            let link = LinkID(inbound: 1)
+            let registration = sending.register(link)
+            let key = Key(digest: [UInt8](repeating: 5, count: 32))
+            for i in 0..<chunks { sending.send(link, .chunk(index: i, key: key), header: Self.header) }
+            sending.close(link, bye: (.done, "done", Self.header), reason: "done")
+            await sending.run(link, registration: registration, channel: channel, handlers: Self.handlers(received: nil, chunkSize: chunkSize))
+            // The receiver has everything by the time the sender's link is over.
+            let expected = Dictionary(uniqueKeysWithValues: (0..<chunks).map { ($0, chunkSize) })
+            #expect(received.chunks == expected, "chunks received whole: \(received.chunks.count) of \(chunks)")
+            #expect(received.byes == ["done"], "the BYE arrived after the last chunk")
+            group.cancelAll()
+        }
+    }
+
+    /// The peer that finishes first (it half-closes) still gets what was queued for it: an ACK written just
+    /// before the other side's BYE is not lost.
+    @Test func framesQueuedWhenThePeerFinishesStillGo() async throws {
+        let received = Received()
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: Self.logger)
+        let port = server.channel.localAddress!.port!
+        let tasks = ShellTasks()
+        let accepting = LinkSet(logger: Self.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await tasks.run() }
+            // The accepting side answers its peer's first frame with two chunks and then closes.
+            let answering = LinkSet.Handlers(
+                frame: { link, _ in
+                    let key = Key(digest: [UInt8](repeating: 5, count: 32))
+                    accepting.send(link, .chunk(index: 0, key: key), header: Self.header)
+                    accepting.send(link, .chunk(index: 1, key: key), header: Self.header)
+                    accepting.close(link, bye: (.done, "answered", Self.header), reason: "answered")
+                },
+                chunkWritten: { _, _ in }, closed: { _, _ in },
+                materialize: Self.handlers(received: nil, chunkSize: 300_000).materialize)
+            group.addTask { try await accepting.accept(on: server, tasks: tasks, handlers: answering, accepted: { _ in }) }
+            let opening = LinkSet(logger: Self.logger)
+            let channel = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: Self.logger)
+            let link = LinkID(inbound: 9)
+            let registration = opening.register(link)
+            opening.send(link, .bye(.done, "hello"), header: Self.header)
+            opening.close(link, bye: nil, reason: "asked")
+            await opening.run(link, registration: registration, channel: channel, handlers: Self.handlers(received: received, chunkSize: 300_000))
+            #expect(received.chunks == [0: 300_000, 1: 300_000])
+            #expect(received.byes == ["answered"])
+            group.cancelAll()
+        }
+    }
+}
