@@ -20,6 +20,7 @@ extension AgentService {
             if unintroduced.remove(link) != nil {
                 // Frames on this link carry the version it was opened for, even if this node refuses it.
                 headerOfLink[link] = hello.header
+                if hello.purpose == .pull { links.servesPuller(link) }
                 let incoming = hello.announcement.isEmpty ? nil : readAnnouncement(hello.announcement)
                 perform(machine.onLinkAccepted(link, hello: hello, announcement: incoming, local: incoming.flatMap(holdings), now: now))
             } else {
@@ -178,7 +179,10 @@ extension AgentService {
 
     func fire(_ timer: TimerID, token: UInt64) {
         guard timers.fire(timer, token: token) else { return }
-        perform(machine.onTimer(timer, now: SystemClock.now()))
+        let now = SystemClock.now()
+        // The progress check judges links by what arrived on them, partial frames included.
+        if case .progressCheck = timer { machine.onLinkBytes(links.receivedBytes(), now: now) }
+        perform(machine.onTimer(timer, now: now))
     }
 
     /// Compiles off the actor (the hot path keeps serving the old version meanwhile).

@@ -229,6 +229,8 @@ extension LedgerService {
             }
             linkVersion[link] = hello.header.version
             seeders[hello.header.version] = seeding
+            // Pulls from the store share one flow's worth of the uplink; the stripe trees keep the rest.
+            links.servesPuller(link)
             withSeeder(link) { $0.onLinkAccepted(link, hello: hello, now: now) }
             return
         }

@@ -41,6 +41,10 @@ public final class LinkSet: Sendable {
     }
 
     private let queues = Mutex<[LinkID: AsyncStream<Item>.Continuation]>([:])
+    private let counters = Mutex<[LinkID: ByteCounter]>([:])
+    /// Links that serve pullers: their chunks wait their turn at `pullGate`.
+    private let pullers = Mutex<Set<LinkID>>([])
+    private let pullGate = PullGate()
     private let nextInbound = Mutex<UInt64>(1)
     private let logger: Logger
     private let limiter: UploadLimiter?
@@ -68,6 +72,16 @@ public final class LinkSet: Sendable {
     }
 
     public var count: Int { queues.withLock { $0.count } }
+
+    /// Marks a link as one that serves a puller: tree links go first (`PullGate`).
+    public func servesPuller(_ link: LinkID) {
+        _ = pullers.withLock { $0.insert(link) }
+    }
+
+    /// Bytes received so far on every running link, partial frames included.
+    public func receivedBytes() -> [LinkID: Int64] {
+        counters.withLock { $0.mapValues(\.value) }
+    }
 
     /// Makes a link known, so frames can be queued on it before it runs (the machine's first HELLO, say).
     public func register(_ link: LinkID) -> Registration {
@@ -118,6 +132,12 @@ public final class LinkSet: Sendable {
         let continuation = registration.continuation
         let linger = self.linger
         let reason: String
+        let inner = channel.channel
+        if let counter = try? await inner.eventLoop.submit({
+            try inner.pipeline.syncOperations.handler(type: PeerFrameDecoderHandler.self).received
+        }).get() {
+            counters.withLock { $0[link] = counter }
+        }
         do {
             reason = try await channel.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: LinkEnd.self) { group in
@@ -133,7 +153,19 @@ public final class LinkSet: Sendable {
                                 if let limiter = self.limiter, case .chunk(_, _, _, let payload) = bytes {
                                     await limiter.acquire(payload.readableBytes)
                                 }
-                                try await outbound.write(bytes)
+                                let gated = frame.isChunk && self.pullers.withLock { $0.contains(link) }
+                                if gated {
+                                    await self.pullGate.acquire()
+                                    do {
+                                        try await outbound.write(bytes)
+                                    } catch {
+                                        self.pullGate.release()
+                                        throw error
+                                    }
+                                    self.pullGate.release()
+                                } else {
+                                    try await outbound.write(bytes)
+                                }
                                 if case .chunk(let index, _) = frame { await handlers.chunkWritten(link, index) }
                             case .close(let bye, let why):
                                 if let (code, text, header) = bye { try await outbound.write(.bye(header, code: code, reason: text)) }
@@ -165,6 +197,8 @@ public final class LinkSet: Sendable {
         }
         continuation.finish()
         queues.withLock { _ = $0.removeValue(forKey: link) }
+        counters.withLock { _ = $0.removeValue(forKey: link) }
+        pullers.withLock { _ = $0.remove(link) }
         await handlers.closed(link, reason)
     }
 

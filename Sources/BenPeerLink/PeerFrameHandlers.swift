@@ -1,6 +1,7 @@
 public import BenProtocol
 public import Logging
 public import NIOCore
+import Synchronization
 
 /// Turns the byte stream of a peer link into frames, and enforces the link's hygiene: size bounds per frame
 /// kind (refused from the length prefix alone), a minimum rate and a deadline while a frame is half-received,
@@ -10,6 +11,9 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = PeerFrame
 
+    /// Every byte that arrived on the link, whole frames or not: a slow link still moving shows here before its
+    /// next frame is complete (`LinkSet.receivedBytes`).
+    public let received = ByteCounter()
     private let settings: PeerLinkSettings
     private let logger: Logger
     private var buffer: ByteBuffer?
@@ -50,6 +54,7 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
         guard !failed else { return }
         var incoming = unwrapInboundIn(data)
         bytesThisWindow += incoming.readableBytes
+        received.add(incoming.readableBytes)
         if buffer == nil {
             buffer = incoming
         } else {
@@ -134,4 +139,15 @@ public final class PeerFrameEncoderHandler: ChannelOutboundHandler, RemovableCha
         PeerFrameCodec.encode(frame, into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: promise)
     }
+}
+
+/// A count of bytes shared between a channel's event loop and the shell.
+public final class ByteCounter: Sendable {
+    private let count = Atomic<Int64>(0)
+
+    public init() {}
+
+    public func add(_ n: Int) { count.add(Int64(n), ordering: .relaxed) }
+
+    public var value: Int64 { count.load(ordering: .relaxed) }
 }

@@ -7,7 +7,7 @@ public struct Plan: CanonicalDocument {
     public static let format = "ben/plan/v1"
     public static let documentName = "plan"
     public static let maxBytes = 256 << 20
-    public static let fields: Set<String> = ["format", "fleet", "version", "topology", "nodes", "stripes", "backups"]
+    public static let fields: Set<String> = ["format", "fleet", "version", "topology", "nodes", "stripes", "backups", "stripe_rate"]
 
     /// The parent index that means "the ledger".
     public static let ledger: Int32 = -1
@@ -22,10 +22,15 @@ public struct Plan: CanonicalDocument {
     public var stripes: [[Int32]]
     /// `backups[i]`: other nodes that can serve node i if its parents fail, best first (may be empty).
     public var backups: [[Int32]]
+    /// Bytes per second each stripe is planned to flow at over every link of its tree (0: not known). Relays and
+    /// children judge a link's progress against it: a stream this slow is moving, not stalled.
+    public var stripeRate: Int64
 
     public init(
-        fleet: FleetName, version: Version, topology: Key, nodes: [PlanNode], stripes: [[Int32]], backups: [[Int32]]
+        fleet: FleetName, version: Version, topology: Key, nodes: [PlanNode], stripes: [[Int32]], backups: [[Int32]],
+        stripeRate: Int64 = 0
     ) {
+        self.stripeRate = stripeRate
         self.fleet = fleet
         self.version = version
         self.topology = topology
@@ -120,6 +125,7 @@ public struct Plan: CanonicalDocument {
         fleet = try r.fleet("fleet")
         version = try r.version("version")
         topology = try r.key("topology")
+        stripeRate = r.has("stripe_rate") ? try r.int("stripe_rate", in: 1...JSONValue.maxSafeInteger) : 0
         nodes = try r.elements("nodes") { (value, path) throws(DocumentError) in
             try PlanNode(json: value, document: Self.documentName, path: path)
         }
@@ -136,7 +142,7 @@ public struct Plan: CanonicalDocument {
     }
 
     public var json: JSONValue {
-        .object([
+        var object: [String: JSONValue] = [
             "format": .string(Self.format),
             "fleet": .string(fleet.rawValue),
             "version": .int(Int64(version.rawValue)),
@@ -144,7 +150,9 @@ public struct Plan: CanonicalDocument {
             "nodes": .array(nodes.map(\.json)),
             "stripes": .array(stripes.map { .array($0.map { .int(Int64($0)) }) }),
             "backups": .array(backups.map { .array($0.map { .int(Int64($0)) }) }),
-        ])
+        ]
+        if stripeRate > 0 { object["stripe_rate"] = .int(stripeRate) }
+        return .object(object)
     }
 }
 

@@ -8,7 +8,7 @@ public struct Subtree: CanonicalDocument {
     public static let documentName = "subtree"
     public static let maxBytes = 64 << 20
     public static let fields: Set<String> = [
-        "fleet", "version", "plan", "stripe", "stripes", "depth", "nodes", "parents", "backups",
+        "fleet", "version", "plan", "stripe", "stripes", "depth", "nodes", "parents", "backups", "stripe_rate",
     ]
 
     public var fleet: FleetName
@@ -26,11 +26,14 @@ public struct Subtree: CanonicalDocument {
     public var parents: [Int32]
     /// Backups of each node, as addresses, best first.
     public var backups: [[PlanNode]]
+    /// The plan's `stripeRate`: bytes per second this stripe is planned to flow at on each link (0: not known).
+    public var stripeRate: Int64
 
     public init(
         fleet: FleetName, version: Version, plan: Key, stripe: Int, stripeCount: Int, depth: Int, nodes: [PlanNode],
-        parents: [Int32], backups: [[PlanNode]]
+        parents: [Int32], backups: [[PlanNode]], stripeRate: Int64 = 0
     ) {
+        self.stripeRate = stripeRate
         self.fleet = fleet
         self.version = version
         self.plan = plan
@@ -66,7 +69,7 @@ public struct Subtree: CanonicalDocument {
         }
         return Subtree(
             fleet: fleet, version: version, plan: plan, stripe: stripe, stripeCount: stripeCount, depth: depth + level(of: i),
-            nodes: nodes, parents: parents, backups: backups)
+            nodes: nodes, parents: parents, backups: backups, stripeRate: stripeRate)
     }
 
     /// How many edges below `nodes[0]` node i sits.
@@ -95,6 +98,7 @@ public struct Subtree: CanonicalDocument {
         fleet = try r.fleet("fleet")
         version = try r.version("version")
         plan = try r.key("plan")
+        stripeRate = r.has("stripe_rate") ? try r.int("stripe_rate", in: 1...JSONValue.maxSafeInteger) : 0
         stripeCount = Int(try r.int("stripes", in: 1...1024))
         stripe = Int(try r.int("stripe", in: 0...Int64(stripeCount - 1)))
         depth = Int(try r.int("depth", in: 1...1_000_000))
@@ -125,7 +129,7 @@ public struct Subtree: CanonicalDocument {
     }
 
     public var json: JSONValue {
-        .object([
+        var object: [String: JSONValue] = [
             "fleet": .string(fleet.rawValue),
             "version": .int(Int64(version.rawValue)),
             "plan": .string(plan.hex),
@@ -135,7 +139,9 @@ public struct Subtree: CanonicalDocument {
             "nodes": .array(nodes.map(\.json)),
             "parents": .array(parents.map { .int(Int64($0)) }),
             "backups": .array(backups.map { .array($0.map(\.json)) }),
-        ])
+        ]
+        if stripeRate > 0 { object["stripe_rate"] = .int(stripeRate) }
+        return .object(object)
     }
 }
 
@@ -159,6 +165,6 @@ extension Plan {
         return Subtree(
             fleet: fleet, version: version, plan: planKey, stripe: s, stripeCount: stripes.count, depth: depth,
             nodes: order.map { nodes[$0] }, parents: parents,
-            backups: order.map { n in backups[n].map { nodes[Int($0)] } })
+            backups: order.map { n in backups[n].map { nodes[Int($0)] } }, stripeRate: stripeRate)
     }
 }

@@ -45,13 +45,29 @@ struct Deployment: Sendable {
     /// No parent came by the orphan deadline; this node pulls and acks straight to the ledger.
     var orphaned = false
     var pulls: [LinkID: Pull] = [:]
+
+    /// The links chunks of stripe `s` come on: the parent in that stripe tree, and pulls for its chunks.
+    func feeders(ofStripe s: Int) -> [LinkID] {
+        var links = parents.filter { $0.value.stripes.contains(s) }.map(\.key)
+        for (link, pull) in pulls where pull.wanted.contains(where: { $0 != NackEntry.manifestIndex && Int($0) % stripeCount == s }) {
+            links.append(link)
+        }
+        return links.sorted()
+    }
     var serving: PullServer
     /// Relays and holders that served bytes that did not match their keys.
     var untrusted: Set<NodeID> = []
     /// Pull sources that failed or lacked what was wanted, this deployment.
     var exhaustedSources: Set<NodeID> = []
-    /// Chunks held per stripe at the last progress check.
-    var progressMarks: [Int: Int] = [:]
+    /// When something last arrived on each parent and pull link (a frame, or bytes of one): the progress check
+    /// judges links by it.
+    var lastHeard: [LinkID: Timestamp] = [:]
+    /// Bytes received on each link, as the shell last reported them.
+    var linkBytes: [LinkID: Int64] = [:]
+    /// When this node was first contacted (or became an orphan): links not yet heard from count from here.
+    var contactedAt: Timestamp?
+    /// The largest chunk of the bundle, from the manifest (for the stripe rate's chunk time).
+    var chunkBytes: Int64 = 0
     var acks = AckBook()
     /// Reports about other nodes to pass up (a relay that served tampered bytes).
     var reports: [Aggregate.Missing] = []

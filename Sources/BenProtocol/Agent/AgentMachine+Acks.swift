@@ -167,6 +167,79 @@ extension AgentMachine {
         return evidence.filter { seen.insert($0).inserted && !d.acks.sentEvidence.contains($0) }
     }
 
+    /// The shell's count of bytes received so far on each link (cumulative), read at each progress check: bytes
+    /// of a chunk still arriving show a slow link is moving.
+    public mutating func onLinkBytes(_ received: [LinkID: Int64], now: Timestamp) {
+        guard var d = deployment else { return }
+        for (link, bytes) in received where bytes > (d.linkBytes[link] ?? 0) {
+            d.linkBytes[link] = bytes
+            if d.parents[link] != nil || d.pulls[link] != nil { d.lastHeard[link] = now }
+        }
+        deployment = d
+    }
+
+    /// How long a stripe may go without a word from any link feeding it before it counts as stalled.
+    func stallAfter(_ d: Deployment, stripe s: Int) -> Duration {
+        guard let rate = d.subtrees[s]?.stripeRate ?? d.subtrees.values.first?.stripeRate, rate > 0, d.chunkBytes > 0 else {
+            return settings.stallFloor
+        }
+        let chunkTime = Duration.milliseconds(d.chunkBytes * 1000 / rate)
+        return max(settings.stallFloor, chunkTime * settings.stallChunkTimes)
+    }
+
+    /// Finds stripes that stopped: chunks missing and nothing heard from any link feeding them for longer than
+    /// `stallAfter`. Their chunks are fetched elsewhere (backups first, then the ledger's store), a parent link
+    /// that went silent is closed, and a pull that went silent is dropped for the next holder.
+    mutating func checkProgress(now: Timestamp) -> [PeerAction] {
+        guard var d = deployment, d.contacted || d.orphaned else { return [] }
+        let since = d.contactedAt ?? now
+        func silent(_ link: LinkID, _ limit: Duration) -> Bool { now - (d.lastHeard[link] ?? since) >= limit }
+        var actions: [PeerAction] = []
+        guard d.chunkKeys != nil else {
+            let links = d.parents.keys.sorted() + d.pulls.keys.sorted()
+            if links.allSatisfy({ silent($0, settings.stallFloor) }) && now - since >= settings.stallFloor {
+                deployment = d
+                return fetch([NackEntry.manifestIndex], now: now)
+            }
+            return []
+        }
+        var stalled = Set<UInt32>()
+        var silentLinks = Set<LinkID>()
+        for s in 0..<d.stripeCount {
+            let missing = d.missing(inStripe: s)
+            guard !missing.isEmpty else { continue }
+            let limit = stallAfter(d, stripe: s)
+            let feeders = d.feeders(ofStripe: s)
+            let quiet = feeders.filter { silent($0, limit) }
+            guard quiet.count == feeders.count, now - since >= limit else { continue }
+            silentLinks.formUnion(quiet)
+            stalled.formUnion(missing.map(UInt32.init))
+            actions.append(.report(.stripeStalled(stripe: s, missing: missing.count)))
+        }
+        // A silent pull is dropped, so its chunks are asked of the next holder; a silent parent is closed: it is
+        // gone or wedged, and its stripes now come from elsewhere.
+        for link in silentLinks.sorted() {
+            if let pull = d.pulls.removeValue(forKey: link) {
+                if pull.source.id != Self.ledgerID { d.exhaustedSources.insert(pull.source.id) }
+                actions.append(.close(link, .done, reason: "nothing arrived for \(settings.stallFloor)"))
+            } else if d.parents.removeValue(forKey: link) != nil {
+                if d.ackParent == link {
+                    d.ackParent = nil
+                    d.ackParentLost = true
+                }
+                actions.append(.close(link, .done, reason: "nothing arrived on the link; fetching its stripes elsewhere"))
+            }
+        }
+        deployment = d
+        return actions + fetch(stalled, now: now)
+    }
+
+    /// Something arrived on `link` (a frame, or bytes of one): it is alive.
+    mutating func heard(_ link: LinkID, now: Timestamp) {
+        guard deployment != nil else { return }
+        deployment!.lastHeard[link] = now
+    }
+
     /// A timer armed earlier fired.
     public mutating func onTimer(_ timer: TimerID, now: Timestamp) -> [PeerAction] {
         guard var d = deployment else { return [] }
@@ -174,6 +247,7 @@ extension AgentMachine {
         case .orphan(let v):
             guard v == d.version, !d.contacted else { return [] }
             d.orphaned = true
+            d.contactedAt = d.contactedAt ?? now
             deployment = d
             guard d.phase == .receiving else {
                 // Done already, and no parent came to take the ack: send it directly.
@@ -182,7 +256,7 @@ extension AgentMachine {
             var wanted = Set(missingAll().map(UInt32.init))
             if d.chunkKeys == nil { wanted.insert(NackEntry.manifestIndex) }
             // Holding the whole bundle already, it still asks the ledger: only a target may swap it in.
-            if wanted.isEmpty { return [.report(.orphaned(v))] + confirmTarget() }
+            if wanted.isEmpty { return [.report(.orphaned(v))] + confirmTarget(now: now) }
             return [.report(.orphaned(v))] + fetch(wanted, now: now)
         case .ackDeadline(let v):
             guard v == d.version, !d.acks.sentUp else { return [] }
@@ -194,32 +268,11 @@ extension AgentMachine {
             return actions
         case .progressCheck(let v):
             guard v == d.version, d.phase == .receiving else { return [] }
-            var actions: [PeerAction] = [.armTimer(.progressCheck(v), at: now + settings.progressCheckEvery)]
-            guard d.contacted || d.orphaned else { return actions }
-            guard let keys = d.chunkKeys else {
-                return actions + fetch([NackEntry.manifestIndex], now: now)
-            }
-            var stalled = Set<UInt32>()
-            for s in 0..<d.stripeCount {
-                let held = (0..<keys.count).reduce(0) { $0 + ($1 % d.stripeCount == s && d.have.contains($1) ? 1 : 0) }
-                let missing = d.missing(inStripe: s)
-                if !missing.isEmpty && d.progressMarks[s] == held {
-                    stalled.formUnion(missing.map(UInt32.init))
-                    actions.append(.report(.stripeStalled(stripe: s, missing: missing.count)))
-                }
-                d.progressMarks[s] = held
-            }
-            // A pull that is itself stuck on stalled chunks is dropped, so they are asked of the next holder.
-            for (link, pull) in d.pulls.sorted(by: { $0.key < $1.key }) where !pull.wanted.isDisjoint(with: stalled) {
-                d.pulls[link] = nil
-                if pull.source.id != Self.ledgerID { d.exhaustedSources.insert(pull.source.id) }
-                actions.append(.close(link, .done, reason: "no progress"))
-            }
-            deployment = d
-            return actions + fetch(stalled, now: now)
+            let actions: [PeerAction] = [.armTimer(.progressCheck(v), at: now + settings.progressCheckEvery)]
+            return actions + checkProgress(now: now)
         case .relayCheck(let v):
             guard v == d.version else { return [] }
-            var actions = d.relay.handOffBacklogs(threshold: settings.handOffBacklog)
+            var actions = d.relay.handOffBacklogs(threshold: settings.handOffBacklog, interval: settings.relayCheckEvery, chunkBytes: d.chunkBytes)
             // Children come with the PLAN, after the announcement: keep checking while chunks still arrive or a
             // child still has a backlog here, and never past the deadline (a dead child would keep it forever).
             let next = now + settings.relayCheckEvery

@@ -160,7 +160,8 @@ extension AgentMachine {
         d.orphaned = false
         d.pulls = [:]
         d.exhaustedSources = []
-        d.progressMarks = [:]
+        d.lastHeard = [:]
+        d.contactedAt = nil
         let own = d.acks.own
         d.acks = AckBook()
         d.acks.own = own

@@ -7,6 +7,7 @@ extension AgentMachine {
         guard var d = deployment, var parent = d.parents[link] else {
             return [.close(link, .protocolError, reason: "PLAN on a link that is not from a parent")]
         }
+        d.lastHeard[link] = now
         guard subtree.root.id == node, subtree.fleet == fleet, subtree.version == d.version else {
             return [
                 .report(.protocolViolation(link, "PLAN for \(subtree.root.id) \(subtree.version), not this node's")),
@@ -64,12 +65,14 @@ extension AgentMachine {
         guard d.chunkKeys == nil else { return [] }
         // Bytes still arriving on a link this node already dropped (a distrusted parent) are not looked at.
         guard let source = sourceNode(of: link, in: d) else { return [] }
+        d.lastHeard[link] = now
         guard actualKey == d.announcement.manifest, let manifest else {
             deployment = d
             return distrust(source, link: link, report: .tamperedManifest(from: source), now: now, refetchManifest: true)
         }
         let keys = manifest.chunkKeys
         d.chunkKeys = keys
+        d.chunkBytes = manifest.artifacts.map(\.chunkSize).max() ?? 0
         if d.have.count != keys.count { d.have = ChunkSet(count: keys.count) }
         var actions: [PeerAction] = [.storeManifest(actualKey)]
         actions += d.relay.manifestKnown(keys)
@@ -87,6 +90,7 @@ extension AgentMachine {
     public mutating func onChunk(_ link: LinkID, index: Int, claimedKey: Key, actualKey: Key, now: Timestamp) -> [PeerAction] {
         guard var d = deployment else { return [] }
         guard let source = sourceNode(of: link, in: d) else { return [] }
+        d.lastHeard[link] = now
         guard let keys = d.chunkKeys else {
             return [.report(.protocolViolation(link, "chunk \(index) before the manifest"))]
         }
@@ -145,6 +149,9 @@ extension AgentMachine {
             return actions
         }
         if d.parents[link] != nil {
+            // A parent's NACK: chunks it hands off, or (empty) a keepalive while it waits on its own parent.
+            d.lastHeard[link] = now
+            deployment = d
             return fetch(lacking, now: now)
         }
         let actions = d.relay.onChildNack(link, entries: entries)
@@ -171,6 +178,7 @@ extension AgentMachine {
         }
         let link = d.relay.allocateLink()
         d.pulls[link] = Deployment.Pull(source: source, phase: .connecting, wanted: needed)
+        d.lastHeard[link] = now
         deployment = d
         return [.connect(link, peer: source, purpose: .pull)]
     }
@@ -187,10 +195,11 @@ extension AgentMachine {
 
     /// An orphan that already holds the whole bundle asks the ledger for nothing, only to learn whether it is a
     /// target (the ledger accepts or says `notTargeted`).
-    mutating func confirmTarget() -> [PeerAction] {
+    mutating func confirmTarget(now: Timestamp) -> [PeerAction] {
         guard var d = deployment, !d.pulls.values.contains(where: { $0.source.id == Self.ledgerID }) else { return [] }
         let link = d.relay.allocateLink()
         d.pulls[link] = Deployment.Pull(source: d.ledgerNode, phase: .connecting, wanted: [])
+        d.lastHeard[link] = now
         deployment = d
         return [.connect(link, peer: d.ledgerNode, purpose: .pull)]
     }

@@ -59,8 +59,10 @@ extension AgentMachine {
         }
         guard var d = deployment, d.version == hello.header.version else { return actions }
         d.parents[link] = Deployment.ParentLink(node: hello.node)
+        d.lastHeard[link] = now
         if !d.contacted {
             d.contacted = true
+            d.contactedAt = now
             actions.append(.cancelTimer(.orphan(d.version)))
         }
         let accept = Hello(
@@ -103,6 +105,7 @@ extension AgentMachine {
         }
         if var pull = d.pulls[link] {
             pull.phase = .requested
+            d.lastHeard[link] = now
             // The ledger serves only targets: its accept confirms this node is one.
             if pull.source.id == Self.ledgerID { d.targetConfirmed = true }
             // Ask only for what the holder has; the rest goes to the next source.

@@ -18,12 +18,19 @@ public struct AgentMachine: Sendable {
         /// How long after accepting an announcement a node waits for a parent before pulling from the store.
         public var orphanAfter: Duration = .seconds(10)
         /// How often a receiving node checks for stripes that stopped making progress.
-        public var progressCheckEvery: Duration = .seconds(5)
+        public var progressCheckEvery: Duration = .seconds(1)
+        /// A stripe is stalled when nothing at all (no byte, no keepalive) has come from any link feeding it for
+        /// `stallChunkTimes` chunks at the plan's stripe rate, and never sooner than `stallFloor`. A slow but
+        /// moving stream is not stalled; a parent waiting on its own parent says so with keepalives.
+        public var stallFloor: Duration = .seconds(3)
+        public var stallChunkTimes: Int = 4
         /// How much earlier than its parent a node sends its aggregate: depth d sends by deadline − d × step.
         public var ackStep: Duration = .seconds(2)
         /// How often a relay compares each child's queue with the last time, and how long a queue that is not
-        /// shrinking may get before its newer half is handed to the child to fetch elsewhere.
-        public var relayCheckEvery: Duration = .seconds(2)
+        /// shrinking may get before its newer half is handed to the child to fetch elsewhere (only when the relay
+        /// also sends that child less than half what the plan's stripe rate expects). A child it has nothing
+        /// for gets a keepalive at each check.
+        public var relayCheckEvery: Duration = .seconds(1)
         public var handOffBacklog: Int = 4
 
         public init() {}

@@ -41,6 +41,10 @@ public enum OutboundFrame: Sendable, Hashable {
     case ack(Aggregate)
     case nack([NackEntry])
     case bye(ByeCode, String)
+
+    public var isChunk: Bool {
+        if case .chunk = self { true } else { false }
+    }
 }
 
 /// What an agent keeps on disk so that a restart serves its last verified version at once, never accepts an

@@ -49,8 +49,9 @@ struct RelayCore: Sendable, Hashable {
         var acked: Set<NodeID> = []
         /// Chunks this relay has written to the child's link (counted for the byte accounting in reports).
         var sentChunks = 0
-        /// Chunks queued for the child at the last relay check (see `handOffBacklogs`).
+        /// Chunks queued for the child, and chunks sent to it, at the last relay check (see `handOffBacklogs`).
         var lastBacklog = 0
+        var sentAtLastCheck = 0
     }
 
     let fleet: FleetName
@@ -348,20 +349,28 @@ struct RelayCore: Sendable, Hashable {
         return [.connect(link, peer: child.node, purpose: .push)]
     }
 
-    /// Hands off what this relay's upload cannot keep up with. A child whose queue (chunks held here, not yet
-    /// sent) was at least `threshold` at the last check and has not shrunk since is being fed slower than chunks
-    /// arrive for it: a slow relay would otherwise pace everything below it. The newer half of that queue is
-    /// taken off it and the child is told, with NACK `lacking`, to fetch those chunks elsewhere (its backups,
-    /// then the ledger's store), as a holder that lacks chunks says. A queue that is draining is left alone, so a
-    /// relay that simply holds a lot (a restart, a retry) keeps serving it.
+    /// Hands off what this relay's upload cannot keep up with, and keeps quiet links alive. Call it at a steady
+    /// `interval` while children are being fed.
     ///
-    /// Call it at a steady interval while children are being fed.
-    mutating func handOffBacklogs(threshold: Int) -> [PeerAction] {
+    /// A child whose queue (chunks held here, not yet sent) was at least `threshold` at the last check, has not
+    /// shrunk since, and got less than half of what the plan's stripe rate expects over the interval is being fed
+    /// slower than planned: a slow relay would otherwise pace everything below it. The newer half of that queue
+    /// is taken off it and the child is told, with NACK `lacking`, to fetch those chunks elsewhere (its backups,
+    /// then the ledger's store). A queue that is draining, or a relay sending at the planned rate (its queue
+    /// grows only because chunks arrive in bursts), is left alone. Without a planned rate, the queue alone
+    /// decides. A child this relay has sent nothing since the last check, and that still lacks chunks of its
+    /// stripes, gets an empty NACK: the relay is alive and waiting on its own parent, so the child need not go
+    /// elsewhere.
+    mutating func handOffBacklogs(threshold: Int, interval: Duration, chunkBytes: Int64) -> [PeerAction] {
         var actions: [PeerAction] = []
         for id in children.keys.sorted() {
             guard var child = children[id], child.phase == .streaming, let link = child.link else { continue }
+            let sent = child.sentChunks - child.sentAtLastCheck
             let backlog = child.queue.count
-            if backlog >= threshold, child.lastBacklog >= threshold, backlog >= child.lastBacklog {
+            let rate = child.subtrees.values.first?.stripeRate ?? 0
+            let expected = rate > 0 && chunkBytes > 0 ? Double(rate) * Double(interval.milliseconds) / 1000 / Double(chunkBytes) : 0
+            let behindPlan = expected == 0 || Double(sent) < expected / 2
+            if backlog >= threshold, child.lastBacklog >= threshold, backlog >= child.lastBacklog, behindPlan {
                 let handed = Array(child.queue.suffix(backlog / 2))
                 child.queue.removeLast(handed.count)
                 for index in handed {
@@ -371,8 +380,11 @@ struct RelayCore: Sendable, Hashable {
                 }
                 actions.append(.send(link, .nack(handed.map { NackEntry(index: UInt32($0), code: .lacking) })))
                 actions.append(.report(.backlogHandedOff(child: id, chunks: handed.count, backlog: backlog)))
+            } else if sent == 0, child.inFlight == 0, child.queue.isEmpty, child.hasManifest, !isFullySent(child) {
+                actions.append(.send(link, .nack([])))
             }
             child.lastBacklog = child.queue.count
+            child.sentAtLastCheck = child.sentChunks
             children[id] = child
         }
         return actions

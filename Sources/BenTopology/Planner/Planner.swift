@@ -124,11 +124,12 @@ public struct Planner: Sendable {
         let nodes = planTargets.map { PlanNode(id: topology.nodes[Int($0)].id, address: topology.nodes[Int($0)].address) }
         let backupFleet = planTargets.count == targets.count ? fleet : PlanningFleet(topology: topology, targets: planTargets, seed: deployment.seed)
         let backups = Backups.choose(fleet: backupFleet, stripes: stripes, count: settings.backups)
-        let plan = Plan(
-            fleet: topology.fleet, version: deployment.version, topology: deployment.topologyKey, nodes: nodes,
-            stripes: stripes, backups: backups)
         let b = topology.defaults.uplink.bitsPerSecond
         let rate = Bandwidth(bitsPerSecond: max(1, Int64(shape.k) * b / Int64(shape.m)))!
+        // Each stripe flows at R/k: what a child may expect of its parent's link, and a relay of its upload.
+        let plan = Plan(
+            fleet: topology.fleet, version: deployment.version, topology: deployment.topologyKey, nodes: nodes,
+            stripes: stripes, backups: backups, stripeRate: max(1, Int64(rate.bytesPerSecond) / Int64(stripes.count)))
         return PlannedDeployment(
             plan: plan, topologyIndex: planTargets, excluded: excluded, nominalFanOut: shape.m, streamRate: rate,
             relayStripe: shape.home, capacity: shape.capacity, ledgerCapacity: shape.ledgerCapacity, notes: notes)
