@@ -25,6 +25,9 @@ public struct AgentConfiguration: Sendable {
     /// Caps this process's upload over all peer links, in bytes per second (nil: no cap). Tests and the shaped
     /// benchmark use it to model a node's NIC on loopback.
     public var uploadLimit: Double?
+    /// Fault injection for tests and drills: the first this many aggregates that carry this node's own ack are
+    /// lost on the way out, as if the link or the ack parent had failed right after.
+    public var faultDropAcks = 0
 
     public init(
         node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],

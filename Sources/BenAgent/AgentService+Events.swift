@@ -97,6 +97,7 @@ extension AgentService {
                 connect(link, to: peer)
             case .send(let link, let frame):
                 guard let header = headerOfLink[link] ?? currentHeader else { continue }
+                if case .ack(let aggregate) = frame, dropsOwnAck(aggregate) { continue }
                 links.send(link, frame, header: header)
             case .close(let link, let code, let reason):
                 let header = headerOfLink[link] ?? currentHeader
@@ -127,6 +128,7 @@ extension AgentService {
             case .discardCompiled(let version):
                 compiled[version] = nil
             case .publishAggregate(let aggregate):
+                if dropsOwnAck(aggregate) { continue }
                 publish(aggregate.canonicalBytes, to: NATSSubjects.ack(configuration.fleet))
             case .armTimer(let timer, let at):
                 arm(timer, at: at)
@@ -141,6 +143,14 @@ extension AgentService {
                 break
             }
         }
+    }
+
+    /// `--fault-drop-acks`: loses this aggregate if it carries this node's own ack and the budget is not spent.
+    func dropsOwnAck(_ aggregate: Aggregate) -> Bool {
+        guard acksToDrop > 0, aggregate.ackNodes.contains(configuration.node) else { return false }
+        acksToDrop -= 1
+        logger.warning("fault injection: lost an aggregate carrying this node's own ack", metadata: ["ben.version": "\(aggregate.version)"])
+        return true
     }
 
     var currentHeader: FrameHeader? {

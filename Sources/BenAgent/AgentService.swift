@@ -53,6 +53,8 @@ public actor AgentService {
     }
 
     var transfer: Transfer?
+    /// What is left of `configuration.faultDropAcks`.
+    var acksToDrop = 0
     nonisolated let heartbeatStream: AsyncStream<Void>
     nonisolated let heartbeatTrigger: AsyncStream<Void>.Continuation
 
@@ -75,6 +77,7 @@ public actor AgentService {
         links = LinkSet(
             logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }, linger: configuration.peerLink.closeLinger)
         holder = IntentHolder()
+        acksToDrop = configuration.faultDropAcks
         (heartbeatStream, heartbeatTrigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 

@@ -236,16 +236,17 @@ extension LedgerService {
             estimate = DeploymentMachine.PlanEstimate(transfer: .milliseconds(Int64(cost.completion * 1000)), depth: cost.depth)
         }
         let planKey = try store.putDocument(plan)
+        let leftOut = Self.leftOut(excluded, heartbeats: heartbeats)
         let result: Result<[LedgerAction], DeployRefusal>
         if retry {
             result = machine.onRetry(
                 version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout, estimate: estimate,
-                now: now)
+                leftOut: leftOut, now: now)
         } else {
             let supersede = args["supersede"] == .bool(true)
             result = machine.onDeploy(
                 version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout,
-                estimate: estimate, supersede: supersede, now: now)
+                estimate: estimate, leftOut: leftOut, supersede: supersede, now: now)
         }
         switch result {
         case .failure(let refusal): throw APIError(refusal.description)
@@ -263,6 +264,24 @@ extension LedgerService {
         ]
         if retry { answer["retrying"] = .array(retryTargets.map { .string($0.rawValue) }) }
         return .object(answer)
+    }
+
+    /// Targets the plan left out that are still required, with the reason status shows until they ack. Nodes
+    /// in maintenance are not required: the operator took them out.
+    static func leftOut(_ excluded: [Exclusion], heartbeats: [NodeID: Heartbeat]) -> [NodeID: MissingReason] {
+        var out: [NodeID: MissingReason] = [:]
+        for exclusion in excluded {
+            switch exclusion.reason {
+            case .maintenance:
+                continue
+            case .down:
+                let heard = heartbeats[exclusion.node].map { "last heard \($0.at.rfc3339)" } ?? "never heard from"
+                out[exclusion.node] = MissingReason(.down, "silent when the plan was made (\(heard)); it catches up when it returns")
+            case .unreachable:
+                out[exclusion.node] = MissingReason(.unreachable, "the plan found no parent for it under the fan-out and uplink limits")
+            }
+        }
+        return out
     }
 
     /// Nodes heard from before that have been silent too long: planned around, so they catch up as orphans

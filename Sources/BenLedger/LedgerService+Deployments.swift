@@ -114,9 +114,19 @@ extension LedgerService {
 
     func startSeeding(_ version: Version, planKey: Key) {
         guard seeders[version] == nil else { return }
+        guard let seeder = makeSeeder(version, planKey: planKey) else { return }
+        var machine = seeder
+        let actions = machine.start()
+        seeders[version] = Seeding(machine: machine, plan: machine.plan, header: FrameHeader(fleet: configuration.fleet, version: version))
+        logger.info("seeding", metadata: ["ben.version": "\(version)", "first level": "\(machine.fanOut)", "stripes": "\(machine.plan.stripeCount)"])
+        performSeeder(version, actions)
+    }
+
+    /// A seeder for `version`'s current plan, not yet pushing anything.
+    func makeSeeder(_ version: Version, planKey: Key) -> SeederMachine? {
         guard let record = machine.versions[version], let envelope = announcements[version] else {
             logger.error("cannot seed: no announcement for the version", metadata: ["ben.version": "\(version)"])
-            return
+            return nil
         }
         do {
             let plan = try Plan.decode(try store.get(planKey))
@@ -125,16 +135,25 @@ extension LedgerService {
                 for (i, key) in artifact.chunks.enumerated() { chunkBytes[key] = artifact.chunkLength(i) }
             }
             seedersStarted += 1
-            var seeder = SeederMachine(
+            return SeederMachine(
                 plan: plan, planKey: planKey, manifest: record.manifest, chunkKeys: manifest.chunkKeys, announcement: envelope,
-                firstLink: SeederMachine.linkRange(seedersStarted))
-            let actions = seeder.start()
-            seeders[version] = Seeding(machine: seeder, plan: plan, header: FrameHeader(fleet: configuration.fleet, version: version))
-            logger.info("seeding", metadata: ["ben.version": "\(version)", "first level": "\(seeder.fanOut)", "stripes": "\(plan.stripeCount)"])
-            performSeeder(version, actions)
+                alsoTargets: record.deployment?.required ?? [], firstLink: SeederMachine.linkRange(seedersStarted))
         } catch {
             logger.error("cannot seed", metadata: ["ben.version": "\(version)", "error": "\(error)"])
+            return nil
         }
+    }
+
+    /// A node pulls a version whose trees are no longer being pushed (it came back after the deadline): the
+    /// store still serves it while the version is not final, so its late ack can make the version active.
+    func pullOnlySeeding(_ version: Version) -> Seeding? {
+        if let seeding = seeders[version] { return seeding }
+        guard let record = machine.versions[version], record.status == .deploying || record.status == .incomplete,
+            let planKey = record.deployment?.announcement.plan, let seeder = makeSeeder(version, planKey: planKey)
+        else { return nil }
+        let seeding = Seeding(machine: seeder, plan: seeder.plan, header: FrameHeader(fleet: configuration.fleet, version: version))
+        seeders[version] = seeding
+        return seeding
     }
 
     func stopSeeding(_ version: Version) {
@@ -223,7 +242,7 @@ extension LedgerService {
         let now = SystemClock.now()
         if unintroduced.remove(link) != nil {
             // A node connecting to the seed listener: it pulls chunks of one version.
-            guard case .hello(let hello) = frame, let seeding = seeders[hello.header.version] else {
+            guard case .hello(let hello) = frame, let seeding = pullOnlySeeding(hello.header.version) else {
                 links.close(link, bye: nil, reason: "no rollout of that version is in progress")
                 return
             }

@@ -33,6 +33,8 @@ public final class LocalFleet: @unchecked Sendable {
     /// Extra arguments for one agent, after `agentArguments` (e.g. a lower `--upload-limit` for one relay).
     public var nodeArguments: [NodeID: [String]] = [:]
     public var ledgerArguments: [String] = ["--silent-after", "6"]
+    /// The ledger key one agent trusts instead of the fleet's (a node configured with the wrong key).
+    public var trustedLedgerKey: [NodeID: String] = [:]
 
     /// Makes keys, a topology of `count` nodes (racks of `rackSize`, two zones), and starts nats-server. Start the
     /// ledger and the agents with `startLedger()` and `startAgents()`.
@@ -129,7 +131,7 @@ public final class LocalFleet: @unchecked Sendable {
                 "--node", node.id.rawValue, "--fleet", fleet.rawValue, "--roles",
             ] + node.roles.map(\.rawValue) + [
                 "--key", directory.file("\(node.id).key"), "--listen", "127.0.0.1:\(node.port)", "--nats", nats.url,
-                "--ledger-key", ledgerKey.publicKey.hex, "--state", directory.file("agents/\(node.id)"),
+                "--ledger-key", trustedLedgerKey[id] ?? ledgerKey.publicKey.hex, "--state", directory.file("agents/\(node.id)"),
             ] + agentArguments + (nodeArguments[id] ?? []),
             logPath: directory.file("agent-\(node.id).log"), append: true)
     }

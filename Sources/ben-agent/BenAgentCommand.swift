@@ -49,6 +49,9 @@ struct BenAgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "Fault injection, for tests and drills: lose the first N aggregates that carry this node's own ack.")
+    var faultDropAcks: Int = 0
+
     func run() async throws {
         guard let node = NodeID(node) else { throw ValidationError("--node: \(NodeID.rule)") }
         guard let fleet = FleetName(fleet) else { throw ValidationError("--fleet: \(FleetName.rule)") }
@@ -68,6 +71,8 @@ struct BenAgentCommand: AsyncParsableCommand {
             natsServers: nats.split(separator: ",").map(String.init), trustedLedgerKeys: trusted, stateDirectory: state)
         configuration.heartbeatEvery = .seconds(heartbeat)
         configuration.machine.orphanAfter = .seconds(orphanAfter)
+        guard faultDropAcks >= 0 else { throw ValidationError("--fault-drop-acks: expected a count, 0 or more") }
+        configuration.faultDropAcks = faultDropAcks
         if let uploadLimit {
             guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
             configuration.uploadLimit = rate

@@ -50,11 +50,17 @@ extension Benctl {
                     print("deploying v\(v.rawValue) to \(answer["targets"]?.intValue ?? 0) nodes: \(answer["stripes"]?.intValue ?? 0) stripe trees, depth \(answer["depth"]?.intValue ?? 0), deadline \(answer["deadline"]?.stringValue ?? "?")")
                     if !excluded.isEmpty { print("  left out of the plan: \(excluded.compactMap(\.stringValue).joined(separator: ", "))") }
                 }
+                let retrying = (answer["retrying"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { NodeID($0) } }
+                if retry && !output.json {
+                    print("  retrying \(retrying.count) missing \(retrying.count == 1 ? "node" : "nodes"): \(retrying.map(\.rawValue).joined(separator: ", "))")
+                }
                 guard wait else {
                     if output.json { print(try CanonicalJSON.string(answer)) }
                     return Int32(0)
                 }
-                return try await Self.follow(v, client: client, json: output.json)
+                let code = try await Self.follow(v, client: client, json: output.json)
+                if retry && !retrying.isEmpty && !output.json { try await Self.printRetried(v, nodes: retrying, client: client) }
+                return code
             }
             if code != 0 { throw ExitCode(code) }
         }
@@ -73,6 +79,30 @@ extension Benctl {
                 }
                 try await Task.sleep(for: .milliseconds(250))
             }
+        }
+    }
+}
+
+extension Benctl.Deploy {
+    /// What happened to each node a `--retry` went to: it answered again (it already ran the version and its
+    /// ack had been lost), activated now, refused, or is still missing and why.
+    static func printRetried(_ version: Version, nodes: [NodeID], client: LedgerClient) async throws {
+        let args: JSONValue = ["version": .int(Int64(version.rawValue)), "nodes": .array(nodes.map { .string($0.rawValue) })]
+        let status = try DeploymentStatus(json: try await client.call("status", args: args))
+        print("retried nodes:")
+        for answer in status.answers {
+            let what: String
+            switch answer.status {
+            case "active":
+                if let at = answer.at, let issued = status.issuedAt, at < issued {
+                    what = "answered again (it already ran v\(version.rawValue); its ack had not reached the ledger)"
+                } else {
+                    what = "activated"
+                }
+            case "refused": what = "refused: \(answer.reason)"
+            default: what = "still missing: \(answer.reason)"
+            }
+            print("  \(answer.node): \(what)")
         }
     }
 }

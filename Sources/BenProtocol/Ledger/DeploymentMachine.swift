@@ -116,15 +116,18 @@ public struct DeploymentMachine: Sendable {
     /// Refused when the version is not staged, is not above every version already announced (agents would
     /// refuse it), or another rollout is in progress and `supersede` is not set.
     /// `timeout` is the operator's; without one the deadline follows `estimate` (`Settings.deadlines`).
+    /// `leftOut` are targets the plan could not include (down when it was made, or with no parent under the
+    /// limits): they are still required, so the version is active only once they too have acked, and they are
+    /// reported missing with that reason until then (a returning node catches up as an orphan).
     public mutating func onDeploy(
         _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, estimate: PlanEstimate = .unknown,
-        supersede: Bool, now: Timestamp
+        leftOut: [NodeID: MissingReason] = [:], supersede: Bool, now: Timestamp
     ) -> Result<[LedgerAction], DeployRefusal> {
         guard var record = versions[version] else { return .failure(.unknownVersion(version)) }
         guard record.status == .staged else { return .failure(.notStaged(version, record.status)) }
         guard version > highestAnnounced else { return .failure(.notNewer(version, highest: highestAnnounced)) }
         guard plan.version == version, plan.fleet == fleet else { return .failure(.planMismatch) }
-        guard !plan.nodes.isEmpty else { return .failure(.noTargets) }
+        guard !plan.nodes.isEmpty || !leftOut.isEmpty else { return .failure(.noTargets) }
         var actions: [LedgerAction] = []
         if let other = deploying {
             guard supersede else { return .failure(.rolloutInProgress(other)) }
@@ -137,9 +140,11 @@ public struct DeploymentMachine: Sendable {
             topology: plan.topology, issuedAt: now, deadline: deadline, expires: deadline + settings.announcementLifetime,
             ledger: ledgerAddress)
         record.deployment = DeploymentRecord(
-            announcement: announcement, required: Set(plan.nodes.map(\.id)), attempt: 1)
+            announcement: announcement, required: Set(plan.nodes.map(\.id)).union(leftOut.keys), hints: leftOut, attempt: 1)
         versions[version] = record
-        actions += transition(version, to: .deploying, now: now, detail: "\(plan.nodes.count) nodes, \(plan.stripeCount) stripes")
+        var detail = "\(plan.nodes.count) nodes, \(plan.stripeCount) stripes"
+        if !leftOut.isEmpty { detail += "; \(leftOut.count) required nodes left out of the plan" }
+        actions += transition(version, to: .deploying, now: now, detail: detail)
         actions += [.publishAnnouncement(announcement), .startSeeding(version, plan: planKey), .armDeadline(version, at: deadline)]
         return .success(actions)
     }
@@ -155,7 +160,7 @@ public struct DeploymentMachine: Sendable {
     /// stay valid; if none are missing any more, V becomes active at once.
     public mutating func onRetry(
         _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?,
-        estimate: PlanEstimate = .unknown, now: Timestamp
+        estimate: PlanEstimate = .unknown, leftOut: [NodeID: MissingReason] = [:], now: Timestamp
     ) -> Result<[LedgerAction], DeployRefusal> {
         guard var record = versions[version], var deployment = record.deployment else { return .failure(.unknownVersion(version)) }
         guard record.status == .incomplete else { return .failure(.notIncomplete(version, record.status)) }
@@ -177,6 +182,7 @@ public struct DeploymentMachine: Sendable {
         deployment.attempt += 1
         // Refusals are answered again by the retry; reasons learnt last time stay until a fresher one comes.
         for node in deployment.acks.keys where deployment.acks[node]?.status == .refused { deployment.acks[node] = nil }
+        for (node, reason) in leftOut { deployment.hints[node] = reason }
         record.deployment = deployment
         versions[version] = record
         actions += transition(version, to: .deploying, now: now, detail: "retry \(deployment.attempt) for \(targets.count) missing nodes")
@@ -300,8 +306,8 @@ public struct DeploymentMachine: Sendable {
             if now > deployment.announcement.deadline {
                 detail += ", \((now - deployment.announcement.deadline).secondsText) after the deadline"
             }
-            let actions = transition(version, to: .active, now: now, detail: detail)
-            return actions + (record.status == .deploying ? [.stopSeeding(version)] : [])
+            // A late one may have pulled from a seeder kept for pulls after the deadline: that stops too.
+            return transition(version, to: .active, now: now, detail: detail) + [.stopSeeding(version)]
         }
         guard record.status == .deploying else { return [] }
         // Everyone answered and some refused: waiting longer changes nothing.

@@ -18,6 +18,8 @@ public struct SeederMachine: Sendable {
     public let fleet: FleetName
     public let version: Version
     let targets: Set<NodeID>
+    /// The plan this seeder pushes.
+    public let plan: Plan
     let firstLevel: [Subtree]
     let announcement: [UInt8]
     var relay: RelayCore
@@ -29,15 +31,17 @@ public struct SeederMachine: Sendable {
     ///   - plan: the plan being deployed; `planKey` is its key.
     ///   - chunkKeys: `Manifest.chunkKeys` of the bundle.
     ///   - announcement: the signed announcement envelope, sent in every HELLO.
+    ///   - alsoTargets: required nodes the plan left out (down when it was made): they may pull when they return.
     ///   - firstLink: where this seeder's link numbers start. The ledger runs several seeders over one set of
     ///     links (one per rollout, and a new one for each retry), so each gets its own range (`linkRange(_:)`).
     public init(
         plan: Plan, planKey: Key, manifest: Key, chunkKeys: [Key], announcement: [UInt8], settings: Settings = Settings(),
-        firstLink: UInt64 = 1
+        alsoTargets: Set<NodeID> = [], firstLink: UInt64 = 1
     ) {
         fleet = plan.fleet
         version = plan.version
-        targets = Set(plan.nodes.map(\.id))
+        targets = Set(plan.nodes.map(\.id)).union(alsoTargets)
+        self.plan = plan
         self.announcement = announcement
         var firstLevel: [Subtree] = []
         for s in 0..<plan.stripeCount {
