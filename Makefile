@@ -28,6 +28,7 @@ test: build check-boundaries
 	@if [ -d "$(CEL_CONFORMANCE_DIR)" ] && [ -x .build/debug/ben-conformance ]; then \
 		$(MAKE) --no-print-directory conformance; \
 	fi
+	@.ci/demo-check
 
 conformance:
 	.build/debug/ben-conformance --dir "$(CEL_CONFORMANCE_DIR)" --floor Tests/Conformance/floor.json

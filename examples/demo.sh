@@ -2,6 +2,10 @@
 # `make demo`: the main job. A local fleet — a real nats-server with JetStream, the ledger, and one ben-agent
 # per node of topology/local.yaml, each its own process — deploys examples/intent, changes a policy, survives
 # a stopped agent, and rolls back. Run after `make demo` built everything; Ctrl-C at any point cleans up.
+#
+# BEN_DEMO_DROP_ACK=NODE makes the failure act harder: NODE activates v2 but its ack is lost on the way (a fault
+# injected with ben-agent --fault-drop-acks); the retry must recover it without sending it anything again.
+# `make test` runs the demo this way on a busy machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -60,19 +64,36 @@ for region in t["regions"]:
                 print(n["id"], n["address"], " ".join(n["roles"]))
 PY
 
+DROP_ACK=${BEN_DEMO_DROP_ACK:-}
 start_agent() { # id address roles…
   local id=$1 address=$2; shift 2
+  local fault=()
+  [ "$id" = "$DROP_ACK" ] && fault=(--fault-drop-acks 1@2)
   "$BIN/ben-agent" --node "$id" --fleet local --roles "$@" --key "$WORK/keys/$id.key" --listen "$address" \
-    --nats "$BEN_NATS" --ledger-key "$WORK/keys/ledger.key.pub" --state "$WORK/agents/$id" --heartbeat 5 \
+    --nats "$BEN_NATS" --ledger-key "$WORK/keys/ledger.key.pub" --state "$WORK/agents/$id" --heartbeat 5 "${fault[@]}" \
     >> "$WORK/agent-$id.log" 2>&1 &
   PIDS+=($!)
   AGENT_PIDS[$(grep -n "^$id " "$WORK/nodes.txt" | cut -d: -f1)]=$!
 }
 
+# The fleet's addresses are fixed by topology/local.yaml: another fleet on them would answer this one's ledger.
+busy=$(ss -Hltn 2>/dev/null | awk '{print $4}' | grep -E '^127\.0\.0\.1:(740[0-9]|741[0-8])$' || true)
+if [ -n "$busy" ]; then
+  echo "ports the demo fleet needs are taken: $(echo $busy | tr '\n' ' '); stop whatever listens there (another demo?)" >&2
+  exit 1
+fi
+
 step "1. The control plane and the ledger"
 say "nats-server with JetStream carries announcements, acks and the operator API; it is not the data plane."
 nats-server -js -sd "$WORK/nats" -a 127.0.0.1 -p "$NATS_PORT" > "$WORK/nats.log" 2>&1 &
 PIDS+=($!)
+for _ in $(seq 100); do grep -q "Server is ready" "$WORK/nats.log" && break; sleep 0.05; done
+if ! grep -q "Server is ready" "$WORK/nats.log"; then
+  # Another server on the port would hand this fleet someone else's announcements.
+  echo "nats-server did not start on 127.0.0.1:$NATS_PORT (is something else listening there? set BEN_DEMO_NATS_PORT):" >&2
+  tail -3 "$WORK/nats.log" >&2
+  exit 1
+fi
 "$BIN/ben-ledger" --fleet local --nats "$BEN_NATS" --data "$WORK/ledger" --key "$WORK/keys/ledger.key" \
   --operator-key "$WORK/keys/operator.key.pub" --seed-listen 127.0.0.1:7400 --silent-after 8 > "$WORK/ledger.log" 2>&1 &
 PIDS+=($!)
@@ -93,7 +114,8 @@ run "$BIN/benctl" build examples/intent -o "$WORK/bundle-v1" | tail -4
 run "$BIN/benctl" stage "$WORK/bundle-v1" --label "examples/intent"
 
 step "4. Deploy v1: the ledger signs the announcement and pushes chunks down the stripe trees"
-run "$BIN/benctl" deploy 1 --wait --timeout 60
+say "No --timeout: the deadline follows the plan (predicted transfer, compile, ack levels, a margin)."
+run "$BIN/benctl" deploy 1 --wait
 say "Every one of those acks is a node's own Ed25519 signature, verified by the ledger against the topology."
 
 step "5. Ask a proxy what it decides now"
@@ -111,29 +133,33 @@ step "7. The failure act: stop detector-2's agent, then deploy v2"
 victim_line=$(grep -n "^detector-2 " "$WORK/nodes.txt" | cut -d: -f1)
 kill "${AGENT_PIDS[$victim_line]}"
 say "detector-2 stopped. The rollout cannot prove detector-2 switched, so v2 must not be called active."
+[ -n "$DROP_ACK" ] && say "And $DROP_ACK will activate v2, but its ack will be lost on the way (injected fault)."
 set +e
-run "$BIN/benctl" deploy 2 --wait --timeout 12
+run "$BIN/benctl" deploy 2 --wait
 code=$?
 set -e
+[ "$code" -eq 2 ] || { echo "expected v2 to be incomplete (exit 2), got exit $code" >&2; exit 1; }
 say "exit code $code: 2 means incomplete. Everyone else runs v2; detector-2 is named, with the reason."
 say "Drift, from the agents' heartbeats (every 5 s here; detector-2 has gone silent):"
 sleep 3
 run "$BIN/benctl" status --drift
 
-step "8. Restart detector-2: it serves v1 at once, catches up, and --retry makes v2 active"
+step "8. Restart detector-2: it serves its last verified version at once and catches up on its own"
 read -r _ address roles < <(grep "^detector-2 " "$WORK/nodes.txt")
 # shellcheck disable=SC2086
 start_agent detector-2 "$address" $roles
 sleep 2
-say "Restarted, it answers at once with the last version it verified:"
+say "Restarted, it answered at once from its last verified version, read v2 from JetStream, pulled it from the"
+say "ledger's store (which serves late nodes until the version is final) and acked: a late ack counts."
 run "$BIN/benctl" eval --node detector-2 --role detector --input examples/requests/detector-login.json
-run "$BIN/benctl" deploy 2 --retry --wait --timeout 30
+say "--retry goes to every node whose signed ack is missing, including any that already run v2 (they answer again)."
+run "$BIN/benctl" deploy 2 --retry --wait
 
 step "9. The same request under v2"
 run "$BIN/benctl" eval --node proxy-1 --role proxy --input examples/requests/proxy-export.json
 
 step "10. Roll back: a new version, v3, carrying v1's content (agents never go backwards)"
-run "$BIN/benctl" rollback --to 1 --wait --timeout 60
+run "$BIN/benctl" rollback --to 1 --wait
 run "$BIN/benctl" eval --node proxy-1 --role proxy --input examples/requests/proxy-export.json
 
 step "11. History: every stage, deploy, transition and ack summary, hash-chained"

@@ -28,6 +28,8 @@ public struct AgentConfiguration: Sendable {
     /// Fault injection for tests and drills: the first this many aggregates that carry this node's own ack are
     /// lost on the way out, as if the link or the ack parent had failed right after.
     public var faultDropAcks = 0
+    /// If set, only aggregates of this version are lost.
+    public var faultDropAcksVersion: Version?
 
     public init(
         node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],

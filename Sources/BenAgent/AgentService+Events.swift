@@ -147,7 +147,9 @@ extension AgentService {
 
     /// `--fault-drop-acks`: loses this aggregate if it carries this node's own ack and the budget is not spent.
     func dropsOwnAck(_ aggregate: Aggregate) -> Bool {
-        guard acksToDrop > 0, aggregate.ackNodes.contains(configuration.node) else { return false }
+        guard acksToDrop > 0, aggregate.ackNodes.contains(configuration.node),
+            configuration.faultDropAcksVersion.map({ $0 == aggregate.version }) ?? true
+        else { return false }
         acksToDrop -= 1
         logger.warning("fault injection: lost an aggregate carrying this node's own ack", metadata: ["ben.version": "\(aggregate.version)"])
         return true

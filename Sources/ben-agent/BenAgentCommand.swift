@@ -49,8 +49,8 @@ struct BenAgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
-    @Option(name: .long, help: "Fault injection, for tests and drills: lose the first N aggregates that carry this node's own ack.")
-    var faultDropAcks: Int = 0
+    @Option(name: .long, help: "Fault injection, for tests and drills: lose the first N aggregates that carry this node's own ack (N, or N@V for version V only).")
+    var faultDropAcks: String?
 
     func run() async throws {
         guard let node = NodeID(node) else { throw ValidationError("--node: \(NodeID.rule)") }
@@ -71,8 +71,14 @@ struct BenAgentCommand: AsyncParsableCommand {
             natsServers: nats.split(separator: ",").map(String.init), trustedLedgerKeys: trusted, stateDirectory: state)
         configuration.heartbeatEvery = .seconds(heartbeat)
         configuration.machine.orphanAfter = .seconds(orphanAfter)
-        guard faultDropAcks >= 0 else { throw ValidationError("--fault-drop-acks: expected a count, 0 or more") }
-        configuration.faultDropAcks = faultDropAcks
+        if let faultDropAcks {
+            let parts = faultDropAcks.split(separator: "@", maxSplits: 1)
+            guard let count = Int(parts[0]), count >= 0, parts.count == 1 || UInt64(parts[1]) != nil else {
+                throw ValidationError("--fault-drop-acks: expected a count N, or N@V for version V only (e.g. 1@2)")
+            }
+            configuration.faultDropAcks = count
+            configuration.faultDropAcksVersion = parts.count == 2 ? UInt64(parts[1]).map { Version($0) } : nil
+        }
         if let uploadLimit {
             guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
             configuration.uploadLimit = rate
