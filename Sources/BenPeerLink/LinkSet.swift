@@ -42,6 +42,8 @@ public final class LinkSet: Sendable {
 
     private let queues = Mutex<[LinkID: AsyncStream<Item>.Continuation]>([:])
     private let counters = Mutex<[LinkID: ByteCounter]>([:])
+    /// Links a close was asked for: their queued bulk frames are skipped.
+    private let closing = Mutex<Set<LinkID>>([])
     /// Links that serve pullers: their chunks wait their turn at `pullGate`.
     private let pullers = Mutex<Set<LinkID>>([])
     private let pullGate = PullGate()
@@ -64,9 +66,11 @@ public final class LinkSet: Sendable {
         _ = queues.withLock { $0[link] }?.yield(.frame(frame, header))
     }
 
-    /// Closes a link after whatever is queued, with a BYE first if one is given.
+    /// Closes a link after whatever is queued, with a BYE first if one is given. Chunks and manifests still
+    /// queued are dropped (whoever closes a link no longer wants to feed it); documents (ACK, PLAN, NACK) go.
     public func close(_ link: LinkID, bye: (ByeCode, String, FrameHeader)?, reason: String) {
         guard let queue = queues.withLock({ $0[link] }) else { return }
+        _ = closing.withLock { $0.insert(link) }
         queue.yield(.close(bye: bye, reason: reason))
         queue.finish()
     }
@@ -149,6 +153,7 @@ public final class LinkSet: Sendable {
                         for await item in stream {
                             switch item {
                             case .frame(let frame, let header):
+                                if frame.isBulk, self.closing.withLock({ $0.contains(link) }) { continue }
                                 let bytes = try handlers.materialize(frame, header)
                                 if let limiter = self.limiter, case .chunk(_, _, _, let payload) = bytes {
                                     await limiter.acquire(payload.readableBytes)
@@ -199,6 +204,7 @@ public final class LinkSet: Sendable {
         queues.withLock { _ = $0.removeValue(forKey: link) }
         counters.withLock { _ = $0.removeValue(forKey: link) }
         pullers.withLock { _ = $0.remove(link) }
+        closing.withLock { _ = $0.remove(link) }
         await handlers.closed(link, reason)
     }
 

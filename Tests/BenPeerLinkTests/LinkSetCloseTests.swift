@@ -52,6 +52,8 @@ import Testing
             })
     }
 
+    /// As the machines do it: the close is asked for when the last chunk has been handed to the link
+    /// (`chunkWritten`), with a 4 KiB send buffer and a slow reader, so most of it still waits in the channel.
     @Test(arguments: [(64 << 10, 24), (1 << 20, 6)])
     func aLinkClosedRightAfterItsLastChunkLosesNothing(chunkSize: Int, chunks: Int) async throws {
         let received = Received()
@@ -68,14 +70,16 @@ import Testing
                     accepted: { _ in })
             }
             let channel = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: Self.logger)
-            // A small send buffer: most of what is queued waits in the channel, not in the kernel, at the close.
             try await channel.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 4096).get()
             let link = LinkID(inbound: 1)
             let registration = sending.register(link)
             let key = Key(digest: [UInt8](repeating: 5, count: 32))
             for i in 0..<chunks { sending.send(link, .chunk(index: i, key: key), header: Self.header) }
-            sending.close(link, bye: (.done, "done", Self.header), reason: "done")
-            await sending.run(link, registration: registration, channel: channel, handlers: Self.handlers(received: nil, chunkSize: chunkSize))
+            var handlers = Self.handlers(received: nil, chunkSize: chunkSize)
+            handlers.chunkWritten = { link, index in
+                if index == chunks - 1 { sending.close(link, bye: (.done, "done", Self.header), reason: "done") }
+            }
+            await sending.run(link, registration: registration, channel: channel, handlers: handlers)
             // The receiver has everything by the time the sender's link is over.
             let expected = Dictionary(uniqueKeysWithValues: (0..<chunks).map { ($0, chunkSize) })
             #expect(received.chunks == expected, "chunks received whole: \(received.chunks.count) of \(chunks)")
@@ -84,26 +88,34 @@ import Testing
         }
     }
 
-    /// The peer that finishes first (it half-closes) still gets what was queued for it: an ACK written just
-    /// before the other side's BYE is not lost.
-    @Test func framesQueuedWhenThePeerFinishesStillGo() async throws {
+    /// The side that finishes first (it half-closes) still gets what was queued for it: ACKs written just
+    /// before the other side's BYE are not lost. Chunks queued when the close is asked for are not sent: whoever
+    /// closes a link no longer wants to feed it.
+    @Test func documentsQueuedAtACloseStillGoAndChunksDoNot() async throws {
         let received = Received()
+        let acks = Mutex<Int>(0)
         let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: Self.logger)
         let port = server.channel.localAddress!.port!
         let tasks = ShellTasks()
         let accepting = LinkSet(logger: Self.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await tasks.run() }
-            // The accepting side answers its peer's first frame with two chunks and then closes.
+            // The accepting side answers its peer's first frame with a chunk, two ACKs, another chunk, and closes.
+            let aggregate = Aggregate(fleet: Self.header.fleet, version: Self.header.version, relay: "n1", acks: [], missing: [])
+            let key = Key(digest: [UInt8](repeating: 5, count: 32))
             let answering = LinkSet.Handlers(
                 frame: { link, _ in
-                    let key = Key(digest: [UInt8](repeating: 5, count: 32))
                     accepting.send(link, .chunk(index: 0, key: key), header: Self.header)
+                    accepting.send(link, .ack(aggregate), header: Self.header)
+                    accepting.send(link, .ack(aggregate), header: Self.header)
                     accepting.send(link, .chunk(index: 1, key: key), header: Self.header)
                     accepting.close(link, bye: (.done, "answered", Self.header), reason: "answered")
                 },
                 chunkWritten: { _, _ in }, closed: { _, _ in },
-                materialize: Self.handlers(received: nil, chunkSize: 300_000).materialize)
+                materialize: { frame, header in
+                    if case .ack(let a) = frame { return .ack(header, aggregate: a.canonicalBytes) }
+                    return try Self.handlers(received: nil, chunkSize: 300_000).materialize(frame, header)
+                })
             group.addTask { try await accepting.accept(on: server, tasks: tasks, handlers: answering, accepted: { _ in }) }
             let opening = LinkSet(logger: Self.logger)
             let channel = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: Self.logger)
@@ -111,9 +123,16 @@ import Testing
             let registration = opening.register(link)
             opening.send(link, .bye(.done, "hello"), header: Self.header)
             opening.close(link, bye: nil, reason: "asked")
-            await opening.run(link, registration: registration, channel: channel, handlers: Self.handlers(received: received, chunkSize: 300_000))
-            #expect(received.chunks == [0: 300_000, 1: 300_000])
+            var handlers = Self.handlers(received: received, chunkSize: 300_000)
+            let recordChunksAndByes = handlers.frame
+            handlers.frame = { link, frame in
+                if case .ack = frame { acks.withLock { $0 += 1 } }
+                await recordChunksAndByes(link, frame)
+            }
+            await opening.run(link, registration: registration, channel: channel, handlers: handlers)
+            #expect(acks.withLock { $0 } == 2, "both ACKs arrived")
             #expect(received.byes == ["answered"])
+            #expect(received.chunks.count <= 1, "chunks still queued at the close are dropped: \(received.chunks.keys.sorted())")
             group.cancelAll()
         }
     }

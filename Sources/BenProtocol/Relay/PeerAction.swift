@@ -45,6 +45,14 @@ public enum OutboundFrame: Sendable, Hashable {
     public var isChunk: Bool {
         if case .chunk = self { true } else { false }
     }
+
+    /// Chunks and the manifest: bytes read from the store, useless to a link that is closing.
+    public var isBulk: Bool {
+        switch self {
+        case .chunk, .manifest: true
+        default: false
+        }
+    }
 }
 
 /// What an agent keeps on disk so that a restart serves its last verified version at once, never accepts an
