@@ -11,13 +11,20 @@ extension AgentMachine {
         case new
     }
 
-    /// DESIGN §5: a node rejects a bad or unknown signature, another fleet, a version not newer than the one it
-    /// runs (or older than one it already accepted), and an expired announcement.
+    /// How far this node's clock may run ahead of the ledger's before a fresh announcement counts as expired:
+    /// one is refused only once `now` is past `expires` plus this. (`expires` is a day after the deadline, so a
+    /// node whose clock runs up to about a day ahead still takes a fresh announcement.) docs/formats.md.
+    public static let expirySkewTolerance: Duration = .seconds(300)
+
+    /// DESIGN §5 and §9: a node rejects a bad or unknown signature, another fleet, an epoch older than one it
+    /// already accepted (fencing), an expired announcement, and a version not newer than the one it runs (or
+    /// older than one it already accepted).
     func decide(_ incoming: IncomingAnnouncement, now: Timestamp) -> AnnouncementDecision {
         let a = incoming.announcement
         if case .invalid(let detail) = incoming.signature { return .refuse(.badSignature(detail)) }
         guard a.fleet == fleet else { return .refuse(.otherFleet(a.fleet)) }
-        guard now < a.expires else { return .refuse(.expired(at: a.expires)) }
+        guard a.epoch >= record.highestEpoch else { return .refuse(.staleEpoch(a.epoch, highest: record.highestEpoch)) }
+        guard now < a.expires + Self.expirySkewTolerance else { return .refuse(.expired(at: a.expires)) }
         guard a.version > activeVersion else { return .refuse(.notNewer(running: activeVersion)) }
         guard a.version >= record.highestAccepted else { return .refuse(.rollback(highestAccepted: record.highestAccepted)) }
         if a.version == record.highestAccepted, let d = deployment, d.version == a.version {
@@ -38,12 +45,20 @@ extension AgentMachine {
         case .refuse(let reason):
             return [.report(.announcementRefused(version: incoming.announcement.version, reason: reason))]
         case .duplicate:
-            return []
+            return adoptEpoch(of: incoming.announcement)
         case .reannounce:
             return reannounce(incoming, now: now)
         case .new:
             return start(incoming, local: local, now: now)
         }
+    }
+
+    /// Raises the highest accepted epoch to `a`'s and makes it durable, so a ledger that lost its lease is
+    /// fenced off even when the new holder only re-signed an announcement this node already had.
+    mutating func adoptEpoch(of a: Announcement) -> [PeerAction] {
+        guard a.epoch > record.highestEpoch else { return [] }
+        record.highestEpoch = a.epoch
+        return [.persist(record)]
     }
 
     /// Begins work on a new version, abandoning any older one still in progress.
@@ -54,6 +69,7 @@ extension AgentMachine {
             actions += abandon(old, for: a.version)
         }
         record.highestAccepted = a.version
+        record.highestEpoch = max(record.highestEpoch, a.epoch)
         actions.append(.persist(record))
         actions.append(.report(.announcementAccepted(a.version)))
         let keys = local?.chunkKeys
@@ -75,7 +91,7 @@ extension AgentMachine {
     /// keep the chunks, forget the old tree, and wait for the new plan's parents.
     mutating func reannounce(_ incoming: IncomingAnnouncement, now: Timestamp) -> [PeerAction] {
         guard var d = deployment else { return [] }
-        var actions: [PeerAction] = []
+        var actions: [PeerAction] = adoptEpoch(of: incoming.announcement)
         for link in d.parents.keys.sorted() { actions.append(.close(link, .superseded, reason: "re-announced")) }
         for link in d.relay.openLinks { actions.append(.close(link, .superseded, reason: "re-announced")) }
         for link in d.pulls.keys.sorted() { actions.append(.close(link, .done, reason: "re-announced")) }

@@ -50,10 +50,13 @@ public struct AgentRecord: Sendable, Hashable {
     public var active: ActiveVersion?
     /// The highest version whose announcement this node accepted (anti-rollback survives restarts).
     public var highestAccepted: Version
+    /// The highest ledger lease epoch this node accepted an announcement from (fencing survives restarts).
+    public var highestEpoch: UInt64
 
-    public init(active: ActiveVersion?, highestAccepted: Version) {
+    public init(active: ActiveVersion?, highestAccepted: Version, highestEpoch: UInt64 = 0) {
         self.active = active
         self.highestAccepted = highestAccepted
+        self.highestEpoch = highestEpoch
     }
 }
 
@@ -113,6 +116,8 @@ public enum AnnouncementRefusal: Sendable, Hashable, CustomStringConvertible {
     case conflictingManifest
     case expired(at: Timestamp)
     case malformed(String)
+    /// Signed under an older lease epoch than one this node already accepted: from a ledger that lost its lease.
+    case staleEpoch(UInt64, highest: UInt64)
 
     public var description: String {
         switch self {
@@ -123,6 +128,7 @@ public enum AnnouncementRefusal: Sendable, Hashable, CustomStringConvertible {
         case .conflictingManifest: "same version as one already accepted, but another manifest"
         case .expired(let t): "expired at \(t)"
         case .malformed(let detail): "malformed: \(detail)"
+        case .staleEpoch(let e, let h): "epoch \(e) is older than epoch \(h), which this node already accepted (a ledger that lost its lease)"
         }
     }
 
