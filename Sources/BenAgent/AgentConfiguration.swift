@@ -25,6 +25,9 @@ public struct AgentConfiguration: Sendable {
     /// Caps this process's upload over all peer links, in bytes per second (nil: no cap). Tests and the shaped
     /// benchmark use it to model a node's NIC on loopback.
     public var uploadLimit: Double?
+    /// For tests only: shifts this agent's wall clock (the `at` of its heartbeats and acks, the `now` its machine
+    /// decides by) by this much, to model a host whose clock is wrong. Zero in production.
+    public var clockOffset: Duration = .zero
 
     public init(
         node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],

@@ -81,7 +81,7 @@ extension AgentService {
 
     func announce(_ bytes: [UInt8]) {
         guard let incoming = readAnnouncement(bytes) else { return }
-        perform(machine.onAnnouncement(incoming, local: holdings(incoming), now: SystemClock.now()))
+        perform(machine.onAnnouncement(incoming, local: holdings(incoming), now: now()))
     }
 
     // MARK: Heartbeats
@@ -121,7 +121,7 @@ extension AgentService {
         }
         return Heartbeat(
             fleet: configuration.fleet, node: configuration.node, active: machine.activeVersion, manifest: machine.record.active?.manifest,
-            working: working, at: SystemClock.now())
+            working: working, at: now())
     }
 
     // MARK: Queries

@@ -49,6 +49,13 @@ struct BenAgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "For tests only: run this agent's clock SECONDS ahead (negative: behind) of the system's, in its heartbeats, acks and decisions.",
+            valueName: "seconds", visibility: .hidden))
+    var clockOffset: Int = 0
+
     func run() async throws {
         guard let node = NodeID(node) else { throw ValidationError("--node: \(NodeID.rule)") }
         guard let fleet = FleetName(fleet) else { throw ValidationError("--fleet: \(FleetName.rule)") }
@@ -68,6 +75,8 @@ struct BenAgentCommand: AsyncParsableCommand {
             natsServers: nats.split(separator: ",").map(String.init), trustedLedgerKeys: trusted, stateDirectory: state)
         configuration.heartbeatEvery = .seconds(heartbeat)
         configuration.machine.orphanAfter = .seconds(orphanAfter)
+        configuration.clockOffset = .seconds(clockOffset)
+        if clockOffset != 0 { logger.warning("running with a shifted clock (a test option)", metadata: ["clock_offset_s": "\(clockOffset)"]) }
         if let uploadLimit {
             guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
             configuration.uploadLimit = rate
