@@ -67,6 +67,25 @@ import Testing
         #expect(refusal(old) == .staleEpoch(3, highest: 8))
     }
 
+    @Test func anAnnouncementRefusedAsNotNewerStillRaisesTheFence() {
+        // The node runs v1 (restarted with it); a new lease holder re-publishes v1 under its epoch.
+        var agent = AgentMachine(
+            node: "n1", fleet: Self.plan.fleet,
+            record: AgentRecord(active: ActiveVersion(version: Self.plan.version, manifest: fleet.manifestKey), highestAccepted: Self.plan.version,
+                highestEpoch: 2),
+            signer: KeySigner(key: fleet.nodeKeys["n1"]!))
+        let again = agent.onAnnouncement(incoming(epoch: 6), local: nil, now: fleet.now)
+        #expect(refusal(again) == .notNewer(running: Self.plan.version))
+        #expect(persistedEpochs(again) == [6])
+        let old = agent.onAnnouncement(incoming(version: Self.plan.version.next, epoch: 2), local: nil, now: fleet.now)
+        #expect(refusal(old) == .staleEpoch(2, highest: 6))
+        // A bad signature proves nothing.
+        var forged = incoming(epoch: 99)
+        forged.signature = .invalid("unknown key")
+        #expect(persistedEpochs(agent.onAnnouncement(forged, local: nil, now: fleet.now)).isEmpty)
+        #expect(agent.record.highestEpoch == 6)
+    }
+
     @Test func theFenceSurvivesARestartAndAppliesToAParentsHello() {
         // The record as AgentStateFile reloads it after a restart.
         var agent = machine(highestEpoch: 12)

@@ -43,7 +43,15 @@ extension AgentMachine {
     public mutating func onAnnouncement(_ incoming: IncomingAnnouncement, local: LocalHoldings?, now: Timestamp) -> [PeerAction] {
         switch decide(incoming, now: now) {
         case .refuse(let reason):
-            return [.report(.announcementRefused(version: incoming.announcement.version, reason: reason))]
+            // A trusted ledger's signature for this fleet proves its epoch even on an announcement refused for its
+            // version or expiry (a new lease holder re-publishing the version the node runs): keep the epoch.
+            let proves: Bool
+            switch reason {
+            case .badSignature, .otherFleet, .staleEpoch, .malformed: proves = false
+            case .notNewer, .rollback, .conflictingManifest, .expired: proves = true
+            }
+            return (proves ? adoptEpoch(of: incoming.announcement) : [])
+                + [.report(.announcementRefused(version: incoming.announcement.version, reason: reason))]
         case .duplicate:
             return adoptEpoch(of: incoming.announcement)
         case .reannounce:
