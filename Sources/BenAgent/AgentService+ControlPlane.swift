@@ -148,6 +148,10 @@ extension AgentService {
             guard let roleText = query["role"]?.stringValue, let role = Role(rawValue: roleText), let input = query["input"] else {
                 throw AgentError.configuration("a query is {\"role\": ROLE, \"input\": {...}}")
             }
+            guard configuration.roles.contains(role) else {
+                throw AgentError.configuration(
+                    "\(configuration.node) runs \(configuration.roles.map(\.rawValue).sorted().joined(separator: ", ")), not \(role); it evaluates no \(role) intent")
+            }
             guard let (intent, version) = holder.current else {
                 throw AgentError.configuration("\(configuration.node) has no active version yet")
             }
