@@ -52,7 +52,7 @@ struct BenAgentCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "For tests only: run this agent's clock SECONDS ahead (negative: behind) of the system's, in its heartbeats, acks and decisions.",
+            "For tests only: run this agent's clock SECONDS ahead of the system's (behind: --clock-offset=-86400), in its heartbeats, acks and decisions.",
             valueName: "seconds", visibility: .hidden))
     var clockOffset: Int = 0
 
