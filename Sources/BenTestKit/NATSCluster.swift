@@ -62,6 +62,17 @@ public final class NATSCluster: Sendable {
         return nil
     }
 
+    /// The name of the server that leads `stream`'s replicas (its Raft group), as server `index` reports it.
+    public func streamLeader(_ stream: String, asSeenBy index: Int) -> String? {
+        guard let report = jsz(index, query: "streams=true"), let accounts = report["account_details"] as? [[String: Any]] else { return nil }
+        for account in accounts {
+            for detail in account["stream_detail"] as? [[String: Any]] ?? [] where detail["name"] as? String == stream {
+                return (detail["cluster"] as? [String: Any])?["leader"] as? String
+            }
+        }
+        return nil
+    }
+
     public struct StreamState: Sendable, Hashable, CustomStringConvertible {
         public var messages: UInt64
         public var bytes: UInt64
