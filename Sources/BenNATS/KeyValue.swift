@@ -95,6 +95,8 @@ public struct KeyValueEntry: Sendable, Hashable {
     public var revision: UInt64
     /// When the server stored it, in nanoseconds since 1970-01-01 UTC (the server's clock).
     public var createdNanoseconds: Int64
+    /// A delete (or purge) marker rather than a value (only a watch reports these; `get` returns nil).
+    public var isDeleted: Bool
 }
 
 /// A JetStream key-value bucket (libnats's `kvStore`): get, create-if-absent and compare-and-set update.
@@ -178,6 +180,8 @@ extension KeyValueEntry {
         }
         revision = kvEntry_Revision(entry)
         createdNanoseconds = kvEntry_Created(entry)
+        let operation = kvEntry_Operation(entry)
+        isDeleted = operation == kvOp_Delete || operation == kvOp_Purge
     }
 }
 

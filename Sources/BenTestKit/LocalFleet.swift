@@ -39,8 +39,8 @@ public final class LocalFleet: @unchecked Sendable {
     public var nodeArguments: [NodeID: [String]] = [:]
     public var ledgerArguments: [String] = ["--silent-after", "6"]
     /// The ledger's lease: a restarted ledger waits for its killed predecessor's lease to lapse (`--standby`), and
-    /// the TTL outlasts a nats-server restart.
-    public var leaseArguments: [String] = ["--lease-ttl", "10", "--standby"]
+    /// the TTL outlasts a nats-server restart and a loaded test machine's stalls.
+    public var leaseArguments: [String] = ["--lease-ttl", "20", "--standby"]
 
     /// Makes keys, a topology of `count` nodes (racks of `rackSize`, two zones), and starts nats-server. Start the
     /// ledger and the agents with `startLedger()` and `startAgents()`.

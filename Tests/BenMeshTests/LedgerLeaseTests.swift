@@ -13,9 +13,9 @@ import Testing
     let intent = ProcessRunner.repositoryRoot() + "/examples/intent"
     static let ttl = 3
 
-    /// Every value the lease entry held, as this test saw it by reading it every 20 ms: the revision, the
-    /// ledger that wrote it and when the server stored it (the server's clock). Renewals come every third of the
-    /// TTL, so each value is there long enough to be seen.
+    /// Every value the lease entry was given, in the order the server stored them, with its revision, the
+    /// ledger that wrote it and when the server stored it (the server's clock): a key-value watch, which skips no
+    /// stored write.
     final class LeaseHistory: Sendable {
         struct Value: Sendable {
             var revision: UInt64
@@ -30,19 +30,12 @@ import Testing
     func watchLease(_ fleet: LocalFleet) async throws -> (NATSConnection, LeaseHistory, Task<Void, Never>) {
         let connection = try await NATSConnection.connect(to: fleet.nats.url)
         let kv = try #require(try await connection.jetStream().keyValue(bucket: NATSSubjects.ledgerBucket(fleet.fleet)))
+        let writes = try await kv.watch(NATSSubjects.leaseKey)
         let history = LeaseHistory()
         let task = Task {
-            while !Task.isCancelled {
-                if let entry = try? await kv.get(NATSSubjects.leaseKey), let json = try? JSONParser.parse(entry.value),
-                    let ledger = json["ledger"]?.stringValue
-                {
-                    history.values.withLock { values in
-                        if values.last?.revision != entry.revision {
-                            values.append(.init(revision: entry.revision, ledger: ledger, storedAt: entry.createdNanoseconds))
-                        }
-                    }
-                }
-                try? await Task.sleep(for: .milliseconds(20))
+            for await entry in writes {
+                guard let json = try? JSONParser.parse(entry.value), let ledger = json["ledger"]?.stringValue else { continue }
+                history.values.withLock { $0.append(.init(revision: entry.revision, ledger: ledger, storedAt: entry.createdNanoseconds)) }
             }
         }
         return (connection, history, task)
@@ -93,6 +86,7 @@ import Testing
         let won = try #require(all.first { $0.ledger == "ledger-c" })
         let gapMilliseconds = (won.storedAt - lastOfA.storedAt) / 1_000_000
         #expect(gapMilliseconds >= Int64(Self.ttl * 1000), "ledger-c won \(gapMilliseconds) ms after ledger-a's last renewal; the TTL is \(Self.ttl) s")
+        #expect(won.revision == lastOfA.revision + 1, "nothing was written between ledger-a's last renewal and ledger-c's win")
         #expect(standby.log.contains("won the ledger lease"))
         #expect(standby.log.contains("epoch=\(won.revision)"), "the winning write's revision is the epoch: \(standby.log)")
         let epochA = try #require(all.first?.revision)

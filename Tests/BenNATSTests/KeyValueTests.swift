@@ -58,4 +58,28 @@ import Testing
         #expect(info.config.maxAge == .seconds(30))
         #expect(info.config.replicas == 1)
     }
+
+    @Test func aWatchDeliversEveryStoredWriteInOrderWithTheCurrentValueFirst() async throws {
+        let server = try await NATSServer.start()
+        let js = try await connect(server.url).jetStream()
+        let kv = try await js.keyValue(KeyValueConfig(bucket: "ben_kv_watch"))
+        let first = try await kv.create("leader", value: Array("a".utf8))
+        let writes = try await kv.watch("leader")
+        var revisions = [first]
+        for i in 0..<20 { revisions.append(try await kv.update("leader", value: Array("v\(i)".utf8), lastRevision: revisions.last!)) }
+        _ = await #expect(throws: NATSError.self) { try await kv.update("leader", value: [0], lastRevision: first) }
+        try await kv.delete("leader")
+        let seen = try await within("22 entries") {
+            var seen: [KeyValueEntry] = []
+            for await entry in writes {
+                seen.append(entry)
+                if seen.count == 22 { break }
+            }
+            return seen
+        }
+        #expect(seen.prefix(21).map(\.revision) == revisions, "every stored write, none of the refused one, in order")
+        #expect(seen.first?.value == Array("a".utf8))
+        #expect(seen[20].value == Array("v19".utf8))
+        #expect(seen.last?.isDeleted == true && seen.prefix(21).allSatisfy { !$0.isDeleted })
+    }
 }
