@@ -2,6 +2,7 @@ import BenCore
 import BenCrypto
 import BenNATS
 import Logging
+import Synchronization
 
 /// One ledger per fleet (DESIGN §9, "Lease and epoch").
 ///
@@ -16,7 +17,7 @@ import Logging
 /// cannot make before that margin runs out, means it lost the lease: it stops acting and `run()` throws, so the
 /// process exits non-zero.
 extension LedgerService {
-    var leaseBucket: KeyValueConfig {
+    nonisolated var leaseBucket: KeyValueConfig {
         var config = KeyValueConfig(bucket: NATSSubjects.ledgerBucket(configuration.fleet))
         config.description = "Ben: the ledger lease of fleet \(configuration.fleet.rawValue)"
         config.ttl = configuration.leaseTTL
@@ -24,7 +25,7 @@ extension LedgerService {
         return config
     }
 
-    func leaseValue(epoch: UInt64) -> LeaseValue {
+    nonisolated func leaseValue(epoch: UInt64) -> LeaseValue {
         LeaseValue(ledger: configuration.name, seed: configuration.seedListen.description, ttl: configuration.leaseTTL, epoch: epoch)
     }
 
@@ -67,7 +68,7 @@ extension LedgerService {
 
     /// Writes this ledger's lease value: create-if-absent (`lastRevision` nil) or compare-and-set on
     /// `lastRevision`. Returns the new revision, or nil when another write got there first.
-    func compareAndSet(_ kv: KeyValue, lastRevision: UInt64?, epoch: UInt64) async throws -> UInt64? {
+    nonisolated func compareAndSet(_ kv: KeyValue, lastRevision: UInt64?, epoch: UInt64) async throws -> UInt64? {
         let value = leaseValue(epoch: epoch).bytes
         do {
             if let lastRevision {
@@ -80,13 +81,17 @@ extension LedgerService {
         }
     }
 
-    func wonLease(revision: UInt64, at started: ContinuousClock.Instant) {
-        lease = HeldLease(epoch: revision, revision: revision, validUntil: started + configuration.leaseTTL * 0.9)
+    nonisolated func wonLease(revision: UInt64, at started: ContinuousClock.Instant) {
+        leaseState.withLock { $0 = HeldLease(epoch: revision, revision: revision, validUntil: started + configuration.leaseTTL * 0.9) }
         logger.notice("won the ledger lease", metadata: ["epoch": "\(revision)", "ttl": "\(configuration.leaseTTL)"])
     }
 
-    /// Renews the lease every third of its TTL until the ledger stops, and throws `leaseLost` once it cannot.
-    func keepLease(_ kv: KeyValue) async throws {
+    /// The lease as this ledger knows it.
+    nonisolated var lease: HeldLease? { leaseState.withLock { $0 } }
+
+    /// Renews the lease every third of its TTL until the ledger stops, and throws `leaseLost` once it cannot. It
+    /// runs off the actor: a renewal never waits for the ledger's other work.
+    nonisolated func keepLease(_ kv: KeyValue) async throws {
         let key = NATSSubjects.leaseKey
         let every = configuration.leaseTTL / 3
         var next = ContinuousClock.now + every
@@ -125,24 +130,29 @@ extension LedgerService {
         }
     }
 
-    func renewedLease(revision: UInt64, at started: ContinuousClock.Instant) {
-        guard var held = lease, held.lost == nil else { return }
-        held.revision = revision
-        held.validUntil = started + configuration.leaseTTL * 0.9
-        lease = held
+    nonisolated func renewedLease(revision: UInt64, at started: ContinuousClock.Instant) {
+        let validUntil = started + configuration.leaseTTL * 0.9
+        leaseState.withLock { held in
+            guard held != nil, held?.lost == nil else { return }
+            held?.revision = revision
+            held?.validUntil = validUntil
+        }
     }
 
     /// The ledger knows it lost the lease: it never acts again, and `keepLease` ends the process.
-    func loseLease(_ reason: String) {
-        guard var held = lease, held.lost == nil else { return }
-        held.lost = reason
-        lease = held
-        logger.critical("lost the ledger lease; this ledger stops serving", metadata: ["reason": "\(reason)", "epoch": "\(held.epoch)"])
+    nonisolated func loseLease(_ reason: String) {
+        let epoch: UInt64? = leaseState.withLock { held in
+            guard let current = held, current.lost == nil else { return nil }
+            held?.lost = reason
+            return current.epoch
+        }
+        guard let epoch else { return }
+        logger.critical("lost the ledger lease; this ledger stops serving", metadata: ["reason": "\(reason)", "epoch": "\(epoch)"])
     }
 
     /// Whether this ledger may change state or answer now: it holds a lease that has not run out. Every
     /// state-changing path asks first; a ledger that may not act drops the work (its successor does it).
-    func mayAct(_ what: @autoclosure () -> String) -> Bool {
+    nonisolated func mayAct(_ what: @autoclosure () -> String) -> Bool {
         if lease?.isValid == true { return true }
         if lease?.lost == nil, lease != nil {
             logger.warning("not acting: the ledger lease is not renewed", metadata: ["action": "\(what())"])
@@ -151,13 +161,16 @@ extension LedgerService {
     }
 
     /// The epoch this ledger serves under (0 before it won the lease).
-    var epoch: UInt64 { lease?.epoch ?? 0 }
+    nonisolated var epoch: UInt64 { lease?.epoch ?? 0 }
 
     /// On a graceful stop, hands the lease back (an empty value, written over its own revision), so a successor
     /// need not wait for the TTL.
     func releaseLease(_ kv: KeyValue) async {
-        guard let held = lease, held.isValid else { return }
-        lease = nil
+        let released: HeldLease? = leaseState.withLock { held in
+            defer { held = nil }
+            return held
+        }
+        guard let held = released, held.isValid else { return }
         do {
             _ = try await kv.update(NATSSubjects.leaseKey, value: [], lastRevision: held.revision)
             logger.notice("released the ledger lease", metadata: ["epoch": "\(held.epoch)"])

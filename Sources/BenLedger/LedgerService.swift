@@ -8,6 +8,7 @@ import BenTopology
 public import Logging
 import Glibc
 import NIOCore
+import Synchronization
 
 /// `ben-ledger`'s shell: the pure `DeploymentMachine` (versions and the proof of activation) and one
 /// `SeederMachine` per rollout (the root of every stripe tree), fed by NATS, peer links, SQLite and the clock.
@@ -51,8 +52,9 @@ public actor LedgerService {
     /// Last heartbeat of each node and when the ledger received it (its own clock), for drift and for planning
     /// around silent nodes.
     var heartbeats: [NodeID: ReceivedHeartbeat] = [:]
-    /// The fleet's ledger lease, once won (`LedgerService+Lease.swift`).
-    var lease: HeldLease?
+    /// The fleet's ledger lease, once won (`LedgerService+Lease.swift`). Behind a lock rather than on the actor,
+    /// so renewals never wait for the actor (busy with SQLite or the store) and every path can check it.
+    let leaseState = Mutex<HeldLease?>(nil)
     /// Nonces of recent signed requests (replays are refused).
     var recentNonces: [String: Timestamp] = [:]
     /// Chunk uploads arriving in parts, by key.
