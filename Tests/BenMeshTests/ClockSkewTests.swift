@@ -51,6 +51,9 @@ import Testing
         try await fleet.waitUntil(timeout: .seconds(30), "every node, skewed or not, activates v1") {
             fleet.nodes.allSatisfy { fleet.agentState($0.id)?.active == 1 }
         }
+        try await fleet.waitUntil(timeout: .seconds(30), "the ledger holds all four signed acks: v1 is active") {
+            (try? fleet.status(1).status) == "active"
+        }
 
         // Killed, a node is silent after --silent-after by the ledger's clock, whichever way its own clock runs.
         fleet.stopAgent(ahead, signal: SIGKILL)
