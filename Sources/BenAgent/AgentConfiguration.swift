@@ -30,6 +30,9 @@ public struct AgentConfiguration: Sendable {
     public var faultDropAcks = 0
     /// If set, only aggregates of this version are lost.
     public var faultDropAcksVersion: Version?
+    /// For tests only: shifts this agent's wall clock (the `at` of its heartbeats and acks, the `now` its machine
+    /// decides by) by this much, to model a host whose clock is wrong. Zero in production.
+    public var clockOffset: Duration = .zero
 
     public init(
         node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],

@@ -82,7 +82,7 @@ extension AgentService {
 
     func announce(_ bytes: [UInt8]) {
         guard let incoming = readAnnouncement(bytes) else { return }
-        perform(machine.onAnnouncement(incoming, local: holdings(incoming), now: SystemClock.now()))
+        perform(machine.onAnnouncement(incoming, local: holdings(incoming), now: now()))
     }
 
     // MARK: Heartbeats
@@ -122,7 +122,7 @@ extension AgentService {
         }
         return Heartbeat(
             fleet: configuration.fleet, node: configuration.node, active: machine.activeVersion, manifest: machine.record.active?.manifest,
-            working: working, at: SystemClock.now())
+            working: working, at: now())
     }
 
     // MARK: Answers asked for again
@@ -137,7 +137,7 @@ extension AgentService {
                 guard let request = try? JSONParser.parse(message.payload, limits: .init(maxBytes: 4096)),
                     case .int(let v)? = request["version"], v > 0
                 else { continue }
-                perform(machine.onAnswerRequested(Version(UInt64(v)), now: SystemClock.now()))
+                perform(machine.onAnswerRequested(Version(UInt64(v)), now: now()))
             }
         } catch {
             logger.error("cannot follow answer requests", metadata: ["subject": "\(subject)", "error": "\(error)"])
@@ -167,6 +167,10 @@ extension AgentService {
             let query = try JSONParser.parse(request, limits: .init(maxBytes: 1 << 20))
             guard let roleText = query["role"]?.stringValue, let role = Role(rawValue: roleText), let input = query["input"] else {
                 throw AgentError.configuration("a query is {\"role\": ROLE, \"input\": {...}}")
+            }
+            guard configuration.roles.contains(role) else {
+                throw AgentError.configuration(
+                    "\(configuration.node) runs \(configuration.roles.map(\.rawValue).sorted().joined(separator: ", ")), not \(role); it evaluates no \(role) intent")
             }
             guard let (intent, version) = holder.current else {
                 throw AgentError.configuration("\(configuration.node) has no active version yet")

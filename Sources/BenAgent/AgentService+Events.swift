@@ -13,7 +13,7 @@ extension AgentService {
     /// A frame arrived on a link: the shell does the arithmetic (parse, hash, check a signature) and the machine
     /// decides. Anything unreadable closes the link with the reason.
     func receive(_ frame: PeerFrame, on link: LinkID) {
-        let now = SystemClock.now()
+        let now = self.now()
         switch frame {
         case .hello(let hello):
             peerOfLink[link] = hello.node
@@ -177,21 +177,22 @@ extension AgentService {
     }
 
     func connected(_ link: LinkID) {
-        perform(machine.onLinkConnected(link, now: SystemClock.now()))
+        perform(machine.onLinkConnected(link, now: now()))
     }
 
     func connectFailed(_ link: LinkID, peer: PlanNode, error: String) {
-        perform(machine.onLinkFailed(link, reason: "cannot connect to \(peer.id) at \(peer.address): \(error)", now: SystemClock.now()))
+        perform(machine.onLinkFailed(link, reason: "cannot connect to \(peer.id) at \(peer.address): \(error)", now: now()))
     }
 
     func arm(_ timer: TimerID, at: Timestamp) {
         let token = timers.arm(timer)
-        tasks.run(at: at) { await self.fire(timer, token: token) }
+        // `at` is on this agent's clock; the system clock is `clockOffset` behind it.
+        tasks.run(at: at - configuration.clockOffset) { await self.fire(timer, token: token) }
     }
 
     func fire(_ timer: TimerID, token: UInt64) {
         guard timers.fire(timer, token: token) else { return }
-        let now = SystemClock.now()
+        let now = self.now()
         // The progress check judges links by what arrived on them, partial frames included.
         if case .progressCheck = timer { machine.onLinkBytes(links.receivedBytes(), now: now) }
         perform(machine.onTimer(timer, now: now))
@@ -209,9 +210,9 @@ extension AgentService {
         switch outcome {
         case .success(let intent):
             compiled[version] = intent
-            perform(machine.onCompiled(version, outcome: .compiled, now: SystemClock.now()))
+            perform(machine.onCompiled(version, outcome: .compiled, now: now()))
         case .failure(let error):
-            perform(machine.onCompiled(version, outcome: .failed(String(describing: error)), now: SystemClock.now()))
+            perform(machine.onCompiled(version, outcome: .failed(String(describing: error)), now: now()))
         }
     }
 
@@ -220,11 +221,11 @@ extension AgentService {
         if transfer?.version != version { transfer = Transfer(version: version, acceptedAt: now) }
         if transfer!.firstChunkAt == nil {
             transfer!.firstChunkAt = now
-            transfer!.firstChunkWall = SystemClock.now()
+            transfer!.firstChunkWall = self.now()
         }
         if bytes > transfer!.largestChunk {
             transfer!.largestChunk = bytes
-            transfer!.firstLargestWall = SystemClock.now()
+            transfer!.firstLargestWall = self.now()
         }
         transfer!.chunks += 1
         transfer!.bytes += Int64(bytes)
@@ -246,7 +247,7 @@ extension AgentService {
                 "first_chunk_s": "\(t.firstChunkAt.map { seconds($0 - t.acceptedAt) } ?? "-")", "complete_s": "\(seconds(now - t.acceptedAt))",
                 "first_chunk_at": "\(t.firstChunkWall?.rfc3339 ?? "-")",
                 "first_full_chunk_at": "\(t.firstLargestWall?.rfc3339 ?? "-")", "full_chunk_bytes": "\(t.largestChunk)",
-                "complete_at": "\(SystemClock.now().rfc3339)",
+                "complete_at": "\(self.now().rfc3339)",
                 // sender:bytes,sender:bytes — sorted so the line is the same for the same transfer.
                 "bytes_from": "\(t.bytesFrom.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ","))",
             ])

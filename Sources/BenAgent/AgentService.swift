@@ -84,6 +84,10 @@ public actor AgentService {
     /// The version this node serves now.
     public var activeVersion: Version { machine.activeVersion }
 
+    /// This agent's wall clock: the system's, shifted by `configuration.clockOffset` (zero except in tests that
+    /// model a node whose clock is wrong). Every timestamp the agent stamps or decides by comes from here.
+    nonisolated func now() -> Timestamp { SystemClock.now() + configuration.clockOffset }
+
     // MARK: Running
 
     /// Serves the last verified version at once (before reaching anyone), then listens for parents, follows
@@ -154,7 +158,7 @@ public actor AgentService {
         unintroduced.remove(link)
         peerOfLink.removeValue(forKey: link)
         headerOfLink.removeValue(forKey: link)
-        perform(machine.onLinkFailed(link, reason: reason, now: SystemClock.now()))
+        perform(machine.onLinkFailed(link, reason: reason, now: now()))
     }
 
     /// Turns a frame the machine asked for into bytes: chunks and the manifest come from the store, verified

@@ -2,7 +2,8 @@ import BenCore
 public import BenProtocol
 import Glibc
 
-/// The agent's durable record (`agent.state`): the running version and the highest accepted one, written whole
+/// The agent's durable record (`agent.state`): the running version, the highest accepted one and the highest
+/// ledger lease epoch accepted (`highest_epoch`; absent in files written before epochs, read as 0), written whole
 /// or not at all (temp file, fsync, rename, directory fsync) before the agent acts on it.
 public struct AgentStateFile: Sendable {
     public let path: String
@@ -31,8 +32,10 @@ public struct AgentStateFile: Sendable {
         guard n > 0 else { throw .corruptState(path: path, detail: "empty") }
         do {
             let json = try JSONParser.parse(bytes.prefix(n))
-            let r = try FieldReader(json, document: "agent state", allowed: ["active", "manifest", "highest_accepted", "last_answer", "answered_issue"])
+            let r = try FieldReader(
+                json, document: "agent state", allowed: ["active", "manifest", "highest_accepted", "highest_epoch", "last_answer", "answered_issue"])
             let highest = Version(UInt64(try r.int("highest_accepted")))
+            let epoch = r.has("highest_epoch") ? UInt64(try r.int("highest_epoch")) : 0
             var active: ActiveVersion?
             if r.has("active") {
                 active = ActiveVersion(version: Version(UInt64(try r.int("active", in: 1...JSONValue.maxSafeInteger))), manifest: try r.key("manifest"))
@@ -46,14 +49,16 @@ public struct AgentStateFile: Sendable {
                 }
                 answer = SignedAnswer(version: ack.version, manifest: ack.manifest, status: ack.status, envelope: envelope, answeredIssue: issued)
             }
-            return AgentRecord(active: active, highestAccepted: highest, lastAnswer: answer)
+            return AgentRecord(active: active, highestAccepted: highest, lastAnswer: answer, highestEpoch: epoch)
         } catch {
             throw .corruptState(path: path, detail: "\(error)")
         }
     }
 
     public func save(_ record: AgentRecord) throws(AgentError) {
-        var object: [String: JSONValue] = ["highest_accepted": .int(Int64(record.highestAccepted.rawValue))]
+        var object: [String: JSONValue] = [
+            "highest_accepted": .int(Int64(record.highestAccepted.rawValue)), "highest_epoch": .int(Int64(record.highestEpoch)),
+        ]
         if let active = record.active {
             object["active"] = .int(Int64(active.version.rawValue))
             object["manifest"] = .string(active.manifest.hex)

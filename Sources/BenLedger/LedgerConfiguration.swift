@@ -22,6 +22,19 @@ public struct LedgerConfiguration: Sendable {
     /// Caps this process's upload over all peer links, in bytes per second (nil: no cap). Tests and the shaped
     /// benchmark use it to model a node's NIC on loopback.
     public var uploadLimit: Double?
+    /// How this ledger names itself in the fleet's lease, so a second ledger can say who serves.
+    public var name: String = LeaseValue.defaultName
+    /// How long the lease lasts after each renewal (renewed every third of it). A ledger that cannot renew for
+    /// nine tenths of it stops acting and exits; a standby takes over once it has passed without a renewal.
+    public var leaseTTL: Duration = .seconds(15)
+    /// Wait for the lease instead of refusing to start while another ledger holds it.
+    public var standby = false
+    /// Copies of the ledger's JetStream streams and key-value buckets in a NATS cluster; an existing stream's
+    /// count is raised to this, never lowered.
+    public var replicas = 1
+    /// How far a node's heartbeat timestamps may be from the ledger's clock before it is shown as `clock_skew`.
+    /// Liveness never depends on them: silence is measured from when the ledger received a heartbeat.
+    public var clockSkewTolerance: Duration = .seconds(30)
 
     public init(
         fleet: FleetName, natsServers: [String], dataDirectory: String, key: SigningKey, operators: TrustedKeys, seedListen: HostPort

@@ -220,9 +220,15 @@ public enum LedgerError: Error, Sendable, Hashable, CustomStringConvertible {
     case corruptDatabase(path: String, detail: String)
     case configuration(file: String, detail: String)
     case io(path: String, detail: String)
+    /// Another ledger holds the fleet's lease (the line names it and until when); this one does not serve.
+    case leaseHeld(String)
+    /// This ledger lost the fleet's lease while serving (taken over, or not renewed in time); it stopped.
+    case leaseLost(String)
 
     public var description: String {
         switch self {
+        case .leaseHeld(let detail): detail
+        case .leaseLost(let detail): "\(detail); this ledger stopped serving (another ledger may serve the fleet now)"
         case .corruptDatabase(let path, let detail): "\(path): \(detail); restore the ledger's data directory from a backup"
         case .configuration(let file, let detail): "\(file): \(detail)"
         case .io(let path, let detail): "\(path): \(detail)"

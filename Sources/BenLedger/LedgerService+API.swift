@@ -21,6 +21,8 @@ extension LedgerService {
         let prefix = "ben.\(configuration.fleet.rawValue).api."
         for await message in subscription {
             let verb = String(message.subject.dropFirst(prefix.count))
+            // A ledger without a live lease answers nothing, not even reads: the ledger that holds it answers.
+            guard mayAct("answer \(verb)") else { continue }
             let (payload, ok) = handle(verb: verb, message: message)
             var headers = NATSHeaders()
             headers.set(ok ? "ok" : "error", for: OperatorAPI.statusHeader)
@@ -41,7 +43,12 @@ extension LedgerService {
             } else {
                 throw APIError("unknown verb \(verb); benctl and this ledger may be different versions")
             }
-            let answer = try answer(verb: verb, args: args, body: message.payload)
+            var answer = try answer(verb: verb, args: args, body: message.payload)
+            if OperatorAPI.signedVerbs.contains(verb), case .object(var fields) = answer {
+                // Every answer that changes state says under which lease epoch it was made.
+                fields["epoch"] = .int(Int64(epoch))
+                answer = .object(fields)
+            }
             return ((try? CanonicalJSON.encode(answer)) ?? [], true)
         } catch {
             logger.notice("API request refused", metadata: ["verb": "\(verb)", "reason": "\(error)"])
@@ -78,7 +85,7 @@ extension LedgerService {
     func answer(verb: String, args: JSONValue, body: [UInt8]) throws -> JSONValue {
         switch verb {
         case "topology.apply": return try applyTopology(yaml: body, file: args["file"]?.stringValue ?? "topology.yaml")
-        case "topology.show": return try showTopology()
+        case "topology.show": return try showTopology(args: args)
         case "stage.begin": return try stageBegin(manifest: body, label: args["label"]?.stringValue ?? "")
         case "stage.chunk": return try stageChunk(args: args, part: body)
         case "stage.commit": return try stageCommit(args: args)
@@ -88,7 +95,7 @@ extension LedgerService {
         case "status": return try status(args: args).json
         case "log": return try log(args: args)
         case "log.verify": return try verifyLog()
-        case "drift": return try drift()
+        case "drift": return try drift(args: args)
         default: throw APIError("unknown verb \(verb)")
         }
     }
@@ -112,13 +119,79 @@ extension LedgerService {
         return ["key": .string(key.hex), "nodes": .int(Int64(topology.nodes.count)), "fleet": .string(topology.fleet.rawValue)]
     }
 
-    func showTopology() throws -> JSONValue {
+    /// The topology in force, summed up. With `select` ({roles, nodes, locations}), also checks that selector
+    /// against it (benctl asks before it deploys, filters or evaluates): an error names each unknown name and the
+    /// nearest known one; otherwise `selected` counts the nodes it selects.
+    func showTopology(args: JSONValue = [:]) throws -> JSONValue {
         guard let (topology, key) = topology else { throw APIError("no topology applied yet; `benctl topology apply FILE`") }
         var roles: [String: JSONValue] = [:]
         for role in Role.allCases {
             roles[role.rawValue] = .int(Int64(topology.nodes.filter { $0.roles.contains(role) }.count))
         }
-        return ["key": .string(key.hex), "fleet": .string(topology.fleet.rawValue), "nodes": .int(Int64(topology.nodes.count)), "roles": .object(roles)]
+        var out: [String: JSONValue] = [
+            "key": .string(key.hex), "fleet": .string(topology.fleet.rawValue), "nodes": .int(Int64(topology.nodes.count)),
+            "roles": .object(roles),
+        ]
+        if let select = args["select"] {
+            let request = try selectorRequest(select, field: "select")
+            let selector = try checkedSelector(request, in: topology, fields: selectorFields(select))
+            let selected = selector.selectedNodes(in: topology)
+            out["selected"] = .int(Int64(selected.count))
+            out["selected_nodes"] = .array(selected.prefix(1000).map { i in
+                [
+                    "node": .string(topology.nodes[i].id.rawValue), "roles": .array(topology.nodes[i].roles.roles.map { .string($0.rawValue) }),
+                    "location": .string(topology.location(of: i)),
+                ]
+            })
+        }
+        return .object(out)
+    }
+
+    // MARK: Selectors
+
+    /// The names of a selector as a request gives them (`roles`, `nodes`, `locations`: arrays of strings). A
+    /// part that is not an array of strings is refused, never ignored.
+    func selectorRequest(_ args: JSONValue, field prefix: String = "") throws -> SelectorRequest {
+        func names(_ key: String) throws -> [String] {
+            guard let value = args[key], value != .null else { return [] }
+            guard case .array(let items) = value else { throw APIError("\(prefix.isEmpty ? "" : prefix + ".")\(key): expected an array of names") }
+            return try items.map { item in
+                guard let name = item.stringValue else { throw APIError("\(prefix.isEmpty ? "" : prefix + ".")\(key): \(item) is not a name") }
+                return name
+            }
+        }
+        return SelectorRequest(roles: try names("roles"), locations: try names("locations"), nodes: try names("nodes"))
+    }
+
+    /// The flags an operator wrote the selector with, when benctl says (`fields`), for error lines that point at
+    /// them; by default `--roles`, `--nodes`, `--locations`.
+    func selectorFields(_ args: JSONValue) -> SelectorRequest.Fields {
+        guard let fields = args["fields"] else { return .flags }
+        return SelectorRequest.Fields(
+            roles: fields["roles"]?.stringValue ?? "--roles", locations: fields["locations"]?.stringValue ?? "--locations",
+            nodes: fields["nodes"]?.stringValue ?? "--nodes")
+    }
+
+    /// Checks a selector against the topology in force (BenTopology's `Selector.checked`).
+    func checkedSelector(_ request: SelectorRequest, in topology: Topology, fields: SelectorRequest.Fields = .flags) throws -> Selector {
+        do {
+            return try Selector.checked(request, in: topology, fields: fields)
+        } catch {
+            throw APIError(error.description)
+        }
+    }
+
+    /// A deploy's, rollback's or retry's selector, checked before anything is written: an unknown name or a
+    /// selector that selects no node refuses the request, and nothing changes.
+    func deploySelector(_ args: JSONValue, retry: Bool) throws -> Selector? {
+        let request = try selectorRequest(args)
+        guard !request.isEmpty else { return nil }
+        guard let (topology, _) = topology else { throw APIError("no topology applied yet; `benctl topology apply FILE` first") }
+        let selector = try checkedSelector(request, in: topology, fields: selectorFields(args))
+        if retry {
+            throw APIError("--retry announces again to every node whose ack is missing and takes no selector (\(selector)); nothing was done")
+        }
+        return selector
     }
 
     // MARK: Stage
@@ -190,6 +263,7 @@ extension LedgerService {
         guard case .int(let v)? = args["version"], v > 0 else { throw APIError("deploy needs a version") }
         let version = Version(UInt64(v))
         let retry = args["retry"] == .bool(true)
+        _ = try deploySelector(args, retry: retry)  // refused before the audit log records anything
         audit("deploy", detail: ["version": .int(v), "retry": .bool(retry), "args": args])
         return try rollOut(version, args: args, retry: retry)
     }
@@ -198,8 +272,7 @@ extension LedgerService {
         guard let (topology, topologyKey) = topology else { throw APIError("no topology applied yet; `benctl topology apply FILE` first") }
         guard let record = machine.versions[version] else { throw APIError("\(version) does not exist; `benctl versions` lists them") }
         let timeout: Duration? = { if case .int(let s)? = args["timeout_s"], s > 0 { .seconds(s) } else { nil } }()
-        var selector = Selector()
-        if case .array(let roles)? = args["roles"] { selector.roles = roles.compactMap { $0.stringValue.flatMap(Role.init) } }
+        var selector = try deploySelector(args, retry: retry) ?? Selector()
         let retryTargets = retry ? machine.retryTargets(version) : []
         if retry {
             guard record.status == .incomplete else { throw APIError(DeployRefusal.notIncomplete(version, record.status).description) }
@@ -268,14 +341,14 @@ extension LedgerService {
 
     /// Targets the plan left out that are still required, with the reason status shows until they ack. Nodes
     /// in maintenance are not required: the operator took them out.
-    static func leftOut(_ excluded: [Exclusion], heartbeats: [NodeID: Heartbeat]) -> [NodeID: MissingReason] {
+    static func leftOut(_ excluded: [Exclusion], heartbeats: [NodeID: ReceivedHeartbeat]) -> [NodeID: MissingReason] {
         var out: [NodeID: MissingReason] = [:]
         for exclusion in excluded {
             switch exclusion.reason {
             case .maintenance:
                 continue
             case .down:
-                let heard = heartbeats[exclusion.node].map { "last heard \($0.at.rfc3339)" } ?? "never heard from"
+                let heard = heartbeats[exclusion.node].map { "last heard \($0.receivedAt.rfc3339)" } ?? "never heard from"
                 out[exclusion.node] = MissingReason(.down, "silent when the plan was made (\(heard)); it catches up when it returns")
             case .unreachable:
                 out[exclusion.node] = MissingReason(.unreachable, "the plan found no parent for it under the fan-out and uplink limits")
@@ -287,13 +360,14 @@ extension LedgerService {
     /// Nodes heard from before that have been silent too long: planned around, so they catch up as orphans
     /// instead of holding a relay's children up.
     func silentNodes(now: Timestamp) -> [NodeID] {
-        return heartbeats.values.filter { now - $0.at > configuration.silentAfter }.map(\.node).sorted()
+        return heartbeats.values.filter { now - $0.receivedAt > configuration.silentAfter }.map(\.beat.node).sorted()
     }
 
     func rollback(args: JSONValue) throws -> JSONValue {
         guard case .int(let v)? = args["to"], let old = machine.versions[Version(UInt64(v))] else {
             throw APIError("rollback needs --to VERSION of an existing version")
         }
+        _ = try deploySelector(args, retry: false)  // refused before a version is staged
         let label = "rollback to \(old.version)"
         let (version, _, actions) = machine.onStage(
             manifest: old.manifest, manifestSize: old.manifestSize, size: old.bundleSize, label: label, forceNew: true, now: SystemClock.now())
@@ -317,13 +391,17 @@ extension LedgerService {
         }
         guard let record = machine.versions[version] else { throw APIError("\(version) does not exist") }
         let deployment = record.deployment
+        // A filter (`status --roles/--nodes/--locations`) narrows every count and list to the nodes it selects.
+        let filter = try statusFilter(args)
         var locations: [NodeID: String] = [:]
         if let (topology, _) = topology {
             for (i, node) in topology.nodes.enumerated() { locations[node.id] = topology.location(of: i) }
         }
-        let missing = (deployment?.missing ?? [:]).sorted { $0.key < $1.key }.map {
+        let missing = (deployment?.missing ?? [:]).filter { filter?.contains($0.key) ?? true }.sorted { $0.key < $1.key }.map {
             DeploymentStatus.MissingNode(node: $0.key, location: locations[$0.key] ?? "?", reason: $0.value)
         }
+        let acks = (deployment?.acks ?? [:]).filter { filter?.contains($0.key) ?? true }
+        let required = (deployment?.required ?? []).filter { filter?.contains($0) ?? true }
         var stripes = 0
         var depth = 0
         var fanOut = 0
@@ -332,7 +410,8 @@ extension LedgerService {
             depth = (0..<plan.stripeCount).compactMap { plan.depths(stripe: $0)?.max() }.max() ?? 0
             fanOut = Set((0..<plan.stripeCount).flatMap { s in plan.stripes[s].enumerated().filter { $0.element == Plan.ledger }.map(\.offset) }).count
         }
-        let refused = deployment?.acks.values.filter { $0.status == .refused }.count ?? 0
+        let refused = acks.values.filter { $0.status == .refused }.count
+        let active = filter == nil ? (deployment?.activeCount ?? 0) : required.filter { acks[$0]?.status == .active }.count
         var answers: [DeploymentStatus.NodeAnswer] = []
         if case .array(let named)? = args["nodes"] {
             for id in named.compactMap({ $0.stringValue.flatMap { NodeID($0) } }) {
@@ -345,7 +424,7 @@ extension LedgerService {
         }
         var status = DeploymentStatus(
             fleet: configuration.fleet, version: version, status: record.status.rawValue, manifest: record.manifest, label: record.label,
-            attempt: deployment?.attempt ?? 0, required: deployment?.required.count ?? 0, active: deployment?.activeCount ?? 0,
+            attempt: deployment?.attempt ?? 0, required: required.count, active: active,
             refused: refused, issuedAt: deployment?.announcement.issuedAt, deadline: deployment?.announcement.deadline,
             changedAt: record.changedAt, missing: missing, groups: DeploymentStatus.group(missing),
             suspects: (deployment?.suspects ?? [:]).sorted { $0.key < $1.key }.map { DeploymentStatus.Suspect(node: $0.key, detail: $0.value) },
@@ -377,35 +456,60 @@ extension LedgerService {
         return .object(out)
     }
 
-    /// Every node whose version differs from the fleet's, and every node not heard from, by location.
-    func drift() throws -> JSONValue {
+    /// The nodes a status filter selects, or nil without a filter; unknown names are refused.
+    func statusFilter(_ args: JSONValue) throws -> Set<NodeID>? {
+        let request = try selectorRequest(args)
+        guard !request.isEmpty else { return nil }
+        guard let (topology, _) = topology else { throw APIError("no topology applied yet, so there is nothing to filter by") }
+        let selector = try checkedSelector(request, in: topology, fields: selectorFields(args))
+        return Set(selector.selectedNodes(in: topology).map { topology.nodes[$0].id })
+    }
+
+    /// Every node whose version differs from the fleet's, every node not heard from, and every node whose clock
+    /// is off by more than the tolerance, by location.
+    ///
+    /// Silence is measured on the ledger's clock, from when it received a node's last heartbeat; a node's own
+    /// timestamps only show its clock's offset (`clock_skew`) and never make it silent or keep it alive.
+    func drift(args: JSONValue = [:]) throws -> JSONValue {
         guard let (topology, _) = topology else { throw APIError("no topology applied yet") }
+        let filter = try statusFilter(args)
         let fleetVersion = machine.activeVersion ?? .none
         let now = SystemClock.now()
         var differing: [JSONValue] = []
         var silent: [JSONValue] = []
-        for (i, node) in topology.nodes.enumerated() where !node.maintenance {
+        var skewed: [JSONValue] = []
+        var running: [String: JSONValue] = [:]
+        var counted = 0
+        for (i, node) in topology.nodes.enumerated() where !node.maintenance && (filter?.contains(node.id) ?? true) {
+            counted += 1
             let location = topology.location(of: i)
-            guard let beat = heartbeats[node.id] else {
+            guard let heard = heartbeats[node.id] else {
                 silent.append(["node": .string(node.id.rawValue), "location": .string(location), "last_heard": .null])
                 continue
             }
-            if now - beat.at > configuration.silentAfter {
-                silent.append(["node": .string(node.id.rawValue), "location": .string(location), "last_heard": .string(beat.at.rfc3339)])
-            } else if beat.active != fleetVersion {
+            let beat = heard.beat
+            if abs(heard.offset.milliseconds) > configuration.clockSkewTolerance.milliseconds {
+                skewed.append([
+                    "node": .string(node.id.rawValue), "location": .string(location), "offset_ms": .int(heard.offset.milliseconds),
+                    "node_time": .string(beat.at.rfc3339), "last_heard": .string(heard.receivedAt.rfc3339),
+                ])
+            }
+            if now - heard.receivedAt > configuration.silentAfter {
+                silent.append(["node": .string(node.id.rawValue), "location": .string(location), "last_heard": .string(heard.receivedAt.rfc3339)])
+                continue
+            }
+            running["\(beat.active.rawValue)", default: .int(0)] = .int((running["\(beat.active.rawValue)"]?.intValue ?? 0) + 1)
+            if beat.active != fleetVersion {
                 differing.append([
                     "node": .string(node.id.rawValue), "location": .string(location), "active": .int(Int64(beat.active.rawValue)),
-                    "working": .string(beat.working), "last_heard": .string(beat.at.rfc3339),
+                    "working": .string(beat.working), "last_heard": .string(heard.receivedAt.rfc3339),
                 ])
             }
         }
-        var running: [String: JSONValue] = [:]
-        for beat in heartbeats.values where now - beat.at <= configuration.silentAfter {
-            running["\(beat.active.rawValue)", default: .int(0)] = .int((running["\(beat.active.rawValue)"]?.intValue ?? 0) + 1)
-        }
         var out: [String: JSONValue] = [
-            "fleet_version": .int(Int64(fleetVersion.rawValue)), "nodes": .int(Int64(topology.nodes.count)),
+            "fleet_version": .int(Int64(fleetVersion.rawValue)), "nodes": .int(Int64(counted)),
             "differing": .array(differing), "silent": .array(silent), "running": .object(running),
+            "clock_skew": .array(skewed), "clock_skew_tolerance_ms": .int(configuration.clockSkewTolerance.milliseconds),
         ]
         if let deploying = machine.deploying { out["deploying"] = .int(Int64(deploying.rawValue)) }
         let latest = machine.versions.values.filter { $0.deployment != nil }.map(\.version).max()

@@ -29,6 +29,7 @@ extension LedgerService {
     }
 
     func verified(_ outcome: AckVerifier.Outcome, relay: NodeID, orphaned: Bool) {
+        guard mayAct("record acks") else { return }
         for rejected in outcome.rejected {
             perform(machine.onUnverifiedAck(node: rejected.node, version: rejected.version, reason: rejected.reason))
         }
@@ -76,13 +77,25 @@ extension LedgerService {
     }
 
     /// `ben.<fleet>.heartbeat`: the last word from every node, for drift and for planning around silent nodes.
+    /// Each is kept with when the ledger received it, on the ledger's clock: silence is measured from that, never
+    /// from the node's own timestamp, so a node whose clock is wrong is neither called silent nor kept alive by it.
     func followHeartbeats(_ connection: NATSConnection) async throws {
         let subscription = try await connection.subscribe(subject: NATSSubjects.heartbeat(configuration.fleet))
         for await message in subscription {
             guard let beat = try? Heartbeat.decode(message.payload), beat.fleet == configuration.fleet else { continue }
-            heartbeats[beat.node] = beat
+            heartbeats[beat.node] = ReceivedHeartbeat(beat: beat, receivedAt: SystemClock.now())
         }
     }
+}
+
+/// A node's heartbeat and when the ledger received it (the ledger's clock).
+struct ReceivedHeartbeat: Sendable {
+    var beat: Heartbeat
+    var receivedAt: Timestamp
+
+    /// How far the node's clock is from the ledger's: its timestamp minus the time the ledger received it
+    /// (positive: the node's clock runs ahead). Includes the heartbeat's transit time, a few milliseconds.
+    var offset: Duration { beat.at - receivedAt }
 }
 
 extension LedgerService {
@@ -98,6 +111,15 @@ extension LedgerService {
     }
 
     func guardAnnouncement(_ bytes: [UInt8]) {
+        if let seen = try? SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes),
+            (try? seen.verify(context: .announce, trusted: TrustedKeys([configuration.key.publicKey]))) != nil,
+            let announcement = try? seen.document(as: Announcement.self), announcement.epoch > epoch
+        {
+            // Signed under a newer epoch with this ledger's key: another ledger holds the lease now.
+            loseLease("an announcement of epoch \(announcement.epoch) appeared; this ledger's epoch is \(epoch)")
+            return
+        }
+        guard mayAct("guard the announcement stream") else { return }
         let current = machine.highestAnnounced
         guard current > .none, let currentEnvelope = announcements[current], bytes != currentEnvelope else { return }
         guard let seen = try? SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes),
@@ -106,6 +128,18 @@ extension LedgerService {
             let currentAnnouncement = try? ours.document(as: Announcement.self)
         else {
             logger.warning("something unreadable was published on the announcement subject; re-publishing the current announcement")
+            publish(envelope: currentEnvelope, version: current)
+            return
+        }
+        if announcement.epoch < currentAnnouncement.epoch {
+            // From a ledger that lost its lease: nodes refuse it (it is older than the epoch they hold); the stream's
+            // latest goes back to this ledger's word so nodes that come back never even see it first.
+            logger.warning(
+                "an announcement from an older epoch was published; re-publishing the current one",
+                metadata: ["seen": "\(announcement.version)", "seen.epoch": "\(announcement.epoch)", "epoch": "\(currentAnnouncement.epoch)"])
+            audit(
+                "stale_epoch",
+                detail: ["seen": .int(Int64(announcement.version.rawValue)), "seen_epoch": .int(Int64(announcement.epoch)), "epoch": .int(Int64(epoch))])
             publish(envelope: currentEnvelope, version: current)
             return
         }

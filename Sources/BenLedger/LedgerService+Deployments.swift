@@ -12,6 +12,7 @@ extension LedgerService {
 
     /// Carries out what the deployment machine decided, in order: state is durable before anything goes out.
     func perform(_ actions: [LedgerAction], envelopes: [NodeID: [UInt8]] = [:]) {
+        guard actions.isEmpty || mayAct("carry out \(actions.count) deployment actions") else { return }
         for action in actions {
             switch action {
             case .persist(let record):
@@ -66,8 +67,7 @@ extension LedgerService {
     /// Signs the announcement, keeps the envelope for the seeders' HELLOs, and publishes it to JetStream
     /// (which keeps the latest per fleet, so a node that was down catches up).
     func publish(_ announcement: Announcement) {
-        let envelope = configuration.key.envelope(announcement, context: .announce)
-        let bytes = envelope.canonicalBytes
+        let (_, bytes) = signUnderEpoch(announcement)
         announcements[announcement.version] = bytes
         try? database.setSetting("announcement.\(announcement.version.rawValue)", Hex.encode(bytes))
         publish(envelope: bytes, version: announcement.version)
@@ -75,7 +75,7 @@ extension LedgerService {
 
     /// Publishes a signed announcement to JetStream, retrying while the server is briefly away.
     func publish(envelope bytes: [UInt8], version: Version) {
-        guard let nats else { return }
+        guard let nats, mayAct("publish the announcement of \(version)") else { return }
         let subject = NATSSubjects.announce(configuration.fleet)
         let logger = logger
         tasks.spawn {
@@ -166,7 +166,7 @@ extension LedgerService {
 
     /// Carries out a seeder's actions for one rollout.
     func performSeeder(_ version: Version, _ actions: [PeerAction]) {
-        guard let header = seeders[version]?.header else { return }
+        guard let header = seeders[version]?.header, actions.isEmpty || mayAct("seed \(version)") else { return }
         for action in actions {
             switch action {
             case .connect(let link, let peer, _):

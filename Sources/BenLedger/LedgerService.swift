@@ -8,6 +8,7 @@ import BenTopology
 public import Logging
 import Glibc
 import NIOCore
+import Synchronization
 
 /// `ben-ledger`'s shell: the pure `DeploymentMachine` (versions and the proof of activation) and one
 /// `SeederMachine` per rollout (the root of every stripe tree), fed by NATS, peer links, SQLite and the clock.
@@ -50,8 +51,12 @@ public actor LedgerService {
     var messages: [Version: Int] = [:]
     var chunkBytes: [Key: Int64] = [:]
     var timers = ShellTimers()
-    /// Last heartbeat of each node, for drift and for planning around silent nodes.
-    var heartbeats: [NodeID: Heartbeat] = [:]
+    /// Last heartbeat of each node and when the ledger received it (its own clock), for drift and for planning
+    /// around silent nodes.
+    var heartbeats: [NodeID: ReceivedHeartbeat] = [:]
+    /// The fleet's ledger lease, once won (`LedgerService+Lease.swift`). Behind a lock rather than on the actor,
+    /// so renewals never wait for the actor (busy with SQLite or the store) and every path can check it.
+    let leaseState = Mutex<HeldLease?>(nil)
     /// Nonces of recent signed requests (replays are refused).
     var recentNonces: [String: Timestamp] = [:]
     /// Chunk uploads arriving in parts, by key.
@@ -80,30 +85,67 @@ public actor LedgerService {
 
     /// Restores state, listens for pulls, serves the operator API and the ack and heartbeat subjects over NATS,
     /// and resumes any rollout that was in progress when the ledger stopped, until cancelled.
+    ///
+    /// It serves only while it holds the fleet's lease: it wins it first (or refuses to start, or with `standby`
+    /// waits for it), reads its state only then (a standby may share the data directory of the ledger it
+    /// replaces), and throws once it loses it.
     public func run() async throws {
-        try loadTopology()
-        let listener = try await PeerLink.listen(
-            host: configuration.seedListen.host, port: configuration.seedListen.port, settings: configuration.peerLink, logger: logger)
-        logger.info("seed listener up", metadata: ["listen": "\(configuration.seedListen)"])
         var settings = NATSSettings()
         settings.name = "ben-ledger \(configuration.fleet)"
         settings.reconnect.retryInitialConnect = true
         let connection = try await NATSConnection.connect(to: configuration.natsServers, settings: settings, logger: logger)
+        let leaseStore: KeyValue
+        do {
+            leaseStore = try await acquireLease(connection)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        do {
+            try await serve(connection, leaseStore: leaseStore)
+        } catch {
+            await releaseLease(leaseStore)
+            await connection.close()
+            throw error
+        }
+        await releaseLease(leaseStore)
+        await connection.close()
+    }
+
+    func serve(_ connection: NATSConnection, leaseStore: KeyValue) async throws {
+        do {
+            machine = DeploymentMachine(fleet: configuration.fleet, versions: try database.loadVersions())
+        } catch {
+            throw LedgerError.io(path: configuration.dataDirectory, detail: "\(error)")
+        }
+        try loadTopology()
+        let listener = try await PeerLink.listen(
+            host: configuration.seedListen.host, port: configuration.seedListen.port, settings: configuration.peerLink, logger: logger)
+        logger.info("seed listener up", metadata: ["listen": "\(configuration.seedListen)"])
         nats = connection
-        _ = try await connection.jetStream().createOrUpdateStream(NATSSubjects.announceStreamConfig(configuration.fleet))
-        logger.info("ledger ready", metadata: ["nats": "\(connection.connectedURL ?? "?")"])
+        let stream = try await connection.jetStream().createOrUpdateStream(
+            NATSSubjects.announceStreamConfig(configuration.fleet, replicas: configuration.replicas), neverLowerReplicas: true)
+        if stream.config.replicas > configuration.replicas {
+            logger.notice(
+                "the announcement stream keeps more replicas than --replicas; left as it is",
+                metadata: ["replicas": "\(stream.config.replicas)", "asked": "\(configuration.replicas)"])
+        }
+        logger.info(
+            "ledger ready",
+            metadata: ["nats": "\(connection.connectedURL ?? "?")", "epoch": "\(epoch)", "replicas": "\(stream.config.replicas)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.tasks.run() }
+            group.addTask { try await self.keepLease(leaseStore) }
             group.addTask { try await self.accept(listener) }
             group.addTask { try await self.serveAPI(connection) }
             group.addTask { try await self.followAcks(connection) }
             group.addTask { try await self.followHeartbeats(connection) }
             group.addTask { try await self.followAnnouncements(connection) }
+            self.announceEpoch()
             self.resume()
+            defer { group.cancelAll() }
             try await group.next()
-            group.cancelAll()
         }
-        await connection.close()
     }
 
     /// Re-arms deadlines and restarts seeding for rollouts that were in progress at the last stop.

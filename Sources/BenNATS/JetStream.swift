@@ -26,8 +26,16 @@ public struct JetStream: Sendable {
 
     /// Creates the stream, or brings an existing stream of that name to `config` (some fields, such as
     /// `storage`, cannot change on a live stream; the server refuses those with a JetStream error). Idempotent.
+    ///
+    /// With `neverLowerReplicas`, an existing stream that keeps more copies than `config.replicas` keeps them:
+    /// the update asks for the existing count instead (a cluster an operator scaled up stays scaled up).
     @discardableResult
-    public func createOrUpdateStream(_ config: StreamConfig) async throws(NATSError) -> StreamInfo {
+    public func createOrUpdateStream(_ config: StreamConfig, neverLowerReplicas: Bool = false) async throws(NATSError) -> StreamInfo {
+        var wanted = config
+        if neverLowerReplicas, let existing = try await streamInfo(config.name), existing.config.replicas > config.replicas {
+            wanted.replicas = existing.config.replicas
+        }
+        let config = wanted
         let context = self.context
         return try await BlockingCalls.shared.run { () throws(NATSError) -> StreamInfo in
             try context.withConfig(config) { (cfg) throws(NATSError) -> StreamInfo in

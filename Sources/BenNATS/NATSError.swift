@@ -36,6 +36,9 @@ public struct NATSError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let slowConsumer = Code("slow_consumer")
         /// The task was cancelled while BenNATS was waiting to retry.
         public static let cancelled = Code("cancelled")
+        /// A compare-and-set write lost: the key-value entry's latest revision is not the one the writer expected
+        /// (another writer got there first, or the value expired).
+        public static let wrongRevision = Code("wrong_revision")
         /// The JetStream API refused the request; `jetStreamCode` says why.
         public static let jetStream = Code("jetstream")
         /// Anything else libnats reports; `statusText` names it.

@@ -30,11 +30,21 @@ public enum NATSSubjects {
 
     /// The announcement stream's configuration: file storage, only the last message of `ben.F.announce` kept,
     /// so a node that was down reads the current announcement with `JetStream.lastMessage`.
-    public static func announceStreamConfig(_ fleet: FleetName) -> JetStream.StreamConfig {
+    ///
+    /// `replicas` is how many servers of a JetStream cluster keep a copy (1 on a single server); the ledger
+    /// passes its `--replicas` and never lowers an existing stream's count.
+    public static func announceStreamConfig(_ fleet: FleetName, replicas: Int = 1) -> JetStream.StreamConfig {
         var config = JetStream.StreamConfig(name: announceStream(fleet), subjects: [announce(fleet)])
         config.description = "Ben announcements for fleet \(fleet.rawValue): the latest one is kept"
         config.storage = .file
         config.maxMessagesPerSubject = 1
+        config.replicas = replicas
         return config
     }
+
+    /// `ben_F_ledger`: the key-value bucket that holds the fleet's ledger lease (DESIGN §9).
+    public static func ledgerBucket(_ fleet: FleetName) -> String { "ben_\(fleet.rawValue)_ledger" }
+
+    /// `leader`: the key of the lease in `ledgerBucket`; its revision when a ledger won it is that ledger's epoch.
+    public static let leaseKey = "leader"
 }

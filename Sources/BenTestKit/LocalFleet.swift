@@ -20,7 +20,12 @@ public final class LocalFleet: @unchecked Sendable {
 
     public let directory: TemporaryDirectory
     public let fleet: FleetName
+    /// The nats-server (the first server of `cluster`, when there is one).
     public let nats: NATSServer
+    /// A nats-server cluster the fleet runs on instead of a single server.
+    public let cluster: NATSCluster?
+    /// What the ledger, the agents and benctl are given as `--nats`: the server, or every server of the cluster.
+    public var natsURL: String { cluster?.urls ?? nats.url }
     public let nodes: [Node]
     public let ledgerKey: SigningKey
     public let operatorKey: SigningKey
@@ -35,6 +40,9 @@ public final class LocalFleet: @unchecked Sendable {
     public var ledgerArguments: [String] = ["--silent-after", "6"]
     /// The ledger key one agent trusts instead of the fleet's (a node configured with the wrong key).
     public var trustedLedgerKey: [NodeID: String] = [:]
+    /// The ledger's lease: a restarted ledger waits for its killed predecessor's lease to lapse (`--standby`), and
+    /// the TTL outlasts a nats-server restart and a loaded test machine's stalls.
+    public var leaseArguments: [String] = ["--lease-ttl", "20", "--standby"]
 
     /// Makes keys, a topology of `count` nodes (racks of `rackSize`, two zones), and starts nats-server. Start the
     /// ledger and the agents with `startLedger()` and `startAgents()`.
@@ -43,11 +51,12 @@ public final class LocalFleet: @unchecked Sendable {
     /// match with `--upload-limit` in `agentArguments` and `ledgerArguments`.
     public init(
         nodes count: Int, rackSize: Int = 3, fleet: String = "test", stripes: Int? = nil, uplink: String = "10Gbit",
-        roles: (Int) -> [Role] = { _ in [.proxy] }
+        cluster: NATSCluster? = nil, roles: (Int) -> [Role] = { _ in [.proxy] }
     ) async throws {
         directory = try TemporaryDirectory(prefix: "ben-fleet")
         self.fleet = FleetName(fleet)!
-        nats = try await NATSServer.start()
+        self.cluster = cluster
+        if let cluster { nats = cluster.servers[0] } else { nats = try await NATSServer.start() }
         ledgerKey = SigningKey.generate()
         operatorKey = SigningKey.generate()
         try KeyFile.write(ledgerKey, to: directory.file("ledger.key"))
@@ -72,7 +81,7 @@ public final class LocalFleet: @unchecked Sendable {
     deinit {
         for process in agents.values where process.isRunning { process.signal(SIGKILL) }
         if let ledger, ledger.isRunning { ledger.signal(SIGKILL) }
-        nats.kill()
+        if cluster == nil { nats.kill() }
     }
 
     static func topologyYAML(fleet: FleetName, ledgerPort: Int, nodes: [Node], stripes: Int?, uplink: String) -> String {
@@ -104,14 +113,21 @@ public final class LocalFleet: @unchecked Sendable {
     // MARK: Processes
 
     public func startLedger() async throws {
-        ledger = try BackgroundProcess(
+        ledger = try launchLedger(seedPort: ledgerPort, arguments: ledgerArguments + leaseArguments)
+        try await waitUntil(timeout: .seconds(30), "the ledger answers") { (try? self.benctl(["versions"]))?.status == 0 }
+    }
+
+    /// Starts a `ben-ledger` for this fleet without waiting for it: on the fleet's data directory unless `data`
+    /// names another, its seed listener on `seedPort`, logging to `log` in the fleet's folder. For tests that run
+    /// a second ledger beside the first (the lease).
+    public func launchLedger(seedPort: Int, arguments: [String], data: String? = nil, log: String = "ledger.log") throws -> BackgroundProcess {
+        try BackgroundProcess(
             ProcessRunner.product("ben-ledger"),
             [
-                "--fleet", fleet.rawValue, "--nats", nats.url, "--data", directory.file("ledger"), "--key", directory.file("ledger.key"),
-                "--operator-key", operatorKey.publicKey.hex, "--seed-listen", "127.0.0.1:\(ledgerPort)",
-            ] + ledgerArguments,
-            logPath: directory.file("ledger.log"), append: true)
-        try await waitUntil(timeout: .seconds(20), "the ledger answers") { (try? self.benctl(["versions"]))?.status == 0 }
+                "--fleet", fleet.rawValue, "--nats", natsURL, "--data", data ?? directory.file("ledger"), "--key", directory.file("ledger.key"),
+                "--operator-key", operatorKey.publicKey.hex, "--seed-listen", "127.0.0.1:\(seedPort)",
+            ] + arguments,
+            logPath: directory.file(log), append: true)
     }
 
     public func killLedger() {
@@ -130,7 +146,7 @@ public final class LocalFleet: @unchecked Sendable {
             [
                 "--node", node.id.rawValue, "--fleet", fleet.rawValue, "--roles",
             ] + node.roles.map(\.rawValue) + [
-                "--key", directory.file("\(node.id).key"), "--listen", "127.0.0.1:\(node.port)", "--nats", nats.url,
+                "--key", directory.file("\(node.id).key"), "--listen", "127.0.0.1:\(node.port)", "--nats", natsURL,
                 "--ledger-key", trustedLedgerKey[id] ?? ledgerKey.publicKey.hex, "--state", directory.file("agents/\(node.id)"),
             ] + agentArguments + (nodeArguments[id] ?? []),
             logPath: directory.file("agent-\(node.id).log"), append: true)
@@ -152,7 +168,7 @@ public final class LocalFleet: @unchecked Sendable {
     public func benctl(_ arguments: [String]) throws -> ProcessRunner.Outcome {
         try ProcessRunner.run(
             ProcessRunner.product("benctl"), arguments,
-            environment: ["BEN_FLEET": fleet.rawValue, "BEN_NATS": nats.url, "BEN_OPERATOR_KEY": directory.file("operator.key")])
+            environment: ["BEN_FLEET": fleet.rawValue, "BEN_NATS": natsURL, "BEN_OPERATOR_KEY": directory.file("operator.key")])
     }
 
     /// `benctl` on a thread of its own, for a test that runs in-process doubles (a tampering relay, a slow child):
@@ -181,6 +197,14 @@ public final class LocalFleet: @unchecked Sendable {
             let json = try? JSONParser.parse(text)
         else { return nil }
         return (Version(UInt64(json["active"]?.intValue ?? 0)), Version(UInt64(json["highest_accepted"]?.intValue ?? 0)))
+    }
+
+    /// The highest ledger lease epoch the agent accepted (its state file's `highest_epoch`).
+    public func agentEpoch(_ id: NodeID) -> UInt64? {
+        guard let text = try? String(contentsOfFile: directory.file("agents/\(id)/agent.state"), encoding: .utf8),
+            let json = try? JSONParser.parse(text), let epoch = json["highest_epoch"]?.intValue
+        else { return nil }
+        return UInt64(epoch)
     }
 
     /// Applies the topology, builds and stages an intent folder; returns the version.

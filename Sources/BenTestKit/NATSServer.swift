@@ -16,6 +16,10 @@ public final class NATSServer: Sendable {
     private let folder: TemporaryDirectory
     private let executable: String
     private let jetStream: Bool
+    /// The server's name (`-n`); a cluster needs a distinct one per server.
+    public let name: String
+    /// Arguments after the standard ones (a cluster's `--cluster`, `--routes`, a monitoring port).
+    private let extraArguments: [String]
 
     private struct State {
         var process: BackgroundProcess?
@@ -32,7 +36,17 @@ public final class NATSServer: Sendable {
         return server
     }
 
-    private init(jetStream: Bool) throws {
+    /// Starts one server of a cluster (`NATSCluster`): its name, client port and the cluster arguments are
+    /// given, so every server can name every other's route before any of them runs.
+    static func start(name: String, port: Int, extraArguments: [String]) async throws -> NATSServer {
+        let server = try NATSServer(jetStream: true, name: name, port: port, extraArguments: extraArguments)
+        try await server.start()
+        return server
+    }
+
+    private init(jetStream: Bool, name: String = "ben-test", port: Int? = nil, extraArguments: [String] = []) throws {
+        self.name = name
+        self.extraArguments = extraArguments
         guard let executable = Self.findExecutable() else {
             throw Failure(
                 description: "nats-server not found on PATH, in /usr/sbin or in $NATS_SERVER; "
@@ -43,6 +57,7 @@ public final class NATSServer: Sendable {
         folder = try TemporaryDirectory(prefix: "ben-nats")
         storeDirectory = folder.file("store")
         try FileManager.default.createDirectory(atPath: storeDirectory, withIntermediateDirectories: true)
+        if let port { state.withLock { $0.port = port } }
     }
 
     /// The port clients connect to; the same after a restart.
@@ -68,8 +83,9 @@ public final class NATSServer: Sendable {
             state.starts += 1
             let logPath = folder.file("nats-server-\(state.starts).log")
             state.logs.append(logPath)
-            var arguments = ["-a", "127.0.0.1", "-p", state.port.map(String.init) ?? "-1", "-n", "ben-test"]
+            var arguments = ["-a", "127.0.0.1", "-p", state.port.map(String.init) ?? "-1", "-n", name]
             if jetStream { arguments += ["-js", "-sd", storeDirectory] }
+            arguments += extraArguments
             return (logPath, arguments)
         }
         let process = try BackgroundProcess(executable, arguments, logPath: logPath)

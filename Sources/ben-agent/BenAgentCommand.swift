@@ -52,6 +52,13 @@ struct BenAgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Fault injection, for tests and drills: lose the first N aggregates that carry this node's own ack (N, or N@V for version V only).")
     var faultDropAcks: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "For tests only: run this agent's clock SECONDS ahead of the system's (behind: --clock-offset=-86400), in its heartbeats, acks and decisions.",
+            valueName: "seconds", visibility: .hidden))
+    var clockOffset: Int = 0
+
     func run() async throws {
         guard let node = NodeID(node) else { throw ValidationError("--node: \(NodeID.rule)") }
         guard let fleet = FleetName(fleet) else { throw ValidationError("--fleet: \(FleetName.rule)") }
@@ -79,6 +86,8 @@ struct BenAgentCommand: AsyncParsableCommand {
             configuration.faultDropAcks = count
             configuration.faultDropAcksVersion = parts.count == 2 ? UInt64(parts[1]).map { Version($0) } : nil
         }
+        configuration.clockOffset = .seconds(clockOffset)
+        if clockOffset != 0 { logger.warning("running with a shifted clock (a test option)", metadata: ["clock_offset_s": "\(clockOffset)"]) }
         if let uploadLimit {
             guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
             configuration.uploadLimit = rate

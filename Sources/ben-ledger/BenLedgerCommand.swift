@@ -43,6 +43,23 @@ struct BenLedgerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "How this ledger names itself in the fleet's lease (default: host and pid).")
+    var name: String?
+
+    @Option(
+        name: .long,
+        help: "Seconds the fleet's ledger lease lasts after each renewal (renewed every third of it); a standby takes over once it lapses.")
+    var leaseTtl: Double = 15
+
+    @Flag(name: .long, help: "If another ledger holds the fleet's lease, wait and take over when it lapses instead of exiting 1.")
+    var standby = false
+
+    @Option(name: .long, help: "Copies of the ledger's JetStream streams and key-value buckets in a NATS cluster (never lowered).")
+    var replicas: Int = 1
+
+    @Option(name: .long, help: "Seconds a node's heartbeat clock may be off before `status --drift` shows it as clock_skew.")
+    var clockSkewTolerance: Int = 30
+
     func run() async throws {
         guard let fleet = FleetName(fleet) else { throw ValidationError("--fleet: \(FleetName.rule)") }
         guard let listen = HostPort(seedListen) else { throw ValidationError("--seed-listen: expected host:port") }
@@ -57,6 +74,17 @@ struct BenLedgerCommand: AsyncParsableCommand {
             operators: operators, seedListen: listen)
         configuration.defaultTimeout = .seconds(timeout)
         configuration.silentAfter = .seconds(silentAfter)
+        guard leaseTtl >= 1, leaseTtl <= 3600 else { throw ValidationError("--lease-ttl: expected 1 to 3600 seconds, found \(leaseTtl)") }
+        configuration.leaseTTL = .milliseconds(Int64(leaseTtl * 1000))
+        configuration.standby = standby
+        guard (1...5).contains(replicas) else { throw ValidationError("--replicas: expected 1 to 5 (JetStream's limit), found \(replicas)") }
+        configuration.replicas = replicas
+        guard clockSkewTolerance > 0 else { throw ValidationError("--clock-skew-tolerance: expected a positive number of seconds") }
+        configuration.clockSkewTolerance = .seconds(clockSkewTolerance)
+        if let name {
+            guard !name.isEmpty, name.utf8.count <= 200 else { throw ValidationError("--name: expected 1 to 200 characters") }
+            configuration.name = name
+        }
         if let uploadLimit {
             guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
             configuration.uploadLimit = rate

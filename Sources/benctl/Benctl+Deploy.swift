@@ -24,8 +24,7 @@ extension Benctl {
         @Flag(name: .long, help: "Abandon a rollout in progress for this one.")
         var supersede = false
 
-        @Option(name: .long, parsing: .upToNextOption, help: "Deploy only to nodes with these roles.")
-        var roles: [String] = []
+        @OptionGroup(title: "Which nodes (default: the whole fleet)") var selector: SelectorOptions
 
         @Option(name: .long, help: "Fix the number of stripe trees k (default: the topology's, or the planner's choice).")
         var stripes: Int?
@@ -40,10 +39,18 @@ extension Benctl {
             let v = try VersionArgument.parse(version)
             var args: [String: JSONValue] = ["version": .int(Int64(v.rawValue)), "retry": .bool(retry), "supersede": .bool(supersede)]
             if let timeout { args["timeout_s"] = .int(Int64(timeout)) }
-            if !roles.isEmpty { args["roles"] = .array(roles.map { .string($0) }) }
             if let stripes { args["stripes"] = .int(Int64(stripes)) }
             if star { args["shape"] = "star" }
+            // Checked here first (roles always; nodes and locations against --topology or the ledger's topology),
+            // and again by the ledger: an unknown name is an error, never dropped.
+            try selector.checkLocally()
+            if retry && !selector.isEmpty {
+                throw CommandFailure(
+                    "--retry announces again to every node whose ack is missing and takes no --roles, --nodes or --locations; nothing was done")
+            }
+            args.merge(selector.args) { $1 }
             let code = try await ledger.withClient { client in
+                _ = try await selector.check(with: client)
                 let answer = try await client.call("deploy", args: .object(args))
                 if !output.json {
                     let excluded = answer["excluded"]?.arrayValue ?? []

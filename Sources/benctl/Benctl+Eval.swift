@@ -2,6 +2,7 @@ import ArgumentParser
 import BenCore
 import BenIntent
 import BenStore
+import BenTopology
 
 extension Benctl {
     /// `benctl eval --bundle OUT --role ROLE --input FILE.json`: try a bundle on one input before deploying it.
@@ -39,8 +40,12 @@ extension Benctl {
 
         @OptionGroup var output: OutputOptions
 
+        @Option(name: .long, help: "With --node: check the node against this topology file instead of the ledger's topology.")
+        var topology: String?
+
         func validate() throws {
-            guard Role(rawValue: role) != nil else { throw ValidationError("--role must be one of \(Role.spelling)") }
+            let unknown = Selector.roles([role], field: "--role").unknown
+            if !unknown.isEmpty { throw ValidationError(unknown.map(\.description).joined(separator: "; ") + "; roles are \(Role.spelling)") }
             guard (bundle == nil) != (node == nil) else { throw ValidationError("give either --bundle DIR or --node ID") }
         }
 
@@ -112,7 +117,8 @@ extension Benctl {
             if let from { query["from"] = .int(Int64(from)) }
             if let to { query["to"] = .int(Int64(to)) }
             let answer = try await ledger.withClient { client in
-                try await client.query(node: nodeID, .object(query))
+                try await checkNode(nodeText, role: role, client: client)
+                return try await client.query(node: nodeID, .object(query))
             }
             if let error = answer["error"]?.stringValue { throw CommandFailure("\(nodeID): \(error)") }
             if output.json {
@@ -120,6 +126,36 @@ extension Benctl {
             } else {
                 print("\(nodeID) serving v\(answer["version"]?.intValue ?? 0):")
                 print(answer["text"]?.stringValue ?? "")
+            }
+        }
+
+        /// `--node` must be a node of the topology (`--topology FILE`, else the ledger's) that runs `--role`; an
+        /// unknown id is named with the nearest known one. Without a ledger to ask (it is down) the node itself
+        /// answers: an unknown one does not, and a known one refuses a role it does not run.
+        func checkNode(_ nodeText: String, role: Role, client: LedgerClient) async throws {
+            let fields = SelectorRequest.Fields(roles: "--role", locations: "--locations", nodes: "--node")
+            var roles: [String]?
+            if let topology {
+                let t = try TopologyFiles.load(topology)
+                do {
+                    let index = try Selector.checked(SelectorRequest(nodes: [nodeText]), in: t, fields: fields).selectedNodes(in: t)
+                    roles = index.first.map { t.nodes[$0].roles.roles.map(\.rawValue) }
+                } catch {
+                    throw CommandFailure(error.description)
+                }
+            } else {
+                let answer: JSONValue
+                do {
+                    answer = try await client.call(
+                        "topology.show",
+                        args: ["select": ["nodes": [.string(nodeText)], "fields": ["roles": "--role", "nodes": "--node", "locations": "--locations"]]])
+                } catch let failure as CommandFailure where failure.message.hasPrefix("no ledger serves") || failure.message.hasPrefix("no topology") {
+                    return
+                }
+                roles = answer["selected_nodes"]?.arrayValue?.first?["roles"]?.arrayValue?.compactMap(\.stringValue)
+            }
+            if let roles, !roles.contains(role.rawValue) {
+                throw CommandFailure("--role \(role): \(nodeText) runs \(roles.joined(separator: ", ")), not \(role); nothing was evaluated")
             }
         }
 

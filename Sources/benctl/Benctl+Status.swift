@@ -11,19 +11,22 @@ extension Benctl {
         @Argument(help: "The version (default: the one deploying, else the latest deployed).")
         var version: String?
 
-        @Flag(name: .long, help: "Show drift: nodes on another version, or silent, by location.")
+        @Flag(name: .long, help: "Show drift: nodes on another version, silent, or with a skewed clock, by location.")
         var drift = false
+
+        @OptionGroup(title: "Only these nodes (counts and lists are narrowed to them)") var selector: SelectorOptions
 
         @OptionGroup var ledger: LedgerOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
+            try selector.checkLocally()
             if drift {
-                let answer = try await ledger.withClient { try await $0.call("drift") }
+                let answer = try await ledger.withClient { try await $0.call("drift", args: .object(selector.args)) }
                 if output.json { print(try CanonicalJSON.string(answer)) } else { StatusView.printDrift(answer) }
                 return
             }
-            var args: [String: JSONValue] = [:]
+            var args = selector.args
             if let version { args["version"] = .int(Int64(try VersionArgument.parse(version).rawValue)) }
             let answer = try await ledger.withClient { try await $0.call("status", args: .object(args)) }
             let status = try DeploymentStatus(json: answer)
@@ -75,6 +78,13 @@ enum StatusView {
         for s in silent {
             let heard = s["last_heard"]?.stringValue.map { "last heard \($0)" } ?? "never heard from"
             byLocation[s["location"]?.stringValue ?? "?", default: []].append("\(s["node"]?.stringValue ?? "?") silent (\(heard))")
+        }
+        // A skewed clock is reported, never counted against the node: silence is judged on the ledger's clock.
+        for s in answer["clock_skew"]?.arrayValue ?? [] {
+            let offset = Double(s["offset_ms"]?.intValue ?? 0) / 1000
+            let direction = offset >= 0 ? "ahead of" : "behind"
+            byLocation[s["location"]?.stringValue ?? "?", default: []].append(
+                "\(s["node"]?.stringValue ?? "?") clock_skew: its clock runs \(String(format: "%.1f", abs(offset))) s \(direction) the ledger's (offset \(String(format: "%+.1f", offset)) s)")
         }
         for location in byLocation.keys.sorted() {
             Swift.print("  \(location): \(byLocation[location]!.count) node\(byLocation[location]!.count == 1 ? "" : "s")")

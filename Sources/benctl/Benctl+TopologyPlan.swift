@@ -29,8 +29,13 @@ extension Benctl.TopologyCommand {
         @Option(help: "Target only nodes with one of these roles, comma-separated (\(Role.spelling)).")
         var roles: String?
 
-        @Option(help: "Target only nodes under these locations, comma-separated: region, region/zone or region/zone/rack.")
+        @Option(
+            name: [.customLong("locations"), .customLong("location")],
+            help: "Target only nodes under these locations, comma-separated: region, region/zone or region/zone/rack.")
         var location: String?
+
+        @Option(help: "Target only these nodes, comma-separated ids.")
+        var nodes: String?
 
         @Option(help: "Number of stripe trees k (default: the topology's, else the planner chooses).")
         var stripes: Int?
@@ -54,12 +59,8 @@ extension Benctl.TopologyCommand {
             if let stripes, !(1...Planner.maxStripes).contains(stripes) {
                 throw ValidationError("--stripes must be 1…\(Planner.maxStripes)")
             }
-            for name in list(roles) where Role(rawValue: name) == nil {
-                throw ValidationError("--roles: unknown role '\(name)'; roles are \(Role.spelling)")
-            }
-            for id in list(down) where NodeID(id) == nil {
-                throw ValidationError("--down: '\(id)' is not a node id")
-            }
+            let unknown = Selector.roles(list(roles), field: "--roles").unknown
+            if !unknown.isEmpty { throw ValidationError(unknown.map(\.description).joined(separator: "; ")) }
         }
 
         func list(_ text: String?) -> [String] {
@@ -70,11 +71,22 @@ extension Benctl.TopologyCommand {
             let topology = try TopologyFiles.load(file)
             let topologyKey = TopologyFiles.key(of: topology)
             let bundleSize = ByteSize.parse(size)!
-            let selector = Selector(
-                roles: list(roles).compactMap(Role.init(rawValue:)), locations: list(location), nodes: [])
+            // Every name is checked against the file: an unknown one is named with the nearest known one.
+            let selector: Selector
+            let downNodes: [NodeID]
+            do {
+                selector = try Selector.checked(
+                    SelectorRequest(roles: list(roles), locations: list(location), nodes: list(nodes)), in: topology,
+                    fields: .init(roles: "--roles", locations: "--location", nodes: "--nodes"))
+                downNodes = try Selector.checked(
+                    SelectorRequest(nodes: list(down)), in: topology, fields: .init(roles: "--roles", locations: "--location", nodes: "--down")
+                ).nodes
+            } catch {
+                throw CommandFailure(error.description)
+            }
             let deployment = Deployment(
                 version: Version(version), topologyKey: topologyKey, selector: selector, seed: seed,
-                down: list(down).compactMap(NodeID.init), stripes: stripes, bundleSize: bundleSize)
+                down: downNodes, stripes: stripes, bundleSize: bundleSize)
             let planner = Planner()
             let planned: PlannedDeployment
             let plain: PlannedDeployment

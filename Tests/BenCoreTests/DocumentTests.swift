@@ -100,6 +100,22 @@ import Testing
         #expect(throws: DocumentError.self) { try Announcement.decode(announcement.canonicalBytes) }
     }
 
+    @Test func announcementCarriesItsLeaseEpochAndRefusesToBeReadWithoutOne() throws {
+        let now = Timestamp(millisecondsSinceEpoch: 1_795_000_000_000)
+        let announcement = Announcement(
+            fleet: FleetName("demo")!, version: 3, manifest: Self.key, manifestSize: 100, plan: Self.key,
+            topology: Self.key, issuedAt: now, deadline: now + .seconds(60), expires: now + .seconds(3600),
+            ledger: "127.0.0.1:7400", epoch: 42)
+        #expect(try Announcement.decode(announcement.canonicalBytes).epoch == 42)
+        #expect(announcement.canonicalString.contains("\"epoch\":42"))
+        guard case .object(var fields) = announcement.json else { Issue.record("not an object"); return }
+        fields["epoch"] = nil
+        let error = #expect(throws: DocumentError.self) { try Announcement.decode(try CanonicalJSON.encode(.object(fields))) }
+        #expect(error?.description.contains("epoch") == true, "\(String(describing: error))")
+        fields["epoch"] = .int(-1)
+        #expect(throws: DocumentError.self) { try Announcement.decode(try CanonicalJSON.encode(.object(fields))) }
+    }
+
     @Test func aggregateCarriesMissingNodesWithReasonCodes() throws {
         let aggregate = Aggregate(
             fleet: FleetName("demo")!, version: 3, relay: "relay-1", acks: [],

@@ -87,7 +87,7 @@ import Testing
             fleet: FleetName("demo")!, version: 12, manifest: BLAKE2b.key(of: manifest), manifestSize: Int64(manifest.canonicalBytes.count),
             plan: chunkKey, topology: chunkKey, issuedAt: Timestamp(millisecondsSinceEpoch: 1_795_000_000_000),
             deadline: Timestamp(millisecondsSinceEpoch: 1_795_000_060_000), expires: Timestamp(millisecondsSinceEpoch: 1_795_003_600_000),
-            ledger: "127.0.0.1:7400")
+            ledger: "127.0.0.1:7400", epoch: 17)
         let envelope = key.envelope(announcement, context: .announce)
         try Data(envelope.canonicalBytes).write(to: URL(fileURLWithPath: dir.file("announcement.json")))
         try Data(chunk).write(to: URL(fileURLWithPath: dir.file("chunk")))
@@ -96,6 +96,7 @@ import Testing
             python, [script, dir.file("announcement.json"), key.publicKey.hex, SignatureContext.announce.rawValue, dir.file("chunk"), chunkKey.hex])
         #expect(outcome.status == 0, "\(outcome.stdout)\(outcome.stderr)")
         #expect(outcome.stdout.contains("signature ok"))
+        #expect(outcome.stdout.contains("announcement fields ok (version 12, epoch 17)"), "\(outcome.stdout)")
         #expect(outcome.stdout.contains("chunk key ok \(chunkKey.hex)"))
 
         // And the same checker refuses a signature under the wrong context, so the check above means something.

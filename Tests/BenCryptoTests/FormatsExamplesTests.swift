@@ -39,7 +39,7 @@ import Testing
             fleet: FleetName("demo")!, version: 7, manifest: manifestKey, manifestSize: Int64(manifest.canonicalBytes.count),
             plan: BLAKE2b.key(of: Array("example plan".utf8)), topology: BLAKE2b.key(of: Array("example topology".utf8)),
             issuedAt: Timestamp(rfc3339: "2026-11-27T12:00:00Z")!, deadline: Timestamp(rfc3339: "2026-11-27T12:02:00Z")!,
-            expires: Timestamp(rfc3339: "2026-11-28T12:02:00Z")!, ledger: "127.0.0.1:7400")
+            expires: Timestamp(rfc3339: "2026-11-28T12:02:00Z")!, ledger: "127.0.0.1:7400", epoch: 3)
         #expect(ledger.envelope(announcement, context: .announce).canonicalBytes == (try file("announcement.json")))
 
         let ack = Ack(

@@ -49,8 +49,8 @@ import Testing
         try await publish(fleet, altered.canonicalBytes)
         // Another fleet, properly signed.
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 7, fleetName: "elsewhere"), context: .announce).canonicalBytes)
-        // Expired, properly signed.
-        try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 8, expiresIn: .seconds(-60)), context: .announce).canonicalBytes)
+        // Expired beyond the 5 minutes' grace for clock skew, properly signed.
+        try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 8, expiresIn: .seconds(-600)), context: .announce).canonicalBytes)
         // Signed with the wrong context (an ack signature is never an announcement signature).
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 10), context: .ack).canonicalBytes)
         try await fleet.waitUntil(timeout: .seconds(10), "all five are refused") {

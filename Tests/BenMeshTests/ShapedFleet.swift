@@ -26,9 +26,9 @@ struct ShapedFleet {
     ///   - start: the agents to start; nil starts all.
     static func start(
         nodes: Int = 7, payload: Int = 6 << 20, baseline deployBaseline: Bool = true, roles: @escaping (Int) -> [Role] = { _ in [.proxy] },
-        start: [NodeID]? = nil, configure: (LocalFleet) throws -> Void = { _ in }
+        start: [NodeID]? = nil, cluster: NATSCluster? = nil, configure: (LocalFleet) throws -> Void = { _ in }
     ) async throws -> ShapedFleet {
-        let fleet = try await LocalFleet(nodes: nodes, uplink: rate, roles: roles)
+        let fleet = try await LocalFleet(nodes: nodes, uplink: rate, cluster: cluster, roles: roles)
         fleet.agentArguments += ["--upload-limit", rate]
         fleet.ledgerArguments += ["--upload-limit", rate]
         try configure(fleet)

@@ -99,8 +99,13 @@ import Testing
     }
 
     @Test(arguments: [
-        (["topology", "plan", "topology/local.yaml", "--down", "nosuch"], "down: no node 'nosuch'"),
-        (["topology", "plan", "topology/local.yaml", "--roles", "spine,cook"], "--roles: unknown role 'cook'"),
+        (["topology", "plan", "topology/local.yaml", "--down", "proxy-77"], "--down: unknown node 'proxy-77' (nearest: proxy-7)"),
+        (["topology", "plan", "topology/local.yaml", "--roles", "spine,cook"], "--roles: unknown role 'cook' (nearest: "),
+        (["topology", "plan", "topology/local.yaml", "--roles", "prox"], "--roles: unknown role 'prox' (nearest: proxy)"),
+        (["topology", "plan", "topology/local.yaml", "--nodes", "spine-1,proxy-9"], "--nodes: unknown node 'proxy-9' (nearest: proxy-1)"),
+        (["topology", "plan", "topology/local.yaml", "--location", "local/c"], "--location: unknown location 'local/c' (nearest: local/a)"),
+        (["topology", "plan", "topology/local.yaml", "--locations", "local/b/b3,local/a/a1"], "--location: unknown location 'local/b/b3' (nearest: local/b/b1)"),
+        (["topology", "plan", "topology/local.yaml", "--roles", "spine", "--location", "local/a/a2"], "selects no node of fleet local"),
         (["topology", "plan", "topology/local.yaml", "--size", "lots"], "--size: 'lots' is not a size"),
         (["topology", "plan", "topology/local.yaml", "--json", "--dot"], "choose one of --json and --dot"),
         (["topology", "check", "/nonexistent/fleet.yaml"], "/nonexistent/fleet.yaml: cannot open"),

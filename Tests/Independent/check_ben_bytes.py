@@ -7,7 +7,9 @@ Verifies, with Python's `cryptography` and `hashlib` and nothing of Ben's:
   1. the canonical (RFC 8785) bytes of the envelope's "signed" object, re-derived here;
   2. the Ed25519 signature over CONTEXT + 0x00 + those bytes, by the given public key;
   3. the keyid (first 16 hex digits of BLAKE2b-256 of the raw public key);
-  4. the chunk key: BLAKE2b-256 of the chunk file's bytes.
+  4. the chunk key: BLAKE2b-256 of the chunk file's bytes;
+  5. for an announcement (context ben/announce/v1), its fields as docs/formats.md lists them: exactly these
+     names, and `epoch` (the ledger's lease epoch) and `version` non-negative integers.
 Prints one line per check and exits non-zero on the first failure.
 """
 import hashlib
@@ -36,6 +38,24 @@ def canonical(value):
     raise SystemExit(f"unsupported value {value!r}")
 
 
+ANNOUNCEMENT_FIELDS = {
+    "fleet", "version", "manifest", "manifest_size", "plan", "topology", "issued_at", "deadline", "expires",
+    "ledger", "epoch",
+}
+
+
+def check_announcement(signed):
+    names = set(signed)
+    if names != ANNOUNCEMENT_FIELDS:
+        raise SystemExit(
+            f"announcement fields: missing {sorted(ANNOUNCEMENT_FIELDS - names)}, unknown {sorted(names - ANNOUNCEMENT_FIELDS)}")
+    for name in ("epoch", "version", "manifest_size"):
+        value = signed[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**53 - 1:
+            raise SystemExit(f"announcement {name}: expected a non-negative safe integer, found {value!r}")
+    print(f"announcement fields ok (version {signed['version']}, epoch {signed['epoch']})")
+
+
 def main():
     envelope_path, public_hex, context, chunk_path, chunk_key = sys.argv[1:6]
     envelope = json.load(open(envelope_path, encoding="utf-8"))
@@ -52,6 +72,8 @@ def main():
     except InvalidSignature:
         raise SystemExit("signature does not verify")
     print("signature ok")
+    if context == "ben/announce/v1":
+        check_announcement(envelope["signed"])
     digest = hashlib.blake2b(open(chunk_path, "rb").read(), digest_size=32).hexdigest()
     if digest != chunk_key:
         raise SystemExit(f"chunk key mismatch: Ben says {chunk_key}, hashlib says {digest}")

@@ -87,6 +87,7 @@ announcement = {
     "deadline": "2026-11-27T12:02:00.000Z",
     "expires": "2026-11-28T12:02:00.000Z",
     "ledger": "127.0.0.1:7400",
+    "epoch": 3,
 }
 write("announcement.json", canonical(envelope(announcement, "ben/announce/v1", ledger_seed)))
 

@@ -1,13 +1,14 @@
 /// The ledger's signed statement "version V of fleet F is manifest M, plan P, deadline D" (DESIGN §5).
 ///
-/// A node acts on an announcement only after checking its signature, fleet, expiry and that `version` is
-/// newer than the one it runs.
+/// A node acts on an announcement only after checking its signature, fleet, expiry, that `version` is newer
+/// than the one it runs, and that `epoch` is not older than the highest epoch it has accepted (fencing: a
+/// ledger that lost its lease can sign nothing a node still takes; DESIGN §9).
 public struct Announcement: CanonicalDocument {
     public static let documentName = "announcement"
     public static let maxBytes = 8 << 10
     public static let fields: Set<String> = [
         "fleet", "version", "manifest", "manifest_size", "plan", "topology", "issued_at", "deadline", "expires",
-        "ledger",
+        "ledger", "epoch",
     ]
 
     public var fleet: FleetName
@@ -24,10 +25,14 @@ public struct Announcement: CanonicalDocument {
     public var expires: Timestamp
     /// The ledger's seed address (host:port): where orphans pull chunks from the store.
     public var ledger: String
+    /// The lease epoch of the ledger that signed it: the revision of the fleet's lease entry that its ledger won
+    /// (`ben_<fleet>_ledger/leader`). Strictly increasing from one lease holder to the next; 0 when signed
+    /// outside any lease (tests, the simulator).
+    public var epoch: UInt64
 
     public init(
         fleet: FleetName, version: Version, manifest: Key, manifestSize: Int64, plan: Key, topology: Key,
-        issuedAt: Timestamp, deadline: Timestamp, expires: Timestamp, ledger: String
+        issuedAt: Timestamp, deadline: Timestamp, expires: Timestamp, ledger: String, epoch: UInt64 = 0
     ) {
         self.fleet = fleet
         self.version = version
@@ -39,6 +44,7 @@ public struct Announcement: CanonicalDocument {
         self.deadline = deadline
         self.expires = expires
         self.ledger = ledger
+        self.epoch = epoch
     }
 
     public init(reading r: FieldReader) throws(DocumentError) {
@@ -52,6 +58,7 @@ public struct Announcement: CanonicalDocument {
         deadline = try r.timestamp("deadline")
         expires = try r.timestamp("expires")
         ledger = try r.string("ledger")
+        epoch = UInt64(try r.int("epoch"))
         guard HostPort(ledger) != nil else {
             throw r.error("ledger", .invalidValue, "expected host:port, such as 127.0.0.1:7400")
         }
@@ -72,6 +79,7 @@ public struct Announcement: CanonicalDocument {
             "deadline": .string(deadline.rfc3339),
             "expires": .string(expires.rfc3339),
             "ledger": .string(ledger),
+            "epoch": .int(Int64(epoch)),
         ])
     }
 }

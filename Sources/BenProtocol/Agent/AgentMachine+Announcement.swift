@@ -14,14 +14,21 @@ extension AgentMachine {
         case new
     }
 
-    /// DESIGN §5: a node rejects a bad or unknown signature, another fleet, a version not newer than the one it
-    /// runs (or older than one it already accepted), and an expired announcement. A version it already answered
-    /// is not refused: acks are idempotent (§9), so it is answered again.
+    /// How far this node's clock may run ahead of the ledger's before a fresh announcement counts as expired:
+    /// one is refused only once `now` is past `expires` plus this. (`expires` is a day after the deadline, so a
+    /// node whose clock runs up to about a day ahead still takes a fresh announcement.) docs/formats.md.
+    public static let expirySkewTolerance: Duration = .seconds(300)
+
+    /// DESIGN §5 and §9: a node rejects a bad or unknown signature, another fleet, an epoch older than one it
+    /// already accepted (fencing), an expired announcement, and a version not newer than the one it runs (or
+    /// older than one it already accepted). A version it already answered is not refused: acks are idempotent
+    /// (§9), so it is answered again.
     func decide(_ incoming: IncomingAnnouncement, now: Timestamp) -> AnnouncementDecision {
         let a = incoming.announcement
         if case .invalid(let detail) = incoming.signature { return .refuse(.badSignature(detail)) }
         guard a.fleet == fleet else { return .refuse(.otherFleet(a.fleet)) }
-        guard now < a.expires else { return .refuse(.expired(at: a.expires)) }
+        guard a.epoch >= record.highestEpoch else { return .refuse(.staleEpoch(a.epoch, highest: record.highestEpoch)) }
+        guard now < a.expires + Self.expirySkewTolerance else { return .refuse(.expired(at: a.expires)) }
         if a.version == record.highestAccepted, let d = deployment, d.version == a.version {
             guard d.announcement.manifest == a.manifest else {
                 return .refuse(a.version > activeVersion ? .conflictingManifest : .notNewer(running: activeVersion))
@@ -47,7 +54,10 @@ extension AgentMachine {
         switch decide(incoming, now: now) {
         case .refuse(let reason):
             let a = incoming.announcement
-            var actions: [PeerAction] = [.report(.announcementRefused(version: a.version, reason: reason))]
+            // A trusted ledger's signature for this fleet proves its epoch even on an announcement refused for its
+            // version or expiry (a new lease holder re-publishing the version the node runs): keep the epoch.
+            var actions = reason.provesEpoch ? adoptEpoch(of: a) : []
+            actions.append(.report(.announcementRefused(version: a.version, reason: reason)))
             if reason.isNews, a.version > record.highestAccepted, refusalsSent.insert(a.version).inserted {
                 let refusal = signRefusal(of: a, reason: reason, now: now)
                 actions.append(.publishAggregate(Aggregate(fleet: a.fleet, version: a.version, relay: node, acks: [refusal], missing: [])))
@@ -56,12 +66,20 @@ extension AgentMachine {
         case .duplicate, .answered:
             // Answered already: the ledger asks again by name (`onAnswerRequested`) or a parent of a retry plan
             // comes; a node reading the same stream again after a restart sends nothing.
-            return []
+            return adoptEpoch(of: incoming.announcement)
         case .reannounce:
             return reannounce(incoming, now: now)
         case .new:
             return start(incoming, local: local, now: now)
         }
+    }
+
+    /// Raises the highest accepted epoch to `a`'s and makes it durable, so a ledger that lost its lease is
+    /// fenced off even when the new holder only re-signed an announcement this node already had.
+    mutating func adoptEpoch(of a: Announcement) -> [PeerAction] {
+        guard a.epoch > record.highestEpoch else { return [] }
+        record.highestEpoch = a.epoch
+        return [.persist(record)]
     }
 
     /// The ledger asks this node, by name, for its answer to `version` (its ack went missing; `deploy --retry`).
@@ -88,6 +106,7 @@ extension AgentMachine {
             actions += abandon(old, for: a.version)
         }
         record.highestAccepted = a.version
+        record.highestEpoch = max(record.highestEpoch, a.epoch)
         actions.append(.persist(record))
         actions.append(.report(.announcementAccepted(a.version)))
         deployment = makeDeployment(incoming, local: local, phase: .receiving)
@@ -102,6 +121,7 @@ extension AgentMachine {
     mutating func startAnswered(_ incoming: IncomingAnnouncement, answer: SignedAnswer, local: LocalHoldings?, now: Timestamp) -> [PeerAction] {
         var actions: [PeerAction] = []
         if let old = deployment { actions += abandon(old, for: answer.version) }
+        actions += adoptEpoch(of: incoming.announcement)
         let phase: Phase
         switch answer.status {
         case .active: phase = .activated
@@ -141,7 +161,7 @@ extension AgentMachine {
     /// keep the chunks, forget the old tree, and wait for the new plan's parents.
     mutating func reannounce(_ incoming: IncomingAnnouncement, now: Timestamp) -> [PeerAction] {
         guard var d = deployment else { return [] }
-        var actions: [PeerAction] = []
+        var actions: [PeerAction] = adoptEpoch(of: incoming.announcement)
         for link in d.parents.keys.sorted() { actions.append(.close(link, .superseded, reason: "re-announced")) }
         for link in d.relay.openLinks { actions.append(.close(link, .superseded, reason: "re-announced")) }
         for link in d.pulls.keys.sorted() { actions.append(.close(link, .done, reason: "re-announced")) }
@@ -205,7 +225,15 @@ extension AnnouncementRefusal {
     var isNews: Bool {
         switch self {
         case .badSignature, .otherFleet, .expired, .malformed: true
-        case .notNewer, .rollback, .conflictingManifest: false
+        case .notNewer, .rollback, .conflictingManifest, .staleEpoch: false
+        }
+    }
+
+    /// Whether the announcement, though refused, was signed by a trusted ledger for this fleet: its epoch stands.
+    var provesEpoch: Bool {
+        switch self {
+        case .badSignature, .otherFleet, .staleEpoch, .malformed: false
+        case .notNewer, .rollback, .conflictingManifest, .expired: true
         }
     }
 

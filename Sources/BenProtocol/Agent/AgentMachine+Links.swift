@@ -48,7 +48,7 @@ extension AgentMachine {
                     .close(link, .refusedAnnouncement, reason: reason.byeReason),
                 ]
             case .duplicate:
-                break
+                actions += adoptEpoch(of: incoming.announcement)
             case .reannounce:
                 actions += reannounce(incoming, now: now)
             case .answered(let answer):

@@ -65,11 +65,14 @@ public struct AgentRecord: Sendable, Hashable {
     /// The signed ack or refusal this node made for the newest version it finished: asked about that version
     /// again (a retry, a new parent, a restart), it sends these bytes again instead of staying silent.
     public var lastAnswer: SignedAnswer?
+    /// The highest ledger lease epoch this node accepted an announcement from (fencing survives restarts).
+    public var highestEpoch: UInt64
 
-    public init(active: ActiveVersion?, highestAccepted: Version, lastAnswer: SignedAnswer? = nil) {
+    public init(active: ActiveVersion?, highestAccepted: Version, lastAnswer: SignedAnswer? = nil, highestEpoch: UInt64 = 0) {
         self.active = active
         self.highestAccepted = highestAccepted
         self.lastAnswer = lastAnswer
+        self.highestEpoch = highestEpoch
     }
 }
 
@@ -156,6 +159,8 @@ public enum AnnouncementRefusal: Sendable, Hashable, CustomStringConvertible {
     case conflictingManifest
     case expired(at: Timestamp)
     case malformed(String)
+    /// Signed under an older lease epoch than one this node already accepted: from a ledger that lost its lease.
+    case staleEpoch(UInt64, highest: UInt64)
 
     public var description: String {
         switch self {
@@ -166,6 +171,7 @@ public enum AnnouncementRefusal: Sendable, Hashable, CustomStringConvertible {
         case .conflictingManifest: "same version as one already accepted, but another manifest"
         case .expired(let t): "expired at \(t)"
         case .malformed(let detail): "malformed: \(detail)"
+        case .staleEpoch(let e, let h): "epoch \(e) is older than epoch \(h), which this node already accepted (a ledger that lost its lease)"
         }
     }
 
