@@ -11,13 +11,15 @@ import Testing
     func now() -> Timestamp { Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)) }
 
     /// An announcement issued two hours ago that expires `expiresIn` from now (negative: already expired).
-    func announcement(_ fleet: LocalFleet, version: Version, fleetName: String? = nil, expiresIn: Duration = .seconds(3600)) -> Announcement {
+    func announcement(
+        _ fleet: LocalFleet, version: Version, fleetName: String? = nil, expiresIn: Duration = .seconds(3600), epoch: UInt64 = 0
+    ) -> Announcement {
         let key = Key(digest: [UInt8](repeating: 3, count: 32))
         let t = now()
         return Announcement(
             fleet: FleetName(fleetName ?? fleet.fleet.rawValue)!, version: version, manifest: key, manifestSize: 100, plan: key,
             topology: key, issuedAt: t - .seconds(7200), deadline: t + expiresIn - .seconds(30), expires: t + expiresIn,
-            ledger: "127.0.0.1:\(fleet.ledgerPort)")
+            ledger: "127.0.0.1:\(fleet.ledgerPort)", epoch: epoch)
     }
 
     func publish(_ fleet: LocalFleet, _ bytes: [UInt8]) async throws {
@@ -91,7 +93,10 @@ import Testing
         #expect(try fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
         let node = fleet.nodes[0].id
         #expect(fleet.agentState(node)?.active == v1)
-        try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: v1), context: .announce).canonicalBytes)
+        // A replay under the serving ledger's own epoch (an older one is refused before its version is looked at).
+        let state = try JSONParser.parse(try String(contentsOfFile: fleet.directory.file("agents/\(node)/agent.state"), encoding: .utf8))
+        let epoch = UInt64(state["highest_epoch"]?.intValue ?? 0)
+        try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: v1, epoch: epoch), context: .announce).canonicalBytes)
         try await fleet.waitUntil(timeout: .seconds(10), "the replay of v1 is refused") {
             fleet.agentLog(node).contains("refused announcement of v1: not newer than the running v1")
         }

@@ -119,7 +119,7 @@ import Testing
         var a = fleet.announcement
         var signature = SignatureCheck.valid
         switch kind {
-        case "expired": a.expires = fleet.now - .seconds(1)
+        case "expired": a.expires = fleet.now - .seconds(600)
         case "otherFleet": a.fleet = FleetName("elsewhere")!
         case "notNewer": agent = machine("n2", record: AgentRecord(active: ActiveVersion(version: Version(version.rawValue + 3), manifest: fleet.manifestKey), highestAccepted: Version(version.rawValue + 3)))
         default: signature = .invalid("signed by an unknown key")
@@ -146,7 +146,7 @@ import Testing
     @Test func aNewsworthyRefusalOverNATSIsPublishedOnceAndAStaleOneNotAtAll() throws {
         var agent = machine("n2")
         var expired = fleet.announcement
-        expired.expires = fleet.now - .seconds(1)
+        expired.expires = fleet.now - .seconds(600)
         let first = agent.onAnnouncement(incoming(expired), local: nil, now: fleet.now)
         #expect(Self.published(first).count == 1)
         #expect(Self.published(agent.onAnnouncement(incoming(expired), local: nil, now: fleet.now)).isEmpty, "once per version")

@@ -40,13 +40,14 @@ extension AgentMachine {
             switch decide(incoming, now: now) {
             case .refuse(let reason):
                 // The refusal goes up signed, on this link, before the BYE: the ledger reports the node's own
-                // reason, never "unreachable".
-                let refusal = signRefusal(of: a, reason: reason, now: now)
-                return [
-                    .report(.announcementRefused(version: a.version, reason: reason)),
-                    .send(link, .ack(Aggregate(fleet: a.fleet, version: a.version, relay: node, acks: [refusal], missing: []))),
-                    .close(link, .refusedAnnouncement, reason: reason.byeReason),
-                ]
+                // reason, never "unreachable". A fenced ledger's tree gets no signed word to carry to anyone.
+                var actions: [PeerAction] = [.report(.announcementRefused(version: a.version, reason: reason))]
+                if reason != .staleEpoch(a.epoch, highest: record.highestEpoch) {
+                    let refusal = signRefusal(of: a, reason: reason, now: now)
+                    actions.append(.send(link, .ack(Aggregate(fleet: a.fleet, version: a.version, relay: node, acks: [refusal], missing: []))))
+                }
+                actions.append(.close(link, .refusedAnnouncement, reason: reason.byeReason))
+                return actions
             case .duplicate:
                 actions += adoptEpoch(of: incoming.announcement)
             case .reannounce:
