@@ -19,6 +19,7 @@ let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let atomics = Target.Dependency.product(name: "Atomics", package: "swift-atomics")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let collections = Target.Dependency.product(name: "Collections", package: "swift-collections")
+let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
 
 let package = Package(
     name: "Ben",
@@ -49,6 +50,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+        // Operations (DESIGN §9): metrics.
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -65,24 +68,28 @@ let package = Package(
         // IO around the cores.
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
-        .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging], swiftSettings: swiftSettings),
+        .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging, coreMetrics], swiftSettings: swiftSettings),
         .target(
             name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
             swiftSettings: swiftSettings),
+
+        // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
+        // shell that reports needs no HTTP).
+        .target(name: "BenMetrics", dependencies: ["BenCore", "BenTopology", coreMetrics], swiftSettings: swiftSettings),
 
         // The shells.
         .target(
             name: "BenLedger",
             dependencies: [
-                "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenTopology", grdb, logging, nioCore,
-                nioPosix,
+                "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenTopology", "BenMetrics", grdb, logging,
+                nioCore, nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
             name: "BenAgent",
             dependencies: [
-                "BenCore", "BenCrypto", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", atomics, logging,
-                nioCore, nioPosix,
+                "BenCore", "BenCrypto", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenMetrics", atomics,
+                logging, nioCore, nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
