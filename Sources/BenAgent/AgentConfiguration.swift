@@ -1,5 +1,6 @@
 public import BenCore
 public import BenCrypto
+public import BenMetrics
 public import BenPeerLink
 public import BenProtocol
 
@@ -25,6 +26,9 @@ public struct AgentConfiguration: Sendable {
     /// Caps this process's upload over all peer links, in bytes per second (nil: no cap). Tests and the shaped
     /// benchmark use it to model a node's NIC on loopback.
     public var uploadLimit: Double?
+    /// Places nodes by region, zone and rack for the `tier` label of the byte metrics; empty (every tier
+    /// `unknown`) unless the agent is given the topology file.
+    public var tiers = TierMap()
 
     public init(
         node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],

@@ -37,6 +37,7 @@ extension AgentService {
             let data = bytes.readBytes(length: bytes.readableBytes) ?? []
             let actual = BLAKE2b.key(of: data)
             noteChunk(header.version, bytes: data.count, from: peerOfLink[link])
+            countReceived(data.count, from: peerOfLink[link])
             perform(machine.onChunk(link, index: Int(index), claimedKey: key, actualKey: actual, now: now), received: data)
         case .ack(_, let bytes):
             do {
@@ -95,6 +96,7 @@ extension AgentService {
             case .send(let link, let frame):
                 guard let header = currentHeader else { continue }
                 links.send(link, frame, header: header)
+                if case .ack(let aggregate) = frame { aggregateSent(aggregate, on: link) }
             case .close(let link, let code, let reason):
                 links.close(link, bye: code.flatMap { c in currentHeader.map { (c, reason, $0) } }, reason: reason)
             case .storeChunk(_, let key), .storeManifest(let key):
@@ -113,10 +115,12 @@ extension AgentService {
                     tasks.finish()
                 }
             case .compile(let version, let manifest):
+                compileStarting(version)
                 startCompile(version, manifest: manifest)
             case .activate(let version):
                 if let intent = compiled.removeValue(forKey: version) {
                     holder.swap(to: intent, version: version)
+                    swapDone(version)
                 }
                 logTransfer(version)
                 heartbeatSoon()
@@ -124,6 +128,7 @@ extension AgentService {
                 compiled[version] = nil
             case .publishAggregate(let aggregate):
                 publish(aggregate.canonicalBytes, to: NATSSubjects.ack(configuration.fleet))
+                aggregateSent(aggregate, on: nil)
             case .armTimer(let timer, let at):
                 arm(timer, at: at)
             case .cancelTimer(let timer):
@@ -233,6 +238,7 @@ extension AgentService {
     }
 
     func log(_ report: PeerReport) {
+        if observe(report) { return }  // counted, and logged with metadata (AgentService+Operations.swift)
         switch report {
         case .activated, .announcementAccepted:
             logger.info("\(report)")
