@@ -20,6 +20,11 @@ let atomics = Target.Dependency.product(name: "Atomics", package: "swift-atomics
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let collections = Target.Dependency.product(name: "Collections", package: "swift-collections")
 let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let configuration = Target.Dependency.product(name: "Configuration", package: "swift-configuration")
+let systemPackage = Target.Dependency.product(name: "SystemPackage", package: "swift-system")
 
 let package = Package(
     name: "Ben",
@@ -50,8 +55,12 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
-        // Operations (DESIGN §9): metrics.
+        // Operations (DESIGN §9): metrics, their Prometheus exposition, the HTTP listener, config files.
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -74,8 +83,16 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
-        // shell that reports needs no HTTP).
+        // shell that reports needs no HTTP); BenOperations exposes them, and health, logs, config files and the
+        // ledger's status page, for the executables to wire.
         .target(name: "BenMetrics", dependencies: ["BenCore", "BenTopology", coreMetrics], swiftSettings: swiftSettings),
+        .target(
+            name: "BenOperations",
+            dependencies: [
+                "BenCore", "BenMetrics", hummingbird, prometheus, coreMetrics, metrics, logging, configuration, lifecycle, nioCore, yams,
+                systemPackage,
+            ],
+            swiftSettings: swiftSettings),
 
         // The shells.
         .target(
@@ -109,11 +126,16 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-ledger",
-            dependencies: ["BenLedger", "BenCore", "BenCrypto", "BenPeerLink", argumentParser, logging, lifecycle],
+            dependencies: [
+                "BenLedger", "BenCore", "BenCrypto", "BenPeerLink", "BenTopology", "BenOperations", argumentParser, logging, lifecycle,
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-agent",
-            dependencies: ["BenAgent", "BenCore", "BenCrypto", "BenPeerLink", argumentParser, logging, lifecycle],
+            dependencies: [
+                "BenAgent", "BenCore", "BenCrypto", "BenPeerLink", "BenTopology", "BenMetrics", "BenOperations", argumentParser, logging,
+                lifecycle,
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-sim", dependencies: ["BenSim", "BenCore", "BenTopology", argumentParser], path: "Sim/Sources/ben-sim",
@@ -144,6 +166,10 @@ let package = Package(
             dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenPeerLink", "BenProtocol", "BenStore", "BenTestKit", nioCore, nioPosix, logging],
             swiftSettings: swiftSettings),
         .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenOperationsTests",
+            dependencies: ["BenOperations", "BenMetrics", "BenCore", "BenCrypto", "BenTopology", "BenTestKit", logging, coreMetrics],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],
             swiftSettings: swiftSettings),

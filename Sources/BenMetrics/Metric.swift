@@ -1,3 +1,4 @@
+import BenCore
 import CoreMetrics
 
 /// Every metric Ben reports, by name: the catalogue docs/operations.md lists, and the one place a name is spelled.
@@ -59,7 +60,7 @@ public enum Metric: String, CaseIterable, Sendable {
 
     public var reporter: Reporter {
         switch self {
-        case .buildInfo, .activeVersion, .bytesSent, .bytesReceived, .linksOpen, .natsConnected, .natsReconnects, .natsDisconnects: .both
+        case .buildInfo, .activeVersion, .bytesSent, .linksOpen, .natsConnected, .natsReconnects, .natsDisconnects: .both
         case .rollouts, .rolloutNodes, .acksVerified, .acksRejected, .fleetNodes: .ledger
         default: .agent
         }
@@ -124,6 +125,50 @@ public enum Metric: String, CaseIterable, Sendable {
              .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100)]
         default: []
         }
+    }
+
+    /// Every value each label takes, so that a scrape shows every series from the start (at zero) rather than
+    /// only after its first event: a dashboard's rate() then has a series to work on. `buildInfo` is set at start.
+    public var vocabulary: [String: [String]] {
+        switch self {
+        case .bytesSent, .bytesReceived: ["tier": TierMap.labels]
+        case .rollouts: ["state": ["staged", "deploying", "active", "incomplete", "superseded"]]
+        case .rolloutNodes: ["state": ["required", "active", "refused", "missing"]]
+        case .fleetNodes: ["state": ["current", "differing", "silent"]]
+        case .acksVerified: ["status": ["active", "refused"]]
+        case .acksRejected: ["reason": ["bad_signature", "unknown_node", "no_node"]]
+        case .chunksRefused: ["reason": ["tampered_chunk", "tampered_manifest"]]
+        case .announcementsRefused:
+            ["reason": ["bad_signature", "other_fleet", "not_newer", "rollback", "conflicting_manifest", "expired", "malformed"]]
+        case .acksSent: ["status": ["active", "refused"], "via": ["link", "nats"]]
+        case .aggregatesSent: ["via": ["link", "nats"]]
+        case .evaluationLatency: ["role": Role.allCases.map(\.rawValue)]
+        default: [:]
+        }
+    }
+
+    /// Creates every series of every metric `process` (`ledger` or `agent`) reports, at zero.
+    public static func declareAll(for process: Reporter) {
+        for metric in allCases where metric != .buildInfo && (metric.reporter == process || metric.reporter == .both) {
+            for labels in metric.labelSets {
+                let dimensions = metric.dimensions(labels)
+                switch metric.kind {
+                case .counter: _ = Counter(label: metric.rawValue, dimensions: dimensions)
+                case .gauge: Gauge(label: metric.rawValue, dimensions: dimensions).record(0)
+                case .histogram: _ = Timer(label: metric.rawValue, dimensions: dimensions)
+                }
+            }
+        }
+    }
+
+    /// Every combination of the vocabulary's label values.
+    var labelSets: [[String: String]] {
+        var sets: [[String: String]] = [[:]]
+        for name in labels {
+            let values = vocabulary[name] ?? [""]
+            sets = sets.flatMap { set in values.map { value in set.merging([name: value]) { a, _ in a } } }
+        }
+        return sets
     }
 
     // MARK: Reporting
