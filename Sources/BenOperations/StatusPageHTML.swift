@@ -42,7 +42,7 @@ h2 { font-size:15px; margin:0 0 8px; }
 table { border-collapse:collapse; width:100%; font-size:12px; }
 th, td { text-align:left; padding:3px 6px; border-bottom:1px solid #eef2f6; vertical-align:top; }
 th { color:var(--muted); font-weight:600; }
-td.code { font-family: ui-monospace, monospace; }
+td.code, span.code { font-family: ui-monospace, monospace; }
 .scroll { max-height:340px; overflow:auto; }
 input[type=search] { width:100%; padding:4px 8px; margin-bottom:6px; border:1px solid var(--line); border-radius:4px; }
 .tree { font-family: ui-monospace, monospace; font-size:12px; }
@@ -234,17 +234,20 @@ function renderDrift(d) {
   const running = Object.entries(d.running || {}).sort((a, b) => Number(b[0]) - Number(a[0]));
   const runs = running.reduce((s, [, n]) => s + n, 0);
   const onFleet = (d.running || {})[String(d.fleet_version)] || 0;
+  const onAny = running.filter(([v]) => v !== "0").reduce((s, [, n]) => s + n, 0);
   const byLoc = new Map();
   for (const x of d.differing || []) { const l = byLoc.get(x.location) || []; l.push(`${esc(x.node)} runs v${x.active}${x.working ? ` (working on ${esc(x.working)})` : ""}`); byLoc.set(x.location, l); }
   for (const x of d.silent || []) { const l = byLoc.get(x.location) || []; l.push(`${esc(x.node)} silent (${x.last_heard ? "last heard " + esc(x.last_heard) : "never heard from"})`); byLoc.set(x.location, l); }
   const locs = [...byLoc.keys()].sort();
   $("drift-body").innerHTML =
-    `<div id="drift-headline">fleet's active version v${d.fleet_version}; ${onFleet}/${d.nodes} nodes run it` +
+    `<div id="drift-headline">${d.fleet_version > 0 ? `fleet's active version v${d.fleet_version}; ${onFleet}/${plural(d.nodes, "node")} run it`
+      : `no version is active in the fleet yet; ${onAny}/${plural(d.nodes, "node")} run one`}` +
     `${d.latest ? `; latest rollout v${d.latest.version} is ${esc(d.latest.status)}` : ""}</div>` +
     `<div class="muted">${runs ? "heard from: " + running.map(([v, n]) => `v${v} on ${plural(n, "node")}`).join(", ") : "no heartbeat heard yet"}` +
     ` · ${plural((d.differing || []).length, "node")} differ · ${(d.silent || []).length} silent</div>` +
-    locs.slice(0, 60).map((l) => `<details><summary>${esc(l)}: ${plural(byLoc.get(l).length, "node")}</summary><div class="muted">${byLoc.get(l).slice(0, 100).join("<br>")}</div></details>`).join("") +
-    (locs.length > 60 ? `<div class="muted">… and ${locs.length - 60} more locations</div>` : "");
+    `<div class="scroll">` +
+    locs.slice(0, 300).map((l) => `<details><summary>${esc(l)}: ${plural(byLoc.get(l).length, "node")}</summary><div class="muted">${byLoc.get(l).slice(0, 100).join("<br>")}</div></details>`).join("") +
+    (locs.length > 300 ? `<div class="muted">… and ${locs.length - 300} more locations</div>` : "") + `</div>`;
 }
 
 function renderVersions(v) {

@@ -62,8 +62,12 @@ enum StatusView {
         // Counted from what the nodes' heartbeats say they run, not as "all nodes but those that differ or are
         // silent", which counted nodes in maintenance as running the fleet's version.
         let running = answer["running"]?.objectValue ?? [:]
-        let onFleetVersion = running["\(fleetVersion)"]?.intValue ?? 0
-        Swift.print("fleet's active version v\(fleetVersion); \(onFleetVersion)/\(counted(total, "node")) run it")
+        if fleetVersion > 0 {
+            Swift.print("fleet's active version v\(fleetVersion); \(running["\(fleetVersion)"]?.intValue ?? 0)/\(counted(total, "node")) run it")
+        } else {
+            let runningOne = running.filter { $0.key != "0" }.values.compactMap(\.intValue).reduce(0, +)
+            Swift.print("no version is active in the fleet yet; \(runningOne)/\(counted(total, "node")) run one")
+        }
         if let latest = answer["latest"], let v = latest["version"]?.intValue {
             Swift.print("latest rollout v\(v) is \(latest["status"]?.stringValue ?? "?")")
         }
