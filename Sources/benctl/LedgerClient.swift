@@ -50,9 +50,11 @@ struct LedgerOptions: ParsableArguments {
         guard let fleet = FleetName(fleetText) else { throw CommandFailure("fleet '\(fleetText)': \(FleetName.rule)") }
         let serverText = nats ?? env.value("BEN_NATS") ?? (saved?.nats.isEmpty == false ? saved!.nats.joined(separator: ",") : nil)
         let servers = (serverText ?? "nats://127.0.0.1:4222").split(separator: ",").map(String.init)
-        var signingKey: SigningKey?
+        // Read now, refused only when a verb needs to sign: a context's key that is not on this host does not stop
+        // `status` or `log`.
+        var signingKey: Result<SigningKey, CommandFailure>?
         if let path = key ?? env.value("BEN_OPERATOR_KEY") ?? saved?.operatorKey {
-            do { signingKey = try KeyFile.read(path) } catch { throw CommandFailure("operator key\(key == nil ? from : ""): \(error)") }
+            signingKey = Result { try KeyFile.read(path) }.mapError { CommandFailure("operator key\(key == nil ? from : ""): \($0)") }
         }
         var settings = NATSSettings()
         settings.name = "benctl"
@@ -90,7 +92,7 @@ enum ProcessEnvironment {
 struct LedgerClient {
     let connection: NATSConnection
     let fleet: FleetName
-    let key: SigningKey?
+    let key: Result<SigningKey, CommandFailure>?
     let timeout: Duration
 
     /// Sends a request and returns the answer's JSON; an answer marked as an error becomes a `CommandFailure`
@@ -99,7 +101,7 @@ struct LedgerClient {
         var headers = NATSHeaders()
         var payload: [UInt8]
         if OperatorAPI.signedVerbs.contains(verb) {
-            guard let key else {
+            guard let key = try key?.get() else {
                 throw CommandFailure("\(verb) changes state and must be signed: pass --key FILE or set BEN_OPERATOR_KEY")
             }
             payload = body ?? []
