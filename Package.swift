@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenOperationsTests",
-            dependencies: ["BenOperations", "BenMetrics", "BenCore", "BenCrypto", "BenTopology", "BenTestKit", logging, coreMetrics],
+            dependencies: ["BenOperations", "BenMetrics", "BenCore", "BenCrypto", "BenNATS", "BenTopology", "BenTestKit", logging],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],

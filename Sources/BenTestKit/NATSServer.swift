@@ -16,6 +16,7 @@ public final class NATSServer: Sendable {
     private let folder: TemporaryDirectory
     private let executable: String
     private let jetStream: Bool
+    private let maxPayload: Int?
 
     private struct State {
         var process: BackgroundProcess?
@@ -25,14 +26,15 @@ public final class NATSServer: Sendable {
     }
     private let state = Mutex(State())
 
-    /// Starts a server on a port the system picks, and returns once it accepts connections.
-    public static func start(jetStream: Bool = true) async throws -> NATSServer {
-        let server = try NATSServer(jetStream: jetStream)
+    /// Starts a server on a port the system picks, and returns once it accepts connections. `maxPayload` raises
+    /// the server's 1 MiB limit on one message (a 10 000-node topology file is larger).
+    public static func start(jetStream: Bool = true, maxPayload: Int? = nil) async throws -> NATSServer {
+        let server = try NATSServer(jetStream: jetStream, maxPayload: maxPayload)
         try await server.start()
         return server
     }
 
-    private init(jetStream: Bool) throws {
+    private init(jetStream: Bool, maxPayload: Int?) throws {
         guard let executable = Self.findExecutable() else {
             throw Failure(
                 description: "nats-server not found on PATH, in /usr/sbin or in $NATS_SERVER; "
@@ -40,6 +42,7 @@ public final class NATSServer: Sendable {
         }
         self.executable = executable
         self.jetStream = jetStream
+        self.maxPayload = maxPayload
         folder = try TemporaryDirectory(prefix: "ben-nats")
         storeDirectory = folder.file("store")
         try FileManager.default.createDirectory(atPath: storeDirectory, withIntermediateDirectories: true)
@@ -70,6 +73,11 @@ public final class NATSServer: Sendable {
             state.logs.append(logPath)
             var arguments = ["-a", "127.0.0.1", "-p", state.port.map(String.init) ?? "-1", "-n", "ben-test"]
             if jetStream { arguments += ["-js", "-sd", storeDirectory] }
+            if let maxPayload {
+                let config = folder.file("nats-server.conf")
+                try "max_payload: \(maxPayload)\n".write(toFile: config, atomically: true, encoding: .utf8)
+                arguments += ["-c", config]
+            }
             return (logPath, arguments)
         }
         let process = try BackgroundProcess(executable, arguments, logPath: logPath)
