@@ -1,5 +1,6 @@
 import BenCore
 import BenCrypto
+import BenMetrics
 import BenOperations
 import BenTestKit
 import BenTopology
@@ -115,6 +116,30 @@ import Testing
 
     @Test func nothingIsSuggestedForAWordFarFromEveryCandidate() {
         #expect(NearestSpelling.suggestion(for: "xyzzy", among: ["deploy", "status"]) == nil)
+    }
+}
+
+/// docs/operations.md lists every metric, and the Grafana dashboard graphs only metrics that exist.
+@Suite struct MetricDocsTests {
+    @Test func operationsGuideListsEveryMetricAndTheDashboardOnlyKnownOnes() throws {
+        let root = ProcessRunner.repositoryRoot()
+        let guide = try String(contentsOfFile: root + "/docs/operations.md", encoding: .utf8)
+        for metric in Metric.allCases {
+            #expect(guide.contains("| `\(metric.rawValue)` | \(metric.kind.rawValue) |"), "docs/operations.md lacks \(metric.rawValue)")
+        }
+        let dashboard = try JSONParser.parse(try String(contentsOfFile: root + "/docs/grafana-dashboard.json", encoding: .utf8))
+        let exprs = (dashboard["panels"]?.arrayValue ?? []).flatMap { $0["targets"]?.arrayValue ?? [] }.compactMap { $0["expr"]?.stringValue }
+        #expect(exprs.count >= 15)
+        let known = Set(Metric.allCases.map(\.rawValue))
+        var graphed = Set<String>()
+        for expr in exprs {
+            for match in expr.matches(of: /ben_[a-z_]+/) {
+                let name = String(match.output).replacing(/_(bucket|sum|count)$/, with: "")
+                #expect(known.contains(name), "the dashboard graphs \(name), which Ben does not report")
+                graphed.insert(name)
+            }
+        }
+        #expect(known.subtracting(graphed).subtracting(["ben_build_info"]).isEmpty, "not graphed: \(known.subtracting(graphed).sorted())")
     }
 }
 

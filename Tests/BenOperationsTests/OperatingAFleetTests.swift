@@ -102,5 +102,13 @@ import Testing
         let aggregate = try #require(objects.first { $0["msg"] == "aggregate sent" }, "no `aggregate sent` line")
         #expect(aggregate["level"] == "info" && aggregate["via"] == "link")
         #expect(fleet.ledgerLog.split(separator: "\n").allSatisfy { (try? JSONParser.parse(String($0))) != nil }, "the ledger logs JSON too")
+
+        // nats-server restarts: the ledger counts the reconnect, and is ready again once it is back.
+        try await fleet.nats.restart()
+        try await eventually("the ledger reconnected") {
+            try Exposition(try HTTP.get(ledgerMetrics, "/metrics").body).value("ben_nats_reconnects_total") >= 1
+        }
+        try await eventually("the ledger is ready again") { try HTTP.get(ledgerMetrics, "/readyz").status == 200 }
+        #expect(try Exposition(try HTTP.get(ledgerMetrics, "/metrics").body).value("ben_nats_disconnects_total") >= 1)
     }
 }
