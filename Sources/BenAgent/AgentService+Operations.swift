@@ -92,8 +92,9 @@ extension AgentService {
         logger.info("aggregate sent", metadata: metadata)
     }
 
-    /// Counts a report, and logs those an operator greps for with their metadata. Returns true if it logged
-    /// the report itself (the shell's plain line is then not written).
+    /// Counts a report, and logs those an operator greps for with their metadata, at info (an adoption, a refusal)
+    /// or warning (a stalled stripe). Returns true if it logged the report itself (the shell's plain line is then
+    /// not written).
     func observe(_ report: PeerReport) -> Bool {
         switch report {
         case .tamperedChunk:
@@ -109,15 +110,18 @@ extension AgentService {
             Metric.activations.increment()
         case .childUnreachable(let child, let reason, let adopted):
             Metric.adoptions.increment()
+            // The report's own sentence ("child X unreachable (…); adopted Y, Z") stays the message, as before; the
+            // metadata says the same for machines.
             logger.info(
-                "parent adopted the children of an unreachable child",
+                "\(report)",
                 metadata: [
+                    "event": "parent adopted",
                     "peer.node": "\(child)", "reason": "\(reason)", "adopted": "\(adopted.map(\.rawValue).joined(separator: ","))",
                     "ben.version": "\(machine.current.map { "\($0.version)" } ?? "-")",
                 ])
             return true
         case .refused(let version, let reason):
-            logger.info("refused", metadata: ["ben.version": "\(version)", "reason": "\(reason)"])
+            logger.info("\(report)", metadata: ["event": "refusal", "ben.version": "\(version)", "reason": "\(reason)"])
             return true
         case .stripeStalled(let stripe, let missing):
             logger.warning("stripe stalled; fetching its chunks elsewhere", metadata: ["stripe": "\(stripe)", "missing": "\(missing)"])
