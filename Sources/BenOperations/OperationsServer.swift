@@ -4,6 +4,7 @@ import Hummingbird
 public import Logging
 import NIOCore
 public import ServiceLifecycle
+import Synchronization
 
 /// An HTTP listener for operators (DESIGN §9, issue 18), off unless its address is given: `/metrics` (the Prometheus
 /// exposition of every metric the process reports), `/healthz` (alive) and `/readyz` (has what it needs), and, on
@@ -59,6 +60,7 @@ public enum OperationsServer {
         at address: HostPort, status: StatusSource, health: HealthSource, feed: StatusFeed = StatusFeed(), logger: Logger
     ) -> some Service {
         let router = Router()
+        let cache = StatusCache(status)
         addHealthRoutes(router, health: health)
         router.get("/") { _, _ -> Response in
             Response(
@@ -66,17 +68,17 @@ public enum OperationsServer {
                 body: .init(byteBuffer: ByteBuffer(string: StatusPageHTML.page)))
         }
         router.get("/api/status") { _, _ -> Response in
-            let document = await status.document()
+            let (_, bytes) = await cache.current()
             return Response(
                 status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                body: .init(byteBuffer: ByteBuffer(bytes: (try? CanonicalJSON.encode(document)) ?? [])))
+                body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         router.get("/api/events") { _, _ -> Response in
             Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-store", .init("X-Accel-Buffering")!: "no"],
                 body: ResponseBody { writer in
-                    try await feed.stream(status, to: &writer)
+                    try await feed.stream(cache, to: &writer)
                     try await writer.finish(nil)
                 })
         }
@@ -118,15 +120,14 @@ public struct StatusFeed: Sendable {
         self.interval = interval
     }
 
-    func stream(_ status: OperationsServer.StatusSource, to writer: inout any ResponseBodyWriter) async throws {
+    func stream(_ cache: StatusCache, to writer: inout any ResponseBodyWriter) async throws {
         var last = ""
         var quiet = 0
         try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let fingerprint = await status.fingerprint()
+            let (fingerprint, bytes) = await cache.current()
             if fingerprint != last {
                 last = fingerprint
-                let bytes = (try? CanonicalJSON.encode(await status.document())) ?? []
                 var buffer = ByteBuffer(string: "event: status\ndata: ")
                 buffer.writeBytes(bytes)
                 buffer.writeString("\n\n")
@@ -141,5 +142,24 @@ public struct StatusFeed: Sendable {
             }
             try await Task.sleep(for: interval)
         }
+    }
+}
+
+/// The status document, built once per change however many pages watch: every feed and `/api/status` asks for
+/// the current fingerprint (cheap), and the document is rebuilt only when it differs from the one kept.
+final class StatusCache: Sendable {
+    let source: OperationsServer.StatusSource
+    private let kept = Mutex<(fingerprint: String, bytes: [UInt8])?>(nil)
+
+    init(_ source: OperationsServer.StatusSource) {
+        self.source = source
+    }
+
+    func current() async -> (fingerprint: String, bytes: [UInt8]) {
+        let fingerprint = await source.fingerprint()
+        if let kept = kept.withLock({ $0 }), kept.fingerprint == fingerprint { return kept }
+        let bytes = (try? CanonicalJSON.encode(await source.document())) ?? []
+        kept.withLock { $0 = (fingerprint, bytes) }
+        return (fingerprint, bytes)
     }
 }

@@ -84,7 +84,7 @@ function render(doc) {
   const t0 = performance.now();
   last = doc;
   $("fleet").textContent = doc.fleet;
-  $("updated").textContent = "as of " + doc.at;
+  $("updated").textContent = "last change " + doc.at;
   renderRollout(doc);
   renderHeat(doc.heat || []);
   renderTrees(doc.trees);
