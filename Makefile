@@ -5,12 +5,17 @@ SHELL := /bin/bash
 CEL_CONFORMANCE_DIR ?= $(abspath ../shared/conformance/cel)
 export CEL_CONFORMANCE_DIR
 
-.PHONY: help deps build test demo bench conformance check-boundaries clean
+PREFIX ?= /usr/local
+DESTDIR ?=
+CONFIGURATION ?= release
+
+.PHONY: help deps build test demo bench conformance check-boundaries install clean
 
 help:
 	@echo "make demo   - set up and run a local fleet deploying examples/intent"
 	@echo "make test   - set up and run every test"
 	@echo "make bench  - run the benchmarks and print figures"
+	@echo "make install PREFIX=/usr/local - build (release) and install executables, completions, systemd units"
 
 # Installs the system packages and Python modules the build, tests and demo use. Idempotent: apt runs only
 # when something is missing.
@@ -39,6 +44,15 @@ demo: deps
 
 bench: deps
 	@Benchmarks/run.sh
+
+# Executables, shell completions, systemd units, sysusers file, example configs and docs under PREFIX
+# (docs/operations.md, "Installing"). DESTDIR stages for packaging; CONFIGURATION=debug skips the release build's wait.
+install: deps
+	swift build -c $(CONFIGURATION) --product benctl
+	swift build -c $(CONFIGURATION) --product ben-ledger
+	swift build -c $(CONFIGURATION) --product ben-agent
+	swift build -c $(CONFIGURATION) --product ben-sim
+	packaging/install.sh --from "$$(swift build -c $(CONFIGURATION) --show-bin-path)" --prefix "$(PREFIX)" --destdir "$(DESTDIR)"
 
 clean:
 	rm -rf .build Benchmarks/.build

@@ -19,6 +19,12 @@ let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let atomics = Target.Dependency.product(name: "Atomics", package: "swift-atomics")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let collections = Target.Dependency.product(name: "Collections", package: "swift-collections")
+let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let configuration = Target.Dependency.product(name: "Configuration", package: "swift-configuration")
+let systemPackage = Target.Dependency.product(name: "SystemPackage", package: "swift-system")
 
 let package = Package(
     name: "Ben",
@@ -49,6 +55,12 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", exact: "1.6.0"),
+        // Operations (DESIGN §9): metrics, their Prometheus exposition, the HTTP listener, config files.
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0", traits: [.defaults, "YAML"]),
+        .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -65,24 +77,36 @@ let package = Package(
         // IO around the cores.
         .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
-        .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging], swiftSettings: swiftSettings),
+        .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging, coreMetrics], swiftSettings: swiftSettings),
         .target(
             name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
+            swiftSettings: swiftSettings),
+
+        // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
+        // shell that reports needs no HTTP); BenOperations exposes them, and health, logs, config files and the
+        // ledger's status page, for the executables to wire.
+        .target(name: "BenMetrics", dependencies: ["BenCore", "BenTopology", coreMetrics], swiftSettings: swiftSettings),
+        .target(
+            name: "BenOperations",
+            dependencies: [
+                "BenCore", "BenMetrics", hummingbird, prometheus, coreMetrics, metrics, logging, configuration, lifecycle, nioCore, yams,
+                systemPackage,
+            ],
             swiftSettings: swiftSettings),
 
         // The shells.
         .target(
             name: "BenLedger",
             dependencies: [
-                "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenTopology", grdb, logging, nioCore,
-                nioPosix,
+                "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenTopology", "BenMetrics", grdb, logging,
+                nioCore, nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
             name: "BenAgent",
             dependencies: [
-                "BenCore", "BenCrypto", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", atomics, logging,
-                nioCore, nioPosix,
+                "BenCore", "BenCrypto", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenMetrics", atomics,
+                logging, nioCore, nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
@@ -102,11 +126,16 @@ let package = Package(
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-ledger",
-            dependencies: ["BenLedger", "BenCore", "BenCrypto", "BenPeerLink", argumentParser, logging, lifecycle],
+            dependencies: [
+                "BenLedger", "BenCore", "BenCrypto", "BenPeerLink", "BenTopology", "BenOperations", argumentParser, logging, lifecycle,
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-agent",
-            dependencies: ["BenAgent", "BenCore", "BenCrypto", "BenPeerLink", argumentParser, logging, lifecycle],
+            dependencies: [
+                "BenAgent", "BenCore", "BenCrypto", "BenPeerLink", "BenTopology", "BenMetrics", "BenOperations", argumentParser, logging,
+                lifecycle,
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-sim", dependencies: ["BenSim", "BenCore", "BenTopology", argumentParser], path: "Sim/Sources/ben-sim",
@@ -137,6 +166,10 @@ let package = Package(
             dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenPeerLink", "BenProtocol", "BenStore", "BenTestKit", nioCore, nioPosix, logging],
             swiftSettings: swiftSettings),
         .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BenOperationsTests",
+            dependencies: ["BenOperations", "BenMetrics", "BenCore", "BenCrypto", "BenNATS", "BenTopology", "BenTestKit", logging],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "BenctlTests", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenTopology", "BenTestKit"],
             swiftSettings: swiftSettings),

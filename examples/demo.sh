@@ -95,10 +95,12 @@ if ! grep -q "Server is ready" "$WORK/nats.log"; then
   exit 1
 fi
 "$BIN/ben-ledger" --fleet local --nats "$BEN_NATS" --data "$WORK/ledger" --key "$WORK/keys/ledger.key" \
-  --operator-key "$WORK/keys/operator.key.pub" --seed-listen 127.0.0.1:7400 --silent-after 8 > "$WORK/ledger.log" 2>&1 &
+  --operator-key "$WORK/keys/operator.key.pub" --seed-listen 127.0.0.1:7400 --silent-after 8 \
+  --status-listen 127.0.0.1:7480 --metrics-listen 127.0.0.1:7490 > "$WORK/ledger.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do "$BIN/benctl" versions >/dev/null 2>&1 && break; sleep 0.1; done
 say "nats-server on :$NATS_PORT, ben-ledger (SQLite state, chunk store, seed listener on :7400)"
+say "Watch it live at http://127.0.0.1:7480/ (the status page); metrics at http://127.0.0.1:7490/metrics"
 
 step "2. The fleet: one ben-agent process per node of topology/local.yaml"
 while read -r id address roles; do

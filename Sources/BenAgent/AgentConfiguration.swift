@@ -1,5 +1,6 @@
 public import BenCore
 public import BenCrypto
+public import BenMetrics
 public import BenPeerLink
 public import BenProtocol
 
@@ -33,6 +34,9 @@ public struct AgentConfiguration: Sendable {
     /// For tests only: shifts this agent's wall clock (the `at` of its heartbeats and acks, the `now` its machine
     /// decides by) by this much, to model a host whose clock is wrong. Zero in production.
     public var clockOffset: Duration = .zero
+    /// Places nodes by region, zone and rack for the `tier` label of the byte metrics; empty (every tier
+    /// `unknown`) unless the agent is given the topology file.
+    public var tiers = TierMap()
 
     public init(
         node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],

@@ -184,7 +184,9 @@ extension AgentService {
             if let name = query["schema"]?.stringValue, case .int(let from)? = query["from"], case .int(let to)? = query["to"] {
                 migration = EvaluationReport.Migration(schema: name, from: Int(from), to: Int(to))
             }
-            let report = try EvaluationReport.evaluate(intent, role: role, input: input, schema: schema, migration: migration)
+            let report = try timedEvaluation(role: role) {
+                try EvaluationReport.evaluate(intent, role: role, input: input, schema: schema, migration: migration)
+            }
             response = [
                 "node": .string(configuration.node.rawValue), "version": .int(Int64(version.rawValue)), "result": report.json,
                 "text": .string(report.text),

@@ -40,6 +40,7 @@ extension AgentService {
             let data = bytes.readBytes(length: bytes.readableBytes) ?? []
             let actual = BLAKE2b.key(of: data)
             noteChunk(header.version, bytes: data.count, from: peerOfLink[link])
+            countReceived(data.count, from: peerOfLink[link])
             perform(machine.onChunk(link, index: Int(index), claimedKey: key, actualKey: actual, now: now), received: data)
         case .ack(_, let bytes):
             do {
@@ -99,6 +100,7 @@ extension AgentService {
                 guard let header = headerOfLink[link] ?? currentHeader else { continue }
                 if case .ack(let aggregate) = frame, dropsOwnAck(aggregate) { continue }
                 links.send(link, frame, header: header)
+                if case .ack(let aggregate) = frame { aggregateSent(aggregate, on: link) }
             case .close(let link, let code, let reason):
                 let header = headerOfLink[link] ?? currentHeader
                 links.close(link, bye: code.flatMap { c in header.map { (c, reason, $0) } }, reason: reason)
@@ -118,10 +120,12 @@ extension AgentService {
                     tasks.finish()
                 }
             case .compile(let version, let manifest):
+                compileStarting(version)
                 startCompile(version, manifest: manifest)
             case .activate(let version):
                 if let intent = compiled.removeValue(forKey: version) {
                     holder.swap(to: intent, version: version)
+                    swapDone(version)
                 }
                 logTransfer(version)
                 heartbeatSoon()
@@ -130,6 +134,7 @@ extension AgentService {
             case .publishAggregate(let aggregate):
                 if dropsOwnAck(aggregate) { continue }
                 publish(aggregate.canonicalBytes, to: NATSSubjects.ack(configuration.fleet))
+                aggregateSent(aggregate, on: nil)
             case .armTimer(let timer, let at):
                 arm(timer, at: at)
             case .cancelTimer(let timer):
@@ -254,6 +259,7 @@ extension AgentService {
     }
 
     func log(_ report: PeerReport) {
+        if observe(report) { return }  // counted, and logged with metadata (AgentService+Operations.swift)
         switch report {
         case .activated, .announcementAccepted, .answeredAgain, .aggregateSent:
             logger.info("\(report)")

@@ -21,6 +21,7 @@ public actor AgentService {
     let stateFile: AgentStateFile
     let links: LinkSet
     let tasks = ShellTasks()
+    let operations = AgentOperations()  // metrics only (AgentService+Operations.swift)
     var machine: AgentMachine
     /// The intent this node serves: swapped atomically, read without waiting.
     public nonisolated let holder: IntentHolder
@@ -151,6 +152,7 @@ public actor AgentService {
     }
 
     func chunkWritten(_ link: LinkID, _ index: Int) {
+        countSent(link, chunk: index)
         perform(machine.onChunkSent(link, index: index))
     }
 
@@ -168,7 +170,10 @@ public actor AgentService {
         case .hello(let hello): return .hello(hello)
         case .plan(let subtree): return .plan(header, subtree: subtree.canonicalBytes)
         case .manifest(let key): return .manifest(header, bytes: try store.get(key))
-        case .chunk(let index, let key): return .chunk(header, index: UInt32(index), key: key, bytes: ByteBuffer(bytes: try store.get(key)))
+        case .chunk(let index, let key):
+            let bytes = try store.get(key)
+            operations.materialized(chunk: index, bytes: bytes.count)
+            return .chunk(header, index: UInt32(index), key: key, bytes: ByteBuffer(bytes: bytes))
         case .ack(let aggregate): return .ack(header, aggregate: aggregate.canonicalBytes)
         case .nack(let entries): return .nack(header, entries)
         case .bye(let code, let reason): return .bye(header, code: code, reason: reason)

@@ -30,6 +30,7 @@ extension LedgerService {
 
     func verified(_ outcome: AckVerifier.Outcome, relay: NodeID, orphaned: Bool) {
         guard mayAct("record acks") else { return }
+        countVerification(outcome)
         for rejected in outcome.rejected {
             perform(machine.onUnverifiedAck(node: rejected.node, version: rejected.version, reason: rejected.reason))
         }

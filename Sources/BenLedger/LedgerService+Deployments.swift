@@ -172,6 +172,7 @@ extension LedgerService {
             case .connect(let link, let peer, _):
                 linkVersion[link] = version
                 seeders[version]?.links.insert(link)
+                linkPeer(link, peer.id)
                 connect(link, to: peer)
             case .send(let link, let frame):
                 links.send(link, frame, header: header)
@@ -224,11 +225,13 @@ extension LedgerService {
         unintroduced.remove(link)
         withSeeder(link) { $0.onLinkFailed(link, reason: reason, now: SystemClock.now()) }
         linkVersion[link] = nil
+        linkGone(link)
     }
 
     func chunkWritten(_ link: LinkID, _ index: Int) {
         guard let version = linkVersion[link] else { return }
         egress[version, default: 0] += chunkLength(version: version, index: index)
+        countSent(link, bytes: chunkLength(version: version, index: index))
         withSeeder(link) { $0.onChunkSent(link, index: index) }
     }
 
@@ -247,6 +250,7 @@ extension LedgerService {
                 return
             }
             linkVersion[link] = hello.header.version
+            linkPeer(link, hello.node)
             seeders[hello.header.version] = seeding
             // Pulls from the store share one flow's worth of the uplink; the stripe trees keep the rest.
             links.servesPuller(link)

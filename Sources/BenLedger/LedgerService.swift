@@ -23,6 +23,7 @@ public actor LedgerService {
     var machine: DeploymentMachine
     let links: LinkSet
     let tasks = ShellTasks()
+    let operations = LedgerOperations()  // metrics and the status page only (LedgerService+Operations.swift)
     var nats: NATSConnection?
 
     /// The topology in force and its key.

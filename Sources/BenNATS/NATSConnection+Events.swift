@@ -1,4 +1,5 @@
 import CNats
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -129,8 +130,12 @@ final class ConnectionEvents: Sendable {
     private func log(_ event: NATSConnectionEvent, closing: Bool) {
         switch event {
         case .disconnected where closing: logger.debug("NATS connection closing")
-        case .disconnected: logger.warning("NATS connection lost; reconnecting")
-        case .reconnected(let url): logger.info("NATS connection re-established", metadata: ["nats.url": "\(url)"])
+        case .disconnected:
+            logger.warning("NATS connection lost; reconnecting")
+            Counter(label: "ben_nats_disconnects_total").increment()  // BenMetrics' Metric.natsDisconnects
+        case .reconnected(let url):
+            logger.info("NATS connection re-established", metadata: ["nats.url": "\(url)"])
+            Counter(label: "ben_nats_reconnects_total").increment()  // BenMetrics' Metric.natsReconnects
         case .closed: logger.debug("NATS connection closed")
         case .lameDuckMode: logger.notice("NATS server is shutting down (lame-duck mode)")
         case .error(let error): logger.error("NATS asynchronous error", metadata: ["nats.error": "\(error)"])

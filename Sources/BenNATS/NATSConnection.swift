@@ -227,6 +227,9 @@ final class ConnectionHandle: @unchecked Sendable {
         }
         try set(natsOptions_SetServers(options, strings.array(urls), Int32(urls.count)), "servers")
         if let name = settings.name { try set(natsOptions_SetName(options, name), "name") }
+        if let credentials = settings.credentialsFile {
+            try set(natsOptions_SetUserCredentialsFromFiles(options, credentials, nil), "credentials file \(credentials)")
+        }
         try set(natsOptions_SetTimeout(options, milliseconds(settings.connectTimeout)), "connect timeout")
         try set(natsOptions_SetAllowReconnect(options, settings.reconnect.enabled), "reconnect")
         try set(natsOptions_SetMaxReconnect(options, Int32(settings.reconnect.maxAttempts ?? -1)), "max reconnect")

@@ -35,6 +35,10 @@ public struct NATSSettings: Sendable, Hashable {
     /// Do not deliver this connection's own publishes to its own subscriptions. Default false.
     public var noEcho = false
 
+    /// A NATS credentials file (`.creds`: a user JWT and its nkey seed) to authenticate with, for servers that
+    /// use accounts; nil connects without credentials. Default nil.
+    public var credentialsFile: String?
+
     public init() {}
 
     /// Reconnection with exponential backoff and jitter.

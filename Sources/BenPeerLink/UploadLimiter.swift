@@ -5,6 +5,9 @@ import Synchronization
 ///
 /// Each chunk reserves the next free slot of `bytes / rate` seconds, and the writer waits until its slot ends
 /// before handing the chunk to the socket, so on loopback a capped node behaves like one behind a slower NIC.
+///
+/// The daemons read `--upload-limit` with BenTopology's `Bandwidth(parsing:)`, the parser of the topology file's
+/// `uplink`, so a rate is spelt one way everywhere.
 public final class UploadLimiter: Sendable {
     public let bytesPerSecond: Double
     /// Nanoseconds (on the suspending clock's timeline) when the link is next free.
@@ -25,18 +28,5 @@ public final class UploadLimiter: Sendable {
             return start + duration
         }
         try? await Task.sleep(until: end, clock: .continuous)
-    }
-
-    /// Parses a rate such as `100Mbit`, `12.5MB` (bytes), `1Gbit`; nil if unreadable.
-    public static func parseRate(_ text: String) -> Double? {
-        let lower = text.lowercased()
-        let units: [(String, Double)] = [
-            ("gbit", 1e9 / 8), ("mbit", 1e6 / 8), ("kbit", 1e3 / 8), ("gb", 1e9), ("mb", 1e6), ("kb", 1e3), ("b", 1),
-        ]
-        for (suffix, factor) in units where lower.hasSuffix(suffix) {
-            guard let value = Double(lower.dropLast(suffix.count)), value > 0 else { return nil }
-            return value * factor
-        }
-        return Double(lower).flatMap { $0 > 0 ? $0 : nil }
     }
 }

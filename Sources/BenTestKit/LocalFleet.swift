@@ -168,7 +168,11 @@ public final class LocalFleet: @unchecked Sendable {
     public func benctl(_ arguments: [String]) throws -> ProcessRunner.Outcome {
         try ProcessRunner.run(
             ProcessRunner.product("benctl"), arguments,
-            environment: ["BEN_FLEET": fleet.rawValue, "BEN_NATS": natsURL, "BEN_OPERATOR_KEY": directory.file("operator.key")])
+            // Its own config folder: a context the developer selected must not reach into a test.
+            environment: [
+                "BEN_FLEET": fleet.rawValue, "BEN_NATS": natsURL, "BEN_OPERATOR_KEY": directory.file("operator.key"),
+                "BEN_CONFIG_DIR": directory.file("benctl-config"),
+            ])
     }
 
     /// `benctl` on a thread of its own, for a test that runs in-process doubles (a tampering relay, a slow child):

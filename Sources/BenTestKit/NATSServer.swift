@@ -20,6 +20,7 @@ public final class NATSServer: Sendable {
     public let name: String
     /// Arguments after the standard ones (a cluster's `--cluster`, `--routes`, a monitoring port).
     private let extraArguments: [String]
+    private let maxPayload: Int?
 
     private struct State {
         var process: BackgroundProcess?
@@ -29,9 +30,10 @@ public final class NATSServer: Sendable {
     }
     private let state = Mutex(State())
 
-    /// Starts a server on a port the system picks, and returns once it accepts connections.
-    public static func start(jetStream: Bool = true) async throws -> NATSServer {
-        let server = try NATSServer(jetStream: jetStream)
+    /// Starts a server on a port the system picks, and returns once it accepts connections. `maxPayload` raises
+    /// the server's 1 MiB limit on one message (a 10 000-node topology file is larger).
+    public static func start(jetStream: Bool = true, maxPayload: Int? = nil) async throws -> NATSServer {
+        let server = try NATSServer(jetStream: jetStream, maxPayload: maxPayload)
         try await server.start()
         return server
     }
@@ -44,9 +46,10 @@ public final class NATSServer: Sendable {
         return server
     }
 
-    private init(jetStream: Bool, name: String = "ben-test", port: Int? = nil, extraArguments: [String] = []) throws {
+    private init(jetStream: Bool, maxPayload: Int? = nil, name: String = "ben-test", port: Int? = nil, extraArguments: [String] = []) throws {
         self.name = name
         self.extraArguments = extraArguments
+        self.maxPayload = maxPayload
         guard let executable = Self.findExecutable() else {
             throw Failure(
                 description: "nats-server not found on PATH, in /usr/sbin or in $NATS_SERVER; "
@@ -86,6 +89,11 @@ public final class NATSServer: Sendable {
             var arguments = ["-a", "127.0.0.1", "-p", state.port.map(String.init) ?? "-1", "-n", name]
             if jetStream { arguments += ["-js", "-sd", storeDirectory] }
             arguments += extraArguments
+            if let maxPayload {
+                let config = folder.file("nats-server.conf")
+                try "max_payload: \(maxPayload)\n".write(toFile: config, atomically: true, encoding: .utf8)
+                arguments += ["-c", config]
+            }
             return (logPath, arguments)
         }
         let process = try BackgroundProcess(executable, arguments, logPath: logPath)

@@ -2,52 +2,73 @@ import ArgumentParser
 import BenAgent
 import BenCore
 import BenCrypto
+import BenMetrics
+import BenOperations
 import BenPeerLink
+import BenTopology
+import Foundation
 import Logging
 import ServiceLifecycle
 
 /// `ben-agent`: one per component host. Parsing and wiring only; the work is `AgentService`.
+///
+/// Every setting can come from a flag or from the config file (`--config`, docs/operations.md); a flag wins. Options
+/// therefore have no parser defaults: the defaults are applied after the file is read.
 @main
 struct BenAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-agent",
-        abstract: "Run a Ben agent: verify, relay, compile, hot-swap and ack the fleet's intent on this host.")
+        abstract: "Run a Ben agent: verify, relay, compile, hot-swap and ack the fleet's intent on this host.",
+        discussion: "Settings come from flags, then from --config FILE (YAML or JSON; keys are the flag names with underscores).",
+        version: BenRelease.current)
+
+    @Option(name: .long, help: "A config file (YAML, or JSON if it ends in .json); flags override it.")
+    var config: String?
 
     @Option(name: .long, help: "This node's id, as the topology lists it.")
-    var node: String
+    var node: String?
 
     @Option(name: .long, help: "The fleet name.")
-    var fleet: String
+    var fleet: String?
 
     @Option(name: .long, parsing: .upToNextOption, help: "The roles this node runs (\(Role.spelling)).")
-    var roles: [String]
+    var roles: [String] = []
 
     @Option(name: .long, help: "The node's Ed25519 key file (32-byte seed, mode 0600); its public half is in the topology.")
-    var key: String
+    var key: String?
 
     @Option(name: .long, help: "Where the peer link listens (host:port), as the topology lists it.")
-    var listen: String
+    var listen: String?
 
-    @Option(name: .long, help: "NATS server URL(s), comma-separated.")
-    var nats: String = "nats://127.0.0.1:4222"
+    @Option(name: .long, help: "NATS server URL(s), comma-separated (default nats://127.0.0.1:4222).")
+    var nats: String?
 
     @Option(name: .long, parsing: .upToNextOption, help: "Trusted ledger public keys (64 hex digits) or files holding one.")
-    var ledgerKey: [String]
+    var ledgerKey: [String] = []
 
     @Option(name: .long, help: "The state directory (store and durable record).")
-    var state: String
+    var state: String?
 
-    @Option(name: .long, help: "Seconds between heartbeats (±20 %).")
-    var heartbeat: Int = 30
+    @Option(name: .long, help: "Seconds between heartbeats, ±20 % (default 30).")
+    var heartbeat: Int?
 
-    @Option(name: .long, help: "Seconds to wait for a parent before pulling from the ledger's store.")
-    var orphanAfter: Int = 10
+    @Option(name: .long, help: "Seconds to wait for a parent before pulling from the ledger's store (default 10).")
+    var orphanAfter: Int?
 
-    @Option(name: .long, help: "Cap this process's upload over all peer links (e.g. 100Mbit, 12.5MB per second).")
+    @Option(name: .long, help: "Cap this process's upload over all peer links, spelt as in topology files: 100Mbit, 1Gbit/s, 12.5MB/s.")
     var uploadLimit: String?
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "info"
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Log format: text, or json for one object per line (default text).")
+    var logFormat: String?
+
+    @Option(name: .long, help: "Serve /metrics, /healthz and /readyz on host:port (default: off).")
+    var metricsListen: String?
+
+    @Option(name: .long, help: "The fleet's topology file, only to label the byte metrics by tier (default: tier \"unknown\").")
+    var topology: String?
 
     @Option(name: .long, help: "Fault injection, for tests and drills: lose the first N aggregates that carry this node's own ack (N, or N@V for version V only).")
     var faultDropAcks: String?
@@ -59,25 +80,38 @@ struct BenAgentCommand: AsyncParsableCommand {
             valueName: "seconds", visibility: .hidden))
     var clockOffset: Int = 0
 
+    static let keys = [
+        "node", "fleet", "roles", "key", "listen", "nats", "ledger_key", "state", "heartbeat", "orphan_after", "upload_limit",
+        "log_level", "log_format", "metrics_listen", "topology",
+    ]
+
+    var flags: [String: DaemonSettings.Flag] {
+        var flags: [String: DaemonSettings.Flag] = [:]
+        let strings: [(String, String?)] = [
+            ("node", node), ("fleet", fleet), ("key", key), ("listen", listen), ("nats", nats), ("state", state),
+            ("upload_limit", uploadLimit), ("log_level", logLevel), ("log_format", logFormat), ("metrics_listen", metricsListen),
+            ("topology", topology),
+        ]
+        for case (let name, let value?) in strings { flags[name] = .string(value) }
+        if let heartbeat { flags["heartbeat"] = .int(heartbeat) }
+        if let orphanAfter { flags["orphan_after"] = .int(orphanAfter) }
+        if !roles.isEmpty { flags["roles"] = .list(roles) }
+        if !ledgerKey.isEmpty { flags["ledger_key"] = .list(ledgerKey) }
+        return flags
+    }
+
     func run() async throws {
-        guard let node = NodeID(node) else { throw ValidationError("--node: \(NodeID.rule)") }
-        guard let fleet = FleetName(fleet) else { throw ValidationError("--fleet: \(FleetName.rule)") }
-        var roleSet = Set<Role>()
-        for text in roles {
-            guard let role = Role(rawValue: text) else { throw ValidationError("--roles: \(text) is not one of \(Role.spelling)") }
-            roleSet.insert(role)
+        let settings: DaemonSettings
+        let logger: Logger
+        do {
+            settings = try await DaemonSettings.load(file: config, flags: flags, known: Self.keys)
+            logger = try DaemonLogging.bootstrap(
+                label: "ben-agent", format: settings.string("log_format") ?? "text", level: settings.string("log_level") ?? "info")
+        } catch {
+            throw ValidationError(error.description)
         }
-        guard let listen = HostPort(listen) else { throw ValidationError("--listen: expected host:port") }
-        let signingKey: SigningKey
-        do { signingKey = try KeyFile.read(key) } catch { throw ValidationError("--key: \(error)") }
-        let trusted = TrustedKeys(try ledgerKey.map { try PublicKeyArgument.read($0, option: "--ledger-key") })
-        var logger = Logger(label: "ben-agent")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        var configuration = AgentConfiguration(
-            node: node, fleet: fleet, roles: roleSet, key: signingKey, listen: listen,
-            natsServers: nats.split(separator: ",").map(String.init), trustedLedgerKeys: trusted, stateDirectory: state)
-        configuration.heartbeatEvery = .seconds(heartbeat)
-        configuration.machine.orphanAfter = .seconds(orphanAfter)
+        var (configuration, metricsAddress) = try Self.wiring(settings)
+        // Test and drill options: flags only, never from a config file.
         if let faultDropAcks {
             let parts = faultDropAcks.split(separator: "@", maxSplits: 1)
             guard let count = Int(parts[0]), count >= 0, parts.count == 1 || UInt64(parts[1]) != nil else {
@@ -88,14 +122,67 @@ struct BenAgentCommand: AsyncParsableCommand {
         }
         configuration.clockOffset = .seconds(clockOffset)
         if clockOffset != 0 { logger.warning("running with a shifted clock (a test option)", metadata: ["clock_offset_s": "\(clockOffset)"]) }
-        if let uploadLimit {
-            guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
-            configuration.uploadLimit = rate
-        }
+        // Metrics first, so that everything the service reports from its first event on is kept.
+        let exposition = metricsAddress.map { _ in PrometheusExposition.bootstrap(process: .agent, release: BenRelease.current) }
         let service = try AgentService(configuration: configuration, logger: logger)
-        let group = ServiceGroup(
-            services: [AgentServiceRunner(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [AgentServiceRunner(service: service)]
+        if let metricsAddress, let exposition {
+            let health = OperationsServer.HealthSource(collect: { await service.collectMetrics() }, readiness: { await service.readiness() })
+            services.append(OperationsServer.metricsListener(at: metricsAddress, exposition: exposition, health: health, logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+
+    /// Turns settings into the service's configuration and the metrics listener's address, or a one-line error.
+    static func wiring(_ settings: DaemonSettings) throws -> (AgentConfiguration, HostPort?) {
+        do {
+            guard let node = NodeID(try settings.required("node")) else { throw ValidationError("--node: \(NodeID.rule)") }
+            guard let fleet = FleetName(try settings.required("fleet")) else { throw ValidationError("--fleet: \(FleetName.rule)") }
+            var roleSet = Set<Role>()
+            for text in settings.list("roles") ?? [] {
+                guard let role = Role(rawValue: text) else { throw ValidationError("--roles: \(text) is not one of \(Role.spelling)") }
+                roleSet.insert(role)
+            }
+            guard !roleSet.isEmpty else { throw ValidationError("--roles: name at least one role (\(Role.spelling))") }
+            let listenText = try settings.required("listen")
+            guard let listen = HostPort(listenText) else { throw ValidationError("--listen: expected host:port, not '\(listenText)'") }
+            let signingKey: SigningKey
+            do { signingKey = try KeyFile.read(try settings.required("key")) } catch let error as OperationsError { throw error } catch {
+                throw ValidationError("--key: \(error)")
+            }
+            let trusted = TrustedKeys(try (settings.list("ledger_key") ?? []).map { try PublicKeyArgument.read($0, option: "--ledger-key") })
+            guard !trusted.isEmpty else { throw ValidationError("--ledger-key: name at least one ledger public key") }
+            var configuration = AgentConfiguration(
+                node: node, fleet: fleet, roles: roleSet, key: signingKey, listen: listen,
+                natsServers: settings.list("nats") ?? ["nats://127.0.0.1:4222"], trustedLedgerKeys: trusted,
+                stateDirectory: try settings.required("state"))
+            configuration.heartbeatEvery = .seconds(try settings.int("heartbeat", default: 30))
+            configuration.machine.orphanAfter = .seconds(try settings.int("orphan_after", default: 10))
+            if let text = settings.string("upload_limit") {
+                guard let rate = Bandwidth(parsing: text) else { throw ValidationError("--upload-limit: '\(text)' is not \(Bandwidth.rule)") }
+                configuration.uploadLimit = rate.bytesPerSecond
+            }
+            if let path = settings.string("topology") { configuration.tiers = TierMap(try readTopology(path)) }
+            var metrics: HostPort?
+            if let text = settings.string("metrics_listen") {
+                guard let address = HostPort(text) else { throw ValidationError("--metrics-listen: expected host:port, not '\(text)'") }
+                metrics = address
+            }
+            return (configuration, metrics)
+        } catch let error as OperationsError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    static func readTopology(_ path: String) throws -> Topology {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { throw ValidationError("--topology: cannot read \(path)") }
+        let parsed = Topology.parse(yaml: text, file: path)
+        guard let topology = parsed.topology else {
+            throw ValidationError("--topology: " + (parsed.errors.first.map { "\($0)" } ?? "\(path) is not a topology file"))
+        }
+        return topology
     }
 }
 

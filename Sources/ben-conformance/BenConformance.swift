@@ -10,7 +10,8 @@ import Glibc
 struct BenConformance: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-conformance",
-        abstract: "Run cel-spec simple tests (*.textproto) against BenIntent's CEL-subset engine.")
+        abstract: "Run cel-spec simple tests (*.textproto) against BenIntent's CEL-subset engine.",
+        version: BenRelease.current)
 
     @Option(name: .long, help: "Folder holding cel-spec's simple-test *.textproto files.")
     var dir: String

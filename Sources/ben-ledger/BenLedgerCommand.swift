@@ -2,97 +2,181 @@ import ArgumentParser
 import BenCore
 import BenCrypto
 import BenLedger
+import BenOperations
 import BenPeerLink
+import BenTopology
 import Logging
 import ServiceLifecycle
 
 /// `ben-ledger`: parsing and wiring only; the work is `LedgerService`.
+///
+/// Every setting can come from a flag or from the config file (`--config`, docs/operations.md); a flag wins. Options
+/// therefore have no parser defaults: the defaults are applied after the file is read.
 @main
 struct BenLedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-ledger",
-        abstract: "Run the Ben ledger: stage, version, sign, plan, seed, verify acks and keep history for one fleet.")
+        abstract: "Run the Ben ledger: stage, version, sign, plan, seed, verify acks and keep history for one fleet.",
+        discussion: "Settings come from flags, then from --config FILE (YAML or JSON; keys are the flag names with underscores).",
+        version: BenRelease.current)
+
+    @Option(name: .long, help: "A config file (YAML, or JSON if it ends in .json); flags override it.")
+    var config: String?
 
     @Option(name: .long, help: "The fleet name.")
-    var fleet: String
+    var fleet: String?
 
-    @Option(name: .long, help: "NATS server URL(s), comma-separated.")
-    var nats: String = "nats://127.0.0.1:4222"
+    @Option(name: .long, help: "NATS server URL(s), comma-separated (default nats://127.0.0.1:4222).")
+    var nats: String?
 
     @Option(name: .long, help: "The data directory (SQLite state and the chunk store).")
-    var data: String
+    var data: String?
 
     @Option(name: .long, help: "The ledger's Ed25519 key file (32-byte seed, mode 0600): it signs announcements.")
-    var key: String
+    var key: String?
 
     @Option(name: .long, parsing: .upToNextOption, help: "Trusted operator public keys (64 hex digits) or files holding one.")
-    var operatorKey: [String]
+    var operatorKey: [String] = []
 
-    @Option(name: .long, help: "Where the seed listener accepts pulls (host:port); nodes learn it from announcements.")
-    var seedListen: String = "127.0.0.1:7400"
+    @Option(name: .long, help: "Where the seed listener accepts pulls (host:port); nodes learn it from announcements (default 127.0.0.1:7400).")
+    var seedListen: String?
 
-    @Option(name: .long, help: "Default deployment timeout in seconds.")
-    var timeout: Int = 120
+    @Option(name: .long, help: "Default deployment timeout in seconds (default 120).")
+    var timeout: Int?
 
-    @Option(name: .long, help: "Seconds without a heartbeat after which a node counts as silent (drift) and is planned around.")
-    var silentAfter: Int = 90
+    @Option(name: .long, help: "Seconds without a heartbeat after which a node counts as silent (drift) and is planned around (default 90).")
+    var silentAfter: Int?
 
-    @Option(name: .long, help: "Cap this process's upload over all peer links (e.g. 100Mbit, 12.5MB per second).")
+    @Option(name: .long, help: "Cap this process's upload over all peer links, spelt as in topology files: 100Mbit, 1Gbit/s, 12.5MB/s.")
     var uploadLimit: String?
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
-    var logLevel: String = "info"
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Log format: text, or json for one object per line (default text).")
+    var logFormat: String?
+
+    @Option(name: .long, help: "Serve /metrics, /healthz and /readyz on host:port (default: off).")
+    var metricsListen: String?
+
+    @Option(name: .long, help: "Serve the live status page on host:port (default: off).")
+    var statusListen: String?
 
     @Option(name: .long, help: "How this ledger names itself in the fleet's lease (default: host and pid).")
     var name: String?
 
     @Option(
         name: .long,
-        help: "Seconds the fleet's ledger lease lasts after each renewal (renewed every third of it); a standby takes over once it lapses.")
-    var leaseTtl: Double = 15
+        help: "Seconds the fleet's ledger lease lasts after each renewal (renewed every third of it); a standby takes over once it lapses (default 15).")
+    var leaseTtl: Int?
 
     @Flag(name: .long, help: "If another ledger holds the fleet's lease, wait and take over when it lapses instead of exiting 1.")
     var standby = false
 
-    @Option(name: .long, help: "Copies of the ledger's JetStream streams and key-value buckets in a NATS cluster (never lowered).")
-    var replicas: Int = 1
+    @Option(name: .long, help: "Copies of the ledger's JetStream streams and key-value buckets in a NATS cluster, never lowered (default 1).")
+    var replicas: Int?
 
-    @Option(name: .long, help: "Seconds a node's heartbeat clock may be off before `status --drift` shows it as clock_skew.")
-    var clockSkewTolerance: Int = 30
+    @Option(name: .long, help: "Seconds a node's heartbeat clock may be off before `status --drift` shows it as clock_skew (default 30).")
+    var clockSkewTolerance: Int?
+
+    static let keys = [
+        "fleet", "nats", "data", "key", "operator_key", "seed_listen", "timeout", "silent_after", "upload_limit", "log_level",
+        "log_format", "metrics_listen", "status_listen", "name", "lease_ttl", "standby", "replicas", "clock_skew_tolerance",
+    ]
+
+    var flags: [String: DaemonSettings.Flag] {
+        var flags: [String: DaemonSettings.Flag] = [:]
+        let strings: [(String, String?)] = [
+            ("fleet", fleet), ("nats", nats), ("data", data), ("key", key), ("seed_listen", seedListen), ("upload_limit", uploadLimit),
+            ("log_level", logLevel), ("log_format", logFormat), ("metrics_listen", metricsListen), ("status_listen", statusListen),
+            ("name", name),
+        ]
+        for case (let name, let value?) in strings { flags[name] = .string(value) }
+        if let timeout { flags["timeout"] = .int(timeout) }
+        if let silentAfter { flags["silent_after"] = .int(silentAfter) }
+        if !operatorKey.isEmpty { flags["operator_key"] = .list(operatorKey) }
+        if let leaseTtl { flags["lease_ttl"] = .int(leaseTtl) }
+        if standby { flags["standby"] = .string("true") }
+        if let replicas { flags["replicas"] = .int(replicas) }
+        if let clockSkewTolerance { flags["clock_skew_tolerance"] = .int(clockSkewTolerance) }
+        return flags
+    }
 
     func run() async throws {
-        guard let fleet = FleetName(fleet) else { throw ValidationError("--fleet: \(FleetName.rule)") }
-        guard let listen = HostPort(seedListen) else { throw ValidationError("--seed-listen: expected host:port") }
-        let signingKey: SigningKey
-        do { signingKey = try KeyFile.read(key) } catch { throw ValidationError("--key: \(error)") }
-        guard !operatorKey.isEmpty else { throw ValidationError("--operator-key: name at least one operator's public key") }
-        let operators = TrustedKeys(try operatorKey.map { try PublicKeyArgument.read($0, option: "--operator-key") })
-        var logger = Logger(label: "ben-ledger")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        var configuration = LedgerConfiguration(
-            fleet: fleet, natsServers: nats.split(separator: ",").map(String.init), dataDirectory: data, key: signingKey,
-            operators: operators, seedListen: listen)
-        configuration.defaultTimeout = .seconds(timeout)
-        configuration.silentAfter = .seconds(silentAfter)
-        guard leaseTtl >= 1, leaseTtl <= 3600 else { throw ValidationError("--lease-ttl: expected 1 to 3600 seconds, found \(leaseTtl)") }
-        configuration.leaseTTL = .milliseconds(Int64(leaseTtl * 1000))
-        configuration.standby = standby
-        guard (1...5).contains(replicas) else { throw ValidationError("--replicas: expected 1 to 5 (JetStream's limit), found \(replicas)") }
-        configuration.replicas = replicas
-        guard clockSkewTolerance > 0 else { throw ValidationError("--clock-skew-tolerance: expected a positive number of seconds") }
-        configuration.clockSkewTolerance = .seconds(clockSkewTolerance)
-        if let name {
-            guard !name.isEmpty, name.utf8.count <= 200 else { throw ValidationError("--name: expected 1 to 200 characters") }
-            configuration.name = name
+        let settings: DaemonSettings
+        let logger: Logger
+        do {
+            settings = try await DaemonSettings.load(file: config, flags: flags, known: Self.keys)
+            logger = try DaemonLogging.bootstrap(
+                label: "ben-ledger", format: settings.string("log_format") ?? "text", level: settings.string("log_level") ?? "info")
+        } catch {
+            throw ValidationError(error.description)
         }
-        if let uploadLimit {
-            guard let rate = UploadLimiter.parseRate(uploadLimit) else { throw ValidationError("--upload-limit: expected a rate such as 100Mbit") }
-            configuration.uploadLimit = rate
-        }
+        let (configuration, listeners) = try Self.wiring(settings)
+        // Metrics first, so that everything the service reports from its first event on is kept.
+        let exposition = listeners.metrics.map { _ in PrometheusExposition.bootstrap(process: .ledger, release: BenRelease.current) }
         let service = try LedgerService(configuration: configuration, logger: logger)
-        let group = ServiceGroup(
-            services: [LedgerServiceRunner(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var services: [any Service] = [LedgerServiceRunner(service: service)]
+        let health = OperationsServer.HealthSource(collect: { await service.collectMetrics() }, readiness: { await service.readiness() })
+        if let address = listeners.metrics, let exposition {
+            services.append(OperationsServer.metricsListener(at: address, exposition: exposition, health: health, logger: logger))
+        }
+        if let address = listeners.status {
+            let status = OperationsServer.StatusSource(
+                fingerprint: { await service.statusPageFingerprint() }, document: { await service.statusPage() })
+            services.append(OperationsServer.statusListener(at: address, status: status, health: health, logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+
+    /// Turns settings into the service's configuration and the listeners' addresses, or a one-line error.
+    static func wiring(_ settings: DaemonSettings) throws -> (LedgerConfiguration, (metrics: HostPort?, status: HostPort?)) {
+        do {
+            guard let fleet = FleetName(try settings.required("fleet")) else { throw ValidationError("--fleet: \(FleetName.rule)") }
+            let seedText = settings.string("seed_listen") ?? "127.0.0.1:7400"
+            guard let listen = HostPort(seedText) else { throw ValidationError("--seed-listen: expected host:port, not '\(seedText)'") }
+            let signingKey: SigningKey
+            do { signingKey = try KeyFile.read(try settings.required("key")) } catch let error as OperationsError { throw error } catch {
+                throw ValidationError("--key: \(error)")
+            }
+            let operatorKeys = settings.list("operator_key") ?? []
+            guard !operatorKeys.isEmpty else { throw ValidationError("--operator-key: name at least one operator's public key") }
+            let operators = TrustedKeys(try operatorKeys.map { try PublicKeyArgument.read($0, option: "--operator-key") })
+            let servers = settings.list("nats") ?? ["nats://127.0.0.1:4222"]
+            var configuration = LedgerConfiguration(
+                fleet: fleet, natsServers: servers, dataDirectory: try settings.required("data"), key: signingKey, operators: operators,
+                seedListen: listen)
+            configuration.defaultTimeout = .seconds(try settings.int("timeout", default: 120))
+            configuration.silentAfter = .seconds(try settings.int("silent_after", default: 90))
+            if let text = settings.string("upload_limit") {
+                guard let rate = Bandwidth(parsing: text) else { throw ValidationError("--upload-limit: '\(text)' is not \(Bandwidth.rule)") }
+                configuration.uploadLimit = rate.bytesPerSecond
+            }
+            let leaseTtl = try settings.int("lease_ttl", default: 15)
+            guard leaseTtl >= 1, leaseTtl <= 3600 else { throw ValidationError("--lease-ttl: expected 1 to 3600 seconds, found \(leaseTtl)") }
+            configuration.leaseTTL = .seconds(leaseTtl)
+            configuration.standby = settings.string("standby").map { ["true", "yes", "1"].contains($0.lowercased()) } ?? false
+            let replicas = try settings.int("replicas", default: 1)
+            guard (1...5).contains(replicas) else { throw ValidationError("--replicas: expected 1 to 5 (JetStream's limit), found \(replicas)") }
+            configuration.replicas = replicas
+            let skew = try settings.int("clock_skew_tolerance", default: 30)
+            guard skew > 0 else { throw ValidationError("--clock-skew-tolerance: expected a positive number of seconds") }
+            configuration.clockSkewTolerance = .seconds(skew)
+            if let name = settings.string("name") {
+                guard !name.isEmpty, name.utf8.count <= 200 else { throw ValidationError("--name: expected 1 to 200 characters") }
+                configuration.name = name
+            }
+            return (configuration, (try address(settings, "metrics_listen"), try address(settings, "status_listen")))
+        } catch let error as OperationsError {
+            throw ValidationError(error.description)
+        }
+    }
+
+    static func address(_ settings: DaemonSettings, _ key: String) throws -> HostPort? {
+        guard let text = settings.string(key) else { return nil }
+        guard let address = HostPort(text) else { throw ValidationError("--\(key.split(separator: "_").joined(separator: "-")): expected host:port, not '\(text)'") }
+        return address
     }
 }
 

@@ -56,7 +56,7 @@ extension Benctl {
             printTable(manifest)
             print("")
             print("manifest \(key.hex)")
-            print("wrote \(out) (\(manifest.artifacts.count) artifacts, \(manifest.totalSize) bytes)")
+            print("wrote \(out) (\(counted(manifest.artifacts.count, "artifact")), \(counted(manifest.totalSize, "byte")))")
         }
 
         /// Builds the store in a temporary folder beside OUT and renames it into place, so OUT is either the

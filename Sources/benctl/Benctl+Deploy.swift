@@ -54,7 +54,10 @@ extension Benctl {
                 let answer = try await client.call("deploy", args: .object(args))
                 if !output.json {
                     let excluded = answer["excluded"]?.arrayValue ?? []
-                    print("deploying v\(v.rawValue) to \(answer["targets"]?.intValue ?? 0) nodes: \(answer["stripes"]?.intValue ?? 0) stripe trees, depth \(answer["depth"]?.intValue ?? 0), deadline \(answer["deadline"]?.stringValue ?? "?")")
+                    print(
+                        "deploying v\(v.rawValue) to \(counted(answer["targets"]?.intValue ?? 0, "node")): "
+                            + "\(counted(answer["stripes"]?.intValue ?? 0, "stripe tree")), depth \(answer["depth"]?.intValue ?? 0), "
+                            + "deadline \(answer["deadline"]?.stringValue ?? "?")")
                     if !excluded.isEmpty { print("  left out of the plan: \(excluded.compactMap(\.stringValue).joined(separator: ", "))") }
                 }
                 let retrying = (answer["retrying"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { NodeID($0) } }

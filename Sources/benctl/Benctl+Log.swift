@@ -26,7 +26,7 @@ extension Benctl {
                     if output.json {
                         print(try CanonicalJSON.string(answer))
                     } else if answer["ok"]?.boolValue == true {
-                        print("audit log verified: \(answer["entries"]?.intValue ?? 0) entries, chain intact")
+                        print("audit log verified: \(counted(answer["entries"]?.intValue ?? 0, "entry", "entries")), chain intact")
                     } else {
                         let bad = answer["first_bad"]
                         print("audit log BROKEN at entry \(bad?["seq"]?.intValue ?? 0): \(bad?["problem"]?.stringValue ?? "?")")

@@ -27,7 +27,7 @@ extension Benctl {
             let code = try await ledger.withClient { client in
                 let answer = try await client.call("rollback", args: .object(args))
                 let version = Version(UInt64(answer["version"]?.intValue ?? 0))
-                if !output.json { print("rolling back to \(old)'s content as \(version) (\(answer["targets"]?.intValue ?? 0) nodes)") }
+                if !output.json { print("rolling back to \(old)'s content as \(version) (\(counted(answer["targets"]?.intValue ?? 0, "node")))") }
                 guard wait else {
                     if output.json { print(try CanonicalJSON.string(answer)) }
                     return Int32(0)

@@ -67,7 +67,7 @@ extension Benctl {
                 let uploaded = answer["uploaded_chunks"]?.intValue ?? 0
                 let fresh = answer["new"]?.boolValue == true ? "staged" : "already staged as"
                 print("\(fresh) v\(version): manifest \(answer["manifest"]?.stringValue ?? "?")")
-                print("  \(uploaded) of \(answer["chunks"]?.intValue ?? 0) chunks uploaded (\(ByteCount(answer["uploaded_bytes"]?.intValue ?? 0))), the rest were already in the ledger's store")
+                print("  \(uploaded) of \(counted(answer["chunks"]?.intValue ?? 0, "chunk")) uploaded (\(ByteCount(answer["uploaded_bytes"]?.intValue ?? 0))), the rest were already in the ledger's store")
             }
         }
     }

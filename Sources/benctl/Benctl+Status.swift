@@ -43,8 +43,8 @@ enum StatusView {
         Swift.print("  manifest \(s.manifest.short)  \(s.label.isEmpty ? "" : "(\(s.label))")")
         if s.stripes > 0 {
             let egress = s.bundleSize > 0 ? String(format: "%.2f", Double(s.ledgerEgress) / Double(s.bundleSize)) : "-"
-            Swift.print("  plan: \(s.stripes) stripe trees, depth \(s.depth), ledger fan-out \(s.fanOut)")
-            Swift.print("  ledger egress \(ByteCount(s.ledgerEgress)) for a \(ByteCount(s.bundleSize)) bundle (×\(egress)); \(s.messagesAtLedger) messages reached the ledger")
+            Swift.print("  plan: \(counted(s.stripes, "stripe tree")), depth \(s.depth), ledger fan-out \(s.fanOut)")
+            Swift.print("  ledger egress \(ByteCount(s.ledgerEgress)) for a \(ByteCount(s.bundleSize)) bundle (×\(egress)); \(counted(s.messagesAtLedger, "message")) reached the ledger")
         }
         if let deadline = s.deadline { Swift.print("  attempt \(s.attempt), deadline \(deadline)") }
         if !s.groups.isEmpty {
@@ -62,11 +62,19 @@ enum StatusView {
         let differing = answer["differing"]?.arrayValue ?? []
         let silent = answer["silent"]?.arrayValue ?? []
         let total = answer["nodes"]?.intValue ?? 0
-        Swift.print("fleet's active version v\(fleetVersion); \(Int(total) - differing.count - silent.count)/\(total) nodes report it")
+        // Counted from what the nodes' heartbeats say they run, not as "all nodes but those that differ or are
+        // silent", which counted nodes in maintenance as running the fleet's version.
+        let running = answer["running"]?.objectValue ?? [:]
+        if fleetVersion > 0 {
+            Swift.print("fleet's active version v\(fleetVersion); \(running["\(fleetVersion)"]?.intValue ?? 0)/\(counted(total, "node")) run it")
+        } else {
+            let runningOne = running.filter { $0.key != "0" }.values.compactMap(\.intValue).reduce(0, +)
+            Swift.print("no version is active in the fleet yet; \(runningOne)/\(counted(total, "node")) run one")
+        }
         if let latest = answer["latest"], let v = latest["version"]?.intValue {
             Swift.print("latest rollout v\(v) is \(latest["status"]?.stringValue ?? "?")")
         }
-        if let running = answer["running"]?.objectValue, !running.isEmpty {
+        if !running.isEmpty {
             let parts = running.keys.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }.map { "v\($0) on \(running[$0]?.intValue ?? 0)" }
             Swift.print("nodes heard from run: \(parts.joined(separator: ", "))")
         }
@@ -87,7 +95,7 @@ enum StatusView {
                 "\(s["node"]?.stringValue ?? "?") clock_skew: its clock runs \(String(format: "%.1f", abs(offset))) s \(direction) the ledger's (offset \(String(format: "%+.1f", offset)) s)")
         }
         for location in byLocation.keys.sorted() {
-            Swift.print("  \(location): \(byLocation[location]!.count) node\(byLocation[location]!.count == 1 ? "" : "s")")
+            Swift.print("  \(location): \(counted(byLocation[location]!.count, "node"))")
             for line in byLocation[location]! { Swift.print("    \(line)") }
         }
     }

@@ -35,9 +35,9 @@ extension Benctl {
                     let bad: [JSONValue] = result.bad.map { .object(["path": .string($0.path), "problem": .string($0.problem)]) }
                     print(try CanonicalJSON.string(["checked": .int(Int64(result.checked)), "bad": .array(bad)]))
                 } else if result.bad.isEmpty {
-                    print("\(result.checked) objects checked in \(directory): all match their keys")
+                    print("\(counted(result.checked, "object")) checked in \(directory): all match their keys")
                 } else {
-                    print("\(result.checked) objects checked in \(directory): \(result.bad.count) bad")
+                    print("\(counted(result.checked, "object")) checked in \(directory): \(result.bad.count) bad")
                     for object in result.bad { print("  \(object.path): \(object.problem)") }
                 }
                 if !result.bad.isEmpty { throw ExitCode(1) }
@@ -79,7 +79,7 @@ extension Benctl {
                             "chunks": .array(stored.chunks.map { .string($0.hex) }), "new_chunks": .int(Int64(stored.newChunks)),
                         ])
                     } else {
-                        print("\(stored.key.hex)  \(file)  (\(stored.size) bytes, \(stored.chunks.count) chunks, \(stored.newChunks) new)")
+                        print("\(stored.key.hex)  \(file)  (\(counted(stored.size, "byte")), \(counted(stored.chunks.count, "chunk")), \(stored.newChunks) new)")
                     }
                 }
                 if output.json { print(try CanonicalJSON.string(.array(rows))) }
@@ -116,7 +116,7 @@ extension Benctl {
                         "bytes_freed": .int(report.bytesFreed),
                     ]))
                 } else {
-                    print("kept \(report.kept) objects, removed \(report.removed.count) (\(report.bytesFreed) bytes)")
+                    print("kept \(counted(report.kept, "object")), removed \(report.removed.count) (\(counted(report.bytesFreed, "byte")))")
                 }
             }
         }

@@ -20,7 +20,7 @@ extension Benctl.TopologyCommand {
             if output.json {
                 print(try CanonicalJSON.string(answer))
             } else {
-                print("applied \(file): \(answer["nodes"]?.intValue ?? 0) nodes, topology key \(answer["key"]?.stringValue ?? "?")")
+                print("applied \(file): \(counted(answer["nodes"]?.intValue ?? 0, "node")), topology key \(answer["key"]?.stringValue ?? "?")")
             }
         }
     }

@@ -67,7 +67,7 @@ extension Benctl.TopologyCommand {
             let text = topology.yaml(header: header)
             if let output {
                 try TextFile.writeAtomically(text, to: output)
-                FileHandleOutput.standardError("wrote \(output): \(topology.nodes.count) nodes in \(topology.racks.count) racks\n")
+                FileHandleOutput.standardError("wrote \(output): \(counted(topology.nodes.count, "node")) in \(counted(topology.racks.count, "rack"))\n")
             } else {
                 print(text, terminator: "")
             }

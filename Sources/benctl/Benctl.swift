@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenCore
 import Glibc
 
 /// `benctl`, the operator's CLI (DESIGN §2). Each verb is its own file; this file only lists them and maps
@@ -9,12 +10,18 @@ struct Benctl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "benctl",
         abstract: "Build, stage, deploy and inspect declared intent across a Ben fleet.",
+        discussion: "Shell completions: `benctl --generate-completion-script bash|zsh|fish` (docs/operations.md).",
+        version: BenRelease.current,
         subcommands: [
             Keygen.self, Hash.self, Store.self, Build.self, Eval.self, TopologyCommand.self, Stage.self, Versions.self,
-            Deploy.self, Status.self, Log.self, Rollback.self,
+            Deploy.self, Status.self, Log.self, Rollback.self, ContextCommand.self,
         ])
 
     static func main() async {
+        if let message = unknownVerb(in: Array(CommandLine.arguments.dropFirst())) {
+            FileHandleOutput.standardError("benctl: \(message)\nrun `benctl help` for usage\n")
+            Glibc.exit(1)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -25,6 +32,31 @@ struct Benctl: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// A word where a verb belongs that is not one: "unknown verb 'deplo'; did you mean `benctl deploy`?". Options
+    /// are left to ArgumentParser, which suggests the nearest flag itself.
+    static func unknownVerb(in arguments: [String]) -> String? {
+        var command: any ParsableCommand.Type = Benctl.self
+        var path = ["benctl"]
+        for word in arguments {
+            if word.hasPrefix("-") { return nil }
+            let subcommands = command.configuration.subcommands
+            guard !subcommands.isEmpty else { return nil }
+            if let next = subcommands.first(where: { $0._commandName == word || $0.configuration.aliases.contains(word) }) {
+                command = next
+                path.append(word)
+                continue
+            }
+            if word == "help" { return nil }
+            let names = subcommands.map { $0._commandName }
+            let where_ = path.joined(separator: " ")
+            if let nearest = NearestSpelling.suggestion(for: word, among: names) {
+                return "unknown verb '\(word)'; did you mean `\(where_) \(nearest)`?"
+            }
+            return "unknown verb '\(word)' for `\(where_)`; verbs: \(names.joined(separator: ", "))"
+        }
+        return nil
     }
 
     static func exit(withError error: any Error) -> Never {

@@ -6,7 +6,8 @@ import Glibc
 import Logging
 
 /// Options of every verb that talks to the ledger: where NATS is, which fleet, and (for verbs that change
-/// state) which operator key signs. Each has an environment variable so scripts set it once.
+/// state) which operator key signs. Each comes from its flag, else its environment variable, else the context
+/// (`benctl context`), so scripts and people set it once.
 struct LedgerOptions: ParsableArguments {
     @Option(name: .long, help: "NATS server URL(s), comma-separated (env BEN_NATS; default nats://127.0.0.1:4222).")
     var nats: String?
@@ -16,6 +17,12 @@ struct LedgerOptions: ParsableArguments {
 
     @Option(name: .long, help: "Operator key file that signs requests that change state (env BEN_OPERATOR_KEY).")
     var key: String?
+
+    @Option(name: .long, help: "NATS credentials file, for servers that use accounts (env BEN_NATS_CREDS).")
+    var creds: String?
+
+    @Option(name: .long, help: "Use this saved context instead of the one in use (env BEN_CONTEXT; see `benctl context`).")
+    var context: String?
 
     @Option(name: .long, help: "Seconds to wait for the ledger to answer a request.")
     var requestTimeout: Int = 30
@@ -35,16 +42,23 @@ struct LedgerOptions: ParsableArguments {
 
     func connect() async throws -> LedgerClient {
         let env = ProcessEnvironment.self
-        guard let fleetText = fleet ?? env.value("BEN_FLEET"), let fleet = FleetName(fleetText) else {
-            throw CommandFailure("name the fleet with --fleet or BEN_FLEET (\(FleetName.rule))")
+        let saved = try ContextStore.standard.active(named: context)
+        let from = saved.map { " (context \($0.name))" } ?? ""
+        guard let fleetText = fleet ?? env.value("BEN_FLEET") ?? saved?.fleet else {
+            throw CommandFailure("name the fleet with --fleet, BEN_FLEET or a context (`benctl context save NAME --fleet F …`)")
         }
-        let servers = (nats ?? env.value("BEN_NATS") ?? "nats://127.0.0.1:4222").split(separator: ",").map(String.init)
-        var signingKey: SigningKey?
-        if let path = key ?? env.value("BEN_OPERATOR_KEY") {
-            do { signingKey = try KeyFile.read(path) } catch { throw CommandFailure("operator key: \(error)") }
+        guard let fleet = FleetName(fleetText) else { throw CommandFailure("fleet '\(fleetText)': \(FleetName.rule)") }
+        let serverText = nats ?? env.value("BEN_NATS") ?? (saved?.nats.isEmpty == false ? saved!.nats.joined(separator: ",") : nil)
+        let servers = (serverText ?? "nats://127.0.0.1:4222").split(separator: ",").map(String.init)
+        // Read now, refused only when a verb needs to sign: a context's key that is not on this host does not stop
+        // `status` or `log`.
+        var signingKey: Result<SigningKey, CommandFailure>?
+        if let path = key ?? env.value("BEN_OPERATOR_KEY") ?? saved?.operatorKey {
+            signingKey = Result { try KeyFile.read(path) }.mapError { CommandFailure("operator key\(key == nil ? from : ""): \($0)") }
         }
         var settings = NATSSettings()
         settings.name = "benctl"
+        settings.credentialsFile = creds ?? env.value("BEN_NATS_CREDS") ?? saved?.credentials
         settings.reconnect.maxAttempts = 2
         var logger = Logger(label: "benctl")
         logger.logLevel = .critical
@@ -52,7 +66,9 @@ struct LedgerOptions: ParsableArguments {
         do {
             connection = try await NATSConnection.connect(to: servers, settings: settings, logger: logger)
         } catch {
-            throw CommandFailure("cannot reach NATS at \(servers.joined(separator: ", ")): \(error.description); is nats-server running? (--nats or BEN_NATS)")
+            // BenNATS's own sentence for "no server" already asks whether nats-server is running; say it once.
+            let hint = error.code == .noServer ? "" : "; is nats-server running?"
+            throw CommandFailure("cannot reach NATS at \(servers.joined(separator: ", ")): \(error.description)\(hint) (--nats, BEN_NATS or a context)")
         }
         return LedgerClient(connection: connection, fleet: fleet, key: signingKey, timeout: .seconds(requestTimeout))
     }
@@ -64,13 +80,19 @@ enum ProcessEnvironment {
         let value = String(cString: raw)
         return value.isEmpty ? nil : value
     }
+
+    static var workingDirectory: String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }
 
 /// benctl's side of the operator API: JSON requests over NATS, signed when they change state.
 struct LedgerClient {
     let connection: NATSConnection
     let fleet: FleetName
-    let key: SigningKey?
+    let key: Result<SigningKey, CommandFailure>?
     let timeout: Duration
 
     /// Sends a request and returns the answer's JSON; an answer marked as an error becomes a `CommandFailure`
@@ -79,7 +101,7 @@ struct LedgerClient {
         var headers = NATSHeaders()
         var payload: [UInt8]
         if OperatorAPI.signedVerbs.contains(verb) {
-            guard let key else {
+            guard let key = try key?.get() else {
                 throw CommandFailure("\(verb) changes state and must be signed: pass --key FILE or set BEN_OPERATOR_KEY")
             }
             payload = body ?? []
@@ -144,7 +166,7 @@ enum Clock {
 struct ProgressBar {
     let label: String
     let total: Int64
-    let isTerminal = isatty(2) == 1
+    let isTerminal = Terminal.standardErrorTakesEscapes
     var last = ""
 
     init(_ label: String, total: Int64) {

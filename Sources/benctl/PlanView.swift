@@ -12,7 +12,7 @@ struct PlanView {
 
     func header(topologyKey: Key, planKey: Key) -> String {
         let k = plan.stripeCount
-        var out = "plan for fleet \(plan.fleet) \(plan.version): \(plan.nodes.count) nodes, \(k) stripe tree\(k == 1 ? "" : "s"), "
+        var out = "plan for fleet \(plan.fleet) \(plan.version): \(counted(plan.nodes.count, "node")), \(counted(k, "stripe tree")), "
         out += "relays up to \(planned.nominalFanOut) children at the nominal uplink, bundle streams at \(planned.streamRate)\n"
         out += "topology \(topologyKey.short)…, plan \(planKey.short)…\n"
         if !planned.excluded.isEmpty {
@@ -93,9 +93,22 @@ struct PlanView {
         return out
     }
 
+    /// `plan` is the plan document itself (parents as indexes into its node list, as it is hashed and signed);
+    /// `parents` and `backups` say the same by node id, for people and scripts: in each stripe tree, every node's
+    /// parent (`ledger` for the ledger), and every node's backups, best first.
     func json(report: CostReport, topologyKey: Key, planKey: Key) -> JSONValue {
-        [
+        let ids = plan.nodes.map(\.id.rawValue)
+        let parents: [JSONValue] = plan.stripes.map { stripe in
+            var byNode: [String: JSONValue] = [:]
+            for (i, p) in stripe.enumerated() { byNode[ids[i]] = .string(p == Plan.ledger ? "ledger" : ids[Int(p)]) }
+            return .object(byNode)
+        }
+        var backups: [String: JSONValue] = [:]
+        for (i, list) in plan.backups.enumerated() { backups[ids[i]] = .array(list.map { .string(ids[Int($0)]) }) }
+        return [
             "plan": plan.json,
+            "parents": .array(parents),
+            "backups": .object(backups),
             "plan_key": .string(planKey.hex),
             "topology_key": .string(topologyKey.hex),
             "stripes": .int(Int64(plan.stripeCount)),

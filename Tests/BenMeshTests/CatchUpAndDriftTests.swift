@@ -98,7 +98,7 @@ import Testing
         #expect(d["silent"]?.arrayValue?.compactMap { $0["node"]?.stringValue } == ["node-5"], "never heard from")
         #expect(d["silent"]?.arrayValue?.first?["last_heard"] == .null)
         let text = try fleet.benctl(["status", "--drift"]).stdout
-        #expect(text.contains("fleet's active version v1; 3/5 nodes report it"), "\(text)")
+        #expect(text.contains("fleet's active version v1; 3/5 nodes run it"), "\(text)")
         #expect(text.contains("test/b/r2: 2 nodes"), "grouped by location:\n\(text)")
         #expect(text.contains("node-4 runs v0"), "\(text)")
         #expect(text.contains("node-5 silent (never heard from)"), "\(text)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenCore
 import BenSim
 import Glibc
 
@@ -9,6 +10,7 @@ struct BenSimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-sim",
         abstract: "Simulate Ben deployments: compare fan-out strategies at fleet scale, and run the real state machines under faults.",
+        version: BenRelease.current,
         subcommands: [Run.self, Replay.self])
 }
 

@@ -215,7 +215,7 @@ public struct DeploymentStatus: CanonicalDocument {
         if !groups.isEmpty {
             let shown = groups.prefix(3).map { "\($0.location) (\($0.count) node\($0.count == 1 ? "" : "s"), \($0.code.rawValue))" }
             line += "; missing: " + shown.joined(separator: ", ")
-            if groups.count > 3 { line += ", and \(groups.count - 3) more groups" }
+            if groups.count > 3 { line += ", and \(groups.count - 3) more group\(groups.count == 4 ? "" : "s")" }
         }
         return line
     }
