@@ -47,7 +47,7 @@ import Testing
         // stall check (every 5 s) and its own parent in the other stripe can wait on it; the deadline leaves
         // room for that on a loaded machine. The double never sends its own parent an aggregate (it acks over
         // NATS), so that parent waits for it until its ack deadline, and the rollout ends near this deadline.
-        let deploy = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "20"])
+        let deploy = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"])
         let status = try fleet.status(v1)
         #expect(double.tamperedChunksSent > 0, "the double served tampered chunks to its children: \(double.notes)\n\(fleet.diagnostics())")
         #expect(deploy.status == 0, "every node, the double included, acked: \(deploy.stdout)\n\(double.notes)\n\(fleet.diagnostics())")
