@@ -81,6 +81,8 @@ let package = Package(
         .target(
             name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
             swiftSettings: swiftSettings),
+        // One shell runtime for the agent and the ledger: child tasks, timers, the clock, outbound links.
+        .target(name: "BenShell", dependencies: ["BenCore", "BenProtocol", "BenPeerLink", nioCore, logging], swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
         // shell that reports needs no HTTP); BenOperations exposes them, and health, logs, config files and the
@@ -98,6 +100,7 @@ let package = Package(
         .target(
             name: "BenLedger",
             dependencies: [
+                "BenShell",
                 "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenTopology", "BenMetrics", grdb, logging,
                 nioCore, nioPosix,
             ],
@@ -105,12 +108,13 @@ let package = Package(
         .target(
             name: "BenAgent",
             dependencies: [
+                "BenShell",
                 "BenCore", "BenCrypto", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenMetrics", atomics,
                 logging, nioCore, nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
-            name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore],
+            name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenSim", nioCore],
             swiftSettings: swiftSettings),
 
         // The simulator (DESIGN §2, issue 8): a flow engine for fleets of 10^5-10^6 nodes, and a protocol engine that
@@ -153,7 +157,7 @@ let package = Package(
         .testTarget(name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenTestKit", nioCore], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenPeerLinkTests",
-            dependencies: ["BenPeerLink", "BenProtocol", "BenCore", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging],
+            dependencies: ["BenPeerLink", "BenShell", "BenProtocol", "BenCore", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
@@ -163,7 +167,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenMeshTests",
-            dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenPeerLink", "BenProtocol", "BenStore", "BenTestKit", nioCore, nioPosix, logging],
+            dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenPeerLink", "BenShell", "BenProtocol", "BenStore", "BenTestKit", nioCore, nioPosix, logging],
             swiftSettings: swiftSettings),
         .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(

@@ -2,6 +2,7 @@ import BenCore
 import BenIntent
 import BenNATS
 import BenPeerLink
+import BenShell
 import BenProtocol
 import Logging
 
@@ -82,7 +83,7 @@ extension AgentService {
 
     func announce(_ bytes: [UInt8]) {
         guard let incoming = readAnnouncement(bytes) else { return }
-        perform(machine.onAnnouncement(incoming, local: holdings(incoming), now: now()))
+        handle(.announcement(incoming, local: holdings(incoming)))
     }
 
     // MARK: Heartbeats
@@ -137,7 +138,7 @@ extension AgentService {
                 guard let request = try? JSONParser.parse(message.payload, limits: .init(maxBytes: 4096)),
                     case .int(let v)? = request["version"], v > 0
                 else { continue }
-                perform(machine.onAnswerRequested(Version(UInt64(v)), now: now()))
+                handle(.answerRequested(Version(UInt64(v))))
             }
         } catch {
             logger.error("cannot follow answer requests", metadata: ["subject": "\(subject)", "error": "\(error)"])

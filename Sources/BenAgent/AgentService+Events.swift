@@ -3,6 +3,7 @@ import BenCrypto
 import BenIntent
 import BenNATS
 import BenPeerLink
+import BenShell
 import BenProtocol
 import BenStore
 import Logging
@@ -22,36 +23,36 @@ extension AgentService {
                 headerOfLink[link] = hello.header
                 if hello.purpose == .pull { links.servesPuller(link) }
                 let incoming = hello.announcement.isEmpty ? nil : readAnnouncement(hello.announcement)
-                perform(machine.onLinkAccepted(link, hello: hello, announcement: incoming, local: incoming.flatMap(holdings), now: now))
+                perform(machine.handle(.linkAccepted(link, hello: hello, announcement: incoming, local: incoming.flatMap(holdings)), now: now))
             } else {
-                perform(machine.onHello(link, hello: hello, now: now))
+                perform(machine.handle(.hello(link, hello), now: now))
             }
         case .plan(_, let bytes):
             do {
-                perform(machine.onPlan(link, subtree: try Subtree.decode(bytes), now: now))
+                perform(machine.handle(.plan(link, try Subtree.decode(bytes)), now: now))
             } catch {
                 refuse(link, "unreadable PLAN: \(error)")
             }
         case .manifest(_, let bytes):
             let key = BLAKE2b.key(of: bytes)
             let manifest = try? Manifest.decode(bytes)
-            perform(machine.onManifest(link, manifest: manifest, actualKey: key, now: now), received: bytes)
+            perform(machine.handle(.manifest(link, manifest, actualKey: key), now: now), received: bytes)
         case .chunk(let header, let index, let key, var bytes):
             let data = bytes.readBytes(length: bytes.readableBytes) ?? []
             let actual = BLAKE2b.key(of: data)
             noteChunk(header.version, bytes: data.count, from: peerOfLink[link])
             countReceived(data.count, from: peerOfLink[link])
-            perform(machine.onChunk(link, index: Int(index), claimedKey: key, actualKey: actual, now: now), received: data)
+            perform(machine.handle(.chunk(link, index: Int(index), claimedKey: key, actualKey: actual), now: now), received: data)
         case .ack(_, let bytes):
             do {
-                perform(machine.onAck(link, aggregate: try Aggregate.decode(bytes), now: now))
+                perform(machine.handle(.ack(link, try Aggregate.decode(bytes)), now: now))
             } catch {
                 refuse(link, "unreadable ACK: \(error)")
             }
         case .nack(_, let entries):
-            perform(machine.onNack(link, entries: entries, now: now))
+            perform(machine.handle(.nack(link, entries), now: now))
         case .bye(_, let code, let reason):
-            perform(machine.onBye(link, code: code, reason: reason, now: now))
+            perform(machine.handle(.bye(link, code, reason: reason), now: now))
         }
     }
 
@@ -91,7 +92,7 @@ extension AgentService {
 
     /// Carries out actions in order. `received` is the payload of the frame being handled, for `.storeChunk`
     /// and `.storeManifest`.
-    func perform(_ actions: [PeerAction], received: [UInt8]? = nil) {
+    func perform(_ actions: [AgentMachine.Action], received: [UInt8]? = nil) {
         for action in actions {
             switch action {
             case .connect(let link, let peer, _):
@@ -138,14 +139,12 @@ extension AgentService {
             case .armTimer(let timer, let at):
                 arm(timer, at: at)
             case .cancelTimer(let timer):
-                timers.cancel(timer)
+                runtime.cancel(timer)
             case .report(let report):
                 if case .announcementAccepted(let version) = report {
                     transfer = Transfer(version: version, acceptedAt: ContinuousClock.now)
                 }
                 log(report)
-            case .ingest:
-                break
             }
         }
     }
@@ -166,41 +165,27 @@ extension AgentService {
 
     func connect(_ link: LinkID, to peer: PlanNode) {
         headerOfLink[link] = currentHeader
-        let registration = links.register(link)
-        let settings = configuration.peerLink
-        let logger = logger
-        tasks.spawn {
-            do {
-                let channel = try await PeerLink.connect(host: peer.address.host, port: peer.address.port, settings: settings, logger: logger)
-                await self.connected(link)
-                await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
-            } catch {
-                self.links.unregister(link)
-                await self.connectFailed(link, peer: peer, error: PeerLink.describe(error))
-            }
-        }
+        runtime.connect(
+            link, to: peer, settings: configuration.peerLink, handlers: handlers,
+            connected: { await self.handle(.linkConnected(link)) },
+            failed: { reason in await self.handle(.linkFailed(link, reason: reason)) })
     }
 
-    func connected(_ link: LinkID) {
-        perform(machine.onLinkConnected(link, now: now()))
+    /// Feeds one input to the machine and carries out what it decides.
+    func handle(_ input: AgentMachine.Input) {
+        perform(machine.handle(input, now: now()))
     }
 
-    func connectFailed(_ link: LinkID, peer: PlanNode, error: String) {
-        perform(machine.onLinkFailed(link, reason: "cannot connect to \(peer.id) at \(peer.address): \(error)", now: now()))
+    func arm(_ timer: AgentMachine.Timer, at: Timestamp) {
+        runtime.arm(timer, at: at) { timer, token in await self.fire(timer, token: token) }
     }
 
-    func arm(_ timer: TimerID, at: Timestamp) {
-        let token = timers.arm(timer)
-        // `at` is on this agent's clock; the system clock is `clockOffset` behind it.
-        tasks.run(at: at - configuration.clockOffset) { await self.fire(timer, token: token) }
-    }
-
-    func fire(_ timer: TimerID, token: UInt64) {
-        guard timers.fire(timer, token: token) else { return }
+    func fire(_ timer: AgentMachine.Timer, token: UInt64) {
+        guard runtime.fired(timer, token: token) else { return }
         let now = self.now()
         // The progress check judges links by what arrived on them, partial frames included.
-        if case .progressCheck = timer { machine.onLinkBytes(links.receivedBytes(), now: now) }
-        perform(machine.onTimer(timer, now: now))
+        if case .progressCheck = timer { perform(machine.handle(.linkBytes(links.receivedBytes()), now: now)) }
+        perform(machine.handle(.timer(timer), now: now))
     }
 
     /// Compiles off the actor (the hot path keeps serving the old version meanwhile).
@@ -215,9 +200,9 @@ extension AgentService {
         switch outcome {
         case .success(let intent):
             compiled[version] = intent
-            perform(machine.onCompiled(version, outcome: .compiled, now: now()))
+            handle(.compiled(version, .compiled))
         case .failure(let error):
-            perform(machine.onCompiled(version, outcome: .failed(String(describing: error)), now: now()))
+            handle(.compiled(version, .failed(String(describing: error))))
         }
     }
 

@@ -3,6 +3,7 @@ import BenCrypto
 public import BenIntent
 import BenNATS
 import BenPeerLink
+import BenShell
 import BenProtocol
 import BenStore
 public import Logging
@@ -20,13 +21,14 @@ public actor AgentService {
     let store: ChunkStore
     let stateFile: AgentStateFile
     let links: LinkSet
-    let tasks = ShellTasks()
+    /// Child tasks, timers, the clock and outbound links (BenShell's runtime, shared with the ledger's shell).
+    let runtime: ShellRuntime<AgentMachine.Timer>
+    nonisolated var tasks: ShellTasks { runtime.tasks }
     let operations = AgentOperations()  // metrics only (AgentService+Operations.swift)
     var machine: AgentMachine
     /// The intent this node serves: swapped atomically, read without waiting.
     public nonisolated let holder: IntentHolder
     var compiled: [Version: CompiledIntent] = [:]
-    var timers = ShellTimers()
     /// Inbound links whose first HELLO has not arrived yet.
     var unintroduced: Set<LinkID> = []
     /// Who is at the other end of each link, from its HELLO: the sender of the chunks that arrive on it.
@@ -77,6 +79,7 @@ public actor AgentService {
         }
         links = LinkSet(
             logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }, linger: configuration.peerLink.closeLinger)
+        runtime = ShellRuntime(links: links, logger: logger, clockOffset: configuration.clockOffset)
         holder = IntentHolder()
         acksToDrop = configuration.faultDropAcks
         (heartbeatStream, heartbeatTrigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -87,7 +90,7 @@ public actor AgentService {
 
     /// This agent's wall clock: the system's, shifted by `configuration.clockOffset` (zero except in tests that
     /// model a node whose clock is wrong). Every timestamp the agent stamps or decides by comes from here.
-    nonisolated func now() -> Timestamp { SystemClock.now() + configuration.clockOffset }
+    nonisolated func now() -> Timestamp { runtime.now() }
 
     // MARK: Running
 
@@ -135,7 +138,7 @@ public actor AgentService {
     // MARK: Peer links
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await links.accept(on: listener, tasks: tasks, handlers: handlers) { link in await self.awaitHello(on: link) }
+        try await runtime.accept(on: listener, handlers: handlers) { link in await self.awaitHello(on: link) }
     }
 
     /// An accepted link says who it is in its first frame; until then it is only a number.
@@ -153,14 +156,14 @@ public actor AgentService {
 
     func chunkWritten(_ link: LinkID, _ index: Int) {
         countSent(link, chunk: index)
-        perform(machine.onChunkSent(link, index: index))
+        handle(.chunkSent(link, index: index))
     }
 
     func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
         peerOfLink.removeValue(forKey: link)
         headerOfLink.removeValue(forKey: link)
-        perform(machine.onLinkFailed(link, reason: reason, now: now()))
+        handle(.linkFailed(link, reason: reason))
     }
 
     /// Turns a frame the machine asked for into bytes: chunks and the manifest come from the store, verified

@@ -70,14 +70,9 @@ extension LedgerService {
             throw APIError("refused: \(error); the ledger trusts only the operator keys in its configuration")
         }
         let request = try envelope.document(as: OperatorRequest.self)
-        let now = SystemClock.now()
-        guard request.fleet == configuration.fleet, request.verb == verb else { throw APIError("refused: signed for \(request.fleet) \(request.verb)") }
-        guard abs((request.at - now).milliseconds) <= OperatorAPI.clockSkew.milliseconds else {
-            throw APIError("refused: the request is dated \(request.at), more than 5 minutes from the ledger's clock (\(now))")
+        if case .failure(let refusal) = requests.check(request, verb: verb, bodyKey: BLAKE2b.key(of: message.payload), now: now()) {
+            throw APIError(refusal.description)
         }
-        guard BLAKE2b.key(of: message.payload) == request.body else { throw APIError("refused: the body does not match the signed request") }
-        recentNonces = recentNonces.filter { now - $0.value < OperatorAPI.clockSkew * 2 }
-        guard recentNonces.updateValue(request.at, forKey: request.nonce) == nil else { throw APIError("refused: a replayed request") }
         currentOperator = keyID
         return request
     }
@@ -237,7 +232,7 @@ extension LedgerService {
         guard missing.isEmpty else { throw APIError("\(missing.count) chunks of \(key.short) have not arrived; stage again") }
         let label = args["label"]?.stringValue ?? ""
         let (version, isNew, actions) = machine.onStage(
-            manifest: key, manifestSize: Int64(manifest.canonicalBytes.count), size: manifest.totalSize, label: label, now: SystemClock.now())
+            manifest: key, manifestSize: Int64(manifest.canonicalBytes.count), size: manifest.totalSize, label: label, now: now())
         perform(actions)
         return ["version": .int(Int64(version.rawValue)), "new": .bool(isNew), "manifest": .string(key.hex)]
     }
@@ -279,7 +274,7 @@ extension LedgerService {
             selector = Selector(nodes: retryTargets)
         }
         let stripes: Int? = { if case .int(let k)? = args["stripes"], k > 0 { Int(k) } else { nil } }()
-        let now = SystemClock.now()
+        let now = now()
         var plan: Plan
         var estimate = DeploymentMachine.PlanEstimate(transfer: .zero, depth: 0)
         var excluded: [Exclusion] = []
@@ -299,18 +294,13 @@ extension LedgerService {
             }
             plan = planned.plan
             excluded = planned.excluded
-            if args["shape"]?.stringValue == "star" {
-                // Every node straight from the ledger: the baseline the trees are measured against.
-                plan = Plan(
-                    fleet: plan.fleet, version: plan.version, topology: plan.topology, nodes: plan.nodes,
-                    stripes: [[Int32](repeating: Plan.ledger, count: plan.nodes.count)], backups: plan.backups)
-            }
+            if args["shape"]?.stringValue == "star" { plan = plan.asStar() }
             let cost = CostModel(topology: topology).evaluate(plan, topologyIndex: planned.topologyIndex, bundleSize: record.bundleSize, scheme: "plan")
             estimate = DeploymentMachine.PlanEstimate(transfer: .milliseconds(Int64(cost.completion * 1000)), depth: cost.depth)
         }
         let planKey = try store.putDocument(plan)
         let leftOut = Self.leftOut(excluded, heartbeats: heartbeats)
-        let result: Result<[LedgerAction], DeployRefusal>
+        let result: Result<[DeploymentMachine.Action], DeployRefusal>
         if retry {
             result = machine.onRetry(
                 version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout, estimate: estimate,
@@ -360,7 +350,7 @@ extension LedgerService {
     /// Nodes heard from before that have been silent too long: planned around, so they catch up as orphans
     /// instead of holding a relay's children up.
     func silentNodes(now: Timestamp) -> [NodeID] {
-        return heartbeats.values.filter { now - $0.receivedAt > configuration.silentAfter }.map(\.beat.node).sorted()
+        Liveness.silent(heartbeats.mapValues(\.heard), now: now, after: configuration.silentAfter)
     }
 
     func rollback(args: JSONValue) throws -> JSONValue {
@@ -370,7 +360,7 @@ extension LedgerService {
         _ = try deploySelector(args, retry: false)  // refused before a version is staged
         let label = "rollback to \(old.version)"
         let (version, _, actions) = machine.onStage(
-            manifest: old.manifest, manifestSize: old.manifestSize, size: old.bundleSize, label: label, forceNew: true, now: SystemClock.now())
+            manifest: old.manifest, manifestSize: old.manifestSize, size: old.bundleSize, label: label, forceNew: true, now: now())
         perform(actions)
         audit("rollback", detail: ["to": .int(v), "as": .int(Int64(version.rawValue))])
         var deployArgs = args.objectValue ?? [:]
@@ -474,7 +464,7 @@ extension LedgerService {
         guard let (topology, _) = topology else { throw APIError("no topology applied yet") }
         let filter = try statusFilter(args)
         let fleetVersion = machine.activeVersion ?? .none
-        let now = SystemClock.now()
+        let now = now()
         var differing: [JSONValue] = []
         var silent: [JSONValue] = []
         var skewed: [JSONValue] = []

@@ -37,7 +37,7 @@ extension LedgerService {
         guard !outcome.verified.isEmpty else { return }
         var envelopes: [NodeID: [UInt8]] = [:]
         for (ack, envelope) in outcome.verified { envelopes[ack.node] = envelope }
-        let actions = machine.onAcks(outcome.verified.map(\.ack), now: SystemClock.now())
+        let actions = machine.onAcks(outcome.verified.map(\.ack), now: now())
         // The acks that counted are written in one transaction, before any transition they cause.
         let counted = actions.compactMap { if case .recordAck(let ack) = $0 { ack } else { nil } }
         do {
@@ -84,7 +84,7 @@ extension LedgerService {
         let subscription = try await connection.subscribe(subject: NATSSubjects.heartbeat(configuration.fleet))
         for await message in subscription {
             guard let beat = try? Heartbeat.decode(message.payload), beat.fleet == configuration.fleet else { continue }
-            heartbeats[beat.node] = ReceivedHeartbeat(beat: beat, receivedAt: SystemClock.now())
+            heartbeats[beat.node] = ReceivedHeartbeat(beat: beat, receivedAt: now())
         }
     }
 }
@@ -94,9 +94,12 @@ struct ReceivedHeartbeat: Sendable {
     var beat: Heartbeat
     var receivedAt: Timestamp
 
+    /// The heartbeat as `Liveness` judges it: the node's time and the ledger's time of receipt.
+    var heard: Liveness.Heard { Liveness.Heard(nodeTime: beat.at, receivedAt: receivedAt) }
+
     /// How far the node's clock is from the ledger's: its timestamp minus the time the ledger received it
     /// (positive: the node's clock runs ahead). Includes the heartbeat's transit time, a few milliseconds.
-    var offset: Duration { beat.at - receivedAt }
+    var offset: Duration { heard.offset }
 }
 
 extension LedgerService {
@@ -112,45 +115,62 @@ extension LedgerService {
     }
 
     func guardAnnouncement(_ bytes: [UInt8]) {
-        if let seen = try? SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes),
-            (try? seen.verify(context: .announce, trusted: TrustedKeys([configuration.key.publicKey]))) != nil,
-            let announcement = try? seen.document(as: Announcement.self), announcement.epoch > epoch
-        {
-            // Signed under a newer epoch with this ledger's key: another ledger holds the lease now.
-            loseLease("an announcement of epoch \(announcement.epoch) appeared; this ledger's epoch is \(epoch)")
-            return
-        }
-        guard mayAct("guard the announcement stream") else { return }
         let current = machine.highestAnnounced
-        guard current > .none, let currentEnvelope = announcements[current], bytes != currentEnvelope else { return }
-        guard let seen = try? SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes),
-            let announcement = try? seen.document(as: Announcement.self),
-            let ours = try? SignedEnvelope.decode(currentEnvelope, document: "announcement", maxBytes: Announcement.maxBytes),
-            let currentAnnouncement = try? ours.document(as: Announcement.self)
-        else {
-            logger.warning("something unreadable was published on the announcement subject; re-publishing the current announcement")
+        let currentEnvelope = announcements[current]
+        let currentAnnouncement = currentEnvelope.flatMap { try? SignedEnvelope.decode($0, document: "announcement", maxBytes: Announcement.maxBytes) }
+            .flatMap { try? $0.document(as: Announcement.self) }
+        let decision = AnnouncementGuard.decide(
+            read(announcementOnStream: bytes), identical: currentEnvelope == bytes, current: currentAnnouncement, epoch: epoch)
+        switch decision {
+        case .keep:
+            return
+        case .stepDown(let seenEpoch):
+            // Signed under a newer epoch with this ledger's key: another ledger holds the lease now.
+            loseLease("an announcement of epoch \(seenEpoch) appeared; this ledger's epoch is \(epoch)")
+        case .republish(let alarm):
+            guard mayAct("guard the announcement stream"), let currentEnvelope else { return }
+            raise(alarm)
             publish(envelope: currentEnvelope, version: current)
-            return
+        case .purge(let alarm):
+            guard mayAct("guard the announcement stream") else { return }
+            raise(alarm)
+            purgeAnnouncementStream()
         }
-        if announcement.epoch < currentAnnouncement.epoch {
-            // From a ledger that lost its lease: nodes refuse it (it is older than the epoch they hold); the stream's
-            // latest goes back to this ledger's word so nodes that come back never even see it first.
-            logger.warning(
-                "an announcement from an older epoch was published; re-publishing the current one",
-                metadata: ["seen": "\(announcement.version)", "seen.epoch": "\(announcement.epoch)", "epoch": "\(currentAnnouncement.epoch)"])
-            audit(
-                "stale_epoch",
-                detail: ["seen": .int(Int64(announcement.version.rawValue)), "seen_epoch": .int(Int64(announcement.epoch)), "epoch": .int(Int64(epoch))])
-            publish(envelope: currentEnvelope, version: current)
-            return
+    }
+
+    /// What the guard needs to know of a message on the announcement subject: readable, and signed by whom.
+    func read(announcementOnStream bytes: [UInt8]) -> AnnouncementGuard.Seen {
+        let envelope: SignedEnvelope
+        let announcement: Announcement
+        do {
+            envelope = try SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes)
+            announcement = try envelope.document(as: Announcement.self)
+        } catch {
+            return .unreadable("\(error)")
         }
-        guard announcement.version < current || (announcement.version == current && announcement.issuedAt < currentAnnouncement.issuedAt) else {
-            return
+        guard (try? envelope.verify(context: .announce, trusted: TrustedKeys([configuration.key.publicKey]))) != nil else {
+            return .foreign(keyID: envelope.signatures.first?.keyID ?? "no signature")
         }
-        logger.warning(
-            "an older announcement was published (a replay?); re-publishing the current one",
-            metadata: ["seen": "\(announcement.version)", "current": "\(current)"])
-        audit("replay", detail: ["seen": .int(Int64(announcement.version.rawValue)), "current": .int(Int64(current.rawValue))])
-        publish(envelope: currentEnvelope, version: current)
+        return .signed(announcement)
+    }
+
+    /// Logs an alarm about the announcement stream and records it in the audit log.
+    func raise(_ alarm: AnnouncementGuard.Alarm) {
+        logger.warning("\(alarm); putting the ledger's current announcement back at the head of the stream")
+        audit(alarm.kind, detail: ["alarm": .string(alarm.description), "epoch": .int(Int64(epoch))])
+    }
+
+    /// Nothing announced yet, and something foreign heads the stream: remove it, so no node reads it first.
+    func purgeAnnouncementStream() {
+        guard let nats else { return }
+        let stream = NATSSubjects.announceStream(configuration.fleet)
+        let logger = logger
+        tasks.spawn {
+            do {
+                try await nats.jetStream().purgeStream(stream)
+            } catch {
+                logger.error("cannot purge the announcement stream", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ extension LedgerService {
     // MARK: Deployment machine actions
 
     /// Carries out what the deployment machine decided, in order: state is durable before anything goes out.
-    func perform(_ actions: [LedgerAction], envelopes: [NodeID: [UInt8]] = [:]) {
+    func perform(_ actions: [DeploymentMachine.Action], envelopes: [NodeID: [UInt8]] = [:]) {
         guard actions.isEmpty || mayAct("carry out \(actions.count) deployment actions") else { return }
         for action in actions {
             switch action {
@@ -40,9 +40,11 @@ extension LedgerService {
             case .stopSeeding(let version):
                 stopSeeding(version)
             case .armDeadline(let version, let at):
-                arm(.deploymentDeadline(version), at: at)
+                arm(.deadline(version), at: at)
             case .report(let report):
                 logger.warning("\(report)")
+            case .refused(let refusal):
+                logger.notice("deploy refused", metadata: ["reason": "\(refusal)"])
             }
         }
     }
@@ -58,7 +60,7 @@ extension LedgerService {
 
     func audit(_ kind: String, detail: JSONValue) {
         do {
-            try database.appendAudit(kind: kind, operatorKey: currentOperator, detail: detail, at: SystemClock.now())
+            try database.appendAudit(kind: kind, operatorKey: currentOperator, detail: detail, at: now())
         } catch {
             logger.error("cannot append to the audit log", metadata: ["kind": "\(kind)", "error": "\(error)"])
         }
@@ -82,7 +84,7 @@ extension LedgerService {
             do {
                 var options = JetStream.PublishOptions()
                 // Same bytes, same id: a retry after a blip is stored once; a re-publish after a replay is new.
-                options.messageID = BLAKE2b.key(of: bytes).short + "-\(SystemClock.now().millisecondsSinceEpoch)"
+                options.messageID = BLAKE2b.key(of: bytes).short + "-\(self.now().millisecondsSinceEpoch)"
                 _ = try await nats.jetStream().publish(bytes, subject: subject, options: options)
                 logger.info("announced", metadata: ["ben.version": "\(version)"])
             } catch {
@@ -165,7 +167,7 @@ extension LedgerService {
     }
 
     /// Carries out a seeder's actions for one rollout.
-    func performSeeder(_ version: Version, _ actions: [PeerAction]) {
+    func performSeeder(_ version: Version, _ actions: [SeederMachine.Action]) {
         guard let header = seeders[version]?.header, actions.isEmpty || mayAct("seed \(version)") else { return }
         for action in actions {
             switch action {
@@ -183,47 +185,33 @@ extension LedgerService {
                 if aggregate.relay.rawValue != "ledger" { messages[version, default: 0] += 1 }
                 ingest(aggregate)
             case .armTimer(let timer, let at):
-                arm(timer, at: at)
+                arm(.seeder(version, timer), at: at)
             case .cancelTimer(let timer):
-                timers.cancel(timer)
+                runtime.cancel(.seeder(version, timer))
             case .report(let report):
                 logger.notice("\(report)", metadata: ["ben.version": "\(version)"])
-            case .storeChunk, .storeManifest, .persist, .compile, .activate, .discardCompiled, .publishAggregate:
-                break
             }
         }
     }
 
-    func withSeeder(_ link: LinkID, _ body: (inout SeederMachine) -> [PeerAction]) {
+    /// Feeds one input to the seeder of the rollout `link` belongs to, and carries out what it decides.
+    func seed(_ link: LinkID, _ input: SeederMachine.Input) {
         guard let version = linkVersion[link], var seeding = seeders[version] else { return }
-        let actions = body(&seeding.machine)
+        let actions = seeding.machine.handle(input, now: now())
         seeders[version] = seeding
         performSeeder(version, actions)
     }
 
     func connect(_ link: LinkID, to peer: PlanNode) {
-        let registration = links.register(link)
-        let settings = configuration.peerLink
-        let logger = logger
-        tasks.spawn {
-            do {
-                let channel = try await PeerLink.connect(host: peer.address.host, port: peer.address.port, settings: settings, logger: logger)
-                await self.connected(link)
-                await self.links.run(link, registration: registration, channel: channel, handlers: self.handlers)
-            } catch {
-                self.links.unregister(link)
-                await self.linkClosed(link, "cannot connect to \(peer.id) at \(peer.address): \(PeerLink.describe(error))")
-            }
-        }
-    }
-
-    func connected(_ link: LinkID) {
-        withSeeder(link) { $0.onLinkConnected(link, now: SystemClock.now()) }
+        runtime.connect(
+            link, to: peer, settings: configuration.peerLink, handlers: handlers,
+            connected: { await self.seed(link, .linkConnected(link)) },
+            failed: { reason in await self.linkClosed(link, reason) })
     }
 
     func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
-        withSeeder(link) { $0.onLinkFailed(link, reason: reason, now: SystemClock.now()) }
+        seed(link, .linkFailed(link, reason: reason))
         linkVersion[link] = nil
         linkGone(link)
     }
@@ -232,7 +220,7 @@ extension LedgerService {
         guard let version = linkVersion[link] else { return }
         egress[version, default: 0] += chunkLength(version: version, index: index)
         countSent(link, bytes: chunkLength(version: version, index: index))
-        withSeeder(link) { $0.onChunkSent(link, index: index) }
+        seed(link, .chunkSent(link, index: index))
     }
 
     func chunkLength(version: Version, index: Int) -> Int64 {
@@ -240,12 +228,15 @@ extension LedgerService {
         return chunkBytes[key] ?? 0
     }
 
-    /// A frame on one of the seeders' links.
+    /// A frame on one of the seeders' links: which frames the ledger takes, and from whom, is
+    /// `LedgerLinkPolicy`'s decision.
     func receive(_ frame: PeerFrame, on link: LinkID) {
-        let now = SystemClock.now()
-        if unintroduced.remove(link) != nil {
-            // A node connecting to the seed listener: it pulls chunks of one version.
-            guard case .hello(let hello) = frame, let seeding = pullOnlySeeding(hello.header.version) else {
+        let first = unintroduced.remove(link) != nil
+        switch LedgerLinkPolicy.admit(frame, firstOnLink: first) {
+        case .refuse(let reason):
+            links.close(link, bye: nil, reason: reason)
+        case .pull(let hello):
+            guard let seeding = pullOnlySeeding(hello.header.version) else {
                 links.close(link, bye: nil, reason: "no rollout of that version is in progress")
                 return
             }
@@ -254,49 +245,44 @@ extension LedgerService {
             seeders[hello.header.version] = seeding
             // Pulls from the store share one flow's worth of the uplink; the stripe trees keep the rest.
             links.servesPuller(link)
-            withSeeder(link) { $0.onLinkAccepted(link, hello: hello, now: now) }
-            return
-        }
-        switch frame {
-        case .hello(let hello):
-            withSeeder(link) { $0.onHello(link, hello: hello, now: now) }
-        case .ack(_, let bytes):
-            do {
-                let aggregate = try Aggregate.decode(bytes)
-                withSeeder(link) { $0.onAck(link, aggregate: aggregate, now: now) }
-            } catch {
-                logger.warning("unreadable ACK on a seeder link", metadata: ["link": "\(link)", "error": "\(error)"])
-                links.close(link, bye: nil, reason: "unreadable ACK")
+            seed(link, .linkAccepted(link, hello: hello))
+        case .seeder:
+            switch frame {
+            case .hello(let hello):
+                seed(link, .hello(link, hello))
+            case .ack(_, let bytes):
+                do {
+                    seed(link, .ack(link, try Aggregate.decode(bytes)))
+                } catch {
+                    logger.warning("unreadable ACK on a seeder link", metadata: ["link": "\(link)", "error": "\(error)"])
+                    links.close(link, bye: nil, reason: "unreadable ACK")
+                }
+            case .nack(_, let entries):
+                seed(link, .nack(link, entries))
+            case .bye(_, let code, let reason):
+                seed(link, .bye(link, code, reason: reason))
+            case .plan, .manifest, .chunk:
+                break
             }
-        case .nack(_, let entries):
-            withSeeder(link) { $0.onNack(link, entries: entries, now: now) }
-        case .bye(_, let code, let reason):
-            withSeeder(link) { $0.onBye(link, code: code, reason: reason, now: now) }
-        case .plan, .manifest, .chunk:
-            links.close(link, bye: nil, reason: "the ledger does not accept \(frame.kind) frames")
         }
     }
 
     // MARK: Timers
 
-    func arm(_ timer: TimerID, at: Timestamp) {
-        let token = timers.arm(timer)
-        tasks.run(at: at) { await self.fire(timer, token: token) }
+    func arm(_ timer: LedgerTimer, at: Timestamp) {
+        runtime.arm(timer, at: at) { timer, token in await self.fire(timer, token: token) }
     }
 
-    func fire(_ timer: TimerID, token: UInt64) {
-        guard timers.fire(timer, token: token) else { return }
-        let now = SystemClock.now()
+    func fire(_ timer: LedgerTimer, token: UInt64) {
+        guard runtime.fired(timer, token: token) else { return }
         switch timer {
-        case .deploymentDeadline(let version):
-            perform(machine.onDeadline(version, now: now))
-        case .linkRetry(let version, _):
+        case .deadline(let version):
+            perform(machine.onDeadline(version, now: now()))
+        case .seeder(let version, let timer):
             guard var seeding = seeders[version] else { return }
-            let actions = seeding.machine.onTimer(timer, now: now)
+            let actions = seeding.machine.handle(.timer(timer), now: now())
             seeders[version] = seeding
             performSeeder(version, actions)
-        case .orphan, .ackDeadline, .progressCheck, .relayCheck:
-            break
         }
     }
 }

@@ -58,7 +58,7 @@ extension LedgerService {
     func fleetHeard() -> (current: Int, differing: Int, silent: Int) {
         guard let (topology, _) = topology else { return (0, 0, 0) }
         let fleetVersion = machine.activeVersion ?? .none
-        let now = SystemClock.now()
+        let now = now()
         var counts = (current: 0, differing: 0, silent: 0)
         for node in topology.nodes where !node.maintenance {
             guard let heard = heartbeats[node.id], now - heard.receivedAt <= configuration.silentAfter else {

@@ -42,7 +42,7 @@ extension LedgerService {
     /// Everything the status page shows, as one document (docs/operations.md, "The status page").
     public func statusPage() -> JSONValue {
         var page: [String: JSONValue] = [
-            "fleet": .string(configuration.fleet.rawValue), "at": .string(SystemClock.now().rfc3339),
+            "fleet": .string(configuration.fleet.rawValue), "at": .string(now().rfc3339),
             "versions": versionsList(), "audit": auditTail(), "seed_listen": .string(configuration.seedListen.description),
         ]
         page["drift"] = (try? drift()) ?? .null

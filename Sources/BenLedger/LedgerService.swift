@@ -2,6 +2,7 @@ import BenCore
 import BenCrypto
 import BenNATS
 import BenPeerLink
+import BenShell
 import BenProtocol
 import BenStore
 import BenTopology
@@ -22,7 +23,9 @@ public actor LedgerService {
     let store: ChunkStore
     var machine: DeploymentMachine
     let links: LinkSet
-    let tasks = ShellTasks()
+    /// Child tasks, timers, the clock and outbound links (BenShell's runtime, shared with the agent's shell).
+    let runtime: ShellRuntime<LedgerTimer>
+    nonisolated var tasks: ShellTasks { runtime.tasks }
     let operations = LedgerOperations()  // metrics and the status page only (LedgerService+Operations.swift)
     var nats: NATSConnection?
 
@@ -51,15 +54,14 @@ public actor LedgerService {
     var egress: [Version: Int64] = [:]
     var messages: [Version: Int] = [:]
     var chunkBytes: [Key: Int64] = [:]
-    var timers = ShellTimers()
     /// Last heartbeat of each node and when the ledger received it (its own clock), for drift and for planning
     /// around silent nodes.
     var heartbeats: [NodeID: ReceivedHeartbeat] = [:]
     /// The fleet's ledger lease, once won (`LedgerService+Lease.swift`). Behind a lock rather than on the actor,
     /// so renewals never wait for the actor (busy with SQLite or the store) and every path can check it.
     let leaseState = Mutex<HeldLease?>(nil)
-    /// Nonces of recent signed requests (replays are refused).
-    var recentNonces: [String: Timestamp] = [:]
+    /// Freshness and replays of signed operator requests.
+    var requests: OperatorRequestVerifier
     /// Chunk uploads arriving in parts, by key.
     var partialUploads: [Key: [UInt8]] = [:]
     /// Key id of the operator whose request is being handled, for the audit log.
@@ -80,7 +82,12 @@ public actor LedgerService {
         }
         links = LinkSet(
             logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }, linger: configuration.peerLink.closeLinger)
+        runtime = ShellRuntime(links: links, logger: logger)
+        requests = OperatorRequestVerifier(fleet: configuration.fleet)
     }
+
+    /// The ledger's clock: what it passes its machines as `now`.
+    nonisolated func now() -> Timestamp { runtime.now() }
 
     // MARK: Running
 
@@ -151,7 +158,7 @@ public actor LedgerService {
 
     /// Re-arms deadlines and restarts seeding for rollouts that were in progress at the last stop.
     func resume() {
-        let actions = machine.onRestart(now: SystemClock.now())
+        let actions = machine.onRestart(now: now())
         if !actions.isEmpty { logger.notice("resuming after a restart", metadata: ["actions": "\(actions.count)"]) }
         for version in machine.versions.keys {
             if let envelope = try? database.setting("announcement.\(version.rawValue)").flatMap(Hex.decode) { announcements[version] = envelope }
@@ -179,7 +186,7 @@ public actor LedgerService {
     // MARK: Peer links (the seeders)
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await links.accept(on: listener, tasks: tasks, handlers: handlers) { link in await self.awaitHello(on: link) }
+        try await runtime.accept(on: listener, handlers: handlers) { link in await self.awaitHello(on: link) }
     }
 
     /// An accepted link says who it is in its first frame; until then it is only a number.

@@ -80,6 +80,16 @@ public struct JetStream: Sendable {
         }
     }
 
+    /// Removes every message from the stream and keeps the stream.
+    public func purgeStream(_ name: String) async throws(NATSError) {
+        let context = self.context
+        try await BlockingCalls.shared.run { () throws(NATSError) in
+            var code = jsErrCode(rawValue: 0)
+            let status = js_PurgeStream(context.pointer, name, nil, &code)
+            try NATSLibrary.check(status, "purge stream \(name)", jetStreamCode: code)
+        }
+    }
+
     // MARK: Publish
 
     /// Publishes to a subject that a stream captures and returns the server's acknowledgement: the message is

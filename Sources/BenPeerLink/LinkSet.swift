@@ -99,10 +99,11 @@ public final class LinkSet: Sendable {
         let continuation: AsyncStream<Item>.Continuation
     }
 
-    /// Accepts links on `listener` until cancelled and runs each as a job of `tasks`, numbered as an inbound
-    /// link. `accepted` hears each link's number before any of its frames arrive.
+    /// Accepts links on `listener` until cancelled and runs each as a job handed to `spawn` (the shell's child
+    /// tasks), numbered as an inbound link. `accepted` hears each link's number before any of its frames arrive.
     public func accept(
-        on listener: NIOAsyncChannel<PeerChannel, Never>, tasks: ShellTasks, handlers: Handlers,
+        on listener: NIOAsyncChannel<PeerChannel, Never>, spawn: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Void,
+        handlers: Handlers,
         accepted: @escaping @Sendable (LinkID) async -> Void
     ) async throws {
         try await PeerLink.acceptLinks(on: listener) { incoming in
@@ -112,7 +113,7 @@ public final class LinkSet: Sendable {
             }
             await accepted(link)
             let registration = self.register(link)
-            tasks.spawn {
+            spawn {
                 guard let channel = incoming.take() else { return }
                 await self.run(link, registration: registration, channel: channel, handlers: handlers)
             }

@@ -1,12 +1,14 @@
 public import BenCore
 public import BenCrypto
 public import BenProtocol
+public import BenSim
 import NIOCore
 
-/// An in-memory fleet for protocol tests: the real `SeederMachine` and `AgentMachine`s wired through a simulated
-/// network with a virtual clock, deterministic for the same inputs.
+/// An in-memory fleet for protocol tests: the real `SeederMachine` and `AgentMachine`s on the simulator's network
+/// and event queue (`SimNetwork`, the one `ben-sim` runs on), with a virtual clock, deterministic for the same
+/// inputs.
 ///
-/// Links are FIFO per direction with a fixed latency and a per-chunk transmit time; faults are injected by
+/// Every link has one fixed latency and every chunk a fixed time on its sender's uplink; faults are injected by
 /// name (dead nodes, nodes killed at a time, relays that tamper with chunks, compiles that fail). Signatures are
 /// real Ed25519 (BenCrypto), so "verified" means verified.
 public final class FleetHarness {
@@ -44,31 +46,16 @@ public final class FleetHarness {
         }
     }
 
-    struct Side: Hashable {
-        var endpoint: Endpoint
-        var link: LinkID
-    }
-
-    struct Connection {
-        var a: Side
-        var b: Side
-        var readyAt: [Endpoint: Timestamp] = [:]
-        /// Reset (a killed end): nothing more is delivered either way.
-        var reset = false
-        /// Ends that closed the link: they send and receive nothing more on it.
-        var closedBy: Set<Endpoint> = []
-        /// The first HELLO on the accepting side is the connector's introduction.
-        var acceptedByB = false
-    }
-
+    /// The harness's own events; links' events are the network's.
     enum Event {
-        case connected(Side)
-        case failed(Side, String)
-        case frame(to: Side, from: Endpoint, OutboundFrame, tampered: Bool)
-        case sent(Side, index: Int)
-        case timer(Endpoint, TimerID)
+        case timer(Endpoint, Timer, UInt64)
         case compiled(NodeID, Version)
         case kill(NodeID)
+    }
+
+    enum Timer: Hashable {
+        case agent(AgentMachine.Timer)
+        case seeder(SeederMachine.Timer)
     }
 
     public let plan: Plan
@@ -83,7 +70,9 @@ public final class FleetHarness {
     public let faults: Faults
     public let timing: Timing
 
-    public private(set) var now: Timestamp
+    /// Virtual time 0 on the network's clock.
+    let start = Timestamp(millisecondsSinceEpoch: 1_795_000_000_000)
+    public var now: Timestamp { start + .nanoseconds(network.now) }
     public private(set) var agents: [NodeID: AgentMachine] = [:]
     public private(set) var seeder: SeederMachine
     /// Aggregates that reached the ledger: over its own links, and over NATS.
@@ -98,13 +87,11 @@ public final class FleetHarness {
     /// For each node, the order of durable writes and acks it made: checks "persist before ack".
     public private(set) var journal: [NodeID: [String]] = [:]
     private var killed: Set<NodeID> = []
-    private var queue: [(at: Timestamp, seq: Int, event: Event)] = []
-    private var sequence = 0
-    private var connections: [Int: Connection] = [:]
-    private var connectionOf: [Side: Int] = [:]
-    private var timers: [Endpoint: [TimerID: Int]] = [:]
-    private var nextInbound: UInt64 = 1
-    private var nextConnection = 1
+    private let network: SimNetwork<Event>
+    private let ids: [NodeID]
+    private let index: [NodeID: Int]
+    private var timers: [Endpoint: [Timer: UInt64]] = [:]
+    private let chunkBytes: Int64
 
     public init(
         plan: Plan, chunkCount: Int = 12, chunkSize: Int = 4096, faults: Faults = Faults(), timing: Timing = Timing(),
@@ -128,7 +115,13 @@ public final class FleetHarness {
         var keys: [NodeID: SigningKey] = [:]
         for node in plan.nodes { keys[node.id] = SigningKey(seed: generator.bytes(32))! }
         nodeKeys = keys
-        now = Timestamp(millisecondsSinceEpoch: 1_795_000_000_000)
+        ids = plan.nodes.map(\.id)
+        index = plan.indexByNode()
+        chunkBytes = Int64(chunkSize)
+        // Every uplink sends one chunk per `chunkTransmit`; other frames take no uplink time.
+        let rate = Double(chunkSize) / (Double(timing.chunkTransmit.milliseconds) / 1000)
+        network = SimNetwork(uplink: [Double](repeating: rate, count: plan.nodes.count + 1))
+        let now = start
         announcement = Announcement(
             fleet: plan.fleet, version: plan.version, manifest: manifestKey, manifestSize: Int64(manifest.canonicalBytes.count),
             plan: planKey, topology: plan.topology, issuedAt: now, deadline: now + timing.deadline,
@@ -141,7 +134,8 @@ public final class FleetHarness {
                 node: node.id, fleet: plan.fleet, record: AgentRecord(active: nil, highestAccepted: .none),
                 signer: KeySigner(key: keys[node.id]!), settings: agentSettings)
         }
-        for (node, after) in faults.killAt { schedule(.kill(node), at: now + after) }
+        network.model = self
+        for (node, after) in faults.killAt { network.schedule(.kill(node), at: after.nanosecondsInt64) }
         killed = faults.dead
     }
 
@@ -151,11 +145,11 @@ public final class FleetHarness {
     /// is left to do or `limit` of virtual time has passed.
     public func deploy(announceOverNATS: Bool = true, startSeeder: Bool = true, limit: Duration = .seconds(600)) {
         if announceOverNATS {
-            for node in plan.nodes.map(\.id) where !killed.contains(node) {
-                apply(agents[node]!.onAnnouncement(incomingAnnouncement(), local: nil, now: now), at: .node(node))
+            for node in ids where !killed.contains(node) {
+                apply(agents[node]!.handle(.announcement(incomingAnnouncement(), local: nil), now: now), at: .node(node))
             }
         }
-        if startSeeder { apply(seeder.start(), at: .ledger) }
+        if startSeeder { apply(seeder.handle(.start, now: now), at: .ledger) }
         run(until: now + limit)
     }
 
@@ -163,10 +157,12 @@ public final class FleetHarness {
     public private(set) var eventsHandled = 0
 
     public func run(until end: Timestamp) {
-        while let next = popNext(), next.at <= end {
+        while let event = network.next(until: (end - start).nanosecondsInt64) {
             eventsHandled += 1
-            now = max(now, next.at)
-            handle(next.event)
+            switch event {
+            case .host(let event): handle(event)
+            case .delivery(let delivery): handle(delivery)
+            }
         }
     }
 
@@ -174,17 +170,18 @@ public final class FleetHarness {
         IncomingAnnouncement(announcement: announcement, envelope: envelope.canonicalBytes, signature: .valid)
     }
 
-    private func schedule(_ event: Event, at time: Timestamp) {
-        sequence += 1
-        queue.append((time, sequence, event))
+    // MARK: Endpoints
+
+    func number(_ endpoint: Endpoint) -> Int {
+        switch endpoint {
+        case .ledger: ids.count
+        case .node(let node): index[node]!
+        }
     }
 
-    private func popNext() -> (at: Timestamp, seq: Int, event: Event)? {
-        guard !queue.isEmpty else { return nil }
-        var best = 0
-        for i in queue.indices.dropFirst() where (queue[i].at, queue[i].seq) < (queue[best].at, queue[best].seq) { best = i }
-        return queue.remove(at: best)
-    }
+    func endpoint(_ number: Int) -> Endpoint { number == ids.count ? .ledger : .node(ids[number]) }
+
+    func side(_ endpoint: Endpoint, _ link: LinkID) -> SimSide { SimSide(endpoint: number(endpoint), link: link, generation: 0) }
 
     // MARK: Events into machines
 
@@ -193,79 +190,77 @@ public final class FleetHarness {
         case .kill(let node):
             guard !killed.contains(node) else { return }
             killed.insert(node)
-            for (id, connection) in connections where !connection.reset && (connection.a.endpoint == .node(node) || connection.b.endpoint == .node(node)) {
-                connections[id]!.reset = true
-                let other = connection.a.endpoint == .node(node) ? connection.b : connection.a
-                schedule(.failed(other, "connection reset by peer"), at: now + timing.latency)
-            }
-        case .connected(let side):
-            dispatch(side.endpoint) { agent in agent.onLinkConnected(side.link, now: now) } ledger: { $0.onLinkConnected(side.link, now: now) }
-        case .failed(let side, let reason):
-            if let id = connectionOf[side], let connection = connections[id], connection.closedBy.contains(side.endpoint) { return }
-            if let id = connectionOf[side] { connections[id]!.closedBy.insert(side.endpoint) }
-            dispatch(side.endpoint) { agent in agent.onLinkFailed(side.link, reason: reason, now: now) } ledger: {
-                $0.onLinkFailed(side.link, reason: reason, now: now)
-            }
-        case .sent(let side, let index):
-            dispatch(side.endpoint) { agent in agent.onChunkSent(side.link, index: index) } ledger: { $0.onChunkSent(side.link, index: index) }
-        case .timer(let endpoint, let timer):
-            guard timers[endpoint]?[timer] != nil else { return }
+            network.kill(number(.node(node)))
+        case .timer(let endpoint, let timer, let token):
+            guard timers[endpoint]?[timer] == token else { return }
             timers[endpoint]![timer] = nil
-            dispatch(endpoint) { agent in agent.onTimer(timer, now: now) } ledger: { $0.onTimer(timer, now: now) }
+            switch timer {
+            case .agent(let t): dispatch(endpoint, agent: .timer(t), seeder: nil)
+            case .seeder(let t): dispatch(endpoint, agent: nil, seeder: .timer(t))
+            }
         case .compiled(let node, let version):
             let outcome: CompileOutcome = faults.compileFailure[node].map { .failed($0) } ?? .compiled
-            dispatch(.node(node)) { agent in agent.onCompiled(version, outcome: outcome, now: now) } ledger: { _ in [] }
-        case .frame(let to, let from, let frame, let tampered):
-            deliver(frame, to: to, from: from, tampered: tampered)
+            dispatch(.node(node), agent: .compiled(version, outcome), seeder: nil)
         }
     }
 
-    private func dispatch(_ endpoint: Endpoint, agent body: (inout AgentMachine) -> [PeerAction], ledger: (inout SeederMachine) -> [PeerAction]) {
+    private func handle(_ delivery: SimNetwork<Event>.Delivery) {
+        switch delivery {
+        case .connected(let side):
+            dispatch(endpoint(side.endpoint), agent: .linkConnected(side.link), seeder: .linkConnected(side.link))
+        case .failed(let side, let reason):
+            guard network.failureReaches(side) else { return }
+            dispatch(endpoint(side.endpoint), agent: .linkFailed(side.link, reason: reason), seeder: .linkFailed(side.link, reason: reason))
+        case .sent(let side, let index):
+            dispatch(endpoint(side.endpoint), agent: .chunkSent(side.link, index: index), seeder: .chunkSent(side.link, index: index))
+        case .frame(let to, let frame, let tampered):
+            deliver(frame, to: to, tampered: tampered)
+        }
+    }
+
+    private func dispatch(_ endpoint: Endpoint, agent: AgentMachine.Input?, seeder input: SeederMachine.Input?) {
         switch endpoint {
         case .ledger:
-            apply(ledger(&seeder), at: .ledger)
+            guard let input else { return }
+            apply(seeder.handle(input, now: now), at: .ledger)
         case .node(let node):
-            guard !killed.contains(node), var machine = agents[node] else { return }
-            let actions = body(&machine)
+            guard let agent, !killed.contains(node), var machine = agents[node] else { return }
+            let actions = machine.handle(agent, now: now)
             agents[node] = machine
             apply(actions, at: endpoint)
         }
     }
 
-    private func deliver(_ frame: OutboundFrame, to side: Side, from: Endpoint, tampered: Bool) {
-        guard let id = connectionOf[side], let connection = connections[id], !connection.reset,
-            !connection.closedBy.contains(side.endpoint)
-        else { return }
+    private func deliver(_ frame: OutboundFrame, to side: SimSide, tampered: Bool) {
+        var isHello = false
+        if case .hello = frame { isHello = true }
+        let arrival = network.arrival(at: side, isHello: isHello)
+        guard arrival != .dropped else { return }
         let link = side.link
+        let to = endpoint(side.endpoint)
         switch frame {
         case .hello(let hello):
-            let connection = connections[id]!
-            if connection.b == side && !connection.acceptedByB {
-                connections[id]!.acceptedByB = true
+            if arrival == .introduction {
                 let incoming = hello.announcement.isEmpty ? nil : readAnnouncement(hello.announcement)
-                dispatch(side.endpoint) { agent in
-                    agent.onLinkAccepted(link, hello: hello, announcement: incoming, local: nil, now: now)
-                } ledger: { $0.onLinkAccepted(link, hello: hello, now: now) }
+                dispatch(to, agent: .linkAccepted(link, hello: hello, announcement: incoming, local: nil), seeder: .linkAccepted(link, hello: hello))
             } else {
-                dispatch(side.endpoint) { agent in agent.onHello(link, hello: hello, now: now) } ledger: { $0.onHello(link, hello: hello, now: now) }
+                dispatch(to, agent: .hello(link, hello), seeder: .hello(link, hello))
             }
         case .plan(let subtree):
-            dispatch(side.endpoint) { agent in agent.onPlan(link, subtree: subtree, now: now) } ledger: { _ in [] }
+            dispatch(to, agent: .plan(link, subtree), seeder: nil)
         case .manifest(let key):
             let actual = tampered ? BLAKE2b.key(of: [1]) : key
-            dispatch(side.endpoint) { agent in agent.onManifest(link, manifest: tampered ? nil : manifest, actualKey: actual, now: now) } ledger: { _ in [] }
+            dispatch(to, agent: .manifest(link, tampered ? nil : manifest, actualKey: actual), seeder: nil)
         case .chunk(let index, let key):
-            if case .node(let n) = side.endpoint { chunksReceived[n, default: 0] += 1 }
+            if case .node(let n) = to { chunksReceived[n, default: 0] += 1 }
             let actual = tampered ? BLAKE2b.key(of: [UInt8(index % 256), 0xEE]) : key
-            dispatch(side.endpoint) { agent in agent.onChunk(link, index: index, claimedKey: key, actualKey: actual, now: now) } ledger: { _ in [] }
+            dispatch(to, agent: .chunk(link, index: index, claimedKey: key, actualKey: actual), seeder: nil)
         case .ack(let aggregate):
-            dispatch(side.endpoint) { agent in agent.onAck(link, aggregate: aggregate, now: now) } ledger: { $0.onAck(link, aggregate: aggregate, now: now) }
+            dispatch(to, agent: .ack(link, aggregate), seeder: .ack(link, aggregate))
         case .nack(let entries):
-            dispatch(side.endpoint) { agent in agent.onNack(link, entries: entries, now: now) } ledger: { $0.onNack(link, entries: entries, now: now) }
+            dispatch(to, agent: .nack(link, entries), seeder: .nack(link, entries))
         case .bye(let code, let reason):
-            dispatch(side.endpoint) { agent in agent.onBye(link, code: code, reason: reason, now: now) } ledger: {
-                $0.onBye(link, code: code, reason: reason, now: now)
-            }
+            dispatch(to, agent: .bye(link, code, reason: reason), seeder: .bye(link, code, reason: reason))
         }
     }
 
@@ -285,89 +280,73 @@ public final class FleetHarness {
 
     // MARK: Actions out of machines
 
-    private func apply(_ actions: [PeerAction], at endpoint: Endpoint) {
-        for action in actions { apply(action, at: endpoint) }
-    }
-
-    private func apply(_ action: PeerAction, at endpoint: Endpoint) {
-        switch action {
-        case .connect(let link, let peer, _):
-            let target: Endpoint = peer.id == "ledger" ? .ledger : .node(peer.id)
-            let side = Side(endpoint: endpoint, link: link)
-            if case .node(let n) = target, killed.contains(n) || agents[n] == nil {
-                schedule(.failed(side, "connection refused"), at: now + timing.latency)
-                return
-            }
-            let remote = Side(endpoint: target, link: LinkID(inbound: nextInbound))
-            nextInbound += 1
-            let id = nextConnection
-            nextConnection += 1
-            connections[id] = Connection(a: side, b: remote)
-            connectionOf[side] = id
-            connectionOf[remote] = id
-            schedule(.connected(side), at: now + timing.latency)
-        case .send(let link, let frame):
-            let side = Side(endpoint: endpoint, link: link)
-            guard let id = connectionOf[side], var connection = connections[id], !connection.reset,
-                !connection.closedBy.contains(endpoint)
-            else { return }
-            let other = connection.a == side ? connection.b : connection.a
-            var finish = max(now, connection.readyAt[endpoint] ?? now)
-            var tampered = false
-            if case .chunk(let index, _) = frame {
-                finish = finish + timing.chunkTransmit
-                schedule(.sent(side, index: index), at: finish)
-                if case .node(let n) = endpoint {
-                    chunkFramesSent[n, default: 0] += 1
-                    tampered = faults.tampering.contains(n)
-                } else {
-                    ledgerChunkFramesSent += 1
-                }
-            }
-            if case .manifest = frame, case .node(let n) = endpoint { tampered = faults.tampering.contains(n) }
-            if case .ack = frame, case .node(let n) = endpoint { journal[n, default: []].append("ack") }
-            connection.readyAt[endpoint] = finish
-            connections[id] = connection
-            schedule(.frame(to: other, from: endpoint, frame, tampered: tampered), at: finish + timing.latency)
-        case .close(let link, let code, let reason):
-            let side = Side(endpoint: endpoint, link: link)
-            guard let id = connectionOf[side], let connection = connections[id], !connection.reset,
-                !connection.closedBy.contains(endpoint)
-            else { return }
-            let other = connection.a == side ? connection.b : connection.a
-            let finish = max(now, connection.readyAt[endpoint] ?? now)
-            if let code { schedule(.frame(to: other, from: endpoint, .bye(code, reason), tampered: false), at: finish + timing.latency) }
-            connections[id]!.closedBy.insert(endpoint)
-            // Like a TCP FIN: the other end sees the link end after everything sent before it.
-            schedule(.failed(other, "closed by peer"), at: finish + timing.latency + .milliseconds(1))
-        case .storeChunk, .storeManifest:
-            break
-        case .persist(let record):
-            if case .node(let n) = endpoint { journal[n, default: []].append("persist \(record.highestAccepted) active \(record.active?.version ?? .none)") }
-        case .compile(let version, _):
-            if case .node(let n) = endpoint { schedule(.compiled(n, version), at: now + timing.compile) }
-        case .activate(let version):
-            if case .node(let n) = endpoint {
+    private func apply(_ actions: [AgentMachine.Action], at endpoint: Endpoint) {
+        guard case .node(let n) = endpoint else { return }
+        for action in actions {
+            switch action {
+            case .connect(let link, let peer, _):
+                connect(link, to: peer, from: endpoint)
+            case .send(let link, let frame):
+                network.send(frame, from: side(endpoint, link))
+            case .close(let link, let code, let reason):
+                network.close(side(endpoint, link), code, reason: reason)
+            case .storeChunk, .storeManifest, .discardCompiled:
+                break
+            case .persist(let record):
+                journal[n, default: []].append("persist \(record.highestAccepted) active \(record.active?.version ?? .none)")
+            case .compile(let version, _):
+                network.schedule(.compiled(n, version), at: network.now + timing.compile.nanosecondsInt64)
+            case .activate(let version):
                 activated[n] = version
                 completedAt[n] = now
                 journal[n, default: []].append("activate \(version)")
+            case .publishAggregate(let aggregate):
+                journal[n, default: []].append("ack")
+                publishedOverNATS.append(aggregate)
+            case .armTimer(let timer, let at):
+                arm(.agent(timer), at: at, on: endpoint)
+            case .cancelTimer(let timer):
+                timers[endpoint]?[.agent(timer)] = nil
+            case .report(let report):
+                reports.append((endpoint, report))
             }
-        case .discardCompiled:
-            break
-        case .publishAggregate(let aggregate):
-            if case .node(let n) = endpoint { journal[n, default: []].append("ack") }
-            publishedOverNATS.append(aggregate)
-        case .ingest(let aggregate):
-            ingested.append(aggregate)
-        case .armTimer(let timer, let at):
-            sequence += 1
-            timers[endpoint, default: [:]][timer] = sequence
-            schedule(.timer(endpoint, timer), at: at)
-        case .cancelTimer(let timer):
-            timers[endpoint]?[timer] = nil
-        case .report(let report):
-            reports.append((endpoint, report))
         }
+    }
+
+    private func apply(_ actions: [SeederMachine.Action], at endpoint: Endpoint) {
+        for action in actions {
+            switch action {
+            case .connect(let link, let peer, _):
+                connect(link, to: peer, from: endpoint)
+            case .send(let link, let frame):
+                network.send(frame, from: side(endpoint, link))
+            case .close(let link, let code, let reason):
+                network.close(side(endpoint, link), code, reason: reason)
+            case .ingest(let aggregate):
+                ingested.append(aggregate)
+            case .armTimer(let timer, let at):
+                arm(.seeder(timer), at: at, on: endpoint)
+            case .cancelTimer(let timer):
+                timers[endpoint]?[.seeder(timer)] = nil
+            case .report(let report):
+                reports.append((endpoint, report))
+            }
+        }
+    }
+
+    private func connect(_ link: LinkID, to peer: PlanNode, from endpoint: Endpoint) {
+        let target: Endpoint = peer.id == "ledger" ? .ledger : .node(peer.id)
+        guard case .node(let n) = target, index[n] == nil else {
+            network.connect(side(endpoint, link), to: number(target))
+            return
+        }
+        network.fail(side(endpoint, link), "no such peer", after: timing.latency.nanosecondsInt64)
+    }
+
+    private func arm(_ timer: Timer, at: Timestamp, on endpoint: Endpoint) {
+        let token = network.nextToken()
+        timers[endpoint, default: [:]][timer] = token
+        network.schedule(.timer(endpoint, timer, token), at: max(network.now, (at - start).nanosecondsInt64))
     }
 
     // MARK: What the ledger would conclude
@@ -409,4 +388,49 @@ public struct KeySigner: AckSigner {
     }
 
     public func sign(_ ack: Ack) -> SignedEnvelope { key.envelope(ack, context: .ack) }
+}
+
+extension FleetHarness: SimNetworkModel {
+    public func latency(_ a: Int, _ b: Int) -> (tier: Int, ns: Int64) { (0, timing.latency.nanosecondsInt64) }
+
+    public func wireBytes(_ frame: OutboundFrame) -> Int64 {
+        if case .chunk = frame { return chunkBytes }
+        return 0
+    }
+
+    public func onWire(_ frame: OutboundFrame, from: SimSide, to: SimSide, tier: Int, finish: Int64) -> Bool {
+        let sender = endpoint(from.endpoint)
+        switch (frame, sender) {
+        case (.chunk, .node(let n)):
+            chunkFramesSent[n, default: 0] += 1
+            return faults.tampering.contains(n)
+        case (.chunk, .ledger):
+            ledgerChunkFramesSent += 1
+            return false
+        case (.manifest, .node(let n)):
+            return faults.tampering.contains(n)
+        case (.ack, .node(let n)):
+            journal[n, default: []].append("ack")
+            return false
+        default:
+            return false
+        }
+    }
+
+    public func gremlinResets(from: Int, to: Int, at finish: Int64) -> Bool { false }
+
+    public func gremlinDelay() -> Int64 { 0 }
+
+    public func refusal(from endpoint: Int, to target: Int, at now: Int64) -> String? {
+        guard case .node(let n) = self.endpoint(target) else { return nil }
+        return killed.contains(n) || agents[n] == nil ? "connection refused" : nil
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (the simulator's clock).
+    var nanosecondsInt64: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
 }

@@ -2,6 +2,7 @@ import BenCore
 import BenCrypto
 import BenNATS
 import BenPeerLink
+import BenShell
 import BenProtocol
 import BenTestKit
 import Foundation

@@ -1,6 +1,7 @@
 import BenCore
 import BenCrypto
 import BenPeerLink
+import BenShell
 import BenProtocol
 import BenTestKit
 import Foundation

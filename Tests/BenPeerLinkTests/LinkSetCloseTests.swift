@@ -1,5 +1,6 @@
 import BenCore
 import BenPeerLink
+import BenShell
 import BenProtocol
 import Logging
 import NIOCore
@@ -66,7 +67,7 @@ import Testing
             group.addTask { await tasks.run() }
             group.addTask {
                 try await receiving.accept(
-                    on: server, tasks: tasks, handlers: Self.handlers(received: received, chunkSize: chunkSize, slow: .milliseconds(15)),
+                    on: server, spawn: { tasks.spawn($0) }, handlers: Self.handlers(received: received, chunkSize: chunkSize, slow: .milliseconds(15)),
                     accepted: { _ in })
             }
             let channel = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: Self.logger)
@@ -116,7 +117,7 @@ import Testing
                     if case .ack(let a) = frame { return .ack(header, aggregate: a.canonicalBytes) }
                     return try Self.handlers(received: nil, chunkSize: 300_000).materialize(frame, header)
                 })
-            group.addTask { try await accepting.accept(on: server, tasks: tasks, handlers: answering, accepted: { _ in }) }
+            group.addTask { try await accepting.accept(on: server, spawn: { tasks.spawn($0) }, handlers: answering, accepted: { _ in }) }
             let opening = LinkSet(logger: Self.logger)
             let channel = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: Self.logger)
             let link = LinkID(inbound: 9)

@@ -1,5 +1,6 @@
 import BenCore
 import BenPeerLink
+import BenShell
 import BenProtocol
 import BenTestKit
 import Logging

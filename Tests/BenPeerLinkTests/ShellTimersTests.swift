@@ -1,12 +1,13 @@
 import BenCore
 import BenPeerLink
+import BenShell
 import BenProtocol
 import Testing
 
 /// A shell's timers: only the live arming of a timer fires, once.
 @Suite struct ShellTimersTests {
     @Test func onlyTheLatestArmingFiresAndOnlyOnce() {
-        var timers = ShellTimers()
+        var timers = ShellTimers<AgentMachine.Timer>()
         let first = timers.arm(.orphan(Version(1)))
         let second = timers.arm(.orphan(Version(1)))
         let supersededFired = timers.fire(.orphan(Version(1)), token: first)
@@ -18,7 +19,7 @@ import Testing
     }
 
     @Test func aCancelledTimerNeverFiresAndOthersAreUntouched() {
-        var timers = ShellTimers()
+        var timers = ShellTimers<AgentMachine.Timer>()
         let orphan = timers.arm(.orphan(Version(2)))
         let check = timers.arm(.progressCheck(Version(2)))
         timers.cancel(.orphan(Version(2)))

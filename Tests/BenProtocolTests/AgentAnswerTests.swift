@@ -46,14 +46,14 @@ import Testing
         return (agent, sent)
     }
 
-    static func acksSent(_ actions: [PeerAction], on link: LinkID) -> [SignedEnvelope] {
+    static func acksSent(_ actions: [AgentMachine.Action], on link: LinkID) -> [SignedEnvelope] {
         actions.flatMap { action -> [SignedEnvelope] in
             if case .send(link, .ack(let aggregate)) = action { return aggregate.acks }
             return []
         }
     }
 
-    static func published(_ actions: [PeerAction]) -> [Aggregate] {
+    static func published(_ actions: [AgentMachine.Action]) -> [Aggregate] {
         actions.compactMap { if case .publishAggregate(let a) = $0 { a } else { nil } }
     }
 

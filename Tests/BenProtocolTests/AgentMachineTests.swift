@@ -105,7 +105,7 @@ import Testing
         return (agent, childLink)
     }
 
-    func handedOff(_ actions: [PeerAction], on link: LinkID) -> [UInt32] {
+    func handedOff(_ actions: [AgentMachine.Action], on link: LinkID) -> [UInt32] {
         actions.flatMap { action -> [UInt32] in
             if case .send(link, .nack(let entries)) = action { return entries.filter { $0.code == .lacking }.map(\.index) }
             return []

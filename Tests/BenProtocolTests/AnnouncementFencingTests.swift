@@ -24,15 +24,15 @@ import Testing
         return IncomingAnnouncement(announcement: a, envelope: fleet.ledgerKey.envelope(a, context: .announce).canonicalBytes, signature: .valid)
     }
 
-    func persistedEpochs(_ actions: [PeerAction]) -> [UInt64] {
+    func persistedEpochs(_ actions: [AgentMachine.Action]) -> [UInt64] {
         actions.compactMap { if case .persist(let record) = $0 { record.highestEpoch } else { nil } }
     }
 
-    func refusal(_ actions: [PeerAction]) -> AnnouncementRefusal? {
+    func refusal(_ actions: [AgentMachine.Action]) -> AnnouncementRefusal? {
         actions.lazy.compactMap { if case .report(.announcementRefused(_, let reason)) = $0 { reason } else { nil } }.first
     }
 
-    func accepted(_ actions: [PeerAction]) -> Bool {
+    func accepted(_ actions: [AgentMachine.Action]) -> Bool {
         actions.contains { if case .report(.announcementAccepted) = $0 { true } else { false } }
     }
 

@@ -38,7 +38,7 @@ import Testing
         return agent
     }
 
-    static func fetches(_ actions: [PeerAction]) -> Bool {
+    static func fetches(_ actions: [AgentMachine.Action]) -> Bool {
         actions.contains { action in
             switch action {
             case .connect(_, _, .pull), .report(.stripeStalled): true
@@ -52,7 +52,7 @@ import Testing
         // Chunk 1 trickles in at a tenth of the planned rate: 100 KiB a second, no whole chunk for 10 s.
         for second in 1...12 {
             let now = fleet.now + .seconds(second)
-            agent.onLinkBytes([parentLink: Int64(second * 100 << 10)], now: now)
+            _ = agent.onLinkBytes([parentLink: Int64(second * 100 << 10)], now: now)
             let actions = agent.onTimer(.progressCheck(version), now: now)
             #expect(!Self.fetches(actions), "second \(second): \(actions)")
         }

@@ -41,6 +41,14 @@ public struct Plan: CanonicalDocument {
 
     public var stripeCount: Int { stripes.count }
 
+    /// The same nodes with every one fed straight from the ledger (one stripe, no relays): the star the trees
+    /// are measured against (`deploy --star`).
+    public func asStar() -> Plan {
+        Plan(
+            fleet: fleet, version: version, topology: topology, nodes: nodes, stripes: [[Int32](repeating: Self.ledger, count: nodes.count)],
+            backups: backups)
+    }
+
     /// The stripe tree that carries chunk number `chunk` (counted across the whole bundle).
     public func stripe(ofChunk chunk: Int) -> Int { chunk % stripes.count }
 

@@ -9,7 +9,7 @@ public enum CompileOutcome: Sendable, Hashable {
 extension AgentMachine {
     /// The shell finished compiling. Success swaps the version in and makes it durable before the ack is signed;
     /// failure leaves the old version running and signs a refusal with the reason (DESIGN §3 step 8).
-    public mutating func onCompiled(_ version: Version, outcome: CompileOutcome, now: Timestamp) -> [PeerAction] {
+    public mutating func onCompiled(_ version: Version, outcome: CompileOutcome, now: Timestamp) -> [Action] {
         guard var d = deployment, d.version == version, d.phase == .compiling else { return [] }
         let ack: Ack
         switch outcome {
@@ -27,7 +27,7 @@ extension AgentMachine {
         // sends these same bytes.
         record.lastAnswer = SignedAnswer(
             version: version, manifest: d.announcement.manifest, status: ack.status, envelope: signed, answeredIssue: d.announcement.issuedAt)
-        var actions: [PeerAction] = []
+        var actions: [Action] = []
         switch outcome {
         case .compiled:
             record.active = ActiveVersion(version: version, manifest: d.announcement.manifest)
@@ -43,7 +43,7 @@ extension AgentMachine {
 
     /// A child sent its aggregate up the ack tree. Relays do not check signatures (the ledger checks every one);
     /// they only gather and pass on.
-    public mutating func onAck(_ link: LinkID, aggregate: Aggregate, now: Timestamp) -> [PeerAction] {
+    public mutating func onAck(_ link: LinkID, aggregate: Aggregate, now: Timestamp) -> [Action] {
         guard var d = deployment, let child = d.relay.child(on: link) else {
             return [.report(.protocolViolation(link, "ACK on a link that is not from a child"))]
         }
@@ -57,7 +57,7 @@ extension AgentMachine {
         }
         d.acks.reported.insert(child)
         d.acks.missingFromChildren[child, default: []].append(contentsOf: aggregate.missing)
-        var actions = d.relay.onReported(child, acks: aggregate.ackNodes)
+        var actions = lift(d.relay.onReported(child, acks: aggregate.ackNodes))
         deployment = d
         actions += maybeSendAggregate(now: now)
         return actions
@@ -70,7 +70,7 @@ extension AgentMachine {
 
     /// Sends up as soon as this node's own ack and every ack child's aggregate are in; after the first send,
     /// anything new goes up at once.
-    mutating func maybeSendAggregate(now: Timestamp) -> [PeerAction] {
+    mutating func maybeSendAggregate(now: Timestamp) -> [Action] {
         guard let d = deployment, d.acks.own != nil else { return [] }
         if d.acks.sentUp { return sendAggregate(now: now, final: false) }
         // Acks go up the tree. A node that finished before any parent reached it (it already held the bundle)
@@ -88,7 +88,7 @@ extension AgentMachine {
 
     /// Sends the acks not yet sent (and, on a final send, who is missing and why) to the ack parent, or over
     /// NATS when there is none (orphans, or a parent link that is gone).
-    mutating func sendAggregate(now: Timestamp, final: Bool) -> [PeerAction] {
+    mutating func sendAggregate(now: Timestamp, final: Bool) -> [Action] {
         guard var d = deployment else { return [] }
         var acks: [SignedEnvelope] = []
         if let own = d.acks.own, !d.acks.ownSent {
@@ -107,7 +107,7 @@ extension AgentMachine {
         let aggregate = Aggregate(
             fleet: fleet, version: d.version, relay: node, acks: acks, missing: missing, orphaned: d.orphaned)
         deployment = d
-        var actions: [PeerAction] = []
+        var actions: [Action] = []
         let via: String
         if let parent = d.ackParent, let parentNode = d.parents[parent]?.node {
             actions.append(.send(parent, .ack(aggregate)))
@@ -169,13 +169,14 @@ extension AgentMachine {
 
     /// The shell's count of bytes received so far on each link (cumulative), read at each progress check: bytes
     /// of a chunk still arriving show a slow link is moving.
-    public mutating func onLinkBytes(_ received: [LinkID: Int64], now: Timestamp) {
-        guard var d = deployment else { return }
+    public mutating func onLinkBytes(_ received: [LinkID: Int64], now: Timestamp) -> [Action] {
+        guard var d = deployment else { return [] }
         for (link, bytes) in received where bytes > (d.linkBytes[link] ?? 0) {
             d.linkBytes[link] = bytes
             if d.parents[link] != nil || d.pulls[link] != nil { d.lastHeard[link] = now }
         }
         deployment = d
+        return []
     }
 
     /// How long a stripe may go without a word from any link feeding it before it counts as stalled.
@@ -190,11 +191,11 @@ extension AgentMachine {
     /// Finds stripes that stopped: chunks missing and nothing heard from any link feeding them for longer than
     /// `stallAfter`. Their chunks are fetched elsewhere (backups first, then the ledger's store), a parent link
     /// that went silent is closed, and a pull that went silent is dropped for the next holder.
-    mutating func checkProgress(now: Timestamp) -> [PeerAction] {
+    mutating func checkProgress(now: Timestamp) -> [Action] {
         guard var d = deployment, d.contacted || d.orphaned else { return [] }
         let since = d.contactedAt ?? now
         func silent(_ link: LinkID, _ limit: Duration) -> Bool { now - (d.lastHeard[link] ?? since) >= limit }
-        var actions: [PeerAction] = []
+        var actions: [Action] = []
         guard d.chunkKeys != nil else {
             let links = d.parents.keys.sorted() + d.pulls.keys.sorted()
             if links.allSatisfy({ silent($0, settings.stallFloor) }) && now - since >= settings.stallFloor {
@@ -241,7 +242,7 @@ extension AgentMachine {
     }
 
     /// A timer armed earlier fired.
-    public mutating func onTimer(_ timer: TimerID, now: Timestamp) -> [PeerAction] {
+    public mutating func onTimer(_ timer: Timer, now: Timestamp) -> [Action] {
         guard var d = deployment else { return [] }
         switch timer {
         case .orphan(let v):
@@ -263,16 +264,16 @@ extension AgentMachine {
             return sendAggregate(now: now, final: true)
         case .linkRetry(let v, let child):
             guard v == d.version else { return [] }
-            let actions = d.relay.onRetry(child)
+            let actions = lift(d.relay.onRetry(child))
             deployment = d
             return actions
         case .progressCheck(let v):
             guard v == d.version, d.phase == .receiving else { return [] }
-            let actions: [PeerAction] = [.armTimer(.progressCheck(v), at: now + settings.progressCheckEvery)]
+            let actions: [Action] = [.armTimer(.progressCheck(v), at: now + settings.progressCheckEvery)]
             return actions + checkProgress(now: now)
         case .relayCheck(let v):
             guard v == d.version else { return [] }
-            var actions = d.relay.handOffBacklogs(threshold: settings.handOffBacklog, interval: settings.relayCheckEvery, chunkBytes: d.chunkBytes)
+            var actions = lift(d.relay.handOffBacklogs(threshold: settings.handOffBacklog, interval: settings.relayCheckEvery, chunkBytes: d.chunkBytes))
             // Children come with the PLAN, after the announcement: keep checking while chunks still arrive or a
             // child still has a backlog here, and never past the deadline (a dead child would keep it forever).
             let next = now + settings.relayCheckEvery
@@ -286,7 +287,7 @@ extension AgentMachine {
         case .deploymentDeadline(let v):
             guard v == d.version else { return [] }
             // Links kept open only for acks still to come close; late acks then go up over NATS.
-            let actions = d.relay.closeLingering()
+            let actions = lift(d.relay.closeLingering())
             deployment = d
             return actions
         }

@@ -50,7 +50,7 @@ extension AgentMachine {
     /// orphan timer is armed. `local` is what the node already holds of that bundle, so a resumed transfer
     /// asks only for what is missing. A refused one that is news to this node (a version above any it accepted)
     /// is answered with a signed refusal over NATS, once, so the ledger reports the reason rather than silence.
-    public mutating func onAnnouncement(_ incoming: IncomingAnnouncement, local: LocalHoldings?, now: Timestamp) -> [PeerAction] {
+    public mutating func onAnnouncement(_ incoming: IncomingAnnouncement, local: LocalHoldings?, now: Timestamp) -> [Action] {
         switch decide(incoming, now: now) {
         case .refuse(let reason):
             let a = incoming.announcement
@@ -76,7 +76,7 @@ extension AgentMachine {
 
     /// Raises the highest accepted epoch to `a`'s and makes it durable, so a ledger that lost its lease is
     /// fenced off even when the new holder only re-signed an announcement this node already had.
-    mutating func adoptEpoch(of a: Announcement) -> [PeerAction] {
+    mutating func adoptEpoch(of a: Announcement) -> [Action] {
         guard a.epoch > record.highestEpoch else { return [] }
         record.highestEpoch = a.epoch
         return [.persist(record)]
@@ -85,7 +85,7 @@ extension AgentMachine {
     /// The ledger asks this node, by name, for its answer to `version` (its ack went missing; `deploy --retry`).
     /// A node that answered it sends the same signed answer again over NATS; one that did not has nothing to say
     /// yet, and its deployment goes on.
-    public mutating func onAnswerRequested(_ version: Version, now: Timestamp) -> [PeerAction] {
+    public mutating func onAnswerRequested(_ version: Version, now: Timestamp) -> [Action] {
         guard let answer = record.lastAnswer, answer.version == version else { return [] }
         let aggregate = Aggregate(fleet: fleet, version: version, relay: node, acks: [answer.envelope], missing: [])
         return [.publishAggregate(aggregate), .report(.answeredAgain(version, status: answer.status, via: "over NATS, asked by the ledger"))]
@@ -99,9 +99,9 @@ extension AgentMachine {
     }
 
     /// Begins work on a new version, abandoning any older one still in progress.
-    mutating func start(_ incoming: IncomingAnnouncement, local: LocalHoldings?, now: Timestamp) -> [PeerAction] {
+    mutating func start(_ incoming: IncomingAnnouncement, local: LocalHoldings?, now: Timestamp) -> [Action] {
         let a = incoming.announcement
-        var actions: [PeerAction] = []
+        var actions: [Action] = []
         if let old = deployment {
             actions += abandon(old, for: a.version)
         }
@@ -118,8 +118,8 @@ extension AgentMachine {
 
     /// A parent of a later plan (a retry) reached a node that already answered this version: it takes the link
     /// to serve its part of the plan and send its answer up again, and transfers nothing.
-    mutating func startAnswered(_ incoming: IncomingAnnouncement, answer: SignedAnswer, local: LocalHoldings?, now: Timestamp) -> [PeerAction] {
-        var actions: [PeerAction] = []
+    mutating func startAnswered(_ incoming: IncomingAnnouncement, answer: SignedAnswer, local: LocalHoldings?, now: Timestamp) -> [Action] {
+        var actions: [Action] = []
         if let old = deployment { actions += abandon(old, for: answer.version) }
         actions += adoptEpoch(of: incoming.announcement)
         let phase: Phase
@@ -149,7 +149,7 @@ extension AgentMachine {
 
     /// The timers every attempt at a version runs: the progress and relay checks, and the deadline that closes
     /// links kept open only for late acks.
-    func armRollingTimers(_ a: Announcement, now: Timestamp) -> [PeerAction] {
+    func armRollingTimers(_ a: Announcement, now: Timestamp) -> [Action] {
         [
             .armTimer(.progressCheck(a.version), at: now + settings.progressCheckEvery),
             .armTimer(.relayCheck(a.version), at: now + settings.relayCheckEvery),
@@ -159,9 +159,9 @@ extension AgentMachine {
 
     /// The same version announced again with a later deadline (a retry for the nodes that were missing):
     /// keep the chunks, forget the old tree, and wait for the new plan's parents.
-    mutating func reannounce(_ incoming: IncomingAnnouncement, now: Timestamp) -> [PeerAction] {
+    mutating func reannounce(_ incoming: IncomingAnnouncement, now: Timestamp) -> [Action] {
         guard var d = deployment else { return [] }
-        var actions: [PeerAction] = adoptEpoch(of: incoming.announcement)
+        var actions: [Action] = adoptEpoch(of: incoming.announcement)
         for link in d.parents.keys.sorted() { actions.append(.close(link, .superseded, reason: "re-announced")) }
         for link in d.relay.openLinks { actions.append(.close(link, .superseded, reason: "re-announced")) }
         for link in d.pulls.keys.sorted() { actions.append(.close(link, .done, reason: "re-announced")) }
@@ -199,8 +199,8 @@ extension AgentMachine {
 
     /// Drops an older deployment for a newer version: links are closed with `superseded`, a compiled but
     /// unswapped version is discarded, its timers are cancelled.
-    func abandon(_ old: Deployment, for new: Version) -> [PeerAction] {
-        var actions: [PeerAction] = []
+    func abandon(_ old: Deployment, for new: Version) -> [Action] {
+        var actions: [Action] = []
         let v = old.version
         for link in old.parents.keys.sorted() { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
         for link in old.relay.openLinks { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
@@ -208,7 +208,7 @@ extension AgentMachine {
         for link in old.serving.openLinks { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
         if old.phase == .compiling { actions.append(.discardCompiled(v)) }
         actions += [
-            PeerAction.cancelTimer(.orphan(v)), .cancelTimer(.ackDeadline(v)), .cancelTimer(.progressCheck(v)), .cancelTimer(.relayCheck(v)),
+            Action.cancelTimer(.orphan(v)), .cancelTimer(.ackDeadline(v)), .cancelTimer(.progressCheck(v)), .cancelTimer(.relayCheck(v)),
             .cancelTimer(.deploymentDeadline(v)),
         ]
         for child in old.relay.children.keys.sorted() { actions.append(.cancelTimer(.linkRetry(v, child))) }

@@ -3,7 +3,7 @@ public import BenCore
 extension AgentMachine {
     /// A parent sent this node's subtree of one stripe tree. The node connects to its children in that tree;
     /// in stripe tree 0 the sender also becomes the parent its aggregate goes to.
-    public mutating func onPlan(_ link: LinkID, subtree: Subtree, now: Timestamp) -> [PeerAction] {
+    public mutating func onPlan(_ link: LinkID, subtree: Subtree, now: Timestamp) -> [Action] {
         guard var d = deployment, var parent = d.parents[link] else {
             return [.close(link, .protocolError, reason: "PLAN on a link that is not from a parent")]
         }
@@ -23,9 +23,9 @@ extension AgentMachine {
         parent.stripes.insert(subtree.stripe)
         d.parents[link] = parent
         d.subtrees[subtree.stripe] = subtree
-        var actions: [PeerAction] = []
+        var actions: [Action] = []
         for child in subtree.children(of: 0) {
-            actions += d.relay.addChild(subtree.subtree(at: child))
+            actions += lift(d.relay.addChild(subtree.subtree(at: child)))
         }
         if subtree.stripe == 0 {
             d.ackHeight = subtree.height
@@ -60,7 +60,7 @@ extension AgentMachine {
 
     /// The manifest arrived (from a parent or a pull). `manifest` is the shell's reading of it, nil if
     /// unreadable; `actualKey` is the hash of the bytes that came.
-    public mutating func onManifest(_ link: LinkID, manifest: Manifest?, actualKey: Key, now: Timestamp) -> [PeerAction] {
+    public mutating func onManifest(_ link: LinkID, manifest: Manifest?, actualKey: Key, now: Timestamp) -> [Action] {
         guard var d = deployment else { return [] }
         guard d.chunkKeys == nil else { return [] }
         // Bytes still arriving on a link this node already dropped (a distrusted parent) are not looked at.
@@ -74,8 +74,8 @@ extension AgentMachine {
         d.chunkKeys = keys
         d.chunkBytes = manifest.artifacts.map(\.chunkSize).max() ?? 0
         if d.have.count != keys.count { d.have = ChunkSet(count: keys.count) }
-        var actions: [PeerAction] = [.storeManifest(actualKey)]
-        actions += d.relay.manifestKnown(keys)
+        var actions: [Action] = [.storeManifest(actualKey)]
+        actions += lift(d.relay.manifestKnown(keys))
         for link in d.pulls.keys.sorted() { d.pulls[link]!.wanted.remove(NackEntry.manifestIndex) }
         deployment = d
         actions += pullsChanged()
@@ -87,7 +87,7 @@ extension AgentMachine {
     /// A chunk arrived and the shell hashed it. It is stored and forwarded only if it is the chunk the manifest
     /// names at that index and its bytes hash to that key; otherwise its sender is distrusted and the chunk is
     /// fetched elsewhere.
-    public mutating func onChunk(_ link: LinkID, index: Int, claimedKey: Key, actualKey: Key, now: Timestamp) -> [PeerAction] {
+    public mutating func onChunk(_ link: LinkID, index: Int, claimedKey: Key, actualKey: Key, now: Timestamp) -> [Action] {
         guard var d = deployment else { return [] }
         guard let source = sourceNode(of: link, in: d) else { return [] }
         d.lastHeard[link] = now
@@ -96,7 +96,7 @@ extension AgentMachine {
         }
         guard index >= 0, index < keys.count, claimedKey == keys[index], actualKey == claimedKey else {
             deployment = d
-            var actions: [PeerAction] = [.send(link, .nack([NackEntry(index: UInt32(clamping: index), code: .tampered)]))]
+            var actions: [Action] = [.send(link, .nack([NackEntry(index: UInt32(clamping: index), code: .tampered)]))]
             actions += distrust(source, link: link, report: .tamperedChunk(index: index, from: source), now: now, refetchManifest: false)
             if index >= 0 && index < keys.count { actions += fetch([UInt32(index)], now: now) }
             return actions
@@ -108,8 +108,8 @@ extension AgentMachine {
             return pullsChanged()
         }
         d.have.insert(index)
-        var actions: [PeerAction] = [.storeChunk(index: index, key: claimedKey)]
-        actions += d.relay.onChunkAvailable(index)
+        var actions: [Action] = [.storeChunk(index: index, key: claimedKey)]
+        actions += lift(d.relay.onChunkAvailable(index))
         deployment = d
         actions += pullsChanged()
         actions += checkComplete(now: now)
@@ -117,24 +117,24 @@ extension AgentMachine {
     }
 
     /// A chunk frame this node sent has left: the next one may go.
-    public mutating func onChunkSent(_ link: LinkID, index: Int) -> [PeerAction] {
+    public mutating func onChunkSent(_ link: LinkID, index: Int) -> [Action] {
         guard var d = deployment else { return [] }
         if d.serving.isServing(link) {
-            let actions = d.serving.onSent(link, chunkKeys: d.chunkKeys)
+            let actions = lift(d.serving.onSent(link, chunkKeys: d.chunkKeys))
             deployment = d
             return actions
         }
-        let actions = d.relay.onSent(link, index: index)
+        let actions = lift(d.relay.onSent(link, index: index))
         deployment = d
         return actions
     }
 
     /// NACK: a puller wants chunks, a holder lacks some, a parent hands off chunks its upload is behind on, or a
     /// child refused what it was sent.
-    public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [PeerAction] {
+    public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [Action] {
         guard var d = deployment else { return [] }
         if d.serving.isServing(link) {
-            let actions = d.serving.onWant(link, entries: entries, have: d.have, chunkKeys: d.chunkKeys, manifest: d.announcement.manifest)
+            let actions = lift(d.serving.onWant(link, entries: entries, have: d.have, chunkKeys: d.chunkKeys, manifest: d.announcement.manifest))
             deployment = d
             return actions
         }
@@ -154,7 +154,7 @@ extension AgentMachine {
             deployment = d
             return fetch(lacking, now: now)
         }
-        let actions = d.relay.onChildNack(link, entries: entries)
+        let actions = lift(d.relay.onChildNack(link, entries: entries))
         deployment = d
         return actions
     }
@@ -162,7 +162,7 @@ extension AgentMachine {
     // MARK: Fetching from elsewhere
 
     /// Asks the best available holder (a backup, then the ledger's store) for these chunks.
-    mutating func fetch(_ wanted: Set<UInt32>, now: Timestamp) -> [PeerAction] {
+    mutating func fetch(_ wanted: Set<UInt32>, now: Timestamp) -> [Action] {
         guard var d = deployment, !wanted.isEmpty, d.phase == .receiving || d.phase == .compiling else { return [] }
         let needed = wanted.subtracting(d.requested).filter {
             $0 == NackEntry.manifestIndex ? d.chunkKeys == nil : !d.have.contains(Int($0))
@@ -184,9 +184,9 @@ extension AgentMachine {
     }
 
     /// Closes pull links that have nothing left to fetch.
-    mutating func pullsChanged() -> [PeerAction] {
+    mutating func pullsChanged() -> [Action] {
         guard let d = deployment else { return [] }
-        var actions: [PeerAction] = []
+        var actions: [Action] = []
         for (link, pull) in d.pulls.sorted(by: { $0.key < $1.key }) where pull.wanted.isEmpty && pull.phase == .requested {
             actions += finishPull(link)
         }
@@ -195,7 +195,7 @@ extension AgentMachine {
 
     /// An orphan that already holds the whole bundle asks the ledger for nothing, only to learn whether it is a
     /// target (the ledger accepts or says `notTargeted`).
-    mutating func confirmTarget(now: Timestamp) -> [PeerAction] {
+    mutating func confirmTarget(now: Timestamp) -> [Action] {
         guard var d = deployment, !d.pulls.values.contains(where: { $0.source.id == Self.ledgerID }) else { return [] }
         let link = d.relay.allocateLink()
         d.pulls[link] = Deployment.Pull(source: d.ledgerNode, phase: .connecting, wanted: [])
@@ -204,15 +204,15 @@ extension AgentMachine {
         return [.connect(link, peer: d.ledgerNode, purpose: .pull)]
     }
 
-    mutating func finishPull(_ link: LinkID) -> [PeerAction] {
+    mutating func finishPull(_ link: LinkID) -> [Action] {
         deployment?.pulls[link] = nil
         return [.close(link, .done, reason: "fetched")]
     }
 
     /// Stops taking bytes from a node that served bad ones, reports it, and fetches what it was to supply.
-    mutating func distrust(_ source: NodeID, link: LinkID, report: PeerReport, now: Timestamp, refetchManifest: Bool) -> [PeerAction] {
+    mutating func distrust(_ source: NodeID, link: LinkID, report: PeerReport, now: Timestamp, refetchManifest: Bool) -> [Action] {
         guard var d = deployment else { return [] }
-        var actions: [PeerAction] = [.report(report)]
+        var actions: [Action] = [.report(report)]
         if d.untrusted.insert(source).inserted, source != Self.ledgerID {
             let detail: String
             switch report {
@@ -257,7 +257,7 @@ extension AgentMachine {
 
     /// All chunks here, the manifest known, and this node known to be a target (a parent contacted it, or the
     /// ledger accepted its pull): compile off the hot path.
-    mutating func checkComplete(now: Timestamp) -> [PeerAction] {
+    mutating func checkComplete(now: Timestamp) -> [Action] {
         guard var d = deployment, d.phase == .receiving, d.chunkKeys != nil, d.have.isComplete, d.contacted || d.targetConfirmed else {
             return []
         }

@@ -8,7 +8,7 @@ extension AgentMachine {
     /// what the node holds of that bundle, as for `onAnnouncement`.
     public mutating func onLinkAccepted(
         _ link: LinkID, hello: Hello, announcement: IncomingAnnouncement?, local: LocalHoldings?, now: Timestamp
-    ) -> [PeerAction] {
+    ) -> [Action] {
         guard hello.header.fleet == fleet else {
             return [.close(link, .refusedAnnouncement, reason: AnnouncementRefusal.otherFleet(hello.header.fleet).byeReason)]
         }
@@ -24,14 +24,14 @@ extension AgentMachine {
 
     private mutating func acceptParent(
         _ link: LinkID, hello: Hello, announcement: IncomingAnnouncement?, local: LocalHoldings?, now: Timestamp
-    ) -> [PeerAction] {
+    ) -> [Action] {
         if let d = deployment, d.version == hello.header.version, d.untrusted.contains(hello.node) {
             return [.close(link, .protocolError, reason: "\(hello.node) served tampered bytes; this node takes nothing more from it")]
         }
         guard let incoming = announcement, incoming.announcement.version == hello.header.version else {
             return [.close(link, .refusedAnnouncement, reason: "HELLO carries no readable announcement for \(hello.header.version)")]
         }
-        var actions: [PeerAction] = []
+        var actions: [Action] = []
         // This node may already be working on or done with the version (a parent that adopted it, or one of a
         // retry plan): it takes the link anyway, so it can serve its own subtree and send its answer up again.
         let a = incoming.announcement
@@ -41,7 +41,7 @@ extension AgentMachine {
             case .refuse(let reason):
                 // The refusal goes up signed, on this link, before the BYE: the ledger reports the node's own
                 // reason, never "unreachable". A fenced ledger's tree gets no signed word to carry to anyone.
-                var actions: [PeerAction] = [.report(.announcementRefused(version: a.version, reason: reason))]
+                var actions: [Action] = [.report(.announcementRefused(version: a.version, reason: reason))]
                 if reason != .staleEpoch(a.epoch, highest: record.highestEpoch) {
                     let refusal = signRefusal(of: a, reason: reason, now: now)
                     actions.append(.send(link, .ack(Aggregate(fleet: a.fleet, version: a.version, relay: node, acks: [refusal], missing: []))))
@@ -75,7 +75,7 @@ extension AgentMachine {
         return actions
     }
 
-    private mutating func acceptPuller(_ link: LinkID, hello: Hello) -> [PeerAction] {
+    private mutating func acceptPuller(_ link: LinkID, hello: Hello) -> [Action] {
         guard var d = deployment, d.version == hello.header.version else {
             return [.close(link, .done, reason: "this node holds no bundle for \(hello.header.version)")]
         }
@@ -86,7 +86,7 @@ extension AgentMachine {
     }
 
     /// An outbound link (to a child, or to a pull source) connected.
-    public mutating func onLinkConnected(_ link: LinkID, now: Timestamp) -> [PeerAction] {
+    public mutating func onLinkConnected(_ link: LinkID, now: Timestamp) -> [Action] {
         guard var d = deployment else { return [.close(link, nil, reason: "no deployment")] }
         if var pull = d.pulls[link] {
             pull.phase = .awaitingAccept
@@ -94,13 +94,13 @@ extension AgentMachine {
             deployment = d
             return [.send(link, .hello(Hello(header: d.header, purpose: .pull, node: node, announcement: d.envelope)))]
         }
-        let actions = d.relay.onConnected(link, announcement: d.envelope)
+        let actions = lift(d.relay.onConnected(link, announcement: d.envelope))
         deployment = d
         return actions
     }
 
     /// The accepting side of a link this node opened answered HELLO.
-    public mutating func onHello(_ link: LinkID, hello: Hello, now: Timestamp) -> [PeerAction] {
+    public mutating func onHello(_ link: LinkID, hello: Hello, now: Timestamp) -> [Action] {
         guard var d = deployment, hello.header == d.header, hello.purpose == .accept else {
             return [.close(link, .protocolError, reason: "unexpected HELLO")]
         }
@@ -124,7 +124,7 @@ extension AgentMachine {
             pull.wanted.subtract(elsewhere)
             d.pulls[link] = pull
             deployment = d
-            var actions: [PeerAction] = []
+            var actions: [Action] = []
             if !ask.isEmpty { actions.append(.send(link, .nack(ask))) }
             if !elsewhere.isEmpty {
                 deployment!.exhaustedSources.insert(pull.source.id)
@@ -133,14 +133,14 @@ extension AgentMachine {
             if pull.wanted.isEmpty { actions += finishPull(link) }
             return actions + checkComplete(now: now)
         }
-        let actions = d.relay.onAccepted(link, hello: hello)
+        let actions = lift(d.relay.onAccepted(link, hello: hello))
         deployment = d
         return actions
     }
 
     /// A link ended: refused, reset, timed out (the shell enforces per-chunk deadlines and minimum rates), or
     /// closed after BYE.
-    public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [PeerAction] {
+    public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [Action] {
         guard var d = deployment else { return [] }
         if d.parents.removeValue(forKey: link) != nil {
             if d.ackParent == link {
@@ -162,19 +162,19 @@ extension AgentMachine {
         }
         let (relayActions, gaveUp) = d.relay.onLinkFailed(link, reason: reason, now: now)
         deployment = d
-        var actions = relayActions
+        var actions = lift(relayActions)
         if gaveUp != nil { actions += maybeSendAggregate(now: now) }
         return actions
     }
 
     /// The peer said goodbye.
-    public mutating func onBye(_ link: LinkID, code: ByeCode, reason: String, now: Timestamp) -> [PeerAction] {
+    public mutating func onBye(_ link: LinkID, code: ByeCode, reason: String, now: Timestamp) -> [Action] {
         guard var d = deployment else { return [.close(link, nil, reason: "bye")] }
         if d.relay.child(on: link) != nil && code == .refusedAnnouncement {
             // A child refused the announcement: it will not relay, so its children are adopted.
             let refused = d.relay.onRefused(link, reason: reason)
             deployment = d
-            var actions: [PeerAction] = [.close(link, nil, reason: "child refused: \(reason)")]
+            var actions: [Action] = [.close(link, nil, reason: "child refused: \(reason)")]
             if let refused { actions += adoptChildren(of: refused, now: now) }
             return actions + maybeSendAggregate(now: now)
         }
@@ -192,16 +192,16 @@ extension AgentMachine {
     }
 
     /// Adopts the children of a child that will not relay (it refused), in every stripe it was to relay in.
-    mutating func adoptChildren(of child: NodeID, now: Timestamp) -> [PeerAction] {
+    mutating func adoptChildren(of child: NodeID, now: Timestamp) -> [Action] {
         guard var d = deployment, let entry = d.relay.children[child] else { return [] }
-        var actions: [PeerAction] = []
+        var actions: [Action] = []
         var adopted: [NodeID] = []
         for stripe in entry.subtrees.keys.sorted() {
             let subtree = entry.subtrees[stripe]!
             for grandchild in subtree.children(of: 0) {
                 let part = subtree.subtree(at: grandchild)
                 adopted.append(part.root.id)
-                actions += d.relay.addChild(part)
+                actions += lift(d.relay.addChild(part))
             }
         }
         deployment = d

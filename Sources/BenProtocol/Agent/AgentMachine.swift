@@ -5,7 +5,7 @@ public import BenCore
 ///
 /// A plain value with no IO, clock or randomness: the shell (`ben-agent`, or the simulator) feeds it facts —
 /// an announcement arrived and its signature checked out, a chunk arrived and hashed to this key, a timer
-/// fired — and carries out the `PeerAction`s it returns. Hashing and signature checks are the shell's
+/// fired — and carries out the `Action`s it returns. Hashing and signature checks are the shell's
 /// arithmetic; every decision about them is made here.
 public struct AgentMachine: Sendable {
     public struct Settings: Sendable, Hashable {

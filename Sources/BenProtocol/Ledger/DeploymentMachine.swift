@@ -97,7 +97,7 @@ public struct DeploymentMachine: Sendable {
     /// deployed returns that version again (nothing new to do); `forceNew` always makes a new version (a
     /// rollback carries old content under a new number).
     public mutating func onStage(manifest: Key, manifestSize: Int64, size: Int64, label: String, forceNew: Bool = false, now: Timestamp)
-        -> (version: Version, isNew: Bool, actions: [LedgerAction])
+        -> (version: Version, isNew: Bool, actions: [Action])
     {
         if !forceNew, let existing = versions.values.filter({ $0.manifest == manifest && $0.status == .staged }).max(by: { $0.version < $1.version }) {
             return (existing.version, false, [])
@@ -122,13 +122,13 @@ public struct DeploymentMachine: Sendable {
     public mutating func onDeploy(
         _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, estimate: PlanEstimate = .unknown,
         leftOut: [NodeID: MissingReason] = [:], supersede: Bool, now: Timestamp
-    ) -> Result<[LedgerAction], DeployRefusal> {
+    ) -> Result<[Action], DeployRefusal> {
         guard var record = versions[version] else { return .failure(.unknownVersion(version)) }
         guard record.status == .staged else { return .failure(.notStaged(version, record.status)) }
         guard version > highestAnnounced else { return .failure(.notNewer(version, highest: highestAnnounced)) }
         guard plan.version == version, plan.fleet == fleet else { return .failure(.planMismatch) }
         guard !plan.nodes.isEmpty || !leftOut.isEmpty else { return .failure(.noTargets) }
-        var actions: [LedgerAction] = []
+        var actions: [Action] = []
         if let other = deploying {
             guard supersede else { return .failure(.rolloutInProgress(other)) }
             actions += transition(other, to: .superseded, now: now, detail: "superseded by \(version) before it finished")
@@ -161,11 +161,11 @@ public struct DeploymentMachine: Sendable {
     public mutating func onRetry(
         _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?,
         estimate: PlanEstimate = .unknown, leftOut: [NodeID: MissingReason] = [:], now: Timestamp
-    ) -> Result<[LedgerAction], DeployRefusal> {
+    ) -> Result<[Action], DeployRefusal> {
         guard var record = versions[version], var deployment = record.deployment else { return .failure(.unknownVersion(version)) }
         guard record.status == .incomplete else { return .failure(.notIncomplete(version, record.status)) }
         if let other = deploying, other != version { return .failure(.rolloutInProgress(other)) }
-        var actions: [LedgerAction] = []
+        var actions: [Action] = []
         let targets = retryTargets(version)
         if targets.isEmpty {
             actions += transition(version, to: .deploying, now: now, detail: "retry: nothing missing")
@@ -199,8 +199,8 @@ public struct DeploymentMachine: Sendable {
     ///
     /// Each is checked against the deployment: the fleet, the version, the manifest and that the node is
     /// required. Acks that fail are rejected and reported; none of them counts. A duplicate changes nothing.
-    public mutating func onAcks(_ acks: [Ack], now: Timestamp) -> [LedgerAction] {
-        var actions: [LedgerAction] = []
+    public mutating func onAcks(_ acks: [Ack], now: Timestamp) -> [Action] {
+        var actions: [Action] = []
         var touched = Set<Version>()
         for ack in acks {
             guard ack.fleet == fleet else {
@@ -235,15 +235,15 @@ public struct DeploymentMachine: Sendable {
     }
 
     /// Acks whose signatures did not verify (wrong key, forged, unknown node): logged, never counted.
-    public func onUnverifiedAck(node: NodeID?, version: Version?, reason: String) -> [LedgerAction] {
+    public func onUnverifiedAck(node: NodeID?, version: Version?, reason: String) -> [Action] {
         [.report(.ackRejected(node: node, version: version, reason: reason))]
     }
 
     /// What relays reported about nodes below them (unreachable, timed out, refused the announcement) and about
     /// relays that served tampered chunks. These explain a missing ack; they never stand in for one.
-    public mutating func onMissingReports(_ version: Version, _ reports: [Aggregate.Missing]) -> [LedgerAction] {
+    public mutating func onMissingReports(_ version: Version, _ reports: [Aggregate.Missing]) -> [Action] {
         guard var record = versions[version], var deployment = record.deployment else { return [] }
-        var actions: [LedgerAction] = []
+        var actions: [Action] = []
         for report in reports {
             if report.reason.code == .tamperedRelay {
                 if deployment.suspects[report.node] == nil {
@@ -262,7 +262,7 @@ public struct DeploymentMachine: Sendable {
 
     /// The deadline passed: a version still deploying becomes incomplete, naming every node without an active
     /// ack and why.
-    public mutating func onDeadline(_ version: Version, now: Timestamp) -> [LedgerAction] {
+    public mutating func onDeadline(_ version: Version, now: Timestamp) -> [Action] {
         guard let record = versions[version], record.status == .deploying, let deployment = record.deployment else { return [] }
         guard now >= deployment.announcement.deadline else { return [.armDeadline(version, at: deployment.announcement.deadline)] }
         let missing = deployment.missing
@@ -272,8 +272,8 @@ public struct DeploymentMachine: Sendable {
 
     /// After a restart: deadlines to re-arm and rollouts to resume seeding; a deadline that passed while the
     /// ledger was down is applied now.
-    public mutating func onRestart(now: Timestamp) -> [LedgerAction] {
-        var actions: [LedgerAction] = []
+    public mutating func onRestart(now: Timestamp) -> [Action] {
+        var actions: [Action] = []
         for version in versions.keys.sorted() {
             guard let record = versions[version], record.status == .deploying, let deployment = record.deployment else { continue }
             if now >= deployment.announcement.deadline {
@@ -288,7 +288,7 @@ public struct DeploymentMachine: Sendable {
     }
 
     /// Marks a version superseded by hand (`deploy --supersede` does this for a rollout in progress).
-    public mutating func onSupersede(_ version: Version, now: Timestamp) -> [LedgerAction] {
+    public mutating func onSupersede(_ version: Version, now: Timestamp) -> [Action] {
         guard let record = versions[version], record.status != .superseded else { return [] }
         return transition(version, to: .superseded, now: now, detail: "superseded by the operator") + [.stopSeeding(version)]
     }
@@ -298,7 +298,7 @@ public struct DeploymentMachine: Sendable {
     /// A version deploying, or one already declared incomplete, becomes active once every required node has
     /// acked it: a verified ack that arrives after the deadline still counts, unless a newer version has
     /// superseded this one.
-    mutating func finishIfComplete(_ version: Version, now: Timestamp) -> [LedgerAction] {
+    mutating func finishIfComplete(_ version: Version, now: Timestamp) -> [Action] {
         guard let record = versions[version], let deployment = record.deployment else { return [] }
         guard record.status == .deploying || record.status == .incomplete else { return [] }
         if deployment.missing.isEmpty {
@@ -319,13 +319,13 @@ public struct DeploymentMachine: Sendable {
         return []
     }
 
-    mutating func transition(_ version: Version, to status: VersionStatus, now: Timestamp, detail: String) -> [LedgerAction] {
+    mutating func transition(_ version: Version, to status: VersionStatus, now: Timestamp, detail: String) -> [Action] {
         guard var record = versions[version] else { return [] }
         let from = record.status
         record.status = status
         record.changedAt = now
         versions[version] = record
-        var actions: [LedgerAction] = [.persist(record), .audit(.transition(version, from: from, to: status, detail: detail))]
+        var actions: [Action] = [.persist(record), .audit(.transition(version, from: from, to: status, detail: detail))]
         if status == .active {
             for older in versions.keys.sorted() where older < version && versions[older]!.status != .superseded {
                 actions += transition(older, to: .superseded, now: now, detail: "\(version) is active")

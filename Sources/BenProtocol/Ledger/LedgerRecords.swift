@@ -98,26 +98,6 @@ public struct AckRecord: Sendable, Hashable {
     }
 }
 
-/// What the deployment machine asks the ledger shell to do.
-public enum LedgerAction: Sendable, Hashable {
-    /// Write this version's row (status, deployment) durably before anything that depends on it.
-    case persist(VersionRecord)
-    /// Keep a verified ack that counted (the shell stores the signed envelope it verified).
-    case recordAck(Ack)
-    /// Append to the hash-chained audit log.
-    case audit(AuditEvent)
-    /// Sign with the ledger key and publish on `ben.<fleet>.announce` (JetStream keeps the latest).
-    case publishAnnouncement(Announcement)
-    /// Push the bundle into the stripe trees of this plan (the seeder).
-    case startSeeding(Version, plan: Key)
-    /// Ask these nodes by name (over NATS) to send again the signed answer they may have made already: their
-    /// acks went missing, and a node that runs the version answers without any transfer.
-    case askForAnswers(Version, nodes: [NodeID])
-    case stopSeeding(Version)
-    case armDeadline(Version, at: Timestamp)
-    case report(LedgerReport)
-}
-
 /// An entry of the audit log, before the shell adds who asked and the hash chain.
 public enum AuditEvent: Sendable, Hashable, CustomStringConvertible {
     case staged(Version, manifest: Key, label: String)

@@ -64,8 +64,8 @@ public struct SeederMachine: Sendable {
     public static func linkRange(_ n: UInt32) -> UInt64 { UInt64(n) << 32 | 1 }
 
     /// Connects to the first level of every stripe tree.
-    public mutating func start() -> [PeerAction] {
-        firstLevel.flatMap { relay.addChild($0) }
+    public mutating func start() -> [Action] {
+        firstLevel.flatMap { lift(relay.addChild($0)) }
     }
 
     /// The key of the bundle's chunk number `index`.
@@ -77,19 +77,19 @@ public struct SeederMachine: Sendable {
     /// Nodes the root is pushing to directly, by stripe tree: the ledger's fan-out.
     public var fanOut: Int { relay.children.count }
 
-    public mutating func onLinkConnected(_ link: LinkID, now: Timestamp) -> [PeerAction] {
-        relay.onConnected(link, announcement: announcement)
+    public mutating func onLinkConnected(_ link: LinkID, now: Timestamp) -> [Action] {
+        lift(relay.onConnected(link, announcement: announcement))
     }
 
-    public mutating func onHello(_ link: LinkID, hello: Hello, now: Timestamp) -> [PeerAction] {
+    public mutating func onHello(_ link: LinkID, hello: Hello, now: Timestamp) -> [Action] {
         guard hello.header == relay.header, hello.purpose == .accept else {
             return [.close(link, .protocolError, reason: "unexpected HELLO")]
         }
-        return relay.onAccepted(link, hello: hello)
+        return lift(relay.onAccepted(link, hello: hello))
     }
 
     /// A node connected to pull chunks from the store.
-    public mutating func onLinkAccepted(_ link: LinkID, hello: Hello, now: Timestamp) -> [PeerAction] {
+    public mutating func onLinkAccepted(_ link: LinkID, hello: Hello, now: Timestamp) -> [Action] {
         guard hello.purpose == .pull, hello.header == relay.header else {
             return [.close(link, .protocolError, reason: "the ledger accepts only pulls for \(relay.header.version)")]
         }
@@ -101,35 +101,35 @@ public struct SeederMachine: Sendable {
         return [.send(link, .hello(accept))]
     }
 
-    public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [PeerAction] {
+    public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [Action] {
         if pulls.isServing(link) {
-            return pulls.onWant(link, entries: entries, have: relay.have, chunkKeys: relay.chunkKeys, manifest: relay.manifestKey)
+            return lift(pulls.onWant(link, entries: entries, have: relay.have, chunkKeys: relay.chunkKeys, manifest: relay.manifestKey))
         }
-        return relay.onChildNack(link, entries: entries)
+        return lift(relay.onChildNack(link, entries: entries))
     }
 
-    public mutating func onChunkSent(_ link: LinkID, index: Int) -> [PeerAction] {
-        if pulls.isServing(link) { return pulls.onSent(link, chunkKeys: relay.chunkKeys) }
-        return relay.onSent(link, index: index)
+    public mutating func onChunkSent(_ link: LinkID, index: Int) -> [Action] {
+        if pulls.isServing(link) { return lift(pulls.onSent(link, chunkKeys: relay.chunkKeys)) }
+        return lift(relay.onSent(link, index: index))
     }
 
     /// An aggregate arrived from a first-level node: on to the deployment machine.
-    public mutating func onAck(_ link: LinkID, aggregate: Aggregate, now: Timestamp) -> [PeerAction] {
+    public mutating func onAck(_ link: LinkID, aggregate: Aggregate, now: Timestamp) -> [Action] {
         guard let child = relay.child(on: link) else {
             return [.report(.protocolViolation(link, "ACK on a link that is not to a first-level node"))]
         }
         reported.insert(child)
-        return [.ingest(aggregate)] + relay.onReported(child, acks: aggregate.ackNodes)
+        return [.ingest(aggregate)] + lift(relay.onReported(child, acks: aggregate.ackNodes))
     }
 
-    public mutating func onBye(_ link: LinkID, code: ByeCode, reason: String, now: Timestamp) -> [PeerAction] {
+    public mutating func onBye(_ link: LinkID, code: ByeCode, reason: String, now: Timestamp) -> [Action] {
         if code == .refusedAnnouncement, let child = relay.onRefused(link, reason: reason) {
-            var actions: [PeerAction] = [.close(link, nil, reason: "child refused: \(reason)")]
+            var actions: [Action] = [.close(link, nil, reason: "child refused: \(reason)")]
             actions.append(.ingest(missingReport(child, MissingReason(.refused, reason))))
             if let entry = relay.children[child] {
                 for stripe in entry.subtrees.keys.sorted() {
                     let subtree = entry.subtrees[stripe]!
-                    for grandchild in subtree.children(of: 0) { actions += relay.addChild(subtree.subtree(at: grandchild)) }
+                    for grandchild in subtree.children(of: 0) { actions += lift(relay.addChild(subtree.subtree(at: grandchild))) }
                 }
             }
             return actions
@@ -137,20 +137,24 @@ public struct SeederMachine: Sendable {
         return [.close(link, nil, reason: "peer said: \(code) \(reason)")] + onLinkFailed(link, reason: "peer closed: \(reason)", now: now)
     }
 
-    public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [PeerAction] {
+    public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [Action] {
         if pulls.close(link) { return [] }
-        let (actions, gaveUp) = relay.onLinkFailed(link, reason: reason, now: now)
+        let (relayActions, gaveUp) = relay.onLinkFailed(link, reason: reason, now: now)
+        let actions = lift(relayActions)
         guard let (child, _) = gaveUp else { return actions }
         return actions + [.ingest(missingReport(child, MissingReason(.unreachable, reason)))]
     }
 
-    public mutating func onTimer(_ timer: TimerID, now: Timestamp) -> [PeerAction] {
-        guard case .linkRetry(let v, let child) = timer, v == version else { return [] }
-        return relay.onRetry(child)
+    public mutating func onTimer(_ timer: Timer, now: Timestamp) -> [Action] {
+        switch timer {
+        case .linkRetry(let v, let child):
+            guard v == version else { return [] }
+            return lift(relay.onRetry(child))
+        }
     }
 
     /// Closes every link (the deployment is over or superseded).
-    public mutating func stop(reason: String) -> [PeerAction] {
+    public mutating func stop(reason: String) -> [Action] {
         let links = relay.openLinks + pulls.openLinks
         return links.map { .close($0, .done, reason: reason) }
     }

@@ -26,9 +26,9 @@ struct PullServer: Sendable, Hashable {
     var openLinks: [LinkID] { links.keys.sorted() }
 
     /// A puller asked for chunks (or the manifest). What is held is queued; the rest is answered `lacking`.
-    mutating func onWant(_ link: LinkID, entries: [NackEntry], have: ChunkSet, chunkKeys: [Key]?, manifest: Key) -> [PeerAction] {
+    mutating func onWant(_ link: LinkID, entries: [NackEntry], have: ChunkSet, chunkKeys: [Key]?, manifest: Key) -> [RelayAction] {
         guard var serve = links[link] else { return [] }
-        var actions: [PeerAction] = []
+        var actions: [RelayAction] = []
         var lacking: [NackEntry] = []
         for entry in entries where entry.code == .want {
             if entry.index == NackEntry.manifestIndex {
@@ -44,15 +44,15 @@ struct PullServer: Sendable, Hashable {
         return actions + pump(link, chunkKeys: chunkKeys)
     }
 
-    mutating func onSent(_ link: LinkID, chunkKeys: [Key]?) -> [PeerAction] {
+    mutating func onSent(_ link: LinkID, chunkKeys: [Key]?) -> [RelayAction] {
         guard links[link] != nil else { return [] }
         links[link]!.inFlight = max(0, links[link]!.inFlight - 1)
         return pump(link, chunkKeys: chunkKeys)
     }
 
-    private mutating func pump(_ link: LinkID, chunkKeys: [Key]?) -> [PeerAction] {
+    private mutating func pump(_ link: LinkID, chunkKeys: [Key]?) -> [RelayAction] {
         guard var serve = links[link], let keys = chunkKeys else { return [] }
-        var actions: [PeerAction] = []
+        var actions: [RelayAction] = []
         while serve.inFlight < window, let next = serve.queue.popFirst() {
             serve.inFlight += 1
             actions.append(.send(link, .chunk(index: Int(next), key: keys[Int(next)])))

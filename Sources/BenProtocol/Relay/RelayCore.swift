@@ -100,7 +100,7 @@ struct RelayCore: Sendable, Hashable {
     // MARK: Building the child set
 
     /// Takes on `subtree.root` as a child in `subtree.stripe`, connecting if it is new.
-    mutating func addChild(_ subtree: Subtree) -> [PeerAction] {
+    mutating func addChild(_ subtree: Subtree) -> [RelayAction] {
         let node = subtree.root
         if var existing = children[node.id] {
             let isNewStripe = existing.subtrees[subtree.stripe] == nil
@@ -108,7 +108,7 @@ struct RelayCore: Sendable, Hashable {
             children[node.id] = existing
             guard isNewStripe, existing.phase == .streaming, let link = existing.link else { return [] }
             // Already talking to this child: send the new stripe's plan and its chunks.
-            var actions: [PeerAction] = [.send(link, .plan(subtree))]
+            var actions: [RelayAction] = [.send(link, .plan(subtree))]
             enqueueAll(for: node.id)
             actions += pump(node.id)
             return actions
@@ -124,11 +124,11 @@ struct RelayCore: Sendable, Hashable {
     }
 
     /// The manifest became known here (agents learn it from a parent; the ledger knows it from the start).
-    mutating func manifestKnown(_ keys: [Key]) -> [PeerAction] {
+    mutating func manifestKnown(_ keys: [Key]) -> [RelayAction] {
         guard chunkKeys == nil else { return [] }
         chunkKeys = keys
         if have.count != keys.count { have = ChunkSet(count: keys.count) }
-        var actions: [PeerAction] = []
+        var actions: [RelayAction] = []
         for id in children.keys.sorted() {
             guard var child = children[id] else { continue }
             if child.has.count != keys.count { child.has = ChunkSet(count: keys.count) }
@@ -147,7 +147,7 @@ struct RelayCore: Sendable, Hashable {
     // MARK: Link events
 
     /// The TCP connection to a child is up: introduce ourselves with the signed announcement.
-    mutating func onConnected(_ link: LinkID, announcement: [UInt8]) -> [PeerAction] {
+    mutating func onConnected(_ link: LinkID, announcement: [UInt8]) -> [RelayAction] {
         guard let id = childByLink[link], var child = children[id], case .connecting(let attempt) = child.phase else { return [] }
         child.phase = .awaitingAccept(attempt: attempt)
         children[id] = child
@@ -155,7 +155,7 @@ struct RelayCore: Sendable, Hashable {
     }
 
     /// The child accepted and said what it holds: send its plans, the manifest if it lacks it, then chunks.
-    mutating func onAccepted(_ link: LinkID, hello: Hello) -> [PeerAction] {
+    mutating func onAccepted(_ link: LinkID, hello: Hello) -> [RelayAction] {
         guard let id = childByLink[link], var child = children[id], case .awaitingAccept = child.phase else { return [] }
         child.phase = .streaming
         // Keep what the child holds even if this relay has no manifest yet; `manifestKnown` checks the count. A
@@ -167,7 +167,7 @@ struct RelayCore: Sendable, Hashable {
         }
         child.hasManifest = hello.hasManifest
         children[id] = child
-        var actions: [PeerAction] = child.subtrees.keys.sorted().map { .send(link, .plan(child.subtrees[$0]!)) }
+        var actions: [RelayAction] = child.subtrees.keys.sorted().map { .send(link, .plan(child.subtrees[$0]!)) }
         if chunkKeys != nil && !child.hasManifest {
             actions.append(.send(link, .manifest(manifestKey)))
             children[id]!.hasManifest = true
@@ -179,11 +179,11 @@ struct RelayCore: Sendable, Hashable {
 
     /// A chunk became available here (received and stored, or already held): queue it to every child whose
     /// stripes carry it.
-    mutating func onChunkAvailable(_ index: Int) -> [PeerAction] {
+    mutating func onChunkAvailable(_ index: Int) -> [RelayAction] {
         guard chunkKeys != nil else { return [] }
         have.insert(index)
         let s = stripe(of: index)
-        var actions: [PeerAction] = []
+        var actions: [RelayAction] = []
         // Largest subtree first: the child with the most nodes below it gets each chunk first (the planner's and
         // cost model's forwarding order), so the deepest paths start earliest.
         let order = children.keys.sorted { a, b in
@@ -203,7 +203,7 @@ struct RelayCore: Sendable, Hashable {
     }
 
     /// A chunk frame left for the child: open the window for the next one.
-    mutating func onSent(_ link: LinkID, index: Int) -> [PeerAction] {
+    mutating func onSent(_ link: LinkID, index: Int) -> [RelayAction] {
         guard let id = childByLink[link], var child = children[id] else { return [] }
         child.inFlight = max(0, child.inFlight - 1)
         if index >= 0 && index < child.has.count { child.has.insert(index) }
@@ -214,9 +214,9 @@ struct RelayCore: Sendable, Hashable {
     }
 
     /// The child says it lacks or refuses chunks it was sent: queue them again.
-    mutating func onChildNack(_ link: LinkID, entries: [NackEntry]) -> [PeerAction] {
+    mutating func onChildNack(_ link: LinkID, entries: [NackEntry]) -> [RelayAction] {
         guard let id = childByLink[link], children[id] != nil, let keys = chunkKeys else { return [] }
-        var actions: [PeerAction] = []
+        var actions: [RelayAction] = []
         for entry in entries where entry.index == NackEntry.manifestIndex {
             children[id]!.hasManifest = true
             actions.append(.send(link, .manifest(manifestKey)))
@@ -242,7 +242,7 @@ struct RelayCore: Sendable, Hashable {
 
     /// The child's aggregate arrived with acks from these nodes; its link closes once it has every chunk of its
     /// stripes and every node of its ack subtree has acked through it.
-    mutating func onReported(_ id: NodeID, acks: some Sequence<NodeID>) -> [PeerAction] {
+    mutating func onReported(_ id: NodeID, acks: some Sequence<NodeID>) -> [RelayAction] {
         guard var child = children[id] else { return [] }
         child.reported = true
         if let subtree = child.subtrees[0] {
@@ -262,7 +262,7 @@ struct RelayCore: Sendable, Hashable {
     /// Closes a child's link when there is nothing left to do on it: every chunk of its stripes sent, and, for a
     /// child in stripe tree 0, every ack of its subtree received. The link stays known until the shell reports
     /// it closed, so an ACK the child wrote before it read the BYE is still taken.
-    mutating func closeIfDone(_ id: NodeID) -> [PeerAction] {
+    mutating func closeIfDone(_ id: NodeID) -> [RelayAction] {
         guard var child = children[id], let link = child.link, child.phase == .streaming, child.inFlight == 0 else { return [] }
         guard isFullySent(child), ackComplete(child) else { return [] }
         child.phase = .finished
@@ -272,8 +272,8 @@ struct RelayCore: Sendable, Hashable {
 
     /// The deployment's deadline passed: links kept open only for acks still to come are closed. A late ack then
     /// goes up over NATS from whichever node holds it; links still carrying chunks stay open.
-    mutating func closeLingering() -> [PeerAction] {
-        var actions: [PeerAction] = []
+    mutating func closeLingering() -> [RelayAction] {
+        var actions: [RelayAction] = []
         for id in children.keys.sorted() {
             guard var child = children[id], let link = child.link, child.phase == .streaming, child.inFlight == 0,
                 isFullySent(child), child.reported || child.subtrees[0] == nil
@@ -299,7 +299,7 @@ struct RelayCore: Sendable, Hashable {
 
     /// A child link failed to connect or dropped. Retries a few times, then gives up on the child: reports it
     /// unreachable and adopts its children in every stripe where this relay was its parent.
-    mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> (actions: [PeerAction], gaveUp: (NodeID, [NodeID])?) {
+    mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> (actions: [RelayAction], gaveUp: (NodeID, [NodeID])?) {
         guard let id = childByLink.removeValue(forKey: link), var child = children[id] else { return ([], nil) }
         guard child.link == link else { return ([], nil) }
         child.link = nil
@@ -319,11 +319,11 @@ struct RelayCore: Sendable, Hashable {
             child.phase = .waitingRetry(attempt: attempt + 1)
             children[id] = child
             let delay = settings.linkRetryDelay * attempt
-            return ([.armTimer(.linkRetry(version, id), at: now + delay)], nil)
+            return ([.retry(version, id, at: now + delay)], nil)
         }
         child.phase = .unreachable(reason: reason)
         children[id] = child
-        var actions: [PeerAction] = []
+        var actions: [RelayAction] = []
         var adopted: [NodeID] = []
         for stripe in child.subtrees.keys.sorted() {
             let subtree = child.subtrees[stripe]!
@@ -339,7 +339,7 @@ struct RelayCore: Sendable, Hashable {
     }
 
     /// A retry timer fired: connect again.
-    mutating func onRetry(_ id: NodeID) -> [PeerAction] {
+    mutating func onRetry(_ id: NodeID) -> [RelayAction] {
         guard var child = children[id], case .waitingRetry(let attempt) = child.phase else { return [] }
         let link = allocateLink()
         child.link = link
@@ -361,8 +361,8 @@ struct RelayCore: Sendable, Hashable {
     /// decides. A child this relay has sent nothing since the last check, and that still lacks chunks of its
     /// stripes, gets an empty NACK: the relay is alive and waiting on its own parent, so the child need not go
     /// elsewhere.
-    mutating func handOffBacklogs(threshold: Int, interval: Duration, chunkBytes: Int64) -> [PeerAction] {
-        var actions: [PeerAction] = []
+    mutating func handOffBacklogs(threshold: Int, interval: Duration, chunkBytes: Int64) -> [RelayAction] {
+        var actions: [RelayAction] = []
         for id in children.keys.sorted() {
             guard var child = children[id], child.phase == .streaming, let link = child.link else { continue }
             let sent = child.sentChunks - child.sentAtLastCheck
@@ -413,11 +413,11 @@ struct RelayCore: Sendable, Hashable {
     }
 
     /// Sends queued chunks while the child's window has room.
-    private mutating func pump(_ id: NodeID) -> [PeerAction] {
+    private mutating func pump(_ id: NodeID) -> [RelayAction] {
         guard var child = children[id], child.phase == .streaming, let link = child.link, let keys = chunkKeys, child.hasManifest else {
             return []
         }
-        var actions: [PeerAction] = []
+        var actions: [RelayAction] = []
         while child.inFlight < settings.sendWindow, let next = child.queue.popFirst() {
             let i = Int(next)
             child.queued.remove(i)

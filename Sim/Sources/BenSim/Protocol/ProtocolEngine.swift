@@ -41,31 +41,11 @@ public final class ProtocolEngine {
     }
 
     typealias Endpoint = Int
+    typealias Side = SimSide
 
-    struct Side: Hashable {
-        var endpoint: Endpoint
-        var link: LinkID
-        /// For links the machine opened: the version it opened them for (link numbers restart per version).
-        var generation: UInt64
-    }
-
-    struct Connection {
-        var a: Side
-        var b: Side
-        var lastDelivery: [Int64] = [0, 0]
-        var reset = false
-        var closedBy: [Bool] = [false, false]
-        var acceptedByB = false
-
-        func index(of side: Side) -> Int { side == a ? 0 : 1 }
-    }
-
+    /// The engine's own events; links' events are the network's (`SimNetwork.Delivery`).
     enum Payload {
-        case connected(Side)
-        case failed(Side, String)
-        case frame(to: Side, OutboundFrame, tampered: Bool)
-        case sent(Side, index: Int)
-        case timer(Endpoint, TimerID, UInt64)
+        case timer(Endpoint, SimTimer, UInt64)
         case compiled(Int, Version)
         case kill(Int)
         case restart(Int)
@@ -74,15 +54,6 @@ public final class ProtocolEngine {
         case natsAggregate(Aggregate)
         case deploy(Int)
         case ledgerDeadline(Version)
-    }
-
-    struct Event: Comparable {
-        var time: Int64
-        var seq: UInt64
-        var payload: Payload
-
-        static func < (a: Event, b: Event) -> Bool { (a.time, a.seq) < (b.time, b.seq) }
-        static func == (a: Event, b: Event) -> Bool { a.seq == b.seq }
     }
 
     /// One deployment's fixed inputs.
@@ -118,20 +89,14 @@ public final class ProtocolEngine {
     var seeder: SeederMachine?
     var bundles: [Bundle] = []
     var current = -1
-    var now: Int64 = 0
+    /// The network and event queue (shared with the test kit's fleet harness).
+    let network: SimNetwork<Payload>
+    var now: Int64 { network.now }
     var end: Int64 = .max
-    var heap = Heap<Event>()
-    var sequence: UInt64 = 0
     var random: SimRandom
-    var connections: [Int: Connection] = [:]
-    var connectionOf: [Side: Int] = [:]
-    var nextConnection = 1
-    var nextInbound: UInt64 = 1
-    var uplinkFree: [Int64]
-    var uplink: [Double]
     var killed: [Bool]
     var deadAt: [Int64?]
-    var timers: [Endpoint: [TimerID: UInt64]] = [:]
+    var timers: [Endpoint: [SimTimer: UInt64]] = [:]
     var seedersStarted: UInt32 = 0
     var announcementCache: [[UInt8]: SignatureCheck] = [:]
     var compileFails: Set<Int> = []
@@ -198,8 +163,7 @@ public final class ProtocolEngine {
                 signer: SimSigner(key: signers[i]), settings: settings)
         }
         deployments = DeploymentMachine(fleet: plan.fleet, settings: DeploymentMachine.Settings())
-        uplink = fleet.uplink + [Double](repeating: fleet.ledgerUplink, count: 4)
-        uplinkFree = [Int64](repeating: 0, count: n + 4)
+        network = SimNetwork(uplink: fleet.uplink + [Double](repeating: fleet.ledgerUplink, count: 4))
         killed = [Bool](repeating: false, count: n)
         deadAt = [Int64?](repeating: nil, count: n)
         stored = [[Version: ChunkSet]](repeating: [:], count: n)
@@ -233,6 +197,7 @@ public final class ProtocolEngine {
             partitionFrom = Self.ns(partition.from)
             partitionUntil = Self.ns(partition.until)
         }
+        network.model = self
     }
 
     static func ns(_ seconds: Double) -> Int64 { Int64((seconds * 1e9).rounded()) }
@@ -289,11 +254,12 @@ public final class ProtocolEngine {
             schedule(.kill(Int(v)), at: at)
         }
         schedule(.deploy(0), at: 0)
-        while let event = heap.popMin() {
-            if event.time > end { break }
-            now = max(now, event.time)
+        while let event = network.next(until: end) {
             eventsHandled += 1
-            handle(event.payload)
+            switch event {
+            case .host(let payload): handle(payload)
+            case .delivery(let delivery): handle(delivery)
+            }
         }
         return outcome()
     }
@@ -324,8 +290,7 @@ public final class ProtocolEngine {
     }
 
     func schedule(_ payload: Payload, at time: Int64) {
-        sequence += 1
-        heap.insert(Event(time: time, seq: sequence, payload: payload))
+        network.schedule(payload, at: time)
     }
 
     // MARK: Events
@@ -341,11 +306,7 @@ public final class ProtocolEngine {
             guard !killed[v] else { return }
             note("kill \(ids[v])")
             killed[v] = true
-            for (id, connection) in connections.sorted(by: { $0.key < $1.key }) where !connection.reset && (connection.a.endpoint == v || connection.b.endpoint == v) {
-                connections[id]!.reset = true
-                let other = connection.a.endpoint == v ? connection.b : connection.a
-                schedule(.failed(other, "connection reset by peer"), at: now + link(v, other.endpoint).latency)
-            }
+            network.kill(v)
         case .restart(let v):
             guard !killed[v], let stale = staleRecord else { return }
             // Sabotage: the state directory comes back from an old copy; the new process trusts what it finds.
@@ -366,35 +327,41 @@ public final class ProtocolEngine {
         case .natsAggregate(let aggregate):
             note("ledger nats aggregate from \(aggregate.relay) (\(aggregate.acks.count) acks, \(aggregate.missing.count) missing)")
             ingest(aggregate)
-        case .connected(let side):
-            note("\(name(side.endpoint)) connected \(side.link)")
-            dispatch(side) { $0.onLinkConnected(side.link, now: $1) } ledger: { $0.onLinkConnected(side.link, now: $1) }
-        case .failed(let side, let reason):
-            if let id = connectionOf[side], let c = connections[id] {
-                if c.closedBy[c.index(of: side)] { return }
-                connections[id]!.closedBy[c.index(of: side)] = true
-            }
-            note("\(name(side.endpoint)) link \(side.link) failed: \(reason)")
-            dispatch(side) { $0.onLinkFailed(side.link, reason: reason, now: $1) } ledger: { $0.onLinkFailed(side.link, reason: reason, now: $1) }
-        case .sent(let side, let index):
-            dispatch(side) { a, _ in a.onChunkSent(side.link, index: index) } ledger: { s, _ in s.onChunkSent(side.link, index: index) }
         case .timer(let endpoint, let timer, let token):
             guard timers[endpoint]?[timer] == token else { return }
             timers[endpoint]![timer] = nil
             note("\(name(endpoint)) timer \(timer)")
-            if isLedger(endpoint) {
-                guard var s = seeder else { return }
-                let actions = s.onTimer(timer, now: timestamp(now))
+            switch timer {
+            case .seeder(let timer):
+                guard isLedger(endpoint), var s = seeder else { return }
+                let actions = s.handle(.timer(timer), now: timestamp(now))
                 seeder = s
                 apply(actions, at: endpoint)
-            } else if !killed[endpoint] {
-                apply(agents[endpoint].onTimer(timer, now: timestamp(now)), at: endpoint)
+            case .agent(let timer):
+                guard !isLedger(endpoint), !killed[endpoint] else { return }
+                apply(agents[endpoint].handle(.timer(timer), now: timestamp(now)), at: endpoint)
             }
         case .compiled(let v, let version):
             guard !killed[v] else { return }
             let outcome: CompileOutcome = compileFails.contains(v) ? .failed("policy/sim: rule 7: unknown field request.prot") : .compiled
             note("\(ids[v]) compiled \(version): \(outcome)")
             apply(agents[v].onCompiled(version, outcome: outcome, now: timestamp(now)), at: v)
+
+        }
+    }
+
+    /// The network delivers: a link is up or gone, a frame arrived, a chunk left.
+    func handle(_ delivery: SimNetwork<Payload>.Delivery) {
+        switch delivery {
+        case .connected(let side):
+            note("\(name(side.endpoint)) connected \(side.link)")
+            dispatch(side) { $0.onLinkConnected(side.link, now: $1) } ledger: { $0.onLinkConnected(side.link, now: $1) }
+        case .failed(let side, let reason):
+            guard network.failureReaches(side) else { return }
+            note("\(name(side.endpoint)) link \(side.link) failed: \(reason)")
+            dispatch(side) { $0.onLinkFailed(side.link, reason: reason, now: $1) } ledger: { $0.onLinkFailed(side.link, reason: reason, now: $1) }
+        case .sent(let side, let index):
+            dispatch(side) { a, _ in a.onChunkSent(side.link, index: index) } ledger: { s, _ in s.onChunkSent(side.link, index: index) }
         case .frame(let to, let frame, let tampered):
             deliver(frame, to: to, tampered: tampered, visible: tampered && !sabotage.hideTampering)
         }
@@ -437,7 +404,7 @@ public final class ProtocolEngine {
 
     // MARK: The ledger
 
-    func applyLedger(_ actions: [LedgerAction]) {
+    func applyLedger(_ actions: [DeploymentMachine.Action]) {
         for action in actions {
             switch action {
             case .persist(let record):
@@ -491,6 +458,8 @@ public final class ProtocolEngine {
                 } else {
                     schedule(.ledgerDeadline(version), at: engineTime(at))
                 }
+            case .refused(let refusal):
+                note("ledger deploy refused: \(refusal)")
             }
         }
     }
@@ -499,7 +468,7 @@ public final class ProtocolEngine {
     func ingest(_ aggregate: Aggregate) {
         messagesAtLedger += 1
         var verified: [Ack] = []
-        var actions: [LedgerAction] = []
+        var actions: [DeploymentMachine.Action] = []
         for envelope in aggregate.acks {
             envelopesAtLedger.append(envelope)
             guard let text = envelope.signed["node"]?.stringValue, let node = NodeID(text), let i = nodeIndex[node] else {
@@ -527,7 +496,8 @@ public final class ProtocolEngine {
     // MARK: Machines
 
     func dispatch(
-        _ side: Side, agent body: (inout AgentMachine, Timestamp) -> [PeerAction], ledger: (inout SeederMachine, Timestamp) -> [PeerAction]
+        _ side: Side, agent body: (inout AgentMachine, Timestamp) -> [AgentMachine.Action],
+        ledger: (inout SeederMachine, Timestamp) -> [SeederMachine.Action]
     ) {
         if isLedger(side.endpoint) {
             guard side.endpoint == ledgerEndpoint, var s = seeder else { return }
@@ -564,14 +534,16 @@ public final class ProtocolEngine {
 
     /// `tampered`: the bytes were altered on the way (ground truth); `visible`: the receiver's hash check sees it.
     func deliver(_ frame: OutboundFrame, to side: Side, tampered: Bool, visible: Bool) {
-        guard let id = connectionOf[side], let connection = connections[id], !connection.reset, !connection.closedBy[connection.index(of: side)] else { return }
+        var isHello = false
+        if case .hello = frame { isHello = true }
+        let arrival = network.arrival(at: side, isHello: isHello)
+        guard arrival != .dropped else { return }
         let link = side.link
         let v = side.endpoint
         switch frame {
         case .hello(let hello):
             note("\(name(v)) hello \(hello.purpose) from \(hello.node) on \(link)")
-            if connection.b == side && !connection.acceptedByB {
-                connections[id]!.acceptedByB = true
+            if arrival == .introduction {
                 let incoming = hello.announcement.isEmpty ? nil : readAnnouncement(hello.announcement)
                 dispatch(side) { $0.onLinkAccepted(link, hello: hello, announcement: incoming, local: nil, now: $1) } ledger: {
                     $0.onLinkAccepted(link, hello: hello, now: $1)
@@ -624,7 +596,11 @@ public final class ProtocolEngine {
 
     // MARK: Actions
 
-    func apply(_ actions: [PeerAction], at endpoint: Endpoint) {
+    func apply(_ actions: [AgentMachine.Action], at endpoint: Endpoint) {
+        for action in actions { apply(action, at: endpoint) }
+    }
+
+    func apply(_ actions: [SeederMachine.Action], at endpoint: Endpoint) {
         for action in actions { apply(action, at: endpoint) }
     }
 
@@ -644,71 +620,34 @@ public final class ProtocolEngine {
         }
     }
 
-    func apply(_ action: PeerAction, at endpoint: Endpoint) {
+    // MARK: The simulated network (both machines' links)
+
+    func connect(_ link: LinkID, to peer: PlanNode, at endpoint: Endpoint) {
+        let side = Side(endpoint: endpoint, link: link, generation: generation(of: endpoint))
+        let target: Endpoint? = peer.id.rawValue == "ledger" ? ledgerEndpoint : nodeIndex[peer.id]
+        guard let target else {
+            network.fail(side, "no such peer", after: 1_000_000)
+            return
+        }
+        network.connect(side, to: target)
+    }
+
+    func send(_ frame: OutboundFrame, on link: LinkID, at endpoint: Endpoint) {
+        network.send(frame, from: Side(endpoint: endpoint, link: link, generation: link.isOutbound ? generation(of: endpoint) : 0))
+    }
+
+    func close(_ link: LinkID, _ code: ByeCode?, reason: String, at endpoint: Endpoint) {
+        network.close(Side(endpoint: endpoint, link: link, generation: link.isOutbound ? generation(of: endpoint) : 0), code, reason: reason)
+    }
+
+    func apply(_ action: AgentMachine.Action, at endpoint: Endpoint) {
         switch action {
         case .connect(let link, let peer, _):
-            let side = Side(endpoint: endpoint, link: link, generation: generation(of: endpoint))
-            let target: Endpoint? = peer.id.rawValue == "ledger" ? ledgerEndpoint : nodeIndex[peer.id]
-            guard let target else {
-                schedule(.failed(side, "no such peer"), at: now + 1_000_000)
-                return
-            }
-            let latency = self.link(endpoint, target).latency
-            if !isLedger(target) && killed[target] || partitioned(endpoint, target, at: now) {
-                schedule(.failed(side, partitioned(endpoint, target, at: now) ? "connection timed out" : "connection refused"), at: now + 2 * latency)
-                return
-            }
-            let remote = Side(endpoint: target, link: LinkID(inbound: nextInbound), generation: 0)
-            nextInbound += 1
-            let id = nextConnection
-            nextConnection += 1
-            connections[id] = Connection(a: side, b: remote)
-            connectionOf[side] = id
-            connectionOf[remote] = id
-            schedule(.connected(side), at: now + 2 * latency)
+            connect(link, to: peer, at: endpoint)
         case .send(let link, let frame):
-            let side = Side(endpoint: endpoint, link: link, generation: link.isOutbound ? generation(of: endpoint) : 0)
-            guard let id = connectionOf[side], var connection = connections[id], !connection.reset, !connection.closedBy[connection.index(of: side)] else { return }
-            let other = connection.a == side ? connection.b : connection.a
-            let (tier, latency) = self.link(endpoint, other.endpoint)
-            let bytes = frameBytes(frame)
-            let start = max(now, uplinkFree[endpoint])
-            let finish = start + Int64((Double(bytes) / uplink[endpoint] * 1e9).rounded(.up))
-            uplinkFree[endpoint] = finish
-            var tampered = false
-            if case .chunk(let index, _) = frame {
-                schedule(.sent(side, index: index), at: finish)
-                chunkFrames += 1
-                chunkBytes += chunkSize
-                tierBytes[tier.rawValue] += chunkSize
-                if isLedger(endpoint) { ledgerEgress += chunkSize } else { tampered = tamperers.contains(endpoint) }
-            }
-            if case .manifest = frame, !isLedger(endpoint) { tampered = tamperers.contains(endpoint) }
-            // The gremlin.
-            if partitioned(endpoint, other.endpoint, at: finish) || (run.drop > 0 && random.unit() < run.drop) {
-                connections[id]!.reset = true
-                note("gremlin resets \(name(endpoint))→\(name(other.endpoint))")
-                schedule(.failed(side, "connection reset"), at: finish + latency)
-                schedule(.failed(other, "connection reset"), at: finish + latency)
-                return
-            }
-            var at = finish + latency
-            if run.delay > 0 && random.unit() < run.delay { at += Self.ns(random.unit() * run.maxDelay) }
-            let direction = connection.index(of: side)
-            at = max(at, connection.lastDelivery[direction])
-            connection.lastDelivery[direction] = at
-            connections[id] = connection
-            schedule(.frame(to: other, frame, tampered: tampered), at: at)
+            send(frame, on: link, at: endpoint)
         case .close(let link, let code, let reason):
-            let side = Side(endpoint: endpoint, link: link, generation: link.isOutbound ? generation(of: endpoint) : 0)
-            guard let id = connectionOf[side], let connection = connections[id], !connection.reset, !connection.closedBy[connection.index(of: side)] else { return }
-            let other = connection.a == side ? connection.b : connection.a
-            let latency = self.link(endpoint, other.endpoint).latency
-            let at = max(max(now, uplinkFree[endpoint]) + latency, connection.lastDelivery[connection.index(of: side)])
-            if let code { schedule(.frame(to: other, .bye(code, reason), tampered: false), at: at) }
-            connections[id]!.closedBy[connection.index(of: side)] = true
-            connections[id]!.lastDelivery[connection.index(of: side)] = at + 1
-            schedule(.failed(other, "closed by peer"), at: at + 1)
+            close(link, code, reason: reason, at: endpoint)
         case .storeChunk, .storeManifest, .discardCompiled:
             break
         case .persist(let record):
@@ -728,18 +667,40 @@ public final class ProtocolEngine {
             var at = now + (isLedger(endpoint) ? 0 : link(ledgerEndpoint, endpoint).latency)
             if !isLedger(endpoint) && partitioned(ledgerEndpoint, endpoint, at: at) { at = partitionUntil }
             schedule(.natsAggregate(aggregate), at: at)
-        case .ingest(let aggregate):
-            ingest(aggregate)
         case .armTimer(let timer, let at):
-            sequence += 1
-            timers[endpoint, default: [:]][timer] = sequence
-            schedule(.timer(endpoint, timer, sequence), at: max(now, engineTime(at)))
+            arm(.agent(timer), at: at, on: endpoint)
         case .cancelTimer(let timer):
-            timers[endpoint]?[timer] = nil
+            timers[endpoint]?[.agent(timer)] = nil
         case .report(let report):
             reports.append((name(endpoint), report))
         }
     }
+
+    func apply(_ action: SeederMachine.Action, at endpoint: Endpoint) {
+        switch action {
+        case .connect(let link, let peer, _):
+            connect(link, to: peer, at: endpoint)
+        case .send(let link, let frame):
+            send(frame, on: link, at: endpoint)
+        case .close(let link, let code, let reason):
+            close(link, code, reason: reason, at: endpoint)
+        case .ingest(let aggregate):
+            ingest(aggregate)
+        case .armTimer(let timer, let at):
+            arm(.seeder(timer), at: at, on: endpoint)
+        case .cancelTimer(let timer):
+            timers[endpoint]?[.seeder(timer)] = nil
+        case .report(let report):
+            reports.append((name(endpoint), report))
+        }
+    }
+
+    func arm(_ timer: SimTimer, at: Timestamp, on endpoint: Endpoint) {
+        let token = network.nextToken()
+        timers[endpoint, default: [:]][timer] = token
+        schedule(.timer(endpoint, timer, token), at: max(now, engineTime(at)))
+    }
+
 }
 
 /// Signs an agent's acks with its node key (what ben-agent does).
@@ -754,5 +715,56 @@ enum PlanHash {
     static func mix(_ a: UInt64, _ b: UInt64, _ c: UInt64) -> UInt64 {
         var r = SimRandom(seed: a ^ (b &* 0x9E37_79B9_7F4A_7C15), stream: c)
         return r.next()
+    }
+}
+
+/// A timer of either machine, on the engine's one queue. Its description is the machine's, so traces read the
+/// same whichever machine armed it.
+enum SimTimer: Hashable, CustomStringConvertible {
+    case agent(AgentMachine.Timer)
+    case seeder(SeederMachine.Timer)
+
+    var description: String {
+        switch self {
+        case .agent(let timer): timer.description
+        case .seeder(let timer): timer.description
+        }
+    }
+}
+
+extension ProtocolEngine: SimNetworkModel {
+    public func latency(_ a: Int, _ b: Int) -> (tier: Int, ns: Int64) {
+        let (tier, latency) = link(a, b)
+        return (tier.rawValue, latency)
+    }
+
+    public func wireBytes(_ frame: OutboundFrame) -> Int64 { frameBytes(frame) }
+
+    public func onWire(_ frame: OutboundFrame, from: SimSide, to: SimSide, tier: Int, finish: Int64) -> Bool {
+        let endpoint = from.endpoint
+        var tampered = false
+        if case .chunk = frame {
+            chunkFrames += 1
+            chunkBytes += chunkSize
+            tierBytes[tier] += chunkSize
+            if isLedger(endpoint) { ledgerEgress += chunkSize } else { tampered = tamperers.contains(endpoint) }
+        }
+        if case .manifest = frame, !isLedger(endpoint) { tampered = tamperers.contains(endpoint) }
+        return tampered
+    }
+
+    public func gremlinResets(from: Int, to: Int, at finish: Int64) -> Bool {
+        guard partitioned(from, to, at: finish) || (run.drop > 0 && random.unit() < run.drop) else { return false }
+        note("gremlin resets \(name(from))→\(name(to))")
+        return true
+    }
+
+    public func gremlinDelay() -> Int64 {
+        run.delay > 0 && random.unit() < run.delay ? Self.ns(random.unit() * run.maxDelay) : 0
+    }
+
+    public func refusal(from endpoint: Int, to target: Int, at now: Int64) -> String? {
+        if partitioned(endpoint, target, at: now) { return "connection timed out" }
+        return !isLedger(target) && killed[target] ? "connection refused" : nil
     }
 }

@@ -1,27 +1,26 @@
 public import BenCore
-public import BenProtocol
 
 /// The timers a shell arms for its machine. Arming a timer again supersedes the earlier arming and a cancelled
 /// timer never fires: each arming gets a token, and only a firing that presents the live token counts.
-public struct ShellTimers: Sendable {
-    private var armed: [TimerID: UInt64] = [:]
+public struct ShellTimers<Timer: Hashable & Sendable>: Sendable {
+    private var armed: [Timer: UInt64] = [:]
     private var lastToken: UInt64 = 0
 
     public init() {}
 
     /// Arms `timer` and returns the token its firing must present.
-    public mutating func arm(_ timer: TimerID) -> UInt64 {
+    public mutating func arm(_ timer: Timer) -> UInt64 {
         lastToken += 1
         armed[timer] = lastToken
         return lastToken
     }
 
-    public mutating func cancel(_ timer: TimerID) {
+    public mutating func cancel(_ timer: Timer) {
         armed[timer] = nil
     }
 
     /// Whether a firing with `token` is the live arming of `timer`; if so the timer is spent.
-    public mutating func fire(_ timer: TimerID, token: UInt64) -> Bool {
+    public mutating func fire(_ timer: Timer, token: UInt64) -> Bool {
         guard armed[timer] == token else { return false }
         armed[timer] = nil
         return true

@@ -1,0 +1,70 @@
+public import BenCore
+
+extension DeploymentMachine {
+    /// What the deployment machine asks the ledger shell to do.
+    public enum Action: Sendable, Hashable {
+        /// Write this version's row (status, deployment) durably before anything that depends on it.
+        case persist(VersionRecord)
+        /// Keep a verified ack that counted (the shell stores the signed envelope it verified).
+        case recordAck(Ack)
+        /// Append to the hash-chained audit log.
+        case audit(AuditEvent)
+        /// Sign with the ledger key and publish on `ben.<fleet>.announce` (JetStream keeps the latest).
+        case publishAnnouncement(Announcement)
+        /// Push the bundle into the stripe trees of this plan (the seeder).
+        case startSeeding(Version, plan: Key)
+        /// Ask these nodes by name (over NATS) to send again the signed answer they may have made already: their
+        /// acks went missing, and a node that runs the version answers without any transfer.
+        case askForAnswers(Version, nodes: [NodeID])
+        case stopSeeding(Version)
+        case armDeadline(Version, at: Timestamp)
+        case report(LedgerReport)
+        /// A deploy or retry that was refused, and why (only from `handle`; the typed methods return it).
+        case refused(DeployRefusal)
+    }
+
+    /// Everything the ledger tells its deployment machine. Signatures on acks are checked before `.acks`.
+    public enum Input: Sendable {
+        case stage(manifest: Key, manifestSize: Int64, size: Int64, label: String, forceNew: Bool)
+        case deploy(
+            Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, estimate: PlanEstimate,
+            leftOut: [NodeID: MissingReason], supersede: Bool)
+        case retry(
+            Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, estimate: PlanEstimate,
+            leftOut: [NodeID: MissingReason])
+        case acks([Ack])
+        case unverifiedAck(node: NodeID?, version: Version?, reason: String)
+        case missingReports(Version, [Aggregate.Missing])
+        case deadline(Version)
+        case restart
+        case supersede(Version)
+    }
+
+    /// The one entry point, for the simulator and fuzzers: the typed `on…` methods are the same, with their
+    /// results (a new version's number, a refusal) returned directly rather than as actions.
+    public mutating func handle(_ input: Input, now: Timestamp) -> [Action] {
+        switch input {
+        case .stage(let manifest, let manifestSize, let size, let label, let forceNew):
+            return onStage(manifest: manifest, manifestSize: manifestSize, size: size, label: label, forceNew: forceNew, now: now).actions
+        case .deploy(let v, let plan, let planKey, let address, let timeout, let estimate, let leftOut, let supersede):
+            switch onDeploy(
+                v, plan: plan, planKey: planKey, ledgerAddress: address, timeout: timeout, estimate: estimate, leftOut: leftOut,
+                supersede: supersede, now: now)
+            {
+            case .success(let actions): return actions
+            case .failure(let refusal): return [.refused(refusal)]
+            }
+        case .retry(let v, let plan, let planKey, let address, let timeout, let estimate, let leftOut):
+            switch onRetry(v, plan: plan, planKey: planKey, ledgerAddress: address, timeout: timeout, estimate: estimate, leftOut: leftOut, now: now) {
+            case .success(let actions): return actions
+            case .failure(let refusal): return [.refused(refusal)]
+            }
+        case .acks(let acks): return onAcks(acks, now: now)
+        case .unverifiedAck(let node, let version, let reason): return onUnverifiedAck(node: node, version: version, reason: reason)
+        case .missingReports(let version, let reports): return onMissingReports(version, reports)
+        case .deadline(let version): return onDeadline(version, now: now)
+        case .restart: return onRestart(now: now)
+        case .supersede(let version): return onSupersede(version, now: now)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+public import BenCore
+
+/// Things worth an operator's attention, as values; the shell logs them with metadata.
+public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
+    case announcementRefused(version: Version, reason: AnnouncementRefusal)
+    case announcementAccepted(Version)
+    case tamperedChunk(index: Int, from: NodeID)
+    case tamperedManifest(from: NodeID)
+    case childUnreachable(NodeID, reason: String, adopted: [NodeID])
+    case orphaned(Version)
+    case stripeStalled(stripe: Int, missing: Int)
+    /// This relay's upload to a child fell behind what arrives for it; the newest queued chunks were handed to
+    /// the child to fetch elsewhere.
+    case backlogHandedOff(child: NodeID, chunks: Int, backlog: Int)
+    case activated(Version)
+    case refused(Version, reason: String)
+    /// Asked again about a version it already answered, the node sent its signed answer again.
+    case answeredAgain(Version, status: Ack.Status, via: String)
+    /// The node sent its signed ack or aggregate up: to its ack parent, or over NATS.
+    case aggregateSent(Version, acks: Int, missing: Int, via: String)
+    case superseded(old: Version, new: Version)
+    case protocolViolation(LinkID, String)
+
+    public var description: String {
+        switch self {
+        case .announcementRefused(let v, let r): "refused announcement of \(v): \(r)"
+        case .announcementAccepted(let v): "accepted announcement of \(v)"
+        case .tamperedChunk(let i, let n): "chunk \(i) from \(n) does not match its key; refused, fetching it elsewhere"
+        case .tamperedManifest(let n): "manifest from \(n) does not match the announced key; refused"
+        case .childUnreachable(let c, let r, let a):
+            "child \(c) unreachable (\(r)); adopted \(a.isEmpty ? "no one" : a.map(\.rawValue).joined(separator: ", "))"
+        case .orphaned(let v): "no parent reached this node for \(v); pulling from the ledger's store"
+        case .stripeStalled(let s, let m): "stripe \(s) stalled with \(m) chunks missing; fetching them elsewhere"
+        case .backlogHandedOff(let c, let n, let b):
+            "upload to \(c) is \(b) chunks behind and growing; handed it the newest \(n) to fetch elsewhere"
+        case .activated(let v): "activated \(v)"
+        case .refused(let v, let r): "refused \(v): \(r)"
+        case .answeredAgain(let v, let status, let via): "asked again about \(v): sent the same signed \(status == .active ? "ack" : "refusal") \(via)"
+        case .aggregateSent(let v, let acks, let missing, let via):
+            "sent the aggregate for \(v) \(via): \(acks) \(acks == 1 ? "ack" : "acks"), \(missing) missing"
+        case .superseded(let o, let n): "\(o) superseded by \(n)"
+        case .protocolViolation(let l, let d): "protocol violation on \(l): \(d)"
+        }
+    }
+}
