@@ -21,29 +21,53 @@ struct Deployment: Sendable {
         var wanted: Set<UInt32>
     }
 
+    /// Where the work on this version stands. What a stage needs lives in it: a signed answer exists only once
+    /// the version is answered.
+    enum Stage: Sendable {
+        /// Waiting for the manifest and chunks.
+        case receiving
+        /// Holding everything; compiling off the hot path.
+        case compiling
+        /// Swapped in, or refused; `own` is this node's signed answer, sent up (again) whenever asked.
+        case answered(own: SignedEnvelope, refused: String?)
+        /// The ledger said this node is not a target; nothing to do.
+        case notTargeted
+    }
+
+    /// How this node was reached for this version.
+    enum Contact: Sendable, Equatable {
+        /// No parent yet, and the orphan deadline has not passed.
+        case waiting
+        /// A parent reached this node at `since`, after the orphan deadline if `wasOrphan`.
+        case contacted(since: Timestamp, wasOrphan: Bool)
+        /// No parent came by the orphan deadline (at `since`): it pulls and acks straight to the ledger.
+        /// `confirmed`: the ledger accepted its pull, so it is a target of the version and may swap it in.
+        case orphan(since: Timestamp, confirmed: Bool)
+    }
+
+    /// Where this node's aggregate goes.
+    enum AckRoute: Sendable, Equatable {
+        /// No parent in stripe tree 0 yet.
+        case none
+        /// Up the link to the parent in stripe tree 0.
+        case parent(LinkID)
+        /// It had an ack parent and lost it (the link went, or the parent served tampered bytes): over NATS.
+        case lost
+    }
+
     var announcement: Announcement
     var envelope: [UInt8]
-    var phase: AgentMachine.Phase
+    var stage: Stage
     var chunkKeys: [Key]?
     var have: ChunkSet
     var relay: RelayCore
     /// This node's subtree in each stripe tree, as its parent in that tree sent it.
     var subtrees: [Int: Subtree] = [:]
     var parents: [LinkID: ParentLink] = [:]
-    /// The link to the parent in stripe tree 0, where acks go.
-    var ackParent: LinkID?
-    /// This node had an ack parent and lost it (link gone, or distrusted): acks then go straight to the ledger.
-    var ackParentLost = false
-    /// Some parent or holder has reached this node (or it reached one): no need to act as an orphan.
-    var contacted = false
-    /// The ledger accepted this node's pull: it is a target of the version. A node only compiles and swaps a
-    /// version it was contacted for or confirmed as a target of, so an announcement alone (a node outside the
-    /// selector that happens to hold the bundle) never activates anything.
-    var targetConfirmed = false
+    var ackRoute: AckRoute = .none
+    var contact: Contact = .waiting
     /// How many edges lie below this node in the ack tree (from its stripe-0 subtree), for its ack deadline.
     var ackHeight = 0
-    /// No parent came by the orphan deadline; this node pulls and acks straight to the ledger.
-    var orphaned = false
     var pulls: [LinkID: Pull] = [:]
 
     /// The links chunks of stripe `s` come on: the parent in that stripe tree, and pulls for its chunks.
@@ -64,8 +88,6 @@ struct Deployment: Sendable {
     var lastHeard: [LinkID: Timestamp] = [:]
     /// Bytes received on each link, as the shell last reported them.
     var linkBytes: [LinkID: Int64] = [:]
-    /// When this node was first contacted (or became an orphan): links not yet heard from count from here.
-    var contactedAt: Timestamp?
     /// The largest chunk of the bundle, from the manifest (for the stripe rate's chunk time).
     var chunkBytes: Int64 = 0
     var acks = AckBook()
@@ -73,6 +95,61 @@ struct Deployment: Sendable {
     var reports: [Aggregate.Missing] = []
 
     var version: Version { announcement.version }
+
+    /// The stage, as the machine reports it.
+    var phase: AgentMachine.Phase {
+        switch stage {
+        case .receiving: .receiving
+        case .compiling: .compiling
+        case .answered(_, let refused): refused.map { .refused($0) } ?? .activated
+        case .notTargeted: .notTargeted
+        }
+    }
+
+    /// This node's signed answer, once it has one.
+    var own: SignedEnvelope? {
+        if case .answered(let own, _) = stage { own } else { nil }
+    }
+
+    var isContacted: Bool {
+        if case .contacted = contact { true } else { false }
+    }
+
+    /// Whether the orphan deadline passed with no parent (it stays so if a parent comes later).
+    var isOrphaned: Bool {
+        switch contact {
+        case .waiting: false
+        case .contacted(_, let wasOrphan): wasOrphan
+        case .orphan: true
+        }
+    }
+
+    /// A node only compiles and swaps a version it was contacted for or confirmed as a target of, so an
+    /// announcement alone (a node outside the selector that happens to hold the bundle) never activates anything.
+    var mayActivate: Bool {
+        switch contact {
+        case .waiting: false
+        case .contacted: true
+        case .orphan(_, let confirmed): confirmed
+        }
+    }
+
+    /// When this node was contacted, or became an orphan: links not yet heard from count from here.
+    var contactedAt: Timestamp? {
+        switch contact {
+        case .waiting: nil
+        case .contacted(let since, _), .orphan(let since, _): since
+        }
+    }
+
+    var ackParent: LinkID? {
+        if case .parent(let link) = ackRoute { link } else { nil }
+    }
+
+    /// The link to `link` is gone or distrusted: if it was the ack parent, acks go over NATS from now on.
+    mutating func loseAckParent(_ link: LinkID) {
+        if ackParent == link { ackRoute = .lost }
+    }
     var header: FrameHeader { FrameHeader(fleet: announcement.fleet, version: announcement.version) }
     var stripeCount: Int { relay.stripeCount }
     var ledgerNode: PlanNode { PlanNode(id: AgentMachine.ledgerID, address: HostPort(announcement.ledger)!) }
@@ -105,19 +182,25 @@ struct Deployment: Sendable {
 
 /// The acks this node has gathered for the ack tree, and what it has already sent up.
 struct AckBook: Sendable {
-    var own: SignedEnvelope?
+    /// Whether anything went up yet, and whether this node's own answer was in it (a new ack parent gets
+    /// everything again).
+    enum Uplink: Sendable, Equatable {
+        case gathering
+        case sent(ownIncluded: Bool)
+    }
+
     /// Acks received from each ack child's aggregates, by the node each ack is from.
     var received: [NodeID: SignedEnvelope] = [:]
     /// What ack children reported as missing below them, by reporting child.
     var missingFromChildren: [NodeID: [Aggregate.Missing]] = [:]
     /// Ack children that have sent at least one aggregate.
     var reported: Set<NodeID> = []
-    /// Whether the first aggregate has gone up.
-    var sentUp = false
+    var uplink: Uplink = .gathering
     /// Nodes whose acks have gone up already.
     var sentAcks: Set<NodeID> = []
-    /// Whether this node's own ack has gone up.
-    var ownSent = false
+
+    var hasSentUp: Bool { uplink != .gathering }
+    var ownSent: Bool { uplink == .sent(ownIncluded: true) }
     /// Evidence about tampering relays already sent up.
     var sentEvidence: Set<Aggregate.Missing> = []
 }

@@ -22,7 +22,6 @@ extension AgentMachine {
                 at: now)
         }
         let signed = signer.sign(ack)
-        d.acks.own = signed
         // The answer is durable with the swap (one write): asked again later, even after a restart, the node
         // sends these same bytes.
         record.lastAnswer = SignedAnswer(
@@ -31,10 +30,10 @@ extension AgentMachine {
         switch outcome {
         case .compiled:
             record.active = ActiveVersion(version: version, manifest: d.announcement.manifest)
-            d.phase = .activated
+            d.stage = .answered(own: signed, refused: nil)
             actions += [.activate(version), .persist(record), .report(.activated(version))]
         case .failed(let reason):
-            d.phase = .refused(reason)
+            d.stage = .answered(own: signed, refused: reason)
             actions += [.discardCompiled(version), .persist(record), .report(.refused(version, reason: reason))]
         }
         deployment = d
@@ -71,11 +70,11 @@ extension AgentMachine {
     /// Sends up as soon as this node's own ack and every ack child's aggregate are in; after the first send,
     /// anything new goes up at once.
     mutating func maybeSendAggregate(now: Timestamp) -> [Action] {
-        guard let d = deployment, d.acks.own != nil else { return [] }
-        if d.acks.sentUp { return sendAggregate(now: now, final: false) }
+        guard let d = deployment, d.own != nil else { return [] }
+        if d.acks.hasSentUp { return sendAggregate(now: now, final: false) }
         // Acks go up the tree. A node that finished before any parent reached it (it already held the bundle)
         // waits for its parent, or for the orphan deadline, rather than messaging the ledger directly.
-        guard d.ackParent != nil || d.orphaned || d.ackParentLost else { return [] }
+        guard d.ackRoute != .none || d.isOrphaned else { return [] }
         let waiting = ackChildren(d).contains { id in
             guard let child = d.relay.children[id] else { return false }
             switch child.phase {
@@ -91,10 +90,8 @@ extension AgentMachine {
     mutating func sendAggregate(now: Timestamp, final: Bool) -> [Action] {
         guard var d = deployment else { return [] }
         var acks: [SignedEnvelope] = []
-        if let own = d.acks.own, !d.acks.ownSent {
-            acks.append(own)
-            d.acks.ownSent = true
-        }
+        let ownSent = d.acks.ownSent
+        if let own = d.own, !ownSent { acks.append(own) }
         for id in d.acks.received.keys.sorted() where !d.acks.sentAcks.contains(id) {
             acks.append(d.acks.received[id]!)
             d.acks.sentAcks.insert(id)
@@ -103,9 +100,9 @@ extension AgentMachine {
         d.acks.sentEvidence.formUnion(evidence)
         let missing = (final ? computeMissing(d) : []) + evidence
         guard final || !acks.isEmpty || !evidence.isEmpty else { return [] }
-        d.acks.sentUp = true
+        d.acks.uplink = .sent(ownIncluded: ownSent || d.own != nil)
         let aggregate = Aggregate(
-            fleet: fleet, version: d.version, relay: node, acks: acks, missing: missing, orphaned: d.orphaned)
+            fleet: fleet, version: d.version, relay: node, acks: acks, missing: missing, orphaned: d.isOrphaned)
         deployment = d
         var actions: [Action] = []
         let via: String
@@ -125,11 +122,11 @@ extension AgentMachine {
     func computeMissing(_ d: Deployment) -> [Aggregate.Missing] {
         var out: [Aggregate.Missing] = []
         var named = Set<NodeID>(d.acks.received.keys)
-        if d.acks.own != nil { named.insert(node) }
+        if d.own != nil { named.insert(node) }
         func add(_ id: NodeID, _ reason: MissingReason) {
             if named.insert(id).inserted { out.append(Aggregate.Missing(node: id, reason: reason)) }
         }
-        if d.acks.own == nil {
+        if d.own == nil {
             let held = d.chunkKeys.map { "\(d.have.cardinality)/\($0.count) chunks" } ?? "no manifest yet"
             add(node, MissingReason(.timeout, "\(d.phase) with \(held)"))
         }
@@ -192,7 +189,7 @@ extension AgentMachine {
     /// `stallAfter`. Their chunks are fetched elsewhere (backups first, then the ledger's store), a parent link
     /// that went silent is closed, and a pull that went silent is dropped for the next holder.
     mutating func checkProgress(now: Timestamp) -> [Action] {
-        guard var d = deployment, d.contacted || d.orphaned else { return [] }
+        guard var d = deployment, d.isContacted || d.isOrphaned else { return [] }
         let since = d.contactedAt ?? now
         func silent(_ link: LinkID, _ limit: Duration) -> Bool { now - (d.lastHeard[link] ?? since) >= limit }
         var actions: [Action] = []
@@ -224,10 +221,7 @@ extension AgentMachine {
                 if pull.source.id != Self.ledgerID { d.exhaustedSources.insert(pull.source.id) }
                 actions.append(.close(link, .done, reason: "nothing arrived for \(settings.stallFloor)"))
             } else if d.parents.removeValue(forKey: link) != nil {
-                if d.ackParent == link {
-                    d.ackParent = nil
-                    d.ackParentLost = true
-                }
+                d.loseAckParent(link)
                 actions.append(.close(link, .done, reason: "nothing arrived on the link; fetching its stripes elsewhere"))
             }
         }
@@ -246,9 +240,8 @@ extension AgentMachine {
         guard var d = deployment else { return [] }
         switch timer {
         case .orphan(let v):
-            guard v == d.version, !d.contacted else { return [] }
-            d.orphaned = true
-            d.contactedAt = d.contactedAt ?? now
+            guard v == d.version, !d.isContacted else { return [] }
+            if case .waiting = d.contact { d.contact = .orphan(since: now, confirmed: false) }
             deployment = d
             guard d.phase == .receiving else {
                 // Done already, and no parent came to take the ack: send it directly.
@@ -260,7 +253,7 @@ extension AgentMachine {
             if wanted.isEmpty { return [.report(.orphaned(v))] + confirmTarget(now: now) }
             return [.report(.orphaned(v))] + fetch(wanted, now: now)
         case .ackDeadline(let v):
-            guard v == d.version, !d.acks.sentUp else { return [] }
+            guard v == d.version, !d.acks.hasSentUp else { return [] }
             return sendAggregate(now: now, final: true)
         case .linkRetry(let v, let child):
             guard v == d.version else { return [] }

@@ -109,7 +109,7 @@ extension AgentMachine {
         record.highestEpoch = max(record.highestEpoch, a.epoch)
         actions.append(.persist(record))
         actions.append(.report(.announcementAccepted(a.version)))
-        deployment = makeDeployment(incoming, local: local, phase: .receiving)
+        deployment = makeDeployment(incoming, local: local, stage: .receiving)
         actions.append(.armTimer(.orphan(a.version), at: min(now + settings.orphanAfter, a.deadline)))
         actions += armRollingTimers(a, now: now)
         actions += checkComplete(now: now)
@@ -122,19 +122,13 @@ extension AgentMachine {
         var actions: [Action] = []
         if let old = deployment { actions += abandon(old, for: answer.version) }
         actions += adoptEpoch(of: incoming.announcement)
-        let phase: Phase
-        switch answer.status {
-        case .active: phase = .activated
-        case .refused: phase = .refused(answer.envelope.signed["reason"]?.stringValue ?? "")
-        }
-        var d = makeDeployment(incoming, local: local, phase: phase)
-        d.acks.own = answer.envelope
-        deployment = d
+        let refused: String? = answer.status == .refused ? answer.envelope.signed["reason"]?.stringValue ?? "" : nil
+        deployment = makeDeployment(incoming, local: local, stage: .answered(own: answer.envelope, refused: refused))
         actions.append(.armTimer(.deploymentDeadline(answer.version), at: incoming.announcement.deadline))
         return actions
     }
 
-    func makeDeployment(_ incoming: IncomingAnnouncement, local: LocalHoldings?, phase: Phase) -> Deployment {
+    func makeDeployment(_ incoming: IncomingAnnouncement, local: LocalHoldings?, stage: Deployment.Stage) -> Deployment {
         let a = incoming.announcement
         let keys = local?.chunkKeys
         let have = local?.have ?? ChunkSet(count: keys?.count ?? 0)
@@ -143,7 +137,7 @@ extension AgentMachine {
             settings: .init(sendWindow: settings.sendWindow, linkAttempts: settings.linkAttempts, linkRetryDelay: settings.linkRetryDelay),
             firstLink: deployment?.relay.nextLink ?? 1)
         return Deployment(
-            announcement: a, envelope: incoming.envelope, phase: phase, chunkKeys: keys, have: have, relay: relay,
+            announcement: a, envelope: incoming.envelope, stage: stage, chunkKeys: keys, have: have, relay: relay,
             serving: PullServer(window: settings.sendWindow))
     }
 
@@ -173,23 +167,16 @@ extension AgentMachine {
         d.relay = fresh
         d.subtrees = [:]
         d.parents = [:]
-        d.ackParent = nil
-        d.ackParentLost = false
-        d.contacted = false
-        d.targetConfirmed = false
-        d.orphaned = false
+        d.ackRoute = .none
+        d.contact = .waiting
         d.pulls = [:]
         d.exhaustedSources = []
         d.lastHeard = [:]
-        d.contactedAt = nil
-        let own = d.acks.own
         d.acks = AckBook()
-        d.acks.own = own
-        if case .refused = d.phase, own == nil { d.phase = .receiving }
         deployment = d
         // A node that already answered waits for a parent of the retry plan (it is a target only if it was
         // missing); the ledger also asks missing nodes by name, so it does not need the orphan path.
-        if own == nil {
+        if d.own == nil {
             actions.append(.armTimer(.orphan(d.version), at: min(now + settings.orphanAfter, d.announcement.deadline)))
         }
         actions += armRollingTimers(d.announcement, now: now)

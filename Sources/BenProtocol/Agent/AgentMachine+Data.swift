@@ -29,14 +29,14 @@ extension AgentMachine {
         }
         if subtree.stripe == 0 {
             d.ackHeight = subtree.height
-            d.ackParent = link
+            d.ackRoute = .parent(link)
             actions.append(.armTimer(.ackDeadline(d.version), at: ackDeadline(d)))
         }
         deployment = d
-        if subtree.stripe == 0 && d.acks.sentUp {
+        if subtree.stripe == 0 && d.acks.hasSentUp {
             // A new ack parent (an adopter): it has none of what went to the old one, so everything goes again.
             deployment!.acks.sentAcks = []
-            deployment!.acks.ownSent = false
+            deployment!.acks.uplink = .sent(ownIncluded: false)
             actions += sendAggregate(now: now, final: true)
         } else if subtree.stripe == 0 {
             // A node that finished before its parent came (it held the bundle already) acks now.
@@ -79,7 +79,7 @@ extension AgentMachine {
         for link in d.pulls.keys.sorted() { d.pulls[link]!.wanted.remove(NackEntry.manifestIndex) }
         deployment = d
         actions += pullsChanged()
-        if d.orphaned { actions += fetch(Set(missingAll().map(UInt32.init)), now: now) }
+        if d.isOrphaned { actions += fetch(Set(missingAll().map(UInt32.init)), now: now) }
         actions += checkComplete(now: now)
         return actions
     }
@@ -225,10 +225,7 @@ extension AgentMachine {
         if let parent = d.parents.removeValue(forKey: link) {
             // Nothing more is taken from this parent: close its link, and fetch its stripes elsewhere.
             for stripe in parent.stripes { wanted.formUnion(d.missing(inStripe: stripe).map(UInt32.init)) }
-            if d.ackParent == link {
-                d.ackParent = nil
-                d.ackParentLost = true
-            }
+            d.loseAckParent(link)
             actions.append(.close(link, .protocolError, reason: "served bytes that do not match their key"))
         }
         if let pull = d.pulls.removeValue(forKey: link) {
@@ -258,10 +255,10 @@ extension AgentMachine {
     /// All chunks here, the manifest known, and this node known to be a target (a parent contacted it, or the
     /// ledger accepted its pull): compile off the hot path.
     mutating func checkComplete(now: Timestamp) -> [Action] {
-        guard var d = deployment, d.phase == .receiving, d.chunkKeys != nil, d.have.isComplete, d.contacted || d.targetConfirmed else {
+        guard var d = deployment, d.phase == .receiving, d.chunkKeys != nil, d.have.isComplete, d.mayActivate else {
             return []
         }
-        d.phase = .compiling
+        d.stage = .compiling
         deployment = d
         return [.compile(d.version, manifest: d.announcement.manifest)]
     }

@@ -61,9 +61,8 @@ extension AgentMachine {
         guard var d = deployment, d.version == hello.header.version else { return actions }
         d.parents[link] = Deployment.ParentLink(node: hello.node)
         d.lastHeard[link] = now
-        if !d.contacted {
-            d.contacted = true
-            d.contactedAt = now
+        if !d.isContacted {
+            d.contact = .contacted(since: now, wasOrphan: d.isOrphaned)
             actions.append(.cancelTimer(.orphan(d.version)))
         }
         let accept = Hello(
@@ -108,7 +107,7 @@ extension AgentMachine {
             pull.phase = .requested
             d.lastHeard[link] = now
             // The ledger serves only targets: its accept confirms this node is one.
-            if pull.source.id == Self.ledgerID { d.targetConfirmed = true }
+            if pull.source.id == Self.ledgerID, case .orphan(let since, _) = d.contact { d.contact = .orphan(since: since, confirmed: true) }
             // Ask only for what the holder has; the rest goes to the next source.
             var ask: [NackEntry] = []
             var elsewhere = Set<UInt32>()
@@ -143,10 +142,7 @@ extension AgentMachine {
     public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [Action] {
         guard var d = deployment else { return [] }
         if d.parents.removeValue(forKey: link) != nil {
-            if d.ackParent == link {
-                d.ackParent = nil
-                d.ackParentLost = true
-            }
+            d.loseAckParent(link)
             deployment = d
             return []
         }
@@ -180,7 +176,7 @@ extension AgentMachine {
         }
         if d.pulls[link] != nil && code == .notTargeted {
             d.pulls[link] = nil
-            d.phase = .notTargeted
+            d.stage = .notTargeted
             deployment = d
             return [
                 .close(link, nil, reason: reason), .cancelTimer(.progressCheck(d.version)), .cancelTimer(.ackDeadline(d.version)),
