@@ -65,7 +65,8 @@ struct RelayCore: Sendable, Hashable {
     private(set) var manifestKey: Key
     /// What this relay holds (the ledger holds everything from the start).
     private(set) var have: ChunkSet
-    private(set) var children: [NodeID: Child] = [:]
+    /// The children, by node (the hand-off in RelayCore+HandOff.swift updates their queues).
+    var children: [NodeID: Child] = [:]
     private var childByLink: [LinkID: NodeID] = [:]
     /// Link numbers continue across deployments (see `init`), so a link of an older deployment that is still
     /// closing never shares its id with a new one.
@@ -347,53 +348,6 @@ struct RelayCore: Sendable, Hashable {
         children[id] = child
         childByLink[link] = id
         return [.connect(link, peer: child.node, purpose: .push)]
-    }
-
-    /// Hands off what this relay's upload cannot keep up with, and keeps quiet links alive. Call it at a steady
-    /// `interval` while children are being fed.
-    ///
-    /// A child whose queue (chunks held here, not yet sent) was at least `threshold` at the last check, has not
-    /// shrunk since, and got less than half of what the plan's stripe rate expects over the interval is being fed
-    /// slower than planned: a slow relay would otherwise pace everything below it. The newer half of that queue
-    /// is taken off it and the child is told, with NACK `lacking`, to fetch those chunks elsewhere (its backups,
-    /// then the ledger's store). A queue that is draining, or a relay sending at the planned rate (its queue
-    /// grows only because chunks arrive in bursts), is left alone. Without a planned rate, the queue alone
-    /// decides. A child this relay has sent nothing since the last check, and that still lacks chunks of its
-    /// stripes, gets an empty NACK: the relay is alive and waiting on its own parent, so the child need not go
-    /// elsewhere.
-    mutating func handOffBacklogs(threshold: Int, interval: Duration, chunkBytes: Int64) -> [RelayAction] {
-        var actions: [RelayAction] = []
-        for id in children.keys.sorted() {
-            guard var child = children[id], child.phase == .streaming, let link = child.link else { continue }
-            let sent = child.sentChunks - child.sentAtLastCheck
-            let backlog = child.queue.count
-            let rate = child.subtrees.values.first?.stripeRate ?? 0
-            let expected = rate > 0 && chunkBytes > 0 ? Double(rate) * Double(interval.milliseconds) / 1000 / Double(chunkBytes) : 0
-            let behindPlan = expected == 0 || Double(sent) < expected / 2
-            if backlog >= threshold, child.lastBacklog >= threshold, backlog >= child.lastBacklog, behindPlan {
-                let handed = Array(child.queue.suffix(backlog / 2))
-                child.queue.removeLast(handed.count)
-                for index in handed {
-                    child.queued.remove(Int(index))
-                    // Counted as the child's from now on; a NACK `want` from it puts one back in the queue.
-                    child.has.insert(Int(index))
-                }
-                actions.append(.send(link, .nack(handed.map { NackEntry(index: UInt32($0), code: .lacking) })))
-                actions.append(.report(.backlogHandedOff(child: id, chunks: handed.count, backlog: backlog)))
-            } else if sent == 0, child.inFlight == 0, child.queue.isEmpty, child.hasManifest, !isFullySent(child) {
-                actions.append(.send(link, .nack([])))
-            }
-            child.lastBacklog = child.queue.count
-            child.sentAtLastCheck = child.sentChunks
-            children[id] = child
-        }
-        return actions
-    }
-
-    /// Whether a streaming child still has at least `threshold` chunks queued here (the relay check keeps
-    /// running while one has).
-    func hasBacklog(atLeast threshold: Int) -> Bool {
-        children.values.contains { $0.phase == .streaming && $0.queue.count >= threshold }
     }
 
     /// Every child link still open or closing, for closing at the end of a deployment.

@@ -1,0 +1,48 @@
+public import BenCore
+
+extension AgentMachine {
+    /// A timer armed earlier fired.
+    public mutating func onTimer(_ timer: Timer, now: Timestamp) -> [Action] {
+        guard var d = deployment else { return [] }
+        switch timer {
+        case .orphan(let v):
+            guard v == d.version, !d.isContacted else { return [] }
+            if case .waiting = d.contact { d.contact = .orphan(since: now, confirmed: false) }
+            deployment = d
+            guard d.phase == .receiving else {
+                // Done already, and no parent came to take the ack: send it directly.
+                return [.report(.orphaned(v))] + maybeSendAggregate(now: now)
+            }
+            var wanted = Set(missingAll().map(UInt32.init))
+            if d.chunkKeys == nil { wanted.insert(NackEntry.manifestIndex) }
+            // Holding the whole bundle already, it still asks the ledger: only a target may swap it in.
+            if wanted.isEmpty { return [.report(.orphaned(v))] + confirmTarget(now: now) }
+            return [.report(.orphaned(v))] + fetch(wanted, now: now)
+        case .ackDeadline(let v):
+            guard v == d.version, !d.acks.hasSentUp else { return [] }
+            return sendAggregate(now: now, final: true)
+        case .linkRetry(let v, let child):
+            guard v == d.version else { return [] }
+            let actions = lift(d.relay.onRetry(child))
+            deployment = d
+            return actions
+        case .progressCheck(let v):
+            guard v == d.version, d.phase == .receiving else { return [] }
+            let actions: [Action] = [.armTimer(.progressCheck(v), at: now + settings.progressCheckEvery)]
+            return actions + checkProgress(now: now)
+        case .relayCheck(let v):
+            guard v == d.version else { return [] }
+            let (relayActions, next) = d.relay.relayCheck(
+                threshold: settings.handOffBacklog, interval: settings.relayCheckEvery, chunkBytes: d.chunkBytes,
+                receiving: d.phase == .receiving, now: now, deadline: d.announcement.deadline)
+            deployment = d
+            return lift(relayActions) + (next.map { [.armTimer(.relayCheck(v), at: $0)] } ?? [])
+        case .deploymentDeadline(let v):
+            guard v == d.version else { return [] }
+            // Links kept open only for acks still to come close; late acks then go up over NATS.
+            let actions = lift(d.relay.closeLingering())
+            deployment = d
+            return actions
+        }
+    }
+}
