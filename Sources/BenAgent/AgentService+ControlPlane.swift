@@ -67,6 +67,7 @@ extension AgentService {
             logger.error("cannot follow announcements", metadata: ["subject": "\(subject)", "error": "\(error)"])
             return
         }
+        logger.info("following announcements", metadata: ["subject": "\(subject)"])
         // Subscribed first, then the stored latest: nothing published in between is missed.
         do {
             if let last = try await connection.jetStream().lastMessage(stream: NATSSubjects.announceStream(fleet), subject: subject) {

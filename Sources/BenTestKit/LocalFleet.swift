@@ -152,6 +152,19 @@ public final class LocalFleet: @unchecked Sendable {
             logPath: directory.file("agent-\(node.id).log"), append: true)
     }
 
+    /// Waits until these agents (all, by default) listen for peer links and follow announcements over NATS, the
+    /// `times`-th time each (a restarted agent logs both again).
+    public func waitUntilReady(_ ids: [NodeID]? = nil, times: Int = 1, timeout: Duration = .seconds(30)) async throws {
+        let ids = ids ?? nodes.map(\.id)
+        try await waitUntil(timeout: timeout, "\(ids.count == 1 ? "\(ids[0]) is" : "the agents are") ready") {
+            ids.allSatisfy { id in
+                let log = self.agentLog(id)
+                return log.components(separatedBy: "listening for peer links").count > times
+                    && log.components(separatedBy: "following announcements").count > times
+            }
+        }
+    }
+
     /// Stops an agent: SIGTERM (graceful) or SIGKILL.
     public func stopAgent(_ id: NodeID, signal: Int32 = SIGTERM) {
         agents[id]?.signal(signal)

@@ -55,12 +55,17 @@ import Testing
         try await fleet.startLedger()
         try fleet.startAgents()
         let sleeper: NodeID = "node-3"
-        try await fleet.waitUntil(timeout: .seconds(20), "every agent heartbeats") {
-            (0..<3).allSatisfy { fleet.agentLog(NodeID("node-\($0 + 1)")!).contains("listening for peer links") }
+        try await fleet.waitUntilReady()
+        #expect(try fleet.benctl(["topology", "apply", fleet.topologyPath]).status == 0)
+        func silent() -> [String]? {
+            guard let outcome = try? fleet.benctl(["status", "--drift", "--json"]), let drift = try? JSONParser.parse(outcome.stdout) else {
+                return nil
+            }
+            return (drift["silent"]?.arrayValue ?? []).compactMap { $0["node"]?.stringValue }
         }
-        try await Task.sleep(for: .seconds(2))
+        try await fleet.waitUntil(timeout: .seconds(20), "the ledger has heard every node") { silent() == [] }
         fleet.stopAgent(sleeper, signal: SIGKILL)
-        try await Task.sleep(for: .seconds(5))
+        try await fleet.waitUntil(timeout: .seconds(20), "the ledger calls \(sleeper) silent") { silent() == [sleeper.rawValue] }
         let version = try fleet.stage(Self.intent)
         let outcome = try await fleet.benctlInBackground(["deploy", "\(version.rawValue)", "--wait", "--timeout", "5"])
         #expect(outcome.status == 2, "a required node is down: not active. \(outcome.stdout)")

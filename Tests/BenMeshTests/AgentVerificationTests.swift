@@ -33,10 +33,7 @@ import Testing
         let fleet = try await LocalFleet(nodes: 1)
         try fleet.startAgents()
         let node = fleet.nodes[0].id
-        try await fleet.waitUntil(timeout: .seconds(20), "the agent follows announcements") {
-            fleet.agentLog(node).contains("listening for peer links")
-        }
-        try await Task.sleep(for: .milliseconds(500))
+        try await fleet.waitUntilReady([node])
         return (fleet, node)
     }
 
@@ -74,10 +71,7 @@ import Testing
         // Anti-rollback survives a restart: an older version is refused by the restarted agent.
         fleet.stopAgent(node, signal: SIGKILL)
         try fleet.startAgent(node)
-        try await fleet.waitUntil(timeout: .seconds(20), "the restarted agent listens") {
-            fleet.agentLog(node).components(separatedBy: "listening for peer links").count - 1 >= 2
-        }
-        try await Task.sleep(for: .milliseconds(500))
+        try await fleet.waitUntilReady([node], times: 2)
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 11), context: .announce).canonicalBytes)
         try await fleet.waitUntil(timeout: .seconds(10), "v11 is refused as a rollback") {
             fleet.agentLog(node).contains("refused announcement of v11: older than v12")

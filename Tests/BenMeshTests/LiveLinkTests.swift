@@ -31,7 +31,10 @@ import Testing
             try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
             try? await channel.close().get()
         }
-        try await Task.sleep(for: .milliseconds(500))
+        // Every garbage link ends with a logged reason; wait for those rather than for a while.
+        try await fleet.waitUntil(timeout: .seconds(20), "the agent closed the garbage links") {
+            fleet.agentLog(node.id).components(separatedBy: "closing peer link").count > 20
+        }
         #expect(fleet.agents[node.id]?.isRunning == true, "the agent survived 40 rounds of garbage")
         let log = fleet.agentLog(node.id)
         #expect(log.contains("closing peer link"), "links were closed with a logged reason")

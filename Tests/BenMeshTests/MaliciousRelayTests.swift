@@ -42,7 +42,7 @@ import Testing
         let double = try await TamperingRelay.start(
             node: relay, key: relayKey, fleet: fleet.fleet, natsURL: fleet.nats.url)
         try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != relay.id })
-        try await Task.sleep(for: .seconds(1))
+        try await fleet.waitUntilReady(fleet.nodes.map(\.id).filter { $0 != relay.id })
 
         // The double forwards nothing until it holds the whole bundle, so its children recover through the
         // stall check (every 5 s) and its own parent in the other stripe can wait on it; the deadline leaves

@@ -43,8 +43,7 @@ import Testing
         // 80 Mbit/s ÷ 100: one 1 MiB chunk every 10.5 s.
         let child = try await SlowChild.start(node: slow, secondsPerChunk: 10.5)
         try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != slow.id })
-        try await fleet.waitUntil(timeout: .seconds(20), "the relay runs") { fleet.agents[relay]?.isRunning == true }
-        try await Task.sleep(for: .seconds(1))
+        try await fleet.waitUntilReady(fleet.nodes.map(\.id).filter { $0 != slow.id })
         let pid = try #require(fleet.agents[relay]?.pid)
         let before = try #require(ResidentMemory.of(pid))
 
