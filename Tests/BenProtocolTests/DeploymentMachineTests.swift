@@ -99,8 +99,16 @@ import Testing
 
     @Test func theDeadlineMakesItIncompleteNamingEveryMissingNodeAndWhy() {
         var machine = Self.deployed(nodes: 5)
-        _ = machine.onAcks([Self.ack("n0", 1), Self.ack("n1", 1), Self.ack("n2", 1, status: .refused, reason: "compile: bad rule")], now: Self.t0)
-        _ = machine.onMissingReports(1, [.init(node: "n3", reason: MissingReason(.unreachable, "connection refused"))])
+        let answers = AckSketch(
+            """
+            n0 active
+            n1 active
+            n2 refused: compile: bad rule
+            n3 unreachable: connection refused
+            n4 -
+            """, fleet: Self.fleet, version: 1, manifest: Self.m1, at: Self.t0 + .seconds(1))
+        _ = machine.onAcks(answers.acks, now: Self.t0)
+        _ = machine.onMissingReports(1, answers.reports)
         #expect(machine.onDeadline(1, now: Self.t0 + .seconds(30)) == [.armDeadline(1, at: Self.t0 + .seconds(60))], "early timers re-arm")
         _ = machine.onDeadline(1, now: Self.t0 + .seconds(60))
         let record = machine.versions[1]!

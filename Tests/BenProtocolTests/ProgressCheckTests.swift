@@ -7,7 +7,12 @@ import Testing
 /// not stalled, a relay waiting on its own parent says so, and only a silent link sends a node elsewhere.
 @Suite struct ProgressCheckTests {
     static let plan: Plan = {
-        var p = TestPlans.striped(nodes: 3, stripes: 1, fanOut: 1)
+        var p = PlanSketch.plan(
+            """
+            ledger -> n0
+            n0 -> n1
+            n1 -> n2
+            """)
         // 1 MiB chunks planned at 1 MiB/s: a chunk takes a second, so 4 chunk times is 4 s.
         p.stripeRate = 1 << 20
         return p
