@@ -74,9 +74,11 @@ let package = Package(
         .target(name: "BenTopology", dependencies: ["BenCore", yams], swiftSettings: swiftSettings),
         .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
 
-        // IO around the cores.
-        .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
-        .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
+        // IO around the cores. BenFiles is the one way a file is written whole or not at all (temp file, fsync,
+        // rename, folder fsync), over swift-system, for the store, key files, the agent's state, benctl and ben-sim.
+        .target(name: "BenFiles", dependencies: [systemPackage], swiftSettings: swiftSettings),
+        .target(name: "BenCrypto", dependencies: ["BenCore", "BenFiles", "CSodium"], swiftSettings: swiftSettings),
+        .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto", "BenFiles"], swiftSettings: swiftSettings),
         .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging, coreMetrics], swiftSettings: swiftSettings),
         .target(
             name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
@@ -105,8 +107,8 @@ let package = Package(
         .target(
             name: "BenAgent",
             dependencies: [
-                "BenCore", "BenCrypto", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenMetrics", atomics,
-                logging, nioCore, nioPosix,
+                "BenCore", "BenCrypto", "BenFiles", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenMetrics",
+                atomics, logging, nioCore, nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
@@ -116,13 +118,15 @@ let package = Package(
         // The simulator (DESIGN §2, issue 8): a flow engine for fleets of 10^5-10^6 nodes, and a protocol engine that
         // drives the real BenProtocol machines over a simulated network. Its code and scenarios live under Sim/.
         .target(
-            name: "BenSim", dependencies: ["BenCore", "BenCrypto", "BenTopology", "BenProtocol", yams, collections],
+            name: "BenSim", dependencies: ["BenCore", "BenCrypto", "BenFiles", "BenTopology", "BenProtocol", yams, collections],
             path: "Sim/Sources/BenSim", swiftSettings: swiftSettings),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "benctl",
-            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenIntent", "BenTopology", "BenNATS", argumentParser, logging],
+            dependencies: [
+                "BenCore", "BenCrypto", "BenFiles", "BenStore", "BenIntent", "BenTopology", "BenNATS", argumentParser, logging, systemPackage,
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-ledger",
