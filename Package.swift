@@ -85,14 +85,14 @@ let package = Package(
             swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
-        // shell that reports needs no HTTP); BenOperations exposes them, and health, logs, config files and the
-        // ledger's status page, for the executables to wire.
+        // shell that reports needs no HTTP); BenOperations exposes them, and health, logs, config files, the options
+        // every daemon takes (`DaemonOptions`) and the ledger's status page, for the executables to wire.
         .target(name: "BenMetrics", dependencies: ["BenCore", "BenTopology", coreMetrics], swiftSettings: swiftSettings),
         .target(
             name: "BenOperations",
             dependencies: [
-                "BenCore", "BenMetrics", hummingbird, prometheus, coreMetrics, metrics, logging, configuration, lifecycle, nioCore, yams,
-                systemPackage,
+                "BenCore", "BenCrypto", "BenMetrics", "BenTopology", argumentParser, hummingbird, prometheus, coreMetrics, metrics, logging,
+                configuration, lifecycle, nioCore, yams, systemPackage,
             ],
             swiftSettings: swiftSettings),
 
