@@ -69,9 +69,12 @@ let package = Package(
 
         // Pure cores.
         .target(name: "BenCore", swiftSettings: swiftSettings),
-        .target(name: "BenIntent", dependencies: ["BenCore", yams, atomics], swiftSettings: swiftSettings),
+        // The one reader of Ben's YAML files (topology files, scenarios, intent sources): fields checked against the
+        // names allowed, located problems, syntax errors. Pure, like the cores that use it.
+        .target(name: "BenYAML", dependencies: ["BenCore", yams], swiftSettings: swiftSettings),
+        .target(name: "BenIntent", dependencies: ["BenCore", "BenYAML", yams, atomics], swiftSettings: swiftSettings),
         // Topology files, validation, the planner and the cost model.
-        .target(name: "BenTopology", dependencies: ["BenCore", yams], swiftSettings: swiftSettings),
+        .target(name: "BenTopology", dependencies: ["BenCore", "BenYAML", yams], swiftSettings: swiftSettings),
         .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
 
         // IO around the cores. BenFiles is the one way a file is written whole or not at all (temp file, fsync,
@@ -118,7 +121,7 @@ let package = Package(
         // The simulator (DESIGN §2, issue 8): a flow engine for fleets of 10^5-10^6 nodes, and a protocol engine that
         // drives the real BenProtocol machines over a simulated network. Its code and scenarios live under Sim/.
         .target(
-            name: "BenSim", dependencies: ["BenCore", "BenCrypto", "BenFiles", "BenTopology", "BenProtocol", yams, collections],
+            name: "BenSim", dependencies: ["BenCore", "BenCrypto", "BenFiles", "BenTopology", "BenProtocol", "BenYAML", yams, collections],
             path: "Sim/Sources/BenSim", swiftSettings: swiftSettings),
 
         // Executables: argument parsing and wiring only.

@@ -1,4 +1,4 @@
-import BenCore
+public import BenCore
 
 /// What is wrong with a topology file or a planning request, in the terms of the person who has to fix it.
 ///
@@ -33,12 +33,9 @@ public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     public var code: Code
-    /// The file the problem is in; empty for a planning request or a topology built in memory.
-    public var file: String
-    /// 1-based line in `file`; 0 when the problem has no single line (the file as a whole, a request).
-    public var line: Int
-    /// Path of the field, or the request parameter (`--down`), or empty for the document as a whole.
-    public var field: String
+    /// Where: the file (empty when the problem is not in one), the 1-based line (0 when there is no single line) and
+    /// the path of the field (empty for the document as a whole).
+    public var location: FileLocation
     /// What is wrong, in one clause.
     public var problem: String
     /// What to do about it, in one clause.
@@ -46,22 +43,26 @@ public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible 
 
     public init(_ code: Code, file: String = "", line: Int = 0, field: String, problem: String, fix: String) {
         self.code = code
-        self.file = file
-        self.line = line
-        self.field = field
+        self.location = FileLocation(file: file, line: line, field: field)
         self.problem = problem
         self.fix = fix
     }
 
-    /// `file:line: field: problem; fix`, leaving out the parts that are unknown.
-    public var description: String {
-        var out = ""
-        if !file.isEmpty { out += line > 0 ? "\(file):\(line): " : "\(file): " }
-        if !field.isEmpty { out += "\(field): " }
-        out += problem
-        if !fix.isEmpty { out += "; \(fix)" }
-        return out
+    public var file: String {
+        get { location.file }
+        set { location.file = newValue }
     }
+    public var line: Int {
+        get { location.line }
+        set { location.line = newValue }
+    }
+    public var field: String {
+        get { location.field }
+        set { location.field = newValue }
+    }
+
+    /// `file:line: field: problem; fix`, leaving out the parts that are unknown.
+    public var description: String { location.describe(problem, fix: fix) }
 
     /// The same problem, placed in a file (for errors raised by the planner during validation).
     func located(file: String, line: Int) -> TopologyError {
