@@ -25,6 +25,7 @@ let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-p
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let configuration = Target.Dependency.product(name: "Configuration", package: "swift-configuration")
 let systemPackage = Target.Dependency.product(name: "SystemPackage", package: "swift-system")
+let subprocess = Target.Dependency.product(name: "Subprocess", package: "swift-subprocess")
 
 let package = Package(
     name: "Ben",
@@ -61,6 +62,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
+        // The test kit runs programs to completion with it (ProcessRunner.run).
+        .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -115,7 +118,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .target(
-            name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore],
+            name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", nioCore, subprocess, systemPackage],
             swiftSettings: swiftSettings),
 
         // The simulator (DESIGN §2, issue 8): a flow engine for fleets of 10^5-10^6 nodes, and a protocol engine that
