@@ -5,7 +5,7 @@ public import BenCore
 /// Every problem names where it is (file and line, when it comes from a file), the field (a path such as
 /// `regions[eu-1].zones[a].racks[r01].nodes[proxy-7].address`) and what to do about it. `description` is the
 /// exact line `benctl topology check` prints, so a test can compare it whole.
-public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible, FileLocated {
     /// A stable name for the kind of problem, for scripts and `--json` output. New codes may be added.
     public enum Code: String, Sendable, Hashable, CaseIterable {
         /// The text is not YAML (or not UTF-8).
@@ -48,18 +48,6 @@ public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible 
         self.fix = fix
     }
 
-    public var file: String {
-        get { location.file }
-        set { location.file = newValue }
-    }
-    public var line: Int {
-        get { location.line }
-        set { location.line = newValue }
-    }
-    public var field: String {
-        get { location.field }
-        set { location.field = newValue }
-    }
 
     /// `file:line: field: problem; fix`, leaving out the parts that are unknown.
     public var description: String { location.describe(problem, fix: fix) }

@@ -5,7 +5,7 @@ public import BenCore
 /// A scenario problem names the file, the line and the field (`scenarios/dc.yaml:12: faults.kill[0].at: …`) and
 /// says what to do; a run problem (an unplannable fleet, an engine asked for more than it can hold) names the
 /// scenario and the setting to change. `description` is the line `ben-sim` prints.
-public struct SimError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct SimError: Error, Sendable, Hashable, CustomStringConvertible, FileLocated {
     /// A stable name for the kind of problem, for scripts; new codes may be added.
     public enum Code: String, Sendable, Hashable, CaseIterable {
         /// The scenario file cannot be read, or is not YAML.
@@ -41,18 +41,6 @@ public struct SimError: Error, Sendable, Hashable, CustomStringConvertible {
         self.fix = fix
     }
 
-    public var file: String {
-        get { location.file }
-        set { location.file = newValue }
-    }
-    public var line: Int {
-        get { location.line }
-        set { location.line = newValue }
-    }
-    public var field: String {
-        get { location.field }
-        set { location.field = newValue }
-    }
 
     /// `file:line: field: problem; fix`, leaving out the parts that are unknown.
     public var description: String { location.describe(problem, fix: fix) }

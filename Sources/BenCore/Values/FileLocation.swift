@@ -64,3 +64,27 @@ public struct FileLocation: Sendable, Hashable {
     /// Joins a field path: `regions[eu-1].zones`; a name alone at the top.
     public static func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 }
+
+/// A value placed in a file, such as a module's error: the parts of its `location` read and written directly.
+public protocol FileLocated {
+    var location: FileLocation { get set }
+}
+
+extension FileLocated {
+    public var file: String {
+        get { location.file }
+        set { location.file = newValue }
+    }
+    public var line: Int {
+        get { location.line }
+        set { location.line = newValue }
+    }
+    public var column: Int {
+        get { location.column }
+        set { location.column = newValue }
+    }
+    public var field: String {
+        get { location.field }
+        set { location.field = newValue }
+    }
+}

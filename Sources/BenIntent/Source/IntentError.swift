@@ -2,7 +2,7 @@ public import BenCore
 
 /// A problem with an intent source or a compiled artifact, in the operator's terms: the file, line and column,
 /// the field (`rules[2].when`), what is wrong and what to do. Its description is the line `benctl` prints.
-public struct IntentError: Error, Sendable, Hashable, Comparable, CustomStringConvertible {
+public struct IntentError: Error, Sendable, Hashable, Comparable, CustomStringConvertible, FileLocated {
     public enum Code: String, Sendable, Hashable {
         case yamlSyntax = "yaml_syntax"
         case unknownKey = "unknown_key"
@@ -35,22 +35,6 @@ public struct IntentError: Error, Sendable, Hashable, Comparable, CustomStringCo
         self.message = message
     }
 
-    public var file: String {
-        get { location.file }
-        set { location.file = newValue }
-    }
-    public var line: Int {
-        get { location.line }
-        set { location.line = newValue }
-    }
-    public var column: Int {
-        get { location.column }
-        set { location.column = newValue }
-    }
-    public var field: String {
-        get { location.field }
-        set { location.field = newValue }
-    }
 
     public var description: String { location.describe(message) }
 
