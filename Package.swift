@@ -25,6 +25,7 @@ let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-p
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let configuration = Target.Dependency.product(name: "Configuration", package: "swift-configuration")
 let systemPackage = Target.Dependency.product(name: "SystemPackage", package: "swift-system")
+let subprocess = Target.Dependency.product(name: "Subprocess", package: "swift-subprocess")
 
 let package = Package(
     name: "Ben",
@@ -61,6 +62,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
         .package(url: "https://github.com/apple/swift-configuration", exact: "1.4.0", traits: [.defaults, "YAML"]),
         .package(url: "https://github.com/apple/swift-system", exact: "1.8.1"),
+        // The test kit runs programs to completion with it (ProcessRunner.run).
+        .package(url: "https://github.com/swiftlang/swift-subprocess", exact: "1.0.2"),
     ],
     targets: [
         // C stays behind one door each: only BenNATS imports CNats, only BenCrypto imports CSodium.
@@ -69,14 +72,19 @@ let package = Package(
 
         // Pure cores.
         .target(name: "BenCore", swiftSettings: swiftSettings),
-        .target(name: "BenIntent", dependencies: ["BenCore", yams, atomics], swiftSettings: swiftSettings),
+        // The one reader of Ben's YAML files (topology files, scenarios, intent sources): fields checked against the
+        // names allowed, located problems, syntax errors. Pure, like the cores that use it.
+        .target(name: "BenYAML", dependencies: ["BenCore", yams], swiftSettings: swiftSettings),
+        .target(name: "BenIntent", dependencies: ["BenCore", "BenYAML", yams, atomics], swiftSettings: swiftSettings),
         // Topology files, validation, the planner and the cost model.
-        .target(name: "BenTopology", dependencies: ["BenCore", yams], swiftSettings: swiftSettings),
+        .target(name: "BenTopology", dependencies: ["BenCore", "BenYAML", yams], swiftSettings: swiftSettings),
         .target(name: "BenProtocol", dependencies: ["BenCore", nioCore], swiftSettings: swiftSettings),
 
-        // IO around the cores.
-        .target(name: "BenCrypto", dependencies: ["BenCore", "CSodium"], swiftSettings: swiftSettings),
-        .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto"], swiftSettings: swiftSettings),
+        // IO around the cores. BenFiles is the one way a file is written whole or not at all (temp file, fsync,
+        // rename, folder fsync), over swift-system, for the store, key files, the agent's state, benctl and ben-sim.
+        .target(name: "BenFiles", dependencies: [systemPackage], swiftSettings: swiftSettings),
+        .target(name: "BenCrypto", dependencies: ["BenCore", "BenFiles", "CSodium"], swiftSettings: swiftSettings),
+        .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto", "BenFiles"], swiftSettings: swiftSettings),
         .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging, coreMetrics], swiftSettings: swiftSettings),
         .target(
             name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
@@ -85,14 +93,14 @@ let package = Package(
         .target(name: "BenShell", dependencies: ["BenCore", "BenProtocol", "BenPeerLink", nioCore, logging], swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
-        // shell that reports needs no HTTP); BenOperations exposes them, and health, logs, config files and the
-        // ledger's status page, for the executables to wire.
+        // shell that reports needs no HTTP); BenOperations exposes them, and health, logs, config files, the options
+        // every daemon takes (`DaemonOptions`) and the ledger's status page, for the executables to wire.
         .target(name: "BenMetrics", dependencies: ["BenCore", "BenTopology", coreMetrics], swiftSettings: swiftSettings),
         .target(
             name: "BenOperations",
             dependencies: [
-                "BenCore", "BenMetrics", hummingbird, prometheus, coreMetrics, metrics, logging, configuration, lifecycle, nioCore, yams,
-                systemPackage,
+                "BenCore", "BenCrypto", "BenMetrics", "BenTopology", argumentParser, hummingbird, prometheus, coreMetrics, metrics, logging,
+                configuration, lifecycle, nioCore, yams, systemPackage,
             ],
             swiftSettings: swiftSettings),
 
@@ -109,24 +117,26 @@ let package = Package(
             name: "BenAgent",
             dependencies: [
                 "BenShell",
-                "BenCore", "BenCrypto", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenMetrics", atomics,
-                logging, nioCore, nioPosix,
+                "BenCore", "BenCrypto", "BenFiles", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenMetrics",
+                atomics, logging, nioCore, nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
-            name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenSim", nioCore],
+            name: "BenTestKit", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenSim", nioCore, subprocess, systemPackage],
             swiftSettings: swiftSettings),
 
         // The simulator (DESIGN §2, issue 8): a flow engine for fleets of 10^5-10^6 nodes, and a protocol engine that
         // drives the real BenProtocol machines over a simulated network. Its code and scenarios live under Sim/.
         .target(
-            name: "BenSim", dependencies: ["BenCore", "BenCrypto", "BenTopology", "BenProtocol", yams, collections],
+            name: "BenSim", dependencies: ["BenCore", "BenCrypto", "BenFiles", "BenTopology", "BenProtocol", "BenYAML", yams, collections],
             path: "Sim/Sources/BenSim", swiftSettings: swiftSettings),
 
         // Executables: argument parsing and wiring only.
         .executableTarget(
             name: "benctl",
-            dependencies: ["BenCore", "BenCrypto", "BenStore", "BenIntent", "BenTopology", "BenNATS", argumentParser, logging],
+            dependencies: [
+                "BenCore", "BenCrypto", "BenFiles", "BenStore", "BenIntent", "BenTopology", "BenNATS", argumentParser, logging, systemPackage,
+            ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-ledger",

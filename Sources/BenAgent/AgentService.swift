@@ -8,7 +8,6 @@ import BenProtocol
 import BenStore
 public import Logging
 import NIOCore
-import Atomics
 
 /// `ben-agent`'s shell: feeds real IO into the pure `AgentMachine` and carries out what it decides.
 ///
@@ -27,7 +26,7 @@ public actor AgentService {
     let operations = AgentOperations()  // metrics only (AgentService+Operations.swift)
     var machine: AgentMachine
     /// The intent this node serves: swapped atomically, read without waiting.
-    public nonisolated let holder: IntentHolder
+    public nonisolated let holder: ActiveIntent
     var compiled: [Version: CompiledIntent] = [:]
     /// Inbound links whose first HELLO has not arrived yet.
     var unintroduced: Set<LinkID> = []
@@ -80,7 +79,7 @@ public actor AgentService {
         links = LinkSet(
             logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }, linger: configuration.peerLink.closeLinger)
         runtime = ShellRuntime(links: links, logger: logger, clockOffset: configuration.clockOffset)
-        holder = IntentHolder()
+        holder = ActiveIntent()
         acksToDrop = configuration.faultDropAcks
         (heartbeatStream, heartbeatTrigger) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
@@ -181,30 +180,5 @@ public actor AgentService {
         case .nack(let entries): return .nack(header, entries)
         case .bye(let code, let reason): return .bye(header, code: code, reason: reason)
         }
-    }
-}
-
-/// The hot-swap holder as the agent exposes it: nothing before the first activation, then one reference to
-/// (compiled intent, version), swapped atomically so the two never disagree. Readers load it lock-free and
-/// never wait on a writer or a compile (the same scheme as BenIntent's `ActiveIntent`, with the version).
-public final class IntentHolder: Sendable {
-    final class Box: AtomicReference, Sendable {
-        let intent: CompiledIntent
-        let version: Version
-        init(_ intent: CompiledIntent, _ version: Version) {
-            self.intent = intent
-            self.version = version
-        }
-    }
-
-    private let slot = ManagedAtomic<Box?>(nil)
-
-    /// The intent in force and its version, or nil before the first activation.
-    public var current: (intent: CompiledIntent, version: Version)? {
-        slot.load(ordering: .acquiring).map { ($0.intent, $0.version) }
-    }
-
-    func swap(to intent: CompiledIntent, version: Version) {
-        slot.store(Box(intent, version), ordering: .releasing)
     }
 }

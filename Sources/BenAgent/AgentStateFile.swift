@@ -1,4 +1,5 @@
 import BenCore
+import BenFiles
 public import BenProtocol
 import Glibc
 
@@ -68,20 +69,10 @@ public struct AgentStateFile: Sendable {
             object["answered_issue"] = .string(answer.answeredIssue.rfc3339)
         }
         let bytes = Array((try! CanonicalJSON.string(.object(object)) + "\n").utf8)
-        let temp = path + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(path: temp, detail: String(cString: strerror(errno))) }
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = fsync(fd)
-        close(fd)
-        guard written == bytes.count, synced == 0, rename(temp, path) == 0 else {
-            throw .io(path: path, detail: String(cString: strerror(errno)))
-        }
-        let directory = String(path[..<path.lastIndex(of: "/")!])
-        let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
+        do {
+            try AtomicFile.write(bytes, to: path)
+        } catch {
+            throw .io(path: error.path, detail: error.reason)
         }
     }
 }

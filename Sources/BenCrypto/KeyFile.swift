@@ -1,4 +1,5 @@
 import BenCore
+import BenFiles
 import Glibc
 
 /// Ed25519 key files: exactly the 32-byte seed, mode 0600.
@@ -6,24 +7,15 @@ import Glibc
 /// A key file that others can read is refused rather than used, because a leaked ledger or node key lets anyone
 /// forge announcements or acks; the error says which `chmod` fixes it.
 public enum KeyFile {
-    /// Writes `key`'s seed to `path` with mode 0600, atomically (temp file, fsync, rename). Refuses to replace
+    /// Writes `key`'s seed to `path` with mode 0600, atomically (`AtomicFile`). Refuses to replace
     /// an existing file unless `overwrite` is set, so a keygen typo cannot destroy a key.
     public static func write(_ key: SigningKey, to path: String, overwrite: Bool = false) throws(KeyFileError) {
         if !overwrite && access(path, F_OK) == 0 { throw .exists(path: path) }
-        let temp = path + ".tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw .io(path: path, operation: "create", errno: errno) }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(temp) }
+        do {
+            try AtomicFile.write(key.seed, to: path, permissions: .ownerReadWrite)
+        } catch {
+            throw .io(path: path, operation: error.step.rawValue, errno: error.errno.rawValue)
         }
-        let seed = key.seed
-        let written = seed.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, 32) }
-        guard written == 32 else { throw .io(path: path, operation: "write", errno: errno) }
-        guard fchmod(fd, 0o600) == 0, fsync(fd) == 0 else { throw .io(path: path, operation: "sync", errno: errno) }
-        guard rename(temp, path) == 0 else { throw .io(path: path, operation: "rename", errno: errno) }
-        ok = true
     }
 
     /// Reads a key file, refusing one that group or others can read or write.

@@ -111,7 +111,7 @@ public enum OperationsError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .config(let file, let key, let detail):
-            "\(file)\(key.map { ": \($0)" } ?? ""): \(detail)"
+            FileLocation(file: file, field: key ?? "").describe(detail)
         case .missing(let key, let file):
             "--\(key.flagName) is required: pass it, or set \(key) in \(file ?? "a config file (--config FILE)")"
         case .invalid(let key, let file, let value, let expected):

@@ -1,5 +1,6 @@
 public import BenCore
 import BenCrypto
+import BenFiles
 import Glibc
 import Synchronization
 
@@ -98,17 +99,11 @@ public struct ChunkStore: Sendable {
 
     func writeTemporary(_ buffer: UnsafeRawBufferPointer, key: Key, sync: Bool) throws(StoreError) -> String {
         let temp = "\(tmpPath)/\(getpid()).\(Self.counter.next()).\(key.short)"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(path: temp, operation: "create", errno: errno) }
-        do throws(StoreError) {
-            try FileIO.writeAll(fd, buffer, path: temp)
-            if sync && fdatasync(fd) != 0 { throw StoreError.io(path: temp, operation: "fdatasync", errno: errno) }
+        do {
+            try AtomicFile.writeTemporary(buffer, at: temp, sync: sync ? .data : .none)
         } catch {
-            close(fd)
-            unlink(temp)
-            throw error
+            throw .io(path: error.path, operation: error.step == .sync ? "fdatasync" : error.step.rawValue, errno: error.errno.rawValue)
         }
-        close(fd)
         return temp
     }
 

@@ -1,7 +1,8 @@
+import BenFiles
 import Glibc
 
 /// Thin POSIX helpers for the store: it needs exact control of fsync, rename and O_EXCL, which is why it does
-/// not go through Foundation's FileManager.
+/// not go through Foundation's FileManager. Writing and syncing are `AtomicFile`'s, shared with every other writer.
 enum FileIO {
     /// Creates `path` and any missing parents.
     static func makeDirectory(_ path: String) throws(StoreError) {
@@ -14,19 +15,6 @@ enum FileIO {
     }
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
-
-    /// Writes all of `buffer` to `fd`, retrying short writes and EINTR.
-    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws(StoreError) {
-        var offset = 0
-        while offset < buffer.count {
-            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, operation: "write", errno: errno)
-            }
-            offset += n
-        }
-    }
 
     /// Reads up to `buffer.count` bytes, retrying short reads until EOF; returns how many were read.
     static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws(StoreError) -> Int {
@@ -63,10 +51,11 @@ enum FileIO {
     }
 
     static func fsyncDirectory(_ path: String) throws(StoreError) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io(path: path, operation: "open directory", errno: errno) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw .io(path: path, operation: "fsync directory", errno: errno) }
+        do {
+            try AtomicFile.syncDirectory(path)
+        } catch {
+            throw .io(path: path, operation: error.step == .openDirectory ? "open directory" : "fsync directory", errno: error.errno.rawValue)
+        }
     }
 
     /// Names in a directory, without "." and "..".

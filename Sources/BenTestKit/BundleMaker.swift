@@ -11,8 +11,8 @@ public enum BundleMaker {
     public static func bundle(
         intent: String, folder: String, payloadBytes: Int, chunkSize: Int = 1 << 20, payloadRoles: [Role] = [.dataMigrator],
         seed: UInt64 = 1
-    ) throws -> Key {
-        let built = try ProcessRunner.run(ProcessRunner.product("benctl"), ["build", intent, "-o", folder, "--chunk-size", "\(chunkSize)"])
+    ) async throws -> Key {
+        let built = try await ProcessRunner.run(ProcessRunner.product("benctl"), ["build", intent, "-o", folder, "--chunk-size", "\(chunkSize)"])
         guard built.status == 0 else { throw LocalFleetError("benctl build failed: \(built.stderr)") }
         let store = try ChunkStore(root: folder, settings: .init(chunkSize: chunkSize))
         let keyText = try String(contentsOfFile: folder + "/manifest.key", encoding: .utf8).split(separator: "\n").first.map(String.init) ?? ""

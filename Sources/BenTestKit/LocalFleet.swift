@@ -114,7 +114,7 @@ public final class LocalFleet: @unchecked Sendable {
 
     public func startLedger() async throws {
         ledger = try launchLedger(seedPort: ledgerPort, arguments: ledgerArguments + leaseArguments)
-        try await waitUntil(timeout: .seconds(30), "the ledger answers") { (try? self.benctl(["versions"]))?.status == 0 }
+        try await waitUntil(timeout: .seconds(30), "the ledger answers") { (try? await self.benctl(["versions"]))?.status == 0 }
     }
 
     /// Starts a `ben-ledger` for this fleet without waiting for it: on the fleet's data directory unless `data`
@@ -178,8 +178,8 @@ public final class LocalFleet: @unchecked Sendable {
 
     /// Runs benctl against this fleet (fleet, NATS and operator key set in its environment).
     @discardableResult
-    public func benctl(_ arguments: [String]) throws -> ProcessRunner.Outcome {
-        try ProcessRunner.run(
+    public func benctl(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
+        try await ProcessRunner.run(
             ProcessRunner.product("benctl"), arguments,
             // Its own config folder: a context the developer selected must not reach into a test.
             environment: [
@@ -188,21 +188,17 @@ public final class LocalFleet: @unchecked Sendable {
             ])
     }
 
-    /// `benctl` on a thread of its own, for a test that runs in-process doubles (a tampering relay, a slow child):
-    /// a blocking wait on the concurrency pool's few threads would starve them.
+    /// `benctl` for a test that runs in-process doubles (a tampering relay, a slow child). `benctl` no longer blocks
+    /// a thread while the child runs (swift-subprocess awaits it), so this is `benctl` itself, kept for its callers.
     public func benctlInBackground(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(with: Result { try self.benctl(arguments) })
-            }
-        }
+        try await benctl(arguments)
     }
 
     /// Polls `condition` every 100 ms until it holds or `timeout` passes, without holding a pool thread.
-    public func waitUntil(timeout: Duration, _ what: String, _ condition: () -> Bool) async throws {
+    public func waitUntil(timeout: Duration, _ what: String, _ condition: () async -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if condition() { return }
+            if await condition() { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw LocalFleetError("timed out waiting until \(what)\n" + diagnostics())
@@ -225,10 +221,10 @@ public final class LocalFleet: @unchecked Sendable {
     }
 
     /// Applies the topology, builds and stages an intent folder; returns the version.
-    public func stage(_ intent: String) throws -> Version {
-        let applied = try benctl(["topology", "apply", topologyPath])
+    public func stage(_ intent: String) async throws -> Version {
+        let applied = try await benctl(["topology", "apply", topologyPath])
         guard applied.status == 0 else { throw LocalFleetError("topology apply failed: \(applied.stderr)") }
-        let staged = try benctl(["stage", intent, "--json"])
+        let staged = try await benctl(["stage", intent, "--json"])
         guard staged.status == 0, let json = try? JSONParser.parse(staged.stdout), let v = json["version"]?.intValue else {
             throw LocalFleetError("stage failed: \(staged.stderr)")
         }
@@ -262,8 +258,8 @@ public final class LocalFleet: @unchecked Sendable {
     }
 
     /// The ledger's status of a version (`benctl status V --json`).
-    public func status(_ version: Version) throws -> DeploymentStatus {
-        let outcome = try benctl(["status", "\(version.rawValue)", "--json"])
+    public func status(_ version: Version) async throws -> DeploymentStatus {
+        let outcome = try await benctl(["status", "\(version.rawValue)", "--json"])
         guard !outcome.stdout.isEmpty else { throw LocalFleetError("status failed: \(outcome.stderr)") }
         return try DeploymentStatus(json: try JSONParser.parse(outcome.stdout))
     }

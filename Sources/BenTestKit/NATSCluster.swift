@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// A real three-server (or n-server) nats-server cluster with JetStream for one test: loopback only, free
 /// ports, a store folder and a `server_name` each, every server routing to every other. Streams and key-value
@@ -42,8 +45,8 @@ public final class NATSCluster: Sendable {
     /// One server's `/jsz` report (its own view of JetStream), or nil if it does not answer.
     public func jsz(_ index: Int, query: String = "streams=true") -> [String: Any]? {
         guard let url = URL(string: "http://127.0.0.1:\(monitorPorts[index])/jsz?\(query)"),
-            let outcome = try? ProcessRunner.run("/usr/bin/curl", ["-s", "--max-time", "5", url.absoluteString]), outcome.status == 0,
-            let object = try? JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any]
+            let data = Self.get(url),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { return nil }
         return object
     }
@@ -93,5 +96,24 @@ public final class NATSCluster: Sendable {
             try await Task.sleep(for: .milliseconds(200))
         }
         throw NATSServer.Failure(description: "the cluster elected no JetStream meta leader within \(timeout)")
+    }
+}
+
+extension NATSCluster {
+    /// The body of an HTTP GET, or nil on any failure or after 5 s: the servers' monitoring ports are on this machine.
+    static func get(_ url: URL) -> Data? {
+        final class Box: @unchecked Sendable {
+            // Written once by the session's callback before `done` is signalled, read after.
+            var data: Data?
+            let done = DispatchSemaphore(value: 0)
+        }
+        let box = Box()
+        let task = URLSession.shared.dataTask(with: URLRequest(url: url, timeoutInterval: 5)) { data, response, _ in
+            box.data = (response as? HTTPURLResponse)?.statusCode == 200 ? data : nil
+            box.done.signal()
+        }
+        task.resume()
+        box.done.wait()
+        return box.data
     }
 }

@@ -1,6 +1,12 @@
 public import Foundation
+import Subprocess
+import SystemPackage
 
 /// Runs Ben's own executables and other programs from tests, with real processes.
+///
+/// Programs that run to completion go through swiftlang/swift-subprocess (`run`). A daemon a test keeps running,
+/// signals and reads the log of is a `BackgroundProcess`: swift-subprocess runs a child only inside the scope of one
+/// `run` call, while a test holds its daemons across awaits, restarts them and kills them by pid in `deinit`.
 ///
 /// Every process a test starts is killed by pid when the test lets go of it, so a failing test leaves nothing
 /// running.
@@ -37,41 +43,27 @@ public enum ProcessRunner {
         return FileManager.default.currentDirectoryPath
     }
 
-    /// Runs `executable` to completion and captures its output.
+    /// The most output of one stream `run` keeps (a 100 000-node plan as JSON is well under it).
+    public static let outputLimit = 512 << 20
+
+    /// Runs `executable` to completion and captures its output. `environment` is added to this process's; `input`
+    /// is written to its standard input, which is then closed (with no input, it reads end of file at once).
     public static func run(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil, input: String? = nil,
         currentDirectory: String? = nil
-    ) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    ) async throws -> Outcome {
+        var overrides: [Environment.Key: String?] = [:]
+        for (name, value) in environment ?? [:] { overrides[Environment.Key(stringLiteral: name)] = value }
+        let result = try await Subprocess.run(
+            .path(FilePath(executable)), arguments: Arguments(arguments), environment: .inherit.updating(overrides),
+            workingDirectory: currentDirectory.map { FilePath($0) }, input: .array(Array((input ?? "").utf8)),
+            output: .string(limit: outputLimit), error: .string(limit: outputLimit))
+        let status: Int32
+        switch result.terminationStatus {
+        case .exited(let code): status = code
+        case .signaled(let signal): status = signal
         }
-        if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let inPipe = Pipe()
-        process.standardInput = inPipe
-        try process.run()
-        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try? inPipe.fileHandleForWriting.close()
-        // Drain both pipes while the process runs, so a chatty child never blocks on a full pipe.
-        let collector = OutputCollector()
-        let group = DispatchGroup()
-        for (pipe, isErr) in [(out, false), (err, true)] {
-            group.enter()
-            DispatchQueue.global().async {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                collector.set(data, isErr: isErr)
-                group.leave()
-            }
-        }
-        process.waitUntilExit()
-        group.wait()
-        return Outcome(status: process.terminationStatus, stdout: collector.stdout, stderr: collector.stderr)
+        return Outcome(status: status, stdout: result.standardOutput, stderr: result.standardError)
     }
 
     /// Finds a program on PATH.
@@ -83,23 +75,6 @@ public enum ProcessRunner {
         return nil
     }
 }
-
-private final class OutputCollector: @unchecked Sendable {
-    // Guarded by `lock`; written once per stream from the draining threads.
-    private let lock = NSLock()
-    private var out = Data()
-    private var err = Data()
-
-    func set(_ data: Data, isErr: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        if isErr { err = data } else { out = data }
-    }
-
-    var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
-    var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
-}
-
 /// A process running in the background for the length of a test; killed (SIGKILL) and reaped when released.
 public final class BackgroundProcess: @unchecked Sendable {
     // `process` is only touched through its own thread-safe API.

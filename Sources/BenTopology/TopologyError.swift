@@ -1,11 +1,11 @@
-import BenCore
+public import BenCore
 
 /// What is wrong with a topology file or a planning request, in the terms of the person who has to fix it.
 ///
 /// Every problem names where it is (file and line, when it comes from a file), the field (a path such as
 /// `regions[eu-1].zones[a].racks[r01].nodes[proxy-7].address`) and what to do about it. `description` is the
 /// exact line `benctl topology check` prints, so a test can compare it whole.
-public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible, FileLocated {
     /// A stable name for the kind of problem, for scripts and `--json` output. New codes may be added.
     public enum Code: String, Sendable, Hashable, CaseIterable {
         /// The text is not YAML (or not UTF-8).
@@ -33,12 +33,9 @@ public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible 
     }
 
     public var code: Code
-    /// The file the problem is in; empty for a planning request or a topology built in memory.
-    public var file: String
-    /// 1-based line in `file`; 0 when the problem has no single line (the file as a whole, a request).
-    public var line: Int
-    /// Path of the field, or the request parameter (`--down`), or empty for the document as a whole.
-    public var field: String
+    /// Where: the file (empty when the problem is not in one), the 1-based line (0 when there is no single line) and
+    /// the path of the field (empty for the document as a whole).
+    public var location: FileLocation
     /// What is wrong, in one clause.
     public var problem: String
     /// What to do about it, in one clause.
@@ -46,22 +43,14 @@ public struct TopologyError: Error, Sendable, Hashable, CustomStringConvertible 
 
     public init(_ code: Code, file: String = "", line: Int = 0, field: String, problem: String, fix: String) {
         self.code = code
-        self.file = file
-        self.line = line
-        self.field = field
+        self.location = FileLocation(file: file, line: line, field: field)
         self.problem = problem
         self.fix = fix
     }
 
+
     /// `file:line: field: problem; fix`, leaving out the parts that are unknown.
-    public var description: String {
-        var out = ""
-        if !file.isEmpty { out += line > 0 ? "\(file):\(line): " : "\(file): " }
-        if !field.isEmpty { out += "\(field): " }
-        out += problem
-        if !fix.isEmpty { out += "; \(fix)" }
-        return out
-    }
+    public var description: String { location.describe(problem, fix: fix) }
 
     /// The same problem, placed in a file (for errors raised by the planner during validation).
     func located(file: String, line: Int) -> TopologyError {

@@ -13,7 +13,8 @@ import ServiceLifecycle
 /// `ben-agent`: one per component host. Parsing and wiring only; the work is `AgentService`.
 ///
 /// Every setting can come from a flag or from the config file (`--config`, docs/operations.md); a flag wins. Options
-/// therefore have no parser defaults: the defaults are applied after the file is read.
+/// therefore have no parser defaults: the defaults are applied after the file is read. The options every daemon
+/// takes are `DaemonOptions`.
 @main
 struct BenAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,26 +23,16 @@ struct BenAgentCommand: AsyncParsableCommand {
         discussion: "Settings come from flags, then from --config FILE (YAML or JSON; keys are the flag names with underscores).",
         version: BenRelease.current)
 
-    @Option(name: .long, help: "A config file (YAML, or JSON if it ends in .json); flags override it.")
-    var config: String?
+    @OptionGroup var daemon: DaemonOptions
 
     @Option(name: .long, help: "This node's id, as the topology lists it.")
     var node: String?
 
-    @Option(name: .long, help: "The fleet name.")
-    var fleet: String?
-
     @Option(name: .long, parsing: .upToNextOption, help: "The roles this node runs (\(Role.spelling)).")
     var roles: [String] = []
 
-    @Option(name: .long, help: "The node's Ed25519 key file (32-byte seed, mode 0600); its public half is in the topology.")
-    var key: String?
-
     @Option(name: .long, help: "Where the peer link listens (host:port), as the topology lists it.")
     var listen: String?
-
-    @Option(name: .long, help: "NATS server URL(s), comma-separated (default nats://127.0.0.1:4222).")
-    var nats: String?
 
     @Option(name: .long, parsing: .upToNextOption, help: "Trusted ledger public keys (64 hex digits) or files holding one.")
     var ledgerKey: [String] = []
@@ -54,18 +45,6 @@ struct BenAgentCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Seconds to wait for a parent before pulling from the ledger's store (default 10).")
     var orphanAfter: Int?
-
-    @Option(name: .long, help: "Cap this process's upload over all peer links, spelt as in topology files: 100Mbit, 1Gbit/s, 12.5MB/s.")
-    var uploadLimit: String?
-
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
-    var logLevel: String?
-
-    @Option(name: .long, help: "Log format: text, or json for one object per line (default text).")
-    var logFormat: String?
-
-    @Option(name: .long, help: "Serve /metrics, /healthz and /readyz on host:port (default: off).")
-    var metricsListen: String?
 
     @Option(name: .long, help: "The fleet's topology file, only to label the byte metrics by tier (default: tier \"unknown\").")
     var topology: String?
@@ -80,18 +59,12 @@ struct BenAgentCommand: AsyncParsableCommand {
             valueName: "seconds", visibility: .hidden))
     var clockOffset: Int = 0
 
-    static let keys = [
-        "node", "fleet", "roles", "key", "listen", "nats", "ledger_key", "state", "heartbeat", "orphan_after", "upload_limit",
-        "log_level", "log_format", "metrics_listen", "topology",
-    ]
+    /// The agent's own config-file keys, beside `DaemonOptions.keys`.
+    static let keys = ["node", "roles", "listen", "ledger_key", "state", "heartbeat", "orphan_after", "topology"]
 
     var flags: [String: DaemonSettings.Flag] {
         var flags: [String: DaemonSettings.Flag] = [:]
-        let strings: [(String, String?)] = [
-            ("node", node), ("fleet", fleet), ("key", key), ("listen", listen), ("nats", nats), ("state", state),
-            ("upload_limit", uploadLimit), ("log_level", logLevel), ("log_format", logFormat), ("metrics_listen", metricsListen),
-            ("topology", topology),
-        ]
+        let strings: [(String, String?)] = [("node", node), ("listen", listen), ("state", state), ("topology", topology)]
         for case (let name, let value?) in strings { flags[name] = .string(value) }
         if let heartbeat { flags["heartbeat"] = .int(heartbeat) }
         if let orphanAfter { flags["orphan_after"] = .int(orphanAfter) }
@@ -101,15 +74,7 @@ struct BenAgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings: DaemonSettings
-        let logger: Logger
-        do {
-            settings = try await DaemonSettings.load(file: config, flags: flags, known: Self.keys)
-            logger = try DaemonLogging.bootstrap(
-                label: "ben-agent", format: settings.string("log_format") ?? "text", level: settings.string("log_level") ?? "info")
-        } catch {
-            throw ValidationError(error.description)
-        }
+        let (settings, logger) = try await daemon.settings(label: "ben-agent", flags: flags, known: Self.keys)
         var (configuration, metricsAddress) = try Self.wiring(settings)
         // Test and drill options: flags only, never from a config file.
         if let faultDropAcks {
@@ -125,20 +90,19 @@ struct BenAgentCommand: AsyncParsableCommand {
         // Metrics first, so that everything the service reports from its first event on is kept.
         let exposition = metricsAddress.map { _ in PrometheusExposition.bootstrap(process: .agent, release: BenRelease.current) }
         let service = try AgentService(configuration: configuration, logger: logger)
-        var services: [any Service] = [AgentServiceRunner(service: service)]
+        var services: [any Service] = [DaemonService { try await service.run() }]
         if let metricsAddress, let exposition {
             let health = OperationsServer.HealthSource(collect: { await service.collectMetrics() }, readiness: { await service.readiness() })
             services.append(OperationsServer.metricsListener(at: metricsAddress, exposition: exposition, health: health, logger: logger))
         }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        try await DaemonService.runGroup(services, logger: logger)
     }
 
     /// Turns settings into the service's configuration and the metrics listener's address, or a one-line error.
     static func wiring(_ settings: DaemonSettings) throws -> (AgentConfiguration, HostPort?) {
         do {
             guard let node = NodeID(try settings.required("node")) else { throw ValidationError("--node: \(NodeID.rule)") }
-            guard let fleet = FleetName(try settings.required("fleet")) else { throw ValidationError("--fleet: \(FleetName.rule)") }
+            let fleet = try settings.fleet()
             var roleSet = Set<Role>()
             for text in settings.list("roles") ?? [] {
                 guard let role = Role(rawValue: text) else { throw ValidationError("--roles: \(text) is not one of \(Role.spelling)") }
@@ -147,29 +111,18 @@ struct BenAgentCommand: AsyncParsableCommand {
             guard !roleSet.isEmpty else { throw ValidationError("--roles: name at least one role (\(Role.spelling))") }
             let listenText = try settings.required("listen")
             guard let listen = HostPort(listenText) else { throw ValidationError("--listen: expected host:port, not '\(listenText)'") }
-            let signingKey: SigningKey
-            do { signingKey = try KeyFile.read(try settings.required("key")) } catch let error as OperationsError { throw error } catch {
-                throw ValidationError("--key: \(error)")
-            }
+            let signingKey = try settings.signingKey()
             let trusted = TrustedKeys(try (settings.list("ledger_key") ?? []).map { try PublicKeyArgument.read($0, option: "--ledger-key") })
             guard !trusted.isEmpty else { throw ValidationError("--ledger-key: name at least one ledger public key") }
             var configuration = AgentConfiguration(
                 node: node, fleet: fleet, roles: roleSet, key: signingKey, listen: listen,
-                natsServers: settings.list("nats") ?? ["nats://127.0.0.1:4222"], trustedLedgerKeys: trusted,
+                natsServers: settings.natsServers, trustedLedgerKeys: trusted,
                 stateDirectory: try settings.required("state"))
             configuration.heartbeatEvery = .seconds(try settings.int("heartbeat", default: 30))
             configuration.machine.orphanAfter = .seconds(try settings.int("orphan_after", default: 10))
-            if let text = settings.string("upload_limit") {
-                guard let rate = Bandwidth(parsing: text) else { throw ValidationError("--upload-limit: '\(text)' is not \(Bandwidth.rule)") }
-                configuration.uploadLimit = rate.bytesPerSecond
-            }
+            configuration.uploadLimit = try settings.uploadLimit()
             if let path = settings.string("topology") { configuration.tiers = TierMap(try readTopology(path)) }
-            var metrics: HostPort?
-            if let text = settings.string("metrics_listen") {
-                guard let address = HostPort(text) else { throw ValidationError("--metrics-listen: expected host:port, not '\(text)'") }
-                metrics = address
-            }
-            return (configuration, metrics)
+            return (configuration, try settings.address("metrics_listen"))
         } catch let error as OperationsError {
             throw ValidationError(error.description)
         }
@@ -183,16 +136,5 @@ struct BenAgentCommand: AsyncParsableCommand {
             throw ValidationError("--topology: " + (parsed.errors.first.map { "\($0)" } ?? "\(path) is not a topology file"))
         }
         return topology
-    }
-}
-
-/// Runs the agent inside swift-service-lifecycle: a graceful shutdown cancels it, which closes its links.
-struct AgentServiceRunner: Service {
-    let service: AgentService
-
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await service.run()
-        }
     }
 }

@@ -1,3 +1,5 @@
+import BenCore
+
 /// A reader for protobuf's text format, enough for cel-spec's simple-test files: nested messages with `{}` or
 /// `<>`, scalar fields (strings with C escapes, adjacent strings joined, numbers, enum names), lists in `[]`,
 /// extension and Any names in `[...]`, and `#` comments.
@@ -190,55 +192,26 @@ struct TextProtoParser {
             let e = b[i]
             i += 1
             switch e {
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "a"): out.append(0x07)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "v"): out.append(0x0B)
-            case UInt8(ascii: "\\"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "?"): out.append(e)
             case UInt8(ascii: "x"), UInt8(ascii: "X"):
-                var value: UInt32 = 0
-                var count = 0
-                while count < 2, i < b.count, let h = hex(b[i]) {
-                    value = value * 16 + h
-                    i += 1
-                    count += 1
-                }
+                let (value, count) = StringEscape.digits(b, at: &i, radix: 16, upTo: 2)
                 guard count > 0 else { throw error("\\x needs a hexadecimal digit") }
                 out.append(UInt8(value))
             case UInt8(ascii: "0")...UInt8(ascii: "7"):
-                var value = UInt32(e - 0x30)
-                var count = 1
-                while count < 3, i < b.count, b[i] >= 0x30 && b[i] <= 0x37 {
-                    value = value * 8 + UInt32(b[i] - 0x30)
-                    i += 1
-                    count += 1
-                }
+                let (rest, count) = StringEscape.digits(b, at: &i, radix: 8, upTo: 2)
+                let value = UInt32(e - 0x30) << (3 * count) + rest
                 out.append(UInt8(truncatingIfNeeded: value))
             case UInt8(ascii: "u"), UInt8(ascii: "U"):
                 let n = e == UInt8(ascii: "u") ? 4 : 8
-                var value: UInt32 = 0
-                for _ in 0..<n {
-                    guard i < b.count, let h = hex(b[i]) else { throw error("\\u needs \(n) hexadecimal digits") }
-                    value = value * 16 + h
-                    i += 1
-                }
+                let (value, count) = StringEscape.digits(b, at: &i, radix: 16, upTo: n)
+                guard count == n else { throw error("\\u needs \(n) hexadecimal digits") }
                 guard let scalar = Unicode.Scalar(value) else { throw error("\\u names no character") }
-                out += Array(String(Character(scalar)).utf8)
+                StringEscape.appendUTF8(scalar, to: &out)
             default:
-                throw error("unknown escape \\\(Character(Unicode.Scalar(e)))")
+                guard let decoded = StringEscape.simple(e, .c(backquote: false)) else {
+                    throw error("unknown escape \\\(Character(Unicode.Scalar(e)))")
+                }
+                out.append(decoded)
             }
-        }
-    }
-
-    func hex(_ c: UInt8) -> UInt32? {
-        switch c {
-        case 0x30...0x39: UInt32(c - 0x30)
-        case 0x41...0x46: UInt32(c - 0x41 + 10)
-        case 0x61...0x66: UInt32(c - 0x61 + 10)
-        default: nil
         }
     }
 }

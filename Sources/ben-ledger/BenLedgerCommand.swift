@@ -11,7 +11,8 @@ import ServiceLifecycle
 /// `ben-ledger`: parsing and wiring only; the work is `LedgerService`.
 ///
 /// Every setting can come from a flag or from the config file (`--config`, docs/operations.md); a flag wins. Options
-/// therefore have no parser defaults: the defaults are applied after the file is read.
+/// therefore have no parser defaults: the defaults are applied after the file is read. The options every daemon
+/// takes are `DaemonOptions`.
 @main
 struct BenLedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,20 +21,10 @@ struct BenLedgerCommand: AsyncParsableCommand {
         discussion: "Settings come from flags, then from --config FILE (YAML or JSON; keys are the flag names with underscores).",
         version: BenRelease.current)
 
-    @Option(name: .long, help: "A config file (YAML, or JSON if it ends in .json); flags override it.")
-    var config: String?
-
-    @Option(name: .long, help: "The fleet name.")
-    var fleet: String?
-
-    @Option(name: .long, help: "NATS server URL(s), comma-separated (default nats://127.0.0.1:4222).")
-    var nats: String?
+    @OptionGroup var daemon: DaemonOptions
 
     @Option(name: .long, help: "The data directory (SQLite state and the chunk store).")
     var data: String?
-
-    @Option(name: .long, help: "The ledger's Ed25519 key file (32-byte seed, mode 0600): it signs announcements.")
-    var key: String?
 
     @Option(name: .long, parsing: .upToNextOption, help: "Trusted operator public keys (64 hex digits) or files holding one.")
     var operatorKey: [String] = []
@@ -46,18 +37,6 @@ struct BenLedgerCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Seconds without a heartbeat after which a node counts as silent (drift) and is planned around (default 90).")
     var silentAfter: Int?
-
-    @Option(name: .long, help: "Cap this process's upload over all peer links, spelt as in topology files: 100Mbit, 1Gbit/s, 12.5MB/s.")
-    var uploadLimit: String?
-
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
-    var logLevel: String?
-
-    @Option(name: .long, help: "Log format: text, or json for one object per line (default text).")
-    var logFormat: String?
-
-    @Option(name: .long, help: "Serve /metrics, /healthz and /readyz on host:port (default: off).")
-    var metricsListen: String?
 
     @Option(name: .long, help: "Serve the live status page on host:port (default: off).")
     var statusListen: String?
@@ -79,18 +58,15 @@ struct BenLedgerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a node's heartbeat clock may be off before `status --drift` shows it as clock_skew (default 30).")
     var clockSkewTolerance: Int?
 
+    /// The ledger's own config-file keys, beside `DaemonOptions.keys`.
     static let keys = [
-        "fleet", "nats", "data", "key", "operator_key", "seed_listen", "timeout", "silent_after", "upload_limit", "log_level",
-        "log_format", "metrics_listen", "status_listen", "name", "lease_ttl", "standby", "replicas", "clock_skew_tolerance",
+        "data", "operator_key", "seed_listen", "timeout", "silent_after", "status_listen", "name", "lease_ttl", "standby", "replicas",
+        "clock_skew_tolerance",
     ]
 
     var flags: [String: DaemonSettings.Flag] {
         var flags: [String: DaemonSettings.Flag] = [:]
-        let strings: [(String, String?)] = [
-            ("fleet", fleet), ("nats", nats), ("data", data), ("key", key), ("seed_listen", seedListen), ("upload_limit", uploadLimit),
-            ("log_level", logLevel), ("log_format", logFormat), ("metrics_listen", metricsListen), ("status_listen", statusListen),
-            ("name", name),
-        ]
+        let strings: [(String, String?)] = [("data", data), ("seed_listen", seedListen), ("status_listen", statusListen), ("name", name)]
         for case (let name, let value?) in strings { flags[name] = .string(value) }
         if let timeout { flags["timeout"] = .int(timeout) }
         if let silentAfter { flags["silent_after"] = .int(silentAfter) }
@@ -103,20 +79,12 @@ struct BenLedgerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let settings: DaemonSettings
-        let logger: Logger
-        do {
-            settings = try await DaemonSettings.load(file: config, flags: flags, known: Self.keys)
-            logger = try DaemonLogging.bootstrap(
-                label: "ben-ledger", format: settings.string("log_format") ?? "text", level: settings.string("log_level") ?? "info")
-        } catch {
-            throw ValidationError(error.description)
-        }
+        let (settings, logger) = try await daemon.settings(label: "ben-ledger", flags: flags, known: Self.keys)
         let (configuration, listeners) = try Self.wiring(settings)
         // Metrics first, so that everything the service reports from its first event on is kept.
         let exposition = listeners.metrics.map { _ in PrometheusExposition.bootstrap(process: .ledger, release: BenRelease.current) }
         let service = try LedgerService(configuration: configuration, logger: logger)
-        var services: [any Service] = [LedgerServiceRunner(service: service)]
+        var services: [any Service] = [DaemonService { try await service.run() }]
         let health = OperationsServer.HealthSource(collect: { await service.collectMetrics() }, readiness: { await service.readiness() })
         if let address = listeners.metrics, let exposition {
             services.append(OperationsServer.metricsListener(at: address, exposition: exposition, health: health, logger: logger))
@@ -126,33 +94,26 @@ struct BenLedgerCommand: AsyncParsableCommand {
                 fingerprint: { await service.statusPageFingerprint() }, document: { await service.statusPage() })
             services.append(OperationsServer.statusListener(at: address, status: status, health: health, logger: logger))
         }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await group.run()
+        try await DaemonService.runGroup(services, logger: logger)
     }
 
     /// Turns settings into the service's configuration and the listeners' addresses, or a one-line error.
     static func wiring(_ settings: DaemonSettings) throws -> (LedgerConfiguration, (metrics: HostPort?, status: HostPort?)) {
         do {
-            guard let fleet = FleetName(try settings.required("fleet")) else { throw ValidationError("--fleet: \(FleetName.rule)") }
+            let fleet = try settings.fleet()
             let seedText = settings.string("seed_listen") ?? "127.0.0.1:7400"
             guard let listen = HostPort(seedText) else { throw ValidationError("--seed-listen: expected host:port, not '\(seedText)'") }
-            let signingKey: SigningKey
-            do { signingKey = try KeyFile.read(try settings.required("key")) } catch let error as OperationsError { throw error } catch {
-                throw ValidationError("--key: \(error)")
-            }
+            let signingKey = try settings.signingKey()
             let operatorKeys = settings.list("operator_key") ?? []
             guard !operatorKeys.isEmpty else { throw ValidationError("--operator-key: name at least one operator's public key") }
             let operators = TrustedKeys(try operatorKeys.map { try PublicKeyArgument.read($0, option: "--operator-key") })
-            let servers = settings.list("nats") ?? ["nats://127.0.0.1:4222"]
+            let servers = settings.natsServers
             var configuration = LedgerConfiguration(
                 fleet: fleet, natsServers: servers, dataDirectory: try settings.required("data"), key: signingKey, operators: operators,
                 seedListen: listen)
             configuration.defaultTimeout = .seconds(try settings.int("timeout", default: 120))
             configuration.silentAfter = .seconds(try settings.int("silent_after", default: 90))
-            if let text = settings.string("upload_limit") {
-                guard let rate = Bandwidth(parsing: text) else { throw ValidationError("--upload-limit: '\(text)' is not \(Bandwidth.rule)") }
-                configuration.uploadLimit = rate.bytesPerSecond
-            }
+            configuration.uploadLimit = try settings.uploadLimit()
             let leaseTtl = try settings.int("lease_ttl", default: 15)
             guard leaseTtl >= 1, leaseTtl <= 3600 else { throw ValidationError("--lease-ttl: expected 1 to 3600 seconds, found \(leaseTtl)") }
             configuration.leaseTTL = .seconds(leaseTtl)
@@ -167,25 +128,9 @@ struct BenLedgerCommand: AsyncParsableCommand {
                 guard !name.isEmpty, name.utf8.count <= 200 else { throw ValidationError("--name: expected 1 to 200 characters") }
                 configuration.name = name
             }
-            return (configuration, (try address(settings, "metrics_listen"), try address(settings, "status_listen")))
+            return (configuration, (try settings.address("metrics_listen"), try settings.address("status_listen")))
         } catch let error as OperationsError {
             throw ValidationError(error.description)
-        }
-    }
-
-    static func address(_ settings: DaemonSettings, _ key: String) throws -> HostPort? {
-        guard let text = settings.string(key) else { return nil }
-        guard let address = HostPort(text) else { throw ValidationError("--\(key.split(separator: "_").joined(separator: "-")): expected host:port, not '\(text)'") }
-        return address
-    }
-}
-
-struct LedgerServiceRunner: Service {
-    let service: LedgerService
-
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await service.run()
         }
     }
 }

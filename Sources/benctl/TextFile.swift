@@ -1,44 +1,45 @@
+import BenFiles
 import Glibc
+import SystemPackage
 
-/// Small file helpers for the CLI: outputs are written whole or not at all (temp file, fsync, rename), so an
-/// interrupted command never leaves a half-written file behind.
+/// Small file helpers for the CLI: outputs are written whole or not at all (`AtomicFile`: temp file, fsync, rename,
+/// folder fsync), so an interrupted command never leaves a half-written file behind.
 enum TextFile {
     static func writeAtomically(_ text: String, to path: String, mode: mode_t = 0o644) throws {
         try writeAtomically(Array(text.utf8), to: path, mode: mode)
     }
 
     static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws {
-        let temp = "\(path).tmp-\(getpid())"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw CommandFailure("\(path): cannot create: \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            close(fd)
-            if !ok { unlink(temp) }
+        do {
+            try AtomicFile.write(bytes, to: path, permissions: FilePermissions(rawValue: mode))
+        } catch {
+            throw CommandFailure("\(path): cannot \(error.step == .create ? "create" : "write"): \(error.reason)")
         }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            guard n > 0 else { throw CommandFailure("\(path): cannot write: \(String(cString: strerror(errno)))") }
-            offset += n
-        }
-        guard fsync(fd) == 0, rename(temp, path) == 0 else {
-            throw CommandFailure("\(path): cannot write: \(String(cString: strerror(errno)))")
-        }
-        ok = true
     }
 
-    /// The whole file as UTF-8 text; refuses files over `maxBytes`.
-    static func read(_ path: String, maxBytes: Int = 16 << 20) throws -> String {
-        String(decoding: try readBytes(path, maxBytes: maxBytes), as: UTF8.self)
-    }
-
+    /// The whole file (`-`: standard input); refuses files over `maxBytes`.
     static func readBytes(_ path: String, maxBytes: Int = 16 << 20) throws -> [UInt8] {
-        let fd = path == "-" ? 0 : open(path, O_RDONLY | O_CLOEXEC)
+        if path == "-" { return try readAll(0, path: path, maxBytes: maxBytes) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CommandFailure("\(path): cannot open: \(String(cString: strerror(errno)))") }
-        defer { if fd != 0 { close(fd) } }
+        defer { close(fd) }
+        return try readAll(fd, path: path, maxBytes: maxBytes)
+    }
+
+    /// The whole file as UTF-8 text; a missing or unreadable file is one CLI line that names it.
+    static func read(_ path: String) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CommandFailure("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard let text = String(validating: try readAll(fd, path: path, maxBytes: .max), as: UTF8.self) else {
+            throw CommandFailure("\(path): not UTF-8 text; save the topology as UTF-8")
+        }
+        return text
+    }
+
+    private static func readAll(_ fd: Int32, path: String, maxBytes: Int) throws -> [UInt8] {
         var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
@@ -81,29 +82,5 @@ enum TextFile {
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
-}
-
-extension TextFile {
-    /// The whole file as UTF-8 text; a missing or unreadable file is one CLI line that names it.
-    static func read(_ path: String) throws -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CommandFailure("\(path): cannot open: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CommandFailure("\(path): cannot read: \(String(cString: strerror(errno)))")
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw CommandFailure("\(path): not UTF-8 text; save the topology as UTF-8")
-        }
-        return text
     }
 }

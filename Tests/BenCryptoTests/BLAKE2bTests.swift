@@ -32,13 +32,13 @@ import Testing
         }
     }
 
-    @Test func matchesB2sum() throws {
+    @Test func matchesB2sum() async throws {
         let b2sum = try #require(ProcessRunner.which("b2sum"), "coreutils' b2sum")
         let dir = try TemporaryDirectory()
         var generator = SeededGenerator(seed: 9)
         let data = generator.bytes(1 << 20)
         try Data(data).write(to: URL(fileURLWithPath: dir.file("blob")))
-        let outcome = try ProcessRunner.run(b2sum, ["-l", "256", dir.file("blob")])
+        let outcome = try await ProcessRunner.run(b2sum, ["-l", "256", dir.file("blob")])
         #expect(outcome.stdout.hasPrefix(BLAKE2b.key(of: data).hex))
     }
 }

@@ -74,7 +74,7 @@ import Testing
         #expect(try reformatted.open(Ack.self, context: .ack, trusted: trusted) == ack)
     }
 
-    @Test func pythonCryptographyAndHashlibCheckBensBytes() throws {
+    @Test func pythonCryptographyAndHashlibCheckBensBytes() async throws {
         let python = try #require(ProcessRunner.which("python3"), "python3 is installed by make test")
         let dir = try TemporaryDirectory()
         let key = SigningKey.generate()
@@ -92,7 +92,7 @@ import Testing
         try Data(envelope.canonicalBytes).write(to: URL(fileURLWithPath: dir.file("announcement.json")))
         try Data(chunk).write(to: URL(fileURLWithPath: dir.file("chunk")))
         let script = ProcessRunner.repositoryRoot() + "/Tests/Independent/check_ben_bytes.py"
-        let outcome = try ProcessRunner.run(
+        let outcome = try await ProcessRunner.run(
             python, [script, dir.file("announcement.json"), key.publicKey.hex, SignatureContext.announce.rawValue, dir.file("chunk"), chunkKey.hex])
         #expect(outcome.status == 0, "\(outcome.stdout)\(outcome.stderr)")
         #expect(outcome.stdout.contains("signature ok"))
@@ -100,7 +100,7 @@ import Testing
         #expect(outcome.stdout.contains("chunk key ok \(chunkKey.hex)"))
 
         // And the same checker refuses a signature under the wrong context, so the check above means something.
-        let wrong = try ProcessRunner.run(
+        let wrong = try await ProcessRunner.run(
             python, [script, dir.file("announcement.json"), key.publicKey.hex, SignatureContext.ack.rawValue, dir.file("chunk"), chunkKey.hex])
         #expect(wrong.status != 0)
     }

@@ -83,8 +83,8 @@ import Testing
         let fleet = try await LocalFleet(nodes: 2)
         try await fleet.startLedger()
         try fleet.startAgents()
-        let v1 = try fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
-        #expect(try fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
+        let v1 = try await fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
+        #expect(try await fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
         let node = fleet.nodes[0].id
         #expect(fleet.agentState(node)?.active == v1)
         // A replay under the serving ledger's own epoch (an older one is refused before its version is looked at).

@@ -15,21 +15,21 @@ import Testing
         try await fleet.startLedger()
         try fleet.startAgents(fleet.nodes.dropLast().map(\.id))
         try await ShapedFleet.waitListening(fleet, fleet.nodes.dropLast().map(\.id))
-        let v1 = try fleet.stage(intent)
+        let v1 = try await fleet.stage(intent)
         try await fleet.deploy(v1, ["--timeout", "60"])
         try await fleet.waitUntil(timeout: .seconds(30), "the running agents activate v1") {
             fleet.nodes.dropLast().allSatisfy { fleet.agentState($0.id)?.active == v1 }
         }
-        #expect(try fleet.status(v1).status == "deploying", "v1 waits for the late node's signed ack")
+        #expect(try await fleet.status(v1).status == "deploying", "v1 waits for the late node's signed ack")
 
         try fleet.startAgent(late)
-        try await fleet.waitUntil(timeout: .seconds(30), "v1 is active") { (try? fleet.status(v1).status) == "active" }
+        try await fleet.waitUntil(timeout: .seconds(30), "v1 is active") { (try? await fleet.status(v1).status) == "active" }
         let log = fleet.agentLog(late)
         #expect(log.contains("accepted announcement of v1"), "it learnt v1 from JetStream's stored announcement")
         #expect(log.contains("no parent reached this node for v1; pulling"), "it fetched as an orphan")
         #expect(log.contains("transfer complete"))
         #expect(fleet.agentState(late)?.active == v1)
-        let status = try fleet.status(v1)
+        let status = try await fleet.status(v1)
         #expect(status.active == 4 && status.missing.isEmpty)
     }
 
@@ -38,7 +38,7 @@ import Testing
         try await fleet.startLedger()
         try fleet.startAgents()
         try await ShapedFleet.waitListening(fleet, fleet.nodes.map(\.id))
-        let v1 = try fleet.stage(intent)
+        let v1 = try await fleet.stage(intent)
         #expect(try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
         // No ledger and no peers: only nats-server, which `benctl eval` talks through.
         fleet.killLedger()
@@ -49,7 +49,7 @@ import Testing
         let request = ProcessRunner.repositoryRoot() + "/examples/requests/proxy-export.json"
         var answer: ProcessRunner.Outcome?
         try await fleet.waitUntil(timeout: .seconds(20), "the restarted agent answers") {
-            answer = try? fleet.benctl(["eval", "--node", node.rawValue, "--role", "proxy", "--input", request])
+            answer = try? await fleet.benctl(["eval", "--node", node.rawValue, "--role", "proxy", "--input", request])
             return answer?.status == 0
         }
         let answered = try #require(answer)
@@ -83,21 +83,21 @@ import Testing
         try await fleet.startLedger()
         try fleet.startAgents(fleet.nodes.prefix(4).map(\.id))
         try await ShapedFleet.waitListening(fleet, fleet.nodes.prefix(4).map(\.id))
-        let v1 = try fleet.stage(intent)
+        let v1 = try await fleet.stage(intent)
         #expect(try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--roles", "proxy", "--wait", "--timeout", "30"]).status == 0)
 
-        func drift() throws -> JSONValue { try JSONParser.parse(fleet.benctl(["status", "--drift", "--json"]).stdout) }
+        func drift() async throws -> JSONValue { try JSONParser.parse(await fleet.benctl(["status", "--drift", "--json"]).stdout) }
         try await fleet.waitUntil(timeout: .seconds(15), "the proxies' heartbeats report v1") {
-            guard let d = try? drift() else { return false }
+            guard let d = try? await drift() else { return false }
             return d["running"]?["1"]?.intValue == 3
         }
-        let d = try drift()
+        let d = try await drift()
         #expect(d["fleet_version"]?.intValue == 1)
         #expect(d["differing"]?.arrayValue?.compactMap { $0["node"]?.stringValue } == ["node-4"], "the detector runs no version: \(d)")
         #expect(d["differing"]?.arrayValue?.first?["location"]?.stringValue == "test/b/r2")
         #expect(d["silent"]?.arrayValue?.compactMap { $0["node"]?.stringValue } == ["node-5"], "never heard from")
         #expect(d["silent"]?.arrayValue?.first?["last_heard"] == .null)
-        let text = try fleet.benctl(["status", "--drift"]).stdout
+        let text = try await fleet.benctl(["status", "--drift"]).stdout
         #expect(text.contains("fleet's active version v1; 3/5 nodes run it"), "\(text)")
         #expect(text.contains("test/b/r2: 2 nodes"), "grouped by location:\n\(text)")
         #expect(text.contains("node-4 runs v0"), "\(text)")

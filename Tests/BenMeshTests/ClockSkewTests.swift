@@ -10,7 +10,7 @@ import Testing
     let intent = ProcessRunner.repositoryRoot() + "/examples/intent"
     static let day = 86_400
 
-    func drift(_ fleet: LocalFleet) throws -> JSONValue { try JSONParser.parse(try fleet.benctl(["status", "--drift", "--json"]).stdout) }
+    func drift(_ fleet: LocalFleet) async throws -> JSONValue { try JSONParser.parse(try await fleet.benctl(["status", "--drift", "--json"]).stdout) }
 
     func nodes(_ list: JSONValue?) -> [String] { (list?.arrayValue ?? []).compactMap { $0["node"]?.stringValue }.sorted() }
 
@@ -23,22 +23,22 @@ import Testing
         fleet.nodeArguments[behind] = ["--clock-offset=\(-Self.day)"]
         fleet.nodeArguments[ahead] = ["--clock-offset=\(Self.day)"]
         try await fleet.startLedger()
-        #expect(try fleet.stage(intent) == 1)
+        #expect(try await fleet.stage(intent) == 1)
         try fleet.startAgents()
         try await ShapedFleet.waitListening(fleet, fleet.nodes.map(\.id))
 
         try await fleet.waitUntil(timeout: .seconds(20), "every node is heard from, two with skewed clocks") {
-            guard let d = try? drift(fleet) else { return false }
+            guard let d = try? await drift(fleet) else { return false }
             return d["running"]?["0"]?.intValue == 4 && nodes(d["clock_skew"]) == [behind.rawValue, ahead.rawValue].sorted()
         }
-        let d = try drift(fleet)
+        let d = try await drift(fleet)
         #expect(nodes(d["silent"]).isEmpty, "a skewed clock never makes a node silent: \(d)")
         let offsets = Dictionary(uniqueKeysWithValues: (d["clock_skew"]?.arrayValue ?? []).map { ($0["node"]?.stringValue ?? "", $0["offset_ms"]?.intValue ?? 0) })
         // The offset is the node's clock minus the ledger's at receipt: a day, give or take the transit time.
         #expect(abs((offsets[behind.rawValue] ?? 0) + Int64(Self.day) * 1000) < 60_000, "\(offsets)")
         #expect(abs((offsets[ahead.rawValue] ?? 0) - Int64(Self.day) * 1000) < 60_000, "\(offsets)")
         #expect(d["clock_skew_tolerance_ms"]?.intValue == 30_000)
-        let text = try fleet.benctl(["status", "--drift"]).stdout
+        let text = try await fleet.benctl(["status", "--drift"]).stdout
         #expect(text.contains("\(ahead) clock_skew: its clock runs 864"), "\(text)")
         #expect(text.contains("s ahead of the ledger's"), "\(text)")
         #expect(text.contains("\(behind) clock_skew: its clock runs 864") && text.contains("s behind the ledger's"), "\(text)")
@@ -52,17 +52,17 @@ import Testing
             fleet.nodes.allSatisfy { fleet.agentState($0.id)?.active == 1 }
         }
         try await fleet.waitUntil(timeout: .seconds(30), "the ledger holds all four signed acks: v1 is active") {
-            (try? fleet.status(1).status) == "active"
+            (try? await fleet.status(1).status) == "active"
         }
 
         // Killed, a node is silent after --silent-after by the ledger's clock, whichever way its own clock runs.
         fleet.stopAgent(ahead, signal: SIGKILL)
         fleet.stopAgent(behind, signal: SIGKILL)
         try await fleet.waitUntil(timeout: .seconds(30), "both killed nodes are silent") {
-            guard let d = try? drift(fleet) else { return false }
+            guard let d = try? await drift(fleet) else { return false }
             return nodes(d["silent"]) == [behind.rawValue, ahead.rawValue].sorted()
         }
-        let after = try drift(fleet)
+        let after = try await drift(fleet)
         #expect(after["running"]?["1"]?.intValue == 2, "only the two live nodes count as running: \(after)")
         let silentHeard = (after["silent"]?.arrayValue ?? []).compactMap { $0["last_heard"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) }
         let now = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))

@@ -21,10 +21,10 @@ import Testing
         let heldAtKill = fleet.nodes.map { fleet.chunksHeld($0.id, manifest: shaped.manifest) }
         #expect(heldAtKill.contains { $0.have < $0.of }, "killed before every node had the bundle")
         try await fleet.startLedger()
-        #expect(try fleet.status(shaped.version).status != "incomplete", "the rollout survived the restart")
+        #expect(try await fleet.status(shaped.version).status != "incomplete", "the rollout survived the restart")
         let status = try await shaped.waitDecided()
         #expect(status.status == "active")
-        try shaped.expectOutcome(missing: [])
+        try await shaped.expectOutcome(missing: [])
         #expect(fleet.ledgerLog.contains("resuming after a restart"))
     }
 
@@ -42,10 +42,10 @@ import Testing
         #expect(heldAtRestart.contains { $0.have < $0.of }, "restarted before every node had the bundle")
         let status = try await shaped.waitDecided()
         #expect(status.status == "active")
-        try shaped.expectOutcome(missing: [])
+        try await shaped.expectOutcome(missing: [])
         // The control plane is whole again: every agent's heartbeat reaches the ledger after the restart.
         try await fleet.waitUntil(timeout: .seconds(20), "drift shows every node on the new version") {
-            guard let drift = try? JSONParser.parse(fleet.benctl(["status", "--drift", "--json"]).stdout) else { return false }
+            guard let drift = try? JSONParser.parse(await fleet.benctl(["status", "--drift", "--json"]).stdout) else { return false }
             return drift["fleet_version"]?.intValue == Int64(shaped.version.rawValue) && drift["differing"]?.arrayValue?.isEmpty == true
                 && drift["silent"]?.arrayValue?.isEmpty == true
         }

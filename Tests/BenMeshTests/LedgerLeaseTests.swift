@@ -50,7 +50,7 @@ import Testing
         let ports = try FreePorts.take(2)
         let first = try fleet.launchLedger(seedPort: fleet.ledgerPort, arguments: leaseArguments("ledger-a"), log: "a.log")
         try await fleet.waitUntil(timeout: .seconds(20), "ledger-a serves") { first.log.contains("ledger ready") }
-        #expect(try fleet.benctl(["versions"]).status == 0)
+        #expect(try await fleet.benctl(["versions"]).status == 0)
         let (connection, writes, watcher) = try await watchLease(fleet)
         defer { watcher.cancel() }
 
@@ -94,7 +94,7 @@ import Testing
         #expect(epochC > epochA, "a new holder's epoch is higher")
         #expect(standby.log.contains("won the ledger lease"))
         // The operator API is answered again, by ledger-c, and a state-changing answer carries its epoch.
-        let applied = try fleet.benctl(["topology", "apply", fleet.topologyPath, "--json"])
+        let applied = try await fleet.benctl(["topology", "apply", fleet.topologyPath, "--json"])
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(try JSONParser.parse(applied.stdout)["epoch"]?.intValue == Int64(epochC), "\(applied.stdout)")
         await connection.close()
@@ -106,10 +106,10 @@ import Testing
         // Both ledgers share the data directory, as a failover pair on shared storage does: the standby reads the
         // state only once it holds the lease.
         let a = try fleet.launchLedger(seedPort: fleet.ledgerPort, arguments: leaseArguments("ledger-a"), log: "a.log")
-        try await fleet.waitUntil(timeout: .seconds(20), "ledger-a answers") { (try? fleet.benctl(["versions"]))?.status == 0 }
+        try await fleet.waitUntil(timeout: .seconds(20), "ledger-a answers") { (try? await fleet.benctl(["versions"]))?.status == 0 }
         try fleet.startAgents()
         try await ShapedFleet.waitListening(fleet, fleet.nodes.map(\.id))
-        let v1 = try fleet.stage(intent)
+        let v1 = try await fleet.stage(intent)
         let deployed = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30", "--json"])
         #expect(deployed.status == 0, "\(deployed.stdout)\(deployed.stderr)")
         let epochA = try #require(fleet.agentEpoch(fleet.nodes[0].id))
@@ -138,7 +138,7 @@ import Testing
         let rolled = try await fleet.benctlInBackground(["rollback", "--to", "\(v1.rawValue)", "--timeout", "30", "--json"])
         #expect(rolled.status == 0, "\(rolled.stdout)\(rolled.stderr)")
         #expect(try JSONParser.parse(rolled.stdout)["epoch"]?.intValue == Int64(epochB), "\(rolled.stdout)")
-        try await fleet.waitUntil(timeout: .seconds(30), "v2 is active") { (try? fleet.status(2).status) == "active" }
+        try await fleet.waitUntil(timeout: .seconds(30), "v2 is active") { (try? await fleet.status(2).status) == "active" }
 
         // Resume the old holder: it finds its lease gone, stops serving and exits non-zero; it answers nothing.
         a.signal(SIGCONT)
@@ -146,7 +146,7 @@ import Testing
         #expect(exit != 0)
         #expect(a.log.contains("lost the ledger lease"), "\(a.log)")
         #expect(a.log.contains("taken over by ledger ledger-b") || a.log.contains("epoch \(epochB)"), "\(a.log)")
-        let versions = try JSONParser.parse(try fleet.benctl(["versions", "--json"]).stdout)
+        let versions = try JSONParser.parse(try await fleet.benctl(["versions", "--json"]).stdout)
         #expect(versions["active"]?.intValue == 2, "ledger-b answers: \(versions)")
 
         // Something signed under ledger-a's epoch appears anyway (a replay, or a write that was in flight): a

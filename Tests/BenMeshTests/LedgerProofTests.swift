@@ -14,10 +14,10 @@ import Testing
     func deployed(timeout: Int = 30) async throws -> (LocalFleet, Version, Key) {
         let fleet = try await LocalFleet(nodes: 4)
         try await fleet.startLedger()
-        let version = try fleet.stage(intent)
-        let deploy = try fleet.benctl(["deploy", "\(version.rawValue)", "--timeout", "\(timeout)"])
+        let version = try await fleet.stage(intent)
+        let deploy = try await fleet.benctl(["deploy", "\(version.rawValue)", "--timeout", "\(timeout)"])
         #expect(deploy.status == 0, "\(deploy.stderr)")
-        return (fleet, version, try fleet.status(version).manifest)
+        return (fleet, version, try await fleet.status(version).manifest)
     }
 
     func ack(_ fleet: LocalFleet, _ node: LocalFleet.Node, _ version: Version, manifest: Key, signer: SigningKey? = nil) -> SignedEnvelope {
@@ -38,18 +38,18 @@ import Testing
     @Test func acksWithTheWrongKeyForAnotherManifestOrAnOlderVersionAreRejectedAndNoneCounts() async throws {
         let (fleet, v1, m1) = try await deployed()
         try await send(fleet, fleet.nodes.map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
+        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? await fleet.status(v1).status) == "active" }
 
         // v2: other content, so another manifest.
         let changed = try TemporaryDirectory()
-        _ = try ProcessRunner.run("/bin/cp", ["-r", intent + "/.", changed.path])
+        _ = try await ProcessRunner.run("/bin/cp", ["-r", intent + "/.", changed.path])
         let edge = changed.file("policies/edge.yaml")
         try (try String(contentsOfFile: edge, encoding: .utf8)).replacingOccurrences(of: "1000000u", with: "2000000u")
             .write(toFile: edge, atomically: true, encoding: .utf8)
-        let staged = try fleet.benctl(["stage", changed.path, "--json"])
+        let staged = try await fleet.benctl(["stage", changed.path, "--json"])
         let v2 = Version(UInt64(try JSONParser.parse(staged.stdout)["version"]!.intValue!))
-        #expect(try fleet.benctl(["deploy", "\(v2.rawValue)", "--timeout", "30"]).status == 0)
-        let m2 = try fleet.status(v2).manifest
+        #expect(try await fleet.benctl(["deploy", "\(v2.rawValue)", "--timeout", "30"]).status == 0)
+        let m2 = try await fleet.status(v2).manifest
 
         let stranger = SigningKey.generate()
         try await send(
@@ -62,12 +62,12 @@ import Testing
         try await fleet.waitUntil(timeout: .seconds(10), "both rejections are logged") {
             fleet.ledgerLog.contains("rejected ack from node-1") && fleet.ledgerLog.contains("rejected ack from node-2")
         }
-        let status = try fleet.status(v2)
+        let status = try await fleet.status(v2)
         #expect(status.active == 0, "none of them counts")
         #expect(status.status == "deploying")
         // The right acks make it active.
         try await send(fleet, fleet.nodes.map { ack(fleet, $0, v2, manifest: m2) }, version: v2)
-        try await fleet.waitUntil(timeout: .seconds(10), "v2 is active") { (try? fleet.status(v2).status) == "active" }
+        try await fleet.waitUntil(timeout: .seconds(10), "v2 is active") { (try? await fleet.status(v2).status) == "active" }
     }
 
     @Test func duplicateAcksAreHarmless() async throws {
@@ -75,37 +75,37 @@ import Testing
         let first = ack(fleet, fleet.nodes[0], v1, manifest: m1)
         try await send(fleet, [first, first, first], version: v1)
         try await send(fleet, [first], version: v1)
-        try await fleet.waitUntil(timeout: .seconds(10), "one ack counted") { (try? fleet.status(v1).active) == 1 }
-        #expect(try fleet.status(v1).active == 1)
+        try await fleet.waitUntil(timeout: .seconds(10), "one ack counted") { (try? await fleet.status(v1).active) == 1 }
+        #expect(try await fleet.status(v1).active == 1)
         try await send(fleet, fleet.nodes.map { ack(fleet, $0, v1, manifest: m1) } + [first], version: v1)
-        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
-        #expect(try fleet.status(v1).active == 4)
+        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? await fleet.status(v1).status) == "active" }
+        #expect(try await fleet.status(v1).active == 4)
     }
 
     @Test func oneSilentNodeLeavesTheVersionIncompleteNamingThatNode() async throws {
         let (fleet, v1, m1) = try await deployed(timeout: 4)
         try await send(fleet, fleet.nodes.dropLast().map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        try await fleet.waitUntil(timeout: .seconds(15), "the deadline passes") { (try? fleet.status(v1).status) == "incomplete" }
-        let status = try fleet.status(v1)
+        try await fleet.waitUntil(timeout: .seconds(15), "the deadline passes") { (try? await fleet.status(v1).status) == "incomplete" }
+        let status = try await fleet.status(v1)
         #expect(status.active == 3)
         #expect(status.missing.map(\.node) == [fleet.nodes[3].id])
         #expect(status.missing.first?.location.isEmpty == false)
         // Scripts can trust the exit code: 2 means incomplete.
-        #expect(try fleet.benctl(["status", "\(v1.rawValue)"]).status == 2)
+        #expect(try await fleet.benctl(["status", "\(v1.rawValue)"]).status == 2)
     }
 
     @Test func aLedgerKilledMidDeploymentResumesFromSQLiteAndFinalises() async throws {
         let (fleet, v1, m1) = try await deployed()
         try await send(fleet, fleet.nodes.prefix(2).map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        try await fleet.waitUntil(timeout: .seconds(10), "two acks counted") { (try? fleet.status(v1).active) == 2 }
+        try await fleet.waitUntil(timeout: .seconds(10), "two acks counted") { (try? await fleet.status(v1).active) == 2 }
         fleet.killLedger()
         try await fleet.startLedger()
-        let resumed = try fleet.status(v1)
+        let resumed = try await fleet.status(v1)
         #expect(resumed.status == "deploying")
         #expect(resumed.active == 2, "acks verified before the kill are still held")
         try await send(fleet, fleet.nodes.suffix(2).map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? fleet.status(v1).status) == "active" }
-        let verify = try fleet.benctl(["log", "--verify"])
+        try await fleet.waitUntil(timeout: .seconds(10), "v1 is active") { (try? await fleet.status(v1).status) == "active" }
+        let verify = try await fleet.benctl(["log", "--verify"])
         #expect(verify.status == 0, "\(verify.stdout)")
     }
 
@@ -117,7 +117,7 @@ import Testing
         let subject = NATSSubjects.announce(fleet.fleet)
         let old = try #require(try await connection.jetStream().lastMessage(stream: stream, subject: subject))
         // A rollback makes v2 the current announcement.
-        #expect(try fleet.benctl(["rollback", "--to", "\(v1.rawValue)", "--timeout", "30"]).status == 0)
+        #expect(try await fleet.benctl(["rollback", "--to", "\(v1.rawValue)", "--timeout", "30"]).status == 0)
         func latestVersion() async throws -> UInt64? {
             guard let last = try await connection.jetStream().lastMessage(stream: stream, subject: subject) else { return nil }
             let envelope = try SignedEnvelope.decode(last.payload, document: "announcement", maxBytes: 8192)
@@ -138,7 +138,7 @@ import Testing
         }
         #expect(sawReplay)
         #expect(try await latestVersion() == 2, "the current announcement is the latest again")
-        #expect(try fleet.status(2).status != "superseded")
+        #expect(try await fleet.status(2).status != "superseded")
         await connection.close()
     }
 }

@@ -42,8 +42,8 @@ import Testing
         #expect(!log.contains("Fatal error"))
         // And it still works: a deployment to it succeeds.
         try await fleet.startLedger()
-        let v1 = try fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
-        #expect(try fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
+        let v1 = try await fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
+        #expect(try await fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
     }
 
     @Test func aPeerTricklingInsideAFrameIsDropped() async throws {

@@ -20,13 +20,13 @@ import Testing
         try await fleet.startLedger()
         let repository = ProcessRunner.repositoryRoot()
         let bundle = try TemporaryDirectory()
-        _ = try BundleMaker.bundle(intent: repository + "/examples/intent", folder: bundle.file("bundle"), payloadBytes: 3 << 20, chunkSize: 256 << 10)
-        let v1 = try fleet.stage(bundle.file("bundle"))
-        let versions = try JSONParser.parse(try fleet.benctl(["versions", "--json"]).stdout)
+        _ = try await BundleMaker.bundle(intent: repository + "/examples/intent", folder: bundle.file("bundle"), payloadBytes: 3 << 20, chunkSize: 256 << 10)
+        let v1 = try await fleet.stage(bundle.file("bundle"))
+        let versions = try JSONParser.parse(try await fleet.benctl(["versions", "--json"]).stdout)
         let size = try #require(versions["versions"]?.arrayValue?.first?["size"]?.intValue)
 
         // The plan the ledger will make for v1, to pick a relay that has children.
-        let planned = try fleet.benctl(["topology", "plan", fleet.topologyPath, "--seed", "\(v1.rawValue)", "--size", "\(size)", "--json"])
+        let planned = try await fleet.benctl(["topology", "plan", fleet.topologyPath, "--seed", "\(v1.rawValue)", "--size", "\(size)", "--json"])
         let plan = try Plan(json: try #require(try JSONParser.parse(planned.stdout)["plan"]))
         var relayIndex: Int?
         for s in 0..<plan.stripeCount {
@@ -49,7 +49,7 @@ import Testing
         // room for that on a loaded machine. The double never sends its own parent an aggregate (it acks over
         // NATS), so that parent waits for it until its ack deadline, and the rollout ends near this deadline.
         let deploy = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"])
-        let status = try fleet.status(v1)
+        let status = try await fleet.status(v1)
         #expect(double.tamperedChunksSent > 0, "the double served tampered chunks to its children: \(double.notes)\n\(fleet.diagnostics())")
         #expect(deploy.status == 0, "every node, the double included, acked: \(deploy.stdout)\n\(double.notes)\n\(fleet.diagnostics())")
         #expect(status.status == "active")

@@ -44,7 +44,7 @@ import Testing
         let status = try await shaped.waitDecided(timeout: .seconds(120))
         #expect(status.status == "active", "\(status.missing)")
         // No ack lost: the ledger verified a signed ack from every node.
-        try shaped.expectOutcome(missing: [])
+        try await shaped.expectOutcome(missing: [])
         #expect(!fleet.ledgerLog.contains("lost the ledger lease"), "the ledger kept its lease through the failover")
 
         // Every server, the restarted one included, holds the same announcement stream: asked one by one.

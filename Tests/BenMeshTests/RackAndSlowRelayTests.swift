@@ -17,11 +17,11 @@ import Testing
         #expect(Set(plan.nodes.map(\.id)).isSuperset(of: rack), "the stopped rack is in the plan")
         let status = try await shaped.waitDecided()
         #expect(status.status == "incomplete")
-        try shaped.expectOutcome(missing: Set(rack))
+        try await shaped.expectOutcome(missing: Set(rack))
         // The summary an operator reads first: the rack, with everything missing in it.
         #expect(status.groups.map(\.location) == ["test/b/r2"], "\(status.groups)")
         #expect(status.groups.map(\.count).reduce(0, +) == 3)
-        let text = try fleet.benctl(["status", "\(shaped.version.rawValue)"])
+        let text = try await fleet.benctl(["status", "\(shaped.version.rawValue)"])
         #expect(text.status == 2)
         #expect(text.stdout.contains("test/b/r2"), "\(text.stdout)")
     }
@@ -31,10 +31,10 @@ import Testing
         let fleet = shaped.fleet
         // The plan is deterministic for its inputs: predict it with `benctl topology plan`, throttle a relay of it
         // before the deploy, and check the ledger planned the same.
-        let versions = try JSONParser.parse(fleet.benctl(["versions", "--json"]).stdout)["versions"]?.arrayValue ?? []
+        let versions = try JSONParser.parse(await fleet.benctl(["versions", "--json"]).stdout)["versions"]?.arrayValue ?? []
         let size = try #require(versions.first { $0["version"]?.intValue == Int64(shaped.version.rawValue) }?["size"]?.intValue)
         let predicted = try JSONParser.parse(
-            fleet.benctl([
+            await fleet.benctl([
                 "topology", "plan", fleet.topologyPath, "--version", "\(shaped.version.rawValue)", "--size", "\(size)", "--json",
             ]).stdout)
         let plan = try Plan(json: try #require(predicted["plan"]))
@@ -50,7 +50,7 @@ import Testing
         #expect(try JSONParser.parse(deployed.stdout)["plan"]?.stringValue == predicted["plan_key"]?.stringValue, "planned as predicted")
         let status = try await shaped.waitDecided(timeout: .seconds(90))
         #expect(status.status == "active")
-        try shaped.expectOutcome(missing: [])
+        try await shaped.expectOutcome(missing: [])
         #expect(fleet.agentLog(relay).contains("transfer complete"), "the slow relay itself activated")
     }
 }

@@ -29,7 +29,7 @@ import Testing
 
         let status = try await shaped.waitDecided()
         #expect(status.status == "incomplete")
-        try shaped.expectOutcome(missing: [victim], reason: .unreachable)
+        try await shaped.expectOutcome(missing: [victim], reason: .unreachable)
         // Its parent gave up on it and took on its children.
         let adopterLog = parent.map { fleet.agentLog($0) } ?? fleet.ledgerLog
         let report = try #require(
@@ -45,8 +45,8 @@ import Testing
         try await ShapedFleet.waitListening(fleet, [victim], times: 2)
         let retry = try await fleet.benctlInBackground(["deploy", "\(shaped.version.rawValue)", "--retry", "--wait", "--timeout", "30"])
         #expect(retry.status == 0, "\(retry.stdout)\(retry.stderr)")
-        try shaped.expectOutcome(missing: [])
-        #expect(try shaped.auditedTransitions().suffix(3) == ["incomplete", "deploying", "active"])
+        try await shaped.expectOutcome(missing: [])
+        #expect(try await shaped.auditedTransitions().suffix(3) == ["incomplete", "deploying", "active"])
         // It fetched only what it lacked: the chunks it held before the kill stayed.
         let summary = try #require(fleet.agentLog(victim).split(separator: "\n").last { $0.contains("transfer complete") })
         let chunks = Int(summary.firstMatch(of: /chunks=(\d+)/)?.1 ?? "") ?? Int.max
@@ -62,6 +62,6 @@ import Testing
         #expect(held.have < held.of, "killed mid-transfer: \(held.have)/\(held.of) chunks")
         let status = try await shaped.waitDecided()
         #expect(status.status == "incomplete")
-        try shaped.expectOutcome(missing: [victim], reason: .unreachable)
+        try await shaped.expectOutcome(missing: [victim], reason: .unreachable)
     }
 }

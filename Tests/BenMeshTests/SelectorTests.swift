@@ -14,7 +14,7 @@ import Testing
     func ledgerWithStagedVersion() async throws -> (LocalFleet, Version) {
         let fleet = try await LocalFleet(nodes: 4) { $0 == 2 ? [.detector] : [.proxy] }
         try await fleet.startLedger()
-        return (fleet, try fleet.stage(intent))
+        return (fleet, try await fleet.stage(intent))
     }
 
     func expectRefused(_ outcome: ProcessRunner.Outcome, _ message: String, sourceLocation: SourceLocation = #_sourceLocation) {
@@ -38,25 +38,25 @@ import Testing
         return (reply.headers[OperatorAPI.statusHeader] == "ok", try JSONParser.parse(reply.payload))
     }
 
-    func auditKinds(_ fleet: LocalFleet) throws -> [String] {
+    func auditKinds(_ fleet: LocalFleet) async throws -> [String] {
         // One JSON object per line, one line per entry.
-        try fleet.benctl(["log", "--json"]).stdout.split(separator: "\n").map { try JSONParser.parse(String($0))["kind"]?.stringValue ?? "?" }
+        try await fleet.benctl(["log", "--json"]).stdout.split(separator: "\n").map { try JSONParser.parse(String($0))["kind"]?.stringValue ?? "?" }
     }
 
     @Test func aMistypedSelectorIsRefusedByBenctlAndByTheLedgerAndNothingIsDeployed() async throws {
         let (fleet, v1) = try await ledgerWithStagedVersion()
-        let audited = try auditKinds(fleet)
+        let audited = try await auditKinds(fleet)
 
         // benctl: each unknown name, with the nearest known one.
-        expectRefused(try fleet.benctl(["deploy", "\(v1.rawValue)", "--roles", "prox"]), "--roles: unknown role 'prox' (nearest: proxy)")
-        expectRefused(try fleet.benctl(["deploy", "\(v1.rawValue)", "--nodes", "node-1,node-9"]), "--nodes: unknown node 'node-9' (nearest: node-1)")
-        expectRefused(try fleet.benctl(["deploy", "\(v1.rawValue)", "--locations", "test/c"]), "--locations: unknown location 'test/c' (nearest: test/a)")
+        expectRefused(try await fleet.benctl(["deploy", "\(v1.rawValue)", "--roles", "prox"]), "--roles: unknown role 'prox' (nearest: proxy)")
+        expectRefused(try await fleet.benctl(["deploy", "\(v1.rawValue)", "--nodes", "node-1,node-9"]), "--nodes: unknown node 'node-9' (nearest: node-1)")
+        expectRefused(try await fleet.benctl(["deploy", "\(v1.rawValue)", "--locations", "test/c"]), "--locations: unknown location 'test/c' (nearest: test/a)")
         expectRefused(
-            try fleet.benctl(["deploy", "\(v1.rawValue)", "--roles", "prox", "--nodes", "nod-4"]),
+            try await fleet.benctl(["deploy", "\(v1.rawValue)", "--roles", "prox", "--nodes", "nod-4"]),
             "--roles: unknown role 'prox' (nearest: proxy)")
         expectRefused(
-            try fleet.benctl(["deploy", "\(v1.rawValue)", "--roles", "detector", "--locations", "test/b"]), "selects no node of fleet test")
-        expectRefused(try fleet.benctl(["deploy", "\(v1.rawValue)", "--retry", "--roles", "proxy"]), "--retry announces again")
+            try await fleet.benctl(["deploy", "\(v1.rawValue)", "--roles", "detector", "--locations", "test/b"]), "selects no node of fleet test")
+        expectRefused(try await fleet.benctl(["deploy", "\(v1.rawValue)", "--retry", "--roles", "proxy"]), "--retry announces again")
 
         // The ledger checks again: a request with an unknown role, straight to it, is refused and changes nothing.
         let direct = try await deployDirectly(fleet, ["version": .int(Int64(v1.rawValue)), "roles": ["prox", "proxy"]])
@@ -67,9 +67,9 @@ import Testing
         let notNames = try await deployDirectly(fleet, ["version": .int(Int64(v1.rawValue)), "roles": "proxy"])
         #expect(notNames.answer["error"]?.stringValue == "roles: expected an array of names", "\(notNames.answer)")
 
-        let versions = try JSONParser.parse(try fleet.benctl(["versions", "--json"]).stdout)
+        let versions = try JSONParser.parse(try await fleet.benctl(["versions", "--json"]).stdout)
         #expect(versions["versions"]?.arrayValue?.first?["status"]?.stringValue == "staged", "nothing was deployed: \(versions)")
-        #expect(try auditKinds(fleet) == audited, "a refused request leaves no trace in the audit log")
+        #expect(try await auditKinds(fleet) == audited, "a refused request leaves no trace in the audit log")
 
         // A selector that names only known things deploys to exactly what it selects.
         let deployed = try await fleet.benctlInBackground(
@@ -84,21 +84,21 @@ import Testing
     @Test func statusFiltersAndEvalCheckTheirNamesToo() async throws {
         let (fleet, v1) = try await ledgerWithStagedVersion()
         #expect(try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--timeout", "3", "--json"]).status == 0)
-        try await fleet.waitUntil(timeout: .seconds(20), "v1 is incomplete (no agents run)") { (try? fleet.status(v1).status) == "incomplete" }
+        try await fleet.waitUntil(timeout: .seconds(20), "v1 is incomplete (no agents run)") { (try? await fleet.status(v1).status) == "incomplete" }
 
-        expectRefused(try fleet.benctl(["status", "\(v1.rawValue)", "--nodes", "node-99"]), "--nodes: unknown node 'node-99' (nearest: node-1)")
-        expectRefused(try fleet.benctl(["status", "--drift", "--locations", "test/a/r9"]), "--locations: unknown location 'test/a/r9' (nearest: test/a/r1)")
-        expectRefused(try fleet.benctl(["status", "--drift", "--roles", "detektor"]), "--roles: unknown role 'detektor' (nearest: detector)")
+        expectRefused(try await fleet.benctl(["status", "\(v1.rawValue)", "--nodes", "node-99"]), "--nodes: unknown node 'node-99' (nearest: node-1)")
+        expectRefused(try await fleet.benctl(["status", "--drift", "--locations", "test/a/r9"]), "--locations: unknown location 'test/a/r9' (nearest: test/a/r1)")
+        expectRefused(try await fleet.benctl(["status", "--drift", "--roles", "detektor"]), "--roles: unknown role 'detektor' (nearest: detector)")
 
         // A filter narrows what status says to the nodes it selects.
-        let filtered = try DeploymentStatus(json: try JSONParser.parse(try fleet.benctl(["status", "\(v1.rawValue)", "--json", "--locations", "test/b"]).stdout))
+        let filtered = try DeploymentStatus(json: try JSONParser.parse(try await fleet.benctl(["status", "\(v1.rawValue)", "--json", "--locations", "test/b"]).stdout))
         #expect(filtered.required == 1 && filtered.missing.map(\.node) == ["node-4"], "\(filtered)")
-        let drift = try JSONParser.parse(try fleet.benctl(["status", "--drift", "--json", "--roles", "detector"]).stdout)
+        let drift = try JSONParser.parse(try await fleet.benctl(["status", "--drift", "--json", "--roles", "detector"]).stdout)
         #expect(drift["nodes"]?.intValue == 1 && drift["silent"]?.arrayValue?.compactMap { $0["node"]?.stringValue } == ["node-3"], "\(drift)")
 
         let request = ProcessRunner.repositoryRoot() + "/examples/requests/proxy-export.json"
-        expectRefused(try fleet.benctl(["eval", "--node", "node-77", "--role", "proxy", "--input", request]), "--node: unknown node 'node-77' (nearest: node-1)")
-        expectRefused(try fleet.benctl(["eval", "--node", "node-3", "--role", "proxy", "--input", request]), "--role proxy: node-3 runs detector, not proxy")
-        expectRefused(try fleet.benctl(["eval", "--node", "node-1", "--role", "prxy", "--input", request]), "--role: unknown role 'prxy' (nearest: proxy)")
+        expectRefused(try await fleet.benctl(["eval", "--node", "node-77", "--role", "proxy", "--input", request]), "--node: unknown node 'node-77' (nearest: node-1)")
+        expectRefused(try await fleet.benctl(["eval", "--node", "node-3", "--role", "proxy", "--input", request]), "--role proxy: node-3 runs detector, not proxy")
+        expectRefused(try await fleet.benctl(["eval", "--node", "node-1", "--role", "prxy", "--input", request]), "--role: unknown role 'prxy' (nearest: proxy)")
     }
 }

@@ -37,13 +37,13 @@ struct ShapedFleet {
         try await waitListening(fleet, start ?? fleet.nodes.map(\.id))
         var baseline = Version.none
         if deployBaseline {
-            baseline = try fleet.stage(intent)
+            baseline = try await fleet.stage(intent)
             let deployed = try await fleet.benctlInBackground(["deploy", "\(baseline.rawValue)", "--wait", "--timeout", "30"])
             guard deployed.status == 0 else { throw LocalFleetError("baseline deploy failed: \(deployed.stdout)\(deployed.stderr)") }
         }
         let folder = fleet.directory.file("bundle")
-        let manifest = try BundleMaker.bundle(intent: intent, folder: folder, payloadBytes: payload, chunkSize: 256 << 10)
-        let version = try fleet.stage(folder)
+        let manifest = try await BundleMaker.bundle(intent: intent, folder: folder, payloadBytes: payload, chunkSize: 256 << 10)
+        let version = try await fleet.stage(folder)
         return ShapedFleet(fleet: fleet, baseline: baseline, version: version, manifest: manifest)
     }
 
@@ -70,15 +70,15 @@ struct ShapedFleet {
     /// Waits until the ledger has decided the bundle's rollout (active or incomplete).
     func waitDecided(timeout: Duration = .seconds(60)) async throws -> DeploymentStatus {
         try await fleet.waitUntil(timeout: timeout, "v\(version.rawValue) is decided") {
-            guard let status = try? fleet.status(version) else { return false }
+            guard let status = try? await fleet.status(version) else { return false }
             return status.status == "active" || status.status == "incomplete"
         }
-        return try fleet.status(version)
+        return try await fleet.status(version)
     }
 
     /// The states the audit log records the bundle's version entering, in order.
-    func auditedTransitions() throws -> [String] {
-        let log = try fleet.benctl(["log", "--json"])
+    func auditedTransitions() async throws -> [String] {
+        let log = try await fleet.benctl(["log", "--json"])
         guard log.status == 0 else { throw LocalFleetError("benctl log failed: \(log.stderr)") }
         return try log.stdout.split(separator: "\n").compactMap { line in
             let entry = try JSONParser.parse(String(line))
@@ -92,9 +92,9 @@ struct ShapedFleet {
     /// The guarantees of DESIGN §3 after any fault: the version is active only with a verified signed ack from
     /// every required node; otherwise it is incomplete and names exactly `missing`, each with a location and a
     /// reason; every other node runs the new version, and every named node still runs the one before.
-    func expectOutcome(missing: Set<NodeID>, reason: MissingReason.Code? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let status = try fleet.status(version)
-        let activated = try auditedTransitions().contains("active")
+    func expectOutcome(missing: Set<NodeID>, reason: MissingReason.Code? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let status = try await fleet.status(version)
+        let activated = try await auditedTransitions().contains("active")
         if missing.isEmpty {
             #expect(status.status == "active", "\(status.missing)", sourceLocation: sourceLocation)
             #expect(status.active == status.required && status.required == fleet.nodes.count, sourceLocation: sourceLocation)
@@ -118,7 +118,7 @@ struct ShapedFleet {
                 #expect(state?.active == version, "\(node.id) runs the new version", sourceLocation: sourceLocation)
             }
         }
-        #expect(try fleet.benctl(["log", "--verify"]).status == 0, sourceLocation: sourceLocation)
+        #expect(try await fleet.benctl(["log", "--verify"]).status == 0, sourceLocation: sourceLocation)
     }
 }
 

@@ -22,12 +22,12 @@ import Testing
         try await fleet.startLedger()
         let repository = ProcessRunner.repositoryRoot()
         let folder = try TemporaryDirectory()
-        _ = try BundleMaker.bundle(intent: repository + "/examples/intent", folder: folder.file("bundle"), payloadBytes: 24 << 20)
-        let v1 = try fleet.stage(folder.file("bundle"))
-        let size = try #require(JSONParser.parse(try fleet.benctl(["versions", "--json"]).stdout)["versions"]?.arrayValue?.first?["size"]?.intValue)
+        _ = try await BundleMaker.bundle(intent: repository + "/examples/intent", folder: folder.file("bundle"), payloadBytes: 24 << 20)
+        let v1 = try await fleet.stage(folder.file("bundle"))
+        let size = try #require(JSONParser.parse(try await fleet.benctl(["versions", "--json"]).stdout)["versions"]?.arrayValue?.first?["size"]?.intValue)
 
         // The plan the ledger will make: a relay (not the ledger) with at least two children in some stripe.
-        let planned = try fleet.benctl(["topology", "plan", fleet.topologyPath, "--seed", "\(v1.rawValue)", "--size", "\(size)", "--json"])
+        let planned = try await fleet.benctl(["topology", "plan", fleet.topologyPath, "--seed", "\(v1.rawValue)", "--size", "\(size)", "--json"])
         let plan = try Plan(json: try #require(try JSONParser.parse(planned.stdout)["plan"]))
         var choice: (relay: Int, slow: Int)?
         for s in 0..<plan.stripeCount where choice == nil {

@@ -55,18 +55,18 @@ import Testing
         }
     }
 
-    @Test func theDaemonsRefuseABadConfigFileAndARateTheTopologyFileWouldRefuse() throws {
+    @Test func theDaemonsRefuseABadConfigFileAndARateTheTopologyFileWouldRefuse() async throws {
         let dir = try TemporaryDirectory()
         try KeyFile.write(SigningKey.generate(), to: dir.file("node.key"))
         try "node: n1\nfleet: f\nroles: [proxy]\nlistn: 127.0.0.1:1\n".write(toFile: dir.file("agent.yaml"), atomically: true, encoding: .utf8)
-        let bad = try ProcessRunner.run(ProcessRunner.product("ben-agent"), ["--config", dir.file("agent.yaml")])
+        let bad = try await ProcessRunner.run(ProcessRunner.product("ben-agent"), ["--config", dir.file("agent.yaml")])
         #expect(bad.status != 0)
         #expect(bad.stderr.contains("listn: unknown key (did you mean listen?)"), "\(bad.stderr)")
         // `12.5MB` is not a rate in a topology file (bytes, or bytes per second?), so not on the command line either.
         let key = SigningKey.generate().publicKey.hex
         let common = ["--node", "n1", "--fleet", "f", "--roles", "proxy", "--key", dir.file("node.key"), "--listen", "127.0.0.1:1",
                       "--ledger-key", key, "--state", dir.file("state")]
-        let rate = try ProcessRunner.run(ProcessRunner.product("ben-agent"), common + ["--upload-limit", "12.5MB"])
+        let rate = try await ProcessRunner.run(ProcessRunner.product("ben-agent"), common + ["--upload-limit", "12.5MB"])
         #expect(rate.status != 0)
         #expect(rate.stderr.contains("--upload-limit: '12.5MB' is not \(Bandwidth.rule)"), "\(rate.stderr)")
     }
@@ -147,11 +147,11 @@ import Testing
 @Suite struct PackagingTests {
     static var systemdAnalyze: String? { ProcessRunner.which("systemd-analyze") }
 
-    @Test func installPutsExecutablesCompletionsUnitsAndDocsUnderThePrefix() throws {
+    @Test func installPutsExecutablesCompletionsUnitsAndDocsUnderThePrefix() async throws {
         let dir = try TemporaryDirectory()
         let prefix = dir.file("prefix")
         let root = ProcessRunner.repositoryRoot()
-        let outcome = try ProcessRunner.run(
+        let outcome = try await ProcessRunner.run(
             root + "/packaging/install.sh", ["--from", ProcessRunner.productsDirectory, "--prefix", prefix])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let files = FileManager.default
@@ -181,22 +181,22 @@ import Testing
         // The example configs are what the daemons read: every key is known and every value valid, so the only thing
         // missing is the key the unit passes itself.
         for (daemon, example) in [("ben-ledger", "ledger.yaml"), ("ben-agent", "agent.yaml")] {
-            let check = try ProcessRunner.run(ProcessRunner.product(daemon), ["--config", "\(prefix)/share/doc/ben/examples/\(example)"])
+            let check = try await ProcessRunner.run(ProcessRunner.product(daemon), ["--config", "\(prefix)/share/doc/ben/examples/\(example)"])
             #expect(check.status != 0 && check.stderr.contains("--key is required"), "\(daemon): \(check.stderr)")
         }
     }
 
     @Test(.enabled(if: systemdAnalyze != nil, "systemd-analyze is not installed (Debian's systemd package has it)"))
-    func systemdVerifiesTheUnitsAndRatesThemWellHardened() throws {
+    func systemdVerifiesTheUnitsAndRatesThemWellHardened() async throws {
         let dir = try TemporaryDirectory()
         let prefix = dir.file("prefix")
         let root = ProcessRunner.repositoryRoot()
-        _ = try ProcessRunner.run(root + "/packaging/install.sh", ["--from", ProcessRunner.productsDirectory, "--prefix", prefix])
+        _ = try await ProcessRunner.run(root + "/packaging/install.sh", ["--from", ProcessRunner.productsDirectory, "--prefix", prefix])
         for unit in ["ben-ledger", "ben-agent"] {
             let path = "\(prefix)/lib/systemd/system/\(unit).service"
-            let verify = try ProcessRunner.run(Self.systemdAnalyze!, ["verify", path])
+            let verify = try await ProcessRunner.run(Self.systemdAnalyze!, ["verify", path])
             #expect(verify.status == 0 && verify.stderr.isEmpty && verify.stdout.isEmpty, "\(unit): \(verify.stdout)\(verify.stderr)")
-            let security = try ProcessRunner.run(Self.systemdAnalyze!, ["security", "--offline=yes", "--no-pager", path])
+            let security = try await ProcessRunner.run(Self.systemdAnalyze!, ["security", "--offline=yes", "--no-pager", path])
             let exposure = security.stdout.firstMatch(of: /Overall exposure level for [^:]+: ([0-9.]+)/).flatMap { Double($0.1) }
             #expect(exposure.map { $0 < 2.0 } == true, "\(unit): \(security.stdout.suffix(300))")
             print("\(unit).service: systemd-analyze verify passes; exposure \(exposure.map { "\($0)" } ?? "?") (0 = safest, 10 = unsafe)")

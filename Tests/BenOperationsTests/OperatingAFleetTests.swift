@@ -45,10 +45,10 @@ import Testing
         #expect(agentUnready.status == 503)
         #expect(try JSONParser.parse(agentUnready.body)["checks"]?["version"]?["ok"] == .bool(false))
 
-        let version = try fleet.stage(repository + "/examples/intent")
+        let version = try await fleet.stage(repository + "/examples/intent")
         let deploy = try await fleet.benctlInBackground(["deploy", "\(version.rawValue)", "--wait", "--timeout", "60"])
         #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
-        let eval = try fleet.benctl(["eval", "--node", "node-1", "--role", "proxy", "--input", repository + "/examples/requests/proxy-export.json"])
+        let eval = try await fleet.benctl(["eval", "--node", "node-1", "--role", "proxy", "--input", repository + "/examples/requests/proxy-export.json"])
         #expect(eval.status == 0, "\(eval.stderr)")
 
         #expect(try HTTP.get(ledgerMetrics, "/readyz").status == 200)

@@ -32,7 +32,7 @@ import Testing
         // are slow to start, so the rollout stays in progress without a storm of refused connections and adoptions.
         let tarpit = try Tarpit()
         defer { tarpit.close() }
-        let generated = try ProcessRunner.run(
+        let generated = try await ProcessRunner.run(
             ProcessRunner.product("benctl"),
             ["topology", "generate", "--regions", "3", "--zones", "3", "--racks", "28", "--nodes", "\(Self.nodes)", "--fleet", "big",
              "--seed", "\(Self.seed)", "--uniform"])
@@ -52,16 +52,16 @@ import Testing
         let environment = [
             "BEN_FLEET": "big", "BEN_NATS": nats.url, "BEN_OPERATOR_KEY": dir.file("operator.key"), "BEN_CONFIG_DIR": dir.file("config"),
         ]
-        func benctl(_ arguments: [String]) throws -> ProcessRunner.Outcome {
-            try ProcessRunner.run(ProcessRunner.product("benctl"), arguments, environment: environment)
+        func benctl(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
+            try await ProcessRunner.run(ProcessRunner.product("benctl"), arguments, environment: environment)
         }
-        try await eventually("the ledger answers") { try benctl(["versions"]).status == 0 }
-        #expect(try benctl(["topology", "apply", topologyPath]).status == 0)
-        let staged = try benctl(["stage", ProcessRunner.repositoryRoot() + "/examples/intent", "--json"])
+        try await eventually("the ledger answers") { try await benctl(["versions"]).status == 0 }
+        #expect(try await benctl(["topology", "apply", topologyPath]).status == 0)
+        let staged = try await benctl(["stage", ProcessRunner.repositoryRoot() + "/examples/intent", "--json"])
         let stagedJSON = try JSONParser.parse(staged.stdout)
         let version = Version(UInt64(try #require(stagedJSON["version"]?.intValue)))
         let manifest = try #require(stagedJSON["manifest"]?.stringValue.flatMap { Key(hex: $0) })
-        let deploy = try benctl(["deploy", "\(version.rawValue)", "--stripes", "4", "--timeout", "600"])
+        let deploy = try await benctl(["deploy", "\(version.rawValue)", "--stripes", "4", "--timeout", "600"])
         #expect(deploy.status == 0, "\(deploy.stderr)")
 
         // Signed acks and heartbeats, as the nodes would send them. Racks take turns: every node active, the first

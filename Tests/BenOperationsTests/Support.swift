@@ -204,10 +204,10 @@ struct Exposition {
 }
 
 /// Polls `condition` until it holds, without blocking a pool thread for long.
-func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () throws -> Bool) async throws {
+func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        if (try? condition()) == true { return }
+        if (try? await condition()) == true { return }
         try await Task.sleep(for: .milliseconds(200))
     }
     throw Failure("timed out waiting until \(what)")

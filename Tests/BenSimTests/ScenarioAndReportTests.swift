@@ -157,12 +157,12 @@ func parseCSV(_ text: String) -> [[String]] {
     static var chromium: String? { ProcessRunner.which("chromium") ?? ProcessRunner.which("chromium-browser") }
 
     @Test(.enabled(if: chromium != nil, "chromium is not installed (.ci/install-deps installs it)"))
-    func chartsRender() throws {
+    func chartsRender() async throws {
         let html = try ScenarioAndReportTests.report().html
         let folder = try TemporaryDirectory(prefix: "ben-sim-report")
         let page = folder.file("report.html")
         try html.write(toFile: page, atomically: true, encoding: .utf8)
-        let outcome = try ProcessRunner.run(
+        let outcome = try await ProcessRunner.run(
             Self.chromium!,
             ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(folder.file("profile"))",
              "--virtual-time-budget=5000", "--dump-dom", "file://\(page)"])

@@ -18,7 +18,7 @@ import Testing
         #expect(throws: StoreError.notFound(key: BLAKE2b.key(of: [0]))) { try store.get(BLAKE2b.key(of: [0])) }
     }
 
-    @Test func chunksAnArtifactAtTheConfiguredSizeAndB2sumPrintsEachChunksName() throws {
+    @Test func chunksAnArtifactAtTheConfiguredSizeAndB2sumPrintsEachChunksName() async throws {
         let dir = try TemporaryDirectory()
         let store = try ChunkStore(root: dir.path, settings: .init(chunkSize: 4096))
         var generator = SeededGenerator(seed: 1)
@@ -29,7 +29,7 @@ import Testing
         #expect(stored.newChunks == 4)
         let b2sum = try #require(ProcessRunner.which("b2sum"))
         for (i, key) in stored.chunks.enumerated() {
-            let outcome = try ProcessRunner.run(b2sum, ["-l", "256", store.path(of: key)])
+            let outcome = try await ProcessRunner.run(b2sum, ["-l", "256", store.path(of: key)])
             #expect(outcome.stdout.hasPrefix(key.hex), "chunk \(i)")
         }
         // Storing the same bytes again adds nothing.
@@ -113,7 +113,7 @@ import Testing
         #expect(try store.allKeys().count == report.kept)
     }
 
-    @Test func aWriterKilledMidWriteLeavesNoCorruptObjectUnderAValidKey() throws {
+    @Test func aWriterKilledMidWriteLeavesNoCorruptObjectUnderAValidKey() async throws {
         let dir = try TemporaryDirectory()
         var generator = SeededGenerator(seed: 5)
         let source = dir.file("big.bin")
@@ -133,7 +133,7 @@ import Testing
         #expect(result.bad.isEmpty, "\(result.bad)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: storePath + "/tmp").isEmpty)
         // A final uninterrupted run completes the artifact, and it reads back intact.
-        let outcome = try ProcessRunner.run(benctl, ["store", "put", "--store", storePath, "--chunk-size", "65536", "--json", source])
+        let outcome = try await ProcessRunner.run(benctl, ["store", "put", "--store", storePath, "--chunk-size", "65536", "--json", source])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let stored = try store.putFile(source, chunkSize: 65536)
         #expect(stored.newChunks == 0)

@@ -19,10 +19,10 @@ import Testing
         outcome.stdout.split(separator: "\n").first { $0.hasPrefix("manifest ") }.map { String($0.dropFirst("manifest ".count)) }
     }
 
-    @Test func buildWritesAStoreAndPrintsTheTableAndTheManifestKey() throws {
+    @Test func buildWritesAStoreAndPrintsTheTableAndTheManifestKey() async throws {
         let dir = try TemporaryDirectory()
         let out = dir.file("bundle")
-        let first = try ProcessRunner.run(benctl, ["build", examples + "/intent", "-o", out])
+        let first = try await ProcessRunner.run(benctl, ["build", examples + "/intent", "-o", out])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.hasPrefix("ARTIFACT"))
         #expect(first.stdout.contains("policy_pack/edge"))
@@ -36,27 +36,27 @@ import Testing
         for artifact in manifest.artifacts { _ = try store.artifactBytes(artifact) }
 
         // Again, into the same folder: same key, and the folder is replaced whole.
-        let second = try ProcessRunner.run(benctl, ["build", examples + "/intent", "-o", out, "--json"])
+        let second = try await ProcessRunner.run(benctl, ["build", examples + "/intent", "-o", out, "--json"])
         #expect(second.status == 0)
         let json = try JSONParser.parse(second.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(json["manifest"]?.stringValue == key.hex)
     }
 
-    @Test func aCommentOrWhitespaceEditKeepsTheManifestKey() throws {
+    @Test func aCommentOrWhitespaceEditKeepsTheManifestKey() async throws {
         let dir = try TemporaryDirectory()
         let source = try copyExamples(to: dir)
-        let before = try ProcessRunner.run(benctl, ["build", source, "-o", dir.file("a")])
+        let before = try await ProcessRunner.run(benctl, ["build", source, "-o", dir.file("a")])
         let path = source + "/policies/edge.yaml"
         let text = try String(contentsOfFile: path, encoding: .utf8)
         try ("# edited for review\n\n" + text.replacingOccurrences(of: "  - name: plain_http", with: "\n\n  - name:   plain_http   # redirect"))
             .write(toFile: path, atomically: true, encoding: .utf8)
-        let after = try ProcessRunner.run(benctl, ["build", source, "-o", dir.file("b")])
+        let after = try await ProcessRunner.run(benctl, ["build", source, "-o", dir.file("b")])
         #expect(before.status == 0 && after.status == 0, "\(before.stderr)\(after.stderr)")
         #expect(manifestKey(before) != nil)
         #expect(manifestKey(before) == manifestKey(after))
     }
 
-    @Test func anInvalidSourceReportsEveryErrorSortedExitsOneAndWritesNothing() throws {
+    @Test func anInvalidSourceReportsEveryErrorSortedExitsOneAndWritesNothing() async throws {
         let dir = try TemporaryDirectory()
         let source = try copyExamples(to: dir)
         let path = source + "/policies/edge.yaml"
@@ -66,7 +66,7 @@ import Testing
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         try "kind: schema\nname: [broken\n".write(toFile: source + "/schemas/broken.yaml", atomically: true, encoding: .utf8)
         let out = dir.file("bundle")
-        let outcome = try ProcessRunner.run(benctl, ["build", source, "-o", out])
+        let outcome = try await ProcessRunner.run(benctl, ["build", source, "-o", out])
         #expect(outcome.status == 1)
         let lines = outcome.stderr.split(separator: "\n").map(String.init)
         #expect(lines.count == 4, "\(outcome.stderr)")
@@ -79,32 +79,32 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
-    @Test func evalShowsTheDecisionAndTheRuleForEachRole() throws {
+    @Test func evalShowsTheDecisionAndTheRuleForEachRole() async throws {
         let dir = try TemporaryDirectory()
         let out = dir.file("bundle")
-        #expect(try ProcessRunner.run(benctl, ["build", examples + "/intent", "-o", out]).status == 0)
-        let proxy = try ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "proxy", "--input", examples + "/requests/proxy-export.json"])
+        #expect(try await ProcessRunner.run(benctl, ["build", examples + "/intent", "-o", out]).status == 0)
+        let proxy = try await ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "proxy", "--input", examples + "/requests/proxy-export.json"])
         #expect(proxy.status == 0, "\(proxy.stderr)")
         #expect(proxy.stdout.hasPrefix("decision: deny\n  because: pack edge, rule limit_bulk_export matched\n"))
 
-        let json = try ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "proxy", "--input", examples + "/requests/proxy-api.json", "--json"])
+        let json = try await ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "proxy", "--input", examples + "/requests/proxy-api.json", "--json"])
         let decision = try JSONParser.parse(json.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(decision["decision"]?["target"]?.stringValue == "api-backend")
         #expect(decision["rule"]?.stringValue == "api_to_backend")
 
-        let migrate = try ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "data_migrator", "--input", examples + "/requests/migrate-order-v1.json"])
+        let migrate = try await ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "data_migrator", "--input", examples + "/requests/migrate-order-v1.json"])
         #expect(migrate.stdout.hasPrefix("migrated order v1 → v2 by order_v1_to_v2\n"))
         #expect(migrate.stdout.contains(#""amount_cents":4250"#))
 
-        let detector = try ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "detector", "--input", examples + "/requests/detector-login.json"])
+        let detector = try await ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "detector", "--input", examples + "/requests/detector-login.json"])
         #expect(detector.stdout.contains("[critical] auth_anomalies/service_account_interactive"))
 
-        let spine = try ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "spine", "--input", examples + "/requests/spine-order.json"])
+        let spine = try await ProcessRunner.run(benctl, ["eval", "--bundle", out, "--role", "spine", "--input", examples + "/requests/spine-order.json"])
         #expect(spine.stdout.hasPrefix("record: valid order@2\ndecision: allow"))
     }
 
-    @Test func evalOnAMissingBundleIsOneLineAndExitOne() throws {
-        let outcome = try ProcessRunner.run(benctl, ["eval", "--bundle", "/nonexistent", "--role", "proxy", "--input", "/dev/null"])
+    @Test func evalOnAMissingBundleIsOneLineAndExitOne() async throws {
+        let outcome = try await ProcessRunner.run(benctl, ["eval", "--bundle", "/nonexistent", "--role", "proxy", "--input", "/dev/null"])
         #expect(outcome.status == 1)
         #expect(outcome.stderr.hasPrefix("benctl: /nonexistent: no manifest.key"))
     }

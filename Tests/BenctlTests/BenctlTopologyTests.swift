@@ -10,12 +10,12 @@ import Testing
     let benctl = ProcessRunner.product("benctl")
     let root = ProcessRunner.repositoryRoot()
 
-    func run(_ arguments: [String]) throws -> ProcessRunner.Outcome {
-        try ProcessRunner.run(benctl, arguments, currentDirectory: root)
+    func run(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
+        try await ProcessRunner.run(benctl, arguments, currentDirectory: root)
     }
 
-    @Test func checkPrintsASummaryByRoleAndLocation() throws {
-        let outcome = try run(["topology", "check", "topology/local.yaml"])
+    @Test func checkPrintsASummaryByRoleAndLocation() async throws {
+        let outcome = try await run(["topology", "check", "topology/local.yaml"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let topology = try Topology(yaml: String(contentsOfFile: root + "/topology/local.yaml", encoding: .utf8))
         let key = BLAKE2b.key(of: topology.canonicalBytes)
@@ -33,13 +33,13 @@ import Testing
             """)
     }
 
-    @Test func checkListsEveryProblemAndExitsOne() throws {
+    @Test func checkListsEveryProblemAndExitsOne() async throws {
         let dir = try TemporaryDirectory()
         var text = try String(contentsOfFile: root + "/topology/local.yaml", encoding: .utf8)
         text = text.replacingOccurrences(of: "address: 127.0.0.1:7402", with: "address: 127.0.0.1:7401")
         text = text.replacingOccurrences(of: "roles: [spine]", with: "roles: [spin]")
         try text.write(toFile: dir.file("bad.yaml"), atomically: true, encoding: .utf8)
-        let outcome = try run(["topology", "check", dir.file("bad.yaml")])
+        let outcome = try await run(["topology", "check", dir.file("bad.yaml")])
         #expect(outcome.status == 1)
         #expect(outcome.stdout.isEmpty)
         let lines = outcome.stderr.split(separator: "\n").map(String.init)
@@ -49,7 +49,7 @@ import Testing
         #expect(lines.contains { $0.contains("nodes[proxy-1].address: address 127.0.0.1:7401 is already node spine-1's") })
         #expect(lines.last == "\(dir.file("bad.yaml")): 3 problems")
 
-        let json = try run(["topology", "check", "--json", dir.file("bad.yaml")])
+        let json = try await run(["topology", "check", "--json", dir.file("bad.yaml")])
         #expect(json.status == 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect(object["valid"] as? Bool == false)
@@ -58,8 +58,8 @@ import Testing
         #expect(errors.allSatisfy { ($0["line"] as? Int ?? 0) > 0 })
     }
 
-    @Test func planPrintsTreesBackupsAndTheCostReport() throws {
-        let outcome = try run(["topology", "plan", "topology/local.yaml", "--size", "64MiB", "--seed", "7"])
+    @Test func planPrintsTreesBackupsAndTheCostReport() async throws {
+        let outcome = try await run(["topology", "plan", "topology/local.yaml", "--size", "64MiB", "--seed", "7"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.contains("plan for fleet local v1: 18 nodes"))
         #expect(outcome.stdout.contains("stripe 0 (chunks 0,"))
@@ -76,8 +76,8 @@ import Testing
         #expect(treeLines.count == 18 * stripes)
     }
 
-    @Test func planAsJSONCarriesThePlanAndTheCost() throws {
-        let outcome = try run(["topology", "plan", "topology/local.yaml", "--json", "--down", "proxy-3", "--roles", "proxy,spine"])
+    @Test func planAsJSONCarriesThePlanAndTheCost() async throws {
+        let outcome = try await run(["topology", "plan", "topology/local.yaml", "--json", "--down", "proxy-3", "--roles", "proxy,spine"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         let value = try JSONParser.parse(Array(outcome.stdout.utf8))
         let plan = try Plan(json: try #require(value["plan"]))
@@ -90,8 +90,8 @@ import Testing
         #expect(star["ledger_egress"] == .int(8 * (64 << 20)))
     }
 
-    @Test func planAsDOTDrawsEveryStripeEdge() throws {
-        let outcome = try run(["topology", "plan", "topology/local.yaml", "--dot", "--stripes", "2"])
+    @Test func planAsDOTDrawsEveryStripeEdge() async throws {
+        let outcome = try await run(["topology", "plan", "topology/local.yaml", "--dot", "--stripes", "2"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
         #expect(outcome.stdout.hasPrefix("digraph plan {"))
         #expect(outcome.stdout.components(separatedBy: " -> ").count - 1 == 2 * 18)
@@ -111,25 +111,25 @@ import Testing
         (["topology", "check", "/nonexistent/fleet.yaml"], "/nonexistent/fleet.yaml: cannot open"),
         (["topology", "generate", "--regions", "1", "--zones", "2", "--racks", "3", "--nodes", "4"], "--nodes: 4 nodes cannot fill 6 racks"),
     ])
-    func badRequestsGetOneLineAndExitOne(arguments: [String], message: String) throws {
-        let outcome = try run(arguments)
+    func badRequestsGetOneLineAndExitOne(arguments: [String], message: String) async throws {
+        let outcome = try await run(arguments)
         #expect(outcome.status == 1)
         #expect(outcome.stderr.hasPrefix("benctl: "), "\(outcome.stderr)")
         #expect(outcome.stderr.contains(message), "\(outcome.stderr)")
         #expect(outcome.stderr.split(separator: "\n").count <= 2)
     }
 
-    @Test func generateWritesAValidFleetWithKeysDerivedFromTheSeed() throws {
+    @Test func generateWritesAValidFleetWithKeysDerivedFromTheSeed() async throws {
         let dir = try TemporaryDirectory()
         let args = ["topology", "generate", "--regions", "2", "--zones", "2", "--racks", "5", "--nodes", "3000", "--seed", "9"]
-        let first = try run(args + ["-o", dir.file("a.yaml")])
+        let first = try await run(args + ["-o", dir.file("a.yaml")])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stderr.contains("wrote \(dir.file("a.yaml")): 3000 nodes in 20 racks"))
-        let second = try run(args)
+        let second = try await run(args)
         #expect(second.status == 0)
         let written = try String(contentsOfFile: dir.file("a.yaml"), encoding: .utf8)
         #expect(second.stdout == written, "the same flags give the same file")
-        let check = try run(["topology", "check", dir.file("a.yaml")])
+        let check = try await run(["topology", "check", dir.file("a.yaml")])
         #expect(check.status == 0, "\(check.stderr)")
         #expect(check.stdout.contains("3000 nodes in 2 regions, 4 zones, 20 racks"))
         // Each key is the Ed25519 public key of the seed BLAKE2b-256("ben/topology/generate/v1", 0, seed, id).

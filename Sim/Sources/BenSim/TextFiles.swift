@@ -1,3 +1,4 @@
+import BenFiles
 import Glibc
 
 /// Reads a whole text file; nil when it cannot be read.
@@ -14,28 +15,24 @@ func readTextFile(_ path: String) -> String? {
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Writes `text` to `path`, replacing it whole: the bytes go to a temporary file beside it, which is renamed
-/// over `path` only once every byte is written, so a failure never leaves a half-written report. The folder is
-/// made if it does not exist.
+/// Writes `text` to `path`, replacing it whole (`AtomicFile`): the bytes go to a temporary file beside it, which is
+/// renamed over `path` only once every byte is written and synced, so a failure never leaves a half-written report.
+/// The folder is made if it does not exist.
 ///
 /// - Throws: `SimError` with code `output` naming the path.
 public func writeTextFile(_ path: String, _ text: String) throws(SimError) {
     try prepareOutput(path)
-    let temp = "\(path).\(getpid()).tmp"
-    guard let f = fopen(temp, "wb") else {
-        throw SimError(.output, file: path, problem: "cannot open for writing (errno \(errno))", fix: "check the folder is writable")
-    }
-    let bytes = Array(text.utf8)
-    let written = fwrite(bytes, 1, bytes.count, f) == bytes.count
-    let closed = fclose(f) == 0
-    guard written && closed else {
-        unlink(temp)
-        throw SimError(.output, file: path, problem: "could not write every byte", fix: "check the disk has room")
-    }
-    guard rename(temp, path) == 0 else {
-        let code = errno
-        unlink(temp)
-        throw SimError(.output, file: path, problem: "cannot replace the file (errno \(code))", fix: "check the folder is writable")
+    do {
+        try AtomicFile.write(text, to: path)
+    } catch {
+        switch error.step {
+        case .create:
+            throw SimError(.output, file: path, problem: "cannot open for writing (errno \(error.errno.rawValue))", fix: "check the folder is writable")
+        case .write, .sync:
+            throw SimError(.output, file: path, problem: "could not write every byte", fix: "check the disk has room")
+        case .rename, .openDirectory, .syncDirectory:
+            throw SimError(.output, file: path, problem: "cannot replace the file (errno \(error.errno.rawValue))", fix: "check the folder is writable")
+        }
     }
 }
 

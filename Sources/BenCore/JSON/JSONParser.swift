@@ -247,19 +247,11 @@ private struct Scanner {
                 guard index < bytes.count else { throw error(.unexpectedEnd) }
                 let escape = bytes[index]
                 index += 1
-                switch escape {
-                case UInt8(ascii: "\""): scalars.append(0x22)
-                case UInt8(ascii: "\\"): scalars.append(0x5C)
-                case UInt8(ascii: "/"): scalars.append(0x2F)
-                case UInt8(ascii: "b"): scalars.append(0x08)
-                case UInt8(ascii: "f"): scalars.append(0x0C)
-                case UInt8(ascii: "n"): scalars.append(0x0A)
-                case UInt8(ascii: "r"): scalars.append(0x0D)
-                case UInt8(ascii: "t"): scalars.append(0x09)
-                case UInt8(ascii: "u"):
-                    let scalar = try parseUnicodeEscape()
-                    scalars.append(contentsOf: String(Character(scalar)).utf8)
-                default:
+                if escape == UInt8(ascii: "u") {
+                    StringEscape.appendUTF8(try parseUnicodeEscape(), to: &scalars)
+                } else if let decoded = StringEscape.simple(escape, .json) {
+                    scalars.append(decoded)
+                } else {
                     throw error(.invalidEscape, at: index - 2)
                 }
             default:
@@ -273,19 +265,8 @@ private struct Scanner {
 
     mutating func parseHex4() throws(JSONParseError) -> UInt32 {
         guard index + 4 <= bytes.count else { throw error(.unexpectedEnd) }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw error(.invalidEscape)
-            }
-            value = value << 4 | UInt32(digit)
-            index += 1
-        }
+        let (value, count) = StringEscape.digits(bytes, at: &index, radix: 16, upTo: 4)
+        guard count == 4 else { throw error(.invalidEscape) }
         return value
     }
 

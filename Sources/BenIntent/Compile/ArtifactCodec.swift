@@ -79,8 +79,8 @@ public enum ArtifactCodec {
 
     // MARK: Decoding
 
-    static func location(_ artifact: String, _ path: String) -> SourceLocation {
-        SourceLocation(file: artifact, line: 0, column: 0, field: path)
+    static func location(_ artifact: String, _ path: String) -> FileLocation {
+        FileLocation(file: artifact, line: 0, column: 0, field: path)
     }
 
     static func error(_ artifact: String, _ e: DocumentError) -> IntentError {

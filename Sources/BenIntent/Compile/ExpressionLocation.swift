@@ -1,7 +1,9 @@
-extension SourceLocation {
+import BenCore
+
+extension FileLocation {
     /// Where byte `offset` of an expression that starts here falls in the file: lines inside the expression
     /// move down, characters (not bytes) move right.
-    func inside(_ expression: String, offset: Int) -> SourceLocation {
+    func inside(_ expression: String, offset: Int) -> FileLocation {
         var copy = self
         var line = 0
         var column = 0

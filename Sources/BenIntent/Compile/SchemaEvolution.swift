@@ -1,3 +1,5 @@
+import BenCore
+
 /// Checks one schema version against the previous version of the same schema, under the newer version's
 /// compatibility mode.
 enum SchemaEvolution {

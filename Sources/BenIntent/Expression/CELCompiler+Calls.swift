@@ -151,20 +151,45 @@ extension CELCompiler {
         }
     }
 
+    /// A macro over a list or map (`all`, `exists`, `exists_one`, `filter`, `map`), in stages: the element type of
+    /// the range, the bodies compiled with the iteration variable bound, their conditions checked, then the
+    /// evaluation of the macro itself.
     mutating func compileComprehension(
         _ macro: CELMacro, _ rangeExpression: CELExpression, _ variable: String, _ arguments: [CELExpression], at offset: Int
     ) -> (CELType, CELEval) {
         let (rangeType, range) = compile(rangeExpression)
-        let elementType: CELType
-        switch rangeType {
-        case .list(let e): elementType = e
-        case .map(let k, _): elementType = k
-        case .record: elementType = .string
-        case .dyn: elementType = .dyn
-        default:
-            diagnose(rangeExpression.offset, "\(macro.rawValue)() iterates over a list or a map, not \(rangeType)")
-            elementType = .dyn
+        let elementType = comprehensionElementType(macro, rangeType, at: rangeExpression.offset)
+        let (slot, bodies) = compileBodies(arguments, binding: variable, as: elementType)
+        let predicateCount = macro == .map ? arguments.count - 1 : 1
+        for (i, body) in bodies.prefix(predicateCount).enumerated() where body.0 != .bool && body.0 != .dyn {
+            diagnose(arguments[i].offset, "the condition of \(macro.rawValue)() must be a bool, not \(body.0)")
         }
+        let loop = Comprehension(macro: macro, range: range, slot: slot, first: bodies[0].1)
+        switch macro {
+        case .all, .exists: return (.bool, loop.quantifier())
+        case .existsOne: return (.bool, loop.existsOne())
+        case .filter: return (.list(elementType), loop.filter())
+        case .map: return (.list(bodies.last!.0), loop.map(transform: bodies.last!.1, filtered: bodies.count == 2))
+        }
+    }
+
+    /// What a comprehension's variable ranges over: a list's elements, a map's keys, a record's field names.
+    mutating func comprehensionElementType(_ macro: CELMacro, _ rangeType: CELType, at offset: Int) -> CELType {
+        switch rangeType {
+        case .list(let e): return e
+        case .map(let k, _): return k
+        case .record: return .string
+        case .dyn: return .dyn
+        default:
+            diagnose(offset, "\(macro.rawValue)() iterates over a list or a map, not \(rangeType)")
+            return .dyn
+        }
+    }
+
+    /// Compiles the macro's bodies with `variable` bound to a new slot, which is free again afterwards.
+    mutating func compileBodies(_ arguments: [CELExpression], binding variable: String, as elementType: CELType)
+        -> (slot: Int, bodies: [(CELType, CELEval)])
+    {
         let slot = nextSlot
         nextSlot += 1
         maxSlot = max(maxSlot, nextSlot)
@@ -172,13 +197,23 @@ extension CELCompiler {
         let bodies = arguments.map { compile($0) }
         locals.removeLast()
         nextSlot -= 1
+        return (slot, bodies)
+    }
+}
 
-        let predicateCount = macro == .map ? arguments.count - 1 : 1
-        for (i, body) in bodies.prefix(predicateCount).enumerated() where body.0 != .bool && body.0 != .dyn {
-            diagnose(arguments[i].offset, "the condition of \(macro.rawValue)() must be a bool, not \(body.0)")
-        }
-        let first = bodies[0].1
-        let items: @Sendable (CELValue) throws(E) -> [CELValue] = { v throws(E) in
+/// The evaluation of one comprehension: each element of the range in the variable's slot, then the body.
+struct Comprehension {
+    typealias E = EvaluationError
+    let macro: CELMacro
+    let range: CELEval
+    let slot: Int
+    /// The first body: the condition (or, for a one-argument `map`, the transform).
+    let first: CELEval
+
+    /// The elements of the range value: a list's, a map's keys, a record's present field names.
+    var items: @Sendable (CELValue) throws(E) -> [CELValue] {
+        let macro = macro
+        return { v throws(E) in
             switch v {
             case .list(let l): return l
             case .map(let m): return m.keys.map(\.value)
@@ -186,70 +221,82 @@ extension CELCompiler {
             default: throw E.overload(macro.rawValue, v)
             }
         }
-        switch macro {
-        case .all, .exists:
-            let stopOn = macro == .exists
-            return (.bool, { f throws(E) in
-                var pending: E? = nil
-                for item in try items(try range(&f)) {
-                    try f.charge(1)
-                    f.slots[slot] = item
-                    do throws(E) {
-                        let v = try first(&f)
-                        guard case .bool(let b) = v else {
-                            pending = E.overload(macro.rawValue, v)
-                            continue
-                        }
-                        if b == stopOn { return .bool(stopOn) }
-                    } catch {
-                        if error.code == .budgetExceeded { throw error }
-                        pending = error
-                    }
-                }
-                if let pending { throw pending }
-                return .bool(!stopOn)
-            })
-        case .existsOne:
-            return (.bool, { f throws(E) in
-                var count = 0
-                for item in try items(try range(&f)) {
-                    try f.charge(1)
-                    f.slots[slot] = item
+    }
+
+    /// `all` and `exists`: stops at the first decisive element; an error on another element counts only when
+    /// none decides (CEL's commutative logic), except an exhausted budget, which always stops.
+    func quantifier() -> CELEval {
+        let (macro, range, slot, first, items) = (macro, range, slot, first, items)
+        let stopOn = macro == .exists
+        return { f throws(E) in
+            var pending: E? = nil
+            for item in try items(try range(&f)) {
+                try f.charge(1)
+                f.slots[slot] = item
+                do throws(E) {
                     let v = try first(&f)
-                    guard case .bool(let b) = v else { throw E.overload("exists_one", v) }
-                    if b { count += 1 }
-                }
-                return .bool(count == 1)
-            })
-        case .filter:
-            return (.list(elementType), { f throws(E) in
-                var out: [CELValue] = []
-                for item in try items(try range(&f)) {
-                    try f.charge(1)
-                    f.slots[slot] = item
-                    let v = try first(&f)
-                    guard case .bool(let b) = v else { throw E.overload("filter", v) }
-                    if b { out.append(item) }
-                }
-                return .list(out)
-            })
-        case .map:
-            let transform = bodies.last!.1
-            let filter: CELEval? = bodies.count == 2 ? first : nil
-            return (.list(bodies.last!.0), { f throws(E) in
-                var out: [CELValue] = []
-                for item in try items(try range(&f)) {
-                    try f.charge(1)
-                    f.slots[slot] = item
-                    if let filter {
-                        let v = try filter(&f)
-                        guard case .bool(let b) = v else { throw E.overload("map", v) }
-                        if !b { continue }
+                    guard case .bool(let b) = v else {
+                        pending = E.overload(macro.rawValue, v)
+                        continue
                     }
-                    out.append(try transform(&f))
+                    if b == stopOn { return .bool(stopOn) }
+                } catch {
+                    if error.code == .budgetExceeded { throw error }
+                    pending = error
                 }
-                return .list(out)
-            })
+            }
+            if let pending { throw pending }
+            return .bool(!stopOn)
+        }
+    }
+
+    func existsOne() -> CELEval {
+        let (range, slot, first, items) = (range, slot, first, items)
+        return { f throws(E) in
+            var count = 0
+            for item in try items(try range(&f)) {
+                try f.charge(1)
+                f.slots[slot] = item
+                let v = try first(&f)
+                guard case .bool(let b) = v else { throw E.overload("exists_one", v) }
+                if b { count += 1 }
+            }
+            return .bool(count == 1)
+        }
+    }
+
+    func filter() -> CELEval {
+        let (range, slot, first, items) = (range, slot, first, items)
+        return { f throws(E) in
+            var out: [CELValue] = []
+            for item in try items(try range(&f)) {
+                try f.charge(1)
+                f.slots[slot] = item
+                let v = try first(&f)
+                guard case .bool(let b) = v else { throw E.overload("filter", v) }
+                if b { out.append(item) }
+            }
+            return .list(out)
+        }
+    }
+
+    /// `map(x, t)` or, with a filter, `map(x, p, t)`.
+    func map(transform: @escaping CELEval, filtered: Bool) -> CELEval {
+        let (range, slot, items) = (range, slot, items)
+        let filter: CELEval? = filtered ? first : nil
+        return { f throws(E) in
+            var out: [CELValue] = []
+            for item in try items(try range(&f)) {
+                try f.charge(1)
+                f.slots[slot] = item
+                if let filter {
+                    let v = try filter(&f)
+                    guard case .bool(let b) = v else { throw E.overload("map", v) }
+                    if !b { continue }
+                }
+                out.append(try transform(&f))
+            }
+            return .list(out)
         }
     }
 }

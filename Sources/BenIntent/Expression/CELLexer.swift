@@ -1,3 +1,5 @@
+import BenCore
+
 /// One token of an expression, with the byte offset where it starts.
 struct CELToken: Sendable {
     enum Kind: Sendable, Equatable {
@@ -193,7 +195,7 @@ struct CELLexer {
             guard let scalar = Unicode.Scalar(value) else {
                 throw Failure(offset: offset, message: "escape names no Unicode character (a surrogate or beyond U+10FFFF)")
             }
-            out.append(contentsOf: Array(String(Character(scalar)).utf8))
+            StringEscape.appendUTF8(scalar, to: &out)
         }
         while true {
             guard let c = peek() else { throw Failure(offset: start, message: "unterminated string literal") }
@@ -220,15 +222,6 @@ struct CELLexer {
             guard let e = peek() else { throw Failure(offset: start, message: "unterminated string literal") }
             index += 1
             switch e {
-            case UInt8(ascii: "a"): out.append(0x07)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "v"): out.append(0x0B)
-            case UInt8(ascii: "\\"), UInt8(ascii: "'"), UInt8(ascii: "\""), UInt8(ascii: "`"), UInt8(ascii: "?"):
-                out.append(e)
             case UInt8(ascii: "x"), UInt8(ascii: "X"):
                 let value = try hexDigits(2, escapeStart: escapeStart)
                 if isBytes { out.append(UInt8(value)) } else { try appendScalar(value, at: escapeStart) }
@@ -237,17 +230,17 @@ struct CELLexer {
                 let value = try hexDigits(e == UInt8(ascii: "u") ? 4 : 8, escapeStart: escapeStart)
                 try appendScalar(value, at: escapeStart)
             case UInt8(ascii: "0")...UInt8(ascii: "3"):
-                var value = UInt32(e - 0x30)
-                for _ in 0..<2 {
-                    guard let d = peek(), d >= 0x30 && d <= 0x37 else {
-                        throw Failure(offset: escapeStart, message: "an octal escape needs three digits (\\000 to \\377)")
-                    }
-                    value = value * 8 + UInt32(d - 0x30)
-                    index += 1
+                let (rest, count) = StringEscape.digits(bytes, at: &index, radix: 8, upTo: 2)
+                guard count == 2 else {
+                    throw Failure(offset: escapeStart, message: "an octal escape needs three digits (\\000 to \\377)")
                 }
+                let value = UInt32(e - 0x30) * 64 + rest
                 if isBytes { out.append(UInt8(value)) } else { try appendScalar(value, at: escapeStart) }
             default:
-                throw Failure(offset: escapeStart, message: "unknown escape sequence \\\(String(decoding: [e], as: UTF8.self))")
+                guard let decoded = StringEscape.simple(e, .c(backquote: true)) else {
+                    throw Failure(offset: escapeStart, message: "unknown escape sequence \\\(String(decoding: [e], as: UTF8.self))")
+                }
+                out.append(decoded)
             }
         }
         if isBytes { return .bytes(out) }
@@ -258,14 +251,8 @@ struct CELLexer {
     }
 
     mutating func hexDigits(_ count: Int, escapeStart: Int) throws(Failure) -> UInt32 {
-        var value: UInt32 = 0
-        for _ in 0..<count {
-            guard let d = peek(), isHexDigit(d) else {
-                throw Failure(offset: escapeStart, message: "escape needs \(count) hexadecimal digits")
-            }
-            value = value * 16 + UInt32(d <= 0x39 ? d - 0x30 : (d | 0x20) - 0x61 + 10)
-            index += 1
-        }
+        let (value, read) = StringEscape.digits(bytes, at: &index, radix: 16, upTo: count)
+        guard read == count else { throw Failure(offset: escapeStart, message: "escape needs \(count) hexadecimal digits") }
         return value
     }
 }

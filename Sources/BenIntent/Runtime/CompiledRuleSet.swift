@@ -1,3 +1,5 @@
+import BenCore
+
 /// A detector rule set ready to run: each rule's condition compiled against the event schema.
 public struct CompiledRuleSet: Sendable {
     public struct Rule: Sendable {

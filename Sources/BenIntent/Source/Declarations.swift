@@ -49,9 +49,9 @@ public struct FieldDeclaration: Sendable, Hashable {
     public var required: Bool
     /// Filled in when a record leaves the field out.
     public var defaultValue: JSONValue?
-    public var location: SourceLocation
+    public var location: FileLocation
 
-    public init(name: String, type: FieldType, required: Bool, defaultValue: JSONValue?, location: SourceLocation) {
+    public init(name: String, type: FieldType, required: Bool, defaultValue: JSONValue?, location: FileLocation) {
         self.name = name
         self.type = type
         self.required = required
@@ -101,9 +101,9 @@ public struct SchemaDeclaration: Sendable {
     public var unknownFields: UnknownFields
     /// Sorted by name.
     public var fields: [FieldDeclaration]
-    public var location: SourceLocation
+    public var location: FileLocation
     /// Where the version is written (duplicate versions are reported there).
-    public var versionLocation: SourceLocation
+    public var versionLocation: FileLocation
 
     public var reference: SchemaReference { SchemaReference(name: name, version: version) }
 }
@@ -156,22 +156,22 @@ public enum ErrorPolicy: String, Sendable, Hashable, CaseIterable {
 public struct RuleDeclaration: Sendable {
     public var name: String
     public var when: String
-    public var whenLocation: SourceLocation
+    public var whenLocation: FileLocation
     public var action: PolicyAction
-    public var location: SourceLocation
+    public var location: FileLocation
 }
 
 public struct PolicyPackDeclaration: Sendable {
     public var name: String
     public var roles: [Role]
     public var input: SchemaReference
-    public var inputLocation: SourceLocation
+    public var inputLocation: FileLocation
     public var onError: ErrorPolicy
     public var rules: [RuleDeclaration]
     public var defaultAction: PolicyAction
-    public var location: SourceLocation
+    public var location: FileLocation
     /// Where the name is written (duplicate names are reported there).
-    public var nameLocation: SourceLocation
+    public var nameLocation: FileLocation
 }
 
 public enum Severity: String, Sendable, Hashable, CaseIterable, Comparable {
@@ -187,20 +187,20 @@ public enum Severity: String, Sendable, Hashable, CaseIterable, Comparable {
 public struct DetectionRuleDeclaration: Sendable {
     public var name: String
     public var when: String
-    public var whenLocation: SourceLocation
+    public var whenLocation: FileLocation
     public var severity: Severity
     public var message: String
-    public var location: SourceLocation
+    public var location: FileLocation
 }
 
 public struct RuleSetDeclaration: Sendable {
     public var name: String
     public var event: SchemaReference
-    public var eventLocation: SourceLocation
+    public var eventLocation: FileLocation
     public var rules: [DetectionRuleDeclaration]
-    public var location: SourceLocation
+    public var location: FileLocation
     /// Where the name is written (duplicate names are reported there).
-    public var nameLocation: SourceLocation
+    public var nameLocation: FileLocation
 }
 
 /// One step of a migration, applied in order to a record of the source version.
@@ -214,9 +214,9 @@ public enum MigrationStep: Sendable, Hashable {
 
 public struct LocatedStep: Sendable {
     public var step: MigrationStep
-    public var location: SourceLocation
+    public var location: FileLocation
     /// Where an expression starts, for compute steps.
-    public var expressionLocation: SourceLocation?
+    public var expressionLocation: FileLocation?
 }
 
 public struct ContractDeclaration: Sendable {
@@ -226,9 +226,9 @@ public struct ContractDeclaration: Sendable {
     public var to: Int
     public var compatibility: CompatibilityMode
     public var steps: [LocatedStep]
-    public var location: SourceLocation
+    public var location: FileLocation
     /// Where the name is written (duplicate names are reported there).
-    public var nameLocation: SourceLocation
+    public var nameLocation: FileLocation
 }
 
 /// Everything read from an intent source, before cross-checks.

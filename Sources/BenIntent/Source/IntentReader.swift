@@ -1,4 +1,4 @@
-import BenCore
+public import BenCore
 
 /// Reads intent source files into declarations, collecting every problem with its file, line, column and field.
 ///
@@ -25,7 +25,7 @@ public struct IntentReader {
     }
 
     mutating func readDocument(_ node: YAMLTree, file: String) {
-        let root = SourceLocation(file: file, line: node.line, column: node.column, field: "")
+        let root = FileLocation(file: file, line: node.line, column: node.column, field: "")
         guard case .mapping = node else {
             if case .scalar(let s, _, _, _) = node, s.isEmpty { return }  // an empty document
             errors.append(root.error(.wrongType, "a document must be a mapping with a kind (\(Self.kinds.joined(separator: ", ")))"))
@@ -106,7 +106,7 @@ public struct IntentReader {
                 fields: fields, location: m.location, versionLocation: version.location))
     }
 
-    mutating func readFields(_ node: YAMLTree, path: SourceLocation) -> [FieldDeclaration]? {
+    mutating func readFields(_ node: YAMLTree, path: FileLocation) -> [FieldDeclaration]? {
         guard case .mapping(let pairs, _, _) = node else {
             errors.append(path.at(node).error(.wrongType, "fields must be a mapping of field name to type, found \(node.kindName)"))
             return nil
@@ -135,7 +135,7 @@ public struct IntentReader {
         return b.allSatisfy { ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
 
-    mutating func readField(_ name: String, _ node: YAMLTree, location: SourceLocation) -> FieldDeclaration? {
+    mutating func readField(_ name: String, _ node: YAMLTree, location: FileLocation) -> FieldDeclaration? {
         // Shorthand: `port: int` is an optional field of that type.
         if case .scalar(let text, _, _, _) = node {
             guard let type = parseType(text, fields: nil, at: location) else { return nil }
@@ -175,7 +175,7 @@ public struct IntentReader {
         return FieldDeclaration(name: name, type: type, required: required.value, defaultValue: defaultValue, location: location)
     }
 
-    mutating func parseType(_ text: String, fields: [FieldDeclaration]?, at location: SourceLocation) -> FieldType? {
+    mutating func parseType(_ text: String, fields: [FieldDeclaration]?, at location: FileLocation) -> FieldType? {
         let t = text.filter { $0 != " " }
         func inner(_ s: Substring) -> FieldType? {
             switch s {
@@ -252,7 +252,7 @@ public struct IntentReader {
                 rules: rules, defaultAction: defaultAction, location: m.location, nameLocation: name.location))
     }
 
-    mutating func readPolicyRule(_ node: YAMLTree, at location: SourceLocation) -> RuleDeclaration? {
+    mutating func readPolicyRule(_ node: YAMLTree, at location: FileLocation) -> RuleDeclaration? {
         var m = MappingReader(node, location: location)
         guard case .mapping = node else {
             errors.append(location.error(.wrongType, "a rule is a mapping with name, when and action"))
@@ -267,7 +267,7 @@ public struct IntentReader {
         return RuleDeclaration(name: name.value, when: when.value, whenLocation: when.location, action: action, location: location)
     }
 
-    mutating func readAction(_ node: YAMLTree, at location: SourceLocation) -> PolicyAction? {
+    mutating func readAction(_ node: YAMLTree, at location: FileLocation) -> PolicyAction? {
         let expected = "an action is allow, deny, {route: TARGET} or {tag: NAME}"
         switch node {
         case .scalar(let text, _, _, _):
@@ -307,7 +307,7 @@ public struct IntentReader {
                 nameLocation: name.location))
     }
 
-    mutating func readDetectionRule(_ node: YAMLTree, at location: SourceLocation) -> DetectionRuleDeclaration? {
+    mutating func readDetectionRule(_ node: YAMLTree, at location: FileLocation) -> DetectionRuleDeclaration? {
         var m = MappingReader(node, location: location)
         guard case .mapping = node else {
             errors.append(location.error(.wrongType, "a detection rule is a mapping with name, when, severity and message"))
@@ -350,7 +350,7 @@ public struct IntentReader {
                 steps: steps, location: m.location, nameLocation: name.location))
     }
 
-    mutating func readStep(_ node: YAMLTree, at location: SourceLocation) -> LocatedStep? {
+    mutating func readStep(_ node: YAMLTree, at location: FileLocation) -> LocatedStep? {
         let expected = "a step is one of rename: {from, to}, default: {field, value}, drop: FIELD, compute: {field, expr}"
         guard case .mapping(let pairs, _, _) = node, pairs.count == 1, let op = pairs[0].key.scalarText else {
             errors.append(location.error(.invalidValue, expected))
@@ -399,31 +399,14 @@ public struct IntentReader {
 /// A value read from the source with where it was written.
 public struct Located<T: Sendable>: Sendable {
     public var value: T
-    public var location: SourceLocation
+    public var location: FileLocation
 
-    public init(_ value: T, _ location: SourceLocation) {
+    public init(_ value: T, _ location: FileLocation) {
         self.value = value
         self.location = location
     }
 }
 
-extension SourceLocation {
-    func child(_ name: String) -> SourceLocation {
-        var copy = self
-        copy.field = field.isEmpty ? name : "\(field).\(name)"
-        return copy
-    }
-
-    func index(_ i: Int) -> SourceLocation {
-        var copy = self
-        copy.field = "\(field)[\(i)]"
-        return copy
-    }
-
-    func at(_ node: YAMLTree) -> SourceLocation {
-        var copy = self
-        copy.line = node.line
-        copy.column = node.column
-        return copy
-    }
+extension FileLocation {
+    func at(_ node: YAMLTree) -> FileLocation { at(line: node.line, column: node.column) }
 }

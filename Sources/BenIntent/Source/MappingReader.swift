@@ -1,11 +1,13 @@
+import BenCore
+
 /// Reads one YAML mapping key by key, recording which keys were used so the rest can be reported as unknown,
 /// each with its own position.
 struct MappingReader {
     let pairs: [(key: YAMLTree, value: YAMLTree)]
-    let location: SourceLocation
+    let location: FileLocation
     var used: Set<String> = []
 
-    init(_ node: YAMLTree, location: SourceLocation) {
+    init(_ node: YAMLTree, location: FileLocation) {
         if case .mapping(let pairs, _, _) = node { self.pairs = pairs } else { self.pairs = [] }
         self.location = location
     }
@@ -14,7 +16,7 @@ struct MappingReader {
     func has(_ key: String) -> Bool { node(key) != nil }
 
     /// The location of a key's value, or of the mapping when the key is missing, with the field path.
-    func path(_ key: String) -> SourceLocation {
+    func path(_ key: String) -> FileLocation {
         let child = location.child(key)
         return node(key).map { child.at($0) } ?? child
     }

@@ -1,3 +1,5 @@
+import BenCore
+import BenYAML
 import Yams
 
 /// A YAML node with its position, as the intent reader needs it: scalars keep their text (Ben, not YAML's
@@ -40,38 +42,29 @@ indirect enum YAMLTree: Sendable {
     /// Parses every document of a file. A syntax error becomes one `IntentError` with its position.
     static func documents(_ text: String, file: String) -> Result<[YAMLTree], IntentError> {
         do {
-            var out: [YAMLTree] = []
-            // compose_all's sequence stops at a parse error and keeps it for the caller to check.
-            var sequence = try Yams.compose_all(yaml: text)
-            while let node = sequence.next() {
-                out.append(try convert(node, file: file))
-            }
-            if let error = sequence.error { return .failure(syntaxError(error, file: file)) }
-            return .success(out)
+            return .success(try YAMLSyntaxError.composeAll(text).map { try convert($0, file: file) })
+        } catch let error as YAMLSyntaxError {
+            return .failure(syntaxError(error, file: file))
         } catch let error as IntentError {
             return .failure(error)
         } catch {
-            return .failure(syntaxError(error, file: file))
+            return .failure(IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "not valid YAML: \(error)"))
         }
     }
 
-    static func syntaxError(_ error: any Error, file: String) -> IntentError {
-        guard let yaml = error as? YamlError else {
-            return IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "not valid YAML: \(error)")
-        }
-        switch yaml {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let detail = context.map { "\(problem) (\($0.text))" } ?? problem
-            return IntentError(.yamlSyntax, file: file, line: mark.line, column: mark.column, field: "", "YAML syntax: \(detail)")
-        case .duplicatedKeysInMapping(let duplicates, let context):
+    static func syntaxError(_ error: YAMLSyntaxError, file: String) -> IntentError {
+        switch error.problem {
+        case .syntax(let context, let problem):
+            let detail = context.map { "\(problem) (\($0))" } ?? problem
+            return IntentError(.yamlSyntax, file: file, line: error.line, column: error.column, field: "", "YAML syntax: \(detail)")
+        case .duplicateKeys(let duplicates):
             return IntentError(
-                .yamlSyntax, file: file, line: context.mark.line, column: context.mark.column, field: "",
+                .yamlSyntax, file: file, line: error.line, column: error.column, field: "",
                 "key \(duplicates.first.map { "\"\($0)\"" } ?? "") appears twice in one mapping; keep one")
-        case .reader(let problem, _, _, _):
+        case .unreadable(let problem):
             return IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "YAML: \(problem)")
-        default:
-            return IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "YAML: \(yaml)")
+        case .other(let text):
+            return IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "YAML: \(text)")
         }
     }
 

@@ -33,7 +33,7 @@ enum YAMLValues {
     }
 
     /// A YAML value checked against `type`, as JSON. Errors name the exact element (`default[2]`).
-    static func json(_ node: YAMLTree, as type: FieldType, at location: SourceLocation, _ errors: inout [IntentError]) -> JSONValue? {
+    static func json(_ node: YAMLTree, as type: FieldType, at location: FileLocation, _ errors: inout [IntentError]) -> JSONValue? {
         let value = untyped(node)
         if case .scalar(_, let style, _, _) = node, style != .plain, value.stringValue != nil {
             switch type {
@@ -43,17 +43,25 @@ enum YAMLValues {
             default: break
             }
         }
-        if let path = unsafeInteger(value, path: location.field) {
-            errors.append(IntentError(.invalidValue, file: location.file, line: location.line, column: location.column, field: path,
-                "integers beyond ±2^53 cannot be carried exactly in a bundle; use a smaller value"))
-            return nil
-        }
-        let problems = RecordValidator.check(value, as: type, path: location.field)
-        if let first = problems.first {
-            errors.append(IntentError(.wrongType, file: location.file, line: location.line, column: location.column, field: first.path, first.message))
+        if let problem = problem(value, as: type, at: location) {
+            errors.append(problem)
             return nil
         }
         return value
+    }
+
+    /// Why `value` cannot be a value of `type` in a bundle (an integer JSON cannot carry exactly, or the wrong
+    /// type), at the exact element; `prefix` leads the type problem's message.
+    static func problem(_ value: JSONValue, as type: FieldType, at location: FileLocation, prefix: String = "") -> IntentError? {
+        if let path = unsafeInteger(value, path: location.field) {
+            return IntentError(.invalidValue, file: location.file, line: location.line, column: location.column, field: path,
+                "integers beyond ±2^53 cannot be carried exactly in a bundle; use a smaller value")
+        }
+        let problems = RecordValidator.check(value, as: type, path: location.field)
+        if let first = problems.first {
+            return IntentError(.wrongType, file: location.file, line: location.line, column: location.column, field: first.path, prefix + first.message)
+        }
+        return nil
     }
 
     /// The path of the first integer in `value` that JSON cannot carry exactly, if any.

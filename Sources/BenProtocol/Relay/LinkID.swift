@@ -1,5 +1,3 @@
-public import BenCore
-
 /// Names one peer link for the length of a deployment.
 ///
 /// Links a machine asks for (`.connect`) get ids from the machine; links that arrive at a listener get ids

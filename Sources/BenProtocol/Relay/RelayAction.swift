@@ -1,4 +1,4 @@
-public import BenCore
+import BenCore
 
 /// What the relay core (shared by the agent and the seeder) asks for; each machine turns these into its own
 /// actions, so neither machine's shell sees what only the other does.

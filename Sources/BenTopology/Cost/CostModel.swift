@@ -57,50 +57,100 @@ public struct CostModel: Sendable {
     }
 
     /// The figures for any plan over this topology; `topologyIndex[i]` is plan node i's topology index.
+    ///
+    /// In stages: the chunks and bytes of each stripe, the ledger's round, then each stripe tree from the ledger
+    /// down (when each node's first chunk arrives and how often the next ones follow), and last the summary.
     public func evaluate(_ plan: Plan, topologyIndex: [Int32], bundleSize: Int64, scheme: String) -> SchemeCost {
-        let n = plan.nodes.count
-        let k = plan.stripeCount
-        let c = Double(topology.chunkSize)
-        let chunks = Int((bundleSize + topology.chunkSize - 1) / topology.chunkSize)
-        let lastChunk = bundleSize - Int64(max(0, chunks - 1)) * topology.chunkSize
-        // Chunks and bytes per stripe (chunk i travels on stripe i mod k).
+        var run = CostRun(model: self, plan: plan, topologyIndex: topologyIndex, bundleSize: bundleSize)
+        let ledgerRound = run.ledgerRound()
+        for s in 0..<run.k { run.propagate(stripe: s, ledgerRound: ledgerRound) }
+        return run.summary(scheme: scheme)
+    }
+}
+
+/// One `CostModel.evaluate`: the plan's inputs and what the stages add up.
+struct CostRun {
+    let topology: Topology
+    let model: CostModel
+    let plan: Plan
+    let topologyIndex: [Int32]
+    let bundleSize: Int64
+    let n: Int
+    let k: Int
+    let c: Double
+    let stripeChunks: [Int]
+    let stripeBytes: [Int64]
+    let uplink: [Double]
+    let ledgerUplink: Double
+    let rackOf: [Int32]
+    let trees: [StripeTree]
+
+    var tierBytes = PerTier<Int64>(repeating: 0)
+    var egress: [Int64]
+    var ledgerEgress: Int64 = 0
+    var ledgerMessages = 0
+    var depth = 0
+    var maxChildren = 0
+    var rackIngress: [Int64]
+    var completion: [Double]
+    /// When each node's first chunk of the stripe being propagated arrives, and the interval between chunks.
+    var first: [Double]
+    var interval: [Double]
+    /// When the ledger's round hands each of its children its chunk.
+    var ledgerOffset: [Double]
+
+    init(model: CostModel, plan: Plan, topologyIndex: [Int32], bundleSize: Int64) {
+        let topology = model.topology
+        self.topology = topology
+        self.model = model
+        self.plan = plan
+        self.topologyIndex = topologyIndex
+        self.bundleSize = bundleSize
+        n = plan.nodes.count
+        k = plan.stripeCount
+        c = Double(topology.chunkSize)
+        (stripeChunks, stripeBytes) = Self.stripeSizes(k: k, bundleSize: bundleSize, chunkSize: topology.chunkSize)
+        uplink = topologyIndex.map { topology.uplink(of: Int($0)).bytesPerSecond }
+        ledgerUplink = topology.ledgerUplink.bytesPerSecond
+        rackOf = topologyIndex.map { topology.nodes[Int($0)].rack }
+        trees = plan.stripes.map { StripeTree(parents: $0) }
+        egress = [Int64](repeating: 0, count: n)
+        rackIngress = [Int64](repeating: 0, count: topology.racks.count)
+        completion = [Double](repeating: 0, count: n)
+        first = [Double](repeating: 0, count: n)
+        interval = [Double](repeating: 0, count: n)
+        ledgerOffset = [Double](repeating: 0, count: n)
+    }
+
+    /// Chunks and bytes per stripe (chunk i travels on stripe i mod k).
+    static func stripeSizes(k: Int, bundleSize: Int64, chunkSize: Int64) -> (chunks: [Int], bytes: [Int64]) {
+        let chunks = Int((bundleSize + chunkSize - 1) / chunkSize)
+        let lastChunk = bundleSize - Int64(max(0, chunks - 1)) * chunkSize
         var stripeChunks = [Int](repeating: chunks / k, count: k)
         var stripeBytes = [Int64](repeating: 0, count: k)
         for s in 0..<k {
             if s < chunks % k { stripeChunks[s] += 1 }
-            stripeBytes[s] = Int64(stripeChunks[s]) * topology.chunkSize
+            stripeBytes[s] = Int64(stripeChunks[s]) * chunkSize
         }
-        if chunks > 0 { stripeBytes[(chunks - 1) % k] -= topology.chunkSize - lastChunk }
+        if chunks > 0 { stripeBytes[(chunks - 1) % k] -= chunkSize - lastChunk }
+        return (stripeChunks, stripeBytes)
+    }
 
-        let uplink = topologyIndex.map { topology.uplink(of: Int($0)).bytesPerSecond }
-        let ledgerUplink = topology.ledgerUplink.bytesPerSecond
-        let rackOf = topologyIndex.map { topology.nodes[Int($0)].rack }
+    /// Link between two plan nodes (p = -1 is the ledger): its tier, the time one chunk takes on it alone
+    /// (c over the slower of the sender's uplink and the tier's link), and its latency in seconds.
+    func link(_ p: Int, _ v: Int) -> (tier: Tier, chunkTime: Double, latency: Double) {
+        let tv = Int(topologyIndex[v])
+        let tier = p < 0 ? topology.tierFromLedger(to: tv) : topology.tier(from: Int(topologyIndex[p]), to: tv)
+        let l = topology.link(tier, inRack: Int(rackOf[v]))
+        let up = p < 0 ? ledgerUplink : uplink[p]
+        return (tier, c / min(up, l.bandwidth.bytesPerSecond), l.latency.seconds)
+    }
 
-        var tierBytes = PerTier<Int64>(repeating: 0)
-        var egress = [Int64](repeating: 0, count: n)
-        var ledgerEgress: Int64 = 0
-        var ledgerMessages = 0
-        var depth = 0
-        var maxChildren = 0
-        var rackIngress = [Int64](repeating: 0, count: topology.racks.count)
-        var completion = [Double](repeating: 0, count: n)
-
-        // Link between two plan nodes (p = -1 is the ledger): its tier, the time one chunk takes on it alone
-        // (c over the slower of the sender's uplink and the tier's link), and its latency in seconds.
-        func link(_ p: Int, _ v: Int) -> (tier: Tier, chunkTime: Double, latency: Double) {
-            let tv = Int(topologyIndex[v])
-            let tier = p < 0 ? topology.tierFromLedger(to: tv) : topology.tier(from: Int(topologyIndex[p]), to: tv)
-            let l = topology.link(tier, inRack: Int(rackOf[v]))
-            let up = p < 0 ? ledgerUplink : uplink[p]
-            return (tier, c / min(up, l.bandwidth.bytesPerSecond), l.latency.seconds)
-        }
-
-        let trees = plan.stripes.map { StripeTree(parents: $0) }
-        // The ledger's round: one chunk to each of its children, stripe by stripe. Its uplink carries them one
-        // after another; a child behind a slower link cannot get its chunk sooner than that link allows.
+    /// The ledger's round: one chunk to each of its children, stripe by stripe. Its uplink carries them one
+    /// after another; a child behind a slower link cannot get its chunk sooner than that link allows.
+    mutating func ledgerRound() -> Double {
         var ledgerSent = 0.0
         var ledgerSlowest = 0.0
-        var ledgerOffset = [Double](repeating: 0, count: n)
         for s in 0..<k where stripeChunks[s] > 0 {
             for v in trees[s].forwardingOrder(of: n) {
                 let l = link(-1, Int(v))
@@ -109,53 +159,57 @@ public struct CostModel: Sendable {
                 ledgerOffset[Int(v)] = max(ledgerSent, l.chunkTime)
             }
         }
-        let ledgerRound = max(ledgerSent, ledgerSlowest)
+        return max(ledgerSent, ledgerSlowest)
+    }
 
-        var first = [Double](repeating: 0, count: n)
-        var interval = [Double](repeating: 0, count: n)
-        for s in 0..<k {
-            let tree = trees[s]
-            depth = max(depth, tree.height)
-            let ledgerChildren = tree.children(of: n).count
-            ledgerEgress += Int64(ledgerChildren) * stripeBytes[s]
-            if s == 0 { ledgerMessages = ledgerChildren }
-            for v in tree.children(of: n) {
-                let l = link(-1, Int(v))
-                tierBytes[l.tier] += stripeBytes[s]
-                rackIngress[Int(rackOf[Int(v)])] += stripeBytes[s]
-                first[Int(v)] = ledgerOffset[Int(v)] + l.latency
-                interval[Int(v)] = ledgerRound
-            }
-            for x in tree.breadthFirst {
-                let p = Int(x)
-                let kids = tree.forwardingOrder(of: p)
-                guard !kids.isEmpty else { continue }
-                maxChildren = max(maxChildren, kids.count)
-                egress[p] += Int64(kids.count) * stripeBytes[s]
-                var sent = 0.0
-                var slowest = 0.0
-                var offsets: [(Int, Double, Double)] = []
-                offsets.reserveCapacity(kids.count)
-                for v in kids {
-                    let l = link(p, Int(v))
-                    sent += c / uplink[p]
-                    slowest = max(slowest, l.chunkTime)
-                    offsets.append((Int(v), max(sent, l.chunkTime), l.latency))
-                    tierBytes[l.tier] += stripeBytes[s]
-                    if rackOf[Int(v)] != rackOf[p] { rackIngress[Int(rackOf[Int(v)])] += stripeBytes[s] }
-                }
-                let round = max(sent, slowest)
-                for (v, offset, latency) in offsets {
-                    first[v] = first[p] + offset + latency
-                    interval[v] = max(interval[p], round)
-                }
-            }
-            if stripeChunks[s] > 0 {
-                let more = Double(stripeChunks[s] - 1)
-                for v in 0..<n { completion[v] = max(completion[v], first[v] + more * interval[v]) }
-            }
+    /// One stripe tree from the ledger down: bytes per tier and rack, egress, and when each node completes the stripe.
+    mutating func propagate(stripe s: Int, ledgerRound: Double) {
+        let tree = trees[s]
+        depth = max(depth, tree.height)
+        let ledgerChildren = tree.children(of: n).count
+        ledgerEgress += Int64(ledgerChildren) * stripeBytes[s]
+        if s == 0 { ledgerMessages = ledgerChildren }
+        for v in tree.children(of: n) {
+            let l = link(-1, Int(v))
+            tierBytes[l.tier] += stripeBytes[s]
+            rackIngress[Int(rackOf[Int(v)])] += stripeBytes[s]
+            first[Int(v)] = ledgerOffset[Int(v)] + l.latency
+            interval[Int(v)] = ledgerRound
         }
+        for x in tree.breadthFirst { relayRound(from: Int(x), in: tree, stripe: s) }
+        if stripeChunks[s] > 0 {
+            let more = Double(stripeChunks[s] - 1)
+            for v in 0..<n { completion[v] = max(completion[v], first[v] + more * interval[v]) }
+        }
+    }
 
+    /// A relay's round in one stripe tree: one chunk to each child, in forwarding order.
+    mutating func relayRound(from p: Int, in tree: StripeTree, stripe s: Int) {
+        let kids = tree.forwardingOrder(of: p)
+        guard !kids.isEmpty else { return }
+        maxChildren = max(maxChildren, kids.count)
+        egress[p] += Int64(kids.count) * stripeBytes[s]
+        var sent = 0.0
+        var slowest = 0.0
+        var offsets: [(Int, Double, Double)] = []
+        offsets.reserveCapacity(kids.count)
+        for v in kids {
+            let l = link(p, Int(v))
+            sent += c / uplink[p]
+            slowest = max(slowest, l.chunkTime)
+            offsets.append((Int(v), max(sent, l.chunkTime), l.latency))
+            tierBytes[l.tier] += stripeBytes[s]
+            if rackOf[Int(v)] != rackOf[p] { rackIngress[Int(rackOf[Int(v)])] += stripeBytes[s] }
+        }
+        let round = max(sent, slowest)
+        for (v, offset, latency) in offsets {
+            first[v] = first[p] + offset + latency
+            interval[v] = max(interval[p], round)
+        }
+    }
+
+    /// The figures: the largest egress, rack ingress, completion percentiles.
+    func summary(scheme: String) -> SchemeCost {
         var largest: Int64 = 0
         var largestNode: NodeID?
         for v in 0..<n where egress[v] > largest {
@@ -174,7 +228,7 @@ public struct CostModel: Sendable {
             largestNodeEgress: largest, largestNodeEgressNode: largestNode, bytesReceived: Int64(n) * bundleSize,
             ledgerMessages: ledgerMessages, depth: depth, maxChildren: maxChildren,
             completion: sorted.last ?? 0, medianCompletion: percentile(0.5), p99Completion: percentile(0.99),
-            optimal: optimalTime(nodes: n, bundleSize: bundleSize),
+            optimal: model.optimalTime(nodes: n, bundleSize: bundleSize),
             latencyFloor: (0..<n).map { link(-1, $0).latency }.max() ?? 0,
             rackIngressMean: ingress.isEmpty ? 0 : ingress.reduce(0, +) / Double(ingress.count),
             rackIngressMax: ingress.max() ?? 0)

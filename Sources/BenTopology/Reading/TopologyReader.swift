@@ -1,4 +1,5 @@
 import BenCore
+import BenYAML
 import Yams
 
 /// What reading a topology file gave: the topology when it is valid, and every problem found.
@@ -78,33 +79,55 @@ struct TopologyReader {
 
     init(file: String) { diagnostics = Diagnostics(file: file) }
 
+    /// The stages in the order their problems are reported: the root mapping, the header fields, `defaults`, the
+    /// hierarchy of regions, zones, racks and nodes, then the ledger and the tuning lists, which refer to it.
     mutating func read(_ yaml: String) -> Topology? {
-        let root: Yams.Node
+        guard let root = compose(yaml),
+            let top = Fields(root, path: "", allowed: Self.topFields, what: "a topology", diagnostics: &diagnostics)
+        else { return nil }
+        var source = SourceMap()
+        source.file = diagnostics.file
+        readFormat(top)
+        let fleet = readFleet(top)
+        let stripes = readStripes(top, &source)
+        let (chunkSize, defaults) = readDefaults(top, &source)
+        var hierarchy = readHierarchy(top, defaults: defaults, &source)
+        let ledger = readLedger(top, regions: hierarchy.regions, zones: hierarchy.zones, &source)
+        readTuning(top, nodes: &hierarchy.nodes, &source)
+        return Topology(
+            fleet: fleet, ledger: ledger, chunkSize: chunkSize, stripes: stripes, defaults: defaults, regions: hierarchy.regions,
+            zones: hierarchy.zones, racks: hierarchy.racks, nodes: hierarchy.nodes, source: source)
+    }
+
+    // MARK: Stages
+
+    /// The root node, or nil (reported) for an empty file or a syntax error.
+    mutating func compose(_ yaml: String) -> Yams.Node? {
         do {
             // The basic resolver leaves every scalar as text: this reader decides what each field means, and
             // no regular expression runs per scalar (which matters at 100 000 nodes).
-            guard let node = try Yams.compose(yaml: yaml, .basic) else {
+            guard let node = try YAMLSyntaxError.compose(yaml, resolver: .basic) else {
                 diagnostics.add(
                     .missingField, line: 0, field: "", "the file is empty",
                     fix: "write a topology (see topology/README.md)")
                 return nil
             }
-            root = node
+            return node
         } catch {
-            reportYAMLError(error)
+            report(error)
             return nil
         }
-        guard let top = Fields(root, path: "", allowed: Self.topFields, what: "a topology", diagnostics: &diagnostics) else {
-            return nil
-        }
-        var source = SourceMap()
-        source.file = diagnostics.file
+    }
+
+    mutating func readFormat(_ top: Fields) {
         if let format = top.text("format", diagnostics: &diagnostics, example: Topology.format), format != Topology.format {
             diagnostics.add(
                 .invalidValue, line: top.line(of: "format"), field: "format", "unknown format '\(format)'",
                 fix: "write `format: \(Topology.format)` or leave it out")
         }
+    }
 
+    mutating func readFleet(_ top: Fields) -> FleetName {
         var fleet = FleetName("unnamed")!
         if let node = top.required("fleet", example: "my-fleet", diagnostics: &diagnostics),
             let text = scalar(node, field: "fleet", example: "my-fleet")
@@ -117,52 +140,57 @@ struct TopologyReader {
                     fix: "use \(FleetName.rule)")
             }
         }
+        return fleet
+    }
 
-        var stripes: Int?
-        if let (k, line) = top.count("stripes", diagnostics: &diagnostics) {
-            source.fieldLines["stripes"] = line
-            if (1...Planner.maxStripes).contains(k) {
-                stripes = k
-            } else {
-                diagnostics.add(
-                    .invalidValue, line: line, field: "stripes", "\(k) stripe trees is outside 1…\(Planner.maxStripes)",
-                    fix: "use 1 for a plain tree, 2-8 to stripe, or leave it out to let the planner choose")
-            }
+    mutating func readStripes(_ top: Fields, _ source: inout SourceMap) -> Int? {
+        guard let (k, line) = top.count("stripes", diagnostics: &diagnostics) else { return nil }
+        source.fieldLines["stripes"] = line
+        guard (1...Planner.maxStripes).contains(k) else {
+            diagnostics.add(
+                .invalidValue, line: line, field: "stripes", "\(k) stripe trees is outside 1…\(Planner.maxStripes)",
+                fix: "use 1 for a plain tree, 2-8 to stripe, or leave it out to let the planner choose")
+            return nil
         }
+        return k
+    }
 
+    mutating func readDefaults(_ top: Fields, _ source: inout SourceMap) -> (chunkSize: Int64, defaults: Defaults) {
         var chunkSize = Defaults.standardChunkSize
         var defaults = Defaults()
         source.fieldLines["defaults"] = top.line(of: "defaults")
-        if let node = top.value("defaults"),
+        guard let node = top.value("defaults"),
             let fields = Fields(node, path: "defaults", allowed: Self.defaultsFields, what: "defaults", diagnostics: &diagnostics)
+        else { return (chunkSize, defaults) }
+        if let text = fields.text("chunk_size", diagnostics: &diagnostics, example: "1MiB") {
+            let line = fields.line(of: "chunk_size")
+            if let size = ByteSize.parse(text), (4096...(64 << 20)).contains(size) {
+                chunkSize = size
+            } else {
+                diagnostics.add(
+                    .invalidValue, line: line, field: "defaults.chunk_size", "'\(text)' is not a chunk size in 4KiB…64MiB",
+                    fix: "write a size such as 1MiB (the default) or 4MiB")
+            }
+        }
+        if let uplink = bandwidth(fields, "uplink") { defaults.uplink = uplink }
+        if let node = fields.value("max_fan_out"), let o = fanOutOverride(node, field: fields.field("max_fan_out")) {
+            defaults.maxFanOut = o.applied(to: defaults.maxFanOut)
+        }
+        if let node = fields.value("links"),
+            let links = Fields(node, path: "defaults.links", allowed: Tier.allCases.map(\.name), what: "links per tier", diagnostics: &diagnostics)
         {
-            if let text = fields.text("chunk_size", diagnostics: &diagnostics, example: "1MiB") {
-                let line = fields.line(of: "chunk_size")
-                if let size = ByteSize.parse(text), (4096...(64 << 20)).contains(size) {
-                    chunkSize = size
-                } else {
-                    diagnostics.add(
-                        .invalidValue, line: line, field: "defaults.chunk_size", "'\(text)' is not a chunk size in 4KiB…64MiB",
-                        fix: "write a size such as 1MiB (the default) or 4MiB")
-                }
-            }
-            if let uplink = bandwidth(fields, "uplink") { defaults.uplink = uplink }
-            if let node = fields.value("max_fan_out"), let o = fanOutOverride(node, field: fields.field("max_fan_out")) {
-                defaults.maxFanOut = o.applied(to: defaults.maxFanOut)
-            }
-            if let node = fields.value("links"),
-                let links = Fields(node, path: "defaults.links", allowed: Tier.allCases.map(\.name), what: "links per tier", diagnostics: &diagnostics)
-            {
-                for tier in Tier.allCases {
-                    guard let v = links.value(tier.name) else { continue }
-                    if let link = self.link(v, field: links.field(tier.name), base: defaults.links[tier]) {
-                        defaults.links[tier] = link
-                    }
+            for tier in Tier.allCases {
+                guard let v = links.value(tier.name) else { continue }
+                if let link = self.link(v, field: links.field(tier.name), base: defaults.links[tier]) {
+                    defaults.links[tier] = link
                 }
             }
         }
+        return (chunkSize, defaults)
+    }
 
-        // The hierarchy.
+    /// What the hierarchy stage read: the flat arrays a `Topology` keeps, and each node's field lines.
+    struct Hierarchy {
         var regions: [Region] = []
         var zones: [Zone] = []
         var racks: [Rack] = []
@@ -170,6 +198,11 @@ struct TopologyReader {
         var idLines: [Int32] = []
         var addressLines: [Int32] = []
         var keyLines: [Int32] = []
+    }
+
+    /// The hierarchy: regions, their zones, their racks and the racks' nodes.
+    mutating func readHierarchy(_ top: Fields, defaults: Defaults, _ source: inout SourceMap) -> Hierarchy {
+        var h = Hierarchy()
         source.fieldLines["regions"] = top.line(of: "regions")
         if let regionNodes = listField(top, "regions", what: "regions", example: "[{name: eu-1, zones: [...]}]") {
             if regionNodes.isEmpty {
@@ -182,145 +215,152 @@ struct TopologyReader {
                 let regionPath = "regions[\(gi)]"
                 guard let rf = Fields(regionNode, path: regionPath, allowed: Self.regionFields, what: "a region", diagnostics: &diagnostics) else { continue }
                 guard let regionName = name(rf, kind: "region", seen: &regionNames, scope: "the topology") else { continue }
-                let regionPath2 = "regions[\(regionName)]"
-                let g = regions.count
-                let zoneStart = zones.count
-                var zoneNames: [String: Int] = [:]
-                for (zi, zoneNode) in (listField(rf, "zones", what: "zones", example: "[{name: a, racks: [...]}]", path: regionPath2, nonEmpty: "a region needs at least one zone") ?? []).enumerated() {
-                    let zonePath = "\(regionPath2).zones[\(zi)]"
-                    guard let zf = Fields(zoneNode, path: zonePath, allowed: Self.zoneFields, what: "a zone", diagnostics: &diagnostics) else { continue }
-                    guard let zoneName = name(zf, kind: "zone", seen: &zoneNames, scope: "region \(regionName)") else { continue }
-                    let zonePath2 = "\(regionPath2).zones[\(zoneName)]"
-                    let z = zones.count
-                    let rackStart = racks.count
-                    var rackNames: [String: Int] = [:]
-                    for (ri, rackNode) in (listField(zf, "racks", what: "racks", example: "[{name: r01, nodes: [...]}]", path: zonePath2, nonEmpty: "a zone needs at least one rack") ?? []).enumerated() {
-                        let rackPath = "\(zonePath2).racks[\(ri)]"
-                        guard let kf = Fields(rackNode, path: rackPath, allowed: Self.rackFields, what: "a rack", diagnostics: &diagnostics) else { continue }
-                        guard let rackName = name(kf, kind: "rack", seen: &rackNames, scope: "zone \(regionName)/\(zoneName)") else { continue }
-                        let rackPath2 = "\(zonePath2).racks[\(rackName)]"
-                        let kf2 = Fields(renaming: kf, to: rackPath2)
-                        let r = racks.count
-                        var rack = Rack(name: rackName, region: g, zone: z, nodes: nodes.count..<nodes.count)
-                        rack.uplink = bandwidth(kf2, "uplink")
-                        if let v = kf2.value("max_fan_out") { rack.maxFanOut = fanOutOverride(v, field: kf2.field("max_fan_out")) }
-                        if let v = kf2.value("links"),
-                            let lf = Fields(v, path: kf2.field("links"), allowed: Self.rackLinkFields, what: "the rack's links", diagnostics: &diagnostics),
-                            let inRack = lf.value("in_rack")
-                        {
-                            rack.inRackLink = link(inRack, field: lf.field("in_rack"), base: defaults.links.inRack)
-                        }
-                        let nodeStart = nodes.count
-                        for (ni, nodeEntry) in (listField(kf2, "nodes", what: "nodes", example: "[{id: n1, roles: [proxy], address: 10.0.0.1:7401, key: …}]", path: rackPath2, nonEmpty: "a rack needs at least one node") ?? []).enumerated() {
-                            if let node = readNode(nodeEntry, path: "\(rackPath2).nodes[\(ni)]", region: g, zone: z, rack: r) {
-                                if nodeUnread.address { source.unreadAddresses.insert(nodes.count) }
-                                if nodeUnread.key { source.unreadKeys.insert(nodes.count) }
-                                nodes.append(node)
-                                idLines.append(Int32(clamping: nodeLines.id))
-                                addressLines.append(Int32(clamping: nodeLines.address))
-                                keyLines.append(Int32(clamping: nodeLines.key))
-                            }
-                        }
-                        rack.nodes = nodeStart..<nodes.count
-                        racks.append(rack)
-                    }
-                    zones.append(Zone(name: zoneName, region: g, racks: rackStart..<racks.count))
-                }
-                regions.append(Region(name: regionName, zones: zoneStart..<zones.count))
+                let zoneStart = h.zones.count
+                readZones(rf, region: regionName, defaults: defaults, into: &h, &source)
+                h.regions.append(Region(name: regionName, zones: zoneStart..<h.zones.count))
             }
         }
-        source.nodeLines = idLines
-        source.addressLines = addressLines
-        source.keyLines = keyLines
+        source.nodeLines = h.idLines
+        source.addressLines = h.addressLines
+        source.keyLines = h.keyLines
+        return h
+    }
 
-        // The ledger, once regions and zones are known.
+    /// The zones of the region being read (`h.regions.count`).
+    mutating func readZones(_ rf: Fields, region regionName: String, defaults: Defaults, into h: inout Hierarchy, _ source: inout SourceMap) {
+        let regionPath2 = "regions[\(regionName)]"
+        var zoneNames: [String: Int] = [:]
+        for (zi, zoneNode) in (listField(rf, "zones", what: "zones", example: "[{name: a, racks: [...]}]", path: regionPath2, nonEmpty: "a region needs at least one zone") ?? []).enumerated() {
+            let zonePath = "\(regionPath2).zones[\(zi)]"
+            guard let zf = Fields(zoneNode, path: zonePath, allowed: Self.zoneFields, what: "a zone", diagnostics: &diagnostics) else { continue }
+            guard let zoneName = name(zf, kind: "zone", seen: &zoneNames, scope: "region \(regionName)") else { continue }
+            let zonePath2 = "\(regionPath2).zones[\(zoneName)]"
+            let rackStart = h.racks.count
+            var rackNames: [String: Int] = [:]
+            for (ri, rackNode) in (listField(zf, "racks", what: "racks", example: "[{name: r01, nodes: [...]}]", path: zonePath2, nonEmpty: "a zone needs at least one rack") ?? []).enumerated() {
+                let rackPath = "\(zonePath2).racks[\(ri)]"
+                guard let kf = Fields(rackNode, path: rackPath, allowed: Self.rackFields, what: "a rack", diagnostics: &diagnostics) else { continue }
+                guard let rackName = name(kf, kind: "rack", seen: &rackNames, scope: "zone \(regionName)/\(zoneName)") else { continue }
+                let kf2 = kf.renamed(to: "\(zonePath2).racks[\(rackName)]")
+                readRack(kf2, name: rackName, defaults: defaults, into: &h, &source)
+            }
+            h.zones.append(Zone(name: zoneName, region: h.regions.count, racks: rackStart..<h.racks.count))
+        }
+    }
+
+    /// One rack of the zone being read (`h.zones.count`) and its nodes.
+    mutating func readRack(_ kf2: Fields, name rackName: String, defaults: Defaults, into h: inout Hierarchy, _ source: inout SourceMap) {
+        let (g, z, r) = (h.regions.count, h.zones.count, h.racks.count)
+        var rack = Rack(name: rackName, region: g, zone: z, nodes: h.nodes.count..<h.nodes.count)
+        rack.uplink = bandwidth(kf2, "uplink")
+        if let v = kf2.value("max_fan_out") { rack.maxFanOut = fanOutOverride(v, field: kf2.field("max_fan_out")) }
+        if let v = kf2.value("links"),
+            let lf = Fields(v, path: kf2.field("links"), allowed: Self.rackLinkFields, what: "the rack's links", diagnostics: &diagnostics),
+            let inRack = lf.value("in_rack")
+        {
+            rack.inRackLink = link(inRack, field: lf.field("in_rack"), base: defaults.links.inRack)
+        }
+        let nodeStart = h.nodes.count
+        for (ni, nodeEntry) in (listField(kf2, "nodes", what: "nodes", example: "[{id: n1, roles: [proxy], address: 10.0.0.1:7401, key: …}]", path: kf2.path, nonEmpty: "a rack needs at least one node") ?? []).enumerated() {
+            if let node = readNode(nodeEntry, path: "\(kf2.path).nodes[\(ni)]", region: g, zone: z, rack: r) {
+                if nodeUnread.address { source.unreadAddresses.insert(h.nodes.count) }
+                if nodeUnread.key { source.unreadKeys.insert(h.nodes.count) }
+                h.nodes.append(node)
+                h.idLines.append(Int32(clamping: nodeLines.id))
+                h.addressLines.append(Int32(clamping: nodeLines.address))
+                h.keyLines.append(Int32(clamping: nodeLines.key))
+            }
+        }
+        rack.nodes = nodeStart..<h.nodes.count
+        h.racks.append(rack)
+    }
+
+    /// The ledger, once regions and zones are known.
+    mutating func readLedger(_ top: Fields, regions: [Region], zones: [Zone], _ source: inout SourceMap) -> LedgerSpec {
         var ledger = LedgerSpec(address: HostPort(host: "127.0.0.1", port: 7400)!)
-        if let node = top.required("ledger", example: "{address: 10.0.0.2:7400}", diagnostics: &diagnostics),
+        guard let node = top.required("ledger", example: "{address: 10.0.0.2:7400}", diagnostics: &diagnostics),
             let lf = Fields(node, path: "ledger", allowed: Self.ledgerFields, what: "the ledger", diagnostics: &diagnostics)
+        else { return ledger }
+        source.fieldLines["ledger"] = lf.line
+        if let a = lf.required("address", example: "10.0.0.2:7400", diagnostics: &diagnostics),
+            let text = scalar(a, field: "ledger.address", example: "10.0.0.2:7400")
         {
-            source.fieldLines["ledger"] = lf.line
-            if let a = lf.required("address", example: "10.0.0.2:7400", diagnostics: &diagnostics),
-                let text = scalar(a, field: "ledger.address", example: "10.0.0.2:7400")
-            {
-                source.fieldLines["ledger.address"] = a.line
-                if let hp = HostPort(text) { ledger.address = hp } else { badAddress(text, line: a.line, field: "ledger.address") }
-            }
-            ledger.uplink = bandwidth(lf, "uplink")
-            if let (n, line) = lf.count("max_fan_out", diagnostics: &diagnostics) {
-                source.fieldLines["ledger.max_fan_out"] = line
-                if n >= 1 { ledger.maxFanOut = n } else { badFanOut(n, line: line, field: "ledger.max_fan_out") }
-            }
-            if let regionName = lf.text("region", diagnostics: &diagnostics, example: "eu-1") {
-                if let g = regions.firstIndex(where: { $0.name == regionName }) {
-                    ledger.region = g
-                    ledger.zone = regions[g].zones.lowerBound
-                } else {
-                    diagnostics.add(
-                        .invalidValue, line: lf.line(of: "region"), field: "ledger.region", "no region '\(regionName)' in this topology",
-                        fix: "name one of the regions: \(regions.map(\.name).joined(separator: ", "))")
-                }
-            }
-            if let zoneName = lf.text("zone", diagnostics: &diagnostics, example: "a") {
-                let candidates = regions.indices.contains(ledger.region) ? regions[ledger.region].zones : 0..<0
-                if let z = candidates.first(where: { zones[$0].name == zoneName }) {
-                    ledger.zone = z
-                } else {
-                    diagnostics.add(
-                        .invalidValue, line: lf.line(of: "zone"), field: "ledger.zone",
-                        "no zone '\(zoneName)' in the ledger's region",
-                        fix: "name one of: \(candidates.map { zones[$0].name }.joined(separator: ", "))")
-                }
+            source.fieldLines["ledger.address"] = a.line
+            if let hp = HostPort(text) { ledger.address = hp } else { badAddress(text, line: a.line, field: "ledger.address") }
+        }
+        ledger.uplink = bandwidth(lf, "uplink")
+        if let (n, line) = lf.count("max_fan_out", diagnostics: &diagnostics) {
+            source.fieldLines["ledger.max_fan_out"] = line
+            if n >= 1 { ledger.maxFanOut = n } else { badFanOut(n, line: line, field: "ledger.max_fan_out") }
+        }
+        if let regionName = lf.text("region", diagnostics: &diagnostics, example: "eu-1") {
+            if let g = regions.firstIndex(where: { $0.name == regionName }) {
+                ledger.region = g
+                ledger.zone = regions[g].zones.lowerBound
+            } else {
+                diagnostics.add(
+                    .invalidValue, line: lf.line(of: "region"), field: "ledger.region", "no region '\(regionName)' in this topology",
+                    fix: "name one of the regions: \(regions.map(\.name).joined(separator: ", "))")
             }
         }
+        if let zoneName = lf.text("zone", diagnostics: &diagnostics, example: "a") {
+            let candidates = regions.indices.contains(ledger.region) ? regions[ledger.region].zones : 0..<0
+            if let z = candidates.first(where: { zones[$0].name == zoneName }) {
+                ledger.zone = z
+            } else {
+                diagnostics.add(
+                    .invalidValue, line: lf.line(of: "zone"), field: "ledger.zone",
+                    "no zone '\(zoneName)' in the ledger's region",
+                    fix: "name one of: \(candidates.map { zones[$0].name }.joined(separator: ", "))")
+            }
+        }
+        return ledger
+    }
 
-        // Tuning knobs refer to nodes by id.
-        if let node = top.value("tuning"),
+    /// Tuning knobs refer to nodes by id.
+    mutating func readTuning(_ top: Fields, nodes: inout [TopologyNode], _ source: inout SourceMap) {
+        guard let node = top.value("tuning"),
             let tf = Fields(node, path: "tuning", allowed: Self.tuningFields, what: "tuning knobs", diagnostics: &diagnostics)
-        {
-            var index: [NodeID: Int] = [:]
-            index.reserveCapacity(nodes.count)
-            for (i, n) in nodes.enumerated() where index[n.id] == nil { index[n.id] = i }
-            var listed: [String: [NodeID: Int]] = [:]
-            for list in Self.tuningFields {
-                guard let entries = tf.list(list, diagnostics: &diagnostics, what: "node ids") else { continue }
-                source.fieldLines["tuning.\(list)"] = tf.line(of: list)
-                for (j, entry) in entries.enumerated() {
-                    let field = "tuning.\(list)[\(j)]"
-                    guard let text = scalar(entry, field: field, example: "node-id") else { continue }
-                    guard let id = NodeID(text), let i = index[id] else {
-                        let hint = nodes.count <= 5000 ? suggestion(for: text, among: nodes.lazy.map(\.id.rawValue)).map { "did you mean '\($0)'? " } ?? "" : ""
-                        diagnostics.add(
-                            .unknownNode, line: entry.line, field: field, "no node '\(text)' in this topology",
-                            fix: "\(hint)list only ids of nodes defined under regions")
-                        continue
-                    }
-                    if let first = listed[list]?[id] {
-                        diagnostics.add(
-                            .invalidValue, line: entry.line, field: field, "node '\(text)' is listed twice (first at line \(first))",
-                            fix: "remove one")
-                        continue
-                    }
-                    let opposite = list == "never_relay" ? "preferred_relays" : list == "preferred_relays" ? "never_relay" : nil
-                    if let opposite, let other = listed[opposite]?[id] {
-                        diagnostics.add(
-                            .conflict, line: entry.line, field: field,
-                            "node '\(text)' is also in tuning.\(opposite) (line \(other)): it cannot both be preferred and never relay",
-                            fix: "keep it in one of the two lists")
-                        continue
-                    }
-                    listed[list, default: [:]][id] = entry.line
-                    switch list {
-                    case "preferred_relays": nodes[i].duty = .preferred
-                    case "never_relay": nodes[i].duty = .never
-                    default: nodes[i].maintenance = true
-                    }
+        else { return }
+        var index: [NodeID: Int] = [:]
+        index.reserveCapacity(nodes.count)
+        for (i, n) in nodes.enumerated() where index[n.id] == nil { index[n.id] = i }
+        var listed: [String: [NodeID: Int]] = [:]
+        for list in Self.tuningFields {
+            guard let entries = tf.list(list, diagnostics: &diagnostics, what: "node ids") else { continue }
+            source.fieldLines["tuning.\(list)"] = tf.line(of: list)
+            for (j, entry) in entries.enumerated() {
+                let field = "tuning.\(list)[\(j)]"
+                guard let text = scalar(entry, field: field, example: "node-id") else { continue }
+                guard let id = NodeID(text), let i = index[id] else {
+                    let hint = nodes.count <= 5000 ? suggestion(for: text, among: nodes.lazy.map(\.id.rawValue)).map { "did you mean '\($0)'? " } ?? "" : ""
+                    diagnostics.add(
+                        .unknownNode, line: entry.line, field: field, "no node '\(text)' in this topology",
+                        fix: "\(hint)list only ids of nodes defined under regions")
+                    continue
+                }
+                if let first = listed[list]?[id] {
+                    diagnostics.add(
+                        .invalidValue, line: entry.line, field: field, "node '\(text)' is listed twice (first at line \(first))",
+                        fix: "remove one")
+                    continue
+                }
+                let opposite = list == "never_relay" ? "preferred_relays" : list == "preferred_relays" ? "never_relay" : nil
+                if let opposite, let other = listed[opposite]?[id] {
+                    diagnostics.add(
+                        .conflict, line: entry.line, field: field,
+                        "node '\(text)' is also in tuning.\(opposite) (line \(other)): it cannot both be preferred and never relay",
+                        fix: "keep it in one of the two lists")
+                    continue
+                }
+                listed[list, default: [:]][id] = entry.line
+                switch list {
+                case "preferred_relays": nodes[i].duty = .preferred
+                case "never_relay": nodes[i].duty = .never
+                default: nodes[i].maintenance = true
                 }
             }
         }
-
-        return Topology(
-            fleet: fleet, ledger: ledger, chunkSize: chunkSize, stripes: stripes, defaults: defaults, regions: regions,
-            zones: zones, racks: racks, nodes: nodes, source: source)
     }
 
     // MARK: Pieces
@@ -466,7 +506,7 @@ struct TopologyReader {
     mutating func scalar(_ node: Yams.Node, field: String, example: String) -> String? {
         if let s = node.scalarText { return s }
         diagnostics.add(
-            .wrongType, line: node.line, field: field, "expected a single value, found \(node.kindName)",
+            .wrongType, line: node.line, field: field, "expected a single value, found \(node.kind.name)",
             fix: "write it as `\(field.split(separator: ".").last.map(String.init) ?? field): \(example)`")
         return nil
     }
@@ -528,37 +568,22 @@ struct TopologyReader {
             fix: "write the peer-link address as host:port, such as 10.0.1.17:7401 or [fd00::7]:7401 (port 1-65535)")
     }
 
-    mutating func reportYAMLError(_ error: any Error) {
-        if let y = error as? YamlError {
-            switch y {
-            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-                .composer(let context, let problem, let mark, _):
-                let what = [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
-                diagnostics.add(
-                    .syntax, line: mark.line, field: "", "not valid YAML: \(what)",
-                    fix: "check the indentation, colons and quotes at this line")
-                return
-            case .duplicatedKeysInMapping(let duplicates, let context):
-                let names = duplicates.joined(separator: ", ")
-                diagnostics.add(
-                    .syntax, line: context.mark.line, field: "", "a mapping writes \(names) more than once",
-                    fix: "keep one of each field")
-                return
-            case .reader(let problem, _, _, _):
-                diagnostics.add(.syntax, line: 0, field: "", "cannot read the text: \(problem)", fix: "save the file as UTF-8")
-                return
-            default:
-                break
-            }
+    mutating func report(_ error: YAMLSyntaxError) {
+        switch error.problem {
+        case .syntax(let context, let problem):
+            let what = [context, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            diagnostics.add(
+                .syntax, line: error.line, field: "", "not valid YAML: \(what)",
+                fix: "check the indentation, colons and quotes at this line")
+        case .duplicateKeys(let duplicates):
+            let names = duplicates.joined(separator: ", ")
+            diagnostics.add(
+                .syntax, line: error.line, field: "", "a mapping writes \(names) more than once",
+                fix: "keep one of each field")
+        case .unreadable(let problem):
+            diagnostics.add(.syntax, line: 0, field: "", "cannot read the text: \(problem)", fix: "save the file as UTF-8")
+        case .other(let description):
+            diagnostics.add(.syntax, line: 0, field: "", "not valid YAML: \(description)", fix: "check the file's syntax")
         }
-        diagnostics.add(.syntax, line: 0, field: "", "not valid YAML: \(error)", fix: "check the file's syntax")
-    }
-}
-
-extension Fields {
-    /// The same fields under a more readable path (the element's name instead of its index).
-    init(renaming other: Fields, to path: String) {
-        self = other
-        self.path = path
     }
 }

@@ -1,5 +1,6 @@
 import BenCore
 import BenTopology
+import BenYAML
 import Yams
 
 extension Scenario {
@@ -11,11 +12,11 @@ extension Scenario {
     public static func read(yaml text: String, file: String) throws(SimError) -> Scenario {
         let root: Yams.Node?
         do {
-            root = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw SimError(.syntax, file: file, line: yamlLine(error), problem: "not valid YAML: \(yamlProblem(error))", fix: "fix the YAML syntax")
+            root = try YAMLSyntaxError.compose(text)
         } catch {
-            throw SimError(.syntax, file: file, problem: "not valid YAML: \(error)", fix: "fix the YAML syntax")
+            var problem = error.text
+            if case .syntax(_, let what) = error.problem { problem = what }
+            throw SimError(.syntax, file: file, line: error.line, problem: "not valid YAML: \(problem)", fix: "fix the YAML syntax")
         }
         guard let root else {
             throw SimError(.missingField, file: file, line: 1, field: "format", problem: "the file is empty", fix: "start with `format: \(format)`")
@@ -33,86 +34,44 @@ extension Scenario {
     }
 }
 
-private func yamlLine(_ error: YamlError) -> Int {
-    switch error {
-    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
-    default: return 0
-    }
-}
-
-private func yamlProblem(_ error: YamlError) -> String {
-    switch error {
-    case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): return problem
-    default: return "\(error)"
-    }
-}
-
-/// The fields of one mapping, checked against the names allowed there.
+/// The fields of one mapping, checked against the names allowed there: BenYAML's reader, throwing the first
+/// problem as a `SimError`.
 struct ScenarioFields {
-    let file: String
-    let path: String
-    let line: Int
-    let entries: [(name: String, line: Int, value: Yams.Node)]
+    let fields: YAMLFields
 
     init(_ node: Yams.Node, file: String, path: String, allowed: [String], what: String) throws(SimError) {
-        self.file = file
-        self.path = path
-        line = node.mark?.line ?? 0
-        guard case .mapping(let mapping) = node else {
-            throw SimError(
-                .wrongType, file: file, line: line, field: path, problem: "expected \(what) (a mapping of fields), found \(node.kindName)",
-                fix: "write it as `field: value` lines; the fields are \(allowed.joined(separator: ", "))")
+        do {
+            fields = try YAMLFields(node, at: FileLocation(file: file, field: path), allowed: allowed, what: what)
+        } catch {
+            throw SimError(error)
         }
-        var entries: [(String, Int, Yams.Node)] = []
-        for (key, value) in mapping {
-            let keyLine = key.mark?.line ?? line
-            guard case .scalar(let s) = key else {
-                throw SimError(.wrongType, file: file, line: keyLine, field: path, problem: "a field name must be plain text")
-            }
-            let name = s.string
-            guard allowed.contains(name) else {
-                throw SimError(
-                    .unknownField, file: file, line: keyLine, field: Self.join(path, name), problem: "unknown field",
-                    fix: "the fields here are \(allowed.joined(separator: ", "))")
-            }
-            if entries.contains(where: { $0.0 == name }) {
-                throw SimError(.invalidValue, file: file, line: keyLine, field: Self.join(path, name), problem: "written twice", fix: "keep one")
-            }
-            entries.append((name, keyLine, value))
-        }
-        self.entries = entries
+        if let first = fields.problems.first { throw SimError(first) }
     }
 
-    static func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
-    func field(_ name: String) -> String { Self.join(path, name) }
-
-    func value(_ name: String) -> Yams.Node? {
-        entries.first { $0.name == name && !$0.value.isNull }?.value
-    }
-
-    func lineOf(_ name: String) -> Int { entries.first { $0.name == name }?.line ?? line }
+    var file: String { fields.location.file }
+    var line: Int { fields.line }
+    func field(_ name: String) -> String { fields.field(name) }
+    func value(_ name: String) -> Yams.Node? { fields.value(name) }
+    func lineOf(_ name: String) -> Int { fields.line(of: name) }
 
     func error(_ name: String, _ problem: String, fix: String) -> SimError {
         error(name, .invalidValue, problem, fix: fix)
     }
 
     func error(_ name: String, _ code: SimError.Code, _ problem: String, fix: String) -> SimError {
-        SimError(code, file: file, line: value(name)?.mark?.line ?? lineOf(name), field: field(name), problem: problem, fix: fix)
+        SimError(code, file: file, line: value(name)?.line ?? lineOf(name), field: field(name), problem: problem, fix: fix)
     }
 
     func required(_ name: String, example: String) throws(SimError) -> Yams.Node {
-        guard let v = value(name) else {
-            throw SimError(.missingField, file: file, line: line, field: field(name), problem: "required field is missing", fix: "add `\(name): \(example)`")
-        }
-        return v
+        do { return try fields.required(name, example: example) } catch { throw SimError(error) }
     }
 
     func text(_ name: String, example: String) throws(SimError) -> String? {
-        guard let v = value(name) else { return nil }
-        guard case .scalar(let s) = v else {
-            throw error(name, .wrongType, "expected a single value, found \(v.kindName)", fix: "write it as `\(name): \(example)`")
-        }
-        return s.string
+        do { return try fields.text(name, example: example) } catch { throw SimError(error) }
+    }
+
+    func list(_ name: String) throws(SimError) -> [Yams.Node]? {
+        do { return try fields.list(name) } catch { throw SimError(error) }
     }
 
     func bool(_ name: String) throws(SimError) -> Bool? {
@@ -169,30 +128,6 @@ struct ScenarioFields {
         }
         return v
     }
-
-    func list(_ name: String) throws(SimError) -> [Yams.Node]? {
-        guard let v = value(name) else { return nil }
-        guard case .sequence(let seq) = v else {
-            throw error(name, .wrongType, "expected a list, found \(v.kindName)", fix: "write it as `\(name): [a, b]` or as `- ` lines")
-        }
-        return Array(seq)
-    }
-}
-
-extension Yams.Node {
-    var isNull: Bool {
-        guard case .scalar(let s) = self, s.style == .plain || s.style == .any else { return false }
-        return ["", "~", "null", "Null", "NULL"].contains(s.string)
-    }
-
-    var kindName: String {
-        switch self {
-        case .mapping: "a mapping"
-        case .sequence: "a list"
-        case .alias: "an alias"
-        case .scalar: isNull ? "nothing" : "a single value"
-        }
-    }
 }
 
 extension String {
@@ -245,7 +180,7 @@ struct ScenarioReader {
                 guard case .scalar(let s) = item, let strategy = Scenario.Strategy(rawValue: s.string) else {
                     throw SimError(
                         .invalidValue, file: file, line: item.mark?.line ?? f.lineOf("strategies"), field: "strategies[\(i)]",
-                        problem: "unknown strategy '\(item.scalar?.string ?? item.kindName)'", fix: "use one of \(Scenario.Strategy.spelling)")
+                        problem: "unknown strategy '\(item.scalarText ?? item.kind.name)'", fix: "use one of \(Scenario.Strategy.spelling)")
                 }
                 if strategies.contains(strategy) {
                     throw SimError(.invalidValue, file: file, line: item.mark?.line ?? 0, field: "strategies[\(i)]", problem: "'\(strategy)' is listed twice", fix: "list each strategy once")
@@ -431,9 +366,18 @@ func fileStem(_ path: String) -> String {
     return last.split(separator: ".").first.map(String.init) ?? last
 }
 
-extension Yams.Node {
-    var scalar: Yams.Node.Scalar? {
-        if case .scalar(let s) = self { return s }
-        return nil
+extension SimError {
+    /// A problem the YAML reader found, at its line (the simulator's errors name no column).
+    init(_ problem: YAMLFieldProblem) {
+        let code: Code =
+            switch problem.code {
+            case .missingField: .missingField
+            case .wrongType: .wrongType
+            case .unknownField: .unknownField
+            case .invalidValue: .invalidValue
+            }
+        self.init(
+            code, file: problem.location.file, line: problem.location.line, field: problem.location.field, problem: problem.problem,
+            fix: problem.fix)
     }
 }

@@ -1,0 +1,132 @@
+public import ArgumentParser
+public import BenCore
+public import BenCrypto
+import BenTopology
+public import Logging
+public import ServiceLifecycle
+
+/// The options every Ben daemon takes (`ben-agent` and `ben-ledger` include them with `@OptionGroup`): the config
+/// file, the fleet, NATS, the key, the upload cap, logging and the metrics listener.
+///
+/// Every setting can come from a flag or from the config file (`--config`, docs/operations.md); a flag wins. Options
+/// therefore have no parser defaults: the defaults are applied after the file is read.
+public struct DaemonOptions: ParsableArguments, Sendable {
+    @Option(name: .long, help: "A config file (YAML, or JSON if it ends in .json); flags override it.")
+    public var config: String?
+
+    @Option(name: .long, help: "The fleet name.")
+    public var fleet: String?
+
+    @Option(name: .long, help: "NATS server URL(s), comma-separated (default nats://127.0.0.1:4222).")
+    public var nats: String?
+
+    @Option(
+        name: .long,
+        help: "This process's Ed25519 key file (32-byte seed, mode 0600): a node's public half is in the topology, the ledger's signs announcements.")
+    public var key: String?
+
+    @Option(name: .long, help: "Cap this process's upload over all peer links, spelt as in topology files: 100Mbit, 1Gbit/s, 12.5MB/s.")
+    public var uploadLimit: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
+    public var logLevel: String?
+
+    @Option(name: .long, help: "Log format: text, or json for one object per line (default text).")
+    public var logFormat: String?
+
+    @Option(name: .long, help: "Serve /metrics, /healthz and /readyz on host:port (default: off).")
+    public var metricsListen: String?
+
+    public init() {}
+
+    /// The config-file keys of these options.
+    public static let keys = ["fleet", "nats", "key", "upload_limit", "log_level", "log_format", "metrics_listen"]
+
+    /// The options given on the command line, as settings keyed like the config file.
+    public var flags: [String: DaemonSettings.Flag] {
+        var flags: [String: DaemonSettings.Flag] = [:]
+        let strings: [(String, String?)] = [
+            ("fleet", fleet), ("nats", nats), ("key", key), ("upload_limit", uploadLimit), ("log_level", logLevel),
+            ("log_format", logFormat), ("metrics_listen", metricsListen),
+        ]
+        for case (let name, let value?) in strings { flags[name] = .string(value) }
+        return flags
+    }
+
+    /// Reads the config file under the flags (these options' and the daemon's own `flags`), then installs the log
+    /// format and returns the daemon's logger. `known` lists the daemon's own keys beside `DaemonOptions.keys`.
+    ///
+    /// - Throws: `ValidationError` with the line to print.
+    public func settings(label: String, flags own: [String: DaemonSettings.Flag], known: [String]) async throws
+        -> (DaemonSettings, Logger)
+    {
+        do {
+            let settings = try await DaemonSettings.load(
+                file: config, flags: flags.merging(own) { $1 }, known: Self.keys + known)
+            let logger = try DaemonLogging.bootstrap(
+                label: label, format: settings.string("log_format") ?? "text", level: settings.string("log_level") ?? "info")
+            return (settings, logger)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+extension DaemonSettings {
+    /// The fleet, which every daemon needs.
+    public func fleet() throws -> FleetName {
+        guard let fleet = FleetName(try validated { () throws(OperationsError) in try required("fleet") }) else {
+            throw ValidationError("--fleet: \(FleetName.rule)")
+        }
+        return fleet
+    }
+
+    /// The NATS servers, with the local default.
+    public var natsServers: [String] { list("nats") ?? ["nats://127.0.0.1:4222"] }
+
+    /// The daemon's signing key, read from its key file.
+    public func signingKey() throws -> SigningKey {
+        let path = try validated { () throws(OperationsError) in try required("key") }
+        do { return try KeyFile.read(path) } catch { throw ValidationError("--key: \(error)") }
+    }
+
+    /// The upload cap in bytes per second, if one is set.
+    public func uploadLimit() throws -> Double? {
+        guard let text = string("upload_limit") else { return nil }
+        guard let rate = Bandwidth(parsing: text) else { throw ValidationError("--upload-limit: '\(text)' is not \(Bandwidth.rule)") }
+        return rate.bytesPerSecond
+    }
+
+    /// A listener's address (`metrics_listen`, `status_listen`), if one is set.
+    public func address(_ key: String) throws -> HostPort? {
+        guard let text = string(key) else { return nil }
+        guard let address = HostPort(text) else { throw ValidationError("--\(key.flagName): expected host:port, not '\(text)'") }
+        return address
+    }
+
+    /// Runs `read`, turning a missing or invalid setting into the line to print.
+    public func validated<T>(_ read: () throws(OperationsError) -> T) throws -> T {
+        do { return try read() } catch { throw ValidationError(error.description) }
+    }
+}
+
+/// Runs a daemon's service inside swift-service-lifecycle: a graceful shutdown cancels it, which closes its links.
+public struct DaemonService: Service {
+    let body: @Sendable () async throws -> Void
+
+    public init(_ body: @escaping @Sendable () async throws -> Void) {
+        self.body = body
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await body()
+        }
+    }
+
+    /// Runs `services` as one group until SIGTERM or SIGINT.
+    public static func runGroup(_ services: [any Service], logger: Logger) async throws {
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+    }
+}
