@@ -84,13 +84,17 @@ let package = Package(
         // rename, folder fsync), over swift-system, for the store, key files, the agent's state, benctl and ben-sim.
         .target(name: "BenFiles", dependencies: [systemPackage], swiftSettings: swiftSettings),
         .target(name: "BenCrypto", dependencies: ["BenCore", "BenFiles", "CSodium"], swiftSettings: swiftSettings),
-        .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto", "BenFiles"], swiftSettings: swiftSettings),
+        // syncfs(2), which Swift's Glibc module leaves out: the store makes a bundle durable with one call.
+        .target(name: "CFileSync"),
+        .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto", "BenFiles", "CFileSync"], swiftSettings: swiftSettings),
         .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging, coreMetrics], swiftSettings: swiftSettings),
         .target(
             name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
             swiftSettings: swiftSettings),
         // One shell runtime for the agent and the ledger: child tasks, timers, the clock, outbound links.
-        .target(name: "BenShell", dependencies: ["BenCore", "BenProtocol", "BenPeerLink", nioCore, logging], swiftSettings: swiftSettings),
+        .target(
+            name: "BenShell", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", nioCore, logging],
+            swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
         // shell that reports needs no HTTP); BenOperations exposes them, and health, logs, config files, the options

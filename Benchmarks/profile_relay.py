@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Where a relay's CPU goes (issue 12, item 4): a chain ledger -> node-1 -> node-2 -> node-3 on loopback, one
-stripe, a bundle of BEN_PROFILE_MIB (32) MiB in 1 MiB chunks, with node-2 (a relay: it receives, verifies,
-stores and forwards every chunk) and optionally the ledger run under `valgrind --tool=callgrind`, which counts
-instructions reproducibly on a noisy machine. Prints the top entries of each profile (self cost, then
-inclusive) and the instructions per MiB relayed.
+stripe, a bundle of BEN_PROFILE_MIB (32) MiB in 1 MiB chunks. node-2 is a relay: it receives, verifies, stores and
+forwards every chunk. It and the ledger are profiled with `perf record` (cpu-clock sampling, call graphs), or with
+`valgrind --tool=callgrind` when BEN_PROFILE_TOOL=callgrind (instruction counts, reproducible on a noisy machine;
+valgrind 3.19 cannot read the Swift 6.3 toolchain's binaries, see docs/topology.md). Prints the top entries of
+each profile and the CPU per MiB relayed.
 
 Usage: profile_relay.py REPO_ROOT WORK_DIR   (release binaries built with -g in REPO_ROOT/.build/release)
 Environment: BEN_PROFILE_MIB (32), BEN_PROFILE_LEDGER (0: 1 profiles the ledger too), BEN_PROFILE_TOP (25).
@@ -12,7 +13,8 @@ import json, os, signal, socket, subprocess, sys, time
 
 root, work = sys.argv[1], sys.argv[2]
 MIB = int(os.environ.get("BEN_PROFILE_MIB", "32"))
-PROFILE_LEDGER = os.environ.get("BEN_PROFILE_LEDGER", "0") == "1"
+PROFILE_LEDGER = os.environ.get("BEN_PROFILE_LEDGER", "1") == "1"
+TOOL = os.environ.get("BEN_PROFILE_TOOL", "perf")
 TOP = int(os.environ.get("BEN_PROFILE_TOP", "25"))
 BIN = f"{root}/.build/release"
 FLEET = "prof"
@@ -70,7 +72,18 @@ def wait_for(what, cond, timeout):
 
 
 def callgrind(name):
+    if TOOL != "callgrind":
+        return []
     return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={work}/callgrind.{name}", "--dump-instr=no"]
+
+
+perfs = {}
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 try:
@@ -109,13 +122,36 @@ try:
     open(f"{work}/payload.json", "w").write(run(f"{BIN}/benctl", "store", "put", "--json", "--store", folder, f"{work}/payload.bin", env=env).stdout)
     run(sys.executable, f"{root}/Benchmarks/make_bundle.py", folder, f"{work}/payload.json")
     version = json.loads(run(f"{BIN}/benctl", "stage", folder, "--json", env=env).stdout)["version"]
+    if TOOL == "perf":
+        for name in [RELAY] + (["ledger"] if PROFILE_LEDGER else []):
+            perfs[name] = subprocess.Popen(
+                ["perf", "record", "-F", "499", "-e", "cpu-clock", "-g", "-o", f"{work}/perf.{name}", "-p", str(processes[name].pid)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+    before = {name: cpu_seconds(processes[name].pid) for name in [RELAY, "ledger"]}
     started = time.time()
     deploy = subprocess.run([f"{BIN}/benctl", "deploy", str(version), "--wait", "--timeout", "900"], env=env, capture_output=True, text=True)
-    print(f"deploy of {MIB} MiB through the chain: exit {deploy.returncode} in {time.time() - started:.1f} s (under callgrind)")
+    elapsed = time.time() - started
+    spent = {name: cpu_seconds(processes[name].pid) - before[name] for name in before}
+    print(f"deploy of {MIB} MiB through the chain: exit {deploy.returncode} in {elapsed:.1f} s ({TOOL})")
+    for name, cpu in spent.items():
+        print(f"  {name}: {cpu:.2f} CPU-s, {cpu / (MIB / 1024):.2f} CPU-s per GiB")
+    for p in perfs.values():
+        p.send_signal(signal.SIGINT)
+        p.wait(timeout=60)
 finally:
     cleanup()
 
 for name in [RELAY] + (["ledger"] if PROFILE_LEDGER else []):
+    if TOOL == "perf":
+        for mode in ("--no-children", "--children"):
+            out = subprocess.run(["perf", "report", "-i", f"{work}/perf.{name}", "--stdio", mode, "--sort", "symbol", "-g", "none",
+                                  "--percent-limit", "0.5"], capture_output=True, text=True).stdout
+            rows = [l for l in out.splitlines() if l.strip() and not l.startswith("#")]
+            print(f"\n== {name}: {'self' if mode == '--no-children' else 'inclusive'} CPU, top {TOP}")
+            for l in rows[:TOP]:
+                print("  " + l[:200])
+        continue
     path = f"{work}/callgrind.{name}"
     if not os.path.exists(path):
         print(f"no profile for {name}")

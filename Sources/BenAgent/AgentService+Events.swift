@@ -36,13 +36,13 @@ extension AgentService {
         case .manifest(_, let bytes):
             let key = BLAKE2b.key(of: bytes)
             let manifest = try? Manifest.decode(bytes)
-            perform(machine.handle(.manifest(link, manifest, actualKey: key), now: now), received: bytes)
-        case .chunk(let header, let index, let key, var bytes):
-            let data = bytes.readBytes(length: bytes.readableBytes) ?? []
-            let actual = BLAKE2b.key(of: data)
-            noteChunk(header.version, bytes: data.count, from: peerOfLink[link])
-            countReceived(data.count, from: peerOfLink[link])
-            perform(machine.handle(.chunk(link, index: Int(index), claimedKey: key, actualKey: actual), now: now), received: data)
+            perform(machine.handle(.manifest(link, manifest, actualKey: key), now: now), received: ByteBuffer(bytes: bytes))
+        case .chunk(let header, let index, let key, let bytes):
+            // Hashed, stored and kept for forwarding straight from the frame's buffer: no copy.
+            let actual = bytes.withUnsafeReadableBytes { BLAKE2b.key(of: $0) }
+            noteChunk(header.version, bytes: bytes.readableBytes, from: peerOfLink[link])
+            countReceived(bytes.readableBytes, from: peerOfLink[link])
+            perform(machine.handle(.chunk(link, index: Int(index), claimedKey: key, actualKey: actual), now: now), received: bytes)
         case .ack(_, let bytes):
             do {
                 perform(machine.handle(.ack(link, try Aggregate.decode(bytes)), now: now))
@@ -92,7 +92,7 @@ extension AgentService {
 
     /// Carries out actions in order. `received` is the payload of the frame being handled, for `.storeChunk`
     /// and `.storeManifest`.
-    func perform(_ actions: [AgentMachine.Action], received: [UInt8]? = nil) {
+    func perform(_ actions: [AgentMachine.Action], received: ByteBuffer? = nil) {
         for action in actions {
             switch action {
             case .connect(let link, let peer, _):
@@ -108,7 +108,8 @@ extension AgentService {
             case .storeChunk(_, let key), .storeManifest(let key):
                 guard let bytes = received else { continue }
                 do {
-                    try store.put(bytes, hashedAs: key)
+                    try bytes.withUnsafeReadableBytes { buffer throws(StoreError) in try store.put(buffer, hashedAs: key) }
+                    if case .storeChunk = action { materializer.remember(key, bytes) }
                 } catch {
                     logger.error("cannot store", metadata: ["chunk.key": "\(key.short)", "error": "\(error)"])
                 }
@@ -191,7 +192,12 @@ extension AgentService {
     /// Compiles off the actor (the hot path keeps serving the old version meanwhile).
     func startCompile(_ version: Version, manifest: Key) {
         tasks.spawn {
-            let outcome: Result<CompiledIntent, any Error> = Result { try self.compileBundle(manifest: manifest, version: version) }
+            // The chunks were stored without waiting for the disk; they are made durable once, before the version
+            // is swapped in and recorded as active.
+            let outcome: Result<CompiledIntent, any Error> = Result {
+                try self.store.makeDurable()
+                return try self.compileBundle(manifest: manifest, version: version)
+            }
             await self.compileFinished(version, outcome)
         }
     }

@@ -18,6 +18,8 @@ public actor AgentService {
     public let configuration: AgentConfiguration
     let logger: Logger
     let store: ChunkStore
+    /// Frames out of the store, with a cache of the chunks just verified (relays forward them cut-through).
+    nonisolated let materializer: FrameMaterializer
     let stateFile: AgentStateFile
     let links: LinkSet
     /// Child tasks, timers, the clock and outbound links (BenShell's runtime, shared with the ledger's shell).
@@ -68,6 +70,7 @@ public actor AgentService {
         self.logger = logger
         do {
             store = try ChunkStore(root: configuration.stateDirectory + "/store")
+            materializer = FrameMaterializer(store: store)
             stateFile = AgentStateFile(directory: configuration.stateDirectory)
             let record = try stateFile.load()
             machine = AgentMachine(
@@ -168,17 +171,8 @@ public actor AgentService {
     /// Turns a frame the machine asked for into bytes: chunks and the manifest come from the store, verified
     /// on read.
     nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {
-        switch frame {
-        case .hello(let hello): return .hello(hello)
-        case .plan(let subtree): return .plan(header, subtree: subtree.canonicalBytes)
-        case .manifest(let key): return .manifest(header, bytes: try store.get(key))
-        case .chunk(let index, let key):
-            let bytes = try store.get(key)
-            operations.materialized(chunk: index, bytes: bytes.count)
-            return .chunk(header, index: UInt32(index), key: key, bytes: ByteBuffer(bytes: bytes))
-        case .ack(let aggregate): return .ack(header, aggregate: aggregate.canonicalBytes)
-        case .nack(let entries): return .nack(header, entries)
-        case .bye(let code, let reason): return .bye(header, code: code, reason: reason)
-        }
+        let peerFrame = try materializer.frame(frame, header: header)
+        if case .chunk(_, let index, _, let bytes) = peerFrame { operations.materialized(chunk: Int(index), bytes: bytes.readableBytes) }
+        return peerFrame
     }
 }

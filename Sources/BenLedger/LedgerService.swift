@@ -21,6 +21,8 @@ public actor LedgerService {
     let logger: Logger
     let database: LedgerDatabase
     let store: ChunkStore
+    /// Frames out of the store, with a cache of the chunks just verified (each goes to several first-level nodes).
+    nonisolated let materializer: FrameMaterializer
     var machine: DeploymentMachine
     let links: LinkSet
     /// Child tasks, timers, the clock and outbound links (BenShell's runtime, shared with the agent's shell).
@@ -76,6 +78,7 @@ public actor LedgerService {
             try FileManagerLite.makeDirectory(configuration.dataDirectory)
             database = try LedgerDatabase(path: configuration.dataDirectory + "/ledger.sqlite")
             store = try ChunkStore(root: configuration.dataDirectory + "/store")
+            materializer = FrameMaterializer(store: store)
             machine = DeploymentMachine(fleet: configuration.fleet, versions: try database.loadVersions())
         } catch {
             throw LedgerError.io(path: configuration.dataDirectory, detail: "\(error)")
@@ -203,15 +206,7 @@ public actor LedgerService {
     }
 
     nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {
-        switch frame {
-        case .hello(let hello): return .hello(hello)
-        case .plan(let subtree): return .plan(header, subtree: subtree.canonicalBytes)
-        case .manifest(let key): return .manifest(header, bytes: try store.get(key))
-        case .chunk(let index, let key): return .chunk(header, index: UInt32(index), key: key, bytes: ByteBuffer(bytes: try store.get(key)))
-        case .ack(let aggregate): return .ack(header, aggregate: aggregate.canonicalBytes)
-        case .nack(let entries): return .nack(header, entries)
-        case .bye(let code, let reason): return .bye(header, code: code, reason: reason)
-        }
+        try materializer.frame(frame, header: header)
     }
 }
 

@@ -136,6 +136,13 @@ public final class PeerFrameEncoderHandler: ChannelOutboundHandler, RemovableCha
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
         var buffer = context.channel.allocator.buffer(capacity: 64)
+        if case .chunk(let header, let index, let key, let payload) = frame {
+            // The prefix, then the chunk's own buffer: written together (writev), never copied into one.
+            PeerFrameCodec.encodeChunkPrefix(header, index: index, key: key, payloadLength: payload.readableBytes, into: &buffer)
+            context.write(wrapOutboundOut(buffer), promise: nil)
+            context.write(wrapOutboundOut(payload), promise: promise)
+            return
+        }
         PeerFrameCodec.encode(frame, into: &buffer)
         context.write(wrapOutboundOut(buffer), promise: promise)
     }

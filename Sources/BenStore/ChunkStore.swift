@@ -1,6 +1,7 @@
 public import BenCore
 import BenCrypto
 import BenFiles
+import CFileSync
 import Glibc
 import Synchronization
 
@@ -85,6 +86,26 @@ public struct ChunkStore: Sendable {
     /// to decide, and stores it without hashing again).
     public func put(_ bytes: [UInt8], hashedAs key: Key) throws(StoreError) {
         try write(bytes, as: key, sync: true)
+    }
+
+    /// Stores received bytes whose key the caller has just computed from them, without copying them first and
+    /// without waiting for the disk: a relay stores each chunk as it forwards it, and makes the bundle durable
+    /// once, before it activates it (`makeDurable`). A chunk lost to a crash before then is refetched: every read
+    /// verifies.
+    public func put(_ buffer: UnsafeRawBufferPointer, hashedAs key: Key) throws(StoreError) {
+        let final = path(of: key)
+        if FileIO.exists(final) { return }
+        let temp = try writeTemporary(buffer, key: key, sync: false)
+        try install(temp: temp, as: key)
+    }
+
+    /// Makes everything written to the store so far durable (one `syncfs` of its file system), before a version
+    /// whose chunks were stored without waiting is recorded as active.
+    public func makeDurable() throws(StoreError) {
+        let fd = open(objectsPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(path: objectsPath, operation: "open", errno: errno) }
+        defer { close(fd) }
+        guard ben_syncfs(fd) == 0 else { throw .io(path: objectsPath, operation: "syncfs", errno: errno) }
     }
 
     /// Stores an object whose key the caller has already computed from these very bytes.

@@ -95,3 +95,17 @@ import Testing
         #expect(set.cardinality == 3)
     }
 }
+
+@Suite struct ChunkPrefixTests {
+    /// A writer sends a chunk's prefix and then its payload buffer: together they are exactly the encoded frame.
+    @Test func theChunkPrefixAndPayloadAreTheWholeFrame() {
+        let header = FrameHeader(fleet: FleetName("demo")!, version: 9)
+        let key = Key(digest: [UInt8](repeating: 4, count: 32))
+        let payload = ByteBuffer(bytes: (0..<3000).map { UInt8(truncatingIfNeeded: $0) })
+        var split = ByteBuffer()
+        PeerFrameCodec.encodeChunkPrefix(header, index: 17, key: key, payloadLength: payload.readableBytes, into: &split)
+        var rest = payload
+        split.writeBuffer(&rest)
+        #expect(split == PeerFrameCodec.encode(.chunk(header, index: 17, key: key, bytes: payload)))
+    }
+}

@@ -1,4 +1,4 @@
-import BenCore
+public import BenCore
 public import NIOCore
 
 /// Encodes and decodes peer frames over `ByteBuffer`. Pure: no channel, no IO; the NIO handlers in
@@ -78,6 +78,22 @@ public enum PeerFrameCodec {
             buffer.writeBytes(Array(reason.utf8.prefix(maxReasonBytes)))
         }
         let length = buffer.writerIndex - lengthIndex - 4
+        buffer.setInteger(UInt32(length), at: lengthIndex)
+    }
+
+    /// A CHUNK frame's bytes up to its payload (length prefix, kind, header, index, key): a writer sends this and
+    /// then the payload buffer as it is, so the chunk is never copied into the frame.
+    public static func encodeChunkPrefix(_ header: FrameHeader, index: UInt32, key: Key, payloadLength: Int, into buffer: inout ByteBuffer) {
+        let lengthIndex = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))
+        buffer.writeInteger(PeerFrame.Kind.chunk.rawValue)
+        let fleet = Array(header.fleet.rawValue.utf8)
+        buffer.writeInteger(UInt8(fleet.count))
+        buffer.writeBytes(fleet)
+        buffer.writeInteger(header.version.rawValue)
+        buffer.writeInteger(index)
+        buffer.writeBytes(key.bytes)
+        let length = buffer.writerIndex - lengthIndex - 4 + payloadLength
         buffer.setInteger(UInt32(length), at: lengthIndex)
     }
 
