@@ -215,6 +215,13 @@ def wait_quiet(limit, most=0.3):
         time.sleep(10)
 
 
+def other_share(a, b, ours_seconds):
+    """The share of the machine's CPU time between two machine_cpu() samples that went neither to the processes this
+    run started nor to softirq: other work on the machine (a build, the lead's tests) competing with the run."""
+    total = max(1, b[2] - a[2])
+    return max(0.0, (b[0] - a[0]) - (b[1] - a[1]) - ours_seconds * CLK_TCK) / total
+
+
 def cpu_ticks(pid):
     try:
         fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
@@ -424,6 +431,7 @@ class Ben:
         result = {
             "system": "ben", "status": status["status"], "bundle_bytes": S, "nodes": N, "load_before": load,
             "machine_busy_before": busy_between(m0, m1)[0], "machine_busy": busy_between(m1, m2)[0], "machine_softirq": busy_between(m1, m2)[1],
+            "machine_other": other_share(m1, m2, sum(cpu.values())),
             "deploy_wall_seconds": t1 - t0,
             "time_to_active_seconds": ts(status["changed_at"]) - issued,
             "completion_seconds": completion, "missing": missing,
@@ -610,6 +618,7 @@ class Swarm:
             "system": "swarm", "status": "complete" if not missing and not bad else "incomplete", "bundle_bytes": self.size,
             "nodes": len(self.nodes), "load_before": load, "launch_seconds": launched, "wall_seconds": t1 - t0,
             "machine_busy_before": busy_between(m0, m1)[0], "machine_busy": busy_between(m1, m2)[0], "machine_softirq": busy_between(m1, m2)[1],
+            "machine_other": other_share(m1, m2, sum(cpu.values())),
             "completion_seconds": done, "missing": missing, "corrupt": bad,
             "time_to_all_seconds": max(done.values()) if done and not missing else None,
             "ledger_egress_wire_bytes": dn["ledger"][2], "received_wire_bytes": sum(dn[n][0] for n in self.nodes),
@@ -693,6 +702,7 @@ def figures(r, t_opt, mib_bytes):
         # and how busy the whole machine was (kernel networking and anything else included).
         "cpu_bound_share": r["cpu_seconds"]["delivery"] / os.cpu_count() / r["time_to_all_seconds"] if r["time_to_all_seconds"] else None,
         "machine_busy": r.get("machine_busy"), "machine_softirq": r.get("machine_softirq"), "machine_busy_before": r.get("machine_busy_before"),
+        "machine_other": r.get("machine_other"),
     }
     if r["system"] == "ben":
         f["egress_payload"] = (r["ledger_egress_payload_bytes"] or 0) / S
@@ -766,6 +776,7 @@ def report(cfg, ben_runs, swarm_runs, t_opt_fn, floor, extra):
     out["cpu_bound_share"] = row("  their CPU-s ÷ cores ÷ time to all nodes", "cpu_bound_share", 2)
     out["machine_busy"] = row("machine busy during the run (all cores)", "machine_busy", 2)
     out["machine_softirq"] = row("  of it in softirq (veths, bridge, tbf)", "machine_softirq", 2)
+    out["machine_other"] = row("  of it neither ours nor softirq (others)", "machine_other", 2, "", "about 0 for a clean figure")
     out["machine_busy_before"] = row("  busy in the 2 s before (the background)", "machine_busy_before", 2)
     for key, label in (("stalls", "stalls"), ("handoffs", "hand-offs"), ("midframe", "mid-frame closes")):
         vals = [f[key] for f in bf]
@@ -867,7 +878,7 @@ def main():
                 f = figures(r, t_opt, None)
                 say(f"  Ben   run {i + 1}: {r['status']}, all nodes {fmt(summary([f['time_to_all']]), 2, ' s')} = {fmt(summary([f['x_topt']]))} T_opt, "
                     f"egress {f['egress']:.2f} S, stalls {f['stalls']}, hand-offs {f['handoffs']}, mid-frame {f['midframe']}, "
-                    f"{f['cpu_per_gib']:.1f} CPU-s/GiB, machine busy {f['machine_busy']:.0%} (before {f['machine_busy_before']:.0%})")
+                    f"{f['cpu_per_gib']:.1f} CPU-s/GiB, machine busy {f['machine_busy']:.0%} (others {f['machine_other']:.0%}; before {f['machine_busy_before']:.0%})")
                 if not keep and i > 0:
                     shutil.rmtree(f"{cwork}/ben-{i - 1}", ignore_errors=True)
                 shutil.rmtree(f"{cwork}/ben-{i}/agents", ignore_errors=True)
@@ -880,7 +891,7 @@ def main():
                     f = figures(r, t_opt, None)
                     say(f"  swarm run {i + 1}: {r['status']}, all nodes {fmt(summary([f['time_to_all']]), 2, ' s')} = {fmt(summary([f['x_topt']]))} T_opt, "
                         f"egress {f['egress']:.2f} S, {f['cpu_per_gib']:.1f} CPU-s/GiB, leechers launched in {r['launch_seconds']:.2f} s, "
-                        f"machine busy {f['machine_busy']:.0%} (before {f['machine_busy_before']:.0%})")
+                        f"machine busy {f['machine_busy']:.0%} (others {f['machine_other']:.0%}; before {f['machine_busy_before']:.0%})")
                     for n in net.hosts[1:]:  # the downloaded copies; logs stay
                         for p in (f"{cwork}/swarm-{i}/{n}/payload.bin",):
                             if os.path.exists(p):
