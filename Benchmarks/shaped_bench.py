@@ -373,7 +373,7 @@ class Ben:
         plan = json.loads(out.stdout)["plan"]
         return max(self.nodes, key=lambda n: (below(plan, n), n)), plan
 
-    def run(self, index, net_before_hook=None):
+    def run(self, index):
         d = f"{self.work}/ben-{index}"
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(f"{d}/agents")
@@ -682,7 +682,7 @@ def torrent_info_hash(path):
 # ---------------------------------------------------------------------------------------------------------------
 # Figures.
 
-def figures(r, t_opt, mib_bytes):
+def figures(r, t_opt):
     """The per-run ratios both systems are reported by."""
     n, S = r["nodes"], r["bundle_bytes"]
     comp = list(r["completion_seconds"].values())
@@ -744,8 +744,8 @@ def goals(cfg):
 
 def report(cfg, ben_runs, swarm_runs, t_opt_fn, floor, extra):
     g = goals(cfg)
-    bf = [figures(r, t_opt_fn, None) for r in ben_runs]
-    sf = [figures(r, t_opt_fn, None) for r in swarm_runs]
+    bf = [figures(r, t_opt_fn) for r in ben_runs]
+    sf = [figures(r, t_opt_fn) for r in swarm_runs]
     S = ben_runs[0]["bundle_bytes"] if ben_runs else swarm_runs[0]["bundle_bytes"]
     print(f"\n-- {cfg['n']} nodes, {cfg['mib']} MiB, {cfg['mbit']:g} Mbit/s per upload{', ' + extra['slow_relay'] + ' at R/4' if cfg['slow'] else ''}: "
           f"T_opt {t_opt_fn(S):.2f} s; {len(ben_runs)} Ben runs, {len(swarm_runs)} swarm runs; median (range)")
@@ -794,6 +794,13 @@ def report(cfg, ben_runs, swarm_runs, t_opt_fn, floor, extra):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+
+def save(results):
+    if os.environ.get("BEN_SHAPED_RESULT"):
+        with open(os.environ["BEN_SHAPED_RESULT"] + ".tmp", "w") as f:
+            json.dump(results, f, indent=2)
+        os.replace(os.environ["BEN_SHAPED_RESULT"] + ".tmp", os.environ["BEN_SHAPED_RESULT"])
+
 
 def main():
     if len(sys.argv) != 3:
@@ -866,6 +873,8 @@ def main():
                 return S / B + math.log2(n) * CHUNK / B
 
             ben_runs, swarm_runs = [], []
+            # Every run as it ends, so an interrupted benchmark still leaves what it measured.
+            results["unfinished"] = {"config": cfg, **extra, "ben_runs": ben_runs, "swarm_runs": swarm_runs}
             for i in range(runs):
                 if quiet:
                     wait_quiet(quiet)
@@ -875,7 +884,8 @@ def main():
                     if r["slow_relay_below_in_plan"] != extra["nodes_below"]:
                         say(f"  ! the ledger's plan differs from the predicted one: {extra['slow_relay']} has {r['slow_relay_below_in_plan']} nodes below it")
                 ben_runs.append(r)
-                f = figures(r, t_opt, None)
+                save(results)
+                f = figures(r, t_opt)
                 say(f"  Ben   run {i + 1}: {r['status']}, all nodes {fmt(summary([f['time_to_all']]), 2, ' s')} = {fmt(summary([f['x_topt']]))} T_opt, "
                     f"egress {f['egress']:.2f} S, stalls {f['stalls']}, hand-offs {f['handoffs']}, mid-frame {f['midframe']}, "
                     f"{f['cpu_per_gib']:.1f} CPU-s/GiB, machine busy {f['machine_busy']:.0%} (others {f['machine_other']:.0%}; before {f['machine_busy_before']:.0%})")
@@ -888,7 +898,8 @@ def main():
                         wait_quiet(quiet)
                     r = swarm.run(i)
                     swarm_runs.append(r)
-                    f = figures(r, t_opt, None)
+                    save(results)
+                    f = figures(r, t_opt)
                     say(f"  swarm run {i + 1}: {r['status']}, all nodes {fmt(summary([f['time_to_all']]), 2, ' s')} = {fmt(summary([f['x_topt']]))} T_opt, "
                         f"egress {f['egress']:.2f} S, {f['cpu_per_gib']:.1f} CPU-s/GiB, leechers launched in {r['launch_seconds']:.2f} s, "
                         f"machine busy {f['machine_busy']:.0%} (others {f['machine_other']:.0%}; before {f['machine_busy_before']:.0%})")
@@ -900,6 +911,7 @@ def main():
                         shutil.rmtree(f"{cwork}/swarm-{i - 1}", ignore_errors=True)
             rep = report(cfg, ben_runs, swarm_runs, t_opt, floor, extra)
             net.destroy()
+            results.pop("unfinished", None)
             results["configs"].append({
                 "config": cfg, "optimal_seconds": t_opt(ben_runs[0]["bundle_bytes"]), "wall_seconds": time.time() - started,
                 "topology_yaml": ben.topology_yaml, **extra, "ben_runs": ben_runs, "swarm_runs": swarm_runs,
@@ -912,9 +924,7 @@ def main():
             sys.stdout.flush()
     finally:
         results["wall_seconds"] = time.time() - results["started_at"]
-        if os.environ.get("BEN_SHAPED_RESULT"):
-            with open(os.environ["BEN_SHAPED_RESULT"], "w") as f:
-                json.dump(results, f, indent=2)
+        save(results)
         registry.teardown()
     print(f"\nshaped network: {len(configs)} configurations in {results['wall_seconds'] / 60:.1f} min")
     return 0
