@@ -20,7 +20,8 @@ Environment:
   BEN_SHAPED_RESULT   write every figure, per run and summarised, there as JSON
   BEN_SHAPED_BIN      where ben-agent, ben-ledger and benctl are (REPO_ROOT/.build/release)
   BEN_SHAPED_FLOOR    the machine floor's JSON (Benchmarks/c/hash_copy_floor.c), printed beside Ben's CPU per GiB
-  BEN_SHAPED_KEEP     1 keeps every run's logs under WORK_DIR (default: only the last run's of each system)
+  BEN_SHAPED_KEEP     1 keeps every run's logs under WORK_DIR (default: the last run's of each system, and Ben's
+                      runs with a stall, hand-off or mid-frame close)
   BEN_SHAPED_QUIET    seconds to wait, before each run, for the machine to be at most 30 % busy (default 0: no wait)
 
 Figures, all from the same run:
@@ -889,7 +890,8 @@ def main():
                 say(f"  Ben   run {i + 1}: {r['status']}, all nodes {fmt(summary([f['time_to_all']]), 2, ' s')} = {fmt(summary([f['x_topt']]))} T_opt, "
                     f"egress {f['egress']:.2f} S, stalls {f['stalls']}, hand-offs {f['handoffs']}, mid-frame {f['midframe']}, "
                     f"{f['cpu_per_gib']:.1f} CPU-s/GiB, machine busy {f['machine_busy']:.0%} (others {f['machine_other']:.0%}; before {f['machine_busy_before']:.0%})")
-                if not keep and i > 0:
+                # Logs are kept for the last run and for every run with a stall, hand-off or mid-frame close.
+                if not keep and i > 0 and not any(ben_runs[i - 1]["counts"].values()):
                     shutil.rmtree(f"{cwork}/ben-{i - 1}", ignore_errors=True)
                 shutil.rmtree(f"{cwork}/ben-{i}/agents", ignore_errors=True)
                 shutil.rmtree(f"{cwork}/ben-{i}/ledger/store", ignore_errors=True)
