@@ -36,8 +36,8 @@ Figures, all from the same run:
     the payload bytes of the agents' "transfer complete" lines.
   CPU-seconds per GiB delivered: user + sys (/proc/PID/stat) of all Ben processes (ledger and agents; nats-server
     apart) or all aria2c processes (seed and leechers; opentracker apart) over the run, ÷ (N·S in GiB).
-  Ben's agent and ledger logs: stalls ("stalled with"), hand-offs ("handed it the newest") and mid-frame closes
-  ("the stream ended inside a frame").
+  Ben's agent and ledger logs: stalls ("stalled with"), hand-offs ("handed it the newest"), mid-frame closes
+  ("the stream ended inside a frame") and links a receiver dropped as too slow ("inside a frame, below the minimum").
 
 Cleanup: every namespace (and with it every veth and the bridge) carries this run's prefix, and every process is
 registered by pid; both are torn down in a finally block, at exit and on SIGINT/SIGTERM/SIGHUP. Namespaces left by
@@ -57,6 +57,7 @@ PHRASES = {  # Ben's log texts (BenProtocol PeerReport, PeerFrameCodec)
     "stalls": "stalled with",
     "handoffs": "handed it the newest",
     "midframe": "the stream ended inside a frame",
+    "slowdrops": "inside a frame, below the minimum",  # PeerLinkError.tooSlow: a receiver dropped a trickling link
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HEADER = 14 + 20 + 32  # Ethernet, IPv4, TCP with timestamps: what a veth counts per packet beside the payload
@@ -779,7 +780,7 @@ def report(cfg, ben_runs, swarm_runs, t_opt_fn, floor, extra):
     out["machine_softirq"] = row("  of it in softirq (veths, bridge, tbf)", "machine_softirq", 2)
     out["machine_other"] = row("  of it neither ours nor softirq (others)", "machine_other", 2, "", "about 0 for a clean figure")
     out["machine_busy_before"] = row("  busy in the 2 s before (the background)", "machine_busy_before", 2)
-    for key, label in (("stalls", "stalls"), ("handoffs", "hand-offs"), ("midframe", "mid-frame closes")):
+    for key, label in (("stalls", "stalls"), ("handoffs", "hand-offs"), ("midframe", "mid-frame closes"), ("slowdrops", "too-slow drops")):
         vals = [f[key] for f in bf]
         print(f"{'Ben: ' + label + ' (per run)':<42} {', '.join(map(str, vals)):<26} {'':<26} {g['events']}")
         out[key] = vals
@@ -888,7 +889,7 @@ def main():
                 save(results)
                 f = figures(r, t_opt)
                 say(f"  Ben   run {i + 1}: {r['status']}, all nodes {fmt(summary([f['time_to_all']]), 2, ' s')} = {fmt(summary([f['x_topt']]))} T_opt, "
-                    f"egress {f['egress']:.2f} S, stalls {f['stalls']}, hand-offs {f['handoffs']}, mid-frame {f['midframe']}, "
+                    f"egress {f['egress']:.2f} S, stalls {f['stalls']}, hand-offs {f['handoffs']}, mid-frame {f['midframe']}, too slow {f['slowdrops']}, "
                     f"{f['cpu_per_gib']:.1f} CPU-s/GiB, machine busy {f['machine_busy']:.0%} (others {f['machine_other']:.0%}; before {f['machine_busy_before']:.0%})")
                 # Logs are kept for the last run and for every run with a stall, hand-off or mid-frame close.
                 if not keep and i > 0 and not any(ben_runs[i - 1]["counts"].values()):
