@@ -23,6 +23,8 @@ Environment:
   BEN_SHAPED_KEEP     1 keeps every run's logs under WORK_DIR (default: the last run's of each system, and Ben's
                       runs with a stall, hand-off or mid-frame close)
   BEN_SHAPED_QUIET    seconds to wait, before each run, for the machine to be at most 30 % busy (default 0: no wait)
+  BEN_SHAPED_STATIC_ARP  1 (default): permanent neighbour entries on every host, so no ARP exchange queues behind
+                      (or is dropped by) a saturated tbf; 0 leaves ARP to the kernel
 
 Figures, all from the same run:
   time to all nodes: the last node's completion (Ben: its "transfer complete" line; swarm: aria2c's
@@ -277,6 +279,15 @@ class Network:
             p = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "infinity"], stdin=subprocess.DEVNULL)
             registry.procs.append({"name": f"anchor {h}", "popen": p, "kind": "anchor"})
             self.anchor[h] = p.pid
+
+    def static_neighbours(self):
+        """Every host knows every other host's MAC address (permanent neighbour entries), so that no ARP request or
+        reply waits in, or is dropped from, a saturated tbf queue: with 100 leechers starting at once, the ledger
+        host's ARP replies were dropped behind the seed's upload and announces failed with 'No route to host'."""
+        mac = {h: json.loads(ip("-n", self.ns[h], "-j", "link", "show", "eth0").stdout)[0]["address"] for h in self.hosts}
+        for h in self.hosts:
+            lines = [f"neigh replace {self.ip[o]} lladdr {mac[o]} dev eth0 nud permanent" for o in self.hosts if o != h]
+            run(["ip", "-n", self.ns[h], "-batch", "-"], input="\n".join(lines) + "\n")
 
     def _add_ns(self, ns):
         ip("netns", "add", ns)
@@ -814,6 +825,7 @@ def main():
     keep = os.environ.get("BEN_SHAPED_KEEP", "0") == "1"
     want_swarm = os.environ.get("BEN_SHAPED_SWARM", "1") == "1"
     quiet = float(os.environ.get("BEN_SHAPED_QUIET", "0"))
+    static_arp = os.environ.get("BEN_SHAPED_STATIC_ARP", "1") == "1"
 
     if os.geteuid() != 0:
         print("shaped network: skipped (needs root: it makes network namespaces, veths, a bridge and tc qdiscs)")
@@ -841,11 +853,12 @@ def main():
 
     remove_leftovers()
     os.makedirs(work, exist_ok=True)
-    results = {"configs": [], "runs_per_config": runs, "machine_floor_cpu_seconds_per_gib": floor, "cores": os.cpu_count(),
+    results = {"configs": [], "runs_per_config": runs, "machine_floor_cpu_seconds_per_gib": floor, "cores": os.cpu_count(), "static_arp": static_arp,
                "load_at_start": loadavg(), "started_at": time.time()}
     prefix = f"{NS_BASE}{os.getpid()}-"
     print(f"each host in its own namespace on one bridge ({SUBNET}.0.0/16), uploads shaped by tc tbf (burst 64kb, latency 50ms); "
-          f"Ben's --upload-limit off; default TCP buffers; load average {' '.join(f'{x:.2f}' for x in loadavg())}")
+          f"Ben's --upload-limit off; default TCP buffers; {'static neighbour entries' if static_arp else 'ARP left to the kernel'}; "
+          f"load average {' '.join(f'{x:.2f}' for x in loadavg())}")
     try:
         for cfg in configs:
             cwork = f"{work}/{cfg['text'].replace('/', 'q')}"
@@ -855,6 +868,8 @@ def main():
             net = Network(prefix, cfg["n"])
             say(f"{cfg['text']}: {cfg['n'] + 2} namespaces ...")
             net.create()
+            if static_arp:
+                net.static_neighbours()
             ben = Ben(root, bin_dir, cwork, net, cfg)
             ben.prepare()
             rates = {h: cfg["mbit"] for h in net.hosts}
