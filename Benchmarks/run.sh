@@ -186,6 +186,39 @@ BEN_MESH_RATE_MBIT=25 BEN_MESH_STRIPED_ONLY=1 BEN_MESH_RESULT="$work/mesh-result
 rm -rf "$work/mesh"
 export BEN_MESH_RESULT="$work/mesh-result.json $work/mesh-result-25.json"
 
+section "Shaped network"
+# Issue 12: Ben against a BitTorrent swarm (aria2c and opentracker) on a real kernel network. Every host in its own
+# network namespace on one bridge (10.77.0.0/16, nothing on the real interfaces), every upload shaped with tc tbf
+# (burst 64kb, latency 50ms), Ben's --upload-limit off, default TCP buffers. N = 32 with 64 MiB at 25, 50 and
+# 100 Mbit/s, one relay at R/4, and N = 100 with 8 MiB at 200 Mbit/s; Ben and the swarm alternate, 3 runs each; the
+# medians and ranges side by side. It needs root (namespaces, veths, a bridge, qdiscs) and skips itself otherwise.
+# BEN_SHAPED_CONFIGS and BEN_SHAPED_RUNS shrink it (e.g. BEN_SHAPED_CONFIGS=32x64@50 BEN_SHAPED_RUNS=1);
+# BEN_BENCH_SHAPED=0 leaves it out. It takes about 40 minutes on a 2-core machine.
+if [ "${BEN_BENCH_SHAPED:-1}" != "1" ]; then
+  echo "left out (BEN_BENCH_SHAPED=0)"
+elif [ "$(id -u)" -ne 0 ]; then
+  echo "skipped: it must run as root (network namespaces, veth pairs, a bridge and tc qdiscs)"
+elif ! ip netns add "bshaped-probe-$$" 2>/dev/null; then
+  echo "skipped: \`ip netns add\` is not permitted here"
+else
+  ip netns del "bshaped-probe-$$"
+  for exe in ben-agent ben-ledger benctl; do swift build -c release --product "$exe" 2>&1 | tail -1; done
+  # This machine's floor for CPU per byte: BLAKE2b-256 over 1 GiB in 1 MiB chunks plus one copy in and one out.
+  gcc -O2 -o "$work/hash_copy_floor" Benchmarks/c/hash_copy_floor.c $(pkg-config --cflags --libs libsodium)
+  "$work/hash_copy_floor" 1024 > "$work/floor.json"
+  python3 - "$work/floor.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))
+print(f"{'floor: BLAKE2b-256 of 1 GiB + one copy in + one copy out:':<58} {f['cpu_seconds_per_gib']:.2f} CPU-s/GiB"
+      f"   (hash alone {f['hash_cpu_seconds_per_gib']:.2f}, copies {f['copy_cpu_seconds_per_gib']:.2f})")
+PY
+  mkdir -p "$work/shaped"
+  BEN_SHAPED_RUNS=${BEN_SHAPED_RUNS:-3} BEN_SHAPED_FLOOR="$work/floor.json" \
+    BEN_SHAPED_RESULT=${BEN_SHAPED_RESULT:-$work/shaped-result.json} \
+    python3 Benchmarks/shaped_bench.py "$root" "$work/shaped"
+  rm -rf "$work/shaped"
+fi
+
 if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
   section "Micro-benchmarks (ordo-one/benchmark)"
   (cd Benchmarks && swift package --allow-writing-to-package-directory benchmark --format text --no-progress 2>&1 | grep -vE '^(Build|Compiling|\[)' )
