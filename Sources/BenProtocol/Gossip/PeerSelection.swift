@@ -57,15 +57,17 @@ public enum PeerSelection {
             want[t + 1] += want[t] - available[t]
             want[t] = available[t]
         }
+        for t in 0..<4 { want[t] = min(want[t], available[t]) }
         var random = GossipRandom(seed: seed, stream: GossipRandom.hash(node.rawValue))
         var picked: [[Int]] = []
         for t in 0..<4 {
             picked.append(sample(want[t], from: tiers[t].outer, excluding: tiers[t].inner, using: &random))
         }
         var view: [NodeID] = []
-        view.reserveCapacity(want.reduce(0, +))
+        let total = picked.map(\.count).reduce(0, +)
+        view.reserveCapacity(total)
         var round = 0
-        while view.count < want.reduce(0, +) {
+        while view.count < total {
             for t in 0..<4 where round < picked[t].count { view.append(roster.peers[picked[t][round]].node) }
             round += 1
         }

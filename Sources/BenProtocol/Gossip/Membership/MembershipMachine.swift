@@ -52,7 +52,7 @@ public struct MembershipMachine: Sendable {
         public var suspicionMultiplier: Double = 4
         /// Suspicion timeout ceiling, as a multiple of the floor: a suspicion nobody else confirms runs this long.
         public var suspicionMaxMultiplier: Double = 3
-        /// K: independent suspicions that bring the timeout down to its floor.
+        /// K: independent suspicions (the first included) that bring the timeout down to its floor.
         public var independentSuspicions: Int = 3
         /// λ: each update is piggybacked at most λ·⌈log10(N + 1)⌉ times (memberlist's RetransmitMult, 4).
         public var retransmitMultiplier: Int = 4
@@ -268,8 +268,9 @@ public struct MembershipMachine: Sendable {
         let interval = Double(settings.probeInterval.milliseconds)
         let floor = settings.suspicionMultiplier * max(1, Self.log10(Double(roster.count))) * interval
         let ceiling = floor * settings.suspicionMaxMultiplier
-        let k = Double(max(1, settings.independentSuspicions))
-        let c = Double(max(0, confirmations - 1))
+        // Confirmations beyond the first, against the K − 1 it takes to reach the floor.
+        let k = Double(max(1, settings.independentSuspicions - 1))
+        let c = Double(min(max(0, confirmations - 1), Int(k)))
         let fraction = Self.naturalLog(c + 1) / Self.naturalLog(k + 1)
         return .milliseconds(Int64(max(floor, ceiling - (ceiling - floor) * fraction).rounded()))
     }
