@@ -237,7 +237,9 @@ import Testing
     @Test func piggybackingIsBoundedNewestFirstAndRetransmittedALimitedNumberOfTimes() throws {
         let roster = GossipFixtures.roster(racks: 2, perRack: 100)  // N = 200: limit 4 × 3 = 12
         let me: NodeID = "r0z0k0-0"
-        var a = MembershipMachine(node: me, fleet: GossipFixtures.fleet, roster: roster, view: ["r0z0k0-1"], seed: 3, now: t0)
+        var settings = MembershipMachine.Settings()
+        settings.maxUpdatesPerMessage = 8
+        var a = MembershipMachine(node: me, fleet: GossipFixtures.fleet, roster: roster, view: ["r0z0k0-1"], seed: 3, settings: settings, now: t0)
         let dead = (2..<22).map { MemberUpdate(node: NodeID("r0z0k0-\($0)")!, incarnation: 0, status: .dead(by: "r0z0k0-1")) }
         var carried: [[MemberUpdate]] = []
         for i in 0..<3 {

@@ -2,23 +2,33 @@ public import BenCore
 
 extension BroadcastMachine {
     /// The node's version state changed. When it holds an ack it cannot deliver itself (no NATS), it starts a digest
-    /// exchange at once, with a peer known to reach the ledger if there is one, so the ack need not wait a round.
+    /// exchange at once, so the ack need not wait a round.
     public mutating func onLocalState(_ digest: VersionDigest, now: Timestamp) -> [Action] {
         let before = local
         local = digest
         guard let ack = digest.ack, !ack.delivered, !digest.ledgerReachable, before.ack != ack || before.ledgerReachable else { return [] }
-        guard let peer = ledgerPeers.first ?? pickPartner() else { return [] }
-        return [.send(to: peer, .digest(local, reply: false))]
+        return partners().map { .send(to: $0, .digest(local, reply: false)) }
     }
 
+    /// One exchange per interval (jittered); four times as often while this node holds an ack it cannot deliver
+    /// itself, until a peer has taken it.
     mutating func onAntiEntropyTick(now: Timestamp) -> [Action] {
-        let interval = Double(settings.antiEntropyInterval.milliseconds)
+        let waiting = local.ack.map { !$0.delivered && !local.ledgerReachable } ?? false
+        let interval = Double(settings.antiEntropyInterval.milliseconds) / (waiting ? 4 : 1)
         let next = Duration.milliseconds(Int64(interval * (0.75 + 0.5 * random.unit())))
-        var actions: [Action] = [.armTimer(.antiEntropy, at: now + next)]
-        let waiting = local.ack.map { !$0.delivered } ?? false
-        let partner = waiting && !local.ledgerReachable ? (ledgerPeers.first ?? pickPartner()) : pickPartner()
-        if let partner { actions.append(.send(to: partner, .digest(local, reply: false))) }
-        return actions
+        return [.armTimer(.antiEntropy, at: now + next)] + partners().map { .send(to: $0, .digest(local, reply: false)) }
+    }
+
+    /// Whom to exchange digests with this round: a seeded-random member of the view; and while this node holds an ack
+    /// it cannot deliver itself, also a seeded-random one of the peers last known to reach the ledger (either may
+    /// have lost NATS or died since; two tries a round make a long wait unlikely).
+    mutating func partners() -> [NodeID] {
+        var out: [NodeID] = []
+        if let ack = local.ack, !ack.delivered, !local.ledgerReachable, !ledgerPeers.isEmpty {
+            out.append(ledgerPeers[random.below(ledgerPeers.count)])
+        }
+        if let peer = pickPartner(), !out.contains(peer) { out.append(peer) }
+        return out
     }
 
     /// A seeded-random member of the view.

@@ -206,8 +206,12 @@ extension MembershipMachine {
         return id
     }
 
-    /// Drops records this node does not probe once they are old news.
+    /// Forgets what it passed on, and records of members it no longer probes, once they are old news.
     mutating func expireRecords(now: Timestamp) {
+        if !relayed.isEmpty {
+            let old = relayed.filter { id, r in rumours[id] == nil && r.at + settings.retention <= now }.keys
+            for id in old { relayed[id] = nil }
+        }
         guard !settings.retainEveryMember, records.count > view.count + watched.count else { return }
         let stale = records.filter { id, r in
             guard !r.probed, rumours[id] == nil, r.changedAt + settings.retention <= now else { return false }

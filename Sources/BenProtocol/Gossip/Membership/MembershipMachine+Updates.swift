@@ -33,7 +33,11 @@ extension MembershipMachine {
         guard roster.contains(update.node) else { return }
         let i = update.incarnation
         guard let record = records[update.node] else {
-            // First word of a member this node does not probe: keep a record so the update is passed on once.
+            guard settings.retainEveryMember else {
+                relay(update, now: now)
+                return
+            }
+            // The ledger's view: a record of every member ever heard of.
             let state: MemberState
             switch update.status {
             case .alive: state = .alive(i)
@@ -77,6 +81,35 @@ extension MembershipMachine {
         }
     }
 
+    /// An update about a member this node does not probe: it is passed on, not adopted (this node has no opinion of
+    /// members it does not monitor, so a stale rumour can never leave it holding a live member dead). What was passed
+    /// on is remembered for `retention`, to pass each update on once: a newer incarnation, a worse status at the same
+    /// incarnation, or (for a suspicion) a new suspecter, up to K.
+    mutating func relay(_ update: MemberUpdate, now: Timestamp) {
+        let rank: Int
+        var by: NodeID?
+        switch update.status {
+        case .alive: rank = 0
+        case .suspect(let s):
+            rank = 1
+            by = s
+        case .dead: rank = 2
+        }
+        if let seen = relayed[update.node] {
+            let newer = (update.incarnation, rank) > (seen.incarnation, seen.rank)
+            let confirmation =
+                update.incarnation == seen.incarnation && rank == 1 && seen.rank == 1 && by.map { !seen.suspecters.contains($0) } == true
+                && seen.suspecters.count < settings.independentSuspicions
+            guard newer || confirmation else { return }
+        }
+        var entry = relayed[update.node] ?? Relayed(incarnation: update.incarnation, rank: rank, suspecters: [], at: now)
+        if (update.incarnation, rank) != (entry.incarnation, entry.rank) { entry = Relayed(incarnation: update.incarnation, rank: rank, suspecters: [], at: now) }
+        if let by { entry.suspecters.append(by) }
+        entry.at = now
+        relayed[update.node] = entry
+        enqueue(update)
+    }
+
     /// Someone says this node is suspect or dead: raise the incarnation past the claim and say so (and take the
     /// suspicion as a sign of this node's own poor health, Lifeguard). A claim that this node is alive at a higher
     /// incarnation than it remembers (it restarted) is adopted, so its next refutation outbids it.
@@ -117,9 +150,16 @@ extension MembershipMachine {
         }
     }
 
+    /// Queues an update for piggybacking. Past `maxPendingUpdates` the most transmitted (then oldest) update is
+    /// dropped, so a burst after a partition drains in bounded time and the freshest news goes first.
     mutating func enqueue(_ update: MemberUpdate) {
         rumourOrder &+= 1
         rumours[update.node] = Rumour(update: update, transmissions: 0, order: rumourOrder)
+        if rumours.count > settings.maxPendingUpdates,
+            let worst = rumours.values.max(by: { ($0.transmissions, $1.order) < ($1.transmissions, $0.order) })
+        {
+            rumours[worst.update.node] = nil
+        }
     }
 
     // MARK: Piggybacking

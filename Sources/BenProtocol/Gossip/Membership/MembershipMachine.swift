@@ -56,17 +56,20 @@ public struct MembershipMachine: Sendable {
         public var independentSuspicions: Int = 3
         /// λ: each update is piggybacked at most λ·⌈log10(N + 1)⌉ times (memberlist's RetransmitMult, 4).
         public var retransmitMultiplier: Int = 4
-        /// At most this many updates on one message.
-        public var maxUpdatesPerMessage: Int = 8
+        /// At most this many updates on one message (the datagram budget binds first with long node ids).
+        public var maxUpdatesPerMessage: Int = 16
+        /// At most this many updates wait to be piggybacked; past it the most transmitted are dropped.
+        public var maxPendingUpdates: Int = 512
         /// Every membership datagram, signature included, fits this (an Ethernet MTU less IP, UDP and tunnel headers).
         public var maxDatagramBytes: Int = 1400
         /// A member declared dead is pinged again (a reconnect probe) at most this often, so a node that comes back
         /// after a partition or a pause is noticed and rejoins even though nobody probes dead members.
         public var reconnectInterval: Duration = .seconds(5)
-        /// Records of members this node does not probe are kept this long after their last change, to recognise
-        /// an update it already passed on; then they are dropped (they are news, not duties).
+        /// What this node passed on about members it does not probe is remembered this long, to pass each update on
+        /// once; records of members it stopped watching are dropped after it too.
         public var retention: Duration = .seconds(30)
-        /// Keep a record of every member ever heard of, forever (the ledger's and `benctl members`' view).
+        /// Keep a record (an opinion) of every member ever heard of, forever: the ledger's and `benctl members`' view.
+        /// Otherwise a node holds opinions only of the members it probes, and passes the rest on.
         public var retainEveryMember: Bool = false
 
         public init() {}
@@ -188,6 +191,15 @@ public struct MembershipMachine: Sendable {
         var order: UInt64
     }
 
+    /// What this node passed on about a member it does not probe.
+    struct Relayed: Sendable, Hashable {
+        var incarnation: Incarnation
+        /// 0 alive, 1 suspect, 2 dead.
+        var rank: Int
+        var suspecters: [NodeID]
+        var at: Timestamp
+    }
+
     /// A ping this node relays for a requester (its ping-request's sequence).
     struct Relay: Sendable, Hashable {
         var requester: NodeID
@@ -210,6 +222,7 @@ public struct MembershipMachine: Sendable {
     var phase: ProbePhase = .idle
     var relays: [UInt32: Relay] = [:]
     var rumours: [NodeID: Rumour] = [:]
+    var relayed: [NodeID: Relayed] = [:]
     var sequence: UInt32 = 0
     var rumourOrder: UInt64 = 0
     var random: GossipRandom
