@@ -232,7 +232,7 @@ import Testing
 
     // MARK: Piggybacking
 
-    /// At most `maxUpdatesPerMessage` updates, never past the datagram, least transmitted and newest first, each sent
+    /// At most `maxUpdatesPerMessage` updates, never past the datagram, least transmitted and most recent first, each sent
     /// at most λ·⌈log10(N + 1)⌉ times.
     @Test func piggybackingIsBoundedNewestFirstAndRetransmittedALimitedNumberOfTimes() throws {
         let roster = GossipFixtures.roster(racks: 2, perRack: 100)  // N = 200: limit 4 × 3 = 12
@@ -248,7 +248,8 @@ import Testing
         }
         #expect(carried[0].map(\.node) == dead.suffix(8).reversed().map(\.node))
         #expect(carried[1].map(\.node) == dead.dropLast(8).suffix(8).reversed().map(\.node))
-        #expect(carried[2].map(\.node) == (dead.prefix(4).reversed() + dead.suffix(4).reversed()).map(\.node))
+        // Then the once-sent, the most recently sent first.
+        #expect(carried[2].map(\.node) == (dead.prefix(4).reversed() + dead.dropLast(8).suffix(4).reversed()).map(\.node))
         #expect(a.retransmitLimit == 12)
         for i in 3..<40 { _ = a.handle(.received(from: "r0z0k0-1", Self.ping(sequence: UInt32(i)), .verified), now: t0 + .seconds(2)) }
         #expect(a.pendingUpdates == 0, "20 updates × 12 transmissions ÷ 8 per message = 30 messages")

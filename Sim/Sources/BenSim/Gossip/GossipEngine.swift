@@ -129,7 +129,11 @@ public final class GossipEngine {
 
     // Membership ground truth and figures.
     var trueIncarnation: [Incarnation]
+    /// Live, reachable nodes some node's own suspicion timer declared dead (the failure detector's false positives),
+    /// and those some node took to be dead from others' news (stale news after a heal, until the node refutes).
+    var falselyDeclared: Set<Int32> = []
     var falselyDead: Set<Int32> = []
+    var declaring = false
     var falseSuspicions = 0
     var firstDeathSeen: [Int32: Int64] = [:]
     var refutations = 0
@@ -358,7 +362,10 @@ public final class GossipEngine {
             }
             timerTokens[key] = nil
             switch timer {
-            case .membership(let t): apply(membership: membership[Int(v)].handle(.timerFired(t), now: timestamp(now)), at: v)
+            case .membership(let t):
+                if case .suspicion = t { declaring = true }
+                apply(membership: membership[Int(v)].handle(.timerFired(t), now: timestamp(now)), at: v)
+                declaring = false
             case .broadcast(let t): apply(broadcast: broadcast[Int(v)].handle(.timerFired(t), now: timestamp(now)), at: v)
             }
         case .publish(let k):
@@ -464,7 +471,7 @@ public final class GossipEngine {
         let live = !killed[Int(subject)] && !paused[Int(subject)] && !partitioned(v, subject)
         switch change.status {
         case .dead:
-            if live { falselyDead.insert(subject) }
+            if live && declaring { falselyDeclared.insert(subject) } else if live { falselyDead.insert(subject) }
             if firstDeathSeen[subject] == nil { firstDeathSeen[subject] = now }
             down.insert(Int64(v) << 32 | Int64(subject))
             apply(broadcast: broadcast[Int(v)].handle(.neighborDown(change.node), now: timestamp(now)), at: v)

@@ -63,7 +63,11 @@ public struct GossipOutcome: Sendable {
     public var linkMessages: Int
     public var dropped: Int
     public var largestDatagram: Int
-    /// Distinct nodes declared dead by someone while they were running and reachable from that someone.
+    /// Distinct nodes declared dead by some node's own failure detector (its suspicion ran out) while they were
+    /// running and reachable from it: the detector's false positives.
+    public var falselyDeclared: Int
+    /// Distinct running, reachable nodes that some node took to be dead from others' news (after a partition heals,
+    /// until the node refutes; includes the declared ones' spread).
     public var falselyDead: Int
     public var falseSuspicions: Int
     public var refutations: Int
@@ -125,7 +129,7 @@ extension GossipEngine {
             events: eventsHandled, announcements: figures, bytesPerNodePerSecond: perNode(totalBytes),
             membershipBytesPerNodePerSecond: perNode(bytesByPlane[0]), treeBytesPerNodePerSecond: perNode(bytesByPlane[1]),
             antiEntropyBytesPerNodePerSecond: perNode(bytesByPlane[2]), datagrams: datagrams, linkMessages: linkMessages, dropped: dropped,
-            largestDatagram: largestDatagram, falselyDead: falselyDead.count, falseSuspicions: falseSuspicions, refutations: refutations,
+            largestDatagram: largestDatagram, falselyDeclared: falselyDeclared.count, falselyDead: falselyDead.union(falselyDeclared).count, falseSuspicions: falseSuspicions, refutations: refutations,
             crashed: killedNodes.count, detectionP50: detectionP50, detectionMax: detections.last,
             undetected: undetected, acksRelayed: acksRelayed, refused: refused, unjudged: unjudged,
             violations: checked, fingerprint: String(fingerprint, radix: 16))
@@ -205,7 +209,7 @@ extension GossipOutcome {
         }
         out += "  traffic: \(format(bytesPerNodePerSecond)) B per node per second (membership \(format(membershipBytesPerNodePerSecond)), tree \(format(treeBytesPerNodePerSecond)), anti-entropy \(format(antiEntropyBytesPerNodePerSecond))); \(datagrams) datagrams, largest \(largestDatagram) B; \(linkMessages) over links; \(dropped) lost\n"
         if membership {
-            out += "  membership: \(falselyDead) live node(s) falsely declared dead, \(falseSuspicions) false suspicions, \(refutations) refutations"
+            out += "  membership: \(falselyDeclared) live node(s) falsely declared dead by a failure detector (\(falselyDead) held dead from news), \(falseSuspicions) false suspicions, \(refutations) refutations"
             if crashed > 0 {
                 out += "; \(crashed - undetected)/\(crashed) crashed nodes detected"
                 if let p50 = detectionP50, let max = detectionMax { out += " in p50 \(formatDuration(p50)), max \(formatDuration(max))" }
@@ -253,6 +257,7 @@ extension GossipOutcome {
             "link_messages": .int(Int64(linkMessages)),
             "dropped": .int(Int64(dropped)),
             "largest_datagram": .int(Int64(largestDatagram)),
+            "falsely_declared": .int(Int64(falselyDeclared)),
             "falsely_dead": .int(Int64(falselyDead)),
             "false_suspicions": .int(Int64(falseSuspicions)),
             "refutations": .int(Int64(refutations)),

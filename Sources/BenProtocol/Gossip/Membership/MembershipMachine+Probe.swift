@@ -105,6 +105,10 @@ extension MembershipMachine {
             actions.append(.send(to: target, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: target, kind: .ping))))
             actions.append(.armTimer(.probeTimeout(sequence), at: now + scaled(settings.pingTimeout)))
         }
+        if let suspect = nextReminder(now: now) {
+            sequence &+= 1
+            actions.append(.send(to: suspect, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: suspect, kind: .ping))))
+        }
         if let dead = nextReconnect(now: now) {
             // A reconnect probe: no timeout, no suspicion, no effect on local health. If the member is back, the
             // ping tells it it was declared dead, and its ack carries its refutation.
@@ -166,6 +170,10 @@ extension MembershipMachine {
         var actions: [Action] = [.cancelTimer(.probeTimeout(probe.sequence)), .cancelTimer(.indirectTimeout(probe.sequence))]
         guard let record = records[probe.target], case .alive(let known) = record.state else { return actions }
         merge(MemberUpdate(node: probe.target, incarnation: known, status: .suspect(by: node)), now: now, &actions)
+        if case .suspect(var s) = records[probe.target]!.state {
+            s.remindAt = now + scaled(settings.probeInterval) * 2
+            records[probe.target]!.state = .suspect(s)
+        }
         sequence &+= 1
         actions.append(.send(to: probe.target, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: probe.target, kind: .ping))))
         return actions
@@ -193,6 +201,21 @@ extension MembershipMachine {
         return nil
     }
 
+    /// A probed suspect due a reminder of its suspicion, if any (the earliest first); the next is due two probe
+    /// periods later.
+    mutating func nextReminder(now: Timestamp) -> NodeID? {
+        var best: (NodeID, Timestamp)?
+        let never = Timestamp(millisecondsSinceEpoch: .min)
+        for (id, record) in records where record.probed {
+            guard case .suspect(let s) = record.state, (s.remindAt ?? never) <= now else { continue }
+            if best == nil || (s.remindAt ?? never, id) < (best!.1, best!.0) { best = (id, s.remindAt ?? never) }
+        }
+        guard let (id, _) = best, case .suspect(var s) = records[id]!.state else { return nil }
+        s.remindAt = now + scaled(settings.probeInterval) * 2
+        records[id]!.state = .suspect(s)
+        return id
+    }
+
     /// A probed member declared dead whose reconnect time has come, if any (the earliest id first).
     mutating func nextReconnect(now: Timestamp) -> NodeID? {
         var best: (NodeID, Timestamp)?
@@ -208,13 +231,16 @@ extension MembershipMachine {
 
     /// Forgets what it passed on, and records of members it no longer probes, once they are old news.
     mutating func expireRecords(now: Timestamp) {
-        if !relayed.isEmpty {
-            let old = relayed.filter { id, r in rumours[id] == nil && r.at + settings.retention <= now }.keys
+        if !relayed.isEmpty && now >= nextSweep {
+            // A sweep every quarter of the retention is enough, and keeps this off the per-probe path.
+            nextSweep = now + settings.retention / 4
+            var old: [NodeID] = []
+            for (id, r) in relayed where r.at + settings.retention <= now && !rumours.contains(id) { old.append(id) }
             for id in old { relayed[id] = nil }
         }
         guard !settings.retainEveryMember, records.count > view.count + watched.count else { return }
         let stale = records.filter { id, r in
-            guard !r.probed, rumours[id] == nil, r.changedAt + settings.retention <= now else { return false }
+            guard !r.probed, !rumours.contains(id), r.changedAt + settings.retention <= now else { return false }
             if case .suspect = r.state { return false }
             return true
         }.keys

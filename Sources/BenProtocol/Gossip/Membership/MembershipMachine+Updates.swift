@@ -153,21 +153,15 @@ extension MembershipMachine {
     /// Queues an update for piggybacking. Past `maxPendingUpdates` the most transmitted (then oldest) update is
     /// dropped, so a burst after a partition drains in bounded time and the freshest news goes first.
     mutating func enqueue(_ update: MemberUpdate) {
-        rumourOrder &+= 1
-        rumours[update.node] = Rumour(update: update, transmissions: 0, order: rumourOrder)
-        if rumours.count > settings.maxPendingUpdates,
-            let worst = rumours.values.max(by: { ($0.transmissions, $1.order) < ($1.transmissions, $0.order) })
-        {
-            rumours[worst.update.node] = nil
-        }
+        rumours.push(update, cap: settings.maxPendingUpdates)
     }
 
     // MARK: Piggybacking
 
     /// The updates to put on a message to `recipient`: first what this node holds against the recipient itself
-    /// (so a suspect or dead member learns it at once and refutes), then queued updates, least transmitted and
-    /// then most recent first, up to `maxUpdatesPerMessage` and the datagram budget. Each update sent counts one
-    /// transmission; one that reached the retransmit limit leaves the queue.
+    /// (so a suspect or dead member learns it at once and refutes), then queued updates in `RumourQueue` order, up to
+    /// `maxUpdatesPerMessage` and the datagram budget. Each update sent counts one transmission; one that reached the
+    /// retransmit limit leaves the queue.
     mutating func piggyback(for recipient: NodeID, kind: Carrier) -> [MemberUpdate] {
         let bare: MembershipMessage
         switch kind {
@@ -184,18 +178,13 @@ extension MembershipMachine {
             out.append(own)
         }
         guard !rumours.isEmpty, out.count < settings.maxUpdatesPerMessage else { return out }
-        let limit = retransmitLimit
-        let ordered = rumours.values.sorted { ($0.transmissions, $1.order) < ($1.transmissions, $0.order) }
-        for rumour in ordered {
-            guard out.count < settings.maxUpdatesPerMessage else { break }
-            if rumour.update.node == recipient && !out.isEmpty && out[0].node == recipient { continue }
-            let size = GossipWire.size(of: rumour.update)
-            guard size <= budget else { continue }
-            budget -= size
-            out.append(rumour.update)
-            let id = rumour.update.node
-            rumours[id]!.transmissions += 1
-            if rumours[id]!.transmissions >= limit { rumours[id] = nil }
+        let first = out.first?.node
+        var remaining = budget
+        out += rumours.take(max: settings.maxUpdatesPerMessage - out.count, limit: retransmitLimit) { update in
+            let size = GossipWire.size(of: update)
+            guard update.node != first, size <= remaining else { return false }
+            remaining -= size
+            return true
         }
         return out
     }

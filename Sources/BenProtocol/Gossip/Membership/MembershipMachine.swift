@@ -9,8 +9,9 @@ public import BenCore
 /// 2. **Indirect probe.** Otherwise `pingRequest` to k other members, who ping the target and forward its `ack`, or
 ///    answer `nack` if it stays silent. An ack by the end of the indirect timeout ends the probe.
 /// 3. **Suspicion.** Otherwise the target becomes *suspect* at the incarnation this node knows, and the suspicion is
-///    gossiped. The target is told at once (a `ping` carrying its own suspicion, Lifeguard's buddy system), and any
-///    message it gets from a node that suspects it carries the suspicion too.
+///    gossiped. The target is told at once (a `ping` carrying its own suspicion, Lifeguard's buddy system) and again
+///    every other probe period while the suspicion lasts, and any message it gets from a node that suspects it
+///    carries the suspicion too, so a suspect cut off for a while refutes soon after it is reachable again.
 /// 4. **Refutation.** A member that hears it is suspect or dead at incarnation i raises its incarnation to i + 1 and
 ///    gossips `alive`; an alive claim with a higher incarnation overrides suspect and dead, which is also how a node
 ///    declared dead *rejoins*.
@@ -24,7 +25,8 @@ public import BenCore
 /// probes less eagerly and waits longer before it suspects anyone.
 ///
 /// **Dissemination.** Updates ride on every membership message, at most `maxUpdatesPerMessage` and never past the
-/// datagram budget, least-transmitted and then most recent first; each is sent at most λ·⌈log10(N + 1)⌉ times.
+/// datagram budget, least transmitted first and then most recently queued or sent (`RumourQueue`); each is sent at
+/// most λ·⌈log10(N + 1)⌉ times.
 ///
 /// **Authentication.** The shell verifies each datagram against its sender's topology key and says so in the
 /// input. A refused datagram, or one from a node not on the roster, changes nothing and yields `.refused`. Updates
@@ -167,6 +169,8 @@ public struct MembershipMachine: Sendable {
         /// Distinct suspecters, the first one first; at most K are counted.
         var by: [NodeID]
         var deadline: Timestamp
+        /// When to remind the suspect again (a ping carrying its suspicion); nil: at the next probe tick.
+        var remindAt: Timestamp? = nil
     }
 
     struct Death: Sendable, Hashable {
@@ -182,13 +186,6 @@ public struct MembershipMachine: Sendable {
         var probed: Bool
         var lastHeard: Timestamp?
         var changedAt: Timestamp
-    }
-
-    /// An update waiting to be piggybacked; at most one per member (a newer one replaces it).
-    struct Rumour: Sendable, Hashable {
-        var update: MemberUpdate
-        var transmissions: Int
-        var order: UInt64
     }
 
     /// What this node passed on about a member it does not probe.
@@ -221,10 +218,10 @@ public struct MembershipMachine: Sendable {
     var probeCursor = 0
     var phase: ProbePhase = .idle
     var relays: [UInt32: Relay] = [:]
-    var rumours: [NodeID: Rumour] = [:]
+    var rumours = RumourQueue()
     var relayed: [NodeID: Relayed] = [:]
+    var nextSweep = Timestamp(millisecondsSinceEpoch: .min)
     var sequence: UInt32 = 0
-    var rumourOrder: UInt64 = 0
     var random: GossipRandom
 
     /// - Parameters:
