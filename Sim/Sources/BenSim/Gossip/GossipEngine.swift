@@ -332,9 +332,8 @@ public final class GossipEngine {
             guard !killed[Int(v)] else { return }
             if scenario.membership { apply(membership: membership[Int(v)].handle(.start, now: timestamp(now)), at: v) }
             apply(broadcast: broadcast[Int(v)].handle(.start, now: timestamp(now)), at: v)
-            if v == ledger {
-                updateLocal(v)
-            }
+            // The agent tells gossip its version state (and whether NATS is up) when it starts.
+            updateLocal(v)
         case .datagram(let to, let from, let message, let forged):
             guard !killed[Int(to)] else { return }
             guard !paused[Int(to)] else {
