@@ -55,8 +55,7 @@ PY
 
 # 1, 2. Dissemination: no NATS at all (every node learns by gossip), no membership (it would only add probes), no
 # acks. v1 crosses a fresh overlay (every node's first three view members eager); v2 follows the tree v1 pruned.
-spread=$(scenario spread 10000 40 20s false "[5s, 12s]" "nats: {cut: 1.0}
-activation: 1000s")
+spread=Sim/scenarios/gossip/spread.yaml
 spread_figures() {
   /usr/bin/python3 - "$1" <<'PY'
 import json, math, sys
@@ -116,12 +115,12 @@ print(f"  {'  without gossip those 30 % hear only their plan parents and cannot 
 PY
 
 # 6. The shipped heal scenario, with its invariants.
-heal=$(run_gossip Sim/scenarios/gossip-heal.yaml)
+heal=$(run_gossip Sim/scenarios/gossip/heal.yaml)
 /usr/bin/python3 - "$heal" <<'PY'
 import json, sys
 r = json.loads(sys.argv[1])
 v = r["announcements"][-1]
-print(f"-- Sim/scenarios/gossip-heal.yaml: {r['nodes']:,} nodes; a zone without NATS cut off while v{v['version']} is announced, crashes, pauses, 2 % loss, forgeries")
+print(f"-- Sim/scenarios/gossip/heal.yaml: {r['nodes']:,} nodes; a zone without NATS cut off while v{v['version']} is announced, crashes, pauses, 2 % loss, forgeries")
 print(f"  {'v' + str(v['version']) + ': live nodes that learned it / time until all had:':<60} {v['learned']}/{v['live']:<10} {v['all_learned_after']:.1f} s after publication (bound: 30 s after the heal)")
 print(f"  {'invariants:':<60} {'all hold' if not r['violations'] else str(len(r['violations'])) + ' VIOLATED':>16}   {r['crashed'] - r['undetected']}/{r['crashed']} crashes detected (p50 {r['detection_p50'] or 0:.1f} s); {sum(r['refused'].values())} forged datagrams refused")
 for v in r["violations"]:

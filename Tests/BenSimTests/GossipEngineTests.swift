@@ -88,6 +88,13 @@ import Testing
         #expect(throws: SimError.self) { try GossipScenario.read(yaml: wrong, file: "heal.yaml") }
     }
 
+    @Test func shippedGossipScenariosRead() throws {
+        let folder = ProcessRunner.repositoryRoot() + "/Sim/scenarios/gossip"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".yaml") }.sorted()
+        #expect(files == ["heal.yaml", "spread.yaml"])
+        for file in files { _ = try GossipScenario.load(path: folder + "/" + file) }
+    }
+
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: ProcessRunner.product("ben-sim"))))
     func benSimGossipPrintsTheFiguresAndWritesJSON() throws {
         let folder = try TemporaryDirectory(prefix: "ben-sim-gossip")

@@ -7,7 +7,7 @@ struct Gossip: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the real membership and broadcast machines over a simulated network with drop, delay, partitions, crashes, pauses and forgeries.")
 
-    @Argument(help: "The gossip scenario file (Sim/scenarios/gossip-*.yaml; docs/gossip.md describes the format).")
+    @Argument(help: "The gossip scenario file (Sim/scenarios/gossip/*.yaml; docs/gossip.md describes the format).")
     var scenario: String
 
     @Option(help: "Override the scenario's seed.")

@@ -148,7 +148,6 @@ public final class GossipEngine {
     var dropped = 0
     var largestDatagram = 0
     var refused: [String: Int] = [:]
-    var idleBytes: Int64 = 0
 
     // Checks.
     var violations: [GossipOutcome.Violation] = []

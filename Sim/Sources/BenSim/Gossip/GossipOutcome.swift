@@ -78,6 +78,8 @@ public struct GossipOutcome: Sendable {
     public var undetected: Int
     /// Acks of nodes without NATS that a peer published for them.
     public var acksRelayed: Int
+    /// Documents pulled by anti-entropy (announcements a node lacked, acks it published for a peer).
+    public var pulls: Int
     public var refused: [String: Int]
     /// Judging the bound needs the run to last that long after the heal; nodes it could not judge.
     public var unjudged: Int
@@ -131,7 +133,7 @@ extension GossipEngine {
             antiEntropyBytesPerNodePerSecond: perNode(bytesByPlane[2]), datagrams: datagrams, linkMessages: linkMessages, dropped: dropped,
             largestDatagram: largestDatagram, falselyDeclared: falselyDeclared.count, falselyDead: falselyDead.union(falselyDeclared).count, falseSuspicions: falseSuspicions, refutations: refutations,
             crashed: killedNodes.count, detectionP50: detectionP50, detectionMax: detections.last,
-            undetected: undetected, acksRelayed: acksRelayed, refused: refused, unjudged: unjudged,
+            undetected: undetected, acksRelayed: acksRelayed, pulls: pulls, refused: refused, unjudged: unjudged,
             violations: checked, fingerprint: String(fingerprint, radix: 16))
     }
 
@@ -207,7 +209,7 @@ extension GossipOutcome {
             }
             out += "\n"
         }
-        out += "  traffic: \(format(bytesPerNodePerSecond)) B per node per second (membership \(format(membershipBytesPerNodePerSecond)), tree \(format(treeBytesPerNodePerSecond)), anti-entropy \(format(antiEntropyBytesPerNodePerSecond))); \(datagrams) datagrams, largest \(largestDatagram) B; \(linkMessages) over links; \(dropped) lost\n"
+        out += "  traffic: \(format(bytesPerNodePerSecond)) B per node per second (membership \(format(membershipBytesPerNodePerSecond)), tree \(format(treeBytesPerNodePerSecond)), anti-entropy \(format(antiEntropyBytesPerNodePerSecond))); \(datagrams) datagrams, largest \(largestDatagram) B; \(linkMessages) over links; \(dropped) lost; \(pulls) pulls\n"
         if membership {
             out += "  membership: \(falselyDeclared) live node(s) falsely declared dead by a failure detector (\(falselyDead) held dead from news), \(falseSuspicions) false suspicions, \(refutations) refutations"
             if crashed > 0 {
@@ -266,6 +268,7 @@ extension GossipOutcome {
             "detection_max": number(detectionMax),
             "undetected": .int(Int64(undetected)),
             "acks_relayed": .int(Int64(acksRelayed)),
+            "pulls": .int(Int64(pulls)),
             "refused": .object(refused.mapValues { .int(Int64($0)) }),
             "unjudged": .int(Int64(unjudged)),
             "violations": .array(violations.map { .object(["invariant": .string($0.invariant.rawValue), "detail": .string($0.detail)]) }),
@@ -284,7 +287,7 @@ extension GossipOutcome {
 public enum GossipSimulation {
     /// - Parameters:
     ///   - seed: the scenario's seed unless given.
-    ///   - nodes: replaces a generated topology's node count (the figures' N).
+    ///   - sabotage: deliberate breakage, for showing the checker catches it.
     public static func run(scenario: GossipScenario, seed: UInt64? = nil, sabotage: GossipEngine.Sabotage = .init()) throws(SimError) -> GossipOutcome {
         let clock = ContinuousClock()
         let start = clock.now
