@@ -225,3 +225,4 @@ if [ "${BEN_BENCH_MICRO:-1}" = "1" ]; then
 fi
 
 "$root/Benchmarks/sim.sh"
+"$root/Benchmarks/gossip.sh"

@@ -11,7 +11,7 @@ struct BenSimCommand: ParsableCommand {
         commandName: "ben-sim",
         abstract: "Simulate Ben deployments: compare fan-out strategies at fleet scale, and run the real state machines under faults.",
         version: BenRelease.current,
-        subcommands: [Run.self, Replay.self])
+        subcommands: [Run.self, Replay.self, Gossip.self])
 }
 
 /// Writes to standard error (file descriptor 2).
