@@ -15,7 +15,7 @@ import Testing
     static let nodes = 10_000
     static let seed: UInt64 = 7
 
-    @Test(.enabled(if: chromium != nil, "chromium is not installed (.ci/install-deps installs it)"))
+    @Test
     func liveStatusPageOfATenThousandNodeRolloutInHeadlessChromium() async throws {
         let dir = try TemporaryDirectory(prefix: "ben-status-page")
         // A 10 000-node topology file is 1.6 MB; nats-server's default limit on one message is 1 MiB.
@@ -104,7 +104,7 @@ import Testing
         // The live page in Chromium.
         let screenshot = dir.file("status-page.png")
         let browser = try BackgroundProcess(
-            "/usr/bin/env", ["python3", ProcessRunner.repositoryRoot() + "/Tests/Browser/status_page.py", Self.chromium!,
+            "/usr/bin/env", ["python3", ProcessRunner.repositoryRoot() + "/Tests/Browser/status_page.py", try #require(Self.chromium, "chromium is not installed; .ci/install-deps installs it"),
                              "http://127.0.0.1:\(statusPort)/", screenshot],
             logPath: dir.file("browser.log"))
         defer { browser.signal(SIGKILL) }

@@ -8,7 +8,7 @@ import Testing
 @Suite struct BenSimCommandTests {
     static let binary = ProcessRunner.product("ben-sim")
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    @Test
     func runAndReplay() async throws {
         let folder = try TemporaryDirectory(prefix: "ben-sim-cli")
         let scenario = folder.file("small.yaml")
@@ -38,7 +38,7 @@ import Testing
         #expect(failed.stderr.contains("\(bad):4: seed:"), "\(failed.stderr)")
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary)))
+    @Test
     func outputsGoIntoNewFoldersAndABadOutputPathFailsBeforeTheRun() async throws {
         let folder = try TemporaryDirectory(prefix: "ben-sim-out")
         let scenario = folder.file("small.yaml")

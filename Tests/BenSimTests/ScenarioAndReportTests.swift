@@ -156,14 +156,14 @@ func parseCSV(_ text: String) -> [[String]] {
 @Suite struct ReportInChromiumTests {
     static var chromium: String? { ProcessRunner.which("chromium") ?? ProcessRunner.which("chromium-browser") }
 
-    @Test(.enabled(if: chromium != nil, "chromium is not installed (.ci/install-deps installs it)"))
+    @Test
     func chartsRender() async throws {
         let html = try ScenarioAndReportTests.report().html
         let folder = try TemporaryDirectory(prefix: "ben-sim-report")
         let page = folder.file("report.html")
         try html.write(toFile: page, atomically: true, encoding: .utf8)
         let outcome = try await ProcessRunner.run(
-            Self.chromium!,
+            try #require(Self.chromium, "chromium is not installed; .ci/install-deps installs it"),
             ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=\(folder.file("profile"))",
              "--virtual-time-budget=5000", "--dump-dom", "file://\(page)"])
         #expect(outcome.status == 0, "\(outcome.stderr)")
