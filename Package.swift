@@ -89,11 +89,11 @@ let package = Package(
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto", "BenFiles", "CFileSync"], swiftSettings: swiftSettings),
         .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging, coreMetrics], swiftSettings: swiftSettings),
         .target(
-            name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", nioCore, nioPosix, logging, atomics],
+            name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", "BenMetrics", nioCore, nioPosix, logging, atomics],
             swiftSettings: swiftSettings),
         // One shell runtime for the agent and the ledger: child tasks, timers, the clock, outbound links.
         .target(
-            name: "BenShell", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", nioCore, logging],
+            name: "BenShell", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenMetrics", nioCore, logging],
             swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a

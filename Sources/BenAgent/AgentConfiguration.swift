@@ -23,6 +23,9 @@ public struct AgentConfiguration: Sendable {
     public var heartbeatEvery: Duration = .seconds(30)
     public var machine = AgentMachine.Settings()
     public var peerLink = PeerLinkSettings()
+    /// Peer link records encrypted (the default). Off, links are still mutually authenticated, but their bytes
+    /// travel plain: for measuring what encryption costs, or on a network that is itself trusted.
+    public var linkEncryption = true
     /// Caps this process's upload over all peer links, in bytes per second (nil: no cap). Tests and the shaped
     /// benchmark use it to model a node's NIC on loopback.
     public var uploadLimit: Double?
@@ -58,4 +61,5 @@ struct NodeSigner: AckSigner {
     let key: SigningKey
 
     func sign(_ ack: Ack) -> SignedEnvelope { key.envelope(ack, context: .ack) }
+    func sign(_ report: TamperReport) -> SignedEnvelope { key.envelope(report, context: .report) }
 }

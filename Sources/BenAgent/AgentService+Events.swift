@@ -17,6 +17,10 @@ extension AgentService {
         let now = self.now()
         switch frame {
         case .hello(let hello):
+            if let refusal = refusal(of: hello, on: link) {
+                refuse(link, refusal)
+                return
+            }
             peerOfLink[link] = hello.node
             if unintroduced.remove(link) != nil {
                 // Frames on this link carry the version it was opened for, even if this node refuses it.
@@ -29,7 +33,13 @@ extension AgentService {
             }
         case .plan(_, let bytes):
             do {
-                perform(machine.handle(.plan(link, try Subtree.decode(bytes)), now: now))
+                let subtree = try Subtree.decode(bytes)
+                if let refusal = refusal(of: subtree, on: link) {
+                    logger.warning("refused a PLAN", metadata: ["link": "\(link)", "peer": "\(peerOfLink[link].map(\.rawValue) ?? "?")", "reason": "\(refusal)"])
+                    links.close(link, bye: headerOfLink[link].map { (.protocolError, refusal, $0) }, reason: refusal)
+                    return
+                }
+                perform(machine.handle(.plan(link, subtree), now: now))
             } catch {
                 refuse(link, "unreadable PLAN: \(error)")
             }
@@ -45,7 +55,7 @@ extension AgentService {
             perform(machine.handle(.chunk(link, index: Int(index), claimedKey: key, actualKey: actual), now: now), received: bytes)
         case .ack(_, let bytes):
             do {
-                perform(machine.handle(.ack(link, try Aggregate.decode(bytes)), now: now))
+                perform(machine.handle(.ack(link, try Aggregate.read(bytes).0), now: now))
             } catch {
                 refuse(link, "unreadable ACK: \(error)")
             }
@@ -83,6 +93,7 @@ extension AgentService {
     /// What the store already holds of the announced bundle, so a resumed transfer asks only for the rest.
     func holdings(_ incoming: IncomingAnnouncement) -> LocalHoldings? {
         guard let (manifest, present) = store.holdings(of: incoming.announcement.manifest) else { return nil }
+        allowChunks(of: manifest)
         var have = ChunkSet(count: present.count)
         for (i, held) in present.enumerated() where held { have.insert(i) }
         return LocalHoldings(chunkKeys: manifest.chunkKeys, have: have)
@@ -110,6 +121,7 @@ extension AgentService {
                 do {
                     try bytes.withUnsafeReadableBytes { buffer throws(StoreError) in try store.put(buffer, hashedAs: key) }
                     if case .storeChunk = action { materializer.remember(key, bytes) }
+                    if case .storeManifest = action, let manifest = try? Manifest.decode(bytes.readableBytesView) { allowChunks(of: manifest) }
                 } catch {
                     logger.error("cannot store", metadata: ["chunk.key": "\(key.short)", "error": "\(error)"])
                 }
@@ -135,7 +147,7 @@ extension AgentService {
                 compiled[version] = nil
             case .publishAggregate(let aggregate):
                 if dropsOwnAck(aggregate) { continue }
-                publish(aggregate.canonicalBytes, to: NATSSubjects.ack(configuration.fleet))
+                publish(materializer.aggregateBytes(aggregate), to: NATSSubjects.ack(configuration.fleet))
                 aggregateSent(aggregate, on: nil)
             case .armTimer(let timer, let at):
                 arm(timer, at: at)

@@ -34,6 +34,8 @@ public actor AgentService {
     var unintroduced: Set<LinkID> = []
     /// Who is at the other end of each link, from its HELLO: the sender of the chunks that arrive on it.
     var peerOfLink: [LinkID: NodeID] = [:]
+    /// Who each link's handshake proved the far side to be.
+    var provenPeer: [LinkID: LinkPeerInfo] = [:]
     /// The fleet and version each link was opened for: its frames carry that header, whatever this node works on.
     var headerOfLink: [LinkID: FrameHeader] = [:]
     var nats: NATSConnection?
@@ -63,6 +65,12 @@ public actor AgentService {
     nonisolated let heartbeatTrigger: AsyncStream<Void>.Continuation
 
     public init(configuration: AgentConfiguration, logger: Logger) throws {
+        var configuration = configuration
+        if configuration.peerLink.security == nil {
+            configuration.peerLink.security = LinkSecurity(
+                fleet: configuration.fleet, node: configuration.node, key: configuration.key, ledgerKeys: configuration.trustedLedgerKeys,
+                encrypt: configuration.linkEncryption)
+        }
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "ben.node"] = "\(configuration.node)"
@@ -70,7 +78,7 @@ public actor AgentService {
         self.logger = logger
         do {
             store = try ChunkStore(root: configuration.stateDirectory + "/store")
-            materializer = FrameMaterializer(store: store)
+            materializer = FrameMaterializer(store: store, signer: configuration.key)
             stateFile = AgentStateFile(directory: configuration.stateDirectory)
             let record = try stateFile.load()
             machine = AgentMachine(
@@ -140,7 +148,7 @@ public actor AgentService {
     // MARK: Peer links
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await runtime.accept(on: listener, handlers: handlers) { link in await self.awaitHello(on: link) }
+        try await runtime.accept(on: listener, settings: configuration.peerLink, handlers: handlers) { link in await self.awaitHello(on: link) }
     }
 
     /// An accepted link says who it is in its first frame; until then it is only a number.
@@ -153,7 +161,8 @@ public actor AgentService {
             frame: { link, frame in await self.receive(frame, on: link) },
             chunkWritten: { link, index in await self.chunkWritten(link, index) },
             closed: { link, reason in await self.linkClosed(link, reason) },
-            materialize: { frame, header in try self.materialize(frame, header: header) })
+            materialize: { frame, header in try self.materialize(frame, header: header) },
+            authenticated: { link, peer in await self.authenticated(link, peer) })
     }
 
     func chunkWritten(_ link: LinkID, _ index: Int) {
@@ -161,8 +170,13 @@ public actor AgentService {
         handle(.chunkSent(link, index: index))
     }
 
+    func authenticated(_ link: LinkID, _ peer: LinkPeerInfo) {
+        provenPeer[link] = peer
+    }
+
     func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
+        provenPeer.removeValue(forKey: link)
         peerOfLink.removeValue(forKey: link)
         headerOfLink.removeValue(forKey: link)
         handle(.linkFailed(link, reason: reason))

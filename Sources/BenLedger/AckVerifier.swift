@@ -48,6 +48,16 @@ public enum AckVerifier {
     }
 }
 
+extension AckVerifier {
+    /// Tamper reports whose signatures verify with their victims' keys (`ben/report/v1`); the rest are dropped.
+    public static func verifyReports(_ envelopes: [SignedEnvelope], keys: [NodeID: PublicKey]) -> [TamperReport] {
+        envelopes.compactMap { envelope in
+            guard let text = envelope.signed["node"]?.stringValue, let node = NodeID(text), let key = keys[node] else { return nil }
+            return try? envelope.open(TamperReport.self, context: .report, trusted: TrustedKeys([key]))
+        }
+    }
+}
+
 /// One slot per slice, each written by exactly one `concurrentPerform` iteration and read after all finish.
 /// The slots are a raw buffer allocated up front, so concurrent writes to different slots share nothing.
 private final class SliceResults: @unchecked Sendable {

@@ -19,6 +19,8 @@ public struct LedgerConfiguration: Sendable {
     /// A node not heard from for this long is planned around (left out; it catches up as an orphan).
     public var silentAfter: Duration = .seconds(150)
     public var peerLink = PeerLinkSettings()
+    /// Peer link records encrypted (the default); off, links are still mutually authenticated.
+    public var linkEncryption = true
     /// Caps this process's upload over all peer links, in bytes per second (nil: no cap). Tests and the shaped
     /// benchmark use it to model a node's NIC on loopback.
     public var uploadLimit: Double?

@@ -1,5 +1,6 @@
 import BenCore
 import BenCrypto
+import BenMetrics
 import BenNATS
 import BenPeerLink
 import BenProtocol
@@ -7,8 +8,9 @@ import Logging
 
 extension LedgerService {
     /// An aggregate reached the ledger (from a first-level node, or over NATS from an orphan or a relay whose
-    /// parent link was gone). Relay reports are recorded now; the acks are verified on every core, off this
-    /// actor, and only those that verify reach the deployment machine.
+    /// parent link was gone). The relay's claims about missing nodes count only under its own signature
+    /// (`vouched`); the acks and tamper reports inside are each signed by their own node and are verified on
+    /// every core, off this actor: only those that verify reach the deployment machine.
     func ingest(_ aggregate: Aggregate) {
         guard aggregate.fleet == configuration.fleet else {
             logger.warning("aggregate for another fleet ignored", metadata: ["fleet": "\(aggregate.fleet)"])
@@ -16,16 +18,53 @@ extension LedgerService {
         }
         let version = aggregate.version
         if !aggregate.missing.isEmpty {
-            perform(machine.onMissingReports(version, aggregate.missing))
+            perform(machine.onMissingReports(version, aggregate.missing, from: aggregate.relay))
             if let record = machine.versions[version] { perform([.persist(record)]) }
         }
-        guard !aggregate.acks.isEmpty else { return }
+        guard !aggregate.acks.isEmpty || !aggregate.reports.isEmpty else { return }
         let keys = nodeKeys
-        let acks = aggregate.acks
         tasks.spawn {
-            let outcome = AckVerifier.verify(acks, keys: keys)
+            let outcome = AckVerifier.verify(aggregate.acks, keys: keys)
+            let reports = AckVerifier.verifyReports(aggregate.reports, keys: keys)
             await self.verified(outcome, relay: aggregate.relay, orphaned: aggregate.orphaned)
+            await self.verifiedReports(reports, version: version)
         }
+    }
+
+    /// What a relay says about other nodes is its own word: it counts only when the aggregate carries the
+    /// relay's signature (`ben/aggregate/v1`, checked against the topology's key for it) and, on a peer link,
+    /// when the relay is the link's authenticated peer. Otherwise the claims are dropped and logged; the acks and
+    /// tamper reports inside still count on their own signatures.
+    func vouched(_ aggregate: Aggregate, envelope: SignedEnvelope?, carriedBy peer: NodeID?) -> Aggregate {
+        guard !aggregate.missing.isEmpty else { return aggregate }
+        let problem: String?
+        if let envelope, let key = nodeKeys[aggregate.relay] {
+            if let peer, peer != aggregate.relay {
+                problem = "it names \(aggregate.relay) as its sender but came on \(peer)'s link"
+            } else {
+                do {
+                    _ = try envelope.verify(context: .aggregate, trusted: TrustedKeys([key]))
+                    problem = nil
+                } catch {
+                    problem = "its signature does not verify with \(aggregate.relay)'s key (\(error))"
+                }
+            }
+        } else {
+            problem = envelope == nil ? "it is not signed" : "\(aggregate.relay) is not in the topology"
+        }
+        guard let problem else { return aggregate }
+        logger.warning(
+            "claims about missing nodes ignored", metadata: ["ben.version": "\(aggregate.version)", "relay": "\(aggregate.relay)", "reason": "\(problem)"])
+        Metric.claimsIgnored.increment()
+        var stripped = aggregate
+        stripped.missing = []
+        return stripped
+    }
+
+    func verifiedReports(_ reports: [TamperReport], version: Version) {
+        guard !reports.isEmpty, mayAct("record tamper reports") else { return }
+        perform(machine.onTamperReports(version, reports))
+        if let record = machine.versions[version] { perform([.persist(record)]) }
     }
 
     func verified(_ outcome: AckVerifier.Outcome, relay: NodeID, orphaned: Bool) {
@@ -64,9 +103,9 @@ extension LedgerService {
         let subscription = try await connection.subscribe(subject: NATSSubjects.ack(configuration.fleet))
         for await message in subscription {
             do {
-                let aggregate = try Aggregate.decode(message.payload)
+                let (aggregate, envelope) = try Aggregate.read(message.payload)
                 countMessage(aggregate.version)
-                ingest(aggregate)
+                ingest(vouched(aggregate, envelope: envelope, carriedBy: nil))
             } catch {
                 logger.warning("unreadable aggregate on the ack subject", metadata: ["error": "\(error)"])
             }

@@ -137,9 +137,12 @@ extension LedgerService {
                 for (i, key) in artifact.chunks.enumerated() { chunkBytes[key] = artifact.chunkLength(i) }
             }
             seedersStarted += 1
+            let epoch = record.deployment?.announcement.epoch ?? 0
             return SeederMachine(
                 plan: plan, planKey: planKey, manifest: record.manifest, chunkKeys: manifest.chunkKeys, announcement: envelope,
-                alsoTargets: record.deployment?.required ?? [], firstLink: SeederMachine.linkRange(seedersStarted))
+                alsoTargets: record.deployment?.required ?? [],
+                assignments: try AssignmentSigner.sign(plan, planKey: planKey, epoch: epoch, keys: nodeKeys, with: configuration.key),
+                firstLink: SeederMachine.linkRange(seedersStarted))
         } catch {
             logger.error("cannot seed", metadata: ["ben.version": "\(version)", "error": "\(error)"])
             return nil
@@ -211,6 +214,7 @@ extension LedgerService {
 
     func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
+        provenPeer.removeValue(forKey: link)
         seed(link, .linkFailed(link, reason: reason))
         linkVersion[link] = nil
         linkGone(link)
@@ -232,6 +236,10 @@ extension LedgerService {
     /// `LedgerLinkPolicy`'s decision.
     func receive(_ frame: PeerFrame, on link: LinkID) {
         let first = unintroduced.remove(link) != nil
+        if case .hello(let hello) = frame, let proven = provenPeer[link], hello.node != proven.node {
+            links.close(link, bye: nil, reason: "its HELLO says \(hello.node), but its handshake proved \(proven.node)")
+            return
+        }
         switch LedgerLinkPolicy.admit(frame, firstOnLink: first) {
         case .refuse(let reason):
             links.close(link, bye: nil, reason: reason)
@@ -252,7 +260,8 @@ extension LedgerService {
                 seed(link, .hello(link, hello))
             case .ack(_, let bytes):
                 do {
-                    seed(link, .ack(link, try Aggregate.decode(bytes)))
+                    let (aggregate, envelope) = try Aggregate.read(bytes)
+                    seed(link, .ack(link, vouched(aggregate, envelope: envelope, carriedBy: provenPeer[link]?.node ?? operations.peer(of: link))))
                 } catch {
                     logger.warning("unreadable ACK on a seeder link", metadata: ["link": "\(link)", "error": "\(error)"])
                     links.close(link, bye: nil, reason: "unreadable ACK")

@@ -50,6 +50,8 @@ public actor LedgerService {
     /// Which rollout each link belongs to.
     var linkVersion: [LinkID: Version] = [:]
     var unintroduced: Set<LinkID> = []
+    /// Who each link's handshake proved the far side to be.
+    var provenPeer: [LinkID: LinkPeerInfo] = [:]
     /// Signed announcement envelopes the ledger published, by version (seeders send them in HELLOs).
     var announcements: [Version: [UInt8]] = [:]
     /// Per version: bytes the ledger sent (trees and pulls), and messages that reached it.
@@ -70,6 +72,12 @@ public actor LedgerService {
     var currentOperator = "ledger"
 
     public init(configuration: LedgerConfiguration, logger: Logger) throws {
+        var configuration = configuration
+        if configuration.peerLink.security == nil {
+            configuration.peerLink.security = LinkSecurity(
+                fleet: configuration.fleet, node: .ledger, key: configuration.key, ledgerKeys: TrustedKeys([configuration.key.publicKey]),
+                encrypt: configuration.linkEncryption)
+        }
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "ben.fleet"] = "\(configuration.fleet)"
@@ -184,12 +192,13 @@ public actor LedgerService {
             if let key = PublicKey(bytes: node.key.bytes) { keys[node.id] = key }
         }
         nodeKeys = keys
+        configuration.peerLink.security?.know(keys: keys)
     }
 
     // MARK: Peer links (the seeders)
 
     func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await runtime.accept(on: listener, handlers: handlers) { link in await self.awaitHello(on: link) }
+        try await runtime.accept(on: listener, settings: configuration.peerLink, handlers: handlers) { link in await self.awaitHello(on: link) }
     }
 
     /// An accepted link says who it is in its first frame; until then it is only a number.
@@ -202,7 +211,12 @@ public actor LedgerService {
             frame: { link, frame in await self.receive(frame, on: link) },
             chunkWritten: { link, index in await self.chunkWritten(link, index) },
             closed: { link, reason in await self.linkClosed(link, reason) },
-            materialize: { frame, header in try self.materialize(frame, header: header) })
+            materialize: { frame, header in try self.materialize(frame, header: header) },
+            authenticated: { link, peer in await self.authenticated(link, peer) })
+    }
+
+    func authenticated(_ link: LinkID, _ peer: LinkPeerInfo) {
+        provenPeer[link] = peer
     }
 
     nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {

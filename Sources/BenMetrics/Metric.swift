@@ -21,6 +21,7 @@ public enum Metric: String, CaseIterable, Sendable {
     case natsConnected = "ben_nats_connected"
     case natsReconnects = "ben_nats_reconnects_total"
     case natsDisconnects = "ben_nats_disconnects_total"
+    case linksRefused = "ben_links_refused_total"
 
     // The ledger.
     case rollouts = "ben_rollouts"
@@ -28,6 +29,7 @@ public enum Metric: String, CaseIterable, Sendable {
     case acksVerified = "ben_acks_verified_total"
     case acksRejected = "ben_acks_rejected_total"
     case fleetNodes = "ben_fleet_nodes"
+    case claimsIgnored = "ben_claims_ignored_total"
 
     // The agent.
     case chunksRefused = "ben_chunks_refused_total"
@@ -60,8 +62,8 @@ public enum Metric: String, CaseIterable, Sendable {
 
     public var reporter: Reporter {
         switch self {
-        case .buildInfo, .activeVersion, .bytesSent, .linksOpen, .natsConnected, .natsReconnects, .natsDisconnects: .both
-        case .rollouts, .rolloutNodes, .acksVerified, .acksRejected, .fleetNodes: .ledger
+        case .buildInfo, .activeVersion, .bytesSent, .linksOpen, .natsConnected, .natsReconnects, .natsDisconnects, .linksRefused: .both
+        case .rollouts, .rolloutNodes, .acksVerified, .acksRejected, .fleetNodes, .claimsIgnored: .ledger
         default: .agent
         }
     }
@@ -73,7 +75,7 @@ public enum Metric: String, CaseIterable, Sendable {
         case .bytesSent, .bytesReceived: ["tier"]
         case .rollouts, .rolloutNodes, .fleetNodes: ["state"]
         case .acksVerified: ["status"]
-        case .acksRejected, .chunksRefused, .announcementsRefused: ["reason"]
+        case .acksRejected, .chunksRefused, .announcementsRefused, .linksRefused: ["reason"]
         case .acksSent: ["status", "via"]
         case .aggregatesSent: ["via"]
         case .evaluationLatency: ["role"]
@@ -93,11 +95,15 @@ public enum Metric: String, CaseIterable, Sendable {
         case .natsConnected: "1 while the NATS connection is up, 0 while it is lost or not made yet."
         case .natsReconnects: "Times the NATS connection came back after it was lost."
         case .natsDisconnects: "Times the NATS connection was lost (not counting Ben's own close)."
+        case .linksRefused:
+            "Peer links closed before or during their handshake, by reason (handshake, unauthorized, limit, idle, timeout)."
         case .rollouts: "Versions the ledger holds, by state (staged, deploying, active, incomplete, superseded)."
         case .rolloutNodes:
             "Required nodes of the current rollout by state (required, active, refused, missing)."
         case .acksVerified: "Signed acks whose signature verified against the node's key, by ack status."
         case .acksRejected: "Signed acks refused before they could count, by reason."
+        case .claimsIgnored:
+            "Aggregates whose claims about missing nodes were ignored: not signed by the relay that sent them."
         case .fleetNodes:
             "Topology nodes by what their heartbeats say: current (run the fleet's version), differing, silent."
         case .chunksRefused: "Chunks or manifests refused because their bytes do not match their key, by reason."
@@ -138,6 +144,7 @@ public enum Metric: String, CaseIterable, Sendable {
         case .acksVerified: ["status": ["active", "refused"]]
         case .acksRejected: ["reason": ["bad_signature", "unknown_node", "no_node"]]
         case .chunksRefused: ["reason": ["tampered_chunk", "tampered_manifest"]]
+        case .linksRefused: ["reason": ["handshake", "unauthorized", "limit", "idle", "timeout"]]
         case .announcementsRefused:
             ["reason": ["bad_signature", "other_fleet", "not_newer", "rollback", "conflicting_manifest", "expired", "malformed"]]
         case .acksSent: ["status": ["active", "refused"], "via": ["link", "nats"]]

@@ -1,4 +1,5 @@
 public import BenProtocol
+import BenMetrics
 public import Logging
 public import NIOCore
 import Synchronization
@@ -21,17 +22,21 @@ public final class LinkSet: Sendable {
         public var closed: @Sendable (LinkID, String) async -> Void
         /// Turns a frame the machine asked for into the frame to write.
         public var materialize: @Sendable (OutboundFrame, FrameHeader) throws -> PeerFrame
+        /// An accepted link finished its handshake: who is on it (before any of its frames).
+        public var authenticated: @Sendable (LinkID, LinkPeerInfo) async -> Void
 
         public init(
             frame: @escaping @Sendable (LinkID, PeerFrame) async -> Void,
             chunkWritten: @escaping @Sendable (LinkID, Int) async -> Void,
             closed: @escaping @Sendable (LinkID, String) async -> Void,
-            materialize: @escaping @Sendable (OutboundFrame, FrameHeader) throws -> PeerFrame
+            materialize: @escaping @Sendable (OutboundFrame, FrameHeader) throws -> PeerFrame,
+            authenticated: @escaping @Sendable (LinkID, LinkPeerInfo) async -> Void = { _, _ in }
         ) {
             self.frame = frame
             self.chunkWritten = chunkWritten
             self.closed = closed
             self.materialize = materialize
+            self.authenticated = authenticated
         }
     }
 
@@ -48,6 +53,8 @@ public final class LinkSet: Sendable {
     private let pullers = Mutex<Set<LinkID>>([])
     private let pullGate = PullGate()
     private let nextInbound = Mutex<UInt64>(1)
+    /// Accepted links running now (`maxInboundLinks` caps them).
+    private let inboundOpen = Mutex<Int>(0)
     private let logger: Logger
     private let limiter: UploadLimiter?
     private let linger: Duration
@@ -100,21 +107,46 @@ public final class LinkSet: Sendable {
     }
 
     /// Accepts links on `listener` until cancelled and runs each as a job handed to `spawn` (the shell's child
-    /// tasks), numbered as an inbound link. `accepted` hears each link's number before any of its frames arrive.
+    /// tasks), numbered as an inbound link. A link beyond `maxInbound` open at once is closed on arrival. Each
+    /// link's handshake runs first: `handlers.authenticated` hears who is on it before any of its frames, and a
+    /// link whose handshake fails is closed with the reason logged, unseen by the shell; `accepted` hears each
+    /// link's number after its handshake, before any of its frames.
     public func accept(
-        on listener: NIOAsyncChannel<PeerChannel, Never>, spawn: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Void,
-        handlers: Handlers,
-        accepted: @escaping @Sendable (LinkID) async -> Void
+        on listener: NIOAsyncChannel<PeerChannel, Never>, maxInbound: Int = 1024,
+        spawn: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Void,
+        handlers: Handlers, accepted: @escaping @Sendable (LinkID) async -> Void
     ) async throws {
         try await PeerLink.acceptLinks(on: listener) { incoming in
+            let admitted = self.inboundOpen.withLock { open in
+                guard open < maxInbound else { return false }
+                open += 1
+                return true
+            }
+            guard admitted else {
+                self.logger.warning("refusing a peer link", metadata: ["reason": "\(maxInbound) inbound links are open already"])
+                Metric.linksRefused.increment(["reason": LinkRefused.Reason.limit.rawValue])
+                spawn { if let channel = incoming.take() { try? await channel.executeThenClose { _, _ in } } }
+                return
+            }
             let link = self.nextInbound.withLock { number in
                 defer { number += 1 }
                 return LinkID(inbound: number)
             }
-            await accepted(link)
-            let registration = self.register(link)
             spawn {
+                defer { self.inboundOpen.withLock { $0 -= 1 } }
                 guard let channel = incoming.take() else { return }
+                let info: LinkPeerInfo?
+                do {
+                    info = try await PeerLink.handshake(of: channel)
+                } catch {
+                    let reason = (error as? LinkRefused)?.reason ?? .handshake
+                    Metric.linksRefused.increment(["reason": reason.rawValue])
+                    try? await channel.executeThenClose { _, _ in }
+                    return
+                }
+                await accepted(link)
+                let registration = self.register(link)
+                if let info { await handlers.authenticated(link, info) }
                 await self.run(link, registration: registration, channel: channel, handlers: handlers)
             }
         }

@@ -1,12 +1,14 @@
+import BenCore
 public import BenProtocol
 public import Logging
 public import NIOCore
 import Synchronization
 
-/// Turns the byte stream of a peer link into frames, and enforces the link's hygiene: size bounds per frame
-/// kind (refused from the length prefix alone), a minimum rate and a deadline while a frame is half-received,
-/// and a clean error when the stream ends inside a frame. Every refusal is logged with its reason and closes
-/// the link; nothing here can crash the process.
+/// Turns the (authenticated, opened) byte stream of a peer link into frames, and enforces the link's
+/// hygiene: the first frame is HELLO and comes within `helloTimeout`, each frame is within its kind's bound
+/// (refused from the length prefix alone; a CHUNK within the fleet's chunk size plus a header), and a stream
+/// that ends inside a frame is reported as cut. A slow but moving link is not this handler's business: the
+/// machines judge progress against the plan. Every refusal is logged with its reason and closes the link.
 public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = PeerFrame
@@ -17,9 +19,10 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
     private let settings: PeerLinkSettings
     private let logger: Logger
     private var buffer: ByteBuffer?
-    private var partialSince: NIODeadline?
-    private var bytesThisWindow = 0
-    private var check: RepeatedTask?
+    private var helloDeadline: Scheduled<Void>?
+    private var sawHello = false
+    /// The largest chunk of a manifest that came on this link (its chunks may follow before the shell has read it).
+    private var linkChunkBytes = 0
     private var failed = false
 
     public init(settings: PeerLinkSettings, logger: Logger) {
@@ -28,32 +31,38 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
     }
 
     public func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { startChecks(context: context) }
+        if context.channel.isActive { startHelloDeadline(context: context) }
     }
 
     public func channelActive(context: ChannelHandlerContext) {
-        startChecks(context: context)
+        startHelloDeadline(context: context)
         context.fireChannelActive()
     }
 
-    private func startChecks(context: ChannelHandlerContext) {
-        guard check == nil else { return }
+    private func startHelloDeadline(context: ChannelHandlerContext) {
+        guard helloDeadline == nil, !sawHello else { return }
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        check = context.eventLoop.scheduleRepeatedTask(initialDelay: settings.rateWindow, delay: settings.rateWindow) { _ in
+        let timeout = settings.handshakeTimeout + settings.helloTimeout
+        helloDeadline = context.eventLoop.scheduleTask(in: timeout) {
             let (handler, context) = loopBound.value
-            handler.checkProgress(context: context)
+            if !handler.sawHello { handler.fail(context: context, .helloTimeout(seconds: timeout.nanoseconds / 1_000_000_000)) }
         }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        check?.cancel()
-        check = nil
+        helloDeadline?.cancel()
+        helloDeadline = nil
+    }
+
+    private var limits: PeerFrameCodec.Limits {
+        var l = settings.currentLimits
+        if linkChunkBytes > 0 { l.maxChunkFrame = max(l.maxChunkFrame, linkChunkBytes + ChunkFrameLimit.header) }
+        return l
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed else { return }
         var incoming = unwrapInboundIn(data)
-        bytesThisWindow += incoming.readableBytes
         received.add(incoming.readableBytes)
         if buffer == nil {
             buffer = incoming
@@ -61,9 +70,20 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
             buffer!.writeBuffer(&incoming)
         }
         do {
-            while var current = buffer, let frame = try PeerFrameCodec.decode(&current, limits: settings.limits) {
+            while var current = buffer, let frame = try PeerFrameCodec.decode(&current, limits: limits) {
                 buffer = current
-                partialSince = nil
+                if !sawHello {
+                    guard frame.kind == .hello else {
+                        fail(context: context, .helloFirst(frame.kind))
+                        return
+                    }
+                    sawHello = true
+                    helloDeadline?.cancel()
+                    helloDeadline = nil
+                }
+                if case .manifest(_, let bytes) = frame, let manifest = try? Manifest.decode(bytes) {
+                    linkChunkBytes = max(linkChunkBytes, Int(manifest.artifacts.map(\.chunkSize).max() ?? 0))
+                }
                 context.fireChannelRead(wrapInboundOut(frame))
                 if failed { return }
             }
@@ -72,17 +92,15 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
             return
         }
         if let b = buffer, b.readableBytes > 0 {
-            if partialSince == nil { partialSince = context.eventLoop.now }
             buffer!.discardReadBytes()
         } else {
             buffer = nil
-            partialSince = nil
         }
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        check?.cancel()
-        check = nil
+        helloDeadline?.cancel()
+        helloDeadline = nil
         reportTruncation(context: context)
         context.fireChannelInactive()
     }
@@ -102,18 +120,6 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
         let error = PeerLinkError.frame(.truncated(bufferedBytes: b.readableBytes))
         logger.warning("closing peer link", metadata: ["peer.address": "\(context.remoteAddress?.description ?? "?")", "reason": "\(error)"])
         context.fireErrorCaught(error)
-    }
-
-    func checkProgress(context: ChannelHandlerContext) {
-        defer { bytesThisWindow = 0 }
-        guard !failed, let since = partialSince else { return }
-        let windowSeconds = max(1, settings.rateWindow.nanoseconds / 1_000_000_000)
-        let rate = bytesThisWindow / Int(windowSeconds)
-        if rate < settings.minimumRate && context.eventLoop.now - since >= settings.rateWindow {
-            fail(context: context, .tooSlow(bytesPerSecond: rate, minimum: settings.minimumRate))
-        } else if context.eventLoop.now - since > settings.frameDeadline {
-            fail(context: context, .frameDeadline(seconds: settings.frameDeadline.nanoseconds / 1_000_000_000))
-        }
     }
 
     private func fail(context: ChannelHandlerContext, _ error: PeerLinkError) {

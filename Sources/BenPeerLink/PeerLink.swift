@@ -1,3 +1,4 @@
+public import BenCore
 public import BenProtocol
 public import Logging
 public import NIOCore
@@ -12,7 +13,8 @@ public typealias PeerChannel = NIOAsyncChannel<PeerFrame, PeerFrame>
 /// Opening and accepting peer links (DESIGN §5): length-prefixed frames over TCP, parents connecting to
 /// children, each link closed with a logged reason on anything malformed.
 public enum PeerLink {
-    /// Listens for peer links; each accepted link arrives on the returned channel's inbound stream.
+    /// Listens for peer links; each accepted link arrives on the returned channel's inbound stream, its handshake
+    /// under way (`LinkSet` waits for it before it reads a frame).
     public static func listen(
         host: String, port: Int, settings: PeerLinkSettings = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
@@ -22,29 +24,56 @@ public enum PeerLink {
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(PeerFrameDecoderHandler(settings: settings, logger: logger))
-                    try channel.pipeline.syncOperations.addHandler(PeerFrameEncoderHandler())
+                    try addHandlers(channel, role: .server, expected: nil, settings: settings, logger: logger)
                     try channel.syncOptions?.setOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                     return try wrap(channel)
                 }
             }
     }
 
-    /// Connects to a peer's listener.
+    /// Connects to `target`'s listener and runs the handshake: returns once both sides have proven their keys,
+    /// with who the peer turned out to be. `expected` is the target's signed assignment when this side holds it
+    /// (a child's, from the subtree): it names the key the target must prove.
     public static func connect(
-        host: String, port: Int, settings: PeerLinkSettings = .init(), group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
-        logger: Logger
-    ) async throws -> PeerChannel {
-        try await ClientBootstrap(group: group)
+        host: String, port: Int, target: NodeID, expected: SignedEnvelope? = nil, settings: PeerLinkSettings = .init(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) async throws -> (PeerChannel, LinkPeerInfo?) {
+        let channel = try await ClientBootstrap(group: group)
             .connectTimeout(settings.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(PeerFrameDecoderHandler(settings: settings, logger: logger))
-                    try channel.pipeline.syncOperations.addHandler(PeerFrameEncoderHandler())
+                    try addHandlers(channel, role: .client(target: target), expected: expected, settings: settings, logger: logger)
                     return try wrap(channel)
                 }
             }
+        do {
+            return (channel, try await handshake(of: channel))
+        } catch {
+            try? await channel.executeThenClose { _, _ in }
+            throw error
+        }
+    }
+
+    /// Waits for a link's handshake; nil when links run without one (`settings.security == nil`, tests only).
+    public static func handshake(of channel: PeerChannel) async throws -> LinkPeerInfo? {
+        let inner = channel.channel
+        let established = try await inner.eventLoop.submit {
+            (try? inner.pipeline.syncOperations.handler(type: LinkSecurityHandler.self))?.established.futureResult
+        }.get()
+        return try await established?.get()
+    }
+
+    static func addHandlers(
+        _ channel: any Channel, role: LinkHandshake.Role, expected: SignedEnvelope?, settings: PeerLinkSettings, logger: Logger
+    ) throws {
+        if let security = settings.security {
+            try channel.pipeline.syncOperations.addHandler(
+                LinkSecurityHandler(
+                    security: security, role: role, expected: expected, settings: settings, eventLoop: channel.eventLoop, logger: logger))
+        }
+        try channel.pipeline.syncOperations.addHandler(PeerFrameDecoderHandler(settings: settings, logger: logger))
+        try channel.pipeline.syncOperations.addHandler(PeerFrameEncoderHandler())
     }
 
     /// Both directions close on their own (`LinkSet.run`): finishing the writer half-closes after everything

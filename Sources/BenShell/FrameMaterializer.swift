@@ -1,5 +1,5 @@
 public import BenCore
-import BenCrypto
+public import BenCrypto
 public import BenProtocol
 public import BenStore
 public import NIOCore
@@ -23,11 +23,20 @@ public final class FrameMaterializer: Sendable {
     private let store: ChunkStore
     private let capacity: Int
     private let cache = Mutex(Cache())
+    private let signer: SigningKey?
 
-    /// - Parameter cacheBytes: how many bytes of verified chunks to keep (a few chunks per child link).
-    public init(store: ChunkStore, cacheBytes: Int = 64 << 20) {
+    /// - Parameters:
+    ///   - cacheBytes: how many bytes of verified chunks to keep (a few chunks per child link).
+    ///   - signer: the node key that signs the aggregates this process sends (`ben/aggregate/v1`).
+    public init(store: ChunkStore, cacheBytes: Int = 64 << 20, signer: SigningKey? = nil) {
         self.store = store
         capacity = cacheBytes
+        self.signer = signer
+    }
+
+    /// An aggregate as it goes out: signed by this node when it has a key (the ledger sends none).
+    public func aggregateBytes(_ aggregate: Aggregate) -> [UInt8] {
+        signer.map { $0.envelope(aggregate, context: .aggregate).canonicalBytes } ?? aggregate.canonicalBytes
     }
 
     /// Keeps a chunk this process has just verified against its key.
@@ -61,7 +70,7 @@ public final class FrameMaterializer: Sendable {
         case .plan(let subtree): .plan(header, subtree: subtree.canonicalBytes)
         case .manifest(let key): .manifest(header, bytes: try store.get(key))
         case .chunk(let index, let key): .chunk(header, index: UInt32(index), key: key, bytes: try chunk(key))
-        case .ack(let aggregate): .ack(header, aggregate: aggregate.canonicalBytes)
+        case .ack(let aggregate): .ack(header, aggregate: aggregateBytes(aggregate))
         case .nack(let entries): .nack(header, entries)
         case .bye(let code, let reason): .bye(header, code: code, reason: reason)
         }

@@ -1,6 +1,7 @@
 public import BenCore
 public import BenPeerLink
 public import BenProtocol
+import BenMetrics
 public import Logging
 public import NIOCore
 import Synchronization
@@ -56,11 +57,16 @@ public final class ShellRuntime<Timer: Hashable & Sendable>: Sendable {
         let logger = self.logger
         tasks.spawn {
             do {
-                let channel = try await PeerLink.connect(host: peer.address.host, port: peer.address.port, settings: settings, logger: logger)
+                // The handshake runs inside connect: nothing is written before the peer proved it is `peer.id`.
+                let (channel, info) = try await PeerLink.connect(
+                    host: peer.address.host, port: peer.address.port, target: peer.id, expected: peer.assignment, settings: settings,
+                    logger: logger)
+                if let info { await handlers.authenticated(link, info) }
                 await connected()
                 await links.run(link, registration: registration, channel: channel, handlers: handlers)
             } catch {
                 links.unregister(link)
+                if let refused = error as? LinkRefused { Metric.linksRefused.increment(["reason": refused.reason.rawValue]) }
                 await failed("cannot connect to \(peer.id) at \(peer.address): \(PeerLink.describe(error))")
             }
         }
@@ -68,9 +74,11 @@ public final class ShellRuntime<Timer: Hashable & Sendable>: Sendable {
 
     /// Accepts links on a listener until cancelled, each run as a child task.
     public func accept(
-        on listener: NIOAsyncChannel<PeerChannel, Never>, handlers: LinkSet.Handlers, accepted: @escaping @Sendable (LinkID) async -> Void
+        on listener: NIOAsyncChannel<PeerChannel, Never>, settings: PeerLinkSettings, handlers: LinkSet.Handlers,
+        accepted: @escaping @Sendable (LinkID) async -> Void
     ) async throws {
         let tasks = self.tasks
-        try await links.accept(on: listener, spawn: { tasks.spawn($0) }, handlers: handlers, accepted: accepted)
+        try await links.accept(
+            on: listener, maxInbound: settings.maxInboundLinks, spawn: { tasks.spawn($0) }, handlers: handlers, accepted: accepted)
     }
 }

@@ -375,6 +375,14 @@ public final class FleetHarness {
         return out
     }
 
+    /// Tamper reports that reached the ledger, each checked against its victim's key (as the ledger does).
+    public var tamperReports: [TamperReport] {
+        (ingested + publishedOverNATS).flatMap(\.reports).compactMap { envelope in
+            guard let text = envelope.signed["node"]?.stringValue, let node = NodeID(text), let key = nodeKeys[node] else { return nil }
+            return try? envelope.open(TamperReport.self, context: .report, trusted: TrustedKeys([key.publicKey]))
+        }
+    }
+
     /// Messages that reached the ledger: aggregates on its own links plus those over NATS.
     public var messagesAtLedger: Int { ingested.count + publishedOverNATS.count }
 }
@@ -388,6 +396,7 @@ public struct KeySigner: AckSigner {
     }
 
     public func sign(_ ack: Ack) -> SignedEnvelope { key.envelope(ack, context: .ack) }
+    public func sign(_ report: TamperReport) -> SignedEnvelope { key.envelope(report, context: .report) }
 }
 
 extension FleetHarness: SimNetworkModel {

@@ -40,7 +40,7 @@ import Testing
         let relayKey = try #require(fleet.nodes.first { $0.id == relay.id }?.key)
 
         let double = try await TamperingRelay.start(
-            node: relay, key: relayKey, fleet: fleet.fleet, natsURL: fleet.nats.url)
+            node: relay, key: relayKey, fleet: fleet.fleet, natsURL: fleet.nats.url, ledgerKey: fleet.ledgerKey.publicKey)
         try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != relay.id })
         try await fleet.waitUntilReady(fleet.nodes.map(\.id).filter { $0 != relay.id })
 
@@ -65,7 +65,8 @@ import Testing
 
 /// A node that plays a relay and corrupts every chunk it forwards (keeping the claimed key), so its children
 /// must catch it. It accepts the push from its parent, stores what it receives, pushes to its own children from
-/// the subtree it was sent, and acks its own version honestly (a liar that looks healthy).
+/// the subtree it was sent, and acks its own version honestly (a liar that looks healthy). It is a compromised
+/// member, not an outsider: it holds the node's real key and proves it on every link, as the node would.
 final class TamperingRelay: Sendable {
     let node: PlanNode
     let key: SigningKey
@@ -73,6 +74,7 @@ final class TamperingRelay: Sendable {
     let natsURL: String
     private let state = Mutex(State())
     private let listener: NIOAsyncChannel<PeerChannel, Never>
+    private let settings: PeerLinkSettings
     private let running = Mutex<Task<Void, Never>?>(nil)
 
     struct State {
@@ -92,7 +94,10 @@ final class TamperingRelay: Sendable {
 
     var tamperedChunksSent: Int { state.withLock { $0.tampered } }
 
-    private init(node: PlanNode, key: SigningKey, fleet: FleetName, natsURL: String, listener: NIOAsyncChannel<PeerChannel, Never>) {
+    private init(
+        node: PlanNode, key: SigningKey, fleet: FleetName, natsURL: String, listener: NIOAsyncChannel<PeerChannel, Never>, settings: PeerLinkSettings
+    ) {
+        self.settings = settings
         self.node = node
         self.key = key
         self.fleet = fleet
@@ -100,9 +105,11 @@ final class TamperingRelay: Sendable {
         self.listener = listener
     }
 
-    static func start(node: PlanNode, key: SigningKey, fleet: FleetName, natsURL: String) async throws -> TamperingRelay {
-        let listener = try await PeerLink.listen(host: node.address.host, port: node.address.port, logger: Logger(label: "double"))
-        let relay = TamperingRelay(node: node, key: key, fleet: fleet, natsURL: natsURL, listener: listener)
+    static func start(node: PlanNode, key: SigningKey, fleet: FleetName, natsURL: String, ledgerKey: PublicKey) async throws -> TamperingRelay {
+        let settings = PeerLinkSettings(security: LinkSecurity(fleet: fleet, node: node.id, key: key, ledgerKeys: TrustedKeys([ledgerKey])))
+        settings.chunkFrames.allow(chunkBytes: 1 << 20)
+        let listener = try await PeerLink.listen(host: node.address.host, port: node.address.port, settings: settings, logger: Logger(label: "double"))
+        let relay = TamperingRelay(node: node, key: key, fleet: fleet, natsURL: natsURL, listener: listener, settings: settings)
         let task = Task { await relay.serve() }
         relay.running.withLock { $0 = task }
         return relay
@@ -138,6 +145,7 @@ final class TamperingRelay: Sendable {
                     try await out.write(.hello(Hello(header: hello.header, purpose: .accept, node: node.id)))
                 case .plan(_, let bytes):
                     let subtree = try Subtree.decode(bytes)
+                    if let own = subtree.root.assignment { settings.security?.learn(ownAssignment: own) }
                     state.withLock { $0.subtrees.append(subtree) }
                 case .manifest(_, let bytes):
                     let manifest = try Manifest.decode(bytes)
@@ -204,7 +212,9 @@ final class TamperingRelay: Sendable {
         var connected: PeerChannel?
         while connected == nil {
             do {
-                connected = try await PeerLink.connect(host: subtree.root.address.host, port: subtree.root.address.port, logger: Logger(label: "double"))
+                connected = try await PeerLink.connect(
+                    host: subtree.root.address.host, port: subtree.root.address.port, target: subtree.root.id, expected: subtree.root.assignment,
+                    settings: settings, logger: Logger(label: "double")).0
             } catch {
                 attempt += 1
                 if attempt == 40 { throw error }

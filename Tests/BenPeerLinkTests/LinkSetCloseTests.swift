@@ -1,4 +1,5 @@
 import BenCore
+import BenCrypto
 import BenPeerLink
 import BenShell
 import BenProtocol
@@ -13,6 +14,19 @@ import Testing
 @Suite struct LinkSetCloseTests {
     static let header = FrameHeader(fleet: FleetName("demo")!, version: 3)
     static let logger = Logger(label: "test")
+    static let keys: [NodeID: SigningKey] = ["n1": .generate(), "n2": .generate()]
+
+    /// Settings for node `node`'s side: authenticated, encrypted links (each side knows the other's key, as the
+    /// ledger knows the topology's), and chunks up to 1 MiB.
+    static func settings(_ node: NodeID) -> PeerLinkSettings {
+        let security = LinkSecurity(fleet: header.fleet, node: node, key: keys[node]!, ledgerKeys: TrustedKeys([]))
+        security.know(keys: keys.mapValues(\.publicKey))
+        let settings = PeerLinkSettings(security: security)
+        settings.chunkFrames.allow(chunkBytes: 1 << 20)
+        return settings
+    }
+
+    static let hello = OutboundFrame.hello(Hello(header: header, purpose: .push, node: "n1"))
 
     /// What a receiving link saw.
     final class Received: Sendable {
@@ -48,6 +62,7 @@ import Testing
                 switch frame {
                 case .chunk(let index, let key): .chunk(header, index: UInt32(index), key: key, bytes: payload(index, size: chunkSize))
                 case .bye(let code, let reason): .bye(header, code: code, reason: reason)
+                case .hello(let hello): .hello(hello)
                 default: .nack(header, [])
                 }
             })
@@ -58,7 +73,7 @@ import Testing
     @Test(arguments: [(64 << 10, 24), (1 << 20, 6)])
     func aLinkClosedRightAfterItsLastChunkLosesNothing(chunkSize: Int, chunks: Int) async throws {
         let received = Received()
-        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: Self.logger)
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, settings: Self.settings("n2"), logger: Self.logger)
         let port = server.channel.localAddress!.port!
         let receiving = LinkSet(logger: Self.logger)
         let sending = LinkSet(logger: Self.logger, linger: .seconds(20))
@@ -70,11 +85,14 @@ import Testing
                     on: server, spawn: { tasks.spawn($0) }, handlers: Self.handlers(received: received, chunkSize: chunkSize, slow: .milliseconds(15)),
                     accepted: { _ in })
             }
-            let channel = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: Self.logger)
+            let (channel, peer) = try await PeerLink.connect(
+                host: "127.0.0.1", port: port, target: "n2", settings: Self.settings("n1"), logger: Self.logger)
+            #expect(peer?.node == "n2" && peer?.suite != LinkCipherSuite.none, "the link is authenticated and encrypted")
             try await channel.channel.setOption(ChannelOptions.socketOption(.so_sndbuf), value: 4096).get()
             let link = LinkID(inbound: 1)
             let registration = sending.register(link)
             let key = Key(digest: [UInt8](repeating: 5, count: 32))
+            sending.send(link, Self.hello, header: Self.header)
             for i in 0..<chunks { sending.send(link, .chunk(index: i, key: key), header: Self.header) }
             var handlers = Self.handlers(received: nil, chunkSize: chunkSize)
             handlers.chunkWritten = { link, index in
@@ -95,7 +113,7 @@ import Testing
     @Test func documentsQueuedAtACloseStillGoAndChunksDoNot() async throws {
         let received = Received()
         let acks = Mutex<Int>(0)
-        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: Self.logger)
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, settings: Self.settings("n2"), logger: Self.logger)
         let port = server.channel.localAddress!.port!
         let tasks = ShellTasks()
         let accepting = LinkSet(logger: Self.logger)
@@ -106,6 +124,7 @@ import Testing
             let key = Key(digest: [UInt8](repeating: 5, count: 32))
             let answering = LinkSet.Handlers(
                 frame: { link, _ in
+                    accepting.send(link, .hello(Hello(header: Self.header, purpose: .accept, node: "n2")), header: Self.header)
                     accepting.send(link, .chunk(index: 0, key: key), header: Self.header)
                     accepting.send(link, .ack(aggregate), header: Self.header)
                     accepting.send(link, .ack(aggregate), header: Self.header)
@@ -115,14 +134,16 @@ import Testing
                 chunkWritten: { _, _ in }, closed: { _, _ in },
                 materialize: { frame, header in
                     if case .ack(let a) = frame { return .ack(header, aggregate: a.canonicalBytes) }
+                    if case .hello(let h) = frame { return .hello(h) }
                     return try Self.handlers(received: nil, chunkSize: 300_000).materialize(frame, header)
                 })
             group.addTask { try await accepting.accept(on: server, spawn: { tasks.spawn($0) }, handlers: answering, accepted: { _ in }) }
             let opening = LinkSet(logger: Self.logger)
-            let channel = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: Self.logger)
+            let (channel, _) = try await PeerLink.connect(
+                host: "127.0.0.1", port: port, target: "n2", settings: Self.settings("n1"), logger: Self.logger)
             let link = LinkID(inbound: 9)
             let registration = opening.register(link)
-            opening.send(link, .bye(.done, "hello"), header: Self.header)
+            opening.send(link, Self.hello, header: Self.header)
             opening.close(link, bye: nil, reason: "asked")
             var handlers = Self.handlers(received: received, chunkSize: 300_000)
             let recordChunksAndByes = handlers.frame

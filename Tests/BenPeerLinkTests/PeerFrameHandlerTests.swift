@@ -14,6 +14,7 @@ import Testing
 @Suite struct PeerFrameHandlerTests {
     static let header = FrameHeader(fleet: FleetName("demo")!, version: 3)
     static let logger = Logger(label: "test")
+    static let hello = PeerFrame.hello(Hello(header: header, purpose: .push, node: "n1"))
 
     final class ErrorRecorder: ChannelInboundHandler, @unchecked Sendable {
         // Only touched on the embedded channel's thread.
@@ -34,8 +35,11 @@ import Testing
     }
 
     @Test func framesSplitAnywhereArriveWholeAndInOrder() throws {
-        let (channel, recorder) = try channel()
+        let settings = PeerLinkSettings()
+        settings.chunkFrames.allow(chunkBytes: 5000)
+        let (channel, recorder) = try channel(settings)
         let frames: [PeerFrame] = [
+            Self.hello,
             .plan(Self.header, subtree: Array("{}".utf8)),
             .chunk(Self.header, index: 2, key: Key(digest: [UInt8](repeating: 3, count: 32)), bytes: ByteBuffer(bytes: [UInt8](repeating: 7, count: 5000))),
             .bye(Self.header, code: .done, reason: "done"),
@@ -51,14 +55,42 @@ import Testing
         #expect(recorder.errors.isEmpty)
     }
 
-    @Test func anOversizeFrameClosesTheLinkWithItsReason() throws {
-        let (channel, recorder) = try channel(.init(limits: .init(maxChunkBytes: 4096)))
+    @Test func aChunkFrameOverTheFleetsChunkSizeClosesTheLinkFromItsPrefix() throws {
+        let settings = PeerLinkSettings()
+        settings.chunkFrames.allow(chunkBytes: 4096)
+        let (channel, recorder) = try channel(settings)
+        try channel.writeInbound(PeerFrameCodec.encode(Self.hello))
         var bytes = ByteBuffer()
-        bytes.writeInteger(UInt32(1 << 20))
+        bytes.writeInteger(UInt32(4096 + 1024 + 1))
         bytes.writeInteger(PeerFrame.Kind.chunk.rawValue)
         try channel.writeInbound(bytes)
         #expect(!channel.isActive)
         #expect(recorder.errors.contains { "\($0)".contains("over the") })
+    }
+
+    @Test func withNoManifestYetNoChunkFrameIsAccepted() throws {
+        let (channel, recorder) = try channel()
+        try channel.writeInbound(PeerFrameCodec.encode(Self.hello))
+        try channel.writeInbound(
+            PeerFrameCodec.encode(.chunk(Self.header, index: 0, key: Key(digest: [UInt8](repeating: 1, count: 32)), bytes: ByteBuffer(bytes: [1, 2, 3]))))
+        #expect(!channel.isActive)
+        #expect(recorder.errors.contains { "\($0)".contains("over the") })
+    }
+
+    @Test func theFirstFrameMustBeHello() throws {
+        let (channel, recorder) = try channel()
+        try channel.writeInbound(PeerFrameCodec.encode(.plan(Self.header, subtree: Array("{}".utf8))))
+        #expect(!channel.isActive)
+        #expect(recorder.errors.contains { "\($0)".contains("not HELLO") })
+    }
+
+    @Test func aLinkThatSendsNoHelloInTimeIsClosed() throws {
+        let (channel, recorder) = try channel(.init(handshakeTimeout: .seconds(1), helloTimeout: .seconds(2)))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(channel.isActive)
+        channel.embeddedEventLoop.advanceTime(by: .seconds(2))
+        #expect(!channel.isActive)
+        #expect(recorder.errors.contains { "\($0)".contains("no HELLO within 3 s") })
     }
 
     @Test func garbageClosesTheLink() throws {
@@ -76,23 +108,26 @@ import Testing
         #expect(recorder.errors.contains { "\($0)".contains("ended inside a frame") })
     }
 
-    @Test func aPeerTricklingBytesInsideAFrameIsDropped() throws {
-        let (channel, recorder) = try channel(.init(minimumRate: 1024, rateWindow: .seconds(2)))
-        let whole = PeerFrameCodec.encode(.manifest(Self.header, bytes: [UInt8](repeating: 1, count: 10_000)))
-        var offset = 0
-        for _ in 0..<10 where channel.isActive {
+    /// The false alarm the shaped-network benchmark found: a receiver whose sender is held back (a full kernel
+    /// queue, a link shaped to a trickle) saw no bytes inside a frame for two seconds and dropped a healthy link.
+    /// A slow but moving link is the machines' business (they judge it against the plan), not the decoder's.
+    @Test func aFrameTricklingInForMinutesIsNotDropped() throws {
+        let (channel, recorder) = try channel()
+        try channel.writeInbound(PeerFrameCodec.encode(Self.hello))
+        let whole = PeerFrameCodec.encode(.manifest(Self.header, bytes: [UInt8](repeating: 1, count: 600)))
+        for offset in 0..<whole.readableBytes {
             try channel.writeInbound(whole.getSlice(at: offset, length: 1)!)
-            offset += 1
-            channel.embeddedEventLoop.advanceTime(by: .seconds(1))
+            channel.embeddedEventLoop.advanceTime(by: .seconds(offset % 10 == 0 ? 9 : 0))
         }
-        #expect(!channel.isActive)
-        #expect(recorder.errors.contains { "\($0)".contains("below the minimum") })
+        #expect(channel.isActive)
+        #expect(recorder.errors.isEmpty)
+        #expect(recorder.frames.count == 2)
     }
 
-    @Test func anIdleLinkBetweenFramesIsNotASlowOne() throws {
-        let (channel, recorder) = try channel(.init(minimumRate: 1024, rateWindow: .seconds(2)))
-        try channel.writeInbound(PeerFrameCodec.encode(.bye(Self.header, code: .done, reason: "x")))
-        channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+    @Test func anIdleLinkBetweenFramesStaysOpen() throws {
+        let (channel, recorder) = try channel()
+        try channel.writeInbound(PeerFrameCodec.encode(Self.hello))
+        channel.embeddedEventLoop.advanceTime(by: .seconds(300))
         #expect(channel.isActive)
         #expect(recorder.errors.isEmpty)
     }
@@ -111,20 +146,21 @@ import Testing
                     for try await link in inbound {
                         try await link.executeThenClose { frames, out in
                             for try await frame in frames {
-                                try await out.write(.bye(frame.header, code: .done, reason: "echo \(frame.kind)"))
+                                #expect(frame.kind == .hello)
+                                try await out.write(.hello(Hello(header: frame.header, purpose: .accept, node: "n2")))
                             }
                         }
                         return
                     }
                 }
             }
-            let client = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: logger)
+            let (client, _) = try await PeerLink.connect(host: "127.0.0.1", port: port, target: "n2", logger: logger)
             let reply = try await client.executeThenClose { frames, out in
-                try await out.write(.plan(Self.header, subtree: Array("{}".utf8)))
+                try await out.write(.hello(Hello(header: Self.header, purpose: .push, node: "n1")))
                 var iterator = frames.makeAsyncIterator()
                 return try await iterator.next()
             }
-            #expect(reply == .bye(Self.header, code: .done, reason: "echo PLAN"))
+            #expect(reply == .hello(Hello(header: Self.header, purpose: .accept, node: "n2")))
             try await group.next()
             group.cancelAll()
         }
@@ -179,7 +215,7 @@ import Testing
                         do {
                             try await link.take()?.executeThenClose { frames, out in
                                 for try await frame in frames {
-                                    try await out.write(.bye(frame.header, code: .done, reason: "ok"))
+                                    try await out.write(.hello(Hello(header: frame.header, purpose: .accept, node: "n2")))
                                 }
                             }
                         } catch {
@@ -196,13 +232,13 @@ import Testing
                 try? await raw.closeFuture.get()
             }
             // After all that, a well-behaved peer still gets an answer.
-            let client = try await PeerLink.connect(host: "127.0.0.1", port: port, logger: logger)
+            let (client, _) = try await PeerLink.connect(host: "127.0.0.1", port: port, target: "n2", logger: logger)
             let reply = try await client.executeThenClose { frames, out in
-                try await out.write(.plan(Self.header, subtree: []))
+                try await out.write(.hello(Hello(header: Self.header, purpose: .push, node: "n1")))
                 var iterator = frames.makeAsyncIterator()
                 return try await iterator.next()
             }
-            #expect(reply == .bye(Self.header, code: .done, reason: "ok"))
+            #expect(reply == .hello(Hello(header: Self.header, purpose: .accept, node: "n2")))
             #expect(closedWithError.value >= 15, "links fed garbage end with an error, not a crash")
             group.cancelAll()
         }

@@ -70,7 +70,9 @@ import Testing
         let fleet = FleetHarness(plan: Self.plan, faults: faults)
         fleet.deploy()
         #expect(fleet.activated.count == 20, "every node still activates, with verified chunks only")
-        #expect(fleet.missingReasons[relay]?.code == .tamperedRelay)
+        #expect(fleet.missingReasons[relay] == nil, "no relay's unsigned word names it")
+        let signed = fleet.tamperReports
+        #expect(!signed.isEmpty && signed.allSatisfy { $0.relay == relay }, "its victims' signed reports name it: \(signed)")
         let tamperReports = fleet.reports.filter {
             if case .tamperedChunk(_, let from) = $0.1 { return from == relay }
             return false

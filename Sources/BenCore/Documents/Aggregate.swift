@@ -5,7 +5,7 @@
 public struct Aggregate: CanonicalDocument {
     public static let documentName = "aggregate"
     public static let maxBytes = 64 << 20
-    public static let fields: Set<String> = ["fleet", "version", "relay", "acks", "missing", "orphaned"]
+    public static let fields: Set<String> = ["fleet", "version", "relay", "acks", "missing", "orphaned", "reports"]
 
     public struct Missing: Sendable, Hashable {
         public var node: NodeID
@@ -25,8 +25,14 @@ public struct Aggregate: CanonicalDocument {
     public var missing: [Missing]
     /// True when a node that was never contacted through the tree pulled from the store and acks directly.
     public var orphaned: Bool
+    /// Signed tamper reports (`TamperReport`), passed up unchanged like the acks: each is its victim's word.
+    public var reports: [SignedEnvelope]
 
-    public init(fleet: FleetName, version: Version, relay: NodeID, acks: [SignedEnvelope], missing: [Missing], orphaned: Bool = false) {
+    public init(
+        fleet: FleetName, version: Version, relay: NodeID, acks: [SignedEnvelope], missing: [Missing], orphaned: Bool = false,
+        reports: [SignedEnvelope] = []
+    ) {
+        self.reports = reports
         self.fleet = fleet
         self.version = version
         self.relay = relay
@@ -36,6 +42,17 @@ public struct Aggregate: CanonicalDocument {
     }
 
     public static let maxAcks = 1 << 20
+
+    /// Reads an aggregate as it travels: a signed envelope (`ben/aggregate/v1`, what relays send), or the bare
+    /// document. The envelope is returned for the ledger to check against the sender's key; this does not.
+    public static func read(_ bytes: some Collection<UInt8>) throws(DocumentError) -> (Aggregate, SignedEnvelope?) {
+        let json = try parseDocumentJSON(bytes, document: documentName, maxBytes: maxBytes)
+        if case .object(let members) = json, members["signed"] != nil {
+            let envelope = try SignedEnvelope(json: json, document: documentName)
+            return (try envelope.document(as: Aggregate.self), envelope)
+        }
+        return (try Aggregate(json: json), nil)
+    }
 
     /// The nodes the acks say they are from (unverified: for routing and bookkeeping, never for proof).
     public var ackNodes: [NodeID] {
@@ -55,6 +72,10 @@ public struct Aggregate: CanonicalDocument {
             return Missing(node: try m.node("node"), reason: MissingReason(text))
         }
         orphaned = r.has("orphaned") ? try r.bool("orphaned") : false
+        reports = r.has("reports")
+            ? try r.elements("reports", maxCount: Self.maxAcks) { (value, path) throws(DocumentError) in
+                try SignedEnvelope(json: value, document: Self.documentName, path: path)
+            } : []
     }
 
     public var json: JSONValue {
@@ -66,6 +87,7 @@ public struct Aggregate: CanonicalDocument {
             "missing": .array(missing.map { .object(["node": .string($0.node.rawValue), "reason": .string($0.reason.text)]) }),
         ]
         if orphaned { object["orphaned"] = .bool(true) }
+        if !reports.isEmpty { object["reports"] = .array(reports.map(\.json)) }
         return .object(object)
     }
 }

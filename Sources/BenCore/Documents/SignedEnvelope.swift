@@ -7,6 +7,12 @@ public enum SignatureContext: String, Sendable, Hashable, CaseIterable {
     case cert = "ben/cert/v1"
     /// An operator's request to the ledger API that changes state.
     case operatorRequest = "ben/operator/v1"
+    /// Each side of a peer link, over the link handshake's transcript (DESIGN §9).
+    case link = "ben/link/v1"
+    /// A relay's aggregate: its claims about other nodes are its own (DESIGN §9).
+    case aggregate = "ben/aggregate/v1"
+    /// A node's own report that a feeder served it bytes that did not match their key.
+    case report = "ben/report/v1"
 
     /// The bytes Ed25519 signs: `context + 0x00 + canonical bytes` (DESIGN §5).
     public func signingInput(_ canonical: some Collection<UInt8>) -> [UInt8] {

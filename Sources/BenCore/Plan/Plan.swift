@@ -168,21 +168,30 @@ public struct Plan: CanonicalDocument {
 public struct PlanNode: Sendable, Hashable {
     public var id: NodeID
     public var address: HostPort
+    /// The node's signed assignment, in subtrees (never in the plan itself, whose key the announcement names):
+    /// it tells the node who may feed it, and tells whoever connects to it which key to expect.
+    public var assignment: SignedEnvelope?
 
-    public init(id: NodeID, address: HostPort) {
+    public init(id: NodeID, address: HostPort, assignment: SignedEnvelope? = nil) {
         self.id = id
         self.address = address
+        self.assignment = assignment
     }
 
-    public var json: JSONValue { .object(["id": .string(id.rawValue), "addr": .string(address.description)]) }
+    public var json: JSONValue {
+        var object: [String: JSONValue] = ["id": .string(id.rawValue), "addr": .string(address.description)]
+        if let assignment { object["assignment"] = assignment.json }
+        return .object(object)
+    }
 
     public init(json: JSONValue, document: String, path: String) throws(DocumentError) {
-        let r = try FieldReader(json, document: document, path: path, allowed: ["id", "addr"])
+        let r = try FieldReader(json, document: document, path: path, allowed: ["id", "addr", "assignment"])
         id = try r.node("id")
         guard let address = HostPort(try r.string("addr")) else {
             throw r.error("addr", .invalidValue, "expected host:port")
         }
         self.address = address
+        assignment = r.has("assignment") ? try SignedEnvelope(json: try r.value("assignment"), document: document, path: r.fieldPath("assignment")) : nil
     }
 }
 

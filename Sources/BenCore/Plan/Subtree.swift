@@ -8,7 +8,7 @@ public struct Subtree: CanonicalDocument {
     public static let documentName = "subtree"
     public static let maxBytes = 64 << 20
     public static let fields: Set<String> = [
-        "fleet", "version", "plan", "stripe", "stripes", "depth", "nodes", "parents", "backups", "stripe_rate",
+        "fleet", "version", "plan", "stripe", "stripes", "depth", "nodes", "parents", "backups", "stripe_rate", "via",
     ]
 
     public var fleet: FleetName
@@ -28,11 +28,16 @@ public struct Subtree: CanonicalDocument {
     public var backups: [[PlanNode]]
     /// The plan's `stripeRate`: bytes per second this stripe is planned to flow at on each link (0: not known).
     public var stripeRate: Int64
+    /// When the sender is not the parent the root's assignment names (it adopted the root after that parent
+    /// failed): the signed assignments of the nodes between them, the root's planned parent first. Each names the
+    /// next as its parent, and the last names the sender.
+    public var via: [SignedEnvelope]
 
     public init(
         fleet: FleetName, version: Version, plan: Key, stripe: Int, stripeCount: Int, depth: Int, nodes: [PlanNode],
-        parents: [Int32], backups: [[PlanNode]], stripeRate: Int64 = 0
+        parents: [Int32], backups: [[PlanNode]], stripeRate: Int64 = 0, via: [SignedEnvelope] = []
     ) {
+        self.via = via
         self.stripeRate = stripeRate
         self.fleet = fleet
         self.version = version
@@ -69,7 +74,19 @@ public struct Subtree: CanonicalDocument {
         }
         return Subtree(
             fleet: fleet, version: version, plan: plan, stripe: stripe, stripeCount: stripeCount, depth: depth + level(of: i),
-            nodes: nodes, parents: parents, backups: backups, stripeRate: stripeRate)
+            nodes: nodes, parents: parents, backups: backups, stripeRate: stripeRate, via: via(to: i))
+    }
+
+    /// The assignments of the nodes strictly between `nodes[0]` and `nodes[i]`, nearest to `nodes[i]` first: what
+    /// `nodes[0]` shows `nodes[i]` when it feeds it directly (empty for its own children).
+    public func via(to i: Int) -> [SignedEnvelope] {
+        var chain: [SignedEnvelope] = []
+        var j = Int(parents[i])
+        while j > 0 {
+            if let a = nodes[j].assignment { chain.append(a) }
+            j = Int(parents[j])
+        }
+        return chain
     }
 
     /// How many edges below `nodes[0]` node i sits.
@@ -126,6 +143,10 @@ public struct Subtree: CanonicalDocument {
         guard backups.count == nodes.count else {
             throw r.error("backups", .invalidValue, "expected one list of backups per node")
         }
+        via = r.has("via")
+            ? try r.elements("via", maxCount: 64) { (value, path) throws(DocumentError) in
+                try SignedEnvelope(json: value, document: Self.documentName, path: path)
+            } : []
     }
 
     public var json: JSONValue {
@@ -141,6 +162,7 @@ public struct Subtree: CanonicalDocument {
             "backups": .array(backups.map { .array($0.map(\.json)) }),
         ]
         if stripeRate > 0 { object["stripe_rate"] = .int(stripeRate) }
+        if !via.isEmpty { object["via"] = .array(via.map(\.json)) }
         return .object(object)
     }
 }
@@ -150,7 +172,10 @@ extension Plan {
     /// - Parameters:
     ///   - children: `children(stripe: s)`, computed once by the caller when cutting many subtrees.
     ///   - depth: node i's depth in stripe s.
-    public func subtree(of i: Int, stripe s: Int, planKey: Key, children: [[Int32]], depth: Int) -> Subtree {
+    ///   - assignments: each node's signed assignment, by node index (empty: none travel).
+    public func subtree(
+        of i: Int, stripe s: Int, planKey: Key, children: [[Int32]], depth: Int, assignments: [SignedEnvelope] = []
+    ) -> Subtree {
         var order = [i]
         var parents: [Int32] = [-1]
         var head = 0
@@ -164,7 +189,8 @@ extension Plan {
         }
         return Subtree(
             fleet: fleet, version: version, plan: planKey, stripe: s, stripeCount: stripes.count, depth: depth,
-            nodes: order.map { nodes[$0] }, parents: parents,
+            nodes: order.map { n in assignments.isEmpty ? nodes[n] : PlanNode(id: nodes[n].id, address: nodes[n].address, assignment: assignments[n]) },
+            parents: parents,
             backups: order.map { n in backups[n].map { nodes[Int($0)] } }, stripeRate: stripeRate)
     }
 }

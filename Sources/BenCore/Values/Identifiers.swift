@@ -46,6 +46,9 @@ public struct NodeID: Sendable, Hashable, Comparable, CustomStringConvertible, E
 
     public static let rule = "1-128 characters of letters, digits, '.', '-' or '_', starting with a letter or digit"
 
+    /// The ledger's name on peer links and in plans (a stripe root's parent). Reserved: no node may take it.
+    public static let ledger: NodeID = "ledger"
+
     public var description: String { rawValue }
     public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }

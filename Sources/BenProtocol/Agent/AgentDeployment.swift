@@ -91,8 +91,8 @@ struct Deployment: Sendable {
     /// The largest chunk of the bundle, from the manifest (for the stripe rate's chunk time).
     var chunkBytes: Int64 = 0
     var acks = AckBook()
-    /// Reports about other nodes to pass up (a relay that served tampered bytes).
-    var reports: [Aggregate.Missing] = []
+    /// This node's signed tamper reports (a feeder that served it bytes that did not match their key).
+    var reports: [SignedEnvelope] = []
 
     var version: Version { announcement.version }
 
@@ -201,6 +201,8 @@ struct AckBook: Sendable {
 
     var hasSentUp: Bool { uplink != .gathering }
     var ownSent: Bool { uplink == .sent(ownIncluded: true) }
-    /// Evidence about tampering relays already sent up.
-    var sentEvidence: Set<Aggregate.Missing> = []
+    /// Signed tamper reports from ack children's aggregates, passed up unchanged.
+    var childReports: [SignedEnvelope] = []
+    /// Tamper reports already sent up.
+    var sentReports: Set<SignedEnvelope> = []
 }

@@ -55,7 +55,10 @@ extension AgentMachine {
             d.acks.sentAcks.remove(from)
         }
         d.acks.reported.insert(child)
-        d.acks.missingFromChildren[child, default: []].append(contentsOf: aggregate.missing)
+        // A child's claims about others are its own; only the ledger weighs them. Tamper claims travel only as
+        // signed reports.
+        d.acks.missingFromChildren[child, default: []].append(contentsOf: aggregate.missing.filter { $0.reason.code != .tamperedRelay })
+        d.acks.childReports += aggregate.reports
         var actions = lift(d.relay.onReported(child, acks: aggregate.ackNodes))
         deployment = d
         actions += maybeSendAggregate(now: now)
@@ -96,13 +99,13 @@ extension AgentMachine {
             acks.append(d.acks.received[id]!)
             d.acks.sentAcks.insert(id)
         }
-        let evidence = unsentEvidence(d)
-        d.acks.sentEvidence.formUnion(evidence)
-        let missing = (final ? computeMissing(d) : []) + evidence
-        guard final || !acks.isEmpty || !evidence.isEmpty else { return [] }
+        let reports = unsentReports(d)
+        d.acks.sentReports.formUnion(reports)
+        let missing = final ? computeMissing(d) : []
+        guard final || !acks.isEmpty || !reports.isEmpty else { return [] }
         d.acks.uplink = .sent(ownIncluded: ownSent || d.own != nil)
         let aggregate = Aggregate(
-            fleet: fleet, version: d.version, relay: node, acks: acks, missing: missing, orphaned: d.isOrphaned)
+            fleet: fleet, version: d.version, relay: node, acks: acks, missing: missing, orphaned: d.isOrphaned, reports: reports)
         deployment = d
         var actions: [Action] = []
         let via: String
@@ -139,7 +142,7 @@ extension AgentMachine {
                 add(id, MissingReason(.refused, reason))
             default:
                 if d.acks.reported.contains(id) {
-                    for m in d.acks.missingFromChildren[id] ?? [] where m.reason.code != .tamperedRelay { add(m.node, m.reason) }
+                    for m in d.acks.missingFromChildren[id] ?? [] { add(m.node, m.reason) }
                 } else {
                     add(id, MissingReason(.timeout, "no aggregate by the deadline"))
                     if let subtree = child.subtrees[0] {
@@ -153,14 +156,10 @@ extension AgentMachine {
         return out
     }
 
-    /// Reports about relays that served tampered bytes, this node's and its children's, not yet sent up. They
-    /// go up even about relays that acked: they are evidence, not absence.
-    func unsentEvidence(_ d: Deployment) -> [Aggregate.Missing] {
-        var evidence = d.reports
-        for id in d.acks.missingFromChildren.keys.sorted() {
-            evidence += d.acks.missingFromChildren[id]!.filter { $0.reason.code == .tamperedRelay }
-        }
-        var seen = Set<Aggregate.Missing>()
-        return evidence.filter { seen.insert($0).inserted && !d.acks.sentEvidence.contains($0) }
+    /// Signed tamper reports, this node's and its children's, not yet sent up. They go up even about relays that
+    /// acked: they are evidence, not absence.
+    func unsentReports(_ d: Deployment) -> [SignedEnvelope] {
+        var seen = Set<SignedEnvelope>()
+        return (d.reports + d.acks.childReports).filter { seen.insert($0).inserted && !d.acks.sentReports.contains($0) }
     }
 }

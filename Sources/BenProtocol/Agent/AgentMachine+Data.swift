@@ -219,7 +219,8 @@ extension AgentMachine {
             case .tamperedChunk(let index, _): detail = "served chunk \(index) with bytes that do not match its key"
             default: detail = "served a manifest that does not match the announced key"
             }
-            d.reports.append(Aggregate.Missing(node: source, reason: MissingReason(.tamperedRelay, detail)))
+            // Signed by this node, naming the link's authenticated peer: the ledger believes no one else about it.
+            d.reports.append(signer.sign(TamperReport(fleet: fleet, version: d.version, node: node, relay: source, detail: detail, at: now)))
         }
         var wanted = Set<UInt32>()
         if let parent = d.parents.removeValue(forKey: link) {

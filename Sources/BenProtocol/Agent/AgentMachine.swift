@@ -87,12 +87,14 @@ public struct AgentMachine: Sendable {
         deployment.flatMap { d in d.chunkKeys.map { (d.have.cardinality, $0.count) } }
     }
 
-    static let ledgerID: NodeID = "ledger"
+    static let ledgerID: NodeID = .ledger
 }
 
-/// Signs an agent's acks with its node key. Deterministic (Ed25519), so the machine stays pure.
+/// Signs what an agent says in its own name with its node key: its acks (`ben/ack/v1`) and its tamper reports
+/// (`ben/report/v1`). Deterministic (Ed25519), so the machine stays pure.
 public protocol AckSigner: Sendable {
     func sign(_ ack: Ack) -> SignedEnvelope
+    func sign(_ report: TamperReport) -> SignedEnvelope
 }
 
 /// The outcome of the shell's signature check on an announcement.

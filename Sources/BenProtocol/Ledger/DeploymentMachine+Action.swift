@@ -34,7 +34,10 @@ extension DeploymentMachine {
             leftOut: [NodeID: MissingReason])
         case acks([Ack])
         case unverifiedAck(node: NodeID?, version: Version?, reason: String)
-        case missingReports(Version, [Aggregate.Missing])
+        /// Claims from an aggregate whose signature verified, by the relay that signed it.
+        case missingReports(Version, [Aggregate.Missing], from: NodeID)
+        /// Tamper reports whose victims' signatures verified.
+        case tamperReports(Version, [TamperReport])
         case deadline(Version)
         case restart
         case supersede(Version)
@@ -61,7 +64,8 @@ extension DeploymentMachine {
             }
         case .acks(let acks): return onAcks(acks, now: now)
         case .unverifiedAck(let node, let version, let reason): return onUnverifiedAck(node: node, version: version, reason: reason)
-        case .missingReports(let version, let reports): return onMissingReports(version, reports)
+        case .missingReports(let version, let reports, let relay): return onMissingReports(version, reports, from: relay)
+        case .tamperReports(let version, let reports): return onTamperReports(version, reports)
         case .deadline(let version): return onDeadline(version, now: now)
         case .restart: return onRestart(now: now)
         case .supersede(let version): return onSupersede(version, now: now)

@@ -239,21 +239,34 @@ public struct DeploymentMachine: Sendable {
         [.report(.ackRejected(node: node, version: version, reason: reason))]
     }
 
-    /// What relays reported about nodes below them (unreachable, timed out, refused the announcement) and about
-    /// relays that served tampered chunks. These explain a missing ack; they never stand in for one.
-    public mutating func onMissingReports(_ version: Version, _ reports: [Aggregate.Missing]) -> [Action] {
+    /// What a relay reported about nodes below it (unreachable, timed out, refused the announcement), from an
+    /// aggregate whose signature the shell checked against that relay's key. These explain a missing ack; they
+    /// never stand in for one, never replace what a node said itself (any signed ack), and are shown as the
+    /// relay's word. Tamper claims are not taken from here: only a victim's signed report names a suspect.
+    public mutating func onMissingReports(_ version: Version, _ reports: [Aggregate.Missing], from relay: NodeID = .ledger) -> [Action] {
+        guard var record = versions[version], var deployment = record.deployment else { return [] }
+        for report in reports where report.reason.code != .tamperedRelay {
+            guard deployment.required.contains(report.node), deployment.acks[report.node] == nil else { continue }
+            let own = relay == .ledger || relay == report.node
+            deployment.hints[report.node] =
+                own ? report.reason : MissingReason(report.reason.code, "\(report.reason.detail) (reported by \(relay))")
+        }
+        record.deployment = deployment
+        versions[version] = record
+        return []
+    }
+
+    /// Victims' reports of relays that served them tampered bytes, each checked by the shell against its
+    /// victim's key. The suspect is the relay the victim names: the authenticated peer of the link the bytes came
+    /// on. A report from a node outside the rollout counts for nothing.
+    public mutating func onTamperReports(_ version: Version, _ reports: [TamperReport]) -> [Action] {
         guard var record = versions[version], var deployment = record.deployment else { return [] }
         var actions: [Action] = []
-        for report in reports {
-            if report.reason.code == .tamperedRelay {
-                if deployment.suspects[report.node] == nil {
-                    deployment.suspects[report.node] = report.reason.detail
-                    actions.append(.report(.tamperingRelay(report.node, version: version, detail: report.reason.detail)))
-                }
-                continue
-            }
-            guard deployment.required.contains(report.node), deployment.acks[report.node]?.status != .active else { continue }
-            deployment.hints[report.node] = report.reason
+        for report in reports where report.version == version && deployment.required.contains(report.node) {
+            guard deployment.suspects[report.relay] == nil else { continue }
+            let detail = "\(report.node) reports: \(report.detail)"
+            deployment.suspects[report.relay] = detail
+            actions.append(.report(.tamperingRelay(report.relay, version: version, detail: detail)))
         }
         record.deployment = deployment
         versions[version] = record

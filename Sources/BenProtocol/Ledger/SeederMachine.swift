@@ -32,11 +32,13 @@ public struct SeederMachine: Sendable {
     ///   - chunkKeys: `Manifest.chunkKeys` of the bundle.
     ///   - announcement: the signed announcement envelope, sent in every HELLO.
     ///   - alsoTargets: required nodes the plan left out (down when it was made): they may pull when they return.
+    ///   - assignments: each plan node's signed assignment, by node index, sent down with the subtrees (empty:
+    ///     none travel, as in the simulator).
     ///   - firstLink: where this seeder's link numbers start. The ledger runs several seeders over one set of
     ///     links (one per rollout, and a new one for each retry), so each gets its own range (`linkRange(_:)`).
     public init(
         plan: Plan, planKey: Key, manifest: Key, chunkKeys: [Key], announcement: [UInt8], settings: Settings = Settings(),
-        alsoTargets: Set<NodeID> = [], firstLink: UInt64 = 1
+        alsoTargets: Set<NodeID> = [], assignments: [SignedEnvelope] = [], firstLink: UInt64 = 1
     ) {
         fleet = plan.fleet
         version = plan.version
@@ -47,7 +49,8 @@ public struct SeederMachine: Sendable {
         for s in 0..<plan.stripeCount {
             let children = plan.children(stripe: s)
             for i in children[plan.nodes.count] {
-                firstLevel.append(plan.subtree(of: Int(i), stripe: s, planKey: planKey, children: children, depth: 1))
+                firstLevel.append(
+                    plan.subtree(of: Int(i), stripe: s, planKey: planKey, children: children, depth: 1, assignments: assignments))
             }
         }
         self.firstLevel = firstLevel

@@ -30,6 +30,11 @@ extension Topology {
         keys.reserveCapacity(nodes.count)
         for (i, node) in nodes.enumerated() {
             let line = source.line(ofNode: i)
+            if node.id == .ledger {
+                add(
+                    .invalidValue, line, "\(path(ofNode: i)).id", "'ledger' is the ledger's own name on peer links and in plans",
+                    "give this node another id")
+            }
             if let first = ids[node.id] {
                 add(
                     .duplicateID, line, "\(path(ofNode: i)).id",

@@ -489,7 +489,13 @@ public final class ProtocolEngine {
             verified.append(ack)
         }
         actions += deployments.onAcks(verified, now: timestamp(now))
-        actions += deployments.onMissingReports(aggregate.version, aggregate.missing)
+        actions += deployments.onMissingReports(aggregate.version, aggregate.missing, from: aggregate.relay)
+        // Tamper reports count only under their victims' signatures, as at the real ledger.
+        let reports = aggregate.reports.compactMap { envelope -> TamperReport? in
+            guard let text = envelope.signed["node"]?.stringValue, let node = NodeID(text), let i = nodeIndex[node] else { return nil }
+            return try? envelope.open(TamperReport.self, context: .report, trusted: TrustedKeys([nodeKeys[i]]))
+        }
+        if !reports.isEmpty { actions += deployments.onTamperReports(aggregate.version, reports) }
         applyLedger(actions)
     }
 
@@ -708,6 +714,7 @@ struct SimSigner: AckSigner {
     let key: SigningKey
 
     func sign(_ ack: Ack) -> SignedEnvelope { key.envelope(ack, context: .ack) }
+    func sign(_ report: TamperReport) -> SignedEnvelope { key.envelope(report, context: .report) }
 }
 
 /// A seeded hash of a few integers (chunk keys of simulated bundles).

@@ -1,0 +1,46 @@
+/// A node's own signed word that a feeder served it bytes that did not match their key (`ben/report/v1`).
+///
+/// The ledger calls a relay suspect only on such a report, checked against the victim's key: a relay's claims
+/// about other nodes are its own (DESIGN §9), so no relay can get another blamed. `relay` is the authenticated
+/// identity of the link the bytes came on, never a name the peer gave itself.
+public struct TamperReport: CanonicalDocument {
+    public static let documentName = "tamper report"
+    public static let maxBytes = 4 << 10
+    public static let fields: Set<String> = ["fleet", "version", "node", "relay", "detail", "at"]
+
+    public var fleet: FleetName
+    public var version: Version
+    /// The node the bytes were served to (the signer).
+    public var node: NodeID
+    /// The node that served them.
+    public var relay: NodeID
+    /// What was wrong ("served chunk 3 with bytes that do not match its key").
+    public var detail: String
+    public var at: Timestamp
+
+    public init(fleet: FleetName, version: Version, node: NodeID, relay: NodeID, detail: String, at: Timestamp) {
+        self.fleet = fleet
+        self.version = version
+        self.node = node
+        self.relay = relay
+        self.detail = String(detail.utf8.prefix(512)) ?? ""
+        self.at = at
+    }
+
+    public init(reading r: FieldReader) throws(DocumentError) {
+        fleet = try r.fleet("fleet")
+        version = try r.version("version")
+        node = try r.node("node")
+        relay = try r.node("relay")
+        detail = try r.string("detail")
+        guard detail.utf8.count <= 512 else { throw r.error("detail", .invalidValue, "longer than 512 bytes") }
+        at = try r.timestamp("at")
+    }
+
+    public var json: JSONValue {
+        .object([
+            "fleet": .string(fleet.rawValue), "version": .int(Int64(version.rawValue)), "node": .string(node.rawValue),
+            "relay": .string(relay.rawValue), "detail": .string(detail), "at": .string(at.rfc3339),
+        ])
+    }
+}
