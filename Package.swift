@@ -84,7 +84,8 @@ let package = Package(
         // rename, folder fsync), over swift-system, for the store, key files, the agent's state, benctl and ben-sim.
         .target(name: "BenFiles", dependencies: [systemPackage], swiftSettings: swiftSettings),
         .target(name: "BenCrypto", dependencies: ["BenCore", "BenFiles", "CSodium"], swiftSettings: swiftSettings),
-        // syncfs(2), which Swift's Glibc module leaves out: the store makes a bundle durable with one call.
+        // syncfs(2) and mallopt(3), which Swift's Glibc module leaves out: the store makes a bundle durable with one
+        // call, and the daemons keep chunk-sized buffers out of the heap.
         .target(name: "CFileSync"),
         .target(name: "BenStore", dependencies: ["BenCore", "BenCrypto", "BenFiles", "CFileSync"], swiftSettings: swiftSettings),
         .target(name: "BenNATS", dependencies: ["BenCore", "CNats", logging, coreMetrics], swiftSettings: swiftSettings),
@@ -93,7 +94,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // One shell runtime for the agent and the ledger: child tasks, timers, the clock, outbound links.
         .target(
-            name: "BenShell", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenMetrics", nioCore, logging],
+            name: "BenShell", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenMetrics", "CFileSync", nioCore, logging],
             swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
@@ -145,13 +146,13 @@ let package = Package(
         .executableTarget(
             name: "ben-ledger",
             dependencies: [
-                "BenLedger", "BenCore", "BenCrypto", "BenPeerLink", "BenTopology", "BenOperations", argumentParser, logging, lifecycle,
+                "BenLedger", "BenCore", "BenCrypto", "BenPeerLink", "BenShell", "BenTopology", "BenOperations", argumentParser, logging, lifecycle,
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "ben-agent",
             dependencies: [
-                "BenAgent", "BenCore", "BenCrypto", "BenPeerLink", "BenTopology", "BenMetrics", "BenOperations", argumentParser, logging,
+                "BenAgent", "BenCore", "BenCrypto", "BenPeerLink", "BenShell", "BenTopology", "BenMetrics", "BenOperations", argumentParser, logging,
                 lifecycle,
             ],
             swiftSettings: swiftSettings),
@@ -168,7 +169,7 @@ let package = Package(
         .testTarget(name: "BenIntentTests", dependencies: ["BenIntent", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "BenConformanceTests", dependencies: ["ben-conformance", "BenIntent"], swiftSettings: swiftSettings),
         .testTarget(name: "BenNATSTests", dependencies: ["BenNATS", "BenCore", "BenTestKit", logging], swiftSettings: swiftSettings),
-        .testTarget(name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenTestKit", nioCore], swiftSettings: swiftSettings),
+        .testTarget(name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenCrypto", "BenTestKit", nioCore], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenPeerLinkTests",
             dependencies: ["BenPeerLink", "BenShell", "BenProtocol", "BenCore", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging],

@@ -28,6 +28,11 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     @Option(name: .long, help: "Cap this process's upload over all peer links, spelt as in topology files: 100Mbit, 1Gbit/s, 12.5MB/s.")
     public var uploadLimit: String?
 
+    @Option(
+        name: .long,
+        help: "Peer link records encrypted: on (the default) or off. Off, links are still mutually authenticated; only for measuring what encryption costs, or a network that is itself trusted.")
+    public var linkEncryption: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error (default info).")
     public var logLevel: String?
 
@@ -40,13 +45,13 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     public init() {}
 
     /// The config-file keys of these options.
-    public static let keys = ["fleet", "nats", "key", "upload_limit", "log_level", "log_format", "metrics_listen"]
+    public static let keys = ["fleet", "nats", "key", "upload_limit", "link_encryption", "log_level", "log_format", "metrics_listen"]
 
     /// The options given on the command line, as settings keyed like the config file.
     public var flags: [String: DaemonSettings.Flag] {
         var flags: [String: DaemonSettings.Flag] = [:]
         let strings: [(String, String?)] = [
-            ("fleet", fleet), ("nats", nats), ("key", key), ("upload_limit", uploadLimit), ("log_level", logLevel),
+            ("fleet", fleet), ("nats", nats), ("key", key), ("upload_limit", uploadLimit), ("link_encryption", linkEncryption), ("log_level", logLevel),
             ("log_format", logFormat), ("metrics_listen", metricsListen),
         ]
         for case (let name, let value?) in strings { flags[name] = .string(value) }
@@ -95,6 +100,15 @@ extension DaemonSettings {
         guard let text = string("upload_limit") else { return nil }
         guard let rate = Bandwidth(parsing: text) else { throw ValidationError("--upload-limit: '\(text)' is not \(Bandwidth.rule)") }
         return rate.bytesPerSecond
+    }
+
+    /// Whether peer link records are encrypted (`link_encryption`: on, the default, or off).
+    public func linkEncryption() throws -> Bool {
+        switch string("link_encryption") {
+        case nil, "on": return true
+        case "off": return false
+        case let other?: throw ValidationError("--link-encryption: expected on or off, not '\(other)'")
+        }
     }
 
     /// A listener's address (`metrics_listen`, `status_listen`), if one is set.

@@ -93,6 +93,16 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
         context.fireChannelInactive()
     }
 
+    /// Links allow half-closure (a closing side keeps reading), so a peer that gives up during the handshake
+    /// shows as the end of its input, not as an inactive channel.
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event, !isEstablished {
+            refuse(context: context, .handshake, "the peer closed the link during its handshake")
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     private func stopTimers() {
         deadline?.cancel()
         deadline = nil
@@ -110,6 +120,7 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
             return
         }
         if inbound == nil { inbound = incoming } else { inbound!.writeBuffer(&incoming) }
+        if let suite, suite != .none { sizeForRecord(context: context) }
         if suite == nil { readHandshake(context: context) }
         if suite != nil { readRecords(context: context) }
     }
@@ -128,6 +139,21 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
         }
     }
 
+    /// Gives a record that is still arriving a buffer of exactly its size: the record is handed on as a slice,
+    /// and a chunk kept for forwarding keeps its whole storage alive, so a buffer grown by doubling would hold
+    /// up to twice the chunk.
+    private func sizeForRecord(context: ChannelHandlerContext) {
+        guard let buffer = inbound, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return }
+        let whole = 4 + Int(length)
+        guard buffer.readableBytes < whole, buffer.capacity - buffer.readerIndex < whole || buffer.capacity > 2 * whole + 65536,
+            Int(length) <= settings.largestRecord + 16
+        else { return }
+        var exact = context.channel.allocator.buffer(capacity: whole)
+        var copy = buffer
+        exact.writeBuffer(&copy)
+        inbound = exact
+    }
+
     private func readRecords(context: ChannelHandlerContext) {
         guard let suite, !finished else { return }
         if suite == .none {
@@ -138,19 +164,9 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
             return
         }
         let limit = settings.largestRecord + suite.tagBytes
-        while let buffer = inbound, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) {
-            guard length <= limit, length >= suite.tagBytes else {
-                refuse(context: context, .handshake, "a record of \(length) bytes, over the limit of \(limit)")
-                return
-            }
-            guard buffer.readableBytes >= 4 + Int(length) else { return }
-            var whole = buffer
-            whole.moveReaderIndex(forwardBy: 4)
-            var record = whole.readSlice(length: Int(length))!
-            // The rest moves to a buffer of its own, so this record's storage is this slice's alone and opens in
-            // place without a copy.
-            inbound = whole.readableBytes > 0 ? ByteBuffer(buffer: whole) : nil
-            let plain = Int(length) - suite.tagBytes
+        while let (record, length) = nextRecord(limit: limit, context: context) {
+            var record = record
+            let plain = length - suite.tagBytes
             let ok = record.withUnsafeMutableReadableBytes { raw in opener!.open(inPlace: raw.baseAddress!, count: plain) }
             guard ok else {
                 refuse(context: context, .handshake, "a record did not authenticate (altered, replayed or out of order)")
@@ -158,6 +174,27 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
             }
             context.fireChannelRead(wrapInboundOut(record.getSlice(at: record.readerIndex, length: plain)!))
         }
+    }
+
+    /// Takes the next whole record out of `inbound`. What follows it moves to a buffer of its own, so the record's
+    /// storage belongs to the returned slice alone and opens in place without a copy.
+    private func nextRecord(limit: Int, context: ChannelHandlerContext) -> (ByteBuffer, Int)? {
+        guard !finished, var buffer = inbound, let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return nil }
+        guard length <= limit, length >= 16 else {
+            refuse(context: context, .handshake, "a record of \(length) bytes, over the limit of \(limit)")
+            return nil
+        }
+        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
+        inbound = nil
+        buffer.moveReaderIndex(forwardBy: 4)
+        let record = buffer.readSlice(length: Int(length))!
+        if buffer.readableBytes > 0 {
+            var rest = context.channel.allocator.buffer(capacity: buffer.readableBytes)
+            rest.writeBuffer(&buffer)
+            inbound = rest
+            sizeForRecord(context: context)
+        }
+        return (record, Int(length))
     }
 
     // MARK: Outbound
@@ -198,37 +235,43 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
             for (buffer, promise) in pending { context.write(wrapOutboundOut(buffer), promise: promise) }
             return
         }
-        let total = pending.reduce(0) { $0 + $1.0.readableBytes }
-        // One record for the flush (a whole frame, usually), split only past the largest record.
+        // One record for the flush (a whole frame, usually), split only past the largest record. The plaintext is
+        // gathered straight into the record's buffer and sealed in place: one allocation, one copy, one pass.
         let most = settings.largestRecord
-        var record = context.channel.allocator.buffer(capacity: 4 + min(total, most) + suite.tagBytes)
+        var remaining = pending.reduce(0) { $0 + $1.0.readableBytes }
+        var out: ByteBuffer?
         var promises: [EventLoopPromise<Void>] = []
         func seal() {
-            let plain = record.readableBytes
-            guard plain > 0 else { return }
-            var out = context.channel.allocator.buffer(capacity: 4 + plain + suite.tagBytes)
-            out.writeInteger(UInt32(plain + suite.tagBytes))
-            out.writeWithUnsafeMutableBytes(minimumWritableBytes: plain + suite.tagBytes) { target in
-                record.withUnsafeReadableBytes { source in sealer!.seal(source.baseAddress!, count: plain, into: target.baseAddress!) }
-                return plain + suite.tagBytes
+            guard var record = out, record.readableBytes > 4 else { return }
+            let plain = record.readableBytes - 4
+            record.setInteger(UInt32(plain + suite.tagBytes), at: record.readerIndex)
+            record.writeWithUnsafeMutableBytes(minimumWritableBytes: suite.tagBytes) { _ in suite.tagBytes }
+            record.withUnsafeMutableReadableBytes { raw in
+                let start = raw.baseAddress! + 4
+                sealer!.seal(UnsafeRawPointer(start), count: plain, into: start)
             }
+            out = nil
             let written = promises
             promises = []
             if written.isEmpty {
-                context.write(wrapOutboundOut(out), promise: nil)
+                context.write(wrapOutboundOut(record), promise: nil)
             } else {
                 let promise = context.eventLoop.makePromise(of: Void.self)
                 for p in written { promise.futureResult.cascade(to: p) }
-                context.write(wrapOutboundOut(out), promise: promise)
+                context.write(wrapOutboundOut(record), promise: promise)
             }
-            record.clear()
         }
         for (var buffer, promise) in pending {
             while buffer.readableBytes > 0 {
-                let take = min(buffer.readableBytes, most - record.readableBytes)
+                if out == nil {
+                    out = context.channel.allocator.buffer(capacity: 4 + min(remaining, most) + suite.tagBytes)
+                    out!.writeInteger(UInt32(0))
+                }
+                let take = min(buffer.readableBytes, most - (out!.readableBytes - 4))
                 var part = buffer.readSlice(length: take)!
-                record.writeBuffer(&part)
-                if record.readableBytes == most { seal() }
+                out!.writeBuffer(&part)
+                remaining -= take
+                if out!.readableBytes - 4 == most { seal() }
             }
             if let promise { promises.append(promise) }
         }

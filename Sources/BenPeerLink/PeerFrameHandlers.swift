@@ -69,6 +69,7 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
         } else {
             buffer!.writeBuffer(&incoming)
         }
+        sizeForFrame(context: context)
         do {
             while var current = buffer, let frame = try PeerFrameCodec.decode(&current, limits: limits) {
                 buffer = current
@@ -96,6 +97,21 @@ public final class PeerFrameDecoderHandler: ChannelInboundHandler, RemovableChan
         } else {
             buffer = nil
         }
+    }
+
+    /// Gives a frame that is still arriving a buffer of exactly its size (bounded by its kind's limit, which
+    /// decode checks first): a chunk kept for forwarding keeps its whole storage alive, so a buffer grown by
+    /// doubling would hold up to twice the chunk.
+    private func sizeForFrame(context: ChannelHandlerContext) {
+        guard let b = buffer, let length = b.getInteger(at: b.readerIndex, as: UInt32.self), let kindByte = b.getInteger(at: b.readerIndex + 4, as: UInt8.self),
+            let kind = PeerFrame.Kind(rawValue: kindByte), Int(length) <= limits.limit(for: kind)
+        else { return }
+        let whole = 4 + Int(length)
+        guard b.readableBytes < whole, whole > 65536, b.capacity - b.readerIndex < whole || b.capacity > 2 * whole else { return }
+        var exact = context.channel.allocator.buffer(capacity: whole)
+        var copy = b
+        exact.writeBuffer(&copy)
+        buffer = exact
     }
 
     public func channelInactive(context: ChannelHandlerContext) {

@@ -28,7 +28,7 @@ public final class FrameMaterializer: Sendable {
     /// - Parameters:
     ///   - cacheBytes: how many bytes of verified chunks to keep (a few chunks per child link).
     ///   - signer: the node key that signs the aggregates this process sends (`ben/aggregate/v1`).
-    public init(store: ChunkStore, cacheBytes: Int = 64 << 20, signer: SigningKey? = nil) {
+    public init(store: ChunkStore, cacheBytes: Int = 16 << 20, signer: SigningKey? = nil) {
         self.store = store
         capacity = cacheBytes
         self.signer = signer

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenShell
 import BenAgent
 import BenCore
 import BenCrypto
@@ -74,6 +75,7 @@ struct BenAgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ProcessMemory.keepLargeBuffersOutOfTheHeap()
         let (settings, logger) = try await daemon.settings(label: "ben-agent", flags: flags, known: Self.keys)
         var (configuration, metricsAddress) = try Self.wiring(settings)
         // Test and drill options: flags only, never from a config file.
@@ -121,6 +123,7 @@ struct BenAgentCommand: AsyncParsableCommand {
             configuration.heartbeatEvery = .seconds(try settings.int("heartbeat", default: 30))
             configuration.machine.orphanAfter = .seconds(try settings.int("orphan_after", default: 10))
             configuration.uploadLimit = try settings.uploadLimit()
+            configuration.linkEncryption = try settings.linkEncryption()
             if let path = settings.string("topology") { configuration.tiers = TierMap(try readTopology(path)) }
             return (configuration, try settings.address("metrics_listen"))
         } catch let error as OperationsError {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenShell
 import BenCore
 import BenCrypto
 import BenLedger
@@ -79,6 +80,7 @@ struct BenLedgerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        ProcessMemory.keepLargeBuffersOutOfTheHeap()
         let (settings, logger) = try await daemon.settings(label: "ben-ledger", flags: flags, known: Self.keys)
         let (configuration, listeners) = try Self.wiring(settings)
         // Metrics first, so that everything the service reports from its first event on is kept.
@@ -114,6 +116,7 @@ struct BenLedgerCommand: AsyncParsableCommand {
             configuration.defaultTimeout = .seconds(try settings.int("timeout", default: 120))
             configuration.silentAfter = .seconds(try settings.int("silent_after", default: 90))
             configuration.uploadLimit = try settings.uploadLimit()
+            configuration.linkEncryption = try settings.linkEncryption()
             let leaseTtl = try settings.int("lease_ttl", default: 15)
             guard leaseTtl >= 1, leaseTtl <= 3600 else { throw ValidationError("--lease-ttl: expected 1 to 3600 seconds, found \(leaseTtl)") }
             configuration.leaseTTL = .seconds(leaseTtl)

@@ -41,7 +41,9 @@ import Testing
         let slow = plan.nodes[slowIndex]
 
         // 80 Mbit/s ÷ 100: one 1 MiB chunk every 10.5 s.
-        let child = try await SlowChild.start(node: slow, secondsPerChunk: 10.5)
+        let child = try await SlowChild.start(
+            node: slow, key: try #require(fleet.nodes.first { $0.id == slow.id }?.key), fleet: fleet.fleet, ledgerKey: fleet.ledgerKey.publicKey,
+            secondsPerChunk: 10.5)
         try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != slow.id })
         try await fleet.waitUntilReady(fleet.nodes.map(\.id).filter { $0 != slow.id })
         let pid = try #require(fleet.agents[relay]?.pid)
@@ -58,6 +60,7 @@ import Testing
         let received = child.chunksReceived
         print("relay \(relay): resident memory \(before / 1024) KiB before, peak \(peak / 1024) KiB while serving a 1/100-speed child; "
             + "the slow child had \(received) of \(Int(size >> 20)) chunks when its \(others.count) siblings were all active")
+        #expect(received > 0, "the slow child was fed (it proved its key and was taken as a child)")
         #expect(received < Int(size >> 20) / 4, "the slow child really was slow")
         // The relay held chunk numbers, not chunks: its memory did not grow by anything like the bundle.
         #expect(peak - before < 24 << 20, "resident memory grew by \((peak - before) >> 20) MiB for a 24 MiB bundle")
@@ -82,8 +85,11 @@ final class SlowChild: Sendable {
         self.listener = listener
     }
 
-    static func start(node: PlanNode, secondsPerChunk: Double) async throws -> SlowChild {
-        let listener = try await PeerLink.listen(host: node.address.host, port: node.address.port, logger: Logger(label: "slow"))
+    /// It holds the node's key and proves it, as the node would.
+    static func start(node: PlanNode, key: SigningKey, fleet: FleetName, ledgerKey: PublicKey, secondsPerChunk: Double) async throws -> SlowChild {
+        let settings = PeerLinkSettings(security: LinkSecurity(fleet: fleet, node: node.id, key: key, ledgerKeys: TrustedKeys([ledgerKey])))
+        settings.chunkFrames.allow(chunkBytes: 1 << 20)
+        let listener = try await PeerLink.listen(host: node.address.host, port: node.address.port, settings: settings, logger: Logger(label: "slow"))
         let child = SlowChild(node: node, secondsPerChunk: secondsPerChunk, listener: listener)
         let task = Task { await child.serve() }
         child.running.withLock { $0 = task }

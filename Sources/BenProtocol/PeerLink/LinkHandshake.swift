@@ -49,6 +49,12 @@ public struct LinkHandshake: Sendable {
         public var key: [UInt8]
         /// Its signed assignment, as it sent it (may be empty); the shell checks the signature.
         public var credential: [UInt8]
+
+        public init(node: NodeID, key: [UInt8], credential: [UInt8]) {
+            self.node = node
+            self.key = key
+            self.credential = credential
+        }
     }
 
     /// A finished handshake.
@@ -166,6 +172,9 @@ public struct LinkHandshake: Sendable {
             if let refusal { return fail("the peer refused this link: \(refusal)") }
             phase = .done
             return [.established(session)]
+        case (.awaitingServerHello, .serverFinish(let refusal?)), (.checkingServer, .serverFinish(let refusal?)):
+            // The server refused at once (wrong node, wrong fleet): say why, not just that something was off.
+            return fail("the peer refused this link: \(refusal)")
         default:
             return fail("an unexpected handshake message")
         }

@@ -5,4 +5,8 @@
 /// _GNU_SOURCE, which Swift's Glibc module does not set; this is the one door to it.
 int ben_syncfs(int fd);
 
+/// mallopt(M_MMAP_THRESHOLD, bytes): allocations of at least `bytes` get pages of their own, and the threshold
+/// stops moving. <malloc.h> is not in Swift's Glibc module either.
+int ben_set_mmap_threshold(int bytes);
+
 #endif
