@@ -46,6 +46,12 @@ public final class LinkSecurity: Sendable {
         }
     }
 
+    /// Presents `envelope` as this side's credential as given, unchecked: for tools and tests that play a node
+    /// (the far side checks it either way). Nodes use `learn(ownAssignment:)`.
+    public func present(_ envelope: SignedEnvelope) {
+        state.withLock { $0.credential = envelope }
+    }
+
     /// The ledger: every node's key, from the topology in force.
     public func know(keys: [NodeID: PublicKey]) {
         state.withLock { $0.knownKeys = keys.mapValues(\.bytes) }
