@@ -15,6 +15,10 @@ extension AgentService {
     /// decides. Anything unreadable closes the link with the reason.
     func receive(_ frame: PeerFrame, on link: LinkID) {
         let now = self.now()
+        if awaitingPlan.contains(link), !frame.mayPrecedePlan {
+            refuse(link, "\(frame.kind) from a parent before a PLAN that names it")
+            return
+        }
         switch frame {
         case .hello(let hello):
             if let refusal = refusal(of: hello, on: link) {
@@ -26,6 +30,7 @@ extension AgentService {
                 // Frames on this link carry the version it was opened for, even if this node refuses it.
                 headerOfLink[link] = hello.header
                 if hello.purpose == .pull { links.servesPuller(link) }
+                if hello.purpose == .push && configuration.peerLink.security != nil { awaitingPlan.insert(link) }
                 let incoming = hello.announcement.isEmpty ? nil : readAnnouncement(hello.announcement)
                 perform(machine.handle(.linkAccepted(link, hello: hello, announcement: incoming, local: incoming.flatMap(holdings)), now: now))
             } else {
@@ -39,6 +44,7 @@ extension AgentService {
                     links.close(link, bye: headerOfLink[link].map { (.protocolError, refusal, $0) }, reason: refusal)
                     return
                 }
+                awaitingPlan.remove(link)
                 perform(machine.handle(.plan(link, subtree), now: now))
             } catch {
                 refuse(link, "unreadable PLAN: \(error)")
@@ -270,6 +276,16 @@ extension AgentService {
             logger.warning("\(report)")
         case .orphaned, .superseded, .backlogHandedOff:
             logger.notice("\(report)")
+        }
+    }
+}
+
+extension PeerFrame {
+    /// What a parent may send on a push link before its PLAN has been checked: nothing that carries data or acks.
+    fileprivate var mayPrecedePlan: Bool {
+        switch self {
+        case .hello, .plan, .bye: true
+        default: false
         }
     }
 }

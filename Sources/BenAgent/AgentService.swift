@@ -36,6 +36,9 @@ public actor AgentService {
     var peerOfLink: [LinkID: NodeID] = [:]
     /// Who each link's handshake proved the far side to be.
     var provenPeer: [LinkID: LinkPeerInfo] = [:]
+    /// Links a parent opened to push, whose PLAN has not been accepted yet: nothing but HELLO and PLAN is taken
+    /// from them until it is.
+    var awaitingPlan: Set<LinkID> = []
     /// The fleet and version each link was opened for: its frames carry that header, whatever this node works on.
     var headerOfLink: [LinkID: FrameHeader] = [:]
     var nats: NATSConnection?
@@ -177,6 +180,7 @@ public actor AgentService {
     func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
         provenPeer.removeValue(forKey: link)
+        awaitingPlan.remove(link)
         peerOfLink.removeValue(forKey: link)
         headerOfLink.removeValue(forKey: link)
         handle(.linkFailed(link, reason: reason))

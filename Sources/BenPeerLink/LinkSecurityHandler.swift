@@ -1,5 +1,6 @@
 import BenCore
 import BenCrypto
+import BenMetrics
 import BenProtocol
 import Logging
 public import NIOCore
@@ -80,6 +81,7 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
         stopTimers()
         if !isEstablished && !finished {
             finished = true
+            countRefusal(.handshake)
             established.fail(LinkRefused(reason: .handshake, detail: "the link closed during its handshake"))
         }
     }
@@ -88,6 +90,7 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
         stopTimers()
         if !finished && !isEstablished {
             finished = true
+            countRefusal(.handshake)
             established.fail(LinkRefused(reason: .handshake, detail: "the peer closed the link during its handshake"))
         }
         context.fireChannelInactive()
@@ -347,12 +350,19 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
         }
     }
 
+    /// `ben_links_refused_total` counts links this node accepted and then closed, by reason. It is counted here,
+    /// where the reason is known: by the time anyone else looks, a refused link's handlers are gone.
+    private func countRefusal(_ reason: LinkRefused.Reason) {
+        if machine.role == .server { Metric.linksRefused.increment(["reason": reason.rawValue]) }
+    }
+
     /// Closes the link with a logged reason; the handshake's promise fails with it if it is still open.
     private func refuse(context: ChannelHandlerContext, _ reason: LinkRefused.Reason, _ detail: String) {
         guard !finished else { return }
         finished = true
         stopTimers()
         let error = LinkRefused(reason: reason, detail: detail)
+        countRefusal(reason)
         logger.warning(
             "closing peer link", metadata: ["peer.address": "\(context.remoteAddress?.description ?? "?")", "reason": "\(detail)"])
         if !isEstablished { established.fail(error) }

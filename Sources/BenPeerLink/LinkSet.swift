@@ -112,7 +112,7 @@ public final class LinkSet: Sendable {
     /// link whose handshake fails is closed with the reason logged, unseen by the shell; `accepted` hears each
     /// link's number after its handshake, before any of its frames.
     public func accept(
-        on listener: NIOAsyncChannel<PeerChannel, Never>, maxInbound: Int = 1024,
+        on listener: NIOAsyncChannel<PeerChannel, Never>, maxInbound: Int = 1024, secured: Bool,
         spawn: @escaping @Sendable (@escaping @Sendable () async -> Void) -> Void,
         handlers: Handlers, accepted: @escaping @Sendable (LinkID) async -> Void
     ) async throws {
@@ -137,10 +137,9 @@ public final class LinkSet: Sendable {
                 guard let channel = incoming.take() else { return }
                 let info: LinkPeerInfo?
                 do {
-                    info = try await PeerLink.handshake(of: channel)
+                    info = try await PeerLink.handshake(of: channel, secured: secured)
                 } catch {
-                    let reason = (error as? LinkRefused)?.reason ?? .handshake
-                    Metric.linksRefused.increment(["reason": reason.rawValue])
+                    // Counted and logged by the link's LinkSecurityHandler, which knew the reason.
                     try? await channel.executeThenClose { _, _ in }
                     return
                 }

@@ -24,7 +24,7 @@ public enum PeerLink {
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try addHandlers(channel, role: .server, expected: nil, settings: settings, logger: logger)
+                    _ = try addHandlers(channel, role: .server, expected: nil, settings: settings, logger: logger)
                     try channel.syncOptions?.setOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
                     return try wrap(channel)
                 }
@@ -38,42 +38,54 @@ public enum PeerLink {
         host: String, port: Int, target: NodeID, expected: SignedEnvelope? = nil, settings: PeerLinkSettings = .init(),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> (PeerChannel, LinkPeerInfo?) {
-        let channel = try await ClientBootstrap(group: group)
+        // The handshake's future is taken when the handlers are added: a refused link loses its handlers when it
+        // closes, so looking for it afterwards could find nothing.
+        let (channel, established) = try await ClientBootstrap(group: group)
             .connectTimeout(settings.connectTimeout)
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try addHandlers(channel, role: .client(target: target), expected: expected, settings: settings, logger: logger)
-                    return try wrap(channel)
+                    let established = try addHandlers(
+                        channel, role: .client(target: target), expected: expected, settings: settings, logger: logger)
+                    return (try wrap(channel), established)
                 }
             }
         do {
-            return (channel, try await handshake(of: channel))
+            return (channel, try await established?.get())
         } catch {
             try? await channel.executeThenClose { _, _ in }
             throw error
         }
     }
 
-    /// Waits for a link's handshake; nil when links run without one (`settings.security == nil`, tests only).
-    public static func handshake(of channel: PeerChannel) async throws -> LinkPeerInfo? {
+    /// Waits for a link's handshake; nil when links run without one (`secured` false: `settings.security == nil`,
+    /// tests only). A secured link whose handshake failed may have lost its handlers by the time this looks: that
+    /// is a refusal, never a link without a handshake.
+    public static func handshake(of channel: PeerChannel, secured: Bool) async throws -> LinkPeerInfo? {
+        guard secured else { return nil }
         let inner = channel.channel
         let established = try await inner.eventLoop.submit {
             (try? inner.pipeline.syncOperations.handler(type: LinkSecurityHandler.self))?.established.futureResult
         }.get()
-        return try await established?.get()
+        guard let established else {
+            throw LinkRefused(reason: .handshake, detail: "the link closed during its handshake")
+        }
+        return try await established.get()
     }
 
     static func addHandlers(
         _ channel: any Channel, role: LinkHandshake.Role, expected: SignedEnvelope?, settings: PeerLinkSettings, logger: Logger
-    ) throws {
+    ) throws -> EventLoopFuture<LinkPeerInfo>? {
+        var established: EventLoopFuture<LinkPeerInfo>?
         if let security = settings.security {
-            try channel.pipeline.syncOperations.addHandler(
-                LinkSecurityHandler(
-                    security: security, role: role, expected: expected, settings: settings, eventLoop: channel.eventLoop, logger: logger))
+            let handler = LinkSecurityHandler(
+                security: security, role: role, expected: expected, settings: settings, eventLoop: channel.eventLoop, logger: logger)
+            established = handler.established.futureResult
+            try channel.pipeline.syncOperations.addHandler(handler)
         }
         try channel.pipeline.syncOperations.addHandler(PeerFrameDecoderHandler(settings: settings, logger: logger))
         try channel.pipeline.syncOperations.addHandler(PeerFrameEncoderHandler())
+        return established
     }
 
     /// Both directions close on their own (`LinkSet.run`): finishing the writer half-closes after everything

@@ -79,6 +79,6 @@ public final class ShellRuntime<Timer: Hashable & Sendable>: Sendable {
     ) async throws {
         let tasks = self.tasks
         try await links.accept(
-            on: listener, maxInbound: settings.maxInboundLinks, spawn: { tasks.spawn($0) }, handlers: handlers, accepted: accepted)
+            on: listener, maxInbound: settings.maxInboundLinks, secured: settings.security != nil, spawn: { tasks.spawn($0) }, handlers: handlers, accepted: accepted)
     }
 }

@@ -73,7 +73,7 @@ import Testing
             group.addTask { await tasks.run() }
             group.addTask {
                 try await links.accept(
-                    on: server, maxInbound: settings.maxInboundLinks, spawn: { tasks.spawn($0) }, handlers: handlers, accepted: { _ in })
+                    on: server, maxInbound: settings.maxInboundLinks, secured: settings.security != nil, spawn: { tasks.spawn($0) }, handlers: handlers, accepted: { _ in })
             }
             try await body(port, seen)
             group.cancelAll()
@@ -175,7 +175,7 @@ import Testing
     }
 
     @Test func anIdleLinkIsClosed() async throws {
-        let settings = Self.settings("n2") { $0.idleTimeout = .seconds(2) }
+        let settings = Self.settings("n2") { $0.idleTimeout = .seconds(5) }
         try await Self.withServer(settings) { port, seen in
             let (channel, _) = try await PeerLink.connect(
                 host: "127.0.0.1", port: port, target: "n2", settings: Self.settings("n1"), logger: Self.logger)

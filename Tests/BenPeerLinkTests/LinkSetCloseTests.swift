@@ -82,7 +82,7 @@ import Testing
             group.addTask { await tasks.run() }
             group.addTask {
                 try await receiving.accept(
-                    on: server, spawn: { tasks.spawn($0) }, handlers: Self.handlers(received: received, chunkSize: chunkSize, slow: .milliseconds(15)),
+                    on: server, secured: true, spawn: { tasks.spawn($0) }, handlers: Self.handlers(received: received, chunkSize: chunkSize, slow: .milliseconds(15)),
                     accepted: { _ in })
             }
             let (channel, peer) = try await PeerLink.connect(
@@ -137,7 +137,7 @@ import Testing
                     if case .hello(let h) = frame { return .hello(h) }
                     return try Self.handlers(received: nil, chunkSize: 300_000).materialize(frame, header)
                 })
-            group.addTask { try await accepting.accept(on: server, spawn: { tasks.spawn($0) }, handlers: answering, accepted: { _ in }) }
+            group.addTask { try await accepting.accept(on: server, secured: true, spawn: { tasks.spawn($0) }, handlers: answering, accepted: { _ in }) }
             let opening = LinkSet(logger: Self.logger)
             let (channel, _) = try await PeerLink.connect(
                 host: "127.0.0.1", port: port, target: "n2", settings: Self.settings("n1"), logger: Self.logger)
