@@ -1,4 +1,5 @@
 import BenCore
+import BenYAML
 import Configuration
 import Foundation
 import SystemPackage
@@ -60,9 +61,13 @@ public struct DaemonSettings: Sendable {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // Within Ben's YAML budget: swift-configuration reads the file next, expanding every alias.
+            root = try YAMLSyntaxError.compose(text)
         } catch {
-            throw .config(file: file, key: nil, detail: "not YAML or JSON: \(error)")
+            if case .overBudget(let exceeded) = error.problem {
+                throw .config(file: file, key: nil, detail: "line \(error.line): \(exceeded)")
+            }
+            throw .config(file: file, key: nil, detail: "not YAML or JSON: \(error.text)")
         }
         guard let root else { return }
         guard let mapping = root.mapping else { throw .config(file: file, key: nil, detail: "expected a mapping of keys to values") }
