@@ -90,9 +90,18 @@ extension DaemonSettings {
     public var natsServers: [String] { list("nats") ?? ["nats://127.0.0.1:4222"] }
 
     /// The daemon's signing key, read from its key file.
+    ///
+    /// - Throws: `ValidationError` when no key is named (a usage error); `OperationsError.keyFile` when the file
+    ///   cannot be used (missing, a directory, readable by others, not a key): one line, exit 1, no usage.
     public func signingKey() throws -> SigningKey {
         let path = try validated { () throws(OperationsError) in try required("key") }
-        do { return try KeyFile.read(path) } catch { throw ValidationError("--key: \(error)") }
+        do { return try KeyFile.read(path) } catch { throw OperationsError.keyFile(option: "--key", error) }
+    }
+
+    /// Refuses a directory given to `option` where a public key or a file holding one belongs (`--ledger-key`,
+    /// `--operator-key`), naming it as a directory.
+    public static func refuseDirectory(_ text: String, option: String) throws(OperationsError) {
+        if KeyFile.isDirectory(text) { throw .keyFile(option: option, .isDirectory(path: text)) }
     }
 
     /// The upload cap in bytes per second, if one is set.
@@ -118,9 +127,19 @@ extension DaemonSettings {
         return address
     }
 
-    /// Runs `read`, turning a missing or invalid setting into the line to print.
+    /// Runs `read`, turning a missing or invalid setting into the line to print: a usage error (exit 64), except a
+    /// key file that cannot be used, which is one line and exit 1.
     public func validated<T>(_ read: () throws(OperationsError) -> T) throws -> T {
-        do { return try read() } catch { throw ValidationError(error.description) }
+        do { return try read() } catch { throw error.asCommandError }
+    }
+}
+
+extension OperationsError {
+    /// How a daemon command throws it: a bad flag or setting is a usage error (`ValidationError`: exit 64 with the
+    /// usage); a key file that cannot be used is not, and stays itself (one line, exit 1).
+    public var asCommandError: any Error {
+        if case .keyFile = self { return self }
+        return ValidationError(description)
     }
 }
 

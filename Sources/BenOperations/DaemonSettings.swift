@@ -1,4 +1,5 @@
 import BenCore
+public import BenCrypto
 import BenYAML
 import Configuration
 import Foundation
@@ -112,6 +113,9 @@ public enum OperationsError: Error, Sendable, CustomStringConvertible {
     case config(file: String, key: String?, detail: String)
     case missing(key: String, file: String?)
     case invalid(key: String, file: String?, value: String, expected: String)
+    /// A key file (`--key`, or a file given for `--ledger-key` or `--operator-key`) cannot be used. Not a usage
+    /// error: the daemon prints this one line and exits 1.
+    case keyFile(option: String, KeyFileError)
 
     public var description: String {
         switch self {
@@ -121,6 +125,8 @@ public enum OperationsError: Error, Sendable, CustomStringConvertible {
             "--\(key.flagName) is required: pass it, or set \(key) in \(file ?? "a config file (--config FILE)")"
         case .invalid(let key, let file, let value, let expected):
             "\(file.map { "\($0): \(key)" } ?? "--\(key.flagName)"): '\(value)' is not \(expected)"
+        case .keyFile(let option, let error):
+            "\(option) \(error)"
         }
     }
 }
