@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(name: "BenStoreTests", dependencies: ["BenStore", "BenCrypto", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "BenIntentTests", dependencies: ["BenIntent", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "BenConformanceTests", dependencies: ["ben-conformance", "BenIntent"], swiftSettings: swiftSettings),
-        .testTarget(name: "BenNATSTests", dependencies: ["BenNATS", "BenCore", "BenTestKit", logging], swiftSettings: swiftSettings),
+        .testTarget(name: "BenNATSTests", dependencies: ["BenNATS", "BenCore", "BenCrypto", "BenTestKit", logging], swiftSettings: swiftSettings),
         .testTarget(name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenCrypto", "BenTestKit", nioCore], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenPeerLinkTests",
