@@ -22,6 +22,11 @@ public struct DaemonOptions: ParsableArguments, Sendable {
 
     @Option(
         name: .long,
+        help: "NATS credentials file for this process, as `benctl nats config` writes them (or a .creds file); default: none.")
+    public var natsCreds: String?
+
+    @Option(
+        name: .long,
         help: "This process's Ed25519 key file (32-byte seed, mode 0600): a node's public half is in the topology, the ledger's signs announcements.")
     public var key: String?
 
@@ -45,13 +50,14 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     public init() {}
 
     /// The config-file keys of these options.
-    public static let keys = ["fleet", "nats", "key", "upload_limit", "link_encryption", "log_level", "log_format", "metrics_listen"]
+    public static let keys = ["fleet", "nats", "nats_creds", "key", "upload_limit", "link_encryption", "log_level", "log_format", "metrics_listen"]
 
     /// The options given on the command line, as settings keyed like the config file.
     public var flags: [String: DaemonSettings.Flag] {
         var flags: [String: DaemonSettings.Flag] = [:]
         let strings: [(String, String?)] = [
-            ("fleet", fleet), ("nats", nats), ("key", key), ("upload_limit", uploadLimit), ("link_encryption", linkEncryption), ("log_level", logLevel),
+            ("fleet", fleet), ("nats", nats), ("nats_creds", natsCreds), ("key", key), ("upload_limit", uploadLimit),
+            ("link_encryption", linkEncryption), ("log_level", logLevel),
             ("log_format", logFormat), ("metrics_listen", metricsListen),
         ]
         for case (let name, let value?) in strings { flags[name] = .string(value) }
@@ -88,6 +94,9 @@ extension DaemonSettings {
 
     /// The NATS servers, with the local default.
     public var natsServers: [String] { list("nats") ?? ["nats://127.0.0.1:4222"] }
+
+    /// The NATS credentials file (`--nats-creds`), if one is given.
+    public var natsCredentials: String? { string("nats_creds") }
 
     /// The daemon's signing key, read from its key file.
     ///

@@ -124,6 +124,7 @@ struct BenAgentCommand: AsyncParsableCommand {
                 node: node, fleet: fleet, roles: roleSet, key: signingKey, listen: listen,
                 natsServers: settings.natsServers, trustedLedgerKeys: trusted,
                 stateDirectory: try settings.required("state"))
+            configuration.natsCredentials = settings.natsCredentials
             configuration.heartbeatEvery = .seconds(try settings.int("heartbeat", default: 30))
             configuration.machine.orphanAfter = .seconds(try settings.int("orphan_after", default: 10))
             configuration.uploadLimit = try settings.uploadLimit()

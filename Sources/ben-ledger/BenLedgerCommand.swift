@@ -117,6 +117,7 @@ struct BenLedgerCommand: AsyncParsableCommand {
             var configuration = LedgerConfiguration(
                 fleet: fleet, natsServers: servers, dataDirectory: try settings.required("data"), key: signingKey, operators: operators,
                 seedListen: listen)
+            configuration.natsCredentials = settings.natsCredentials
             configuration.defaultTimeout = .seconds(try settings.int("timeout", default: 120))
             configuration.silentAfter = .seconds(try settings.int("silent_after", default: 90))
             configuration.uploadLimit = try settings.uploadLimit()
