@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "BenOperations",
             dependencies: [
-                "BenCore", "BenCrypto", "BenMetrics", "BenTopology", argumentParser, hummingbird, prometheus, coreMetrics, metrics, logging,
+                "BenCore", "BenCrypto", "BenMetrics", "BenTopology", "BenYAML", argumentParser, hummingbird, prometheus, coreMetrics, metrics, logging,
                 configuration, lifecycle, nioCore, yams, systemPackage,
             ],
             swiftSettings: swiftSettings),
@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(name: "BenStoreTests", dependencies: ["BenStore", "BenCrypto", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "BenIntentTests", dependencies: ["BenIntent", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(name: "BenConformanceTests", dependencies: ["ben-conformance", "BenIntent"], swiftSettings: swiftSettings),
-        .testTarget(name: "BenNATSTests", dependencies: ["BenNATS", "BenCore", "BenTestKit", logging], swiftSettings: swiftSettings),
+        .testTarget(name: "BenNATSTests", dependencies: ["BenNATS", "BenCore", "BenCrypto", "BenTestKit", logging], swiftSettings: swiftSettings),
         .testTarget(name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenCrypto", "BenTestKit", nioCore], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenPeerLinkTests",
@@ -184,6 +184,7 @@ let package = Package(
             name: "BenMeshTests",
             dependencies: ["BenCore", "BenCrypto", "BenNATS", "BenPeerLink", "BenShell", "BenProtocol", "BenStore", "BenTestKit", nioCore, nioPosix, logging],
             swiftSettings: swiftSettings),
+        .testTarget(name: "BenYAMLTests", dependencies: ["BenYAML", "BenTestKit", yams], swiftSettings: swiftSettings),
         .testTarget(name: "BenTopologyTests", dependencies: ["BenTopology", "BenCore", "BenTestKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenOperationsTests",

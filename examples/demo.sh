@@ -2,6 +2,7 @@
 # `make demo`: the main job. A local fleet — a real nats-server with JetStream, the ledger, and one ben-agent
 # per node of topology/local.yaml, each its own process — deploys examples/intent, changes a policy, survives
 # a stopped agent, and rolls back. Run after `make demo` built everything; Ctrl-C at any point cleans up.
+# NATS runs the authorization `benctl nats config` writes for topology/local.yaml: each process has its own credentials.
 #
 # BEN_DEMO_DROP_ACK=NODE makes the failure act harder: NODE activates v2 but its ack is lost on the way (a fault
 # injected with ben-agent --fault-drop-acks); the retry must recover it without sending it anything again.
@@ -54,6 +55,8 @@ done
 cp -r topology/local-keys "$WORK/keys"
 chmod 600 "$WORK"/keys/*.key
 export BEN_FLEET=local BEN_NATS="nats://127.0.0.1:$NATS_PORT" BEN_OPERATOR_KEY="$WORK/keys/operator.key"
+# NATS runs Ben's authorization: every process below connects with its own credentials (step 1).
+export BEN_NATS_CREDS="$WORK/nats/operators/operator.creds"
 python3 - topology/local.yaml > "$WORK/nodes.txt" <<'PY'
 import sys, yaml
 t = yaml.safe_load(open(sys.argv[1]))
@@ -70,7 +73,7 @@ start_agent() { # id address roles…
   local fault=()
   [ "$id" = "$DROP_ACK" ] && fault=(--fault-drop-acks 1@2)
   "$BIN/ben-agent" --node "$id" --fleet local --roles "$@" --key "$WORK/keys/$id.key" --listen "$address" \
-    --nats "$BEN_NATS" --ledger-key "$WORK/keys/ledger.key.pub" --state "$WORK/agents/$id" --heartbeat 5 "${fault[@]}" \
+    --nats "$BEN_NATS" --nats-creds "$WORK/nats/nodes/$id.creds" --ledger-key "$WORK/keys/ledger.key.pub" --state "$WORK/agents/$id" --heartbeat 5 "${fault[@]}" \
     >> "$WORK/agent-$id.log" 2>&1 &
   PIDS+=($!)
   AGENT_PIDS[$(grep -n "^$id " "$WORK/nodes.txt" | cut -d: -f1)]=$!
@@ -85,7 +88,9 @@ fi
 
 step "1. The control plane and the ledger"
 say "nats-server with JetStream carries announcements, acks and the operator API; it is not the data plane."
-nats-server -js -sd "$WORK/nats" -a 127.0.0.1 -p "$NATS_PORT" > "$WORK/nats.log" 2>&1 &
+say "It runs Ben's authorization: one nkey user per node, the ledger and the operator, each with its own subjects."
+run "$BIN/benctl" nats config --topology topology/local.yaml --out "$WORK/nats"
+nats-server -c "$WORK/nats/nats-server.conf" -js -sd "$WORK/nats-store" -a 127.0.0.1 -p "$NATS_PORT" > "$WORK/nats.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "Server is ready" "$WORK/nats.log" && break; sleep 0.05; done
 if ! grep -q "Server is ready" "$WORK/nats.log"; then
@@ -94,12 +99,16 @@ if ! grep -q "Server is ready" "$WORK/nats.log"; then
   tail -3 "$WORK/nats.log" >&2
   exit 1
 fi
-"$BIN/ben-ledger" --fleet local --nats "$BEN_NATS" --data "$WORK/ledger" --key "$WORK/keys/ledger.key" \
+"$BIN/ben-ledger" --fleet local --nats "$BEN_NATS" --nats-creds "$WORK/nats/ledger.creds" --data "$WORK/ledger" --key "$WORK/keys/ledger.key" \
   --operator-key "$WORK/keys/operator.key.pub" --seed-listen 127.0.0.1:7400 --silent-after 8 \
   --status-listen 127.0.0.1:7480 --metrics-listen 127.0.0.1:7490 > "$WORK/ledger.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do "$BIN/benctl" versions >/dev/null 2>&1 && break; sleep 0.1; done
 say "nats-server on :$NATS_PORT, ben-ledger (SQLite state, chunk store, seed listener on :7400)"
+say "Only the ledger may announce and only operators may ask it anything; NATS itself refuses the rest. proxy-1's credentials:"
+set +e
+BEN_NATS_CREDS="$WORK/nats/nodes/proxy-1.creds" run "$BIN/benctl" versions --request-timeout 2
+set -e
 say "Watch it live at http://127.0.0.1:7480/ (the status page); metrics at http://127.0.0.1:7490/metrics"
 
 step "2. The fleet: one ben-agent process per node of topology/local.yaml"

@@ -15,6 +15,9 @@ public struct AgentConfiguration: Sendable {
     /// Where the peer link listens (parents connect here).
     public var listen: HostPort
     public var natsServers: [String]
+    /// The NATS credentials file `benctl nats config` wrote for this node (or a `.creds` file), for a server that
+    /// runs Ben's authorization; nil connects without credentials. Default nil.
+    public var natsCredentials: String?
     /// Ledger keys whose announcements this node accepts.
     public var trustedLedgerKeys: TrustedKeys
     /// Holds `store/` (chunks) and `agent.state` (the durable record).

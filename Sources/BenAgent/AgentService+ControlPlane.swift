@@ -15,6 +15,7 @@ extension AgentService {
         do {
             var settings = NATSSettings()
             settings.name = "ben-agent \(configuration.node)"
+            settings.credentialsFile = configuration.natsCredentials
             settings.reconnect.retryInitialConnect = true
             connection = try await NATSConnection.connect(to: configuration.natsServers, settings: settings, logger: logger)
         } catch {

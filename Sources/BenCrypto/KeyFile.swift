@@ -18,10 +18,17 @@ public enum KeyFile {
         }
     }
 
+    /// Whether `path` names a directory (a key file was expected: say so rather than "cannot read").
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// Reads a key file, refusing one that group or others can read or write.
     public static func read(_ path: String) throws(KeyFileError) -> SigningKey {
         var info = stat()
         guard stat(path, &info) == 0 else { throw .io(path: path, operation: "open", errno: errno) }
+        guard info.st_mode & S_IFMT != S_IFDIR else { throw .isDirectory(path: path) }
         let mode = info.st_mode & 0o777
         guard mode & 0o077 == 0 else { throw .tooOpen(path: path, mode: UInt32(mode)) }
         let fd = open(path, O_RDONLY)
@@ -39,6 +46,7 @@ public enum KeyFile {
 /// A key file could not be written or used.
 public enum KeyFileError: Error, Sendable, Hashable, CustomStringConvertible {
     case exists(path: String)
+    case isDirectory(path: String)
     case tooOpen(path: String, mode: UInt32)
     case malformed(path: String, size: Int)
     case io(path: String, operation: String, errno: Int32)
@@ -47,6 +55,8 @@ public enum KeyFileError: Error, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .exists(let path):
             "\(path): a file is already there; choose another path or remove it first (keys are never overwritten)"
+        case .isDirectory(let path):
+            "\(path): is a directory; give the key file itself"
         case .tooOpen(let path, let mode):
             "\(path): key file is readable or writable by group or others (mode \(String(mode, radix: 8))); "
                 + "run `chmod 600 \(path)`"

@@ -7,6 +7,9 @@ public import BenPeerLink
 public struct LedgerConfiguration: Sendable {
     public var fleet: FleetName
     public var natsServers: [String]
+    /// The NATS credentials file `benctl nats config` wrote for the ledger (or a `.creds` file), for a server that
+    /// runs Ben's authorization; nil connects without credentials. Default nil.
+    public var natsCredentials: String?
     /// Holds `ledger.sqlite` and `store/`.
     public var dataDirectory: String
     public var key: SigningKey

@@ -111,6 +111,7 @@ public actor LedgerService {
     public func run() async throws {
         var settings = NATSSettings()
         settings.name = "ben-ledger \(configuration.fleet)"
+        settings.credentialsFile = configuration.natsCredentials
         settings.reconnect.retryInitialConnect = true
         let connection = try await NATSConnection.connect(to: configuration.natsServers, settings: settings, logger: logger)
         let leaseStore: KeyValue

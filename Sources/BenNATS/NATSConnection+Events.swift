@@ -185,17 +185,23 @@ let lameDuckCallback: natsConnectionHandler = { _, closure in
     ConnectionEventsRegistry.lookup(closure)?.emit(.lameDuckMode)
 }
 
-let asyncErrorCallback: natsErrHandler = { _, subscription, status, closure in
+let asyncErrorCallback: natsErrHandler = { connection, subscription, status, closure in
     guard let events = ConnectionEventsRegistry.lookup(closure) else { return }
     var operation = "connection"
     if let subscription, let subject = natsSubscription_GetSubject(subscription) {
         operation = "subscription to \(String(cString: subject))"
     }
+    // The server's own words, such as `Permissions Violation for Publish to "ben.demo.announce"`.
+    var detail = ""
+    var text: UnsafePointer<CChar>?
+    if let connection, natsConnection_GetLastError(connection, &text) == status, let text {
+        detail = NATSLibrary.withoutSourceLocation(String(cString: text))
+    }
     events.emit(
         .error(
             NATSError(
                 code: NATSLibrary.code(for: status, jetStreamCode: 0), operation: operation,
-                statusText: NATSLibrary.text(of: status), status: Int(status.rawValue))))
+                statusText: NATSLibrary.text(of: status), status: Int(status.rawValue), detail: detail)))
 }
 
 /// libnats asks how long to wait before the next round of reconnect attempts (`attempts` counts rounds since

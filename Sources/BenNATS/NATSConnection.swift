@@ -42,13 +42,20 @@ public final class NATSConnection: Sendable {
         let operation = "connect to \(urls.joined(separator: ", "))"
         guard !urls.isEmpty else { throw NATSLibrary.invalidArgument(operation, "no server URL given") }
         var round = 0
+        var refusals = 0
         while true {
             do {
                 let handle = try await ConnectionHandle.connect(
                     urls: urls, settings: settings, logger: logger, operation: operation)
                 logger.debug("NATS connected", metadata: ["nats.url": "\(handle.connectedURL ?? "")"])
                 return NATSConnection(handle: handle, servers: urls, settings: settings, logger: logger)
-            } catch  where error.code == .noServer && settings.reconnect.retryInitialConnect {
+            } catch where error.code == .authentication && settings.credentialsFile != nil && refusals < authenticationAttempts - 1 {
+                // libnats before 3.8 (Debian's is 3.4.1) sends no signature when the nonce's signature starts with a
+                // zero byte (nats.c#705): 1 in 256 attempts with good credentials is refused. Each attempt signs a new
+                // nonce, so a few more attempts make that vanish; bad credentials are refused every time.
+                refusals += 1
+                logger.debug("NATS refused the credentials; trying again", metadata: ["nats.attempt": "\(refusals + 1)"])
+            } catch where error.code == .noServer && settings.reconnect.retryInitialConnect {
                 round += 1
                 if let max = settings.reconnect.maxAttempts, round > max { throw error }
                 var generator = SystemRandomNumberGenerator()
@@ -173,6 +180,9 @@ public final class NATSConnection: Sendable {
     }
 }
 
+/// How many times a connect whose credentials are refused is tried (see `NATSConnection.connect`).
+let authenticationAttempts = 8
+
 /// Sleeps without blocking a thread; cancellation becomes a `NATSError` with code `.cancelled`.
 func sleep(for duration: Duration, operation: String) async throws(NATSError) {
     do {
@@ -227,8 +237,14 @@ final class ConnectionHandle: @unchecked Sendable {
         }
         try set(natsOptions_SetServers(options, strings.array(urls), Int32(urls.count)), "servers")
         if let name = settings.name { try set(natsOptions_SetName(options, name), "name") }
-        if let credentials = settings.credentialsFile {
-            try set(natsOptions_SetUserCredentialsFromFiles(options, credentials, nil), "credentials file \(credentials)")
+        if let path = settings.credentialsFile {
+            switch try NATSCredentials.read(path) {
+            case .userJWT:
+                try set(natsOptions_SetUserCredentialsFromFiles(options, path, nil), "credentials file \(path)")
+            case .nkey(let publicKey):
+                try set(natsOptions_SetNKeyFromSeed(options, publicKey, path), "nkey credentials \(path)")
+                try set(natsOptions_SetCustomInboxPrefix(options, NATSCredentials.inboxPrefix(publicKey: publicKey)), "inbox prefix")
+            }
         }
         try set(natsOptions_SetTimeout(options, milliseconds(settings.connectTimeout)), "connect timeout")
         try set(natsOptions_SetAllowReconnect(options, settings.reconnect.enabled), "reconnect")
@@ -295,9 +311,23 @@ final class ConnectionHandle: @unchecked Sendable {
                 natsConnection_Request(&answer, pointer, subject, data, count, milliseconds(timeout))
             }
         }
+        if status == NATS_TIMEOUT, let refusal = permissionViolation(on: subject, operation: operation) { throw refusal }
         try NATSLibrary.check(status, operation)
         defer { natsMsg_Destroy(answer) }
         return NATSMessage(copying: answer!, connection: self)
+    }
+
+    /// The server refuses a publish the client cannot see fail (it reports the violation asynchronously), so a
+    /// request whose subject this identity may not publish to would only time out: when the connection's last
+    /// error is a permissions violation on `subject`, that is the answer instead.
+    func permissionViolation(on subject: String, operation: String) -> NATSError? {
+        var text: UnsafePointer<CChar>?
+        guard natsConnection_GetLastError(pointer, &text) == NATS_NOT_PERMITTED, let text else { return nil }
+        let detail = NATSLibrary.withoutSourceLocation(String(cString: text))
+        guard detail.contains("\"\(subject)\"") else { return nil }
+        return NATSError(
+            code: .notPermitted, operation: operation, statusText: NATSLibrary.text(of: NATS_NOT_PERMITTED),
+            status: Int(NATS_NOT_PERMITTED.rawValue), detail: detail)
     }
 
     /// A libnats message with headers; the caller destroys it.

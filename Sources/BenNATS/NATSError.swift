@@ -96,6 +96,10 @@ public struct NATSError: Error, Sendable, Hashable, CustomStringConvertible {
         case .noServer: "no NATS server answered at that address (is nats-server running?)"
         case .connectionClosed: "the connection is closed; connect again"
         case .disconnected: "the connection to the server was lost; it is reconnecting"
+        case .authentication:
+            "the server's authorization refused this connection: it gave no credentials, or ones the server does not list "
+                + "(give it the file `benctl nats config` wrote for this identity, with the server running the configuration it wrote)"
+        case .notPermitted: "the server's authorization does not let this identity use that subject"
         default: nil
         }
     }

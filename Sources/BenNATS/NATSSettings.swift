@@ -35,8 +35,12 @@ public struct NATSSettings: Sendable, Hashable {
     /// Do not deliver this connection's own publishes to its own subscriptions. Default false.
     public var noEcho = false
 
-    /// A NATS credentials file (`.creds`: a user JWT and its nkey seed) to authenticate with, for servers that
-    /// use accounts; nil connects without credentials. Default nil.
+    /// A NATS credentials file to authenticate with; nil connects without credentials. Default nil.
+    ///
+    /// Either Ben's nkey credentials, as `benctl nats config` writes them for the ledger, each node and each operator
+    /// (the connection's inboxes are then `_INBOX.<its public nkey>.…`, the only ones the server lets it read), or a
+    /// standard `.creds` file (a user JWT and its seed) for servers that use NATS's JWT accounts. See
+    /// `NATSCredentials`. A file that group or others can read is refused.
     public var credentialsFile: String?
 
     public init() {}

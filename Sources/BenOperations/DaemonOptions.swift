@@ -22,6 +22,11 @@ public struct DaemonOptions: ParsableArguments, Sendable {
 
     @Option(
         name: .long,
+        help: "NATS credentials file for this process, as `benctl nats config` writes them (or a .creds file); default: none.")
+    public var natsCreds: String?
+
+    @Option(
+        name: .long,
         help: "This process's Ed25519 key file (32-byte seed, mode 0600): a node's public half is in the topology, the ledger's signs announcements.")
     public var key: String?
 
@@ -45,13 +50,14 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     public init() {}
 
     /// The config-file keys of these options.
-    public static let keys = ["fleet", "nats", "key", "upload_limit", "link_encryption", "log_level", "log_format", "metrics_listen"]
+    public static let keys = ["fleet", "nats", "nats_creds", "key", "upload_limit", "link_encryption", "log_level", "log_format", "metrics_listen"]
 
     /// The options given on the command line, as settings keyed like the config file.
     public var flags: [String: DaemonSettings.Flag] {
         var flags: [String: DaemonSettings.Flag] = [:]
         let strings: [(String, String?)] = [
-            ("fleet", fleet), ("nats", nats), ("key", key), ("upload_limit", uploadLimit), ("link_encryption", linkEncryption), ("log_level", logLevel),
+            ("fleet", fleet), ("nats", nats), ("nats_creds", natsCreds), ("key", key), ("upload_limit", uploadLimit),
+            ("link_encryption", linkEncryption), ("log_level", logLevel),
             ("log_format", logFormat), ("metrics_listen", metricsListen),
         ]
         for case (let name, let value?) in strings { flags[name] = .string(value) }
@@ -89,10 +95,22 @@ extension DaemonSettings {
     /// The NATS servers, with the local default.
     public var natsServers: [String] { list("nats") ?? ["nats://127.0.0.1:4222"] }
 
+    /// The NATS credentials file (`--nats-creds`), if one is given.
+    public var natsCredentials: String? { string("nats_creds") }
+
     /// The daemon's signing key, read from its key file.
+    ///
+    /// - Throws: `ValidationError` when no key is named (a usage error); `OperationsError.keyFile` when the file
+    ///   cannot be used (missing, a directory, readable by others, not a key): one line, exit 1, no usage.
     public func signingKey() throws -> SigningKey {
         let path = try validated { () throws(OperationsError) in try required("key") }
-        do { return try KeyFile.read(path) } catch { throw ValidationError("--key: \(error)") }
+        do { return try KeyFile.read(path) } catch { throw OperationsError.keyFile(option: "--key", error) }
+    }
+
+    /// Refuses a directory given to `option` where a public key or a file holding one belongs (`--ledger-key`,
+    /// `--operator-key`), naming it as a directory.
+    public static func refuseDirectory(_ text: String, option: String) throws(OperationsError) {
+        if KeyFile.isDirectory(text) { throw .keyFile(option: option, .isDirectory(path: text)) }
     }
 
     /// The upload cap in bytes per second, if one is set.
@@ -118,9 +136,19 @@ extension DaemonSettings {
         return address
     }
 
-    /// Runs `read`, turning a missing or invalid setting into the line to print.
+    /// Runs `read`, turning a missing or invalid setting into the line to print: a usage error (exit 64), except a
+    /// key file that cannot be used, which is one line and exit 1.
     public func validated<T>(_ read: () throws(OperationsError) -> T) throws -> T {
-        do { return try read() } catch { throw ValidationError(error.description) }
+        do { return try read() } catch { throw error.asCommandError }
+    }
+}
+
+extension OperationsError {
+    /// How a daemon command throws it: a bad flag or setting is a usage error (`ValidationError`: exit 64 with the
+    /// usage); a key file that cannot be used is not, and stays itself (one line, exit 1).
+    public var asCommandError: any Error {
+        if case .keyFile = self { return self }
+        return ValidationError(description)
     }
 }
 

@@ -1,4 +1,6 @@
 import BenCore
+public import BenCrypto
+import BenYAML
 import Configuration
 import Foundation
 import SystemPackage
@@ -60,9 +62,13 @@ public struct DaemonSettings: Sendable {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // Within Ben's YAML budget: swift-configuration reads the file next, expanding every alias.
+            root = try YAMLSyntaxError.compose(text)
         } catch {
-            throw .config(file: file, key: nil, detail: "not YAML or JSON: \(error)")
+            if case .overBudget(let exceeded) = error.problem {
+                throw .config(file: file, key: nil, detail: "line \(error.line): \(exceeded)")
+            }
+            throw .config(file: file, key: nil, detail: "not YAML or JSON: \(error.text)")
         }
         guard let root else { return }
         guard let mapping = root.mapping else { throw .config(file: file, key: nil, detail: "expected a mapping of keys to values") }
@@ -107,6 +113,9 @@ public enum OperationsError: Error, Sendable, CustomStringConvertible {
     case config(file: String, key: String?, detail: String)
     case missing(key: String, file: String?)
     case invalid(key: String, file: String?, value: String, expected: String)
+    /// A key file (`--key`, or a file given for `--ledger-key` or `--operator-key`) cannot be used. Not a usage
+    /// error: the daemon prints this one line and exits 1.
+    case keyFile(option: String, KeyFileError)
 
     public var description: String {
         switch self {
@@ -116,6 +125,8 @@ public enum OperationsError: Error, Sendable, CustomStringConvertible {
             "--\(key.flagName) is required: pass it, or set \(key) in \(file ?? "a config file (--config FILE)")"
         case .invalid(let key, let file, let value, let expected):
             "\(file.map { "\($0): \(key)" } ?? "--\(key.flagName)"): '\(value)' is not \(expected)"
+        case .keyFile(let option, let error):
+            "\(option) \(error)"
         }
     }
 }

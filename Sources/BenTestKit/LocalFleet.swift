@@ -7,6 +7,10 @@ import Synchronization
 /// A whole Ben fleet of real processes for integration tests: a real nats-server with JetStream, `ben-ledger`
 /// and one `ben-agent` per node, on loopback ports picked free, in a temporary folder that goes away with the
 /// value. Every process is killed by pid when the fleet is released, whatever the test did.
+///
+/// NATS runs Ben's authorization by default, as a production fleet does: `benctl nats config` writes it from the
+/// fleet's topology, the server runs it, and the ledger, every agent and benctl connect with their own credentials
+/// (`natsCredentials(_:)`). `natsAuthorization: false` runs an open server instead.
 public final class LocalFleet: @unchecked Sendable {
     // Mutable state (the process table) is only touched from the test's own task.
     public struct Node: Sendable {
@@ -31,6 +35,8 @@ public final class LocalFleet: @unchecked Sendable {
     public let operatorKey: SigningKey
     public let ledgerPort: Int
     public let topologyPath: String
+    /// Whether NATS runs Ben's authorization (the default) or lets anyone connect.
+    public let natsAuthorization: Bool
     public private(set) var ledger: BackgroundProcess?
     public private(set) var agents: [NodeID: BackgroundProcess] = [:]
     /// Extra arguments for every agent (e.g. a short orphan deadline).
@@ -49,14 +55,17 @@ public final class LocalFleet: @unchecked Sendable {
     ///
     /// `uplink` is what the topology says every node's upload is (the planner plans for it); shape the processes to
     /// match with `--upload-limit` in `agentArguments` and `ledgerArguments`.
+    ///
+    /// With `natsAuthorization` (the default) the server runs the authorization `benctl nats config` writes for this
+    /// topology; a `cluster` is restarted with it, server by server, before anything is stored.
     public init(
         nodes count: Int, rackSize: Int = 3, fleet: String = "test", stripes: Int? = nil, uplink: String = "10Gbit",
-        cluster: NATSCluster? = nil, roles: (Int) -> [Role] = { _ in [.proxy] }
+        cluster: NATSCluster? = nil, natsAuthorization: Bool = true, roles: (Int) -> [Role] = { _ in [.proxy] }
     ) async throws {
         directory = try TemporaryDirectory(prefix: "ben-fleet")
         self.fleet = FleetName(fleet)!
         self.cluster = cluster
-        if let cluster { nats = cluster.servers[0] } else { nats = try await NATSServer.start() }
+        self.natsAuthorization = natsAuthorization
         ledgerKey = SigningKey.generate()
         operatorKey = SigningKey.generate()
         try KeyFile.write(ledgerKey, to: directory.file("ledger.key"))
@@ -76,6 +85,42 @@ public final class LocalFleet: @unchecked Sendable {
         topologyPath = directory.file("topology.yaml")
         try Self.topologyYAML(fleet: self.fleet, ledgerPort: ledgerPort, nodes: nodes, stripes: stripes, uplink: uplink)
             .write(toFile: topologyPath, atomically: true, encoding: .utf8)
+        var configuration: String?
+        if natsAuthorization {
+            let written = try await ProcessRunner.run(
+                ProcessRunner.product("benctl"), ["nats", "config", "--topology", topologyPath, "--out", directory.file("nats")])
+            guard written.status == 0 else { throw LocalFleetError("benctl nats config failed: \(written.stderr)") }
+            configuration = try String(contentsOfFile: directory.file("nats/nats-server.conf"), encoding: .utf8)
+        }
+        if let cluster {
+            nats = cluster.servers[0]
+            if let configuration { try await cluster.restart(configuration: configuration) }
+        } else {
+            nats = try await NATSServer.start(configuration: configuration)
+        }
+    }
+
+    /// Who connects to the fleet's NATS.
+    public enum NATSIdentity: Sendable, Hashable {
+        case ledger
+        case `operator`
+        case node(NodeID)
+    }
+
+    /// The credentials file `benctl nats config` wrote for `identity` (give it to BenNATS as
+    /// `NATSSettings.credentialsFile`), or nil when NATS runs without authorization.
+    public func natsCredentials(_ identity: NATSIdentity) -> String? {
+        guard natsAuthorization else { return nil }
+        switch identity {
+        case .ledger: return directory.file("nats/ledger.creds")
+        case .operator: return directory.file("nats/operators/operator.creds")
+        case .node(let id): return directory.file("nats/nodes/\(id).creds")
+        }
+    }
+
+    /// `--nats-creds FILE` for a daemon of `identity`, or nothing without authorization.
+    func credentialsArguments(_ identity: NATSIdentity) -> [String] {
+        natsCredentials(identity).map { ["--nats-creds", $0] } ?? []
     }
 
     deinit {
@@ -126,7 +171,7 @@ public final class LocalFleet: @unchecked Sendable {
             [
                 "--fleet", fleet.rawValue, "--nats", natsURL, "--data", data ?? directory.file("ledger"), "--key", directory.file("ledger.key"),
                 "--operator-key", operatorKey.publicKey.hex, "--seed-listen", "127.0.0.1:\(seedPort)",
-            ] + arguments,
+            ] + credentialsArguments(.ledger) + arguments,
             logPath: directory.file(log), append: true)
     }
 
@@ -148,7 +193,7 @@ public final class LocalFleet: @unchecked Sendable {
             ] + node.roles.map(\.rawValue) + [
                 "--key", directory.file("\(node.id).key"), "--listen", "127.0.0.1:\(node.port)", "--nats", natsURL,
                 "--ledger-key", trustedLedgerKey[id] ?? ledgerKey.publicKey.hex, "--state", directory.file("agents/\(node.id)"),
-            ] + agentArguments + (nodeArguments[id] ?? []),
+            ] + credentialsArguments(.node(id)) + agentArguments + (nodeArguments[id] ?? []),
             logPath: directory.file("agent-\(node.id).log"), append: true)
     }
 
@@ -176,7 +221,8 @@ public final class LocalFleet: @unchecked Sendable {
 
     // MARK: Driving and reading
 
-    /// Runs benctl against this fleet (fleet, NATS and operator key set in its environment).
+    /// Runs benctl against this fleet (fleet, NATS, operator key and the operator's NATS credentials set in its
+    /// environment).
     @discardableResult
     public func benctl(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
         try await ProcessRunner.run(
@@ -184,7 +230,7 @@ public final class LocalFleet: @unchecked Sendable {
             // Its own config folder: a context the developer selected must not reach into a test.
             environment: [
                 "BEN_FLEET": fleet.rawValue, "BEN_NATS": natsURL, "BEN_OPERATOR_KEY": directory.file("operator.key"),
-                "BEN_CONFIG_DIR": directory.file("benctl-config"),
+                "BEN_CONFIG_DIR": directory.file("benctl-config"), "BEN_NATS_CREDS": natsCredentials(.operator) ?? "",
             ])
     }
 

@@ -39,6 +39,16 @@ public final class NATSCluster: Sendable {
         self.monitorPorts = monitorPorts
     }
 
+    /// Restarts every server, one by one, with `configuration` (an authorization, say), and waits for JetStream. For
+    /// a fleet that brings its own authorization to a cluster started before it.
+    public func restart(configuration: String?) async throws {
+        for server in servers {
+            server.use(configuration: configuration)
+            try await server.restart()
+        }
+        try await waitForJetStream()
+    }
+
     /// Every server's client URL, comma-separated, as Ben's `--nats` takes them.
     public var urls: String { servers.map(\.url).joined(separator: ",") }
 

@@ -27,15 +27,25 @@ public final class NATSServer: Sendable {
         var port: Int?
         var starts = 0
         var logs: [String] = []
+        /// nats-server configuration text the server starts with (an authorization, say), from the next start on.
+        var configuration: String?
     }
     private let state = Mutex(State())
 
     /// Starts a server on a port the system picks, and returns once it accepts connections. `maxPayload` raises
-    /// the server's 1 MiB limit on one message (a 10 000-node topology file is larger).
-    public static func start(jetStream: Bool = true, maxPayload: Int? = nil) async throws -> NATSServer {
+    /// the server's 1 MiB limit on one message (a 10 000-node topology file is larger); `configuration` is
+    /// nats-server configuration text to run with, such as the authorization `benctl nats config` writes.
+    public static func start(jetStream: Bool = true, maxPayload: Int? = nil, configuration: String? = nil) async throws -> NATSServer {
         let server = try NATSServer(jetStream: jetStream, maxPayload: maxPayload)
+        server.state.withLock { $0.configuration = configuration }
         try await server.start()
         return server
+    }
+
+    /// Runs the server with `configuration` (nats-server configuration text, such as an authorization) from its next
+    /// start on; `restart()` to apply it now.
+    public func use(configuration: String?) {
+        state.withLock { $0.configuration = configuration }
     }
 
     /// Starts one server of a cluster (`NATSCluster`): its name, client port and the cluster arguments are
@@ -89,9 +99,10 @@ public final class NATSServer: Sendable {
             var arguments = ["-a", "127.0.0.1", "-p", state.port.map(String.init) ?? "-1", "-n", name]
             if jetStream { arguments += ["-js", "-sd", storeDirectory] }
             arguments += extraArguments
-            if let maxPayload {
+            if maxPayload != nil || state.configuration != nil {
                 let config = folder.file("nats-server.conf")
-                try "max_payload: \(maxPayload)\n".write(toFile: config, atomically: true, encoding: .utf8)
+                let text = (maxPayload.map { "max_payload: \($0)\n" } ?? "") + (state.configuration ?? "")
+                try text.write(toFile: config, atomically: true, encoding: .utf8)
                 arguments += ["-c", config]
             }
             return (logPath, arguments)

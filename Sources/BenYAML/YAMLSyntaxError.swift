@@ -9,6 +9,8 @@ public struct YAMLSyntaxError: Error, Sendable {
         case duplicateKeys([String])
         /// The bytes are not text (not UTF-8).
         case unreadable(String)
+        /// The text goes beyond `YAMLBudget`: an alias bomb, nesting too deep, a key that is not a scalar.
+        case overBudget(YAMLBudget.Exceeded)
         /// Anything else Yams or the system reported.
         case other(String)
     }
@@ -43,30 +45,23 @@ public struct YAMLSyntaxError: Error, Sendable {
         }
     }
 
-    /// The root of a one-document text; nil for an empty text.
+    /// A text that goes beyond `YAMLBudget`, at the node where it did.
+    public init(_ exceeded: YAMLBudget.Exceeded, line: Int, column: Int) {
+        problem = .overBudget(exceeded)
+        (self.line, self.column) = (line, column)
+        text = exceeded.description
+    }
+
+    /// The root of a one-document text, within `YAMLBudget.standard`; nil for an empty text. This (or
+    /// `composeAll`) is how every reader of Ben's YAML files reads a text.
     ///
     /// - Parameter resolver: `.basic` leaves every scalar as text, for readers that decide what each field means.
     public static func compose(_ text: String, resolver: Resolver = .default) throws(YAMLSyntaxError) -> Yams.Node? {
-        do {
-            return try Yams.compose(yaml: text, resolver)
-        } catch {
-            throw YAMLSyntaxError(error)
-        }
+        try YAMLBudget.standard.compose(text, resolver: resolver)
     }
 
-    /// Every document of a text, in order.
+    /// Every document of a text, in order, within `YAMLBudget.standard` (one budget for the whole text).
     public static func composeAll(_ text: String) throws(YAMLSyntaxError) -> [Yams.Node] {
-        do {
-            // compose_all's sequence stops at a parse error and keeps it for the caller to check.
-            var sequence = try Yams.compose_all(yaml: text)
-            var out: [Yams.Node] = []
-            while let node = sequence.next() { out.append(node) }
-            if let error = sequence.error { throw YAMLSyntaxError(error) }
-            return out
-        } catch let error as YAMLSyntaxError {
-            throw error
-        } catch {
-            throw YAMLSyntaxError(error)
-        }
+        try YAMLBudget.standard.composeAll(text)
     }
 }

@@ -114,12 +114,17 @@ struct BenAgentCommand: AsyncParsableCommand {
             let listenText = try settings.required("listen")
             guard let listen = HostPort(listenText) else { throw ValidationError("--listen: expected host:port, not '\(listenText)'") }
             let signingKey = try settings.signingKey()
-            let trusted = TrustedKeys(try (settings.list("ledger_key") ?? []).map { try PublicKeyArgument.read($0, option: "--ledger-key") })
+            let trusted = TrustedKeys(
+                try (settings.list("ledger_key") ?? []).map { text in
+                    try DaemonSettings.refuseDirectory(text, option: "--ledger-key")
+                    return try PublicKeyArgument.read(text, option: "--ledger-key")
+                })
             guard !trusted.isEmpty else { throw ValidationError("--ledger-key: name at least one ledger public key") }
             var configuration = AgentConfiguration(
                 node: node, fleet: fleet, roles: roleSet, key: signingKey, listen: listen,
                 natsServers: settings.natsServers, trustedLedgerKeys: trusted,
                 stateDirectory: try settings.required("state"))
+            configuration.natsCredentials = settings.natsCredentials
             configuration.heartbeatEvery = .seconds(try settings.int("heartbeat", default: 30))
             configuration.machine.orphanAfter = .seconds(try settings.int("orphan_after", default: 10))
             configuration.uploadLimit = try settings.uploadLimit()
@@ -127,7 +132,7 @@ struct BenAgentCommand: AsyncParsableCommand {
             if let path = settings.string("topology") { configuration.tiers = TierMap(try readTopology(path)) }
             return (configuration, try settings.address("metrics_listen"))
         } catch let error as OperationsError {
-            throw ValidationError(error.description)
+            throw error.asCommandError
         }
     }
 

@@ -108,11 +108,16 @@ struct BenLedgerCommand: AsyncParsableCommand {
             let signingKey = try settings.signingKey()
             let operatorKeys = settings.list("operator_key") ?? []
             guard !operatorKeys.isEmpty else { throw ValidationError("--operator-key: name at least one operator's public key") }
-            let operators = TrustedKeys(try operatorKeys.map { try PublicKeyArgument.read($0, option: "--operator-key") })
+            let operators = TrustedKeys(
+                try operatorKeys.map { text in
+                    try DaemonSettings.refuseDirectory(text, option: "--operator-key")
+                    return try PublicKeyArgument.read(text, option: "--operator-key")
+                })
             let servers = settings.natsServers
             var configuration = LedgerConfiguration(
                 fleet: fleet, natsServers: servers, dataDirectory: try settings.required("data"), key: signingKey, operators: operators,
                 seedListen: listen)
+            configuration.natsCredentials = settings.natsCredentials
             configuration.defaultTimeout = .seconds(try settings.int("timeout", default: 120))
             configuration.silentAfter = .seconds(try settings.int("silent_after", default: 90))
             configuration.uploadLimit = try settings.uploadLimit()
@@ -133,7 +138,7 @@ struct BenLedgerCommand: AsyncParsableCommand {
             }
             return (configuration, (try settings.address("metrics_listen"), try settings.address("status_listen")))
         } catch let error as OperationsError {
-            throw ValidationError(error.description)
+            throw error.asCommandError
         }
     }
 }

@@ -18,7 +18,7 @@ struct LedgerOptions: ParsableArguments {
     @Option(name: .long, help: "Operator key file that signs requests that change state (env BEN_OPERATOR_KEY).")
     var key: String?
 
-    @Option(name: .long, help: "NATS credentials file, for servers that use accounts (env BEN_NATS_CREDS).")
+    @Option(name: .long, help: "NATS credentials file: the operator's, as `benctl nats config` wrote it, or a .creds file (env BEN_NATS_CREDS).")
     var creds: String?
 
     @Option(name: .long, help: "Use this saved context instead of the one in use (env BEN_CONTEXT; see `benctl context`).")
@@ -67,7 +67,12 @@ struct LedgerOptions: ParsableArguments {
             connection = try await NATSConnection.connect(to: servers, settings: settings, logger: logger)
         } catch {
             // BenNATS's own sentence for "no server" already asks whether nats-server is running; say it once.
-            let hint = error.code == .noServer ? "" : "; is nats-server running?"
+            var hint = error.code == .noServer ? "" : "; is nats-server running?"
+            if error.code == .authentication {
+                hint = settings.credentialsFile == nil
+                    ? "; it runs Ben's authorization: give the operator's NATS credentials with --creds, BEN_NATS_CREDS or a context"
+                    : "; credentials: \(settings.credentialsFile!)"
+            }
             throw CommandFailure("cannot reach NATS at \(servers.joined(separator: ", ")): \(error.description)\(hint) (--nats, BEN_NATS or a context)")
         }
         return LedgerClient(connection: connection, fleet: fleet, key: signingKey, timeout: .seconds(requestTimeout))

@@ -1,4 +1,5 @@
 import BenIntent
+import BenTestKit
 import Testing
 
 /// Validation errors name the file, line, column and field, all of them in one run, sorted.
@@ -71,6 +72,20 @@ import Testing
         #expect(errors.first?.file == "bad.yaml")
         #expect(errors.first?.code == .yamlSyntax)
         #expect(errors.first?.line == 3)
+    }
+
+    @Test(arguments: [
+        ("an alias bomb", HostileYAML.billionLaughs(), 4, "alias bomb?"),
+        ("an alias key", HostileYAML.keyBomb, 11, "a mapping key here is a list, a mapping or an alias"),
+        ("deep nesting", "kind: schema\nname: " + HostileYAML.nested(100), 2, "nests deeper than 64 levels"),
+    ])
+    func aHostileIntentFileIsOneYAMLError(what: String, text: String, line: Int, mentions: String) {
+        let errors = Self.errors([("s.yaml", Self.schema), ("bomb.yaml", text)])
+        #expect(errors.count == 1, "\(what): \(errors)")
+        #expect(errors.first?.code == .yamlSyntax)
+        #expect(errors.first?.file == "bomb.yaml")
+        #expect(errors.first?.line == line, "\(what)")
+        #expect(errors.first?.description.contains(mentions) == true, "\(what): \(errors)")
     }
 
     @Test func unknownKeysAreReportedAtTheKey() {

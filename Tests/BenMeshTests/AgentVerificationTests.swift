@@ -23,7 +23,7 @@ import Testing
     }
 
     func publish(_ fleet: LocalFleet, _ bytes: [UInt8]) async throws {
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        let connection = try await fleet.connectNATS(as: .ledger)
         try await connection.publish(bytes, subject: NATSSubjects.announce(fleet.fleet))
         try await connection.flush()
         await connection.close()

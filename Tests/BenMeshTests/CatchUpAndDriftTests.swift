@@ -69,7 +69,7 @@ import Testing
         fleet.agentArguments = ["--heartbeat", "30", "--orphan-after", "3"]
         fleet.ledgerArguments = ["--silent-after", "60"]
         fleet.nodeArguments[fleet.nodes[3].id] = ["--heartbeat", "1"]
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        let connection = try await fleet.connectNATS(as: .ledger)
         let beats = try await connection.subscribe(subject: NATSSubjects.heartbeat(fleet.fleet))
         try await connection.flush()
         let collector = Task {

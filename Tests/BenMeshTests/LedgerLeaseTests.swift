@@ -28,7 +28,7 @@ import Testing
     }
 
     func watchLease(_ fleet: LocalFleet) async throws -> (NATSConnection, LeaseHistory, Task<Void, Never>) {
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        let connection = try await fleet.connectNATS(as: .ledger)
         let kv = try #require(try await connection.jetStream().keyValue(bucket: NATSSubjects.ledgerBucket(fleet.fleet)))
         let writes = try await kv.watch(NATSSubjects.leaseKey)
         let history = LeaseHistory()
@@ -116,7 +116,7 @@ import Testing
         #expect(epochA > 0)
         #expect(fleet.nodes.allSatisfy { fleet.agentEpoch($0.id) == epochA }, "every agent holds ledger-a's epoch")
         // The announcement ledger-a signed, for the replay below.
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        let connection = try await fleet.connectNATS(as: .ledger)
         let stream = NATSSubjects.announceStream(fleet.fleet)
         let subject = NATSSubjects.announce(fleet.fleet)
         let oldEnvelope = try #require(try await connection.jetStream().lastMessage(stream: stream, subject: subject)).payload

@@ -28,7 +28,8 @@ import Testing
     }
 
     func send(_ fleet: LocalFleet, _ acks: [SignedEnvelope], version: Version, relay: NodeID = "node-1") async throws {
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        // As the relay: only nodes may publish acks.
+        let connection = try await fleet.connectNATS(as: .node(relay))
         let aggregate = Aggregate(fleet: fleet.fleet, version: version, relay: relay, acks: acks, missing: [], orphaned: true)
         try await connection.publish(aggregate.canonicalBytes, subject: NATSSubjects.ack(fleet.fleet))
         try await connection.flush()
@@ -112,7 +113,8 @@ import Testing
     @Test func aReplayedOlderAnnouncementNeverBecomesCurrent() async throws {
         let (fleet, v1, m1) = try await deployed()
         try await send(fleet, fleet.nodes.map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        // Replaying an announcement takes the ledger's NATS credentials: nobody else may publish one.
+        let connection = try await fleet.connectNATS(as: .ledger)
         let stream = NATSSubjects.announceStream(fleet.fleet)
         let subject = NATSSubjects.announce(fleet.fleet)
         let old = try #require(try await connection.jetStream().lastMessage(stream: stream, subject: subject))

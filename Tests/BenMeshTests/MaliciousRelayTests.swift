@@ -40,7 +40,8 @@ import Testing
         let relayKey = try #require(fleet.nodes.first { $0.id == relay.id }?.key)
 
         let double = try await TamperingRelay.start(
-            node: relay, key: relayKey, fleet: fleet.fleet, natsURL: fleet.nats.url, ledgerKey: fleet.ledgerKey.publicKey)
+            node: relay, key: relayKey, fleet: fleet.fleet, natsURL: fleet.nats.url, ledgerKey: fleet.ledgerKey.publicKey,
+            natsCredentials: fleet.natsCredentials(.node(relay.id)))
         try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != relay.id })
         try await fleet.waitUntilReady(fleet.nodes.map(\.id).filter { $0 != relay.id })
 
@@ -72,6 +73,8 @@ final class TamperingRelay: Sendable {
     let key: SigningKey
     let fleet: FleetName
     let natsURL: String
+    /// The NATS credentials of the node the double stands in for (it acks over NATS as that node).
+    let natsCredentials: String?
     private let state = Mutex(State())
     private let listener: NIOAsyncChannel<PeerChannel, Never>
     private let settings: PeerLinkSettings
@@ -95,21 +98,26 @@ final class TamperingRelay: Sendable {
     var tamperedChunksSent: Int { state.withLock { $0.tampered } }
 
     private init(
-        node: PlanNode, key: SigningKey, fleet: FleetName, natsURL: String, listener: NIOAsyncChannel<PeerChannel, Never>, settings: PeerLinkSettings
+        node: PlanNode, key: SigningKey, fleet: FleetName, natsURL: String, natsCredentials: String?, listener: NIOAsyncChannel<PeerChannel, Never>,
+        settings: PeerLinkSettings
     ) {
         self.settings = settings
         self.node = node
         self.key = key
         self.fleet = fleet
         self.natsURL = natsURL
+        self.natsCredentials = natsCredentials
         self.listener = listener
     }
 
-    static func start(node: PlanNode, key: SigningKey, fleet: FleetName, natsURL: String, ledgerKey: PublicKey) async throws -> TamperingRelay {
+    static func start(
+        node: PlanNode, key: SigningKey, fleet: FleetName, natsURL: String, ledgerKey: PublicKey, natsCredentials: String?
+    ) async throws -> TamperingRelay {
         let settings = PeerLinkSettings(security: LinkSecurity(fleet: fleet, node: node.id, key: key, ledgerKeys: TrustedKeys([ledgerKey])))
         settings.chunkFrames.allow(chunkBytes: 1 << 20)
         let listener = try await PeerLink.listen(host: node.address.host, port: node.address.port, settings: settings, logger: Logger(label: "double"))
-        let relay = TamperingRelay(node: node, key: key, fleet: fleet, natsURL: natsURL, listener: listener, settings: settings)
+        let relay = TamperingRelay(
+            node: node, key: key, fleet: fleet, natsURL: natsURL, natsCredentials: natsCredentials, listener: listener, settings: settings)
         let task = Task { await relay.serve() }
         relay.running.withLock { $0 = task }
         return relay
@@ -180,7 +188,9 @@ final class TamperingRelay: Sendable {
             fleet: fleet, version: header.version, node: node.id, manifest: BLAKE2b.key(of: manifest), status: .active, reason: "",
             at: Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)))
         let aggregate = Aggregate(fleet: fleet, version: header.version, relay: node.id, acks: [key.envelope(ack, context: .ack)], missing: [], orphaned: true)
-        let connection = try await NATSConnection.connect(to: natsURL)
+        var natsSettings = NATSSettings()
+        natsSettings.credentialsFile = natsCredentials
+        let connection = try await NATSConnection.connect(to: natsURL, settings: natsSettings)
         try await connection.publish(aggregate.canonicalBytes, subject: NATSSubjects.ack(fleet))
         try await connection.flush()
         await connection.close()

@@ -19,7 +19,7 @@ import Testing
         let fleet = shaped.fleet
         let stream = NATSSubjects.announceStream(fleet.fleet)
         let leaseStream = "KV_" + NATSSubjects.ledgerBucket(fleet.fleet)
-        let connection = try await NATSConnection.connect(to: cluster.servers.map(\.url))
+        let connection = try await fleet.connectNATS(as: .ledger)
         #expect(try await connection.jetStream().streamInfo(stream)?.config.replicas == 3)
         #expect(try await connection.jetStream().streamInfo(leaseStream)?.config.replicas == 3)
 

@@ -25,7 +25,8 @@ import Testing
         let v1 = try await fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
         let plan = try await fleet.deploy(v1, ["--timeout", "60"])
         try await fleet.waitUntil(timeout: .seconds(60), "v1 is active") { (try? await fleet.status(v1).status) == "active" }
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        // Any node's NATS credentials read the stream.
+        let connection = try await fleet.connectNATS(as: .node(fleet.nodes[0].id))
         let last = try await connection.jetStream().lastMessage(
             stream: NATSSubjects.announceStream(fleet.fleet), subject: NATSSubjects.announce(fleet.fleet))
         await connection.close()
@@ -151,7 +152,8 @@ import Testing
         let v1 = try await fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
         #expect(try await fleet.benctl(["deploy", "\(v1.rawValue)", "--timeout", "60"]).status == 0)
         let (n1, n2, n3, n4) = (fleet.nodes[0], fleet.nodes[1], fleet.nodes[2], fleet.nodes[3])
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        // The attacker holds one node's NATS credentials (node-1's): only nodes may publish on the ack subject.
+        let connection = try await fleet.connectNATS(as: .node(n1.id))
         func publish(_ bytes: [UInt8]) async throws {
             try await connection.publish(bytes, subject: NATSSubjects.ack(fleet.fleet))
             try await connection.flush()

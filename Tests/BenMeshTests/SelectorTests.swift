@@ -27,7 +27,7 @@ import Testing
     /// A deploy request signed by the operator and sent straight to the ledger, as a benctl without the local
     /// check would: the ledger's own answer.
     func deployDirectly(_ fleet: LocalFleet, _ args: JSONValue) async throws -> (ok: Bool, answer: JSONValue) {
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        let connection = try await fleet.connectNATS(as: .operator)
         let request = OperatorRequest(
             fleet: fleet.fleet, verb: "deploy", at: Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)),
             nonce: Hex.encode(SecureRandom.bytes(16)), body: BLAKE2b.key(of: [UInt8]()), args: args)

@@ -47,6 +47,17 @@ import Testing
         }
     }
 
+    @Test func anAliasBombConfigFileIsRefusedBeforeSwiftConfigurationExpandsIt() async throws {
+        let dir = try TemporaryDirectory()
+        let file = dir.file("ledger.yaml")
+        try ("fleet: prod\n" + HostileYAML.billionLaughs(under: "nats")).write(toFile: file, atomically: true, encoding: .utf8)
+        await #expect {
+            _ = try await DaemonSettings.load(file: file, flags: [:], known: Self.known)
+        } throws: { error in
+            "\(error)".hasPrefix("\(file): line ") && "\(error)".contains("alias bomb?")
+        }
+    }
+
     @Test func aMissingSettingNamesTheFlagAndTheKey() async throws {
         let settings = try await DaemonSettings.load(file: nil, flags: [:], known: Self.known)
         #expect(throws: OperationsError.self) { try settings.required("fleet") }

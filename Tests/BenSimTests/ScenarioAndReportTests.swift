@@ -42,6 +42,14 @@ import Testing
         #expect(e6.code == .syntax && e6.file == "scenarios/bad.yaml")
     }
 
+    @Test func anAliasBombScenarioIsOneErrorNamingTheAliases() throws {
+        let refused = try #require(error("format: ben/sim-scenario/v1\n" + HostileYAML.billionLaughs(under: "faults")))
+        #expect(refused.description.contains("aliases (*name)"), "\(refused)")
+        #expect(refused.description.hasPrefix("scenarios/bad.yaml:"), "\(refused)")
+        let key = try #require(error(HostileYAML.keyBomb))
+        #expect(key.description.contains("a mapping key here is a list, a mapping or an alias"), "\(key)")
+    }
+
     @Test func shippedScenariosRead() throws {
         let root = ProcessRunner.repositoryRoot()
         let folder = root + "/Sim/scenarios"

@@ -1,4 +1,5 @@
 import BenCore
+import BenTestKit
 import BenTopology
 import Foundation
 import Testing
@@ -117,6 +118,19 @@ import Testing
         #expect(error.description.hasPrefix(location + (c.field.isEmpty ? "" : c.field + ": ")), "\(error)")
         if !c.fixMentions.isEmpty { #expect(error.description.contains(c.fixMentions), "\(error)") }
         #expect(!error.fix.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("an alias bomb", "format: ben/topology/v1\nfleet: x\n" + HostileYAML.billionLaughs(under: "regions"), "alias bomb?"),
+        ("an alias key", HostileYAML.keyBomb, "a mapping key here is a list, a mapping or an alias"),
+        ("deep nesting", "format: ben/topology/v1\nregions: " + HostileYAML.nested(100), "nests deeper than 64 levels"),
+    ])
+    func aHostileFileIsOneProblem(what: String, yaml: String, mentions: String) {
+        let parsed = Topology.parse(yaml: yaml, file: "bomb.yaml")
+        #expect(parsed.topology == nil)
+        #expect(parsed.errors.count == 1, "\(what): \(parsed.errors)")
+        #expect(parsed.errors.first?.code == .syntax)
+        #expect("\(parsed.errors.first.map { "\($0)" } ?? "")".contains(mentions), "\(what)")
     }
 
     @Test func theBaseFixtureIsValid() throws {

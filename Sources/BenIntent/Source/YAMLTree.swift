@@ -63,6 +63,8 @@ indirect enum YAMLTree: Sendable {
                 "key \(duplicates.first.map { "\"\($0)\"" } ?? "") appears twice in one mapping; keep one")
         case .unreadable(let problem):
             return IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "YAML: \(problem)")
+        case .overBudget(let exceeded):
+            return IntentError(.yamlSyntax, file: file, line: error.line, column: error.column, field: "", exceeded.description)
         case .other(let text):
             return IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "YAML: \(text)")
         }

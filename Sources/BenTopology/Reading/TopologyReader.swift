@@ -582,6 +582,8 @@ struct TopologyReader {
                 fix: "keep one of each field")
         case .unreadable(let problem):
             diagnostics.add(.syntax, line: 0, field: "", "cannot read the text: \(problem)", fix: "save the file as UTF-8")
+        case .overBudget(let exceeded):
+            diagnostics.add(.syntax, line: error.line, field: "", exceeded.problem, fix: exceeded.fix)
         case .other(let description):
             diagnostics.add(.syntax, line: 0, field: "", "not valid YAML: \(description)", fix: "check the file's syntax")
         }

@@ -14,6 +14,9 @@ extension Scenario {
         do {
             root = try YAMLSyntaxError.compose(text)
         } catch {
+            if case .overBudget(let exceeded) = error.problem {
+                throw SimError(.syntax, file: file, line: error.line, problem: exceeded.problem, fix: exceeded.fix)
+            }
             var problem = error.text
             if case .syntax(_, let what) = error.problem { problem = what }
             throw SimError(.syntax, file: file, line: error.line, problem: "not valid YAML: \(problem)", fix: "fix the YAML syntax")
