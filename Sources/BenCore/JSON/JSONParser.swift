@@ -97,11 +97,6 @@ private struct Scanner {
     let maxDepth: Int
     var index = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
-        self.bytes = bytes
-        self.maxDepth = maxDepth
-    }
-
     func error(_ problem: JSONParseError.Problem, at position: Int? = nil) -> JSONParseError {
         let end = min(position ?? index, bytes.count)
         var line = 1
@@ -156,60 +151,57 @@ private struct Scanner {
         }
     }
 
-    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+    /// Reads an object's or array's members: the opening bracket is at `index`; `member` reads each one (from
+    /// its first byte), and commas separate them up to the `close` bracket, which is consumed.
+    mutating func parseMembers(
+        depth: Int, close: UInt8, _ member: (inout Scanner) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
         guard depth <= maxDepth else { throw error(.tooDeep(limit: maxDepth)) }
         index += 1
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
+        if index < bytes.count && bytes[index] == close {
             index += 1
-            return .object(members)
+            return
         }
         while true {
             skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd) }
-            guard bytes[index] == UInt8(ascii: "\"") else { throw unexpected() }
-            let nameStart = index
-            let name = try parseString()
-            skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd) }
-            guard bytes[index] == UInt8(ascii: ":") else { throw unexpected() }
-            index += 1
-            skipWhitespace()
-            let value = try parseValue(depth: depth)
-            guard members.updateValue(value, forKey: name) == nil else {
-                throw error(.duplicateName(name), at: nameStart)
-            }
+            try member(&self)
             skipWhitespace()
             guard index < bytes.count else { throw error(.unexpectedEnd) }
             switch bytes[index] {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"): index += 1; return .object(members)
+            case close: index += 1; return
             default: throw unexpected()
             }
         }
     }
 
-    mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth <= maxDepth else { throw error(.tooDeep(limit: maxDepth)) }
-        index += 1
-        var elements: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(elements)
-        }
-        while true {
-            skipWhitespace()
-            elements.append(try parseValue(depth: depth))
-            skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd) }
-            switch bytes[index] {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"): index += 1; return .array(elements)
-            default: throw unexpected()
+    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        try parseMembers(depth: depth, close: UInt8(ascii: "}")) { s throws(JSONParseError) in
+            guard s.index < s.bytes.count else { throw s.error(.unexpectedEnd) }
+            guard s.bytes[s.index] == UInt8(ascii: "\"") else { throw s.unexpected() }
+            let nameStart = s.index
+            let name = try s.parseString()
+            s.skipWhitespace()
+            guard s.index < s.bytes.count else { throw s.error(.unexpectedEnd) }
+            guard s.bytes[s.index] == UInt8(ascii: ":") else { throw s.unexpected() }
+            s.index += 1
+            s.skipWhitespace()
+            let value = try s.parseValue(depth: depth)
+            guard members.updateValue(value, forKey: name) == nil else {
+                throw s.error(.duplicateName(name), at: nameStart)
             }
         }
+        return .object(members)
+    }
+
+    mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+        var elements: [JSONValue] = []
+        try parseMembers(depth: depth, close: UInt8(ascii: "]")) { s throws(JSONParseError) in
+            elements.append(try s.parseValue(depth: depth))
+        }
+        return .array(elements)
     }
 
     mutating func parseString() throws(JSONParseError) -> String {

@@ -65,26 +65,18 @@ public struct FileLocation: Sendable, Hashable {
     public static func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 }
 
-/// A value placed in a file, such as a module's error: the parts of its `location` read and written directly.
+/// A value placed in a file, such as a module's error: the parts of its `location` (`file`, `line`, `column`,
+/// `field`) read and written directly, as `error.line`.
+@dynamicMemberLookup
 public protocol FileLocated {
+    /// Where the value is.
     var location: FileLocation { get set }
 }
 
 extension FileLocated {
-    public var file: String {
-        get { location.file }
-        set { location.file = newValue }
-    }
-    public var line: Int {
-        get { location.line }
-        set { location.line = newValue }
-    }
-    public var column: Int {
-        get { location.column }
-        set { location.column = newValue }
-    }
-    public var field: String {
-        get { location.field }
-        set { location.field = newValue }
+    /// A part of `location`, read or written through the value: `error.file`, `error.line = 3`.
+    public subscript<Part>(dynamicMember part: WritableKeyPath<FileLocation, Part>) -> Part {
+        get { location[keyPath: part] }
+        set { location[keyPath: part] = newValue }
     }
 }

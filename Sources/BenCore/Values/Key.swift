@@ -8,11 +8,7 @@ public struct Key: Sendable, Hashable, Comparable {
     /// The digest's 32 bytes, big-endian within each word so that hex text and byte order agree.
     public init(digest bytes: some Collection<UInt8>) {
         precondition(bytes.count == 32, "a key is exactly 32 bytes")
-        var words = [UInt64](repeating: 0, count: 4)
-        for (i, byte) in bytes.enumerated() {
-            words[i / 8] = words[i / 8] << 8 | UInt64(byte)
-        }
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+        (w0, w1, w2, w3) = Words256.pack(bytes)
     }
 
     /// Parses 64 lowercase hex digits; anything else (upper case, wrong length, other characters) is nil, so
@@ -30,14 +26,7 @@ public struct Key: Sendable, Hashable, Comparable {
         self.init(digest: bytes)
     }
 
-    public var bytes: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in [w0, w1, w2, w3] {
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
-        }
-        return out
-    }
+    public var bytes: [UInt8] { Words256.unpack(w0, w1, w2, w3) }
 
     public var hex: String { Hex.encode(bytes) }
 
@@ -51,6 +40,30 @@ public struct Key: Sendable, Hashable, Comparable {
 
 extension Key: CustomStringConvertible {
     public var description: String { hex }
+}
+
+/// 32 bytes as four big-endian 64-bit words: how a key, or any other 32-byte value such as a node's public key,
+/// is stored so that it hashes and compares without touching strings or arrays. The first byte is the top byte
+/// of the first word, so word order, byte order and hex order agree.
+public enum Words256 {
+    /// The four words of exactly 32 bytes (the caller checks the count).
+    public static func pack(_ bytes: some Collection<UInt8>) -> (UInt64, UInt64, UInt64, UInt64) {
+        var words = [UInt64](repeating: 0, count: 4)
+        for (i, byte) in bytes.enumerated() {
+            words[i / 8] = words[i / 8] << 8 | UInt64(byte)
+        }
+        return (words[0], words[1], words[2], words[3])
+    }
+
+    /// The 32 bytes that `pack` made these words from.
+    public static func unpack(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        for word in [w0, w1, w2, w3] {
+            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
+        }
+        return out
+    }
 }
 
 /// Lowercase hexadecimal, the spelling of keys, key ids and public keys.
