@@ -121,9 +121,7 @@ extension Benctl {
                 return try await client.query(node: nodeID, .object(query))
             }
             if let error = answer["error"]?.stringValue { throw CommandFailure("\(nodeID): \(error)") }
-            if output.json {
-                print(try CanonicalJSON.string(answer))
-            } else {
+            try output.show(answer) {
                 print("\(nodeID) serving v\(answer["version"]?.intValue ?? 0):")
                 print(answer["text"]?.stringValue ?? "")
             }
