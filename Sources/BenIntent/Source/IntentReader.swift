@@ -347,42 +347,47 @@ public struct IntentReader {
         }
         let body = pairs[0].value
         let at = location.child(op).at(body)
-        switch op {
-        case "drop":
+        if op == "drop" {
             guard let field = body.scalarText, Self.validFieldName(field) else {
                 errors.append(at.error(.invalidValue, "drop names one field: drop: legacy_id"))
                 return nil
             }
             return LocatedStep(step: .drop(field: field), location: at)
-        case "rename":
-            var m = MappingReader(body, location: at)
-            let from = m.string("from", &errors)
-            let to = m.string("to", &errors)
-            errors += m.finish(allowed: ["from", "to"])
-            guard let from, let to else { return nil }
-            return LocatedStep(step: .rename(from: from.value, to: to.value), location: at)
-        case "default":
-            var m = MappingReader(body, location: at)
-            let field = m.string("field", &errors)
-            let value = m.value("value", &errors)
-            errors += m.finish(allowed: ["field", "value"])
-            guard let field, let value else { return nil }
-            // The value is typed against the target field during validation; keep it as written.
-            return LocatedStep(step: .setDefault(field: field.value, value: YAMLValues.untyped(value)), location: m.path("value").at(value))
-        case "compute":
-            var m = MappingReader(body, location: at)
-            let field = m.string("field", &errors)
-            let expression = expression(&m, "expr")
-            errors += m.finish(allowed: ["field", "expr"])
-            guard let field, let expression else { return nil }
-            return LocatedStep(
-                step: .compute(field: field.value, expression: expression.value), location: at,
-                expressionLocation: expression.location)
-        default:
+        }
+        // The other steps are a mapping: its keys are read, then any other key is reported.
+        guard let allowed = Self.stepKeys[op] else {
             errors.append(location.error(.invalidValue, "unknown step \"\(op)\"; \(expected)"))
             return nil
         }
+        var m = MappingReader(body, location: at)
+        var step: LocatedStep?
+        switch op {
+        case "rename":
+            let from = m.string("from", &errors)
+            let to = m.string("to", &errors)
+            if let from, let to { step = LocatedStep(step: .rename(from: from.value, to: to.value), location: at) }
+        case "default":
+            let field = m.string("field", &errors)
+            let value = m.value("value", &errors)
+            // The value is typed against the target field during validation; keep it as written.
+            if let field, let value {
+                step = LocatedStep(step: .setDefault(field: field.value, value: YAMLValues.untyped(value)), location: m.path("value").at(value))
+            }
+        case "compute":
+            let field = m.string("field", &errors)
+            let expression = expression(&m, "expr")
+            if let field, let expression {
+                step = LocatedStep(
+                    step: .compute(field: field.value, expression: expression.value), location: at, expressionLocation: expression.location)
+            }
+        default: break  // `stepKeys` names no other step.
+        }
+        errors += m.finish(allowed: allowed)
+        return step
     }
+
+    /// The keys of each step whose body is a mapping.
+    static let stepKeys: [String: Set<String>] = ["rename": ["from", "to"], "default": ["field", "value"], "compute": ["field", "expr"]]
 }
 
 /// A value read from the source with where it was written.
