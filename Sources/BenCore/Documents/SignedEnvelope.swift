@@ -42,7 +42,7 @@ public struct Signature: Sendable, Hashable {
 ///
 /// `signed` is kept as the JSON value that arrived, so the bytes a verifier checks are the canonical form of
 /// exactly what the signer sent, whatever this version of Ben understands of it.
-public struct SignedEnvelope: Sendable, Hashable {
+public struct SignedEnvelope: CanonicalJSONConvertible, Sendable, Hashable {
     public var signed: JSONValue
     public var signatures: [Signature]
 
@@ -73,11 +73,7 @@ public struct SignedEnvelope: Sendable, Hashable {
         ])
     }
 
-    public var canonicalBytes: [UInt8] {
-        do { return try CanonicalJSON.encode(json) } catch {
-            preconditionFailure("an envelope holds a value JSON cannot carry: \(error)")
-        }
-    }
+    public static let documentName = "envelope"
 
     public static let maxSignatures = 16
 
