@@ -32,6 +32,8 @@ public protocol CanonicalDocument: CanonicalJSONConvertible, Sendable, Hashable 
 }
 
 extension CanonicalDocument {
+    /// Reads the document from a JSON value with `init(reading:)`, refusing members not in `fields`; errors name
+    /// the document and the field under `path`.
     public init(json: JSONValue, path: String = "") throws(DocumentError) {
         try self.init(reading: FieldReader(json, document: Self.documentName, path: path, allowed: Self.fields))
     }

@@ -9,7 +9,7 @@ public enum StringEscape {
     public enum Dialect: Sendable {
         /// `\" \\ \/ \b \f \n \r \t`.
         case json
-        /// C's: `\a \b \f \n \r \t \v`, and `\\ \' \" \?` (CEL adds `` \` ``).
+        /// C's: `\a \b \f \n \r \t \v`, and `\\ \' \" \?`; with `backquote`, also an escaped backquote (CEL's).
         case c(backquote: Bool)
     }
 

@@ -15,6 +15,7 @@ public struct FileLocation: Sendable, Hashable {
     /// Dotted path of the field, such as `rules[2].when`; empty for the document as a whole.
     public var field: String
 
+    /// A location; leave out what is not known (empty or 0), and it is left out of `place` and `describe(_:fix:)`.
     public init(file: String = "", line: Int = 0, column: Int = 0, field: String = "") {
         self.file = file
         self.line = line

@@ -3,6 +3,7 @@
 /// A key never changes meaning, so two equal keys always name the same bytes. It is stored as four words so
 /// that sets of chunk keys hash and compare without touching strings.
 public struct Key: Sendable, Hashable, Comparable {
+    /// The digest as four big-endian words, first to last (see `Words256`).
     public let w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
 
     /// The digest's 32 bytes, big-endian within each word so that hex text and byte order agree.
@@ -26,19 +27,23 @@ public struct Key: Sendable, Hashable, Comparable {
         self.init(digest: bytes)
     }
 
+    /// The 32 bytes of the digest.
     public var bytes: [UInt8] { Words256.unpack(w0, w1, w2, w3) }
 
+    /// The 64 lowercase hex digits: the one spelling `init?(hex:)` reads back.
     public var hex: String { Hex.encode(bytes) }
 
     /// The first 16 hex digits, for logs and tables where the whole key would be noise.
     public var short: String { String(hex.prefix(16)) }
 
+    /// Orders as the hex text does, so sorted key lists are the same everywhere.
     public static func < (a: Key, b: Key) -> Bool {
         (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3)
     }
 }
 
 extension Key: CustomStringConvertible {
+    /// The hex text (`hex`).
     public var description: String { hex }
 }
 
@@ -68,6 +73,7 @@ public enum Words256 {
 
 /// Lowercase hexadecimal, the spelling of keys, key ids and public keys.
 public enum Hex {
+    /// Two lowercase hex digits per byte, in order.
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []

@@ -3,24 +3,30 @@
 /// Pure cores never read a clock; the shells pass `Timestamp`s in. On the wire a timestamp is RFC 3339 text
 /// in UTC with millisecond precision (`2026-11-27T02:31:13.000Z`), which people and every JSON tool can read.
 public struct Timestamp: Sendable, Hashable, Comparable {
+    /// Milliseconds since 1970-01-01T00:00:00Z; negative before it.
     public var millisecondsSinceEpoch: Int64
 
+    /// The instant `millisecondsSinceEpoch` milliseconds after the epoch.
     public init(millisecondsSinceEpoch: Int64) {
         self.millisecondsSinceEpoch = millisecondsSinceEpoch
     }
 
+    /// Earlier instants are smaller.
     public static func < (a: Timestamp, b: Timestamp) -> Bool {
         a.millisecondsSinceEpoch < b.millisecondsSinceEpoch
     }
 
+    /// The instant `d` after `t`; `d` counts in whole milliseconds, truncated toward zero.
     public static func + (t: Timestamp, d: Duration) -> Timestamp {
         Timestamp(millisecondsSinceEpoch: t.millisecondsSinceEpoch + d.milliseconds)
     }
 
+    /// The instant `d` before `t`; `d` counts in whole milliseconds, truncated toward zero.
     public static func - (t: Timestamp, d: Duration) -> Timestamp {
         Timestamp(millisecondsSinceEpoch: t.millisecondsSinceEpoch - d.milliseconds)
     }
 
+    /// How long after `b` `a` is, in whole milliseconds; negative when `a` is earlier.
     public static func - (a: Timestamp, b: Timestamp) -> Duration {
         .milliseconds(a.millisecondsSinceEpoch - b.millisecondsSinceEpoch)
     }
@@ -94,6 +100,7 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 }
 
 extension Timestamp: CustomStringConvertible {
+    /// The RFC 3339 text (`rfc3339`).
     public var description: String { rfc3339 }
 
     /// The time of day, UTC, to the second ("12:03:07"), for summaries where the date is plain.
