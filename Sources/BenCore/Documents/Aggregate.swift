@@ -77,19 +77,14 @@ public struct Aggregate: CanonicalDocument {
         fleet = try r.fleet("fleet")
         version = try r.version("version")
         relay = try r.node("relay")
-        acks = try r.elements("acks", maxCount: Self.maxAcks) { (value, path) throws(DocumentError) in
-            try SignedEnvelope(json: value, document: Self.documentName, path: path)
-        }
+        acks = try r.envelopes("acks", maxCount: Self.maxAcks)
         missing = try r.elements("missing", maxCount: Self.maxAcks) { (value, path) throws(DocumentError) -> Missing in
             let m = try FieldReader(value, document: Self.documentName, path: path, allowed: ["node", "reason"])
             let text = try m.string("reason")
             return Missing(node: try m.node("node"), reason: MissingReason(text))
         }
         orphaned = r.has("orphaned") ? try r.bool("orphaned") : false
-        reports = r.has("reports")
-            ? try r.elements("reports", maxCount: Self.maxAcks) { (value, path) throws(DocumentError) in
-                try SignedEnvelope(json: value, document: Self.documentName, path: path)
-            } : []
+        reports = r.has("reports") ? try r.envelopes("reports", maxCount: Self.maxAcks) : []
     }
 
     /// The aggregate as it travels; `orphaned` appears only when true.

@@ -5,7 +5,7 @@ public enum SignatureContext: String, Sendable, Hashable, CaseIterable {
     case announce = "ben/announce/v1"
     /// A node's ack.
     case ack = "ben/ack/v1"
-    /// A plan, when one is signed on its own.
+    /// The ledger's word on one node's place in a plan: its `Assignment`.
     case plan = "ben/plan/v1"
     /// A certificate: a key vouching for another.
     case cert = "ben/cert/v1"
@@ -120,5 +120,21 @@ public struct SignedEnvelope: CanonicalJSONConvertible, Sendable, Hashable {
         -> SignedEnvelope
     {
         try SignedEnvelope(json: try parseDocumentJSON(bytes, document: document, maxBytes: maxBytes), document: document)
+    }
+}
+
+extension FieldReader {
+    /// The member `name` as a signed envelope, read strictly but not verified (the caller checks it against the
+    /// signer's key); errors name this reader's document and the field.
+    public func envelope(_ name: String) throws(DocumentError) -> SignedEnvelope {
+        try SignedEnvelope(json: try value(name), document: document, path: fieldPath(name))
+    }
+
+    /// The array member `name` of signed envelopes, at most `maxCount`, each read as `envelope(_:)` reads one.
+    public func envelopes(_ name: String, maxCount: Int) throws(DocumentError) -> [SignedEnvelope] {
+        let document = self.document
+        return try elements(name, maxCount: maxCount) { (value, path) throws(DocumentError) in
+            try SignedEnvelope(json: value, document: document, path: path)
+        }
     }
 }

@@ -215,7 +215,7 @@ public struct PlanNode: Sendable, Hashable {
             throw r.error("addr", .invalidValue, "expected host:port")
         }
         self.address = address
-        assignment = r.has("assignment") ? try SignedEnvelope(json: try r.value("assignment"), document: document, path: r.fieldPath("assignment")) : nil
+        assignment = r.has("assignment") ? try r.envelope("assignment") : nil
     }
 }
 

@@ -153,10 +153,7 @@ public struct Subtree: CanonicalDocument {
         guard backups.count == nodes.count else {
             throw r.error("backups", .invalidValue, "expected one list of backups per node")
         }
-        via = r.has("via")
-            ? try r.elements("via", maxCount: 64) { (value, path) throws(DocumentError) in
-                try SignedEnvelope(json: value, document: Self.documentName, path: path)
-            } : []
+        via = r.has("via") ? try r.envelopes("via", maxCount: 64) : []
     }
 
     /// The subtree as a PLAN frame carries it; `stripe_rate` appears only when known.
@@ -203,7 +200,9 @@ extension Plan {
         }
         return Subtree(
             fleet: fleet, version: version, plan: planKey, stripe: s, stripeCount: stripes.count, depth: depth,
-            nodes: order.map { n in assignments.isEmpty ? nodes[n] : PlanNode(id: nodes[n].id, address: nodes[n].address, assignment: assignments[n]) },
+            nodes: order.map { n in
+                assignments.isEmpty ? nodes[n] : PlanNode(id: nodes[n].id, address: nodes[n].address, assignment: assignments[n])
+            },
             parents: parents,
             backups: order.map { n in backups[n].map { nodes[Int($0)] } }, stripeRate: stripeRate)
     }
