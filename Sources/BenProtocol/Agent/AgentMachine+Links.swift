@@ -189,17 +189,8 @@ extension AgentMachine {
 
     /// Adopts the children of a child that will not relay (it refused), in every stripe it was to relay in.
     mutating func adoptChildren(of child: NodeID, now: Timestamp) -> [Action] {
-        guard var d = deployment, let entry = d.relay.children[child] else { return [] }
-        var actions: [Action] = []
-        var adopted: [NodeID] = []
-        for stripe in entry.subtrees.keys.sorted() {
-            let subtree = entry.subtrees[stripe]!
-            for grandchild in subtree.children(of: 0) {
-                let part = subtree.subtree(at: grandchild)
-                adopted.append(part.root.id)
-                actions += lift(d.relay.addChild(part))
-            }
-        }
+        guard var d = deployment, d.relay.children[child] != nil else { return [] }
+        let actions = lift(d.relay.adoptChildren(of: child).actions)
         deployment = d
         return actions
     }
