@@ -40,19 +40,11 @@ public enum GossipWire {
     /// Documents carried over a peer link are bounded too (the largest signed document Ben gossips is 8 KiB).
     public static let maxDocumentBytes = 64 << 10
 
+    // Membership kinds on one line, broadcast kinds on the other.
+    // swift-format-ignore: OneCasePerLine
     enum Kind: UInt8 {
-        case ping = 1
-        case pingRequest = 2
-        case ack = 3
-        case nack = 4
-        case gossip = 16
-        case ihave = 17
-        case graft = 18
-        case prune = 19
-        case digest = 20
-        case pull = 21
-        case document = 22
-        case ackRelayed = 23
+        case ping = 1, pingRequest = 2, ack = 3, nack = 4
+        case gossip = 16, ihave = 17, graft = 18, prune = 19, digest = 20, pull = 21, document = 22, ackRelayed = 23
     }
 
     /// What `decode` read: the datagram, the bytes its signature covers, and the signature.
