@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CONFIGURATION ?= release
 
-.PHONY: help deps build test demo bench conformance check-boundaries install clean
+.PHONY: help deps build test demo bench conformance check-boundaries format-lint install clean
 
 help:
 	@echo "make demo   - set up and run a local fleet deploying examples/intent"
@@ -28,7 +28,10 @@ build: deps
 check-boundaries:
 	@.ci/check-boundaries
 
-test: build check-boundaries
+format-lint:
+	@.ci/format-lint
+
+test: build check-boundaries format-lint
 	swift test --skip-build
 	@if [ -d "$(CEL_CONFORMANCE_DIR)" ] && [ -x .build/debug/ben-conformance ]; then \
 		$(MAKE) --no-print-directory conformance; \

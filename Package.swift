@@ -94,7 +94,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         // One shell runtime for the agent and the ledger: child tasks, timers, the clock, outbound links.
         .target(
-            name: "BenShell", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenMetrics", "CFileSync", nioCore, logging],
+            name: "BenShell", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenMetrics", "BenNATS", "CFileSync", nioCore, logging],
             swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a

@@ -4,7 +4,7 @@ import BenIntent
 import BenNATS
 import BenPeerLink
 import BenShell
-import BenProtocol
+package import BenProtocol
 import BenStore
 import Logging
 import Foundation
@@ -13,7 +13,7 @@ import NIOCore
 extension AgentService {
     /// A frame arrived on a link: the shell does the arithmetic (parse, hash, check a signature) and the machine
     /// decides. Anything unreadable closes the link with the reason.
-    func receive(_ frame: PeerFrame, on link: LinkID) {
+    package func receive(_ frame: PeerFrame, on link: LinkID) {
         let now = self.now()
         if awaitingPlan.contains(link), !frame.mayPrecedePlan {
             refuse(link, "\(frame.kind) from a parent before a PLAN that names it")

@@ -3,6 +3,7 @@ import BenCrypto
 public import BenMetrics
 import BenNATS
 import BenPeerLink
+import BenShell
 import BenProtocol
 import Logging
 
@@ -14,13 +15,9 @@ extension AgentService {
 
     /// `/readyz`: NATS, the keys, and a verified version this node serves.
     public func readiness() -> Readiness {
-        let natsStatus = nats?.status
         let serving = holder.current?.version
         return Readiness([
-            Readiness.Check(
-                name: "nats", ok: natsStatus == .connected,
-                detail: natsStatus.map { "\($0) (\(nats?.connectedURL ?? configuration.natsServers.joined(separator: ",")))" }
-                    ?? "not connected yet to \(configuration.natsServers.joined(separator: ","))"),
+            .nats(nats, servers: configuration.natsServers),
             Readiness.Check(
                 name: "keys", ok: !configuration.trustedLedgerKeys.isEmpty,
                 detail: configuration.trustedLedgerKeys.isEmpty

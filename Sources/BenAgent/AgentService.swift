@@ -2,9 +2,9 @@ public import BenCore
 import BenCrypto
 public import BenIntent
 import BenNATS
-import BenPeerLink
+package import BenPeerLink
 import BenShell
-import BenProtocol
+package import BenProtocol
 import BenStore
 public import Logging
 import NIOCore
@@ -31,11 +31,11 @@ public actor AgentService {
     public nonisolated let holder: ActiveIntent
     var compiled: [Version: CompiledIntent] = [:]
     /// Inbound links whose first HELLO has not arrived yet.
-    var unintroduced: Set<LinkID> = []
+    package var unintroduced: Set<LinkID> = []
     /// Who is at the other end of each link, from its HELLO: the sender of the chunks that arrive on it.
     var peerOfLink: [LinkID: NodeID] = [:]
     /// Who each link's handshake proved the far side to be.
-    var provenPeer: [LinkID: LinkPeerInfo] = [:]
+    package var provenPeer: [LinkID: LinkPeerInfo] = [:]
     /// Links a parent opened to push, whose PLAN has not been accepted yet: nothing but HELLO and PLAN is taken
     /// from them until it is.
     var awaitingPlan: Set<LinkID> = []
@@ -116,7 +116,7 @@ public actor AgentService {
         logger.info("listening for peer links", metadata: ["listen": "\(configuration.listen)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.tasks.run() }
-            group.addTask { try await self.accept(listener) }
+            group.addTask { try await self.accept(listener, through: self.runtime, settings: self.configuration.peerLink) }
             group.addTask { await self.followControlPlane() }
             try await group.next()
             group.cancelAll()
@@ -150,34 +150,12 @@ public actor AgentService {
 
     // MARK: Peer links
 
-    func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await runtime.accept(on: listener, settings: configuration.peerLink, handlers: handlers) { link in await self.awaitHello(on: link) }
-    }
-
-    /// An accepted link says who it is in its first frame; until then it is only a number.
-    func awaitHello(on link: LinkID) {
-        unintroduced.insert(link)
-    }
-
-    nonisolated var handlers: LinkSet.Handlers {
-        LinkSet.Handlers(
-            frame: { link, frame in await self.receive(frame, on: link) },
-            chunkWritten: { link, index in await self.chunkWritten(link, index) },
-            closed: { link, reason in await self.linkClosed(link, reason) },
-            materialize: { frame, header in try self.materialize(frame, header: header) },
-            authenticated: { link, peer in await self.authenticated(link, peer) })
-    }
-
-    func chunkWritten(_ link: LinkID, _ index: Int) {
+    package func chunkWritten(_ link: LinkID, _ index: Int) {
         countSent(link, chunk: index)
         handle(.chunkSent(link, index: index))
     }
 
-    func authenticated(_ link: LinkID, _ peer: LinkPeerInfo) {
-        provenPeer[link] = peer
-    }
-
-    func linkClosed(_ link: LinkID, _ reason: String) {
+    package func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
         provenPeer.removeValue(forKey: link)
         awaitingPlan.remove(link)
@@ -188,9 +166,11 @@ public actor AgentService {
 
     /// Turns a frame the machine asked for into bytes: chunks and the manifest come from the store, verified
     /// on read.
-    nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {
+    package nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {
         let peerFrame = try materializer.frame(frame, header: header)
         if case .chunk(_, let index, _, let bytes) = peerFrame { operations.materialized(chunk: Int(index), bytes: bytes.readableBytes) }
         return peerFrame
     }
 }
+
+extension AgentService: PeerLinkShell {}

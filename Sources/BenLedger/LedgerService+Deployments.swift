@@ -2,7 +2,7 @@ import BenCore
 import BenCrypto
 import BenNATS
 import BenPeerLink
-import BenProtocol
+package import BenProtocol
 import BenStore
 import BenTopology
 import Logging
@@ -212,7 +212,7 @@ extension LedgerService {
             failed: { reason in await self.linkClosed(link, reason) })
     }
 
-    func linkClosed(_ link: LinkID, _ reason: String) {
+    package func linkClosed(_ link: LinkID, _ reason: String) {
         unintroduced.remove(link)
         provenPeer.removeValue(forKey: link)
         seed(link, .linkFailed(link, reason: reason))
@@ -220,7 +220,7 @@ extension LedgerService {
         linkGone(link)
     }
 
-    func chunkWritten(_ link: LinkID, _ index: Int) {
+    package func chunkWritten(_ link: LinkID, _ index: Int) {
         guard let version = linkVersion[link] else { return }
         egress[version, default: 0] += chunkLength(version: version, index: index)
         countSent(link, bytes: chunkLength(version: version, index: index))
@@ -234,7 +234,7 @@ extension LedgerService {
 
     /// A frame on one of the seeders' links: which frames the ledger takes, and from whom, is
     /// `LedgerLinkPolicy`'s decision.
-    func receive(_ frame: PeerFrame, on link: LinkID) {
+    package func receive(_ frame: PeerFrame, on link: LinkID) {
         let first = unintroduced.remove(link) != nil
         if case .hello(let hello) = frame, let proven = provenPeer[link], hello.node != proven.node {
             links.close(link, bye: nil, reason: "its HELLO says \(hello.node), but its handshake proved \(proven.node)")

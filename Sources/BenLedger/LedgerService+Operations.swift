@@ -3,6 +3,7 @@ import BenCrypto
 public import BenMetrics
 import BenNATS
 import BenPeerLink
+import BenShell
 import BenProtocol
 import BenTopology
 
@@ -13,12 +14,8 @@ extension LedgerService {
 
     /// `/readyz`: NATS, the ledger's keys, and an applied topology (the node keys every ack is checked against).
     public func readiness() -> Readiness {
-        let natsStatus = nats?.status
         return Readiness([
-            Readiness.Check(
-                name: "nats", ok: natsStatus == .connected,
-                detail: natsStatus.map { "\($0) (\(nats?.connectedURL ?? configuration.natsServers.joined(separator: ",")))" }
-                    ?? "not connected yet to \(configuration.natsServers.joined(separator: ","))"),
+            .nats(nats, servers: configuration.natsServers),
             Readiness.Check(
                 name: "keys", ok: !configuration.operators.isEmpty,
                 detail: configuration.operators.isEmpty

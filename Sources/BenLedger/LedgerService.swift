@@ -1,9 +1,9 @@
 import BenCore
 import BenCrypto
 import BenNATS
-import BenPeerLink
+package import BenPeerLink
 import BenShell
-import BenProtocol
+package import BenProtocol
 import BenStore
 import BenTopology
 public import Logging
@@ -49,9 +49,9 @@ public actor LedgerService {
     var seedersStarted: UInt32 = 0
     /// Which rollout each link belongs to.
     var linkVersion: [LinkID: Version] = [:]
-    var unintroduced: Set<LinkID> = []
+    package var unintroduced: Set<LinkID> = []
     /// Who each link's handshake proved the far side to be.
-    var provenPeer: [LinkID: LinkPeerInfo] = [:]
+    package var provenPeer: [LinkID: LinkPeerInfo] = [:]
     /// Signed announcement envelopes the ledger published, by version (seeders send them in HELLOs).
     var announcements: [Version: [UInt8]] = [:]
     /// Per version: bytes the ledger sent (trees and pulls), and messages that reached it.
@@ -156,7 +156,7 @@ public actor LedgerService {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.tasks.run() }
             group.addTask { try await self.keepLease(leaseStore) }
-            group.addTask { try await self.accept(listener) }
+            group.addTask { try await self.accept(listener, through: self.runtime, settings: self.configuration.peerLink) }
             group.addTask { try await self.serveAPI(connection) }
             group.addTask { try await self.followAcks(connection) }
             group.addTask { try await self.followHeartbeats(connection) }
@@ -198,32 +198,12 @@ public actor LedgerService {
 
     // MARK: Peer links (the seeders)
 
-    func accept(_ listener: NIOAsyncChannel<PeerChannel, Never>) async throws {
-        try await runtime.accept(on: listener, settings: configuration.peerLink, handlers: handlers) { link in await self.awaitHello(on: link) }
-    }
-
-    /// An accepted link says who it is in its first frame; until then it is only a number.
-    func awaitHello(on link: LinkID) {
-        unintroduced.insert(link)
-    }
-
-    nonisolated var handlers: LinkSet.Handlers {
-        LinkSet.Handlers(
-            frame: { link, frame in await self.receive(frame, on: link) },
-            chunkWritten: { link, index in await self.chunkWritten(link, index) },
-            closed: { link, reason in await self.linkClosed(link, reason) },
-            materialize: { frame, header in try self.materialize(frame, header: header) },
-            authenticated: { link, peer in await self.authenticated(link, peer) })
-    }
-
-    func authenticated(_ link: LinkID, _ peer: LinkPeerInfo) {
-        provenPeer[link] = peer
-    }
-
-    nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {
+    package nonisolated func materialize(_ frame: OutboundFrame, header: FrameHeader) throws -> PeerFrame {
         try materializer.frame(frame, header: header)
     }
 }
+
+extension LedgerService: PeerLinkShell {}
 
 /// Directory creation without Foundation's FileManager in the hot path of start-up.
 enum FileManagerLite {

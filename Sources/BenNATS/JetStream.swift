@@ -72,21 +72,24 @@ public struct JetStream: Sendable {
 
     /// Deletes the stream and every message in it.
     public func deleteStream(_ name: String) async throws(NATSError) {
-        let context = self.context
-        try await BlockingCalls.shared.run { () throws(NATSError) in
-            var code = jsErrCode(rawValue: 0)
-            let status = js_DeleteStream(context.pointer, name, nil, &code)
-            try NATSLibrary.check(status, "delete stream \(name)", jetStreamCode: code)
-        }
+        try await perform("delete stream \(name)") { context, code in js_DeleteStream(context, name, nil, &code) }
     }
 
     /// Removes every message from the stream and keeps the stream.
     public func purgeStream(_ name: String) async throws(NATSError) {
+        try await perform("purge stream \(name)") { context, code in js_PurgeStream(context, name, nil, &code) }
+    }
+
+    /// Runs one of libnats's JetStream calls (`call`, given the context and an error code to set) off the
+    /// caller's thread; a failure throws, naming `operation`.
+    private func perform(
+        _ operation: String, _ call: @escaping @Sendable (OpaquePointer, inout jsErrCode) -> natsStatus
+    ) async throws(NATSError) {
         let context = self.context
         try await BlockingCalls.shared.run { () throws(NATSError) in
             var code = jsErrCode(rawValue: 0)
-            let status = js_PurgeStream(context.pointer, name, nil, &code)
-            try NATSLibrary.check(status, "purge stream \(name)", jetStreamCode: code)
+            let status = call(context.pointer, &code)
+            try NATSLibrary.check(status, operation, jetStreamCode: code)
         }
     }
 
@@ -162,28 +165,31 @@ public struct JetStream: Sendable {
     /// The last message stored for `subject` in `stream`, or nil if the stream holds none for it. Throws if the
     /// stream does not exist.
     public func lastMessage(stream: String, subject: String) async throws(NATSError) -> StoredMessage? {
-        let context = self.context
-        return try await BlockingCalls.shared.run { () throws(NATSError) -> StoredMessage? in
-            var message: OpaquePointer?
-            var code = jsErrCode(rawValue: 0)
-            let status = js_GetLastMsg(&message, context.pointer, stream, subject, nil, &code)
-            if code == JSNoMessageFoundErr || (status == NATS_NOT_FOUND && code.rawValue == 0) { return nil }
-            try NATSLibrary.check(
-                status, "read the last message on \(subject) in stream \(stream)", jetStreamCode: code)
-            defer { natsMsg_Destroy(message) }
-            return StoredMessage(copying: message!)
+        try await storedMessage("read the last message on \(subject) in stream \(stream)") { context, message, code in
+            js_GetLastMsg(&message, context, stream, subject, nil, &code)
         }
     }
 
     /// The message at `sequence` in `stream`, or nil if there is none (never stored, deleted, or past the end).
     public func message(stream: String, sequence: UInt64) async throws(NATSError) -> StoredMessage? {
+        try await storedMessage("read message \(sequence) of stream \(stream)") { context, message, code in
+            js_GetMsg(&message, context, stream, sequence, nil, &code)
+        }
+    }
+
+    /// Runs one of libnats's message reads (`get`, given the JetStream context) off the caller's thread. Nil when
+    /// the stream has no such message; any other failure throws, naming `operation`.
+    private func storedMessage(
+        _ operation: String,
+        _ get: @escaping @Sendable (OpaquePointer, inout OpaquePointer?, inout jsErrCode) -> natsStatus
+    ) async throws(NATSError) -> StoredMessage? {
         let context = self.context
         return try await BlockingCalls.shared.run { () throws(NATSError) -> StoredMessage? in
             var message: OpaquePointer?
             var code = jsErrCode(rawValue: 0)
-            let status = js_GetMsg(&message, context.pointer, stream, sequence, nil, &code)
+            let status = get(context.pointer, &message, &code)
             if code == JSNoMessageFoundErr || (status == NATS_NOT_FOUND && code.rawValue == 0) { return nil }
-            try NATSLibrary.check(status, "read message \(sequence) of stream \(stream)", jetStreamCode: code)
+            try NATSLibrary.check(status, operation, jetStreamCode: code)
             defer { natsMsg_Destroy(message) }
             return StoredMessage(copying: message!)
         }

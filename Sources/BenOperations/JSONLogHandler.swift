@@ -1,3 +1,4 @@
+import BenCore
 import Glibc
 public import Logging
 import Synchronization
@@ -94,21 +95,11 @@ public final class LineSink: Sendable {
 /// not sorted, and values may be nested swift-log metadata).
 enum JSONText {
     static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
+        StringEscape.quoted(s) { scalar in
+            guard scalar.value < 0x20 else { return nil }
+            let hex = String(scalar.value, radix: 16)
+            return "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
         }
-        return out + "\""
     }
 
     static func value(_ value: Logger.Metadata.Value) -> String {

@@ -79,14 +79,12 @@ extension Benctl {
                 let store = ContextStore.standard
                 let selected = store.selected()
                 let contexts = try store.names().map { try store.load($0) }
-                if output.json {
-                    print(try CanonicalJSON.string(["selected": selected.map { .string($0) } ?? .null, "contexts": .array(contexts.map(\.json))]))
-                    return
-                }
-                if contexts.isEmpty { print("no contexts yet; `benctl context save NAME --fleet F --nats URL --key FILE`") }
-                for c in contexts {
-                    let mark = c.name == selected ? "*" : " "
-                    print("\(mark) \(c.name)  fleet \(c.fleet ?? "-")  nats \(c.nats.isEmpty ? "-" : c.nats.joined(separator: ","))\(c.description.map { "  \($0)" } ?? "")")
+                try output.show(["selected": selected.map { .string($0) } ?? .null, "contexts": .array(contexts.map(\.json))]) {
+                    if contexts.isEmpty { print("no contexts yet; `benctl context save NAME --fleet F --nats URL --key FILE`") }
+                    for c in contexts {
+                        let mark = c.name == selected ? "*" : " "
+                        print("\(mark) \(c.name)  fleet \(c.fleet ?? "-")  nats \(c.nats.isEmpty ? "-" : c.nats.joined(separator: ","))\(c.description.map { "  \($0)" } ?? "")")
+                    }
                 }
             }
         }
@@ -103,16 +101,14 @@ extension Benctl {
                 let store = ContextStore.standard
                 guard let name = name ?? store.selected() else { throw CommandFailure("no context in use; `benctl context use NAME`") }
                 let context = try store.load(name)
-                if output.json {
-                    print(try CanonicalJSON.string(context.json))
-                    return
+                try output.show(context.json) {
+                    print("context \(name)\(store.selected() == name ? " (in use)" : "")")
+                    print("  fleet        \(context.fleet ?? "-")")
+                    print("  nats         \(context.nats.isEmpty ? "-" : context.nats.joined(separator: ","))")
+                    print("  operator key \(context.operatorKey ?? "-")")
+                    print("  credentials  \(context.credentials ?? "-")")
+                    if let description = context.description { print("  description  \(description)") }
                 }
-                print("context \(name)\(store.selected() == name ? " (in use)" : "")")
-                print("  fleet        \(context.fleet ?? "-")")
-                print("  nats         \(context.nats.isEmpty ? "-" : context.nats.joined(separator: ","))")
-                print("  operator key \(context.operatorKey ?? "-")")
-                print("  credentials  \(context.credentials ?? "-")")
-                if let description = context.description { print("  description  \(description)") }
             }
         }
 

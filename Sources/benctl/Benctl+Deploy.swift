@@ -12,11 +12,7 @@ extension Benctl {
         @Argument(help: "The version to deploy (as `benctl versions` shows it, with or without the v).")
         var version: String
 
-        @Flag(name: .long, help: "Follow the rollout with a progress bar until it is active or incomplete.")
-        var wait = false
-
-        @Option(name: .long, help: "Deadline in seconds from now (default: the ledger's).")
-        var timeout: Int?
+        @OptionGroup var rollout: RolloutOptions
 
         @Flag(name: .long, help: "Announce an incomplete version again to the nodes still missing.")
         var retry = false
@@ -37,8 +33,8 @@ extension Benctl {
 
         func run() async throws {
             let v = try VersionArgument.parse(version)
-            var args: [String: JSONValue] = ["version": .int(Int64(v.rawValue)), "retry": .bool(retry), "supersede": .bool(supersede)]
-            if let timeout { args["timeout_s"] = .int(Int64(timeout)) }
+            var args = rollout.args
+            args.merge(["version": .int(Int64(v.rawValue)), "retry": .bool(retry), "supersede": .bool(supersede)]) { $1 }
             if let stripes { args["stripes"] = .int(Int64(stripes)) }
             if star { args["shape"] = "star" }
             // Checked here first (roles always; nodes and locations against --topology or the ledger's topology),
@@ -64,11 +60,7 @@ extension Benctl {
                 if retry && !output.json {
                     print("  retrying \(retrying.count) missing \(retrying.count == 1 ? "node" : "nodes"): \(retrying.map(\.rawValue).joined(separator: ", "))")
                 }
-                guard wait else {
-                    if output.json { print(try CanonicalJSON.string(answer)) }
-                    return Int32(0)
-                }
-                let code = try await Self.follow(v, client: client, json: output.json)
+                guard let code = try await rollout.follow(v, answer: answer, client: client, output: output) else { return Int32(0) }
                 if retry && !retrying.isEmpty && !output.json { try await Self.printRetried(v, nodes: retrying, client: client) }
                 return code
             }
@@ -114,6 +106,28 @@ extension Benctl.Deploy {
             }
             print("  \(answer.node): \(what)")
         }
+    }
+}
+
+/// `--wait` and `--timeout`: how `deploy` and `rollback` follow the rollout they start.
+struct RolloutOptions: ParsableArguments {
+    @Flag(name: .long, help: "Follow the rollout with a progress bar until it is active (exit 0) or incomplete (exit 2).")
+    var wait = false
+
+    @Option(name: .long, help: "Deadline in seconds from now (default: the ledger's).")
+    var timeout: Int?
+
+    /// The request's `timeout_s`, when `--timeout` was given.
+    var args: [String: JSONValue] { timeout.map { ["timeout_s": .int(Int64($0))] } ?? [:] }
+
+    /// Without `--wait`, prints the ledger's answer (with `--json`) and leaves the rollout to the ledger: nil. With
+    /// it, follows `version` to the end and returns the exit code (0 active, 2 incomplete).
+    func follow(_ version: Version, answer: JSONValue, client: LedgerClient, output: OutputOptions) async throws -> Int32? {
+        guard wait else {
+            if output.json { print(try CanonicalJSON.string(answer)) }
+            return nil
+        }
+        return try await Benctl.Deploy.follow(version, client: client, json: output.json)
     }
 }
 

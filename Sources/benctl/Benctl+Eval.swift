@@ -29,14 +29,7 @@ extension Benctl {
         @Option(name: .long, help: "A JSON file holding the request, record or event; - for standard input.")
         var input: String
 
-        @Option(name: .long, help: "spine: the schema to validate against (name@version); data_migrator: the schema name.")
-        var schema: String?
-
-        @Option(name: .long, help: "data_migrator: the version the record is in.")
-        var from: Int?
-
-        @Option(name: .long, help: "data_migrator: the version to migrate to.")
-        var to: Int?
+        @OptionGroup var migration: MigrationOptions
 
         @OptionGroup var output: OutputOptions
 
@@ -63,17 +56,9 @@ extension Benctl {
             switch role {
             case .proxy: report = EvaluationReport.decision(intent.proxy.decide(json))
             case .spine:
-                var ref: SchemaReference? = nil
-                if let schema {
-                    let parts = schema.split(separator: "@")
-                    guard parts.count == 2, let v = Int(parts[1]) else {
-                        throw CommandFailure("--schema \(schema): expected name@version for the spine, such as order@2")
-                    }
-                    ref = SchemaReference(name: String(parts[0]), version: v)
-                }
-                report = EvaluationReport.spine(intent.spine.admit(json, schema: ref))
+                report = EvaluationReport.spine(intent.spine.admit(json, schema: try migration.spineSchema()))
             case .dataMigrator:
-                let (name, from, to) = try migration(intent)
+                let (name, from, to) = try migration.chosen(in: intent)
                 report = EvaluationReport.migration(intent.dataMigrator.migrate(json, schema: name, from: from, to: to), schema: name, from: from, to: to)
             case .detector: report = EvaluationReport.detector(intent.detector.inspect(json))
             }
@@ -112,18 +97,14 @@ extension Benctl {
             } catch let error as JSONParseError {
                 throw CommandFailure("\(input): not valid JSON: \(error)")
             }
-            var query: [String: JSONValue] = ["role": .string(role.rawValue), "input": json]
-            if let schema { query["schema"] = .string(schema) }
-            if let from { query["from"] = .int(Int64(from)) }
-            if let to { query["to"] = .int(Int64(to)) }
+            var query = migration.args
+            query.merge(["role": .string(role.rawValue), "input": json]) { $1 }
             let answer = try await ledger.withClient { client in
                 try await checkNode(nodeText, role: role, client: client)
                 return try await client.query(node: nodeID, .object(query))
             }
             if let error = answer["error"]?.stringValue { throw CommandFailure("\(nodeID): \(error)") }
-            if output.json {
-                print(try CanonicalJSON.string(answer))
-            } else {
+            try output.show(answer) {
                 print("\(nodeID) serving v\(answer["version"]?.intValue ?? 0):")
                 print(answer["text"]?.stringValue ?? "")
             }
@@ -158,17 +139,50 @@ extension Benctl {
                 throw CommandFailure("--role \(role): \(nodeText) runs \(roles.joined(separator: ", ")), not \(role); nothing was evaluated")
             }
         }
+    }
+}
 
-        func migration(_ intent: CompiledIntent) throws -> (String, Int, Int) {
-            if let schema, let from, let to { return (schema, from, to) }
-            let candidates = intent.contracts.filter { c in
-                (schema == nil || c.schema == schema) && (from == nil || c.from == from) && (to == nil || c.to == to)
-            }
-            guard candidates.count == 1, let c = candidates.first else {
-                let all = intent.contracts.map { "\($0.schema) \($0.from)→\($0.to)" }.joined(separator: ", ")
-                throw CommandFailure("say which migration with --schema, --from and --to; the bundle's contracts: \(all.isEmpty ? "none" : all)")
-            }
-            return (c.schema, from ?? c.from, to ?? c.to)
+/// `--schema`, `--from` and `--to`: the schema a spine validates against, or which migration a data migrator runs.
+struct MigrationOptions: ParsableArguments {
+    @Option(name: .long, help: "spine: the schema to validate against (name@version); data_migrator: the schema name.")
+    var schema: String?
+
+    @Option(name: .long, help: "data_migrator: the version the record is in.")
+    var from: Int?
+
+    @Option(name: .long, help: "data_migrator: the version to migrate to.")
+    var to: Int?
+
+    /// The options given, as a node query's arguments, so that the node makes the same choice.
+    var args: [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        if let schema { out["schema"] = .string(schema) }
+        if let from { out["from"] = .int(Int64(from)) }
+        if let to { out["to"] = .int(Int64(to)) }
+        return out
+    }
+
+    /// `--schema` as the spine reads it (name@version); nil when it is not given.
+    func spineSchema() throws -> SchemaReference? {
+        guard let schema else { return nil }
+        let parts = schema.split(separator: "@")
+        guard parts.count == 2, let v = Int(parts[1]) else {
+            throw CommandFailure("--schema \(schema): expected name@version for the spine, such as order@2")
         }
+        return SchemaReference(name: String(parts[0]), version: v)
+    }
+
+    /// The migration to run: the three options when all are given, else the one contract of the bundle that they
+    /// narrow to.
+    func chosen(in intent: CompiledIntent) throws -> (schema: String, from: Int, to: Int) {
+        if let schema, let from, let to { return (schema, from, to) }
+        let candidates = intent.contracts.filter { c in
+            (schema == nil || c.schema == schema) && (from == nil || c.from == from) && (to == nil || c.to == to)
+        }
+        guard candidates.count == 1, let c = candidates.first else {
+            let all = intent.contracts.map { "\($0.schema) \($0.from)→\($0.to)" }.joined(separator: ", ")
+            throw CommandFailure("say which migration with --schema, --from and --to; the bundle's contracts: \(all.isEmpty ? "none" : all)")
+        }
+        return (c.schema, from ?? c.from, to ?? c.to)
     }
 }

@@ -21,11 +21,7 @@ extension Benctl {
             } catch {
                 throw CommandFailure(error)
             }
-            if output.json {
-                print(try CanonicalJSON.string([
-                    "file": .string(out), "public_key": .string(key.publicKey.hex), "keyid": .string(key.keyID),
-                ]))
-            } else {
+            try output.show(["file": .string(out), "public_key": .string(key.publicKey.hex), "keyid": .string(key.keyID)]) {
                 print("wrote \(out) (private, mode 0600) and \(out).pub")
                 print("public key: \(key.publicKey.hex)")
                 print("keyid:      \(key.keyID)")

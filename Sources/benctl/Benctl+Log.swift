@@ -23,13 +23,13 @@ extension Benctl {
             try await ledger.withClient { client in
                 if verify {
                     let answer = try await client.call("log.verify")
-                    if output.json {
-                        print(try CanonicalJSON.string(answer))
-                    } else if answer["ok"]?.boolValue == true {
-                        print("audit log verified: \(counted(answer["entries"]?.intValue ?? 0, "entry", "entries")), chain intact")
-                    } else {
-                        let bad = answer["first_bad"]
-                        print("audit log BROKEN at entry \(bad?["seq"]?.intValue ?? 0): \(bad?["problem"]?.stringValue ?? "?")")
+                    try output.show(answer) {
+                        if answer["ok"]?.boolValue == true {
+                            print("audit log verified: \(counted(answer["entries"]?.intValue ?? 0, "entry", "entries")), chain intact")
+                        } else {
+                            let bad = answer["first_bad"]
+                            print("audit log BROKEN at entry \(bad?["seq"]?.intValue ?? 0): \(bad?["problem"]?.stringValue ?? "?")")
+                        }
                     }
                     if answer["ok"]?.boolValue != true { throw ExitCode(1) }
                     return
@@ -43,9 +43,7 @@ extension Benctl {
                     first = false
                     for entry in entries {
                         after = max(after, entry["seq"]?.intValue ?? after)
-                        if output.json {
-                            print(try CanonicalJSON.string(entry))
-                        } else {
+                        try output.show(entry) {
                             let detail = (try? CanonicalJSON.string(entry["detail"] ?? .null)) ?? ""
                             print("\(entry["seq"]?.intValue ?? 0)  \(entry["at"]?.stringValue ?? "")  \(pad(entry["kind"]?.stringValue ?? "", 11))\(pad(entry["operator"]?.stringValue ?? "", 17))\(detail)")
                         }

@@ -11,28 +11,20 @@ extension Benctl {
         @Option(name: .long, help: "The version whose content to deploy again.")
         var to: String
 
-        @Flag(name: .long, help: "Follow the rollout until it is active or incomplete (exit 0 or 2).")
-        var wait = false
-
-        @Option(name: .long, help: "Deadline in seconds from now (default: the ledger's).")
-        var timeout: Int?
+        @OptionGroup var rollout: RolloutOptions
 
         @OptionGroup var ledger: LedgerOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let old = try VersionArgument.parse(to)
-            var args: [String: JSONValue] = ["to": .int(Int64(old.rawValue))]
-            if let timeout { args["timeout_s"] = .int(Int64(timeout)) }
+            var args = rollout.args
+            args["to"] = .int(Int64(old.rawValue))
             let code = try await ledger.withClient { client in
                 let answer = try await client.call("rollback", args: .object(args))
                 let version = Version(UInt64(answer["version"]?.intValue ?? 0))
                 if !output.json { print("rolling back to \(old)'s content as \(version) (\(counted(answer["targets"]?.intValue ?? 0, "node")))") }
-                guard wait else {
-                    if output.json { print(try CanonicalJSON.string(answer)) }
-                    return Int32(0)
-                }
-                return try await Deploy.follow(version, client: client, json: output.json)
+                return try await rollout.follow(version, answer: answer, client: client, output: output) ?? 0
             }
             if code != 0 { throw ExitCode(code) }
         }

@@ -60,9 +60,7 @@ extension Benctl {
                 }
                 return committed
             }
-            if output.json {
-                print(try CanonicalJSON.string(answer))
-            } else {
+            try output.show(answer) {
                 let version = answer["version"]?.intValue ?? 0
                 let uploaded = answer["uploaded_chunks"]?.intValue ?? 0
                 let fresh = answer["new"]?.boolValue == true ? "staged" : "already staged as"

@@ -23,14 +23,14 @@ extension Benctl {
             try selector.checkLocally()
             if drift {
                 let answer = try await ledger.withClient { try await $0.call("drift", args: .object(selector.args)) }
-                if output.json { print(try CanonicalJSON.string(answer)) } else { StatusView.printDrift(answer) }
+                try output.show(answer) { StatusView.printDrift(answer) }
                 return
             }
             var args = selector.args
             if let version { args["version"] = .int(Int64(try VersionArgument.parse(version).rawValue)) }
             let answer = try await ledger.withClient { try await $0.call("status", args: .object(args)) }
             let status = try DeploymentStatus(json: answer)
-            if output.json { print(try CanonicalJSON.string(status.json)) } else { StatusView.print(status) }
+            try output.show(status.json) { StatusView.print(status) }
             if status.status == "incomplete" { throw ExitCode(2) }
         }
     }

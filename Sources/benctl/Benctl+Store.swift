@@ -14,31 +14,28 @@ extension Benctl {
             static let configuration = CommandConfiguration(
                 abstract: "Check every object in a store against its key. Corrupt objects are quarantined.")
 
-            @Argument(help: "The store directory.")
-            var directory: String
-
+            @OptionGroup var store: StoreDirectoryArgument
             @OptionGroup var output: OutputOptions
 
             func run() throws {
+                let directory = store.directory
                 guard TextFile.isDirectory(directory) else {
                     throw CommandFailure("\(directory): not a directory; give the path of a Ben chunk store")
                 }
-                let store: ChunkStore
                 let result: (checked: Int, bad: [BadObject])
                 do {
-                    store = try ChunkStore(root: directory)
-                    result = try store.verifyAll()
+                    result = try ChunkStore(root: directory).verifyAll()
                 } catch {
                     throw CommandFailure(error)
                 }
-                if output.json {
-                    let bad: [JSONValue] = result.bad.map { .object(["path": .string($0.path), "problem": .string($0.problem)]) }
-                    print(try CanonicalJSON.string(["checked": .int(Int64(result.checked)), "bad": .array(bad)]))
-                } else if result.bad.isEmpty {
-                    print("\(counted(result.checked, "object")) checked in \(directory): all match their keys")
-                } else {
-                    print("\(counted(result.checked, "object")) checked in \(directory): \(result.bad.count) bad")
-                    for object in result.bad { print("  \(object.path): \(object.problem)") }
+                let bad = result.bad.map { ["path": .string($0.path), "problem": .string($0.problem)] as JSONValue }
+                try output.show(["checked": .int(Int64(result.checked)), "bad": .array(bad)]) {
+                    if result.bad.isEmpty {
+                        print("\(counted(result.checked, "object")) checked in \(directory): all match their keys")
+                    } else {
+                        print("\(counted(result.checked, "object")) checked in \(directory): \(result.bad.count) bad")
+                        for object in result.bad { print("  \(object.path): \(object.problem)") }
+                    }
                 }
                 if !result.bad.isEmpty { throw ExitCode(1) }
             }
@@ -92,8 +89,7 @@ extension Benctl {
                 commandName: "gc",
                 abstract: "Remove objects that no kept manifest references. Refuses to run if a kept key is missing.")
 
-            @Argument(help: "The store directory.")
-            var directory: String
+            @OptionGroup var store: StoreDirectoryArgument
 
             @Option(name: .long, parsing: .upToNextOption, help: "Keys of manifests (or other objects) to keep.")
             var keep: [String] = []
@@ -109,13 +105,9 @@ extension Benctl {
                     roots.append(key)
                 }
                 let report: CollectionReport
-                do { report = try ChunkStore(root: directory).collectGarbage(keeping: roots) } catch { throw CommandFailure(error) }
-                if output.json {
-                    print(try CanonicalJSON.string([
-                        "kept": .int(Int64(report.kept)), "removed": .array(report.removed.map { .string($0.hex) }),
-                        "bytes_freed": .int(report.bytesFreed),
-                    ]))
-                } else {
+                do { report = try ChunkStore(root: store.directory).collectGarbage(keeping: roots) } catch { throw CommandFailure(error) }
+                let removed = report.removed.map { JSONValue.string($0.hex) }
+                try output.show(["kept": .int(Int64(report.kept)), "removed": .array(removed), "bytes_freed": .int(report.bytesFreed)]) {
                     print("kept \(counted(report.kept, "object")), removed \(report.removed.count) (\(counted(report.bytesFreed, "byte")))")
                 }
             }

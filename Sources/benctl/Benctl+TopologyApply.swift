@@ -17,9 +17,7 @@ extension Benctl.TopologyCommand {
             _ = try TopologyFiles.load(file)
             let yaml = try TextFile.readBytes(file)
             let answer = try await ledger.withClient { try await $0.call("topology.apply", args: ["file": .string(file)], body: yaml) }
-            if output.json {
-                print(try CanonicalJSON.string(answer))
-            } else {
+            try output.show(answer) {
                 print("applied \(file): \(counted(answer["nodes"]?.intValue ?? 0, "node")), topology key \(answer["key"]?.stringValue ?? "?")")
             }
         }

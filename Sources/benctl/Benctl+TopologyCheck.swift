@@ -8,18 +8,15 @@ extension Benctl.TopologyCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a topology file: print a summary by role and location, or every problem (exit 1).")
 
-        @Argument(help: "The topology file.")
-        var file: String
-
+        @OptionGroup var topologyFile: TopologyFileArgument
         @OptionGroup var output: OutputOptions
 
+        var file: String { topologyFile.file }
+
         func run() throws {
-            let text = try TextFile.read(file)
-            let reading = Topology.read(yaml: text, file: file)
+            let reading = Topology.read(yaml: try TextFile.read(file), file: file)
             guard let topology = reading.topology else {
-                if output.json {
-                    print(try CanonicalJSON.string(["valid": false, "errors": .array(reading.errors.map(Self.json))]))
-                } else {
+                try output.show(["valid": false, "errors": .array(reading.errors.map(Self.json))]) {
                     for error in reading.errors { FileHandleOutput.standardError("\(error)\n") }
                     let n = reading.errors.count
                     FileHandleOutput.standardError("\(file): \(n) problem\(n == 1 ? "" : "s")\n")
@@ -27,11 +24,7 @@ extension Benctl.TopologyCommand {
                 throw ExitCode(1)
             }
             let key = TopologyFiles.key(of: topology)
-            if output.json {
-                print(try CanonicalJSON.string(summaryJSON(topology, key: key)))
-            } else {
-                print(summary(topology, key: key), terminator: "")
-            }
+            try output.show(summaryJSON(topology, key: key)) { print(summary(topology, key: key), terminator: "") }
         }
 
         static func json(_ e: TopologyError) -> JSONValue {

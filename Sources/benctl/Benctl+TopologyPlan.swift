@@ -11,8 +11,7 @@ extension Benctl.TopologyCommand {
             commandName: "plan",
             abstract: "Print the plan for a deployment (tree, DOT or JSON) and its cost against a star and a plain tree.")
 
-        @Argument(help: "The topology file.")
-        var file: String
+        @OptionGroup var topologyFile: TopologyFileArgument
 
         @Option(help: "Bundle size for the cost report (64MiB, 1GiB, bytes).")
         var size: String = "64MiB"
@@ -68,7 +67,7 @@ extension Benctl.TopologyCommand {
         }
 
         func run() throws {
-            let topology = try TopologyFiles.load(file)
+            let topology = try TopologyFiles.load(topologyFile.file)
             let topologyKey = TopologyFiles.key(of: topology)
             let bundleSize = ByteSize.parse(size)!
             // Every name is checked against the file: an unknown one is named with the nearest known one.

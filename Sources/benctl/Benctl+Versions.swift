@@ -11,21 +11,19 @@ extension Benctl {
 
         func run() async throws {
             let answer = try await ledger.withClient { try await $0.call("versions") }
-            if output.json {
-                print(try CanonicalJSON.string(answer))
-                return
-            }
-            let rows = answer["versions"]?.arrayValue ?? []
-            guard !rows.isEmpty else {
-                print("no versions yet; `benctl stage DIR` stages one")
-                return
-            }
-            print(pad("VERSION", 8) + pad("STATUS", 12) + pad("SIZE", 11) + pad("MANIFEST", 18) + "LABEL")
-            for row in rows {
-                let size = ByteCount(row["size"]?.intValue ?? 0).description
-                print(
-                    pad("v\(row["version"]?.intValue ?? 0)", 8) + pad(row["status"]?.stringValue ?? "", 12) + pad(size, 11)
-                        + pad(String((row["manifest"]?.stringValue ?? "").prefix(16)), 18) + (row["label"]?.stringValue ?? ""))
+            try output.show(answer) {
+                let rows = answer["versions"]?.arrayValue ?? []
+                guard !rows.isEmpty else {
+                    print("no versions yet; `benctl stage DIR` stages one")
+                    return
+                }
+                print(pad("VERSION", 8) + pad("STATUS", 12) + pad("SIZE", 11) + pad("MANIFEST", 18) + "LABEL")
+                for row in rows {
+                    let size = ByteCount(row["size"]?.intValue ?? 0).description
+                    print(
+                        pad("v\(row["version"]?.intValue ?? 0)", 8) + pad(row["status"]?.stringValue ?? "", 12) + pad(size, 11)
+                            + pad(String((row["manifest"]?.stringValue ?? "").prefix(16)), 18) + (row["label"]?.stringValue ?? ""))
+                }
             }
         }
     }

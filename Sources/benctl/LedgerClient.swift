@@ -113,7 +113,7 @@ struct LedgerClient {
             let request = OperatorRequest(
                 fleet: fleet, verb: verb, at: Clock.now(), nonce: Hex.encode(SecureRandom.bytes(16)),
                 body: BLAKE2b.key(of: payload), args: args)
-            headers.set(String(decoding: key.envelope(request, context: .operatorRequest).canonicalBytes, as: UTF8.self), for: OperatorAPI.requestHeader)
+            headers.set(key.envelope(request, context: .operatorRequest).canonicalString, for: OperatorAPI.requestHeader)
         } else {
             payload = try CanonicalJSON.encode(args)
         }

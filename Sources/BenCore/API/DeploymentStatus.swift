@@ -1,8 +1,11 @@
 /// What `benctl status` shows about one version (the `status` verb's answer): where it stands, how many signed
 /// acks the ledger verified, and every node without one, grouped by location and reason first (DESIGN §7).
 public struct DeploymentStatus: CanonicalDocument {
+    /// The name errors give the document.
     public static let documentName = "deployment status"
+    /// Larger input is refused unread (64 MiB: every missing node of a large fleet fits).
     public static let maxBytes = 64 << 20
+    /// The members a status may have; any other is refused.
     public static let fields: Set<String> = [
         "fleet", "version", "status", "manifest", "label", "attempt", "required", "active", "refused", "issued_at",
         "deadline", "changed_at", "missing", "groups", "suspects", "bundle_size", "ledger_egress", "messages_at_ledger",
@@ -14,11 +17,14 @@ public struct DeploymentStatus: CanonicalDocument {
     public struct NodeAnswer: Sendable, Hashable {
         /// `active`, `refused`, or `none` (no verified ack).
         public var status: String
+        /// The node asked about.
         public var node: NodeID
         /// When the node signed its answer.
         public var at: Timestamp?
+        /// Why the node refused, or why it has no verified ack; empty when active.
         public var reason: String
 
+        /// One node's answer as the ledger reports it.
         public init(node: NodeID, status: String, at: Timestamp?, reason: String) {
             self.node = node
             self.status = status
@@ -27,12 +33,16 @@ public struct DeploymentStatus: CanonicalDocument {
         }
     }
 
+    /// A required node without a verified ack, where it is, and why.
     public struct MissingNode: Sendable, Hashable {
+        /// The node.
         public var node: NodeID
         /// region/zone/rack, from the topology.
         public var location: String
+        /// Why it has no verified ack, as best the ledger knows.
         public var reason: MissingReason
 
+        /// A missing node at `location`, and why.
         public init(node: NodeID, location: String, reason: MissingReason) {
             self.node = node
             self.location = location
@@ -42,10 +52,14 @@ public struct DeploymentStatus: CanonicalDocument {
 
     /// Missing nodes that share a location and a reason code.
     public struct Group: Sendable, Hashable {
+        /// The location the nodes share (region/zone/rack).
         public var location: String
+        /// The reason code they share.
         public var code: MissingReason.Code
+        /// How many nodes.
         public var count: Int
 
+        /// `count` missing nodes at `location` for `code`.
         public init(location: String, code: MissingReason.Code, count: Int) {
             self.location = location
             self.code = code
@@ -53,44 +67,66 @@ public struct DeploymentStatus: CanonicalDocument {
         }
     }
 
+    /// A relay the ledger suspects of serving bad bytes or dropping acks, with what it saw.
     public struct Suspect: Sendable, Hashable {
+        /// The suspected relay.
         public var node: NodeID
+        /// What points at it, in words.
         public var detail: String
 
+        /// A suspect and why.
         public init(node: NodeID, detail: String) {
             self.node = node
             self.detail = detail
         }
     }
 
+    /// The fleet.
     public var fleet: FleetName
+    /// The version this status is about.
     public var version: Version
     /// staged, deploying, active, incomplete or superseded.
     public var status: String
+    /// The version's manifest.
     public var manifest: Key
+    /// The label given at staging (often the intent folder's name); may be empty.
     public var label: String
+    /// Which rollout of the version this is: 1, then one more for each `--retry`.
     public var attempt: Int
+    /// Nodes that must ack for the version to be active (targets not down or in maintenance).
     public var required: Int
     /// Nodes whose signed `active` ack the ledger verified.
     public var active: Int
+    /// Nodes whose signed refusal the ledger verified.
     public var refused: Int
+    /// When the announcement was signed; nil for a version only staged.
     public var issuedAt: Timestamp?
+    /// When the ledger decides; nil for a version only staged.
     public var deadline: Timestamp?
+    /// When `status` last changed.
     public var changedAt: Timestamp
+    /// Every required node without a verified ack.
     public var missing: [MissingNode]
+    /// `missing` grouped by location and reason code, largest group first (see `group(_:)`).
     public var groups: [Group]
+    /// Relays the ledger suspects; empty when none.
     public var suspects: [Suspect]
+    /// The bytes of the bundle's artifacts.
     public var bundleSize: Int64
     /// Bytes the ledger sent into the trees and to pullers for this version.
     public var ledgerEgress: Int64
     /// Messages about this version that reached the ledger (aggregates on its links and over NATS).
     public var messagesAtLedger: Int
+    /// Stripe trees in the plan (0 before one is made).
     public var stripes: Int
+    /// The plan's deepest tree, in hops from the ledger.
     public var depth: Int
+    /// The plan's nominal fan-out.
     public var fanOut: Int
     /// Answers of the nodes the request named (empty otherwise).
     public var answers: [NodeAnswer] = []
 
+    /// A status as the ledger reports it; `answers` starts empty.
     public init(
         fleet: FleetName, version: Version, status: String, manifest: Key, label: String, attempt: Int, required: Int, active: Int,
         refused: Int, issuedAt: Timestamp?, deadline: Timestamp?, changedAt: Timestamp, missing: [MissingNode], groups: [Group],
@@ -130,6 +166,8 @@ public struct DeploymentStatus: CanonicalDocument {
         return groups.sorted { ($0.count, $1.location, $1.code.rawValue) > ($1.count, $0.location, $0.code.rawValue) }
     }
 
+    /// Reads a status strictly; an unknown reason code in `groups` reads as `.other`, so a newer ledger's codes do
+    /// not break an older benctl.
     public init(reading r: FieldReader) throws(DocumentError) {
         fleet = try r.fleet("fleet")
         version = try r.version("version")
@@ -179,22 +217,28 @@ public struct DeploymentStatus: CanonicalDocument {
         return changedAt - deadline
     }
 
+    /// The status as the `status` verb answers; optional members appear only when set.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "fleet": .string(fleet.rawValue), "version": .int(Int64(version.rawValue)), "status": .string(status),
             "manifest": .string(manifest.hex), "label": .string(label), "attempt": .int(Int64(attempt)),
             "required": .int(Int64(required)), "active": .int(Int64(active)), "refused": .int(Int64(refused)),
             "changed_at": .string(changedAt.rfc3339),
-            "missing": .array(missing.map { ["node": .string($0.node.rawValue), "location": .string($0.location), "reason": .string($0.reason.text)] }),
-            "groups": .array(groups.map { ["location": .string($0.location), "code": .string($0.code.rawValue), "count": .int(Int64($0.count))] }),
+            "missing": .array(
+                missing.map { ["node": .string($0.node.rawValue), "location": .string($0.location), "reason": .string($0.reason.text)] }),
+            "groups": .array(
+                groups.map { ["location": .string($0.location), "code": .string($0.code.rawValue), "count": .int(Int64($0.count))] }),
             "suspects": .array(suspects.map { ["node": .string($0.node.rawValue), "detail": .string($0.detail)] }),
-            "bundle_size": .int(bundleSize), "ledger_egress": .int(ledgerEgress), "messages_at_ledger": .int(Int64(messagesAtLedger)),
+            "bundle_size": .int(bundleSize), "ledger_egress": .int(ledgerEgress),
+            "messages_at_ledger": .int(Int64(messagesAtLedger)),
             "stripes": .int(Int64(stripes)), "depth": .int(Int64(depth)), "fan_out": .int(Int64(fanOut)),
         ]
         if !answers.isEmpty {
             object["answers"] = .array(
                 answers.map { a in
-                    var o: [String: JSONValue] = ["node": .string(a.node.rawValue), "status": .string(a.status), "reason": .string(a.reason)]
+                    var o: [String: JSONValue] = [
+                        "node": .string(a.node.rawValue), "status": .string(a.status), "reason": .string(a.reason),
+                    ]
                     if let at = a.at { o["at"] = .string(at.rfc3339) }
                     return .object(o)
                 })

@@ -5,12 +5,18 @@
 /// The ledger refuses a request not signed by a trusted operator key, for another fleet or verb, more than
 /// five minutes from its clock, or whose nonce it has already seen (a replay).
 public struct OperatorRequest: CanonicalDocument {
+    /// The name errors give the document.
     public static let documentName = "operator request"
+    /// Larger input is refused unread (64 KiB).
     public static let maxBytes = 64 << 10
+    /// The members a request may have; any other is refused.
     public static let fields: Set<String> = ["fleet", "verb", "at", "nonce", "body", "args"]
 
+    /// The fleet the request is for; another fleet's ledger refuses it.
     public var fleet: FleetName
+    /// The API verb (`deploy`); it must match the subject the request arrived on.
     public var verb: String
+    /// When the operator signed it; more than `OperatorAPI.clockSkew` from the ledger's clock is refused.
     public var at: Timestamp
     /// 32 hex digits, fresh per request.
     public var nonce: String
@@ -19,6 +25,7 @@ public struct OperatorRequest: CanonicalDocument {
     /// The verb's arguments (an object).
     public var args: JSONValue
 
+    /// A request as benctl signs it.
     public init(fleet: FleetName, verb: String, at: Timestamp, nonce: String, body: Key, args: JSONValue) {
         self.fleet = fleet
         self.verb = verb
@@ -28,6 +35,7 @@ public struct OperatorRequest: CanonicalDocument {
         self.args = args
     }
 
+    /// Reads a request strictly: a nonce of exactly 32 hex digits and `args` an object.
     public init(reading r: FieldReader) throws(DocumentError) {
         fleet = try r.fleet("fleet")
         verb = try r.string("verb")
@@ -41,6 +49,7 @@ public struct OperatorRequest: CanonicalDocument {
         guard case .object = args else { throw r.error("args", .wrongType, "expected an object") }
     }
 
+    /// The request's canonical form, the bytes the operator signs.
     public var json: JSONValue {
         [
             "fleet": .string(fleet.rawValue), "verb": .string(verb), "at": .string(at.rfc3339), "nonce": .string(nonce),

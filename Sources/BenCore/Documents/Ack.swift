@@ -1,25 +1,40 @@
 /// A node's signed statement "I activated version V (manifest M)" or "I refused V because R" (DESIGN §5).
 public struct Ack: CanonicalDocument {
+    /// The name errors give the document.
     public static let documentName = "ack"
+    /// Larger input is refused unread (4 KiB).
     public static let maxBytes = 4 << 10
+    /// The members an ack may have; any other is refused.
     public static let fields: Set<String> = ["fleet", "version", "node", "manifest", "status", "reason", "at"]
 
+    /// What the node did with the version; the raw value is the word on the wire.
     public enum Status: String, Sendable, Hashable, CaseIterable {
+        /// The node verified, compiled and swapped in the version and serves it now.
         case active
+        /// The node will not run the version; `reason` says why, and it keeps serving what it ran.
         case refused
     }
 
+    /// The node's fleet.
     public var fleet: FleetName
+    /// The version this ack answers.
     public var version: Version
+    /// The node that signed it; the ledger checks the signature against this node's key in the topology.
     public var node: NodeID
+    /// The manifest the node activated or refused, so an ack for other content never counts.
     public var manifest: Key
+    /// Activated or refused.
     public var status: Status
     /// Empty when active; why, in words an operator can act on, when refused.
     public var reason: String
+    /// When the node decided, by its clock.
     public var at: Timestamp
 
+    /// The longest reason an ack carries, in bytes of UTF-8.
     public static let maxReasonBytes = 1024
 
+    /// An ack as a node signs it; a longer reason is cut to `maxReasonBytes` (and dropped whole if the cut would
+    /// split a character).
     public init(fleet: FleetName, version: Version, node: NodeID, manifest: Key, status: Status, reason: String, at: Timestamp) {
         self.fleet = fleet
         self.version = version
@@ -30,6 +45,8 @@ public struct Ack: CanonicalDocument {
         self.at = at
     }
 
+    /// Reads an ack strictly: a known status, a reason within `maxReasonBytes`, and a reason whenever the status is
+    /// refused.
     public init(reading r: FieldReader) throws(DocumentError) {
         fleet = try r.fleet("fleet")
         version = try r.version("version")
@@ -50,6 +67,7 @@ public struct Ack: CanonicalDocument {
         at = try r.timestamp("at")
     }
 
+    /// The ack's canonical form, the bytes its node signs.
     public var json: JSONValue {
         .object([
             "fleet": .string(fleet.rawValue),

@@ -4,20 +4,29 @@
 /// than the one it runs, and that `epoch` is not older than the highest epoch it has accepted (fencing: a
 /// ledger that lost its lease can sign nothing a node still takes; DESIGN §9).
 public struct Announcement: CanonicalDocument {
+    /// The name errors give the document.
     public static let documentName = "announcement"
+    /// Larger input is refused unread (8 KiB).
     public static let maxBytes = 8 << 10
+    /// The members an announcement may have; any other is refused.
     public static let fields: Set<String> = [
         "fleet", "version", "manifest", "manifest_size", "plan", "topology", "issued_at", "deadline", "expires",
         "ledger", "epoch",
     ]
 
+    /// The fleet the version is for; a node of another fleet ignores it.
     public var fleet: FleetName
+    /// The version being rolled out.
     public var version: Version
+    /// The key of the version's manifest: every chunk a node takes is checked through it.
     public var manifest: Key
     /// Byte length of the manifest's canonical form, so a node can refuse an oversize manifest before reading it.
     public var manifestSize: Int64
+    /// The key of the plan (`Plan`) the rollout follows.
     public var plan: Key
+    /// The key of the topology the plan was made from (its canonical bytes).
     public var topology: Key
+    /// When the ledger signed it.
     public var issuedAt: Timestamp
     /// When the ledger decides: every required ack by then, or the version is incomplete.
     public var deadline: Timestamp
@@ -30,6 +39,7 @@ public struct Announcement: CanonicalDocument {
     /// outside any lease (tests, the simulator).
     public var epoch: UInt64
 
+    /// An announcement as the ledger signs it; `epoch` is 0 outside a lease.
     public init(
         fleet: FleetName, version: Version, manifest: Key, manifestSize: Int64, plan: Key, topology: Key,
         issuedAt: Timestamp, deadline: Timestamp, expires: Timestamp, ledger: String, epoch: UInt64 = 0
@@ -47,6 +57,8 @@ public struct Announcement: CanonicalDocument {
         self.epoch = epoch
     }
 
+    /// Reads an announcement strictly: a `ledger` that is host:port, a manifest size within `Manifest.maxBytes`,
+    /// and issued_at ≤ deadline ≤ expires.
     public init(reading r: FieldReader) throws(DocumentError) {
         fleet = try r.fleet("fleet")
         version = try r.version("version")
@@ -67,6 +79,7 @@ public struct Announcement: CanonicalDocument {
         }
     }
 
+    /// The announcement's canonical form, the bytes the ledger signs.
     public var json: JSONValue {
         .object([
             "fleet": .string(fleet.rawValue),

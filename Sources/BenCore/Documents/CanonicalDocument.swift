@@ -1,18 +1,39 @@
-/// A document whose bytes are signed or hashed: it has one canonical JSON form (RFC 8785) and a strict reader.
-public protocol CanonicalDocument: Sendable, Hashable {
-    /// The document's name in error messages ("ack", "manifest").
+/// A value with one canonical JSON form (RFC 8785), whose bytes are signed or hashed. It is built from validated
+/// values, so encoding it cannot fail.
+public protocol CanonicalJSONConvertible {
+    /// The value's name in messages ("ack", "manifest", "topology").
     static var documentName: String { get }
+    /// The value as JSON; its canonical bytes are what gets signed or hashed.
+    var json: JSONValue { get }
+}
+
+extension CanonicalJSONConvertible {
+    /// The canonical bytes: equal values always give equal bytes.
+    public var canonicalBytes: [UInt8] {
+        do {
+            return try CanonicalJSON.encode(json)
+        } catch {
+            preconditionFailure("\(Self.documentName) holds a value JSON cannot carry: \(error)")
+        }
+    }
+
+    /// The canonical bytes as text (they are UTF-8).
+    public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
+}
+
+/// A document whose bytes are signed or hashed: it has one canonical JSON form (RFC 8785) and a strict reader.
+public protocol CanonicalDocument: CanonicalJSONConvertible, Sendable, Hashable {
     /// Input longer than this is refused before it is parsed.
     static var maxBytes: Int { get }
     /// Reads the document from an object, refusing unknown fields and naming the first bad one.
     init(reading reader: FieldReader) throws(DocumentError)
-    /// The document as a JSON value; its canonical bytes are what gets signed or hashed.
-    var json: JSONValue { get }
     /// The member names `init(reading:)` accepts.
     static var fields: Set<String> { get }
 }
 
 extension CanonicalDocument {
+    /// Reads the document from a JSON value with `init(reading:)`, refusing members not in `fields`; errors name
+    /// the document and the field under `path`.
     public init(json: JSONValue, path: String = "") throws(DocumentError) {
         try self.init(reading: FieldReader(json, document: Self.documentName, path: path, allowed: Self.fields))
     }
@@ -23,17 +44,6 @@ extension CanonicalDocument {
     {
         try Self(json: try parseDocumentJSON(bytes, document: documentName, maxBytes: maxBytes))
     }
-
-    /// The canonical bytes. Documents are built from validated values, so this cannot fail.
-    public var canonicalBytes: [UInt8] {
-        do {
-            return try CanonicalJSON.encode(json)
-        } catch {
-            preconditionFailure("\(Self.documentName) holds a value JSON cannot carry: \(error)")
-        }
-    }
-
-    public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
 }
 
 /// Parses untrusted bytes into JSON for a named document, turning size and syntax problems into

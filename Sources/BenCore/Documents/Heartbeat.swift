@@ -1,19 +1,27 @@
 /// A node's periodic "I run version V" on `ben.<fleet>.heartbeat` (DESIGN §5): every 30 s with jitter and on
 /// every change. The ledger uses them to show drift; they prove nothing (acks do) and are not signed.
 public struct Heartbeat: CanonicalDocument {
+    /// The name errors give the document.
     public static let documentName = "heartbeat"
+    /// Larger input is refused unread (4 KiB).
     public static let maxBytes = 4 << 10
+    /// The members a heartbeat may have; any other is refused.
     public static let fields: Set<String> = ["fleet", "node", "active", "manifest", "working", "at"]
 
+    /// The node's fleet.
     public var fleet: FleetName
+    /// The node that sent it (unverified: heartbeats are not signed).
     public var node: NodeID
     /// The version the node serves (0 before its first activation).
     public var active: Version
+    /// The manifest of the active version; nil before the first activation.
     public var manifest: Key?
     /// What it is working on, if anything: "v8 receiving 12/64", for the status page.
     public var working: String
+    /// When the node sent it, by the node's clock (the ledger compares it with its own to show skew).
     public var at: Timestamp
 
+    /// A heartbeat as a node sends it.
     public init(fleet: FleetName, node: NodeID, active: Version, manifest: Key?, working: String, at: Timestamp) {
         self.fleet = fleet
         self.node = node
@@ -23,6 +31,7 @@ public struct Heartbeat: CanonicalDocument {
         self.at = at
     }
 
+    /// Reads a heartbeat strictly; `manifest` may be absent.
     public init(reading r: FieldReader) throws(DocumentError) {
         fleet = try r.fleet("fleet")
         node = try r.node("node")
@@ -32,6 +41,7 @@ public struct Heartbeat: CanonicalDocument {
         at = try r.timestamp("at")
     }
 
+    /// The heartbeat as it travels; `manifest` appears only when there is one.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "fleet": .string(fleet.rawValue), "node": .string(node.rawValue), "active": .int(Int64(active.rawValue)),

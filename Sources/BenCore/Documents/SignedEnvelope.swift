@@ -1,9 +1,13 @@
 /// What a signature is over: the context names the purpose so that a signature made for one purpose can
 /// never be replayed as another (an ack signature is never a valid announcement signature).
 public enum SignatureContext: String, Sendable, Hashable, CaseIterable {
+    /// The ledger's announcement of a version.
     case announce = "ben/announce/v1"
+    /// A node's ack.
     case ack = "ben/ack/v1"
+    /// The ledger's word on one node's place in a plan: its `Assignment`.
     case plan = "ben/plan/v1"
+    /// A certificate: a key vouching for another.
     case cert = "ben/cert/v1"
     /// An operator's request to the ledger API that changes state.
     case operatorRequest = "ben/operator/v1"
@@ -27,9 +31,14 @@ public enum SignatureContext: String, Sendable, Hashable, CaseIterable {
 /// One signature in an envelope: the signer's key id (first 16 hex digits of BLAKE2b-256 of the raw public key)
 /// and the 64-byte Ed25519 signature.
 public struct Signature: Sendable, Hashable {
+    /// Which key signed: the first 16 lowercase hex digits of the BLAKE2b-256 of its raw public key. Envelopes read
+    /// from the wire always carry a well-formed one.
     public var keyID: String
+    /// The Ed25519 signature over the context and the canonical bytes of `signed`; 64 bytes in any envelope read
+    /// from the wire.
     public var bytes: [UInt8]
 
+    /// A signature as a signer made it; nothing is checked here (a verifier checks it against a key).
     public init(keyID: String, bytes: [UInt8]) {
         self.keyID = keyID
         self.bytes = bytes
@@ -42,10 +51,13 @@ public struct Signature: Sendable, Hashable {
 ///
 /// `signed` is kept as the JSON value that arrived, so the bytes a verifier checks are the canonical form of
 /// exactly what the signer sent, whatever this version of Ben understands of it.
-public struct SignedEnvelope: Sendable, Hashable {
+public struct SignedEnvelope: CanonicalJSONConvertible, Sendable, Hashable {
+    /// The signed document exactly as it arrived (an object), whatever of it this version of Ben understands.
     public var signed: JSONValue
+    /// One or more signatures over `signed`; an envelope read from the wire has 1 to `maxSignatures`.
     public var signatures: [Signature]
 
+    /// An envelope of a document and its signatures, as a signer assembles it.
     public init(signed: JSONValue, signatures: [Signature]) {
         self.signed = signed
         self.signatures = signatures
@@ -65,6 +77,7 @@ public struct SignedEnvelope: Sendable, Hashable {
         try D(json: signed, path: "signed")
     }
 
+    /// `{"signed": …, "signatures": [{"keyid": …, "sig": base64}]}`: the form that travels.
     public var json: JSONValue {
         .object([
             "signed": signed,
@@ -73,14 +86,15 @@ public struct SignedEnvelope: Sendable, Hashable {
         ])
     }
 
-    public var canonicalBytes: [UInt8] {
-        do { return try CanonicalJSON.encode(json) } catch {
-            preconditionFailure("an envelope holds a value JSON cannot carry: \(error)")
-        }
-    }
+    /// The name in error messages when no more specific one is given.
+    public static let documentName = "envelope"
 
+    /// The most signatures an envelope may carry; more are refused before any is checked.
     public static let maxSignatures = 16
 
+    /// Reads an envelope strictly: only `signed` (an object) and `signatures` (1 to `maxSignatures`, each a
+    /// well-formed key id and a 64-byte base64 signature). Errors name `document` and the field under `path`.
+    /// Signatures are not verified here.
     public init(json: JSONValue, document: String = "envelope", path: String = "") throws(DocumentError) {
         let reader = try FieldReader(json, document: document, path: path, allowed: ["signed", "signatures"])
         let signed = try reader.value("signed")
@@ -101,9 +115,26 @@ public struct SignedEnvelope: Sendable, Hashable {
         self.init(signed: signed, signatures: signatures)
     }
 
+    /// Parses and reads an envelope from bytes, refusing input over `maxBytes` unread; errors name `document`.
     public static func decode(_ bytes: some Collection<UInt8>, document: String, maxBytes: Int) throws(DocumentError)
         -> SignedEnvelope
     {
         try SignedEnvelope(json: try parseDocumentJSON(bytes, document: document, maxBytes: maxBytes), document: document)
+    }
+}
+
+extension FieldReader {
+    /// The member `name` as a signed envelope, read strictly but not verified (the caller checks it against the
+    /// signer's key); errors name this reader's document and the field.
+    public func envelope(_ name: String) throws(DocumentError) -> SignedEnvelope {
+        try SignedEnvelope(json: try value(name), document: document, path: fieldPath(name))
+    }
+
+    /// The array member `name` of signed envelopes, at most `maxCount`, each read as `envelope(_:)` reads one.
+    public func envelopes(_ name: String, maxCount: Int) throws(DocumentError) -> [SignedEnvelope] {
+        let document = self.document
+        return try elements(name, maxCount: maxCount) { (value, path) throws(DocumentError) in
+            try SignedEnvelope(json: value, document: document, path: path)
+        }
     }
 }

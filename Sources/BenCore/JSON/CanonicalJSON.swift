@@ -141,9 +141,12 @@ public enum CanonicalJSON {
 
 /// A value that JSON cannot carry canonically.
 public enum CanonicalJSONError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A NaN or an infinity.
     case nonFiniteNumber
+    /// An integer beyond ±2^53 (`JSONValue.maxSafeInteger`).
     case unsafeInteger(Int64)
 
+    /// The reason and what to send instead, in one line.
     public var description: String {
         switch self {
         case .nonFiniteNumber:

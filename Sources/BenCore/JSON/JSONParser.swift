@@ -4,22 +4,31 @@
 /// the byte limit is refused before a single byte is read, nesting is bounded, duplicate member names and
 /// unpaired surrogates are errors, and every error carries the line and column.
 public struct JSONParser {
+    /// How much input a parse accepts; each document type sets its own byte limit.
     public struct Limits: Sendable, Hashable {
         /// Input longer than this is refused before parsing.
         public var maxBytes: Int
         /// Arrays and objects nested deeper than this are refused.
         public var maxDepth: Int
 
+        /// Limits of `maxBytes` bytes and `maxDepth` levels (1 MiB and 64 unless given).
         public init(maxBytes: Int = 1 << 20, maxDepth: Int = 64) {
             self.maxBytes = maxBytes
             self.maxDepth = maxDepth
         }
     }
 
+    /// Parses the UTF-8 of `text`, exactly as `parse(_:limits:)` parses bytes.
     public static func parse(_ text: String, limits: Limits = Limits()) throws(JSONParseError) -> JSONValue {
         try parse(Array(text.utf8), limits: limits)
     }
 
+    /// Parses one JSON value that fills `bytes` (whitespace around it allowed). Integers without fraction or
+    /// exponent within ±2^53 become `.int`, every other number `.double`; an object with a repeated member name,
+    /// invalid UTF-8, an unpaired surrogate or anything after the value is refused.
+    ///
+    /// - Throws: `JSONParseError` with the line and column of the first problem (`.tooLarge` before reading
+    /// anything).
     public static func parse(_ bytes: some Collection<UInt8>, limits: Limits = Limits()) throws(JSONParseError)
         -> JSONValue
     {
@@ -47,24 +56,38 @@ public struct JSONParser {
 
 /// Why a JSON text was refused, and where.
 public struct JSONParseError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What was wrong; `description` words each for people.
     public enum Problem: Sendable, Hashable {
+        /// The input is `size` bytes, over `limit`; nothing was read.
         case tooLarge(size: Int, limit: Int)
+        /// Arrays and objects nest deeper than `limit`.
         case tooDeep(limit: Int)
+        /// The input ends inside a value.
         case unexpectedEnd
+        /// A character that cannot stand here (U+FFFD stands for any non-ASCII byte).
         case unexpectedCharacter(Character)
+        /// Something other than whitespace follows the value.
         case trailingCharacters
+        /// An object has this member name twice.
         case duplicateName(String)
+        /// A malformed number, or one beyond a double's range.
         case invalidNumber
+        /// A malformed backslash escape in a string.
         case invalidEscape
+        /// Invalid UTF-8 or an unpaired surrogate in a string.
         case invalidUnicode
+        /// A raw control character inside a string.
         case controlCharacterInString
     }
 
     /// 1-based line and column of the offending byte; 0 when the whole input was refused.
     public var line: Int
+    /// 1-based, counted in characters (UTF-8 sequences), not bytes; 0 with `line`.
     public var column: Int
+    /// What was wrong there.
     public var problem: Problem
 
+    /// One line: `line L, column C: problem` (no place for `.tooLarge`).
     public var description: String {
         let place = line > 0 ? "line \(line), column \(column): " : ""
         switch problem {
@@ -96,11 +119,6 @@ private struct Scanner {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
     var index = 0
-
-    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
-        self.bytes = bytes
-        self.maxDepth = maxDepth
-    }
 
     func error(_ problem: JSONParseError.Problem, at position: Int? = nil) -> JSONParseError {
         let end = min(position ?? index, bytes.count)
@@ -138,9 +156,15 @@ private struct Scanner {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expectLiteral("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expectLiteral("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expectLiteral("null"); return .null
+        case UInt8(ascii: "t"):
+            try expectLiteral("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expectLiteral("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expectLiteral("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw unexpected()
         }
@@ -156,60 +180,59 @@ private struct Scanner {
         }
     }
 
-    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+    /// Reads an object's or array's members: the opening bracket is at `index`; `member` reads each one (from
+    /// its first byte), and commas separate them up to the `close` bracket, which is consumed.
+    mutating func parseMembers(
+        depth: Int, close: UInt8, _ member: (inout Scanner) throws(JSONParseError) -> Void
+    ) throws(JSONParseError) {
         guard depth <= maxDepth else { throw error(.tooDeep(limit: maxDepth)) }
         index += 1
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "}") {
+        if index < bytes.count && bytes[index] == close {
             index += 1
-            return .object(members)
+            return
         }
         while true {
             skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd) }
-            guard bytes[index] == UInt8(ascii: "\"") else { throw unexpected() }
-            let nameStart = index
-            let name = try parseString()
-            skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd) }
-            guard bytes[index] == UInt8(ascii: ":") else { throw unexpected() }
-            index += 1
-            skipWhitespace()
-            let value = try parseValue(depth: depth)
-            guard members.updateValue(value, forKey: name) == nil else {
-                throw error(.duplicateName(name), at: nameStart)
-            }
+            try member(&self)
             skipWhitespace()
             guard index < bytes.count else { throw error(.unexpectedEnd) }
             switch bytes[index] {
             case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "}"): index += 1; return .object(members)
+            case close:
+                index += 1
+                return
             default: throw unexpected()
             }
         }
     }
 
-    mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
-        guard depth <= maxDepth else { throw error(.tooDeep(limit: maxDepth)) }
-        index += 1
-        var elements: [JSONValue] = []
-        skipWhitespace()
-        if index < bytes.count && bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(elements)
-        }
-        while true {
-            skipWhitespace()
-            elements.append(try parseValue(depth: depth))
-            skipWhitespace()
-            guard index < bytes.count else { throw error(.unexpectedEnd) }
-            switch bytes[index] {
-            case UInt8(ascii: ","): index += 1
-            case UInt8(ascii: "]"): index += 1; return .array(elements)
-            default: throw unexpected()
+    mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
+        var members: [String: JSONValue] = [:]
+        try parseMembers(depth: depth, close: UInt8(ascii: "}")) { s throws(JSONParseError) in
+            guard s.index < s.bytes.count else { throw s.error(.unexpectedEnd) }
+            guard s.bytes[s.index] == UInt8(ascii: "\"") else { throw s.unexpected() }
+            let nameStart = s.index
+            let name = try s.parseString()
+            s.skipWhitespace()
+            guard s.index < s.bytes.count else { throw s.error(.unexpectedEnd) }
+            guard s.bytes[s.index] == UInt8(ascii: ":") else { throw s.unexpected() }
+            s.index += 1
+            s.skipWhitespace()
+            let value = try s.parseValue(depth: depth)
+            guard members.updateValue(value, forKey: name) == nil else {
+                throw s.error(.duplicateName(name), at: nameStart)
             }
         }
+        return .object(members)
+    }
+
+    mutating func parseArray(depth: Int) throws(JSONParseError) -> JSONValue {
+        var elements: [JSONValue] = []
+        try parseMembers(depth: depth, close: UInt8(ascii: "]")) { s throws(JSONParseError) in
+            elements.append(try s.parseValue(depth: depth))
+        }
+        return .array(elements)
     }
 
     mutating func parseString() throws(JSONParseError) -> String {

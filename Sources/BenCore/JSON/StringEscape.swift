@@ -1,5 +1,6 @@
 /// The backslash escapes of quoted strings, decoded one way for every reader that has them: JSON (RFC 8259), CEL
-/// string and bytes literals, and the text format of protocol buffers (cel-spec's test files).
+/// string and bytes literals, and the text format of protocol buffers (cel-spec's test files); and written one
+/// way for every writer (`quoted(_:escaping:)`).
 ///
 /// The three agree on what each escape means and differ only in which they allow and how many digits a numeric
 /// escape takes, so each reader keeps its own rules and error messages and asks here what an escape stands for.
@@ -8,7 +9,7 @@ public enum StringEscape {
     public enum Dialect: Sendable {
         /// `\" \\ \/ \b \f \n \r \t`.
         case json
-        /// C's: `\a \b \f \n \r \t \v`, and `\\ \' \" \?` (CEL adds `` \` ``).
+        /// C's: `\a \b \f \n \r \t \v`, and `\\ \' \" \?`; with `backquote`, also an escaped backquote (CEL's).
         case c(backquote: Bool)
     }
 
@@ -67,5 +68,24 @@ public enum StringEscape {
     /// Appends the UTF-8 bytes of `scalar`.
     public static func appendUTF8(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
         out.append(contentsOf: String(Character(scalar)).utf8)
+    }
+
+    /// `s` in double quotes, the other way: `"`, `\`, newline, carriage return and tab become `\"`, `\\`, `\n`, `\r`
+    /// and `\t`, as every dialect writes them; any other scalar for which `escape` gives text (a control character
+    /// as `\u0001` in JSON, `\x01` in CEL) becomes that text; the rest stand as they are.
+    public static func quoted(_ s: String, escaping escape: (Unicode.Scalar) -> String?) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if let escaped = escape(scalar) { out += escaped } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out + "\""
     }
 }

@@ -5,17 +5,24 @@
 /// id to its key. A node accepts a parent only if its own assignment names that parent, directly or through the
 /// assignments of the nodes between them (an adopter, `Subtree.via`).
 public struct Assignment: CanonicalDocument {
+    /// The `format` every assignment carries; any other is refused.
     public static let format = "ben/assignment/v1"
+    /// The name errors give the document.
     public static let documentName = "assignment"
+    /// Larger input is refused unread (16 KiB).
     public static let maxBytes = 16 << 10
+    /// The members an assignment may have; any other is refused.
     public static let fields: Set<String> = ["format", "fleet", "version", "epoch", "plan", "node", "key", "parents", "backups"]
 
+    /// The fleet.
     public var fleet: FleetName
+    /// The version the plan carries.
     public var version: Version
     /// The epoch of the ledger that made the plan.
     public var epoch: UInt64
     /// Key of the whole plan.
     public var plan: Key
+    /// The node this assignment is for.
     public var node: NodeID
     /// The node's Ed25519 public key (32 bytes).
     public var key: [UInt8]
@@ -24,6 +31,7 @@ public struct Assignment: CanonicalDocument {
     /// Nodes that may serve it chunks when its parents fail, best first.
     public var backups: [NodeID]
 
+    /// An assignment as `Plan.assignment(of:key:planKey:epoch:)` makes it, for the ledger to sign.
     public init(
         fleet: FleetName, version: Version, epoch: UInt64, plan: Key, node: NodeID, key: [UInt8], parents: [NodeID], backups: [NodeID]
     ) {
@@ -40,6 +48,8 @@ public struct Assignment: CanonicalDocument {
     /// Whether `peer` may feed this node: one of its parents or backups.
     public func names(_ peer: NodeID) -> Bool { parents.contains(peer) || backups.contains(peer) }
 
+    /// Reads an assignment strictly: the known format, a 32-byte key as 64 hex digits, 1 to 1024 parents (one per
+    /// stripe) and at most 64 backups.
     public init(reading r: FieldReader) throws(DocumentError) {
         let format = try r.string("format")
         guard format == Self.format else { throw r.error("format", .invalidValue, "expected \(Self.format), found \(format)") }
@@ -69,6 +79,7 @@ public struct Assignment: CanonicalDocument {
         return id
     }
 
+    /// The assignment's canonical form, the bytes the ledger signs (`ben/plan/v1`).
     public var json: JSONValue {
         .object([
             "format": .string(Self.format),

@@ -4,15 +4,21 @@
 /// Trees are parent arrays over one shared node list, which keeps a 100 000-node plan small and makes
 /// "covers every node exactly once" true by construction; `validate()` checks there are no cycles.
 public struct Plan: CanonicalDocument {
+    /// The `format` every plan carries; a plan of any other format is refused.
     public static let format = "ben/plan/v1"
+    /// The name errors give the document.
     public static let documentName = "plan"
+    /// Larger input is refused unread (256 MiB: room for 100 000 nodes and many stripes).
     public static let maxBytes = 256 << 20
+    /// The members a plan may have; any other is refused.
     public static let fields: Set<String> = ["format", "fleet", "version", "topology", "nodes", "stripes", "backups", "stripe_rate"]
 
     /// The parent index that means "the ledger".
     public static let ledger: Int32 = -1
 
+    /// The fleet.
     public var fleet: FleetName
+    /// The version the plan carries.
     public var version: Version
     /// Key of the topology the plan was computed from.
     public var topology: Key
@@ -26,6 +32,7 @@ public struct Plan: CanonicalDocument {
     /// children judge a link's progress against it: a stream this slow is moving, not stalled.
     public var stripeRate: Int64
 
+    /// A plan as the planner makes it; check it with `validate()` before trusting a hand-built one.
     public init(
         fleet: FleetName, version: Version, topology: Key, nodes: [PlanNode], stripes: [[Int32]], backups: [[Int32]],
         stripeRate: Int64 = 0
@@ -39,14 +46,15 @@ public struct Plan: CanonicalDocument {
         self.backups = backups
     }
 
+    /// k, the number of stripe trees.
     public var stripeCount: Int { stripes.count }
 
     /// The same nodes with every one fed straight from the ledger (one stripe, no relays): the star the trees
     /// are measured against (`deploy --star`).
     public func asStar() -> Plan {
         Plan(
-            fleet: fleet, version: version, topology: topology, nodes: nodes, stripes: [[Int32](repeating: Self.ledger, count: nodes.count)],
-            backups: backups)
+            fleet: fleet, version: version, topology: topology, nodes: nodes,
+            stripes: [[Int32](repeating: Self.ledger, count: nodes.count)], backups: backups)
     }
 
     /// The stripe tree that carries chunk number `chunk` (counted across the whole bundle).
@@ -90,14 +98,22 @@ public struct Plan: CanonicalDocument {
         return map
     }
 
+    /// Why a plan is not a forest of stripe trees over its nodes.
     public enum Problem: Sendable, Hashable, CustomStringConvertible {
+        /// The plan has no stripe tree.
         case noStripes
+        /// Stripe tree `stripe` does not have one parent per node.
         case wrongLength(stripe: Int)
+        /// In stripe tree `stripe`, `node`'s parent is not a node of the plan, the ledger, or is the node itself.
         case parentOutOfRange(stripe: Int, node: NodeID)
+        /// Stripe tree `stripe` has a cycle, so some nodes never reach the ledger.
         case cycle(stripe: Int)
+        /// The node appears twice.
         case duplicateNode(NodeID)
+        /// There is not one backup list per node.
         case backupsLength
 
+        /// The problem in words, for the error that refuses the plan.
         public var description: String {
             switch self {
             case .noStripes: "a plan needs at least one stripe tree"
@@ -126,6 +142,8 @@ public struct Plan: CanonicalDocument {
         return nil
     }
 
+    /// Reads a plan strictly: the known format, at most 1024 stripe trees, every index in range, and a structure
+    /// that passes `validate()`.
     public init(reading r: FieldReader) throws(DocumentError) {
         guard try r.string("format") == Self.format else {
             throw r.error("format", .invalidValue, "expected \"\(Self.format)\"")
@@ -149,6 +167,7 @@ public struct Plan: CanonicalDocument {
         }
     }
 
+    /// The plan's canonical form; its key is what an announcement names. `stripe_rate` appears only when known.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "format": .string(Self.format),
@@ -166,24 +185,29 @@ public struct Plan: CanonicalDocument {
 
 /// A node as a plan names it: its id and where its peer link listens.
 public struct PlanNode: Sendable, Hashable {
+    /// The node's id.
     public var id: NodeID
+    /// Where its peer link listens.
     public var address: HostPort
     /// The node's signed assignment, in subtrees (never in the plan itself, whose key the announcement names):
     /// it tells the node who may feed it, and tells whoever connects to it which key to expect.
     public var assignment: SignedEnvelope?
 
+    /// A plan node; `assignment` only in subtrees.
     public init(id: NodeID, address: HostPort, assignment: SignedEnvelope? = nil) {
         self.id = id
         self.address = address
         self.assignment = assignment
     }
 
+    /// `{"id": …, "addr": "host:port"}`, with `assignment` when there is one.
     public var json: JSONValue {
         var object: [String: JSONValue] = ["id": .string(id.rawValue), "addr": .string(address.description)]
         if let assignment { object["assignment"] = assignment.json }
         return .object(object)
     }
 
+    /// Reads a plan node strictly; errors name `document` and the field under `path`.
     public init(json: JSONValue, document: String, path: String) throws(DocumentError) {
         let r = try FieldReader(json, document: document, path: path, allowed: ["id", "addr", "assignment"])
         id = try r.node("id")
@@ -191,7 +215,7 @@ public struct PlanNode: Sendable, Hashable {
             throw r.error("addr", .invalidValue, "expected host:port")
         }
         self.address = address
-        assignment = r.has("assignment") ? try SignedEnvelope(json: try r.value("assignment"), document: document, path: r.fieldPath("assignment")) : nil
+        assignment = r.has("assignment") ? try r.envelope("assignment") : nil
     }
 }
 

@@ -5,16 +5,22 @@
 /// child is unreachable (DESIGN §3 step 9). It is not signed: a relay that lies about it can only fail to
 /// deliver, which the ledger sees; every chunk and ack is still checked against signatures.
 public struct Subtree: CanonicalDocument {
+    /// The name errors give the document.
     public static let documentName = "subtree"
+    /// Larger input is refused unread (64 MiB).
     public static let maxBytes = 64 << 20
+    /// The members a subtree may have; any other is refused.
     public static let fields: Set<String> = [
         "fleet", "version", "plan", "stripe", "stripes", "depth", "nodes", "parents", "backups", "stripe_rate", "via",
     ]
 
+    /// The fleet.
     public var fleet: FleetName
+    /// The version the plan carries.
     public var version: Version
     /// Key of the whole plan this was cut from.
     public var plan: Key
+    /// Which stripe tree this is part of (0 ..< `stripeCount`).
     public var stripe: Int
     /// How many stripe trees the plan has (chunk i travels in stripe i mod `stripeCount`).
     public var stripeCount: Int
@@ -33,6 +39,7 @@ public struct Subtree: CanonicalDocument {
     /// next as its parent, and the last names the sender.
     public var via: [SignedEnvelope]
 
+    /// A subtree as a parent cuts it from its own (or the ledger from the plan).
     public init(
         fleet: FleetName, version: Version, plan: Key, stripe: Int, stripeCount: Int, depth: Int, nodes: [PlanNode],
         parents: [Int32], backups: [[PlanNode]], stripeRate: Int64 = 0, via: [SignedEnvelope] = []
@@ -50,6 +57,7 @@ public struct Subtree: CanonicalDocument {
         self.backups = backups
     }
 
+    /// The node this subtree is for (`nodes[0]`).
     public var root: PlanNode { nodes[0] }
 
     /// Indexes of the children of `nodes[i]`.
@@ -111,6 +119,8 @@ public struct Subtree: CanonicalDocument {
         return height
     }
 
+    /// Reads a subtree strictly: a stripe within 1 to 1024 trees, at least the root, parents in breadth-first order
+    /// (so it is a tree) and one backup list per node.
     public init(reading r: FieldReader) throws(DocumentError) {
         fleet = try r.fleet("fleet")
         version = try r.version("version")
@@ -143,12 +153,10 @@ public struct Subtree: CanonicalDocument {
         guard backups.count == nodes.count else {
             throw r.error("backups", .invalidValue, "expected one list of backups per node")
         }
-        via = r.has("via")
-            ? try r.elements("via", maxCount: 64) { (value, path) throws(DocumentError) in
-                try SignedEnvelope(json: value, document: Self.documentName, path: path)
-            } : []
+        via = r.has("via") ? try r.envelopes("via", maxCount: 64) : []
     }
 
+    /// The subtree as a PLAN frame carries it; `stripe_rate` appears only when known.
     public var json: JSONValue {
         var object: [String: JSONValue] = [
             "fleet": .string(fleet.rawValue),
@@ -170,6 +178,9 @@ public struct Subtree: CanonicalDocument {
 extension Plan {
     /// The subtree of stripe tree `s` rooted at node index `i`, as the node's parent sends it.
     /// - Parameters:
+    ///   - i: The index in `nodes` of the node the subtree is for; it becomes the subtree's root.
+    ///   - s: The stripe tree to cut from.
+    ///   - planKey: The key of this plan's canonical bytes, which the subtree names so a child can match it.
     ///   - children: `children(stripe: s)`, computed once by the caller when cutting many subtrees.
     ///   - depth: node i's depth in stripe s.
     ///   - assignments: each node's signed assignment, by node index (empty: none travel).
@@ -189,7 +200,9 @@ extension Plan {
         }
         return Subtree(
             fleet: fleet, version: version, plan: planKey, stripe: s, stripeCount: stripes.count, depth: depth,
-            nodes: order.map { n in assignments.isEmpty ? nodes[n] : PlanNode(id: nodes[n].id, address: nodes[n].address, assignment: assignments[n]) },
+            nodes: order.map { n in
+                assignments.isEmpty ? nodes[n] : PlanNode(id: nodes[n].id, address: nodes[n].address, assignment: assignments[n])
+            },
             parents: parents,
             backups: order.map { n in backups[n].map { nodes[Int($0)] } }, stripeRate: stripeRate)
     }

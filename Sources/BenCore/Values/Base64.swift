@@ -11,6 +11,7 @@ public enum Base64 {
         return table
     }()
 
+    /// The canonical padded base64 of `bytes`: the only spelling `decode(_:)` accepts back.
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
         let input = Array(bytes)
         var out: [UInt8] = []

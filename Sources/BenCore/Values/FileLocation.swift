@@ -15,6 +15,7 @@ public struct FileLocation: Sendable, Hashable {
     /// Dotted path of the field, such as `rules[2].when`; empty for the document as a whole.
     public var field: String
 
+    /// A location; leave out what is not known (empty or 0), and it is left out of `place` and `describe(_:fix:)`.
     public init(file: String = "", line: Int = 0, column: Int = 0, field: String = "") {
         self.file = file
         self.line = line
@@ -65,26 +66,18 @@ public struct FileLocation: Sendable, Hashable {
     public static func join(_ path: String, _ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
 }
 
-/// A value placed in a file, such as a module's error: the parts of its `location` read and written directly.
+/// A value placed in a file, such as a module's error: the parts of its `location` (`file`, `line`, `column`,
+/// `field`) read and written directly, as `error.line`.
+@dynamicMemberLookup
 public protocol FileLocated {
+    /// Where the value is.
     var location: FileLocation { get set }
 }
 
 extension FileLocated {
-    public var file: String {
-        get { location.file }
-        set { location.file = newValue }
-    }
-    public var line: Int {
-        get { location.line }
-        set { location.line = newValue }
-    }
-    public var column: Int {
-        get { location.column }
-        set { location.column = newValue }
-    }
-    public var field: String {
-        get { location.field }
-        set { location.field = newValue }
+    /// A part of `location`, read or written through the value: `error.file`, `error.line = 3`.
+    public subscript<Part>(dynamicMember part: WritableKeyPath<FileLocation, Part>) -> Part {
+        get { location[keyPath: part] }
+        set { location[keyPath: part] = newValue }
     }
 }

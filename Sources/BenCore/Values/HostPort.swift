@@ -1,15 +1,21 @@
 /// A network address as written in topologies and announcements: `host:port`, where host is an IPv4 address,
 /// a DNS name, or an IPv6 address in brackets (`[::1]:7401`).
 public struct HostPort: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The host without brackets: an IPv4 address, a DNS name, or an IPv6 address (which alone contains `:`).
     public let host: String
+    /// 1 to 65535.
     public let port: Int
 
+    /// The address of a DNS name or IPv4 address and a port; nil when the host is not one or the port is outside 1
+    /// to 65535.
     public init?(host: String, port: Int) {
         guard (1...65535).contains(port), Self.isHost(host) else { return nil }
         self.host = host
         self.port = port
     }
 
+    /// Parses `host:port` or `[ipv6]:port`; nil for anything else, including a port with leading zeros or a sign,
+    /// so that one address has one spelling.
     public init?(_ text: some StringProtocol) {
         let s = String(text)
         let hostPart: Substring
@@ -49,7 +55,9 @@ public struct HostPort: Sendable, Hashable, Comparable, CustomStringConvertible 
         }
     }
 
+    /// The address as `init?(_:)` reads it back (`10.0.0.1:7401`, `[::1]:7401`).
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
+    /// Orders by host text, then port, so address lists sort the same everywhere.
     public static func < (a: Self, b: Self) -> Bool { (a.host, a.port) < (b.host, b.port) }
 }

@@ -3,16 +3,13 @@
 /// A key never changes meaning, so two equal keys always name the same bytes. It is stored as four words so
 /// that sets of chunk keys hash and compare without touching strings.
 public struct Key: Sendable, Hashable, Comparable {
+    /// The digest as four big-endian words, first to last (see `Words256`).
     public let w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64
 
     /// The digest's 32 bytes, big-endian within each word so that hex text and byte order agree.
     public init(digest bytes: some Collection<UInt8>) {
         precondition(bytes.count == 32, "a key is exactly 32 bytes")
-        var words = [UInt64](repeating: 0, count: 4)
-        for (i, byte) in bytes.enumerated() {
-            words[i / 8] = words[i / 8] << 8 | UInt64(byte)
-        }
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+        (w0, w1, w2, w3) = Words256.pack(bytes)
     }
 
     /// Parses 64 lowercase hex digits; anything else (upper case, wrong length, other characters) is nil, so
@@ -30,7 +27,41 @@ public struct Key: Sendable, Hashable, Comparable {
         self.init(digest: bytes)
     }
 
-    public var bytes: [UInt8] {
+    /// The 32 bytes of the digest.
+    public var bytes: [UInt8] { Words256.unpack(w0, w1, w2, w3) }
+
+    /// The 64 lowercase hex digits: the one spelling `init?(hex:)` reads back.
+    public var hex: String { Hex.encode(bytes) }
+
+    /// The first 16 hex digits, for logs and tables where the whole key would be noise.
+    public var short: String { String(hex.prefix(16)) }
+
+    /// Orders as the hex text does, so sorted key lists are the same everywhere.
+    public static func < (a: Key, b: Key) -> Bool {
+        (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3)
+    }
+}
+
+extension Key: CustomStringConvertible {
+    /// The hex text (`hex`).
+    public var description: String { hex }
+}
+
+/// 32 bytes as four big-endian 64-bit words: how a key, or any other 32-byte value such as a node's public key,
+/// is stored so that it hashes and compares without touching strings or arrays. The first byte is the top byte
+/// of the first word, so word order, byte order and hex order agree.
+public enum Words256 {
+    /// The four words of exactly 32 bytes (the caller checks the count).
+    public static func pack(_ bytes: some Collection<UInt8>) -> (UInt64, UInt64, UInt64, UInt64) {
+        var words = [UInt64](repeating: 0, count: 4)
+        for (i, byte) in bytes.enumerated() {
+            words[i / 8] = words[i / 8] << 8 | UInt64(byte)
+        }
+        return (words[0], words[1], words[2], words[3])
+    }
+
+    /// The 32 bytes that `pack` made these words from.
+    public static func unpack(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(32)
         for word in [w0, w1, w2, w3] {
@@ -38,23 +69,11 @@ public struct Key: Sendable, Hashable, Comparable {
         }
         return out
     }
-
-    public var hex: String { Hex.encode(bytes) }
-
-    /// The first 16 hex digits, for logs and tables where the whole key would be noise.
-    public var short: String { String(hex.prefix(16)) }
-
-    public static func < (a: Key, b: Key) -> Bool {
-        (a.w0, a.w1, a.w2, a.w3) < (b.w0, b.w1, b.w2, b.w3)
-    }
-}
-
-extension Key: CustomStringConvertible {
-    public var description: String { hex }
 }
 
 /// Lowercase hexadecimal, the spelling of keys, key ids and public keys.
 public enum Hex {
+    /// Two lowercase hex digits per byte, in order.
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []

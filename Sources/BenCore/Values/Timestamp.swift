@@ -3,24 +3,30 @@
 /// Pure cores never read a clock; the shells pass `Timestamp`s in. On the wire a timestamp is RFC 3339 text
 /// in UTC with millisecond precision (`2026-11-27T02:31:13.000Z`), which people and every JSON tool can read.
 public struct Timestamp: Sendable, Hashable, Comparable {
+    /// Milliseconds since 1970-01-01T00:00:00Z; negative before it.
     public var millisecondsSinceEpoch: Int64
 
+    /// The instant `millisecondsSinceEpoch` milliseconds after the epoch.
     public init(millisecondsSinceEpoch: Int64) {
         self.millisecondsSinceEpoch = millisecondsSinceEpoch
     }
 
+    /// Earlier instants are smaller.
     public static func < (a: Timestamp, b: Timestamp) -> Bool {
         a.millisecondsSinceEpoch < b.millisecondsSinceEpoch
     }
 
+    /// The instant `d` after `t`; `d` counts in whole milliseconds, truncated toward zero.
     public static func + (t: Timestamp, d: Duration) -> Timestamp {
         Timestamp(millisecondsSinceEpoch: t.millisecondsSinceEpoch + d.milliseconds)
     }
 
+    /// The instant `d` before `t`; `d` counts in whole milliseconds, truncated toward zero.
     public static func - (t: Timestamp, d: Duration) -> Timestamp {
         Timestamp(millisecondsSinceEpoch: t.millisecondsSinceEpoch - d.milliseconds)
     }
 
+    /// How long after `b` `a` is, in whole milliseconds; negative when `a` is earlier.
     public static func - (a: Timestamp, b: Timestamp) -> Duration {
         .milliseconds(a.millisecondsSinceEpoch - b.millisecondsSinceEpoch)
     }
@@ -28,22 +34,10 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// RFC 3339 text, always UTC, always with three fractional digits.
     public var rfc3339: String {
         let ms = millisecondsSinceEpoch
-        var days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
+        let days = ms >= 0 ? ms / 86_400_000 : (ms - 86_399_999) / 86_400_000
         let msOfDay = ms - days * 86_400_000
-        // Civil-from-days (Howard Hinnant's algorithm), exact for the proleptic Gregorian calendar.
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let doe = days - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
+        let (year, month, day) = CivilCalendar.date(days: days)
+        let pad = CivilCalendar.padded
         let hour = msOfDay / 3_600_000
         let minute = msOfDay / 60_000 % 60
         let second = msOfDay / 1000 % 60
@@ -99,20 +93,14 @@ public struct Timestamp: Sendable, Hashable, Comparable {
             return nil
         }
         guard i == c.count else { return nil }
-        // Days-from-civil, the inverse of the algorithm in `rfc3339`.
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = month > 2 ? month - 3 : month + 9
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        let days = CivilCalendar.days(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60
         self.init(millisecondsSinceEpoch: seconds * 1000 + milli)
     }
 }
 
 extension Timestamp: CustomStringConvertible {
+    /// The RFC 3339 text (`rfc3339`).
     public var description: String { rfc3339 }
 
     /// The time of day, UTC, to the second ("12:03:07"), for summaries where the date is plain.

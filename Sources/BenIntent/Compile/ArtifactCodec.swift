@@ -33,23 +33,14 @@ public enum ArtifactCodec {
         ]
     }
 
-    static func encode(_ a: PolicyAction) -> JSONValue {
-        switch a {
-        case .allow: ["type": "allow"]
-        case .deny: ["type": "deny"]
-        case .route(let target): ["type": "route", "target": .string(target)]
-        case .tag(let tag): ["type": "tag", "tag": .string(tag)]
-        }
-    }
-
     static func encode(_ r: SchemaReference) -> JSONValue { ["schema": .string(r.name), "version": .int(Int64(r.version))] }
 
     /// `when` texts must already be in normal form.
     public static func encode(_ p: PolicyPackDeclaration) -> JSONValue {
         [
             "format": .string(policyPackFormat), "name": .string(p.name), "roles": .array(p.roles.map { .string($0.rawValue) }),
-            "input": encode(p.input), "on_error": .string(p.onError.rawValue), "default": encode(p.defaultAction),
-            "rules": .array(p.rules.map { ["name": .string($0.name), "when": .string($0.when), "action": encode($0.action)] }),
+            "input": encode(p.input), "on_error": .string(p.onError.rawValue), "default": p.defaultAction.json,
+            "rules": .array(p.rules.map { ["name": .string($0.name), "when": .string($0.when), "action": $0.action.json] }),
         ]
     }
 
@@ -94,33 +85,13 @@ public enum ArtifactCodec {
         return v
     }
 
-    static func fieldType(_ text: String, nested: [FieldDeclaration]?) -> FieldType? {
-        func inner(_ s: Substring) -> FieldType? {
-            switch s {
-            case "string": return .string
-            case "int": return .int
-            case "uint": return .uint
-            case "double": return .double
-            case "bool": return .bool
-            case "bytes": return .bytes
-            case "timestamp": return .timestamp
-            case "object": return nested.map { .object($0) }
-            default:
-                if s.hasPrefix("list<") && s.hasSuffix(">") { return inner(s.dropFirst(5).dropLast()).map { .list($0) } }
-                if s.hasPrefix("map<string, ") && s.hasSuffix(">") { return inner(s.dropFirst(12).dropLast()).map { .map($0) } }
-                return nil
-            }
-        }
-        return inner(Substring(text))
-    }
-
     static func decodeField(_ value: JSONValue, path: String, artifact: String) throws(DocumentError) -> FieldDeclaration {
         let r = try FieldReader(value, document: artifact, path: path, allowed: ["name", "type", "required", "default", "fields"])
         let name = try r.string("name")
         let nested: [FieldDeclaration]? =
             r.has("fields") ? try r.elements("fields") { (v, p) throws(DocumentError) in try decodeField(v, path: p, artifact: artifact) } : nil
         let typeText = try r.string("type")
-        guard let type = fieldType(typeText, nested: nested) else { throw r.error("type", .invalidValue, "unknown type \(typeText)") }
+        guard let type = FieldType(spelling: Substring(typeText), mapKey: "string, ", object: nested.map { .object($0) }) else { throw r.error("type", .invalidValue, "unknown type \(typeText)") }
         return FieldDeclaration(
             name: name, type: type, required: try r.bool("required"), defaultValue: r.members["default"],
             location: location(artifact, r.fieldPath("name")))
@@ -142,41 +113,37 @@ public enum ArtifactCodec {
         }
     }
 
-    static func reader(_ bytes: [UInt8], artifact: String, format: String, allowed: Set<String>) throws(IntentError) -> FieldReader {
+    /// Reads one artifact of `format`: every problem, from the bytes up, is an `IntentError` naming the artifact
+    /// and the field.
+    static func decode<T>(
+        _ bytes: [UInt8], artifact: String, format: String, allowed: Set<String>, _ body: (FieldReader) throws(DocumentError) -> T
+    ) throws(IntentError) -> T {
         do throws(DocumentError) {
             let json = try parseDocumentJSON(bytes, document: artifact, maxBytes: 64 << 20)
             let r = try FieldReader(json, document: artifact, allowed: allowed)
             guard try r.string("format") == format else { throw r.error("format", .invalidValue, "expected \(format)") }
-            return r
+            return try body(r)
         } catch {
             throw Self.error(artifact, error)
         }
     }
 
     public static func decodeSchema(_ bytes: [UInt8], artifact: String) throws(IntentError) -> SchemaDeclaration {
-        let r = try reader(bytes, artifact: artifact, format: schemaFormat, allowed: ["format", "name", "version", "compatibility", "unknown_fields", "fields"])
-        do throws(DocumentError) {
-            return SchemaDeclaration(
+        try decode(bytes, artifact: artifact, format: schemaFormat, allowed: ["format", "name", "version", "compatibility", "unknown_fields", "fields"]) {
+            r throws(DocumentError) in
+            SchemaDeclaration(
                 name: try r.string("name"), version: Int(try r.int("version", in: 1...1_000_000)),
                 compatibility: try enumeration(r, "compatibility", CompatibilityMode.self),
                 unknownFields: try enumeration(r, "unknown_fields", UnknownFields.self),
                 fields: try r.elements("fields") { (v, p) throws(DocumentError) in try decodeField(v, path: p, artifact: artifact) },
                 location: location(artifact, ""), versionLocation: location(artifact, "version"))
-        } catch {
-            throw Self.error(artifact, error)
         }
     }
 
     public static func decodePolicyPack(_ bytes: [UInt8], artifact: String) throws(IntentError) -> PolicyPackDeclaration {
-        let r = try reader(bytes, artifact: artifact, format: policyPackFormat, allowed: ["format", "name", "roles", "input", "on_error", "default", "rules"])
-        do throws(DocumentError) {
-            let rules = try r.elements("rules") { (v, p) throws(DocumentError) -> RuleDeclaration in
-                let rule = try FieldReader(v, document: artifact, path: p, allowed: ["name", "when", "action"])
-                return RuleDeclaration(
-                    name: try rule.string("name"), when: try rule.string("when"), whenLocation: location(artifact, rule.fieldPath("when")),
-                    action: try decodeAction(try rule.value("action"), path: rule.fieldPath("action"), document: artifact),
-                    location: location(artifact, p))
-            }
+        try decode(bytes, artifact: artifact, format: policyPackFormat, allowed: ["format", "name", "roles", "input", "on_error", "default", "rules"]) {
+            r throws(DocumentError) in
+            let rules = try r.elements("rules") { (v, p) throws(DocumentError) in try decodeRule(v, path: p, artifact: artifact) }
             return PolicyPackDeclaration(
                 name: try r.string("name"),
                 roles: try r.strings("roles", expected: "a role") { Role(rawValue: $0) },
@@ -184,50 +151,54 @@ public enum ArtifactCodec {
                 onError: try enumeration(r, "on_error", ErrorPolicy.self), rules: rules,
                 defaultAction: try decodeAction(try r.value("default"), path: "default", document: artifact),
                 location: location(artifact, ""), nameLocation: location(artifact, "name"))
-        } catch {
-            throw Self.error(artifact, error)
         }
+    }
+
+    static func decodeRule(_ value: JSONValue, path: String, artifact: String) throws(DocumentError) -> RuleDeclaration {
+        let r = try FieldReader(value, document: artifact, path: path, allowed: ["name", "when", "action"])
+        return RuleDeclaration(
+            name: try r.string("name"), when: try r.string("when"), whenLocation: location(artifact, r.fieldPath("when")),
+            action: try decodeAction(try r.value("action"), path: r.fieldPath("action"), document: artifact),
+            location: location(artifact, path))
     }
 
     public static func decodeRuleSet(_ bytes: [UInt8], artifact: String) throws(IntentError) -> RuleSetDeclaration {
-        let r = try reader(bytes, artifact: artifact, format: ruleSetFormat, allowed: ["format", "name", "event", "rules"])
-        do throws(DocumentError) {
-            let rules = try r.elements("rules") { (v, p) throws(DocumentError) -> DetectionRuleDeclaration in
-                let rule = try FieldReader(v, document: artifact, path: p, allowed: ["name", "when", "severity", "message"])
-                return DetectionRuleDeclaration(
-                    name: try rule.string("name"), when: try rule.string("when"), whenLocation: location(artifact, rule.fieldPath("when")),
-                    severity: try enumeration(rule, "severity", Severity.self), message: try rule.string("message"),
-                    location: location(artifact, p))
-            }
+        try decode(bytes, artifact: artifact, format: ruleSetFormat, allowed: ["format", "name", "event", "rules"]) { r throws(DocumentError) in
+            let rules = try r.elements("rules") { (v, p) throws(DocumentError) in try decodeDetectionRule(v, path: p, artifact: artifact) }
             return RuleSetDeclaration(
                 name: try r.string("name"), event: try decodeReference(r, "event"), eventLocation: location(artifact, "event"),
                 rules: rules, location: location(artifact, ""), nameLocation: location(artifact, "name"))
-        } catch {
-            throw Self.error(artifact, error)
         }
     }
 
+    static func decodeDetectionRule(_ value: JSONValue, path: String, artifact: String) throws(DocumentError) -> DetectionRuleDeclaration {
+        let r = try FieldReader(value, document: artifact, path: path, allowed: ["name", "when", "severity", "message"])
+        return DetectionRuleDeclaration(
+            name: try r.string("name"), when: try r.string("when"), whenLocation: location(artifact, r.fieldPath("when")),
+            severity: try enumeration(r, "severity", Severity.self), message: try r.string("message"), location: location(artifact, path))
+    }
+
     public static func decodeContract(_ bytes: [UInt8], artifact: String) throws(IntentError) -> ContractDeclaration {
-        let r = try reader(bytes, artifact: artifact, format: contractFormat, allowed: ["format", "name", "schema", "from", "to", "compatibility", "steps"])
-        do throws(DocumentError) {
-            let steps = try r.elements("steps") { (v, p) throws(DocumentError) -> LocatedStep in
-                let s = try FieldReader(v, document: artifact, path: p, allowed: ["op", "from", "to", "field", "value", "expr"])
-                let step: MigrationStep
-                switch try s.string("op") {
-                case "rename": step = .rename(from: try s.string("from"), to: try s.string("to"))
-                case "default": step = .setDefault(field: try s.string("field"), value: try s.value("value"))
-                case "drop": step = .drop(field: try s.string("field"))
-                case "compute": step = .compute(field: try s.string("field"), expression: try s.string("expr"))
-                default: throw s.error("op", .invalidValue, "unknown step")
-                }
-                return LocatedStep(step: step, location: location(artifact, p), expressionLocation: location(artifact, s.fieldPath("expr")))
-            }
+        try decode(bytes, artifact: artifact, format: contractFormat, allowed: ["format", "name", "schema", "from", "to", "compatibility", "steps"]) {
+            r throws(DocumentError) in
+            let steps = try r.elements("steps") { (v, p) throws(DocumentError) in try decodeStep(v, path: p, artifact: artifact) }
             return ContractDeclaration(
                 name: try r.string("name"), schema: try r.string("schema"), from: Int(try r.int("from", in: 1...1_000_000)),
                 to: Int(try r.int("to", in: 1...1_000_000)), compatibility: try enumeration(r, "compatibility", CompatibilityMode.self),
                 steps: steps, location: location(artifact, ""), nameLocation: location(artifact, "name"))
-        } catch {
-            throw Self.error(artifact, error)
         }
+    }
+
+    static func decodeStep(_ value: JSONValue, path: String, artifact: String) throws(DocumentError) -> LocatedStep {
+        let r = try FieldReader(value, document: artifact, path: path, allowed: ["op", "from", "to", "field", "value", "expr"])
+        let step: MigrationStep
+        switch try r.string("op") {
+        case "rename": step = .rename(from: try r.string("from"), to: try r.string("to"))
+        case "default": step = .setDefault(field: try r.string("field"), value: try r.value("value"))
+        case "drop": step = .drop(field: try r.string("field"))
+        case "compute": step = .compute(field: try r.string("field"), expression: try r.string("expr"))
+        default: throw r.error("op", .invalidValue, "unknown step")
+        }
+        return LocatedStep(step: step, location: location(artifact, path), expressionLocation: location(artifact, r.fieldPath("expr")))
     }
 }

@@ -245,7 +245,7 @@ struct CELCompiler {
             for (t, x) in [(lt, l), (rt, r)] where t != .bool && t != .dyn {
                 diagnose(x.offset, "'\(op.rawValue)' needs bool operands; this one is \(t)")
             }
-            return (.bool, op == .and ? Self.and(left, right) : Self.or(left, right))
+            return (.bool, Self.logical(op, left, right))
         case .equal, .notEqual:
             if checked && !(lt.isAssignable(to: rt) || (lt == .null || rt == .null) && (lt == .dyn || rt == .dyn)) {
                 diagnose(offset, "'\(op.rawValue)' compares \(lt) with \(rt); compare values of the same type"
@@ -370,15 +370,20 @@ struct CELCompiler {
         }
     }
 
-    static func and(_ left: @escaping CELEval, _ right: @escaping CELEval) -> CELEval {
+    /// `&&` (`decisive` false) and `||` (`decisive` true) with CEL's commutative error handling: whichever side
+    /// is `decisive` decides the result even when the other side is an error or not a bool; otherwise the first
+    /// error (or overload error) wins, and two non-decisive bools give `!decisive`.
+    static func logical(_ op: CELBinaryOperator, _ left: @escaping CELEval, _ right: @escaping CELEval) -> CELEval {
+        let decisive = op == .or
+        let function = "_\(op.rawValue)_"
         return { f throws(E) in
             var pending: E? = nil
             do throws(E) {
                 let l = try left(&f)
                 if case .bool(let b) = l {
-                    if !b { return .bool(false) }
+                    if b == decisive { return .bool(decisive) }
                 } else {
-                    pending = E.overload("_&&_", l)
+                    pending = E.overload(function, l)
                 }
             } catch {
                 pending = error
@@ -389,36 +394,10 @@ struct CELCompiler {
             } catch {
                 throw pending ?? error
             }
-            guard case .bool(let b) = r else { throw pending ?? E.overload("_&&_", r) }
-            if !b { return .bool(false) }
+            guard case .bool(let b) = r else { throw pending ?? E.overload(function, r) }
+            if b == decisive { return .bool(decisive) }
             if let pending { throw pending }
-            return .bool(true)
-        }
-    }
-
-    static func or(_ left: @escaping CELEval, _ right: @escaping CELEval) -> CELEval {
-        return { f throws(E) in
-            var pending: E? = nil
-            do throws(E) {
-                let l = try left(&f)
-                if case .bool(let b) = l {
-                    if b { return .bool(true) }
-                } else {
-                    pending = E.overload("_||_", l)
-                }
-            } catch {
-                pending = error
-            }
-            let r: CELValue
-            do throws(E) {
-                r = try right(&f)
-            } catch {
-                throw pending ?? error
-            }
-            guard case .bool(let b) = r else { throw pending ?? E.overload("_||_", r) }
-            if b { return .bool(true) }
-            if let pending { throw pending }
-            return .bool(false)
+            return .bool(!decisive)
         }
     }
 

@@ -2,20 +2,27 @@
 enum CELConversions {
     typealias E = EvaluationError
 
+    /// `parse(s)`, or the invalid-argument error "cannot <verb> "s" <target>".
+    static func parsed<T>(_ s: String, _ verb: String, _ target: String, _ parse: (String) -> T?) throws(E) -> T {
+        guard let value = parse(s) else { throw E(.invalidArgument, "cannot \(verb) \(CELPrinter.quote(s)) \(target)") }
+        return value
+    }
+
+    /// Nothing when `fits`; otherwise the range error "range error: <problem>".
+    static func checkRange(_ fits: Bool, _ problem: @autoclosure () -> String) throws(E) {
+        if !fits { throw E(.outOfRange, "range error: \(problem())") }
+    }
+
     static func toInt(_ v: CELValue) throws(E) -> CELValue {
         switch v {
         case .int: return v
         case .uint(let u):
-            guard u <= UInt64(Int64.max) else { throw E(.outOfRange, "range error: \(u)u does not fit in an int") }
+            try checkRange(u <= UInt64(Int64.max), "\(u)u does not fit in an int")
             return .int(Int64(u))
         case .double(let d):
-            guard d > -9_223_372_036_854_775_808.0 && d < 9_223_372_036_854_775_808.0 else {
-                throw E(.outOfRange, "range error: \(d) does not fit in an int")
-            }
+            try checkRange(d > -9_223_372_036_854_775_808.0 && d < 9_223_372_036_854_775_808.0, "\(d) does not fit in an int")
             return .int(Int64(d.rounded(.towardZero)))
-        case .string(let s):
-            guard let i = Int64(s) else { throw E(.invalidArgument, "cannot convert \(CELPrinter.quote(s)) to int") }
-            return .int(i)
+        case .string(let s): return .int(try parsed(s, "convert", "to int") { Int64($0) })
         case .timestamp(let t): return .int(t.seconds)
         default: throw E.overload("int", v)
         }
@@ -25,32 +32,27 @@ enum CELConversions {
         switch v {
         case .uint: return v
         case .int(let i):
-            guard i >= 0 else { throw E(.outOfRange, "range error: \(i) is negative and cannot be a uint") }
+            try checkRange(i >= 0, "\(i) is negative and cannot be a uint")
             return .uint(UInt64(i))
         case .double(let d):
-            guard d > -1 && d < 18_446_744_073_709_551_616.0 else {
-                throw E(.outOfRange, "range error: \(d) does not fit in a uint")
-            }
+            try checkRange(d > -1 && d < 18_446_744_073_709_551_616.0, "\(d) does not fit in a uint")
             return .uint(UInt64(d.rounded(.towardZero)))
-        case .string(let s):
-            guard let u = UInt64(s) else { throw E(.invalidArgument, "cannot convert \(CELPrinter.quote(s)) to uint") }
-            return .uint(u)
+        case .string(let s): return .uint(try parsed(s, "convert", "to uint") { UInt64($0) })
         default: throw E.overload("uint", v)
         }
     }
+
+    /// The spellings of NaN and the infinities that `double()` accepts, in any case.
+    static let nonFiniteSpellings: [String: Double] = [
+        "nan": .nan, "inf": .infinity, "+inf": .infinity, "infinity": .infinity, "-inf": -.infinity, "-infinity": -.infinity,
+    ]
 
     static func toDouble(_ v: CELValue) throws(E) -> CELValue {
         switch v {
         case .double: return v
         case .int(let i): return .double(Double(i))
         case .uint(let u): return .double(Double(u))
-        case .string(let s):
-            let lower = s.lowercased()
-            if lower == "nan" { return .double(.nan) }
-            if lower == "inf" || lower == "+inf" || lower == "infinity" { return .double(.infinity) }
-            if lower == "-inf" || lower == "-infinity" { return .double(-.infinity) }
-            guard let d = Double(s) else { throw E(.invalidArgument, "cannot convert \(CELPrinter.quote(s)) to double") }
-            return .double(d)
+        case .string(let s): return .double(try parsed(s, "convert", "to double") { nonFiniteSpellings[$0.lowercased()] ?? Double($0) })
         default: throw E.overload("double", v)
         }
     }
@@ -93,15 +95,16 @@ enum CELConversions {
         }
     }
 
+    /// The spellings `bool()` accepts, as cel-go's.
+    static let boolSpellings: [String: Bool] = [
+        "1": true, "t": true, "true": true, "TRUE": true, "True": true,
+        "0": false, "f": false, "false": false, "FALSE": false, "False": false,
+    ]
+
     static func toBool(_ v: CELValue) throws(E) -> CELValue {
         switch v {
         case .bool: return v
-        case .string(let s):
-            switch s {
-            case "1", "t", "true", "TRUE", "True": return .bool(true)
-            case "0", "f", "false", "FALSE", "False": return .bool(false)
-            default: throw E(.invalidArgument, "cannot convert \(CELPrinter.quote(s)) to bool")
-            }
+        case .string(let s): return .bool(try parsed(s, "convert", "to bool") { boolSpellings[$0] })
         default: throw E.overload("bool", v)
         }
     }
@@ -109,15 +112,9 @@ enum CELConversions {
     static func toTimestamp(_ v: CELValue) throws(E) -> CELValue {
         switch v {
         case .timestamp: return v
-        case .string(let s):
-            guard let t = CELTime.parseTimestamp(s) else {
-                throw E(.invalidArgument, "cannot read \(CELPrinter.quote(s)) as an RFC 3339 timestamp")
-            }
-            return .timestamp(t)
+        case .string(let s): return .timestamp(try parsed(s, "read", "as an RFC 3339 timestamp", CELTime.parseTimestamp))
         case .int(let i):
-            guard i >= CELTimestamp.minSeconds && i <= CELTimestamp.maxSeconds else {
-                throw E(.outOfRange, "range error: timestamp(\(i)) is outside years 1 to 9999")
-            }
+            try checkRange(i >= CELTimestamp.minSeconds && i <= CELTimestamp.maxSeconds, "timestamp(\(i)) is outside years 1 to 9999")
             return .timestamp(CELTimestamp(seconds: i))
         default: throw E.overload("timestamp", v)
         }
@@ -127,13 +124,10 @@ enum CELConversions {
         switch v {
         case .duration: return v
         case .string(let s):
-            guard let d = CELTime.parseDuration(s) else {
-                throw E(.invalidArgument, "cannot read \(CELPrinter.quote(s)) as a duration (such as \"1h30m\" or \"2.5s\")")
-            }
-            return .duration(d)
+            return .duration(try parsed(s, "read", "as a duration (such as \"1h30m\" or \"2.5s\")", CELTime.parseDuration))
         case .int(let i):
             // protobuf's Duration range: about ±10 000 years.
-            guard i.magnitude <= 315_576_000_000 else { throw E(.outOfRange, "range error: duration(\(i)) is beyond ±10 000 years") }
+            try checkRange(i.magnitude <= 315_576_000_000, "duration(\(i)) is beyond ±10 000 years")
             return .duration(CELDuration(seconds: i))
         default: throw E.overload("duration", v)
         }

@@ -5,29 +5,75 @@ enum CELOperations {
 
     // MARK: Arithmetic
 
-    static func add(_ a: CELValue, _ b: CELValue) throws(E) -> CELValue {
+    /// One arithmetic operator over numbers of one kind: int and uint arms that report overflow (and a zero
+    /// divisor, for `/` and `%`) as errors, and a double arm that follows IEEE 754 (absent for `%`).
+    struct NumericOperator: Sendable {
+        let symbol: String
+        /// The error for a zero int or uint divisor; nil when the operator has no divisor.
+        let byZero: E?
+        let int: @Sendable (Int64, Int64) -> (partialValue: Int64, overflow: Bool)
+        let uint: @Sendable (UInt64, UInt64) -> (partialValue: UInt64, overflow: Bool)
+        let double: (@Sendable (Double, Double) -> Double)?
+
+        /// The name an overload error gives: `_+_`.
+        var function: String { "_\(symbol)_" }
+
+        static let add = NumericOperator(
+            symbol: "+", byZero: nil, int: { $0.addingReportingOverflow($1) }, uint: { $0.addingReportingOverflow($1) }, double: { $0 + $1 })
+        static let subtract = NumericOperator(
+            symbol: "-", byZero: nil, int: { $0.subtractingReportingOverflow($1) }, uint: { $0.subtractingReportingOverflow($1) },
+            double: { $0 - $1 })
+        static let multiply = NumericOperator(
+            symbol: "*", byZero: nil, int: { $0.multipliedReportingOverflow(by: $1) }, uint: { $0.multipliedReportingOverflow(by: $1) },
+            double: { $0 * $1 })
+        static let divide = NumericOperator(
+            symbol: "/", byZero: E(.divisionByZero, "division by zero"), int: { $0.dividedReportingOverflow(by: $1) },
+            uint: { $0.dividedReportingOverflow(by: $1) }, double: { $0 / $1 })
+        static let remainder = NumericOperator(
+            symbol: "%", byZero: E(.moduloByZero, "modulus by zero"), int: { $0.remainderReportingOverflow(dividingBy: $1) },
+            uint: { $0.remainderReportingOverflow(dividingBy: $1) }, double: nil)
+    }
+
+    /// `op` on two ints, two uints or two doubles; nil for any other pair, which the caller may still define.
+    static func numeric(_ a: CELValue, _ b: CELValue, _ op: NumericOperator) throws(E) -> CELValue? {
         switch (a, b) {
         case (.int(let x), .int(let y)):
-            let (r, o) = x.addingReportingOverflow(y)
-            if o { throw E(.overflow, "integer overflow in \(x) + \(y)") }
+            if y == 0, let byZero = op.byZero { throw byZero }
+            let (r, o) = op.int(x, y)
+            if o { throw E(.overflow, "integer overflow in \(x) \(op.symbol) \(y)") }
             return .int(r)
         case (.uint(let x), .uint(let y)):
-            let (r, o) = x.addingReportingOverflow(y)
-            if o { throw E(.overflow, "unsigned integer overflow in \(x)u + \(y)u") }
+            if y == 0, let byZero = op.byZero { throw byZero }
+            let (r, o) = op.uint(x, y)
+            if o { throw E(.overflow, "unsigned integer overflow in \(x)u \(op.symbol) \(y)u") }
             return .uint(r)
-        case (.double(let x), .double(let y)): return .double(x + y)
+        case (.double(let x), .double(let y)):
+            return op.double.map { .double($0(x, y)) }
+        default: return nil
+        }
+    }
+
+    /// Two durations combined in nanoseconds; beyond Int64 nanoseconds is an overflow.
+    static func durations(
+        _ x: CELDuration, _ y: CELDuration, _ combine: (Int64, Int64) -> (partialValue: Int64, overflow: Bool)
+    ) throws(E) -> CELValue {
+        let (nx, ox) = CELTime.nanos(x)
+        let (ny, oy) = CELTime.nanos(y)
+        let (r, o) = combine(nx, ny)
+        if ox || oy || o { throw E(.overflow, "duration overflow") }
+        return .duration(CELTime.duration(nanos: r))
+    }
+
+    static func add(_ a: CELValue, _ b: CELValue) throws(E) -> CELValue {
+        if let sum = try numeric(a, b, .add) { return sum }
+        switch (a, b) {
         case (.string(let x), .string(let y)): return .string(x + y)
         case (.bytes(let x), .bytes(let y)): return .bytes(x + y)
         case (.list(let x), .list(let y)): return .list(x + y)
         case (.timestamp(let t), .duration(let d)), (.duration(let d), .timestamp(let t)):
             return .timestamp(try shift(t, by: d, sign: 1))
-        case (.duration(let x), .duration(let y)):
-            let (nx, ox) = CELTime.nanos(x)
-            let (ny, oy) = CELTime.nanos(y)
-            let (r, o) = nx.addingReportingOverflow(ny)
-            if ox || oy || o { throw E(.overflow, "duration overflow") }
-            return .duration(CELTime.duration(nanos: r))
-        default: throw E.overload("_+_", a, b)
+        case (.duration(let x), .duration(let y)): return try durations(x, y) { $0.addingReportingOverflow($1) }
+        default: throw E.overload(NumericOperator.add.function, a, b)
         }
     }
 
@@ -50,16 +96,8 @@ enum CELOperations {
     }
 
     static func subtract(_ a: CELValue, _ b: CELValue) throws(E) -> CELValue {
+        if let difference = try numeric(a, b, .subtract) { return difference }
         switch (a, b) {
-        case (.int(let x), .int(let y)):
-            let (r, o) = x.subtractingReportingOverflow(y)
-            if o { throw E(.overflow, "integer overflow in \(x) - \(y)") }
-            return .int(r)
-        case (.uint(let x), .uint(let y)):
-            let (r, o) = x.subtractingReportingOverflow(y)
-            if o { throw E(.overflow, "unsigned integer overflow in \(x)u - \(y)u") }
-            return .uint(r)
-        case (.double(let x), .double(let y)): return .double(x - y)
         case (.timestamp(let t), .duration(let d)): return .timestamp(try shift(t, by: d, sign: -1))
         case (.timestamp(let x), .timestamp(let y)):
             let seconds = x.seconds - y.seconds
@@ -68,58 +106,24 @@ enum CELOperations {
             let (r, o2) = s.addingReportingOverflow(nanos)
             if o || o2 { throw E(.overflow, "duration overflow") }
             return .duration(CELTime.duration(nanos: r))
-        case (.duration(let x), .duration(let y)):
-            let (nx, ox) = CELTime.nanos(x)
-            let (ny, oy) = CELTime.nanos(y)
-            let (r, o) = nx.subtractingReportingOverflow(ny)
-            if ox || oy || o { throw E(.overflow, "duration overflow") }
-            return .duration(CELTime.duration(nanos: r))
-        default: throw E.overload("_-_", a, b)
+        case (.duration(let x), .duration(let y)): return try durations(x, y) { $0.subtractingReportingOverflow($1) }
+        default: throw E.overload(NumericOperator.subtract.function, a, b)
         }
     }
 
     static func multiply(_ a: CELValue, _ b: CELValue) throws(E) -> CELValue {
-        switch (a, b) {
-        case (.int(let x), .int(let y)):
-            let (r, o) = x.multipliedReportingOverflow(by: y)
-            if o { throw E(.overflow, "integer overflow in \(x) * \(y)") }
-            return .int(r)
-        case (.uint(let x), .uint(let y)):
-            let (r, o) = x.multipliedReportingOverflow(by: y)
-            if o { throw E(.overflow, "unsigned integer overflow in \(x)u * \(y)u") }
-            return .uint(r)
-        case (.double(let x), .double(let y)): return .double(x * y)
-        default: throw E.overload("_*_", a, b)
-        }
+        if let product = try numeric(a, b, .multiply) { return product }
+        throw E.overload(NumericOperator.multiply.function, a, b)
     }
 
     static func divide(_ a: CELValue, _ b: CELValue) throws(E) -> CELValue {
-        switch (a, b) {
-        case (.int(let x), .int(let y)):
-            if y == 0 { throw E(.divisionByZero, "division by zero") }
-            let (r, o) = x.dividedReportingOverflow(by: y)
-            if o { throw E(.overflow, "integer overflow in \(x) / \(y)") }
-            return .int(r)
-        case (.uint(let x), .uint(let y)):
-            if y == 0 { throw E(.divisionByZero, "division by zero") }
-            return .uint(x / y)
-        case (.double(let x), .double(let y)): return .double(x / y)
-        default: throw E.overload("_/_", a, b)
-        }
+        if let quotient = try numeric(a, b, .divide) { return quotient }
+        throw E.overload(NumericOperator.divide.function, a, b)
     }
 
     static func remainder(_ a: CELValue, _ b: CELValue) throws(E) -> CELValue {
-        switch (a, b) {
-        case (.int(let x), .int(let y)):
-            if y == 0 { throw E(.moduloByZero, "modulus by zero") }
-            let (r, o) = x.remainderReportingOverflow(dividingBy: y)
-            if o { throw E(.overflow, "integer overflow in \(x) % \(y)") }
-            return .int(r)
-        case (.uint(let x), .uint(let y)):
-            if y == 0 { throw E(.moduloByZero, "modulus by zero") }
-            return .uint(x % y)
-        default: throw E.overload("_%_", a, b)
-        }
+        if let remainder = try numeric(a, b, .remainder) { return remainder }
+        throw E.overload(NumericOperator.remainder.function, a, b)
     }
 
     static func negate(_ a: CELValue) throws(E) -> CELValue {

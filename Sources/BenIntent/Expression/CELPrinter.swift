@@ -1,3 +1,5 @@
+import BenCore
+
 /// Prints an expression in Ben's normal form: one space around binary operators, none inside brackets,
 /// double-quoted strings, parentheses only where precedence needs them.
 ///
@@ -121,23 +123,7 @@ public enum CELPrinter {
     }
 
     static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\x" + hex2(UInt8(scalar.value))
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        StringEscape.quoted(s) { scalar in scalar.value < 0x20 || scalar.value == 0x7F ? "\\x" + hex2(UInt8(scalar.value)) : nil }
     }
 
     static func quoteBytes(_ bytes: [UInt8]) -> String {

@@ -1,27 +1,7 @@
+import BenCore
+
 /// RFC 3339 timestamps and Go-style durations ("1h30m", "2.5s"), as CEL's timestamp() and duration() read them.
 enum CELTime {
-    static func daysFromCivil(_ year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ z0: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
     /// Parses `2004-09-16T23:59:59Z`, `2004-09-16T23:59:59.5+02:00` and the like.
     static func parseTimestamp(_ text: String) -> CELTimestamp? {
         let b = Array(text.utf8)
@@ -69,7 +49,7 @@ enum CELTime {
             return nil
         }
         guard i == b.count else { return nil }
-        let seconds = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+        let seconds = CivilCalendar.days(year: year, month: month, day: day) * 86400 + hour * 3600 + minute * 60 + second - offset
         guard seconds >= CELTimestamp.minSeconds && seconds <= CELTimestamp.maxSeconds else { return nil }
         return CELTimestamp(seconds: seconds, nanos: Int32(nanos))
     }
@@ -77,11 +57,8 @@ enum CELTime {
     static func format(_ t: CELTimestamp) -> String {
         let days = t.seconds >= 0 ? t.seconds / 86400 : (t.seconds - 86399) / 86400
         let secondOfDay = t.seconds - days * 86400
-        let (y, m, d) = civilFromDays(days)
-        func pad(_ v: Int64, _ n: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
-        }
+        let (y, m, d) = CivilCalendar.date(days: days)
+        let pad = CivilCalendar.padded
         var text = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2))"
         if t.nanos > 0 {
             var fraction = pad(Int64(t.nanos), 9)

@@ -48,22 +48,13 @@ public struct EvaluationReport: Sendable {
         }
     }
 
-    static func action(_ a: PolicyAction) -> JSONValue {
-        switch a {
-        case .allow: ["type": "allow"]
-        case .deny: ["type": "deny"]
-        case .route(let t): ["type": "route", "target": .string(t)]
-        case .tag(let t): ["type": "tag", "tag": .string(t)]
-        }
-    }
-
     static func decisionJSON(_ d: PolicyDecision) -> JSONValue {
         [
-            "decision": action(d.action), "pack": d.pack.map { .string($0) } ?? .null, "rule": d.rule.map { .string($0) } ?? .null,
+            "decision": d.action.json, "pack": d.pack.map { .string($0) } ?? .null, "rule": d.rule.map { .string($0) } ?? .null,
             "tags": .array(d.tags.map { .string($0) }), "version": .string(d.version),
             "packs": .array(d.packs.map { p in
                 [
-                    "pack": .string(p.pack), "decision": action(p.action), "rule": p.rule.map { .string($0) } ?? .null,
+                    "pack": .string(p.pack), "decision": p.action.json, "rule": p.rule.map { .string($0) } ?? .null,
                     "tags": .array(p.tags.map { .string($0) }), "errors": .array(p.errors.map { .string($0.description) }),
                 ]
             }),

@@ -39,6 +39,33 @@ public indirect enum FieldType: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static let spelling = "string, int, uint, double, bool, bytes, timestamp, object, list<T>, map<string, T>"
+
+    /// The types that take no parameter, by name.
+    static let scalars: [Substring: FieldType] = [
+        "string": .string, "int": .int, "uint": .uint, "double": .double, "bool": .bool, "bytes": .bytes, "timestamp": .timestamp,
+    ]
+
+    /// Reads a type as `description` spells it; nil for anything else. `mapKey` is what stands between `map<` and
+    /// the value type (`string, ` in an artifact, `string,` in source once its spaces are gone), and `object` is
+    /// the type `object` stands for, at any depth (its fields are declared beside the type, not in it).
+    init?(spelling s: Substring, mapKey: String, object: FieldType?) {
+        func parameter(after prefix: String) -> FieldType? {
+            guard s.hasPrefix(prefix) && s.hasSuffix(">") else { return nil }
+            return FieldType(spelling: s.dropFirst(prefix.count).dropLast(), mapKey: mapKey, object: object)
+        }
+        if s == "object" {
+            guard let object else { return nil }
+            self = object
+        } else if let scalar = Self.scalars[s] {
+            self = scalar
+        } else if let element = parameter(after: "list<") {
+            self = .list(element)
+        } else if let value = parameter(after: "map<" + mapKey) {
+            self = .map(value)
+        } else {
+            return nil
+        }
+    }
 }
 
 /// One field of a schema.
@@ -141,6 +168,16 @@ public enum PolicyAction: Sendable, Hashable, CustomStringConvertible {
         case .deny: "deny"
         case .route(let target): "route to \(target)"
         case .tag(let tag): "tag \(tag)"
+        }
+    }
+
+    /// The action as artifacts and evaluation reports write it: `{"type": "route", "target": "canary"}`.
+    var json: JSONValue {
+        switch self {
+        case .allow: ["type": "allow"]
+        case .deny: ["type": "deny"]
+        case .route(let target): ["type": "route", "target": .string(target)]
+        case .tag(let tag): ["type": "tag", "tag": .string(tag)]
         }
     }
 }

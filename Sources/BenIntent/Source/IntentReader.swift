@@ -141,9 +141,7 @@ public struct IntentReader {
             guard let type = parseType(text, fields: nil, at: location) else { return nil }
             return FieldDeclaration(name: name, type: type, required: false, defaultValue: nil, location: location)
         }
-        var m = MappingReader(node, location: location)
-        guard case .mapping = node else {
-            errors.append(location.error(.wrongType, "a field is a type (`port: int`) or a mapping with type, required, default"))
+        guard var m = mapping(node, at: location, "a field is a type (`port: int`) or a mapping with type, required, default") else {
             return nil
         }
         let typeText = m.string("type", &errors)
@@ -176,29 +174,38 @@ public struct IntentReader {
     }
 
     mutating func parseType(_ text: String, fields: [FieldDeclaration]?, at location: FileLocation) -> FieldType? {
+        // Spaces are insignificant in source (`map<string, int>`, `map<string,int>`).
         let t = text.filter { $0 != " " }
-        func inner(_ s: Substring) -> FieldType? {
-            switch s {
-            case "string": return .string
-            case "int": return .int
-            case "uint": return .uint
-            case "double": return .double
-            case "bool": return .bool
-            case "bytes": return .bytes
-            case "timestamp": return .timestamp
-            case "object": return fields.map { .object($0) } ?? .object([])
-            default:
-                if s.hasPrefix("list<") && s.hasSuffix(">") { return inner(s.dropFirst(5).dropLast()).map { .list($0) } }
-                if s.hasPrefix("map<string,") && s.hasSuffix(">") { return inner(s.dropFirst(11).dropLast()).map { .map($0) } }
-                return nil
-            }
-        }
-        guard let type = inner(Substring(t)) else {
+        guard let type = FieldType(spelling: Substring(t), mapKey: "string,", object: .object(fields ?? [])) else {
             let hint = t.hasPrefix("map<") ? " (map keys are always strings: map<string, T>)" : ""
             errors.append(location.error(.invalidValue, "unknown type \"\(text)\"; use one of \(FieldType.spelling)\(hint)"))
             return nil
         }
         return type
+    }
+
+    /// A mapping's reader, or nil (with the error `shape` at `location`) when the node is not a mapping.
+    mutating func mapping(_ node: YAMLTree, at location: FileLocation, _ shape: String) -> MappingReader? {
+        guard case .mapping = node else {
+            errors.append(location.error(.wrongType, shape))
+            return nil
+        }
+        return MappingReader(node, location: location)
+    }
+
+    /// Every item of the list `key`, each read by `read` at its own location. Nil when the list is missing, not a
+    /// list, empty (unless `allowEmpty`) or any item is unreadable; each problem is reported, so a declaration is
+    /// built only from a whole list.
+    mutating func items<T>(
+        _ m: inout MappingReader, _ key: String, allowEmpty: Bool = false, _ read: (inout Self, YAMLTree, FileLocation) -> T?
+    ) -> [T]? {
+        guard let items = m.list(key, allowEmpty: allowEmpty, &errors) else { return nil }
+        let path = m.path(key)
+        var out: [T] = []
+        for (i, item) in items.enumerated() {
+            if let value = read(&self, item, path.index(i).at(item)) { out.append(value) }
+        }
+        return out.count == items.count ? out : nil
     }
 
     // MARK: Policy packs and rule sets
@@ -234,18 +241,14 @@ public struct IntentReader {
         let input = schemaReference(&m, "input")
         let onError = m.enumeration("on_error", ErrorPolicy.self, default: .deny, &errors)
         _ = m.optionalString("description", &errors)
-        let rules = m.list("rules", &errors).map { items in
-            items.enumerated().compactMap { (i, item) in readPolicyRule(item, at: m.path("rules").index(i).at(item)) }
-        }
+        let rules = items(&m, "rules") { $0.readPolicyRule($1, at: $2) }
         let defaultAction = m.value("default", &errors).flatMap { readAction($0, at: m.path("default").at($0)) }
         errors += m.finish(allowed: ["kind", "name", "roles", "input", "on_error", "description", "rules", "default"])
         if case .tag? = defaultAction {
             errors.append(m.path("default").error(.invalidValue, "the default must decide: allow, deny or {route: target}"))
             return
         }
-        guard let name, let roles, let input, let onError, let rules, let defaultAction,
-            rules.count == (m.listCount("rules") ?? -1)
-        else { return }
+        guard let name, let roles, let input, let onError, let rules, let defaultAction else { return }
         declarations.policyPacks.append(
             PolicyPackDeclaration(
                 name: name.value, roles: roles, input: input.value, inputLocation: input.location, onError: onError,
@@ -253,11 +256,7 @@ public struct IntentReader {
     }
 
     mutating func readPolicyRule(_ node: YAMLTree, at location: FileLocation) -> RuleDeclaration? {
-        var m = MappingReader(node, location: location)
-        guard case .mapping = node else {
-            errors.append(location.error(.wrongType, "a rule is a mapping with name, when and action"))
-            return nil
-        }
+        guard var m = mapping(node, at: location, "a rule is a mapping with name, when and action") else { return nil }
         let name = name(&m)
         let when = expression(&m, "when")
         let action = m.value("action", &errors).flatMap { readAction($0, at: m.path("action").at($0)) }
@@ -296,11 +295,9 @@ public struct IntentReader {
         let name = name(&m)
         let event = schemaReference(&m, "event")
         _ = m.optionalString("description", &errors)
-        let rules = m.list("rules", &errors).map { items in
-            items.enumerated().compactMap { (i, item) in readDetectionRule(item, at: m.path("rules").index(i).at(item)) }
-        }
+        let rules = items(&m, "rules") { $0.readDetectionRule($1, at: $2) }
         errors += m.finish(allowed: ["kind", "name", "event", "description", "rules"])
-        guard let name, let event, let rules, rules.count == (m.listCount("rules") ?? -1) else { return }
+        guard let name, let event, let rules else { return }
         declarations.ruleSets.append(
             RuleSetDeclaration(
                 name: name.value, event: event.value, eventLocation: event.location, rules: rules, location: m.location,
@@ -308,11 +305,7 @@ public struct IntentReader {
     }
 
     mutating func readDetectionRule(_ node: YAMLTree, at location: FileLocation) -> DetectionRuleDeclaration? {
-        var m = MappingReader(node, location: location)
-        guard case .mapping = node else {
-            errors.append(location.error(.wrongType, "a detection rule is a mapping with name, when, severity and message"))
-            return nil
-        }
+        guard var m = mapping(node, at: location, "a detection rule is a mapping with name, when, severity and message") else { return nil }
         let name = name(&m)
         let when = expression(&m, "when")
         let severity = m.enumeration("severity", Severity.self, default: nil, &errors)
@@ -333,17 +326,13 @@ public struct IntentReader {
         let to = m.integer("to", in: 1...1_000_000, &errors)
         let compatibility = m.enumeration("compatibility", CompatibilityMode.self, default: nil, &errors)
         _ = m.optionalString("description", &errors)
-        let steps = m.list("steps", allowEmpty: true, &errors).map { items in
-            items.enumerated().compactMap { (i, item) in readStep(item, at: m.path("steps").index(i).at(item)) }
-        }
+        let steps = items(&m, "steps", allowEmpty: true) { $0.readStep($1, at: $2) }
         errors += m.finish(allowed: ["kind", "name", "schema", "from", "to", "compatibility", "description", "steps"])
         if let from, let to, from.value == to.value {
             errors.append(to.location.error(.invalidValue, "a contract migrates between two different versions"))
             return
         }
-        guard let name, let schema, let from, let to, let compatibility, let steps,
-            steps.count == (m.listCount("steps") ?? -1)
-        else { return }
+        guard let name, let schema, let from, let to, let compatibility, let steps else { return }
         declarations.contracts.append(
             ContractDeclaration(
                 name: name.value, schema: schema.value, from: from.value, to: to.value, compatibility: compatibility,
@@ -358,42 +347,47 @@ public struct IntentReader {
         }
         let body = pairs[0].value
         let at = location.child(op).at(body)
-        switch op {
-        case "drop":
+        if op == "drop" {
             guard let field = body.scalarText, Self.validFieldName(field) else {
                 errors.append(at.error(.invalidValue, "drop names one field: drop: legacy_id"))
                 return nil
             }
             return LocatedStep(step: .drop(field: field), location: at)
-        case "rename":
-            var m = MappingReader(body, location: at)
-            let from = m.string("from", &errors)
-            let to = m.string("to", &errors)
-            errors += m.finish(allowed: ["from", "to"])
-            guard let from, let to else { return nil }
-            return LocatedStep(step: .rename(from: from.value, to: to.value), location: at)
-        case "default":
-            var m = MappingReader(body, location: at)
-            let field = m.string("field", &errors)
-            let value = m.value("value", &errors)
-            errors += m.finish(allowed: ["field", "value"])
-            guard let field, let value else { return nil }
-            // The value is typed against the target field during validation; keep it as written.
-            return LocatedStep(step: .setDefault(field: field.value, value: YAMLValues.untyped(value)), location: m.path("value").at(value))
-        case "compute":
-            var m = MappingReader(body, location: at)
-            let field = m.string("field", &errors)
-            let expression = expression(&m, "expr")
-            errors += m.finish(allowed: ["field", "expr"])
-            guard let field, let expression else { return nil }
-            return LocatedStep(
-                step: .compute(field: field.value, expression: expression.value), location: at,
-                expressionLocation: expression.location)
-        default:
+        }
+        // The other steps are a mapping: its keys are read, then any other key is reported.
+        guard let allowed = Self.stepKeys[op] else {
             errors.append(location.error(.invalidValue, "unknown step \"\(op)\"; \(expected)"))
             return nil
         }
+        var m = MappingReader(body, location: at)
+        var step: LocatedStep?
+        switch op {
+        case "rename":
+            let from = m.string("from", &errors)
+            let to = m.string("to", &errors)
+            if let from, let to { step = LocatedStep(step: .rename(from: from.value, to: to.value), location: at) }
+        case "default":
+            let field = m.string("field", &errors)
+            let value = m.value("value", &errors)
+            // The value is typed against the target field during validation; keep it as written.
+            if let field, let value {
+                step = LocatedStep(step: .setDefault(field: field.value, value: YAMLValues.untyped(value)), location: m.path("value").at(value))
+            }
+        case "compute":
+            let field = m.string("field", &errors)
+            let expression = expression(&m, "expr")
+            if let field, let expression {
+                step = LocatedStep(
+                    step: .compute(field: field.value, expression: expression.value), location: at, expressionLocation: expression.location)
+            }
+        default: break  // `stepKeys` names no other step.
+        }
+        errors += m.finish(allowed: allowed)
+        return step
     }
+
+    /// The keys of each step whose body is a mapping.
+    static let stepKeys: [String: Set<String>] = ["rename": ["from", "to"], "default": ["field", "value"], "compute": ["field", "expr"]]
 }
 
 /// A value read from the source with where it was written.

@@ -105,11 +105,6 @@ struct MappingReader {
         return items
     }
 
-    func listCount(_ key: String) -> Int? {
-        if case .sequence(let items, _, _)? = node(key) { return items.count }
-        return nil
-    }
-
     /// Unknown keys, one error each at the key's own position.
     func finish(allowed: Set<String>, reportUnknown: Bool = true) -> [IntentError] {
         guard reportUnknown else { return [] }

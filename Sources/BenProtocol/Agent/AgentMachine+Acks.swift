@@ -25,7 +25,8 @@ extension AgentMachine {
         // The answer is durable with the swap (one write): asked again later, even after a restart, the node
         // sends these same bytes.
         record.lastAnswer = SignedAnswer(
-            version: version, manifest: d.announcement.manifest, status: ack.status, envelope: signed, answeredIssue: d.announcement.issuedAt)
+            version: version, manifest: d.announcement.manifest, status: ack.status, envelope: signed,
+            answeredIssue: d.announcement.issuedAt)
         var actions: [Action] = []
         switch outcome {
         case .compiled:

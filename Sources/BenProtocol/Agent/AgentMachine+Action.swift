@@ -45,6 +45,7 @@ extension AgentMachine {
         /// The announcement's deadline: links kept open only for acks still to come close.
         case deploymentDeadline(Version)
 
+        /// The timer as logs name it.
         public var description: String {
             switch self {
             case .orphan(let v): "orphan(\(v))"

@@ -88,7 +88,9 @@ extension AgentMachine {
     public mutating func onAnswerRequested(_ version: Version, now: Timestamp) -> [Action] {
         guard let answer = record.lastAnswer, answer.version == version else { return [] }
         let aggregate = Aggregate(fleet: fleet, version: version, relay: node, acks: [answer.envelope], missing: [])
-        return [.publishAggregate(aggregate), .report(.answeredAgain(version, status: answer.status, via: "over NATS, asked by the ledger"))]
+        return [
+            .publishAggregate(aggregate), .report(.answeredAgain(version, status: answer.status, via: "over NATS, asked by the ledger")),
+        ]
     }
 
     /// Signs "I refused version V because R" for an announcement that will not be acted on, in the terms of the

@@ -16,7 +16,11 @@ extension AgentMachine {
         }
         if d.relay.stripeCount != subtree.stripeCount {
             guard d.subtrees.isEmpty else {
-                return [.close(link, .protocolError, reason: "PLAN says \(subtree.stripeCount) stripes; another parent said \(d.relay.stripeCount)")]
+                return [
+                    .close(
+                        link, .protocolError, reason: "PLAN says \(subtree.stripeCount) stripes; another parent said \(d.relay.stripeCount)"
+                    )
+                ]
             }
             d.relay.setStripeCount(subtree.stripeCount)
         }
@@ -134,7 +138,8 @@ extension AgentMachine {
     public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [Action] {
         guard var d = deployment else { return [] }
         if d.serving.isServing(link) {
-            let actions = lift(d.serving.onWant(link, entries: entries, have: d.have, chunkKeys: d.chunkKeys, manifest: d.announcement.manifest))
+            let actions = lift(
+                d.serving.onWant(link, entries: entries, have: d.have, chunkKeys: d.chunkKeys, manifest: d.announcement.manifest))
             deployment = d
             return actions
         }
@@ -220,7 +225,8 @@ extension AgentMachine {
             default: detail = "served a manifest that does not match the announced key"
             }
             // Signed by this node, naming the link's authenticated peer: the ledger believes no one else about it.
-            d.reports.append(signer.sign(TamperReport(fleet: fleet, version: d.version, node: node, relay: source, detail: detail, at: now)))
+            d.reports.append(
+                signer.sign(TamperReport(fleet: fleet, version: d.version, node: node, relay: source, detail: detail, at: now)))
         }
         var wanted = Set<UInt32>()
         if let parent = d.parents.removeValue(forKey: link) {

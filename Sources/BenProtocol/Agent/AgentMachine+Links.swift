@@ -35,7 +35,8 @@ extension AgentMachine {
         // This node may already be working on or done with the version (a parent that adopted it, or one of a
         // retry plan): it takes the link anyway, so it can serve its own subtree and send its answer up again.
         let a = incoming.announcement
-        let sameDeployment = deployment?.version == a.version && deployment?.announcement.manifest == a.manifest && record.highestAccepted == a.version
+        let sameDeployment =
+            deployment?.version == a.version && deployment?.announcement.manifest == a.manifest && record.highestAccepted == a.version
         if !sameDeployment || a.issuedAt > deployment!.announcement.issuedAt {
             switch decide(incoming, now: now) {
             case .refuse(let reason):
@@ -44,7 +45,8 @@ extension AgentMachine {
                 var actions: [Action] = [.report(.announcementRefused(version: a.version, reason: reason))]
                 if reason != .staleEpoch(a.epoch, highest: record.highestEpoch) {
                     let refusal = signRefusal(of: a, reason: reason, now: now)
-                    actions.append(.send(link, .ack(Aggregate(fleet: a.fleet, version: a.version, relay: node, acks: [refusal], missing: []))))
+                    actions.append(
+                        .send(link, .ack(Aggregate(fleet: a.fleet, version: a.version, relay: node, acks: [refusal], missing: []))))
                 }
                 actions.append(.close(link, .refusedAnnouncement, reason: reason.byeReason))
                 return actions
@@ -107,7 +109,9 @@ extension AgentMachine {
             pull.phase = .requested
             d.lastHeard[link] = now
             // The ledger serves only targets: its accept confirms this node is one.
-            if pull.source.id == Self.ledgerID, case .orphan(let since, _) = d.contact { d.contact = .orphan(since: since, confirmed: true) }
+            if pull.source.id == Self.ledgerID, case .orphan(let since, _) = d.contact {
+                d.contact = .orphan(since: since, confirmed: true)
+            }
             // Ask only for what the holder has; the rest goes to the next source.
             var ask: [NackEntry] = []
             var elsewhere = Set<UInt32>()
@@ -189,17 +193,8 @@ extension AgentMachine {
 
     /// Adopts the children of a child that will not relay (it refused), in every stripe it was to relay in.
     mutating func adoptChildren(of child: NodeID, now: Timestamp) -> [Action] {
-        guard var d = deployment, let entry = d.relay.children[child] else { return [] }
-        var actions: [Action] = []
-        var adopted: [NodeID] = []
-        for stripe in entry.subtrees.keys.sorted() {
-            let subtree = entry.subtrees[stripe]!
-            for grandchild in subtree.children(of: 0) {
-                let part = subtree.subtree(at: grandchild)
-                adopted.append(part.root.id)
-                actions += lift(d.relay.addChild(part))
-            }
-        }
+        guard var d = deployment, d.relay.children[child] != nil else { return [] }
+        let actions = lift(d.relay.adoptChildren(of: child).actions)
         deployment = d
         return actions
     }

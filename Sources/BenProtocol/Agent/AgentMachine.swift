@@ -8,6 +8,7 @@ public import BenCore
 /// fired — and carries out the `Action`s it returns. Hashing and signature checks are the shell's
 /// arithmetic; every decision about them is made here.
 public struct AgentMachine: Sendable {
+    /// Limits and timings of one agent; the defaults are what `ben-agent` runs with.
     public struct Settings: Sendable, Hashable {
         /// Chunk frames in flight per child link; a slow child fills its own window and no one else's.
         public var sendWindow: Int = 4
@@ -23,6 +24,7 @@ public struct AgentMachine: Sendable {
         /// `stallChunkTimes` chunks at the plan's stripe rate, and never sooner than `stallFloor`. A slow but
         /// moving stream is not stalled; a parent waiting on its own parent says so with keepalives.
         public var stallFloor: Duration = .seconds(3)
+        /// A stream counts as stalled after this many chunk times (see `stallFloor`).
         public var stallChunkTimes: Int = 4
         /// How much earlier than its parent a node sends its aggregate: depth d sends by deadline − d × step.
         public var ackStep: Duration = .seconds(2)
@@ -31,11 +33,14 @@ public struct AgentMachine: Sendable {
         /// also sends that child less than half what the plan's stripe rate expects). A child it has nothing
         /// for gets a keepalive at each check.
         public var relayCheckEvery: Duration = .seconds(1)
+        /// How many chunks long a child's non-shrinking queue may get before its newer half is handed off (see `relayCheckEvery`).
         public var handOffBacklog: Int = 4
 
+        /// The defaults.
         public init() {}
     }
 
+    /// Where this node is with the version it is working on.
     public enum Phase: Sendable, Hashable, CustomStringConvertible {
         /// Accepted; waiting for the manifest and chunks.
         case receiving
@@ -47,6 +52,7 @@ public struct AgentMachine: Sendable {
         /// The ledger says this node is not a target of the version; nothing to do.
         case notTargeted
 
+        /// The phase as logs name it.
         public var description: String {
             switch self {
             case .receiving: "receiving"
@@ -58,8 +64,11 @@ public struct AgentMachine: Sendable {
         }
     }
 
+    /// This node's id, as the topology lists it.
     public let node: NodeID
+    /// The fleet this node belongs to; frames and documents of another fleet are refused.
     public let fleet: FleetName
+    /// The limits and timings it runs with.
     public let settings: Settings
     let signer: any AckSigner
 
@@ -70,6 +79,7 @@ public struct AgentMachine: Sendable {
     /// Versions whose announcement this node refused with a signed refusal over NATS (once each).
     var refusalsSent: Set<Version> = []
 
+    /// A machine that resumes from `record` (what the node kept on disk), signing its acks with `signer`.
     public init(node: NodeID, fleet: FleetName, record: AgentRecord, signer: any AckSigner, settings: Settings = Settings()) {
         self.node = node
         self.fleet = fleet
@@ -105,11 +115,14 @@ public enum SignatureCheck: Sendable, Hashable {
 
 /// An announcement as the shell hands it in: read, with its signature checked against the trusted ledger keys.
 public struct IncomingAnnouncement: Sendable, Hashable {
+    /// The announcement, read strictly.
     public var announcement: Announcement
     /// The signed envelope's bytes as received, passed on unchanged in HELLOs to children.
     public var envelope: [UInt8]
+    /// Whether the envelope's signature checked out against a trusted ledger key, and if not, why.
     public var signature: SignatureCheck
 
+    /// An announcement as the shell read it and checked its signature.
     public init(announcement: Announcement, envelope: [UInt8], signature: SignatureCheck) {
         self.announcement = announcement
         self.envelope = envelope
@@ -119,9 +132,12 @@ public struct IncomingAnnouncement: Sendable, Hashable {
 
 /// What the node already holds of an announced bundle (after a restart, or from an earlier attempt).
 public struct LocalHoldings: Sendable, Hashable {
+    /// The keys of the bundle's chunks, in order, from the manifest.
     public var chunkKeys: [Key]
+    /// Which of those chunks the store already holds.
     public var have: ChunkSet
 
+    /// What the node holds: `have` indexes `chunkKeys`.
     public init(chunkKeys: [Key], have: ChunkSet) {
         self.chunkKeys = chunkKeys
         self.have = have

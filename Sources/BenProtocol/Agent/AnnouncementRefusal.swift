@@ -12,6 +12,7 @@ public enum AnnouncementRefusal: Sendable, Hashable, CustomStringConvertible {
     /// Signed under an older lease epoch than one this node already accepted: from a ledger that lost its lease.
     case staleEpoch(UInt64, highest: UInt64)
 
+    /// Why, in the words of the signed refusal.
     public var description: String {
         switch self {
         case .badSignature(let detail): "signature: \(detail)"
@@ -21,7 +22,8 @@ public enum AnnouncementRefusal: Sendable, Hashable, CustomStringConvertible {
         case .conflictingManifest: "same version as one already accepted, but another manifest"
         case .expired(let t): "expired at \(t)"
         case .malformed(let detail): "malformed: \(detail)"
-        case .staleEpoch(let e, let h): "epoch \(e) is older than epoch \(h), which this node already accepted (a ledger that lost its lease)"
+        case .staleEpoch(let e, let h):
+            "epoch \(e) is older than epoch \(h), which this node already accepted (a ledger that lost its lease)"
         }
     }
 

@@ -3,6 +3,7 @@
 public struct GossipRandom: Sendable, Hashable {
     private var state: UInt64
 
+    /// A generator that starts from `seed`.
     public init(seed: UInt64) { state = seed }
 
     /// A generator for one purpose of one node: the same seed gives each (node, purpose) its own stream.
@@ -10,7 +11,12 @@ public struct GossipRandom: Sendable, Hashable {
         state = seed &* 0x9E37_79B9_7F4A_7C15 ^ stream &* 0xD1B5_4A32_D192_ED03
     }
 
-    public mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 { Self.step(&state) }
+
+    /// One SplitMix64 step: advances `state` and returns its next output (BenTestKit's `SeededGenerator` too).
+    @inlinable
+    public static func step(_ state: inout UInt64) -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

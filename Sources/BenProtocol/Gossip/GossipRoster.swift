@@ -3,10 +3,14 @@ public import BenCore
 /// Where a node sits: indices of its region, zone and rack in the topology (as `TopologyNode` holds them).
 /// Zone and rack indices are fleet-wide, so two nodes share a rack exactly when their `rack` values are equal.
 public struct GossipLocation: Sendable, Hashable {
+    /// Index of the node's region.
     public var region: Int32
+    /// Index of its zone, fleet-wide.
     public var zone: Int32
+    /// Index of its rack, fleet-wide.
     public var rack: Int32
 
+    /// A location from the topology's indices.
     public init(region: Int32, zone: Int32, rack: Int32) {
         self.region = region
         self.zone = zone
@@ -17,9 +21,12 @@ public struct GossipLocation: Sendable, Hashable {
 /// One node the topology lists, as gossip sees it: its id and where it sits. Its key stays with the shell, which
 /// authenticates every datagram against it before a machine sees the datagram.
 public struct GossipPeer: Sendable, Hashable {
+    /// The node's id.
     public var node: NodeID
+    /// Where it sits.
     public var location: GossipLocation
 
+    /// A peer at `location`.
     public init(node: NodeID, location: GossipLocation) {
         self.node = node
         self.location = location
@@ -41,6 +48,7 @@ public struct GossipRoster: Sendable {
     let zoneRange: [Int32: Range<Int>]
     let regionRange: [Int32: Range<Int>]
 
+    /// A roster of `unsorted`, in any order; it sorts them.
     public init(_ unsorted: [GossipPeer]) {
         var peers = unsorted
         peers.sort {
@@ -70,10 +78,13 @@ public struct GossipRoster: Sendable {
         regionRange = regions
     }
 
+    /// How many nodes the roster lists.
     public var count: Int { peers.count }
 
+    /// Whether `node` is on the roster.
     public func contains(_ node: NodeID) -> Bool { index[node] != nil }
 
+    /// Where `node` sits, or nil if it is not on the roster.
     public func location(of node: NodeID) -> GossipLocation? { index[node].map { peers[Int($0)].location } }
 
     /// The node's position in the sorted roster.

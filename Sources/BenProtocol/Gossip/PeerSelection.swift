@@ -14,9 +14,13 @@ public import BenCore
 public enum PeerSelection {
     /// How many peers of each tier a view takes.
     public struct Quota: Sendable, Hashable {
+        /// Peers in this node's own rack.
         public var inRack: Int
+        /// Peers in its zone but another rack.
         public var crossRack: Int
+        /// Peers in its region but another zone.
         public var crossZone: Int
+        /// Peers in other regions.
         public var crossRegion: Int
 
         /// 4 + 4 + 3 + 3 = 14 peers: about log2 of a 16 000-node fleet, and enough that a view survives losing its
@@ -28,6 +32,7 @@ public enum PeerSelection {
             self.crossRegion = crossRegion
         }
 
+        /// How many peers in all.
         public var total: Int { inRack + crossRack + crossZone + crossRegion }
     }
 

@@ -37,6 +37,7 @@ public enum AnnouncementGuard {
             }
         }
 
+        /// The finding as logs name it.
         public var description: String {
             switch self {
             case .unreadable(let detail): "something unreadable was published on the announcement subject (\(detail))"
@@ -48,6 +49,7 @@ public enum AnnouncementGuard {
         }
     }
 
+    /// What the ledger does about what it found on the announcement stream.
     public enum Decision: Sendable, Hashable {
         /// The stream's head is this ledger's current word (or nothing is wrong): do nothing.
         case keep

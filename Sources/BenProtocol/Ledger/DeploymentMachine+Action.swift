@@ -58,7 +58,9 @@ extension DeploymentMachine {
             case .failure(let refusal): return [.refused(refusal)]
             }
         case .retry(let v, let plan, let planKey, let address, let timeout, let estimate, let leftOut):
-            switch onRetry(v, plan: plan, planKey: planKey, ledgerAddress: address, timeout: timeout, estimate: estimate, leftOut: leftOut, now: now) {
+            switch onRetry(
+                v, plan: plan, planKey: planKey, ledgerAddress: address, timeout: timeout, estimate: estimate, leftOut: leftOut, now: now)
+            {
             case .success(let actions): return actions
             case .failure(let refusal): return [.refused(refusal)]
             }

@@ -4,22 +4,24 @@ public import BenCore
 /// the ledger has verified a signed ack from every required node (DESIGN §6).
 ///
 ///     staged ─deploy─▶ deploying ─every required ack─▶ active
-///                          │  ▲                          
-///                 deadline │  │ --retry                  
-///                          ▼  │                          
-///                       incomplete                       
+///                          │  ▲
+///                 deadline │  │ --retry
+///                          ▼  │
+///                       incomplete
 ///     any version ─ a newer one becomes active (or an explicit supersede) ─▶ superseded
 ///
 /// A plain value: the ledger shell persists what it returns (SQLite), verifies signatures before calling
 /// `onAcks` (the machine checks everything else about an ack), and restores the machine from its tables
 /// after a restart. Time comes in as `now`.
 public struct DeploymentMachine: Sendable {
+    /// The ledger's rollout settings; the defaults are what `ben-ledger` runs with.
     public struct Settings: Sendable, Hashable {
         /// How long after its deadline an announcement stays valid (a node that was down a while can still act).
         public var announcementLifetime: Duration = .seconds(24 * 3600)
         /// How the deadline follows the plan when the operator gives no `--timeout` (see `deadline(for:)`).
         public var deadlines = DeadlinePolicy()
 
+        /// The defaults.
         public init() {}
     }
 
@@ -31,12 +33,14 @@ public struct DeploymentMachine: Sendable {
         public var transferFactor: Double = 3
         /// Compiling and swapping: this much per MB of bundle, plus `compileBase`.
         public var compilePerMB: Duration = .milliseconds(50)
+        /// Compiling and swapping take at least this long (see `compilePerMB`).
         public var compileBase: Duration = .seconds(1)
         /// Each level of the ack tree gets this long to pass its aggregate up.
         public var perLevel: Duration = .seconds(1)
         /// Added to everything, for start-up, connection set-up and a busy machine.
         public var margin: Duration = .seconds(10)
 
+        /// The defaults.
         public init() {}
 
         /// The time from announcement to deadline for a plan predicted to deliver in `estimate.transfer`, over a
@@ -51,9 +55,12 @@ public struct DeploymentMachine: Sendable {
     /// What the planner's cost model predicts for a plan: the time until the last node holds the bundle, and
     /// the depth of the deepest stripe tree.
     public struct PlanEstimate: Sendable, Hashable {
+        /// Predicted time until the last node holds the bundle.
         public var transfer: Duration
+        /// Depth of the deepest stripe tree.
         public var depth: Int
 
+        /// A prediction of `transfer` over trees at most `depth` deep.
         public init(transfer: Duration, depth: Int) {
             self.transfer = transfer
             self.depth = depth
@@ -63,10 +70,14 @@ public struct DeploymentMachine: Sendable {
         public static let unknown = PlanEstimate(transfer: .zero, depth: 1)
     }
 
+    /// The fleet this ledger serves.
     public let fleet: FleetName
+    /// The rollout settings it runs with.
     public let settings: Settings
+    /// Every version the ledger knows, by number.
     public private(set) var versions: [Version: VersionRecord]
 
+    /// A machine restored from `versions`, as the ledger's tables hold them.
     public init(fleet: FleetName, versions: [VersionRecord] = [], settings: Settings = Settings()) {
         self.fleet = fleet
         self.settings = settings
@@ -83,6 +94,7 @@ public struct DeploymentMachine: Sendable {
         versions.values.filter { $0.status == .deploying }.map(\.version).max()
     }
 
+    /// The highest version staged so far (`.none` before the first).
     public var latestVersion: Version { versions.keys.max() ?? .none }
 
     /// The highest version ever announced: a new deployment must be above it, or agents would refuse it as a
@@ -99,12 +111,15 @@ public struct DeploymentMachine: Sendable {
     public mutating func onStage(manifest: Key, manifestSize: Int64, size: Int64, label: String, forceNew: Bool = false, now: Timestamp)
         -> (version: Version, isNew: Bool, actions: [Action])
     {
-        if !forceNew, let existing = versions.values.filter({ $0.manifest == manifest && $0.status == .staged }).max(by: { $0.version < $1.version }) {
+        if !forceNew,
+            let existing = versions.values.filter({ $0.manifest == manifest && $0.status == .staged }).max(by: { $0.version < $1.version })
+        {
             return (existing.version, false, [])
         }
         let version = latestVersion.next
         let record = VersionRecord(
-            version: version, manifest: manifest, manifestSize: manifestSize, bundleSize: size, label: label, status: .staged, stagedAt: now)
+            version: version, manifest: manifest, manifestSize: manifestSize, bundleSize: size, label: label, status: .staged, stagedAt: now
+        )
         versions[version] = record
         return (version, true, [.persist(record), .audit(.staged(version, manifest: manifest, label: label))])
     }
@@ -213,7 +228,10 @@ public struct DeploymentMachine: Sendable {
             }
             guard ack.manifest == record.manifest else {
                 actions.append(
-                    .report(.ackRejected(node: ack.node, version: ack.version, reason: "for manifest \(ack.manifest.short), not \(record.manifest.short)")))
+                    .report(
+                        .ackRejected(
+                            node: ack.node, version: ack.version, reason: "for manifest \(ack.manifest.short), not \(record.manifest.short)"
+                        )))
                 continue
             }
             guard deployment.required.contains(ack.node) else {
@@ -327,7 +345,9 @@ public struct DeploymentMachine: Sendable {
         let answered = deployment.required.allSatisfy { deployment.acks[$0] != nil }
         if answered {
             let refused = deployment.acks.values.filter { $0.status == .refused }.count
-            return transition(version, to: .incomplete, now: now, detail: "every node answered; \(refused) refused") + [.stopSeeding(version)]
+            return transition(version, to: .incomplete, now: now, detail: "every node answered; \(refused) refused") + [
+                .stopSeeding(version)
+            ]
         }
         return []
     }
@@ -358,6 +378,7 @@ public enum DeployRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     case planMismatch
     case noTargets
 
+    /// The refusal, in the operator's terms.
     public var description: String {
         switch self {
         case .unknownVersion(let v): "\(v) does not exist; `benctl versions` lists them"

@@ -2,6 +2,7 @@
 /// ledger connects to the first level of its stripe trees itself; the only links that come to it are nodes
 /// pulling from its store, whose first frame must be a pull HELLO. It never takes plans, manifests or chunks.
 public enum LedgerLinkPolicy {
+    /// What the ledger does with a frame.
     public enum Verdict: Sendable, Hashable {
         /// The first frame of an accepted link: a node pulling this version from the store.
         case pull(Hello)
@@ -11,9 +12,12 @@ public enum LedgerLinkPolicy {
         case refuse(String)
     }
 
+    /// Whether the ledger takes `frame`, the first on its link when `firstOnLink`.
     public static func admit(_ frame: PeerFrame, firstOnLink: Bool) -> Verdict {
         if firstOnLink {
-            guard case .hello(let hello) = frame else { return .refuse("the first frame on a link to the ledger must be HELLO, not \(frame.kind)") }
+            guard case .hello(let hello) = frame else {
+                return .refuse("the first frame on a link to the ledger must be HELLO, not \(frame.kind)")
+            }
             guard hello.purpose == .pull else { return .refuse("the ledger accepts only pulls from its store; nodes do not push to it") }
             return .pull(hello)
         }

@@ -8,12 +8,15 @@ public enum VersionStatus: String, Sendable, Hashable, CaseIterable, CustomStrin
     case incomplete
     case superseded
 
+    /// The status as it is stored and printed.
     public var description: String { rawValue }
 }
 
 /// One version of a fleet, as the ledger keeps it.
 public struct VersionRecord: Sendable, Hashable {
+    /// The version number.
     public var version: Version
+    /// Key of its manifest.
     public var manifest: Key
     /// Byte length of the manifest's canonical form (the announcement carries it).
     public var manifestSize: Int64
@@ -21,12 +24,16 @@ public struct VersionRecord: Sendable, Hashable {
     public var bundleSize: Int64
     /// What the operator called it when staging (a source directory name, "rollback to v3", …).
     public var label: String
+    /// Where the version stands.
     public var status: VersionStatus
+    /// When it was staged, by the ledger's clock.
     public var stagedAt: Timestamp
+    /// When its status last changed.
     public var changedAt: Timestamp
     /// Present once the version was deployed.
     public var deployment: DeploymentRecord?
 
+    /// A version record, as the ledger stores it.
     public init(
         version: Version, manifest: Key, manifestSize: Int64, bundleSize: Int64, label: String, status: VersionStatus, stagedAt: Timestamp,
         changedAt: Timestamp? = nil, deployment: DeploymentRecord? = nil
@@ -45,6 +52,7 @@ public struct VersionRecord: Sendable, Hashable {
 
 /// A rollout's state: the announcement, who is required, and what each node has said.
 public struct DeploymentRecord: Sendable, Hashable {
+    /// The signed announcement that started the rollout.
     public var announcement: Announcement
     /// The target nodes: every one must ack `active` for the version to be active.
     public var required: Set<NodeID>
@@ -57,6 +65,7 @@ public struct DeploymentRecord: Sendable, Hashable {
     /// 1 for the first rollout, then one more for each `--retry`.
     public var attempt: Int
 
+    /// A rollout record; acks and hints start empty.
     public init(
         announcement: Announcement, required: Set<NodeID>, acks: [NodeID: AckRecord] = [:], hints: [NodeID: MissingReason] = [:],
         suspects: [NodeID: String] = [:], attempt: Int
@@ -82,15 +91,20 @@ public struct DeploymentRecord: Sendable, Hashable {
         return out
     }
 
+    /// How many nodes acked `active`.
     public var activeCount: Int { acks.values.filter { $0.status == .active }.count }
 }
 
 /// One node's verified answer.
 public struct AckRecord: Sendable, Hashable {
+    /// Activated or refused.
     public var status: Ack.Status
+    /// Why it refused (empty for an activation).
     public var reason: String
+    /// When the node signed the ack, by its clock.
     public var at: Timestamp
 
+    /// A verified answer.
     public init(status: Ack.Status, reason: String, at: Timestamp) {
         self.status = status
         self.reason = reason
@@ -103,6 +117,7 @@ public enum AuditEvent: Sendable, Hashable, CustomStringConvertible {
     case staged(Version, manifest: Key, label: String)
     case transition(Version, from: VersionStatus, to: VersionStatus, detail: String)
 
+    /// The event's kind as the audit log stores it.
     public var kind: String {
         switch self {
         case .staged: "stage"
@@ -110,6 +125,7 @@ public enum AuditEvent: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The event in words.
     public var description: String {
         switch self {
         case .staged(let v, let m, let label): "staged \(v) manifest \(m.hex) (\(label))"
@@ -123,6 +139,7 @@ public enum LedgerReport: Sendable, Hashable, CustomStringConvertible {
     case ackRejected(node: NodeID?, version: Version?, reason: String)
     case tamperingRelay(NodeID, version: Version, detail: String)
 
+    /// The report as the ledger logs it.
     public var description: String {
         switch self {
         case .ackRejected(let node, let version, let reason):

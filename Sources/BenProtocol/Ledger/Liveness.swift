@@ -6,9 +6,12 @@ public import BenCore
 public enum Liveness {
     /// One node's last heartbeat: the time the node wrote in it and the time the ledger received it.
     public struct Heard: Sendable, Hashable {
+        /// The time the node wrote in its heartbeat, by its clock.
         public var nodeTime: Timestamp
+        /// When the ledger received it, by the ledger's clock.
         public var receivedAt: Timestamp
 
+        /// A heartbeat that said `nodeTime` and arrived at `receivedAt`.
         public init(nodeTime: Timestamp, receivedAt: Timestamp) {
             self.nodeTime = nodeTime
             self.receivedAt = receivedAt

@@ -12,6 +12,7 @@ public struct OperatorRequestVerifier: Sendable {
         case bodyMismatch
         case replay
 
+        /// Why the request was refused, in words for the operator.
         public var description: String {
             switch self {
             case .wrongTarget(let fleet, let verb): "refused: signed for \(fleet) \(verb)"
@@ -23,12 +24,14 @@ public struct OperatorRequestVerifier: Sendable {
         }
     }
 
+    /// The fleet requests must name.
     public let fleet: FleetName
     /// How far a request's date may be from the ledger's clock.
     public let skew: Duration
     /// Nonces seen within the replay window, with the request's date.
     private(set) var recentNonces: [String: Timestamp] = [:]
 
+    /// A verifier for `fleet` that allows requests dated up to `skew` from the ledger's clock.
     public init(fleet: FleetName, skew: Duration = OperatorAPI.clockSkew) {
         self.fleet = fleet
         self.skew = skew
@@ -38,7 +41,9 @@ public struct OperatorRequestVerifier: Sendable {
     /// request's nonce is remembered, so the same request a second time is a replay.
     public mutating func check(_ request: OperatorRequest, verb: String, bodyKey: Key, now: Timestamp) -> Result<Void, Refusal> {
         guard request.fleet == fleet, request.verb == verb else { return .failure(.wrongTarget(fleet: request.fleet, verb: request.verb)) }
-        guard abs((request.at - now).milliseconds) <= skew.milliseconds else { return .failure(.stale(at: request.at, now: now, skew: skew)) }
+        guard abs((request.at - now).milliseconds) <= skew.milliseconds else {
+            return .failure(.stale(at: request.at, now: now, skew: skew))
+        }
         guard bodyKey == request.body else { return .failure(.bodyMismatch) }
         recentNonces = recentNonces.filter { now - $0.value < skew * 2 }
         guard recentNonces.updateValue(request.at, forKey: request.nonce) == nil else { return .failure(.replay) }

@@ -21,6 +21,7 @@ extension SeederMachine {
     public enum Timer: Sendable, Hashable, CustomStringConvertible {
         case linkRetry(Version, NodeID)
 
+        /// The timer as logs name it.
         public var description: String {
             switch self {
             case .linkRetry(let v, let n): "link-retry(\(v), \(n))"

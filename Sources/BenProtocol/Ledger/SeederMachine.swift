@@ -7,15 +7,22 @@ public import BenCore
 /// serves pulls from orphans and from nodes refetching a tampered chunk, and hands every aggregate that reaches
 /// it to the deployment machine (`.ingest`). Pure, like the agent machine.
 public struct SeederMachine: Sendable {
+    /// Limits and timings of the seeder's links; the defaults are what `ben-ledger` runs with.
     public struct Settings: Sendable, Hashable {
+        /// Chunk frames in flight per child link.
         public var sendWindow: Int = 4
+        /// Tries to reach a first-level node before adopting its children.
         public var linkAttempts: Int = 3
+        /// Wait before the second try; the n-th try waits n times this.
         public var linkRetryDelay: Duration = .milliseconds(500)
 
+        /// The defaults.
         public init() {}
     }
 
+    /// The fleet being deployed to.
     public let fleet: FleetName
+    /// The version being deployed.
     public let version: Version
     let targets: Set<NodeID>
     /// The plan this seeder pushes.
@@ -80,10 +87,12 @@ public struct SeederMachine: Sendable {
     /// Nodes the root is pushing to directly, by stripe tree: the ledger's fan-out.
     public var fanOut: Int { relay.children.count }
 
+    /// An outbound link connected: the seeder sends its HELLO.
     public mutating func onLinkConnected(_ link: LinkID, now: Timestamp) -> [Action] {
         lift(relay.onConnected(link, announcement: announcement))
     }
 
+    /// A HELLO arrived on `link`: a child's accept (what it already holds), or a node asking to pull.
     public mutating func onHello(_ link: LinkID, hello: Hello, now: Timestamp) -> [Action] {
         guard hello.header == relay.header, hello.purpose == .accept else {
             return [.close(link, .protocolError, reason: "unexpected HELLO")]
@@ -104,6 +113,7 @@ public struct SeederMachine: Sendable {
         return [.send(link, .hello(accept))]
     }
 
+    /// A NACK arrived: chunks a child or a puller asks for, or says were tampered.
     public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [Action] {
         if pulls.isServing(link) {
             return lift(pulls.onWant(link, entries: entries, have: relay.have, chunkKeys: relay.chunkKeys, manifest: relay.manifestKey))
@@ -111,6 +121,7 @@ public struct SeederMachine: Sendable {
         return lift(relay.onChildNack(link, entries: entries))
     }
 
+    /// A chunk was handed to `link`'s channel: the next may go.
     public mutating func onChunkSent(_ link: LinkID, index: Int) -> [Action] {
         if pulls.isServing(link) { return lift(pulls.onSent(link, chunkKeys: relay.chunkKeys)) }
         return lift(relay.onSent(link, index: index))
@@ -125,6 +136,7 @@ public struct SeederMachine: Sendable {
         return [.ingest(aggregate)] + lift(relay.onReported(child, acks: aggregate.ackNodes))
     }
 
+    /// The far side said BYE; a child refusing the announcement has its children adopted.
     public mutating func onBye(_ link: LinkID, code: ByeCode, reason: String, now: Timestamp) -> [Action] {
         if code == .refusedAnnouncement, let child = relay.onRefused(link, reason: reason) {
             var actions: [Action] = [.close(link, nil, reason: "child refused: \(reason)")]
@@ -140,6 +152,7 @@ public struct SeederMachine: Sendable {
         return [.close(link, nil, reason: "peer said: \(code) \(reason)")] + onLinkFailed(link, reason: "peer closed: \(reason)", now: now)
     }
 
+    /// A link failed or closed; an unreachable first-level node is retried, then its children adopted and it is reported missing.
     public mutating func onLinkFailed(_ link: LinkID, reason: String, now: Timestamp) -> [Action] {
         if pulls.close(link) { return [] }
         let (relayActions, gaveUp) = relay.onLinkFailed(link, reason: reason, now: now)
@@ -148,6 +161,7 @@ public struct SeederMachine: Sendable {
         return actions + [.ingest(missingReport(child, MissingReason(.unreachable, reason)))]
     }
 
+    /// A timer the seeder armed fired.
     public mutating func onTimer(_ timer: Timer, now: Timestamp) -> [Action] {
         switch timer {
         case .linkRetry(let v, let child):

@@ -4,13 +4,16 @@ public import BenCore
 /// id it claims (issue 15). A key is an id's key when it is a trusted ledger key (for `ledger`), when this side
 /// knows the id's key already (the ledger knows the topology's), or when a ledger-signed assignment says so.
 public enum LinkAuthorization {
+    /// What one side trusts when it checks who is on a link.
     public struct Trust: Sendable, Hashable {
+        /// The fleet; a claim for another fleet is refused.
         public var fleet: FleetName
         /// The ledger keys this side trusts (the same that sign announcements).
         public var ledgerKeys: [[UInt8]]
         /// Keys this side knows by id without a credential: the topology's, on the ledger.
         public var knownKeys: [NodeID: [UInt8]]
 
+        /// Trust in `ledgerKeys`, and in `knownKeys` by id.
         public init(fleet: FleetName, ledgerKeys: [[UInt8]], knownKeys: [NodeID: [UInt8]] = [:]) {
             self.fleet = fleet
             self.ledgerKeys = ledgerKeys
@@ -26,6 +29,7 @@ public enum LinkAuthorization {
         /// this side knew the key from the topology).
         case node(NodeID, assigned: Version?)
 
+        /// The node the link was authorized as.
         public var node: NodeID {
             switch self {
             case .ledger: .ledger
@@ -59,8 +63,11 @@ public enum LinkAuthorization {
         return .failure(Refusal("\(claim.node) presented no ledger-signed assignment for its key"))
     }
 
+    /// Why a claim was refused, in words for logs and the BYE.
     public struct Refusal: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The reason.
         public var description: String
+        /// A refusal saying `description`.
         public init(_ description: String) { self.description = description }
     }
 }
@@ -70,7 +77,9 @@ public enum PlanAuthority {
     /// Whether `peer` may feed `me`: named in my assignment (a parent or backup), or reached through `via`, the
     /// assignments of the nodes between us, each naming the next as its parent; the ledger always may. Each
     /// assignment must already have passed the ledger-signature check.
-    public static func mayFeed(_ peer: NodeID, me: NodeID, assignment: Assignment, via: [Assignment]) -> Result<Void, LinkAuthorization.Refusal> {
+    public static func mayFeed(_ peer: NodeID, me: NodeID, assignment: Assignment, via: [Assignment]) -> Result<
+        Void, LinkAuthorization.Refusal
+    > {
         if peer == .ledger { return .success(()) }
         guard assignment.node == me else {
             return .failure(.init("the plan it sent is \(assignment.node)'s, not this node's"))

@@ -13,9 +13,13 @@ extension LinkHandshake {
 
     /// The opening message: who the client is, whom it wants, and what it offers.
     public struct ClientHello: Sendable, Hashable {
+        /// The fleet the client belongs to.
         public var fleet: FleetName
+        /// The client's node id.
         public var node: NodeID
+        /// The client's Ed25519 public key.
         public var key: [UInt8]
+        /// The client's ephemeral X25519 public key.
         public var ephemeral: [UInt8]
         /// The node the client means to reach (`ledger` for the ledger's listener).
         public var target: NodeID
@@ -29,11 +33,17 @@ extension LinkHandshake {
 
     /// The server's answer, signed over the transcript so far.
     public struct ServerHello: Sendable, Hashable {
+        /// The server's node id.
         public var node: NodeID
+        /// The server's Ed25519 public key.
         public var key: [UInt8]
+        /// The server's ephemeral X25519 public key.
         public var ephemeral: [UInt8]
+        /// The cipher suite the server chose (0: records are plain).
         public var suite: UInt8
+        /// The server's signed assignment, or empty.
         public var credential: [UInt8]
+        /// The server's Ed25519 signature over the transcript so far.
         public var signature: [UInt8]
     }
 
@@ -42,8 +52,12 @@ extension LinkHandshake {
     /// The largest handshake message: a signed assignment and a few keys fit many times over.
     public static let maxMessageBytes = 64 << 10
 
+    /// Which handshake message a frame holds: its first byte.
     public enum Kind: UInt8 {
-        case clientHello = 1, serverHello = 2, clientFinish = 3, serverFinish = 4
+        case clientHello = 1
+        case serverHello = 2
+        case clientFinish = 3
+        case serverFinish = 4
     }
 
     /// The message's bytes (without the length prefix). `unsigned` leaves out a ServerHello's signature: the
@@ -136,7 +150,9 @@ extension LinkHandshake {
         return ServerHello(node: node, key: key, ephemeral: ephemeral, suite: suite, credential: credential, signature: signature)
     }
 
+    /// A handshake message that could not be read.
     public struct WireError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// What is wrong with it.
         public var description: String
         init(_ description: String) { self.description = description }
     }

@@ -22,7 +22,9 @@ public import BenCore
 public struct LinkHandshake: Sendable {
     /// This side of the link.
     public struct Identity: Sendable, Hashable {
+        /// The fleet.
         public var fleet: FleetName
+        /// This node's id.
         public var node: NodeID
         /// This side's Ed25519 public key.
         public var key: [UInt8]
@@ -33,6 +35,8 @@ public struct LinkHandshake: Sendable {
         /// The cipher suites this side can run, best first.
         public var suites: [UInt8]
 
+        /// This side, with its key, its credential (a signed assignment, or empty), whether it wants records encrypted, and the suites it
+        /// can run.
         public init(fleet: FleetName, node: NodeID, key: [UInt8], credential: [UInt8], encrypt: Bool, suites: [UInt8]) {
             self.fleet = fleet
             self.node = node
@@ -45,11 +49,14 @@ public struct LinkHandshake: Sendable {
 
     /// What the far side claims and has proven: it signed this handshake's transcript with `key`.
     public struct Claim: Sendable, Hashable {
+        /// The node id the far side claims.
         public var node: NodeID
+        /// Its Ed25519 public key, with which it signed the transcript.
         public var key: [UInt8]
         /// Its signed assignment, as it sent it (may be empty); the shell checks the signature.
         public var credential: [UInt8]
 
+        /// A claim of `node` with `key`.
         public init(node: NodeID, key: [UInt8], credential: [UInt8]) {
             self.node = node
             self.key = key
@@ -59,21 +66,26 @@ public struct LinkHandshake: Sendable {
 
     /// A finished handshake.
     public struct Session: Sendable, Hashable {
+        /// Who the far side is.
         public var peer: Claim
         /// The record cipher both sides use (a raw `LinkCipherSuite` value; 0: records are plain).
         public var suite: UInt8
+        /// The far side's ephemeral X25519 public key.
         public var peerEphemeral: [UInt8]
         /// BLAKE2b of both hellos: the session keys are bound to it.
         public var transcript: [UInt8]
+        /// Whether this side dialled.
         public var isClient: Bool
     }
 
+    /// Which side of the link this is.
     public enum Role: Sendable, Hashable {
         /// Dials `target`.
         case client(target: NodeID)
         case server
     }
 
+    /// What the shell tells the handshake.
     public enum Input: Sendable, Hashable {
         /// The link connected (the client speaks first).
         case start
@@ -83,6 +95,7 @@ public struct LinkHandshake: Sendable {
         case decided(refusal: String?)
     }
 
+    /// What the handshake asks the shell to do.
     public enum Action: Sendable, Hashable {
         /// Write one message (the shell adds the length prefix).
         case send([UInt8])
@@ -112,7 +125,9 @@ public struct LinkHandshake: Sendable {
         case failed
     }
 
+    /// This side.
     public let identity: Identity
+    /// Client or server.
     public let role: Role
     let ephemeral: [UInt8]
     let crypto: any LinkHandshakeCrypto
@@ -130,8 +145,10 @@ public struct LinkHandshake: Sendable {
         }
     }
 
+    /// Whether the handshake finished with a session.
     public var isDone: Bool { phase == .done }
 
+    /// Takes one input and returns what to do, in order.
     public mutating func handle(_ input: Input) -> [Action] {
         switch input {
         case .start: return onStart()

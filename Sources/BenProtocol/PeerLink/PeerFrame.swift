@@ -30,6 +30,7 @@ public enum PeerFrame: Sendable, Hashable {
     /// The sender is closing the link, and why.
     case bye(FrameHeader, code: ByeCode, reason: String)
 
+    /// The fleet and version the frame is for.
     public var header: FrameHeader {
         switch self {
         case .hello(let h): h.header
@@ -37,6 +38,7 @@ public enum PeerFrame: Sendable, Hashable {
         }
     }
 
+    /// The frame's kind: its type byte.
     public var kind: Kind {
         switch self {
         case .hello: .hello
@@ -49,6 +51,7 @@ public enum PeerFrame: Sendable, Hashable {
         }
     }
 
+    /// The frame types, as their type byte.
     public enum Kind: UInt8, Sendable, Hashable, CaseIterable, CustomStringConvertible {
         case hello = 1
         case plan = 2
@@ -58,6 +61,7 @@ public enum PeerFrame: Sendable, Hashable {
         case nack = 6
         case bye = 7
 
+        /// The kind as logs name it.
         public var description: String {
             switch self {
             case .hello: "HELLO"
@@ -74,9 +78,12 @@ public enum PeerFrame: Sendable, Hashable {
 
 /// Every frame names its fleet and version, so a frame for another fleet or an old version is refused on sight.
 public struct FrameHeader: Sendable, Hashable {
+    /// The fleet.
     public var fleet: FleetName
+    /// The version.
     public var version: Version
 
+    /// A header for `version` of `fleet`.
     public init(fleet: FleetName, version: Version) {
         self.fleet = fleet
         self.version = version
@@ -89,6 +96,7 @@ public struct FrameHeader: Sendable, Hashable {
 /// verify what it is offered); the side that accepts answers with what it already holds, so a resumed transfer
 /// sends only the missing chunks.
 public struct Hello: Sendable, Hashable {
+    /// Why the sender opened the link.
     public enum Purpose: UInt8, Sendable, Hashable {
         /// A parent opening a link to push the plan, manifest and chunks to its child.
         case push = 1
@@ -98,10 +106,14 @@ public struct Hello: Sendable, Hashable {
         case accept = 3
     }
 
+    /// The peer-link protocol version this build speaks.
     public static let protocolVersion: UInt8 = 1
 
+    /// The fleet and version the link is for.
     public var header: FrameHeader
+    /// The sender's protocol version.
     public var protocolVersion: UInt8
+    /// Why the sender opened the link.
     public var purpose: Purpose
     /// The sender's node id (the ledger uses its own name, "ledger").
     public var node: NodeID
@@ -112,6 +124,7 @@ public struct Hello: Sendable, Hashable {
     /// On `.accept`: which chunk indexes the sender already holds (bit i = chunk i).
     public var have: ChunkSet
 
+    /// A HELLO from `node`; an accept may say what it holds already.
     public init(
         header: FrameHeader, purpose: Purpose, node: NodeID, announcement: [UInt8] = [], hasManifest: Bool = false,
         have: ChunkSet = ChunkSet(count: 0), protocolVersion: UInt8 = Hello.protocolVersion
@@ -128,6 +141,7 @@ public struct Hello: Sendable, Hashable {
 
 /// One chunk a NACK is about. Index `NackEntry.manifestIndex` stands for the manifest itself.
 public struct NackEntry: Sendable, Hashable {
+    /// What a NACK entry asks for or reports.
     public enum Code: UInt8, Sendable, Hashable, CustomStringConvertible {
         /// "Send me this" (a pull request).
         case want = 1
@@ -136,6 +150,7 @@ public struct NackEntry: Sendable, Hashable {
         /// "What you sent under this index does not hash to its key."
         case tampered = 3
 
+        /// The code as logs name it.
         public var description: String {
             switch self {
             case .want: "want"
@@ -145,11 +160,15 @@ public struct NackEntry: Sendable, Hashable {
         }
     }
 
+    /// The index that stands for the manifest.
     public static let manifestIndex = UInt32.max
 
+    /// The chunk index, or `manifestIndex`.
     public var index: UInt32
+    /// What is asked for or reported.
     public var code: Code
 
+    /// An entry about chunk `index`.
     public init(index: UInt32, code: Code) {
         self.index = index
         self.code = code
@@ -171,6 +190,7 @@ public enum ByeCode: UInt8, Sendable, Hashable, CustomStringConvertible {
     /// A puller asked the ledger for a version whose plan does not include it.
     case notTargeted = 5
 
+    /// The code as logs name it.
     public var description: String {
         switch self {
         case .done: "done"

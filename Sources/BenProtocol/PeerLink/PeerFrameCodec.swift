@@ -16,6 +16,7 @@ public enum PeerFrameCodec {
         /// NACK and BYE frames.
         public var maxControlFrame: Int
 
+        /// Limits on each kind of frame, in bytes; larger frames are refused unread.
         public init(
             maxChunkBytes: Int = 64 << 20, maxDocumentFrame: Int = 64 << 20, maxHelloFrame: Int = 1 << 20,
             maxControlFrame: Int = 1 << 20
@@ -26,6 +27,7 @@ public enum PeerFrameCodec {
             self.maxControlFrame = maxControlFrame
         }
 
+        /// The largest frame of `kind` the decoder takes.
         public func limit(for kind: PeerFrame.Kind) -> Int {
             switch kind {
             case .chunk: maxChunkFrame
@@ -40,6 +42,7 @@ public enum PeerFrameCodec {
 
     // MARK: Encoding
 
+    /// Appends `frame`, length prefix included, to `buffer`.
     public static func encode(_ frame: PeerFrame, into buffer: inout ByteBuffer) {
         let lengthIndex = buffer.writerIndex
         buffer.writeInteger(UInt32(0))
@@ -83,7 +86,8 @@ public enum PeerFrameCodec {
 
     /// A CHUNK frame's bytes up to its payload (length prefix, kind, header, index, key): a writer sends this and
     /// then the payload buffer as it is, so the chunk is never copied into the frame.
-    public static func encodeChunkPrefix(_ header: FrameHeader, index: UInt32, key: Key, payloadLength: Int, into buffer: inout ByteBuffer) {
+    public static func encodeChunkPrefix(_ header: FrameHeader, index: UInt32, key: Key, payloadLength: Int, into buffer: inout ByteBuffer)
+    {
         let lengthIndex = buffer.writerIndex
         buffer.writeInteger(UInt32(0))
         buffer.writeInteger(PeerFrame.Kind.chunk.rawValue)
@@ -97,6 +101,7 @@ public enum PeerFrameCodec {
         buffer.setInteger(UInt32(length), at: lengthIndex)
     }
 
+    /// `frame` encoded in a buffer of its own.
     public static func encode(_ frame: PeerFrame, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 64)
         encode(frame, into: &buffer)
@@ -240,6 +245,7 @@ public enum FrameError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The stream ended in the middle of a frame.
     case truncated(bufferedBytes: Int)
 
+    /// What is wrong with the stream, in words.
     public var description: String {
         switch self {
         case .unknownKind(let byte):

@@ -10,6 +10,7 @@ public enum OutboundFrame: Sendable, Hashable {
     case nack([NackEntry])
     case bye(ByeCode, String)
 
+    /// Whether the frame is a chunk.
     public var isChunk: Bool {
         if case .chunk = self { true } else { false }
     }

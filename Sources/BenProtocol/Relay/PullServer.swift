@@ -32,7 +32,11 @@ struct PullServer: Sendable, Hashable {
         var lacking: [NackEntry] = []
         for entry in entries where entry.code == .want {
             if entry.index == NackEntry.manifestIndex {
-                if chunkKeys != nil { actions.append(.send(link, .manifest(manifest))) } else { lacking.append(NackEntry(index: entry.index, code: .lacking)) }
+                if chunkKeys != nil {
+                    actions.append(.send(link, .manifest(manifest)))
+                } else {
+                    lacking.append(NackEntry(index: entry.index, code: .lacking))
+                }
             } else if have.contains(Int(entry.index)) {
                 serve.queue.append(Int32(entry.index))
             } else {

@@ -324,6 +324,15 @@ struct RelayCore: Sendable, Hashable {
         }
         child.phase = .unreachable(reason: reason)
         children[id] = child
+        var (actions, adopted) = adoptChildren(of: id)
+        actions.append(.report(.childUnreachable(id, reason: reason, adopted: adopted)))
+        return (actions, (id, adopted))
+    }
+
+    /// Takes on the children of child `id` (unreachable, or refusing to relay) in every stripe it was to relay in,
+    /// stripe by stripe; returns the actions and who was adopted.
+    mutating func adoptChildren(of id: NodeID) -> (actions: [RelayAction], adopted: [NodeID]) {
+        guard let child = children[id] else { return ([], []) }
         var actions: [RelayAction] = []
         var adopted: [NodeID] = []
         for stripe in child.subtrees.keys.sorted() {
@@ -335,8 +344,7 @@ struct RelayCore: Sendable, Hashable {
                 actions += addChild(part)
             }
         }
-        actions.append(.report(.childUnreachable(id, reason: reason, adopted: adopted)))
-        return (actions, (id, adopted))
+        return (actions, adopted)
     }
 
     /// A retry timer fired: connect again.

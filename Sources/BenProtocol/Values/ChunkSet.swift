@@ -1,8 +1,10 @@
 /// A set of chunk indexes of one bundle, as a bitmap: compact on the wire (a 1 GiB bundle of 1 MiB chunks is
 /// 128 bytes) and cheap to test in the relay's hot path.
 public struct ChunkSet: Sendable, Hashable {
+    /// How many chunks the bundle has: indexes run from 0 to `count` − 1.
     public private(set) var count: Int
     private var words: [UInt64]
+    /// How many chunks the set holds.
     public private(set) var cardinality: Int = 0
 
     /// An empty set over `count` chunks.
@@ -18,11 +20,13 @@ public struct ChunkSet: Sendable, Hashable {
         return set
     }
 
+    /// Whether chunk `i` is in the set; an index out of range is not.
     public func contains(_ i: Int) -> Bool {
         guard i >= 0 && i < count else { return false }
         return words[i >> 6] & (1 << UInt64(i & 63)) != 0
     }
 
+    /// Adds chunk `i` (which must be in range); returns whether it was new.
     @discardableResult
     public mutating func insert(_ i: Int) -> Bool {
         precondition(i >= 0 && i < count, "chunk index \(i) outside 0..<\(count)")
@@ -33,12 +37,14 @@ public struct ChunkSet: Sendable, Hashable {
         return true
     }
 
+    /// Removes chunk `i`, if the set holds it.
     public mutating func remove(_ i: Int) {
         guard contains(i) else { return }
         words[i >> 6] &= ~(1 << UInt64(i & 63))
         cardinality -= 1
     }
 
+    /// Whether the set holds every chunk.
     public var isComplete: Bool { cardinality == count }
 
     /// Indexes in ascending order.

@@ -21,6 +21,7 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
     case superseded(old: Version, new: Version)
     case protocolViolation(LinkID, String)
 
+    /// The report as logs print it.
     public var description: String {
         switch self {
         case .announcementRefused(let v, let r): "refused announcement of \(v): \(r)"
@@ -35,7 +36,8 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
             "upload to \(c) is \(b) chunks behind and growing; handed it the newest \(n) to fetch elsewhere"
         case .activated(let v): "activated \(v)"
         case .refused(let v, let r): "refused \(v): \(r)"
-        case .answeredAgain(let v, let status, let via): "asked again about \(v): sent the same signed \(status == .active ? "ack" : "refusal") \(via)"
+        case .answeredAgain(let v, let status, let via):
+            "asked again about \(v): sent the same signed \(status == .active ? "ack" : "refusal") \(via)"
         case .aggregateSent(let v, let acks, let missing, let via):
             "sent the aggregate for \(v) \(via): \(acks) \(acks == 1 ? "ack" : "acks"), \(missing) missing"
         case .superseded(let o, let n): "\(o) superseded by \(n)"

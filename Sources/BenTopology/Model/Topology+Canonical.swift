@@ -1,22 +1,14 @@
 public import BenCore
 
-extension Topology {
-    /// The topology as canonical JSON (RFC 8785), the bytes the ledger hashes into the announcement's
-    /// `topology` key (DESIGN §5). BenTopology does no hashing: hash these with BenCrypto's `BLAKE2b.key(of:)`.
-    ///
-    /// The form is the file's content normalised: units as exact integers (`10000000000bit/s`, `20000ns`,
-    /// chunk size in bytes), every default spelled out, overrides only where the file wrote them, tuning lists
-    /// sorted, and no comments or line numbers. Two files that say the same thing hash the same, and the JSON
-    /// reads back (it is YAML too) as an equal topology.
-    public var canonicalBytes: [UInt8] {
-        do {
-            return try CanonicalJSON.encode(json)
-        } catch {
-            preconditionFailure("a topology holds only strings and safe integers: \(error)")
-        }
-    }
-
-    public var canonicalString: String { String(decoding: canonicalBytes, as: UTF8.self) }
+/// The topology's canonical bytes (`canonicalBytes`) are what the ledger hashes into the announcement's
+/// `topology` key (DESIGN §5). BenTopology does no hashing: hash them with BenCrypto's `BLAKE2b.key(of:)`.
+///
+/// The form is the file's content normalised: units as exact integers (`10000000000bit/s`, `20000ns`,
+/// chunk size in bytes), every default spelled out, overrides only where the file wrote them, tuning lists
+/// sorted, and no comments or line numbers. Two files that say the same thing hash the same, and the JSON
+/// reads back (it is YAML too) as an equal topology.
+extension Topology: CanonicalJSONConvertible {
+    public static let documentName = "topology"
 
     public var json: JSONValue {
         var ledgerObject: [String: JSONValue] = [

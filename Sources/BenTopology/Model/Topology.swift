@@ -269,9 +269,7 @@ public struct NodeKey: Sendable, Hashable, CustomStringConvertible {
 
     public init(bytes: some Collection<UInt8>) {
         precondition(bytes.count == 32, "an Ed25519 public key is 32 bytes")
-        var words = [UInt64](repeating: 0, count: 4)
-        for (i, byte) in bytes.enumerated() { words[i / 8] = words[i / 8] << 8 | UInt64(byte) }
-        (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])
+        (w0, w1, w2, w3) = Words256.pack(bytes)
     }
 
     public init(words w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64) {
@@ -284,14 +282,7 @@ public struct NodeKey: Sendable, Hashable, CustomStringConvertible {
         self.init(bytes: bytes)
     }
 
-    public var bytes: [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(32)
-        for word in [w0, w1, w2, w3] {
-            for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: word >> UInt64(shift))) }
-        }
-        return out
-    }
+    public var bytes: [UInt8] { Words256.unpack(w0, w1, w2, w3) }
 
     /// Lowercase hex, the one spelling the canonical form uses.
     public var hex: String { Hex.encode(bytes) }

@@ -138,8 +138,7 @@ public struct Planner: Sendable {
     /// Builds every stripe tree of `shape`, stopping at the first in which some node found no parent
     /// (its parent is then `StripeBuilder.unassigned`).
     func build(_ fleet: PlanningFleet, _ shape: Shape) -> (stripes: [[Int32]], complete: Bool) {
-        var builder = StripeBuilder(
-            fleet: fleet, k: shape.k, capacity: shape.capacity, home: shape.home, ledgerCapacity: shape.ledgerCapacity)
+        var builder = StripeBuilder(fleet: fleet, shape: shape)
         var out: [[Int32]] = []
         for s in 0..<shape.k {
             let (tree, complete) = builder.build(stripe: s, ledgerSlots: shape.ledgerSlots[s])

@@ -7,28 +7,28 @@ struct PlanningFleet {
     let targets: [Int32]
     let count: Int
     /// Compact rack of each target.
-    let rackOf: [Int32]
+    private(set) var rackOf: [Int32]
     /// Compact zone of each compact rack, compact region of each compact zone.
-    let zoneOfRack: [Int32]
-    let regionOfZone: [Int32]
+    private(set) var zoneOfRack: [Int32]
+    private(set) var regionOfZone: [Int32]
     /// Topology rack of each compact rack.
-    let topologyRack: [Int32]
+    private(set) var topologyRack: [Int32]
     /// `members[rackStart[r]..<rackStart[r + 1]]`: the targets of compact rack r, preferred relays first, then
     /// the others, then never-relay nodes, each part in seeded order. Relay duty rotates with the seed.
-    let rackStart: [Int32]
-    let members: [Int32]
+    private(set) var rackStart: [Int32]
+    private(set) var members: [Int32]
     /// `zoneRacks[z]..<zoneRacks[z + 1]`: the compact racks of compact zone z; likewise zones of a region.
-    let zoneRacks: [Int32]
-    let regionZones: [Int32]
+    private(set) var zoneRacks: [Int32]
+    private(set) var regionZones: [Int32]
     /// Per target: upload cap in bits per second, fan-out limits, relay duty.
-    let uplink: [Int64]
-    let fanTotal: [Int32]
+    private(set) var uplink: [Int64]
+    private(set) var fanTotal: [Int32]
     /// Four limits per target, indexed `4 * t + tier`.
-    let fanTier: [Int32]
-    let duty: [RelayDuty]
+    private(set) var fanTier: [Int32]
+    private(set) var duty: [RelayDuty]
     /// Compact zone and region of the ledger, or -1 when no target shares them.
-    let ledgerZone: Int32
-    let ledgerRegion: Int32
+    private(set) var ledgerZone: Int32
+    private(set) var ledgerRegion: Int32
     let seed: UInt64
 
     var rackCount: Int { rackStart.count - 1 }
@@ -41,22 +41,22 @@ struct PlanningFleet {
         self.count = targets.count
         self.seed = seed
         let n = targets.count
-        var rackOf = [Int32](repeating: 0, count: n)
-        var zoneOfRack: [Int32] = []
-        var regionOfZone: [Int32] = []
-        var topologyRack: [Int32] = []
-        var rackStart: [Int32] = []
-        var zoneRacks: [Int32] = []
-        var regionZones: [Int32] = []
-        var uplink = [Int64](repeating: 0, count: n)
-        var fanTotal = [Int32](repeating: 0, count: n)
-        var fanTier = [Int32](repeating: 0, count: 4 * n)
-        var duty = [RelayDuty](repeating: .normal, count: n)
+        rackOf = [Int32](repeating: 0, count: n)
+        zoneOfRack = []
+        regionOfZone = []
+        topologyRack = []
+        rackStart = []
+        zoneRacks = []
+        regionZones = []
+        uplink = [Int64](repeating: 0, count: n)
+        fanTotal = [Int32](repeating: 0, count: n)
+        fanTier = [Int32](repeating: 0, count: 4 * n)
+        duty = [RelayDuty](repeating: .normal, count: n)
         var lastRack: Int32 = -1
         var lastZone: Int32 = -1
         var lastRegion: Int32 = -1
-        var ledgerZone: Int32 = -1
-        var ledgerRegion: Int32 = -1
+        ledgerZone = -1
+        ledgerRegion = -1
         for (t, index) in targets.enumerated() {
             let node = topology.nodes[Int(index)]
             if node.region != lastRegion {
@@ -88,7 +88,7 @@ struct PlanningFleet {
         regionZones.append(Int32(regionOfZone.count))
 
         // Seeded order inside each rack: preferred relays, then the others, then never-relay nodes.
-        var members = [Int32](repeating: 0, count: n)
+        members = [Int32](repeating: 0, count: n)
         for r in 0..<(rackStart.count - 1) {
             let lo = Int(rackStart[r])
             let hi = Int(rackStart[r + 1])
@@ -103,21 +103,6 @@ struct PlanningFleet {
                 random.shuffle(&members, start..<k)
             }
         }
-
-        self.rackOf = rackOf
-        self.zoneOfRack = zoneOfRack
-        self.regionOfZone = regionOfZone
-        self.topologyRack = topologyRack
-        self.rackStart = rackStart
-        self.members = members
-        self.zoneRacks = zoneRacks
-        self.regionZones = regionZones
-        self.uplink = uplink
-        self.fanTotal = fanTotal
-        self.fanTier = fanTier
-        self.duty = duty
-        self.ledgerZone = ledgerZone
-        self.ledgerRegion = ledgerRegion
     }
 
     /// The tier a link from compact rack `a` to compact rack `b` crosses.

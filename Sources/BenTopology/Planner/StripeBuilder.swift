@@ -22,10 +22,8 @@
 ///    with room (same rack, zone, region, then anywhere), or a spare ledger slot.
 struct StripeBuilder {
     let fleet: PlanningFleet
-    let k: Int
-    let capacity: [Int32]
-    let home: [Int8]
-    let ledgerCapacity: Int
+    /// The stripe count, each relay's stripe and capacity, and the ledger's capacity.
+    let shape: Shape
     /// Ledger children so far, over all stripes built.
     private(set) var ledgerUsed = 0
 
@@ -76,12 +74,9 @@ struct StripeBuilder {
         }
     }
 
-    init(fleet: PlanningFleet, k: Int, capacity: [Int32], home: [Int8], ledgerCapacity: Int) {
+    init(fleet: PlanningFleet, shape: Shape) {
         self.fleet = fleet
-        self.k = k
-        self.capacity = capacity
-        self.home = home
-        self.ledgerCapacity = ledgerCapacity
+        self.shape = shape
         let n = fleet.count
         order = [Int32](repeating: 0, count: n)
         relayCount = [Int32](repeating: 0, count: fleet.rackCount)
@@ -112,7 +107,7 @@ struct StripeBuilder {
         let n = fleet.count
         for t in 0..<n {
             parent[t] = Self.unassigned
-            capLeft[t] = home[t] == Int8(s) ? capacity[t] : 0
+            capLeft[t] = shape.home[t] == Int8(s) ? shape.capacity[t] : 0
         }
         for i in tierUsed.indices { tierUsed[i] = 0 }
         extRack.removeAll(keepingCapacity: true)
@@ -129,7 +124,7 @@ struct StripeBuilder {
             items.append(contentsOf: regionPending[g])
         }
         var queue: [Int32] = []
-        var ledger = min(ledgerSlots, ledgerCapacity - ledgerUsed)
+        var ledger = min(ledgerSlots, shape.ledgerCapacity - ledgerUsed)
         _ = place(&items, queue: &queue, ledger: &ledger)
 
         concretizeRacks(stripe: s)
@@ -150,10 +145,10 @@ struct StripeBuilder {
             var allow: (Int32, Int32, Int32) = (0, 0, 0)
             for i in lo..<hi {
                 let t = Int(fleet.members[i])
-                guard home[t] == stripe, capacity[t] > 0 else { continue }
+                guard shape.home[t] == stripe, shape.capacity[t] > 0 else { continue }
                 order[w] = Int32(t)
                 w += 1
-                let c = capacity[t]
+                let c = shape.capacity[t]
                 capSum += c
                 inRack += min(c, fleet.fanTier[4 * t])
                 allow.0 += min(c, fleet.fanTier[4 * t + 1])
@@ -163,7 +158,7 @@ struct StripeBuilder {
             relayCount[r] = Int32(w - lo)
             for i in lo..<hi {
                 let t = Int(fleet.members[i])
-                if !(home[t] == stripe && capacity[t] > 0) {
+                if !(shape.home[t] == stripe && shape.capacity[t] > 0) {
                     order[w] = Int32(t)
                     w += 1
                 }
@@ -396,7 +391,7 @@ struct StripeBuilder {
                 parent[ui] = Int32(found)
                 capLeft[found] -= 1
                 tierUsed[4 * found + tier] += 1
-            } else if ledgerUsed < ledgerCapacity {
+            } else if ledgerUsed < shape.ledgerCapacity {
                 parent[ui] = -1
                 ledgerUsed += 1
             } else {

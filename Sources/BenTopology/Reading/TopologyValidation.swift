@@ -30,37 +30,35 @@ extension Topology {
         keys.reserveCapacity(nodes.count)
         for (i, node) in nodes.enumerated() {
             let line = source.line(ofNode: i)
+            /// The earlier node that has `value`, or nil when node i is the first (and is remembered as having it).
+            func earlier<Value: Hashable>(_ value: Value, in seen: inout [Value: Int]) -> Int? {
+                if let first = seen[value] { return first }
+                seen[value] = i
+                return nil
+            }
+            /// Node i's `part` (at `lines(i)`) is already node `first`'s.
+            func taken(_ code: TopologyError.Code, _ part: String, _ subject: String, _ lines: (Int) -> Int, _ first: Int, fix: String) {
+                add(code, lines(i), "\(path(ofNode: i)).\(part)", "\(subject) is already node \(nodes[first].id)'s (line \(lines(first)))", fix)
+            }
             if node.id == .ledger {
                 add(
                     .invalidValue, line, "\(path(ofNode: i)).id", "'ledger' is the ledger's own name on peer links and in plans",
                     "give this node another id")
             }
-            if let first = ids[node.id] {
+            if let first = earlier(node.id, in: &ids) {
                 add(
                     .duplicateID, line, "\(path(ofNode: i)).id",
                     "node id '\(node.id)' is already used at line \(source.line(ofNode: first)) (\(location(of: first)))",
                     "give each node its own id")
-            } else {
-                ids[node.id] = i
             }
-            if source.unreadAddresses.contains(i) {
-                // A placeholder: the reader has reported the address already.
-            } else if let first = addresses[node.address] {
-                add(
-                    .duplicateAddress, source.line(ofAddress: i), "\(path(ofNode: i)).address",
-                    "address \(node.address) is already node \(nodes[first].id)'s (line \(source.line(ofAddress: first)))",
-                    "give each node its own host:port")
-            } else {
-                addresses[node.address] = i
+            // An unread address or key is a placeholder, and the reader has reported it already.
+            if !source.unreadAddresses.contains(i), let first = earlier(node.address, in: &addresses) {
+                taken(.duplicateAddress, "address", "address \(node.address)", source.line(ofAddress:), first, fix: "give each node its own host:port")
             }
-            if source.unreadKeys.contains(i) {
-            } else if let first = keys[node.key] {
-                add(
-                    .duplicateKey, source.line(ofKey: i), "\(path(ofNode: i)).key",
-                    "this public key is already node \(nodes[first].id)'s (line \(source.line(ofKey: first)))",
-                    "each node has its own key: run `benctl keygen` for this node and paste its .pub")
-            } else {
-                keys[node.key] = i
+            if !source.unreadKeys.contains(i), let first = earlier(node.key, in: &keys) {
+                taken(
+                    .duplicateKey, "key", "this public key", source.line(ofKey:), first,
+                    fix: "each node has its own key: run `benctl keygen` for this node and paste its .pub")
             }
             if let o = node.maxFanOut { checkFanOut(o, line: line, field: "\(path(ofNode: i)).max_fan_out", add) }
         }

@@ -75,11 +75,14 @@ extension BroadcastMachine {
     /// into the tree, so the rest of a healed partition gets it by broadcast rather than each by its own pull. An
     /// ack is published toward the ledger, and its owner told.
     mutating func onDocument(_ document: GossipDocument, from sender: NodeID, now: Timestamp) -> [Action] {
-        guard pulls.removeValue(forKey: document.id) != nil else { return [.refused(from: sender, reason: "a document this node did not pull")] }
+        guard pulls.removeValue(forKey: document.id) != nil else {
+            return [.refused(from: sender, reason: "a document this node did not pull")]
+        }
         var actions: [Action] = [.cancelTimer(.pull(document.id))]
         if document.kind == .ack {
             guard !holds(document.id) else { return actions }
-            messages[document.id] = .held(Held(document: document, gossip: nil, sources: [], grafting: false, at: now, published: local.ledgerReachable))
+            messages[document.id] = .held(
+                Held(document: document, gossip: nil, sources: [], grafting: false, at: now, published: local.ledgerReachable))
             if local.ledgerReachable {
                 actions.append(.publishAck(document))
                 actions.append(.send(to: sender, .ackRelayed(document.id)))
@@ -91,7 +94,8 @@ extension BroadcastMachine {
         case nil, .announced: break
         }
         actions += cancelGraft(document.id)
-        messages[document.id] = .held(Held(document: document, gossip: Receipt(round: 0, parent: nil), sources: [], grafting: false, at: now, published: false))
+        messages[document.id] = .held(
+            Held(document: document, gossip: Receipt(round: 0, parent: nil), sources: [], grafting: false, at: now, published: false))
         actions.append(.deliver(document, from: sender))
         actions += forward(document, round: 0, except: sender, now: now)
         return actions

@@ -20,7 +20,8 @@ extension BroadcastMachine {
         default: break
         }
         var actions = cancelGraft(document.id)
-        messages[document.id] = .held(Held(document: document, gossip: Receipt(round: 0, parent: nil), sources: [], grafting: false, at: now, published: false))
+        messages[document.id] = .held(
+            Held(document: document, gossip: Receipt(round: 0, parent: nil), sources: [], grafting: false, at: now, published: false))
         actions += forward(document, round: 0, except: nil, now: now)
         return actions
     }
@@ -31,7 +32,8 @@ extension BroadcastMachine {
         switch messages[document.id] {
         case .held, .forgotten: return []
         case .announced(let a):
-            messages[document.id] = .held(Held(document: document, gossip: nil, sources: a.sources, grafting: a.grafting, at: now, published: false))
+            messages[document.id] = .held(
+                Held(document: document, gossip: nil, sources: a.sources, grafting: a.grafting, at: now, published: false))
         case nil:
             messages[document.id] = .held(Held(document: document, gossip: nil, sources: [], grafting: false, at: now, published: false))
         }
@@ -43,7 +45,9 @@ extension BroadcastMachine {
     /// A caller may rely on: a refused datagram, or one from a node not on the roster or claiming to be this node,
     /// yields exactly one `.refused` and changes nothing. A document is delivered at most once per node, the first
     /// time it arrives by any path.
-    public mutating func onMessage(_ message: BroadcastMessage, from sender: NodeID, authentication: GossipAuthentication, now: Timestamp) -> [Action] {
+    public mutating func onMessage(_ message: BroadcastMessage, from sender: NodeID, authentication: GossipAuthentication, now: Timestamp)
+        -> [Action]
+    {
         if case .refused(let reason) = authentication { return [.refused(from: sender, reason: reason)] }
         guard sender != node else { return [.refused(from: sender, reason: "a datagram claiming to come from this node")] }
         guard roster.contains(sender) else { return [.refused(from: sender, reason: "\(sender) is not in the topology")] }
@@ -61,6 +65,7 @@ extension BroadcastMachine {
         }
     }
 
+    /// Membership says `peer` is down: it is neither eager nor lazy until it comes back, and nothing is queued for it.
     public mutating func onNeighborDown(_ peer: NodeID) -> [Action] {
         if let i = neighbors.firstIndex(where: { $0.id == peer }) {
             neighbors[i].up = false
@@ -70,6 +75,7 @@ extension BroadcastMachine {
         return []
     }
 
+    /// Membership says `peer` is up again: it is a neighbour again.
     public mutating func onNeighborUp(_ peer: NodeID) -> [Action] {
         if let i = neighbors.firstIndex(where: { $0.id == peer }) {
             neighbors[i].up = true
@@ -100,7 +106,10 @@ extension BroadcastMachine {
         switch messages[document.id] {
         case nil, .announced:
             var actions = cancelGraft(document.id)
-            messages[document.id] = .held(Held(document: document, gossip: Receipt(round: arrived, parent: sender), sources: [], grafting: false, at: now, published: false))
+            messages[document.id] = .held(
+                Held(
+                    document: document, gossip: Receipt(round: arrived, parent: sender), sources: [], grafting: false, at: now,
+                    published: false))
             setEager(sender, true)
             actions.append(.deliver(document, from: sender))
             actions += forward(document, round: arrived, except: sender, now: now)

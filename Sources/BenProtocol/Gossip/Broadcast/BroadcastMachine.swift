@@ -27,6 +27,7 @@ public import BenCore
 /// `.refused`. The machine delivers documents (`.deliver`); whether a document changes the node's version state is the
 /// agent's decision, on the document's own signature.
 public struct BroadcastMachine: Sendable {
+    /// Limits and timings of the broadcast layer; the defaults are what `ben-agent` runs with.
     public struct Settings: Sendable, Hashable {
         /// View members eager at the start (the view's first ones: one per tier).
         public var eagerPeers: Int = 3
@@ -56,9 +57,11 @@ public struct BroadcastMachine: Sendable {
         /// Announcers remembered per missing document.
         public var maxSources: Int = 8
 
+        /// The defaults.
         public init() {}
     }
 
+    /// What the shell tells the machine.
     public enum Input: Sendable, Hashable {
         /// Arm the anti-entropy and cache timers.
         case start
@@ -77,6 +80,7 @@ public struct BroadcastMachine: Sendable {
         case timerFired(Timer)
     }
 
+    /// What the machine asks the shell to do.
     public enum Action: Sendable, Hashable {
         /// Send this datagram (the shell signs it with this node's key).
         case send(to: NodeID, BroadcastMessage)
@@ -107,6 +111,7 @@ public struct BroadcastMachine: Sendable {
         /// Sweep the document cache.
         case evict
 
+        /// The action as logs name it.
         public var description: String {
             switch self {
             case .lazyPush: "lazy-push"
@@ -162,9 +167,13 @@ public struct BroadcastMachine: Sendable {
         var published: Bool
     }
 
+    /// This node's id.
     public let node: NodeID
+    /// The fleet; datagrams of another fleet are refused.
     public let fleet: FleetName
+    /// The limits and timings it runs with.
     public let settings: Settings
+    /// Every node the topology lists; no one else is ever a neighbour.
     public let roster: GossipRoster
     /// The view (`PeerSelection`): the neighbours this node chose, and its anti-entropy partners.
     public let view: [NodeID]
@@ -175,11 +184,13 @@ public struct BroadcastMachine: Sendable {
     var pulls: [Key: NodeID] = [:]
     /// Peers whose last digest said they reach the ledger, newest first.
     var ledgerPeers: [NodeID] = []
+    /// This node's own version state, as its digests say it.
     public internal(set) var local = VersionDigest()
     var random: GossipRandom
     /// Documents this node received by eager push more than once (Plumtree's duplicates), for figures and logs.
     public internal(set) var duplicates = 0
 
+    /// A machine for `node` whose neighbours start as `view`; `seed` makes its random choices replayable.
     public init(node: NodeID, fleet: FleetName, roster: GossipRoster, view: [NodeID], seed: UInt64, settings: Settings = Settings()) {
         self.node = node
         self.fleet = fleet
@@ -208,6 +219,7 @@ public struct BroadcastMachine: Sendable {
 
     /// Neighbours pushed to eagerly, and those sent IHAVEs, sorted.
     public var eagerPeers: [NodeID] { neighbors.filter { $0.eager && $0.up }.map(\.id).sorted() }
+    /// Neighbours sent IHAVEs instead of whole documents, sorted.
     public var lazyPeers: [NodeID] { neighbors.filter { !$0.eager && $0.up }.map(\.id).sorted() }
 
     /// Whether this node holds the document's bytes.

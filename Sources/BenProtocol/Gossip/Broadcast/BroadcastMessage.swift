@@ -11,6 +11,7 @@ public enum DocumentKind: UInt8, Sendable, Hashable, CaseIterable, CustomStringC
     /// A node's signed ack, on its way to a peer that can reach the ledger.
     case ack = 4
 
+    /// The kind as logs name it.
     public var description: String {
         switch self {
         case .announcement: "announcement"
@@ -24,10 +25,14 @@ public enum DocumentKind: UInt8, Sendable, Hashable, CaseIterable, CustomStringC
 /// A signed document as gossip holds it: its bytes exactly as signed, its kind, and its id, the BLAKE2b-256 key of
 /// the bytes. The shell computes the id (the machines never hash) and checks the signature before a machine sees it.
 public struct GossipDocument: Sendable, Hashable {
+    /// The document's id: the BLAKE2b-256 key of `bytes`.
     public var id: Key
+    /// What kind of document it is.
     public var kind: DocumentKind
+    /// The signed document, byte for byte.
     public var bytes: [UInt8]
 
+    /// A document whose id the shell computed.
     public init(id: Key, kind: DocumentKind, bytes: [UInt8]) {
         self.id = id
         self.kind = kind
@@ -37,12 +42,16 @@ public struct GossipDocument: Sendable, Hashable {
 
 /// One entry of an IHAVE: "I hold document `id`, which reached me after `round` hops".
 public struct IHave: Sendable, Hashable {
+    /// The document's id.
     public var id: Key
+    /// How many hops it took to reach the sender.
     public var round: UInt16
+    /// What kind of document it is.
     public var kind: DocumentKind
     /// The document's size, so a receiver knows before grafting whether it comes by datagram or over a peer link.
     public var size: UInt32
 
+    /// An IHAVE entry.
     public init(id: Key, round: UInt16, kind: DocumentKind, size: UInt32) {
         self.id = id
         self.round = round
@@ -53,12 +62,14 @@ public struct IHave: Sendable, Hashable {
 
 /// This node's own ack, as the digest names it.
 public struct AckDigest: Sendable, Hashable {
+    /// The version acked.
     public var version: Version
     /// The signed ack document's id.
     public var id: Key
     /// The ledger has it: this node published it on NATS, or a peer that can reach the ledger said it did.
     public var delivered: Bool
 
+    /// A digest of this node's ack.
     public init(version: Version, id: Key, delivered: Bool) {
         self.version = version
         self.id = id
@@ -71,6 +82,7 @@ public struct AckDigest: Sendable, Hashable {
 public struct VersionDigest: Sendable, Hashable {
     /// The highest version whose announcement this node accepted, and that announcement's document id.
     public var highestAccepted: Version
+    /// The id of the announcement of `highestAccepted`, once it has one.
     public var announcement: Key?
     /// The version it runs.
     public var active: Version
@@ -79,7 +91,11 @@ public struct VersionDigest: Sendable, Hashable {
     /// It is connected to NATS, so an ack handed to it reaches the ledger.
     public var ledgerReachable: Bool
 
-    public init(highestAccepted: Version = .none, announcement: Key? = nil, active: Version = .none, ack: AckDigest? = nil, ledgerReachable: Bool = false) {
+    /// A digest; the defaults are a node that has accepted nothing yet.
+    public init(
+        highestAccepted: Version = .none, announcement: Key? = nil, active: Version = .none, ack: AckDigest? = nil,
+        ledgerReachable: Bool = false
+    ) {
         self.highestAccepted = highestAccepted
         self.announcement = announcement
         self.active = active
@@ -107,6 +123,7 @@ public enum BroadcastMessage: Sendable, Hashable {
     /// "I published your ack `id` toward the ledger."
     case ackRelayed(Key)
 
+    /// The message's name in logs and metrics.
     public var name: String {
         switch self {
         case .gossip: "gossip"

@@ -17,7 +17,9 @@ extension MembershipMachine {
     /// yields exactly one `.refused` and changes nothing. Otherwise the sender's own incarnation and the piggybacked
     /// updates are merged first (refuting any suspicion of this node), then the message is answered: a `ping` with an
     /// `ack`, a `pingRequest` with a relayed `ping` (and later a forwarded `ack` or a `nack`).
-    public mutating func onMessage(_ message: MembershipMessage, from sender: NodeID, authentication: GossipAuthentication, now: Timestamp) -> [Action] {
+    public mutating func onMessage(_ message: MembershipMessage, from sender: NodeID, authentication: GossipAuthentication, now: Timestamp)
+        -> [Action]
+    {
         if case .refused(let reason) = authentication { return [.refused(from: sender, reason: reason)] }
         guard sender != node else { return [.refused(from: sender, reason: "a datagram claiming to come from this node")] }
         guard roster.contains(sender) else { return [.refused(from: sender, reason: "\(sender) is not in the topology")] }
@@ -26,12 +28,14 @@ extension MembershipMachine {
         for update in message.updates { merge(update, now: now, &actions) }
         switch message {
         case .ping(let sequence, _, _):
-            actions.append(.send(to: sender, .ack(sequence: sequence, incarnation: incarnation, updates: piggyback(for: sender, kind: .ack))))
+            actions.append(
+                .send(to: sender, .ack(sequence: sequence, incarnation: incarnation, updates: piggyback(for: sender, kind: .ack))))
         case .pingRequest(let sequence, _, let target, _):
             guard target != node, target != sender, roster.contains(target) else { break }
             self.sequence &+= 1
             relays[self.sequence] = Relay(requester: sender, sequence: sequence)
-            actions.append(.send(to: target, .ping(sequence: self.sequence, incarnation: incarnation, updates: piggyback(for: target, kind: .ping))))
+            actions.append(
+                .send(to: target, .ping(sequence: self.sequence, incarnation: incarnation, updates: piggyback(for: target, kind: .ping))))
             let after = Duration.milliseconds(Int64(Double(settings.indirectTimeout.milliseconds) * settings.nackAfter))
             actions.append(.armTimer(.relayTimeout(self.sequence), at: now + after))
         case .ack(let sequence, _, _):
@@ -102,12 +106,14 @@ extension MembershipMachine {
         if let target = nextProbeTarget() {
             sequence &+= 1
             phase = .direct(Probe(target: target, sequence: sequence))
-            actions.append(.send(to: target, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: target, kind: .ping))))
+            actions.append(
+                .send(to: target, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: target, kind: .ping))))
             actions.append(.armTimer(.probeTimeout(sequence), at: now + scaled(settings.pingTimeout)))
         }
         if let suspect = nextReminder(now: now) {
             sequence &+= 1
-            actions.append(.send(to: suspect, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: suspect, kind: .ping))))
+            actions.append(
+                .send(to: suspect, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: suspect, kind: .ping))))
         }
         if let dead = nextReconnect(now: now) {
             // A reconnect probe: no timeout, no suspicion, no effect on local health. If the member is back, the
@@ -132,7 +138,9 @@ extension MembershipMachine {
             actions.append(
                 .send(
                     to: helper,
-                    .pingRequest(sequence: sequence, incarnation: incarnation, target: probe.target, updates: piggyback(for: helper, kind: .pingRequest(probe.target)))))
+                    .pingRequest(
+                        sequence: sequence, incarnation: incarnation, target: probe.target,
+                        updates: piggyback(for: helper, kind: .pingRequest(probe.target)))))
         }
         actions.append(.armTimer(.indirectTimeout(sequence), at: now + scaled(settings.indirectTimeout)))
         return actions
@@ -145,7 +153,11 @@ extension MembershipMachine {
 
     mutating func onRelayTimeout(_ sequence: UInt32) -> [Action] {
         guard let relay = relays.removeValue(forKey: sequence) else { return [] }
-        return [.send(to: relay.requester, .nack(sequence: relay.sequence, incarnation: incarnation, updates: piggyback(for: relay.requester, kind: .nack)))]
+        return [
+            .send(
+                to: relay.requester,
+                .nack(sequence: relay.sequence, incarnation: incarnation, updates: piggyback(for: relay.requester, kind: .nack)))
+        ]
     }
 
     mutating func onSuspicionTimeout(_ member: NodeID, now: Timestamp) -> [Action] {
@@ -175,7 +187,9 @@ extension MembershipMachine {
             records[probe.target]!.state = .suspect(s)
         }
         sequence &+= 1
-        actions.append(.send(to: probe.target, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: probe.target, kind: .ping))))
+        actions.append(
+            .send(to: probe.target, .ping(sequence: sequence, incarnation: incarnation, updates: piggyback(for: probe.target, kind: .ping)))
+        )
         return actions
     }
 

@@ -73,9 +73,17 @@ extension MembershipMachine {
         case (.suspect, .dead):
             break
         case (.dead(let by), .alive(let j)):
-            if i >= j { set(update.node, .dead(Death(incarnation: i, by: by, reconnectAt: now + settings.reconnectInterval)), announce: true, now: now, &actions) }
+            if i >= j {
+                set(
+                    update.node, .dead(Death(incarnation: i, by: by, reconnectAt: now + settings.reconnectInterval)), announce: true,
+                    now: now, &actions)
+            }
         case (.dead(let by), .suspect(let s)):
-            if i >= s.incarnation { set(update.node, .dead(Death(incarnation: i, by: by, reconnectAt: now + settings.reconnectInterval)), announce: true, now: now, &actions) }
+            if i >= s.incarnation {
+                set(
+                    update.node, .dead(Death(incarnation: i, by: by, reconnectAt: now + settings.reconnectInterval)), announce: true,
+                    now: now, &actions)
+            }
         case (.dead, .dead):
             break
         }
@@ -103,7 +111,9 @@ extension MembershipMachine {
             guard newer || confirmation else { return }
         }
         var entry = relayed[update.node] ?? Relayed(incarnation: update.incarnation, rank: rank, suspecters: [], at: now)
-        if (update.incarnation, rank) != (entry.incarnation, entry.rank) { entry = Relayed(incarnation: update.incarnation, rank: rank, suspecters: [], at: now) }
+        if (update.incarnation, rank) != (entry.incarnation, entry.rank) {
+            entry = Relayed(incarnation: update.incarnation, rank: rank, suspecters: [], at: now)
+        }
         if let by { entry.suspecters.append(by) }
         entry.at = now
         relayed[update.node] = entry

@@ -35,6 +35,7 @@ public import BenCore
 /// Time comes in as `now`; timers are actions that come back as `.timerFired`; randomness comes from a generator
 /// seeded by the shell.
 public struct MembershipMachine: Sendable {
+    /// Timings and limits of SWIM with Lifeguard's refinements; the defaults are what `ben-agent` runs with.
     public struct Settings: Sendable, Hashable {
         /// One probe per period (× (1 + local health)). SWIM and memberlist use 1 s.
         public var probeInterval: Duration = .seconds(1)
@@ -74,9 +75,11 @@ public struct MembershipMachine: Sendable {
         /// Otherwise a node holds opinions only of the members it probes, and passes the rest on.
         public var retainEveryMember: Bool = false
 
+        /// The defaults.
         public init() {}
     }
 
+    /// What the shell tells the machine.
     public enum Input: Sendable, Hashable {
         /// Begin probing (the first probe comes after a seeded fraction of a period, so a fleet started together
         /// does not probe in lockstep).
@@ -88,6 +91,7 @@ public struct MembershipMachine: Sendable {
         case watch([NodeID])
     }
 
+    /// What the machine asks the shell to do.
     public enum Action: Sendable, Hashable {
         /// Send this datagram to `to` (the shell signs it with this node's key).
         case send(to: NodeID, MembershipMessage)
@@ -113,6 +117,7 @@ public struct MembershipMachine: Sendable {
         /// The suspicion of this member runs out.
         case suspicion(NodeID)
 
+        /// The action as logs name it.
         public var description: String {
             switch self {
             case .probe: "probe"
@@ -203,9 +208,13 @@ public struct MembershipMachine: Sendable {
         var sequence: UInt32
     }
 
+    /// This node's id.
     public let node: NodeID
+    /// The fleet; datagrams of another fleet are refused.
     public let fleet: FleetName
+    /// The timings and limits it runs with.
     public let settings: Settings
+    /// Every node the topology lists: the only possible members.
     public let roster: GossipRoster
     /// This node's incarnation; raised only to refute.
     public internal(set) var incarnation: Incarnation = 0
@@ -227,7 +236,9 @@ public struct MembershipMachine: Sendable {
     /// - Parameters:
     ///   - view: the members to probe (`PeerSelection.view`); nodes not on the roster are left out.
     ///   - seed: seeds every random choice this machine makes.
-    public init(node: NodeID, fleet: FleetName, roster: GossipRoster, view: [NodeID], seed: UInt64, settings: Settings = Settings(), now: Timestamp) {
+    public init(
+        node: NodeID, fleet: FleetName, roster: GossipRoster, view: [NodeID], seed: UInt64, settings: Settings = Settings(), now: Timestamp
+    ) {
         self.node = node
         self.fleet = fleet
         self.roster = roster

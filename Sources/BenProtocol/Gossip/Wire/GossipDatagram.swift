@@ -4,10 +4,14 @@ public import BenCore
 /// message. On the wire it ends in the sender's signature (`GossipWire`); the shell checks that before a machine
 /// sees the message.
 public struct GossipDatagram: Sendable, Hashable {
+    /// The fleet; a datagram of another fleet is refused.
     public var fleet: FleetName
+    /// The node that sent and signed it.
     public var sender: NodeID
+    /// The membership or broadcast message it carries.
     public var message: GossipMessage
 
+    /// A datagram from `sender`.
     public init(fleet: FleetName, sender: NodeID, message: GossipMessage) {
         self.fleet = fleet
         self.sender = sender

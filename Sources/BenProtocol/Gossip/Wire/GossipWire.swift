@@ -27,15 +27,21 @@ public import NIOCore
 /// membership piggybacking stops at the budget, IHAVEs are split, and a document too large for a datagram goes over
 /// a peer link.
 public enum GossipWire {
+    /// The wire format's version, the first byte of every datagram.
     public static let version: UInt8 = 1
     /// Signature context (DESIGN §5's scheme: Ed25519 over context, 0x00, bytes).
     public static let signingContext = "ben/gossip/v1"
+    /// An Ed25519 signature's length, which ends every datagram.
     public static let signatureBytes = 64
+    /// The largest datagram when the shell names no other size (fits a 1500-byte MTU).
     public static let defaultMaxBytes = 1400
+    /// What one IHAVE entry takes: id, round, kind and size.
     public static let ihaveEntryBytes = 32 + 2 + 1 + 4
     /// Documents carried over a peer link are bounded too (the largest signed document Ben gossips is 8 KiB).
     public static let maxDocumentBytes = 64 << 10
 
+    // Membership kinds on one line, broadcast kinds on the other.
+    // swift-format-ignore: OneCasePerLine
     enum Kind: UInt8 {
         case ping = 1, pingRequest = 2, ack = 3, nack = 4
         case gossip = 16, ihave = 17, graft = 18, prune = 19, digest = 20, pull = 21, document = 22, ackRelayed = 23
@@ -43,9 +49,11 @@ public enum GossipWire {
 
     /// What `decode` read: the datagram, the bytes its signature covers, and the signature.
     public struct Decoded: Sendable {
+        /// The datagram.
         public var datagram: GossipDatagram
         /// Everything before the signature (the shell prefixes the context and 0x00 and verifies).
         public var signed: ByteBuffer
+        /// The sender's Ed25519 signature (64 bytes).
         public var signature: [UInt8]
     }
 
@@ -117,7 +125,9 @@ public enum GossipWire {
     }
 
     /// The whole datagram: the unsigned part and `signature` (64 bytes).
-    public static func encode(_ datagram: GossipDatagram, signature: [UInt8], allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+    public static func encode(_ datagram: GossipDatagram, signature: [UInt8], allocator: ByteBufferAllocator = ByteBufferAllocator())
+        -> ByteBuffer
+    {
         precondition(signature.count == signatureBytes, "an Ed25519 signature is 64 bytes")
         var buffer = allocator.buffer(capacity: size(of: datagram))
         encodeUnsigned(datagram, into: &buffer)
@@ -127,6 +137,7 @@ public enum GossipWire {
 
     // MARK: Sizes (what `encode` writes, signature included; the machines budget with these)
 
+    /// The bytes `encode` writes for `datagram`, signature included.
     public static func size(of datagram: GossipDatagram) -> Int {
         var n = 2 + 1 + datagram.fleet.rawValue.utf8.count + 1 + datagram.sender.rawValue.utf8.count + signatureBytes
         switch datagram.message {
@@ -148,6 +159,7 @@ public enum GossipWire {
         return n
     }
 
+    /// The bytes one piggybacked member update takes.
     public static func size(of update: MemberUpdate) -> Int {
         var n = 1 + 4 + 1 + update.node.rawValue.utf8.count
         switch update.status {
@@ -165,7 +177,9 @@ public enum GossipWire {
     ///
     /// - Parameter documentID: computes a carried document's id (BLAKE2b-256 of its bytes) — the shell's hashing.
     /// - Throws: `GossipWireError` for anything over `maxBytes`, truncated, malformed or followed by stray bytes.
-    public static func decode(_ datagram: ByteBuffer, maxBytes: Int = defaultMaxBytes, documentID: ([UInt8]) -> Key) throws(GossipWireError) -> Decoded {
+    public static func decode(_ datagram: ByteBuffer, maxBytes: Int = defaultMaxBytes, documentID: ([UInt8]) -> Key) throws(GossipWireError)
+        -> Decoded
+    {
         let total = datagram.readableBytes
         guard total <= maxBytes else { throw .oversize(bytes: total, limit: maxBytes) }
         guard total > signatureBytes + 2 else { throw .truncated("the datagram is \(total) bytes, too short for a header and a signature") }
@@ -201,7 +215,8 @@ public enum GossipWire {
             }
             switch kind {
             case .ping: message = .membership(.ping(sequence: sequence, incarnation: incarnation, updates: updates))
-            case .pingRequest: message = .membership(.pingRequest(sequence: sequence, incarnation: incarnation, target: target!, updates: updates))
+            case .pingRequest:
+                message = .membership(.pingRequest(sequence: sequence, incarnation: incarnation, target: target!, updates: updates))
             case .ack: message = .membership(.ack(sequence: sequence, incarnation: incarnation, updates: updates))
             default: message = .membership(.nack(sequence: sequence, incarnation: incarnation, updates: updates))
             }
@@ -239,7 +254,10 @@ public enum GossipWire {
             }
             let reachable = try r.flag("ledger flag")
             message = .broadcast(
-                .digest(VersionDigest(highestAccepted: highest, announcement: announcement, active: active, ack: ack, ledgerReachable: reachable), reply: reply))
+                .digest(
+                    VersionDigest(
+                        highestAccepted: highest, announcement: announcement, active: active, ack: ack, ledgerReachable: reachable),
+                    reply: reply))
         case .pull:
             message = .broadcast(.pull(try r.key("id")))
         case .document:
@@ -323,7 +341,9 @@ public enum GossipWire {
         mutating func document(_ documentID: ([UInt8]) -> Key) throws(GossipWireError) -> GossipDocument {
             let kind = try documentKind()
             let length = Int(try integer(UInt32.self, "document length"))
-            guard length <= GossipWire.maxDocumentBytes else { throw .malformed("a \(length)-byte document is over the \(GossipWire.maxDocumentBytes)-byte bound") }
+            guard length <= GossipWire.maxDocumentBytes else {
+                throw .malformed("a \(length)-byte document is over the \(GossipWire.maxDocumentBytes)-byte bound")
+            }
             let bytes = try self.bytes(length, "document")
             return GossipDocument(id: documentID(bytes), kind: kind, bytes: bytes)
         }
@@ -338,6 +358,7 @@ public enum GossipWireError: Error, Sendable, Hashable, CustomStringConvertible 
     case unknownKind(UInt8)
     case malformed(String)
 
+    /// What is wrong with the datagram, in words.
     public var description: String {
         switch self {
         case .oversize(let bytes, let limit): "a \(bytes)-byte gossip datagram is over the \(limit)-byte limit"
