@@ -10,7 +10,7 @@ import Testing
     @Test func aRelayKilledMidTransferIsNamedAloneAndItsChildrenAreAdoptedThenRetryReachesIt() async throws {
         let shaped = try await ShapedFleet.start()
         let fleet = shaped.fleet
-        let plan = try await fleet.deploy(shaped.version, ["--timeout", "20"])
+        let plan = try await fleet.deploy(shaped.version, ["--timeout", "30"])
         // The relay with the most nodes below it, preferring one fed by another agent (so an agent adopts, not the
         // ledger) and one in the ack tree (so acks must find another way up).
         let relays = plan.relays.keys.sorted()

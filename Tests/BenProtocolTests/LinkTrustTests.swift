@@ -194,4 +194,36 @@ import Testing
         let older = Self.assignment("n2", key: [], parents: ["n1"], version: 3)
         #expect((try? PlanAuthority.mayFeed("n1", me: "n4", assignment: mine, via: [older]).get()) == nil, "the chain is of one version")
     }
+
+    /// What a relay sends when it adopts its dead child's children (`Subtree.adopted(at:)`): the grandchild can
+    /// follow the chain from its own planned parent to the adopter, also when the dead child was itself adopted.
+    @Test func anAdoptedGrandchildCanCheckTheChainItIsSent() throws {
+        let ledger = SigningKey.generate()
+        func node(_ id: NodeID, parents: [NodeID]) -> PlanNode {
+            PlanNode(
+                id: id, address: HostPort("127.0.0.1:1")!,
+                assignment: ledger.envelope(Self.assignment(id, key: SigningKey.generate().publicKey.bytes, parents: parents), context: .plan))
+        }
+        func accepts(_ part: Subtree, from sender: NodeID) throws -> Bool {
+            let own: Assignment = try part.root.assignment!.document()
+            let via: [Assignment] = try part.via.map { try $0.document() }
+            return (try? PlanAuthority.mayFeed(sender, me: part.root.id, assignment: own, via: via).get()) != nil
+        }
+        // n1 feeds n2 (planned), which feeds n4, which feeds n5.
+        let fromN1 = Subtree(
+            fleet: Self.fleet, version: 4, plan: BLAKE2b.key(of: [1]), stripe: 0, stripeCount: 1, depth: 1,
+            nodes: [node("n2", parents: ["n1"]), node("n4", parents: ["n2"]), node("n5", parents: ["n4"])], parents: [-1, 0, 1],
+            backups: [[], [], []])
+        #expect(try accepts(fromN1.adopted(at: 1), from: "n1"), "n2 died: n1 adopts n4 and shows n2's assignment")
+        #expect(try !accepts(fromN1.subtree(at: 1), from: "n1"), "without the chain n4 cannot tell n1 may feed it")
+        #expect(try !accepts(fromN1.adopted(at: 1), from: "n9"), "the chain proves n1, nobody else")
+        // n2's planned parent was n0; n0 died and n1 adopted n2 (its subtree carries n0's assignment); now n2 dies.
+        var adoptedN2 = fromN1
+        adoptedN2.nodes[0] = node("n2", parents: ["n0"])
+        adoptedN2.via = [node("n0", parents: ["n1"]).assignment!]
+        let part = adoptedN2.adopted(at: 1)
+        #expect(part.via.count == 2)
+        #expect(try accepts(part, from: "n1"), "n4 follows n2, then n0, to n1")
+        #expect(try part.children(of: 0).allSatisfy { try accepts(part.subtree(at: $0), from: "n4") }, "n4 feeds its own children as planned")
+    }
 }

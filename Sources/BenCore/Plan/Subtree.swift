@@ -85,6 +85,16 @@ public struct Subtree: CanonicalDocument {
             nodes: nodes, parents: parents, backups: backups, stripeRate: stripeRate, via: via(to: i))
     }
 
+    /// The part rooted at `nodes[i]` as the sender of this subtree hands it on itself, having adopted `nodes[i]`
+    /// after `nodes[0]` failed: its chain runs from `nodes[i]`'s planned parent up through `nodes[0]` and on along
+    /// this subtree's own chain to the sender, so `nodes[i]` can check every step (`PlanAuthority.mayFeed`).
+    public func adopted(at i: Int) -> Subtree {
+        var part = subtree(at: i)
+        if let own = root.assignment { part.via.append(own) }
+        part.via += via
+        return part
+    }
+
     /// The assignments of the nodes strictly between `nodes[0]` and `nodes[i]`, nearest to `nodes[i]` first: what
     /// `nodes[0]` shows `nodes[i]` when it feeds it directly (empty for its own children).
     public func via(to i: Int) -> [SignedEnvelope] {

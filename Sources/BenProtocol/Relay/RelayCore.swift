@@ -338,7 +338,7 @@ struct RelayCore: Sendable, Hashable {
         for stripe in child.subtrees.keys.sorted() {
             let subtree = child.subtrees[stripe]!
             for grandchild in subtree.children(of: 0) {
-                let part = subtree.subtree(at: grandchild)
+                let part = subtree.adopted(at: grandchild)
                 // Depth of the adopted node stays its planned depth, so its ack deadline does not move.
                 adopted.append(part.root.id)
                 actions += addChild(part)
