@@ -27,9 +27,25 @@ import Testing
         return fleet
     }
 
-    func rollBack(_ fleet: LocalFleet, wait: Bool) async throws {
-        let rolled = try await fleet.benctl(["rollback", "--to", "1", "--timeout", "120"] + (wait ? ["--wait"] : []))
+    /// A new version with v1's content; returns its plan.
+    @discardableResult
+    func rollBack(_ fleet: LocalFleet, wait: Bool) async throws -> Plan? {
+        let rolled = try await fleet.benctl(["rollback", "--to", "1", "--timeout", "120"] + (wait ? ["--wait"] : ["--json"]))
         #expect(rolled.status == 0, "\(rolled.stdout)\(rolled.stderr)")
+        guard !wait, let key = try JSONParser.parse(rolled.stdout)["plan"]?.stringValue.flatMap({ Key(hex: $0) }) else { return nil }
+        return try fleet.ledgerPlan(key)
+    }
+
+    /// Waits until every relay that feeds `node` in a stripe of `plan` has given up on it (it is down), so that
+    /// while the ledger cannot act, the announcement stream is the only way `node` learns of the version.
+    func waitUntilRelaysGaveUp(on node: NodeID, in plan: Plan, _ fleet: LocalFleet) async throws {
+        let index = try #require(plan.nodes.firstIndex { $0.id == node })
+        let relays = Set(plan.stripes.map { $0[index] }.filter { $0 != Plan.ledger }.map { plan.nodes[Int($0)].id })
+        for relay in relays.sorted() {
+            try await fleet.waitUntil(timeout: .seconds(60), "\(relay) gives up on \(node)") {
+                fleet.agentLog(relay).contains("child \(node) unreachable (")
+            }
+        }
     }
 
     func head(_ connection: NATSConnection, _ fleet: LocalFleet) async throws -> JetStream.StoredMessage? {
@@ -66,10 +82,11 @@ import Testing
         // node-3 goes down, and v3 is deployed without it: node-3 restarts with its state, running v2.
         let node = fleet.nodes[2].id
         fleet.stopAgent(node)
-        try await rollBack(fleet, wait: false)  // v3
+        let plan = try #require(try await rollBack(fleet, wait: false))  // v3
         try await fleet.waitUntil(timeout: .seconds(90), "the others activate v3") {
             fleet.nodes.prefix(2).allSatisfy { fleet.agentState($0.id)?.active == 3 }
         }
+        try await waitUntilRelaysGaveUp(on: node, in: plan, fleet)
         #expect(fleet.agentState(node)?.active == 2)
 
         // Someone with access to NATS publishes v99, signed by a key of their own. The ledger is paused (it would
@@ -132,10 +149,11 @@ import Testing
         let node = fleet.nodes[2].id
         fleet.stopAgent(node)
         try FileManager.default.removeItem(atPath: fleet.directory.file("agents/\(node.rawValue)"))
-        try await rollBack(fleet, wait: false)  // v3
+        let plan = try #require(try await rollBack(fleet, wait: false))  // v3
         try await fleet.waitUntil(timeout: .seconds(90), "the others activate v3") {
             fleet.nodes.prefix(2).allSatisfy { fleet.agentState($0.id)?.active == 3 }
         }
+        try await waitUntilRelaysGaveUp(on: node, in: plan, fleet)
         let epochBefore = try #require(try await ledgersHead(connection, fleet)?.epoch)
         #expect(try await ledgersHead(connection, fleet)?.version == 3)
 
