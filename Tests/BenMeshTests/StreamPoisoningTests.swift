@@ -6,9 +6,10 @@ import Foundation
 import Testing
 
 /// Issue 15, items 4 and 7: the two attacks on the announcement stream, against a real nats-server, ledger and
-/// agents. Whatever someone with access to NATS puts at the head of `ben.<fleet>.announce`, a node catching up
-/// still ends on the ledger's newest real version, and the ledger puts its own announcement back on top and raises
-/// an alarm that `benctl status` and the audit log show.
+/// agents. NATS runs Ben's authorization, so only the ledger's NATS credentials may publish on
+/// `ben.<fleet>.announce`: the attacker here holds those (stolen), not the ledger's signing key. Whatever they put
+/// at the head of the stream, a node catching up still ends on the ledger's newest real version, and the ledger puts
+/// its own announcement back on top and raises an alarm that `benctl status` and the audit log show.
 @Suite(.serialized) struct StreamPoisoningTests {
     let intent = ProcessRunner.repositoryRoot() + "/examples/intent"
 
@@ -89,11 +90,11 @@ import Testing
         try await waitUntilRelaysGaveUp(on: node, in: plan, fleet)
         #expect(fleet.agentState(node)?.active == 2)
 
-        // Someone with access to NATS publishes v99, signed by a key of their own. The ledger is paused (it would
+        // Someone with the ledger's NATS credentials publishes v99, signed by a key of their own. The ledger is paused (it would
         // otherwise put v3 back within milliseconds), so the forgery is what heads the stream when node-3 restarts.
         let ledger = try #require(fleet.ledger)
         ledger.signal(SIGSTOP)
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        let connection = try await fleet.connectNATS(as: .ledger)
         let stranger = SigningKey.generate()
         let t = now()
         let forged = Announcement(
@@ -142,7 +143,7 @@ import Testing
 
     @Test func streamPoisonedByAReplayWhileTheLedgerIsDown() async throws {
         let fleet = try await fleetRunningThreeVersions()
-        let connection = try await NATSConnection.connect(to: fleet.nats.url)
+        let connection = try await fleet.connectNATS(as: .ledger)
         let v1Bytes = try #require(try await head(connection, fleet)).payload
         try await rollBack(fleet, wait: true)  // v2, on every node
         // node-3 loses its state (a new disk) and is down while v3 is deployed; the others run v3.

@@ -272,7 +272,8 @@ public struct DeploymentStatus: CanonicalDocument {
                 })
         }
         if !alarms.isEmpty {
-            object["alarms"] = .array(alarms.map { ["at": .string($0.at.rfc3339), "kind": .string($0.kind), "detail": .string($0.detail)] })
+            object["alarms"] = .array(
+                alarms.map { ["at": .string($0.at.rfc3339), "kind": .string($0.kind), "detail": .string($0.detail)] })
         }
         if let issuedAt { object["issued_at"] = .string(issuedAt.rfc3339) }
         if let deadline { object["deadline"] = .string(deadline.rfc3339) }

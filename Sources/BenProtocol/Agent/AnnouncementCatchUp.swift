@@ -27,6 +27,7 @@ public struct AnnouncementCatchUp: Sendable, Hashable {
             }
         }
 
+        /// Why, in words, as the agent logs it.
         public var description: String {
             switch self {
             case .refused(let refusal): refusal.description
@@ -35,12 +36,16 @@ public struct AnnouncementCatchUp: Sendable, Hashable {
         }
     }
 
+    /// A stored announcement that was not chosen, and why.
     public struct Skipped: Sendable, Hashable {
         /// Its position in the history handed in (0: the oldest).
         public var position: Int
+        /// The version it announced.
         public var version: Version
+        /// Why it was passed over.
         public var reason: Reason
 
+        /// A skipped announcement at `position`.
         public init(position: Int, version: Version, reason: Reason) {
             self.position = position
             self.version = version
@@ -64,6 +69,7 @@ public struct AnnouncementCatchUp: Sendable, Hashable {
         case nothingTrusted
     }
 
+    /// What the node found.
     public var outcome: Outcome
     /// The announcement to hand to `AgentMachine.onAnnouncement`; nil only when the history is empty.
     public var chosen: IncomingAnnouncement?
@@ -72,6 +78,7 @@ public struct AnnouncementCatchUp: Sendable, Hashable {
     /// Every other stored announcement, oldest first, with why it was not chosen.
     public var skipped: [Skipped]
 
+    /// A catch-up's result, as `AgentMachine.catchUp(from:now:)` makes it.
     public init(outcome: Outcome, chosen: IncomingAnnouncement?, chosenPosition: Int?, skipped: [Skipped]) {
         self.outcome = outcome
         self.chosen = chosen
