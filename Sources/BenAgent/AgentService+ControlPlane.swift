@@ -7,7 +7,7 @@ import BenProtocol
 import Logging
 
 extension AgentService {
-    /// NATS: the latest announcement from JetStream (a node that was down catches up), live announcements,
+    /// NATS: the announcement stream's history (a node that was down catches up), live announcements,
     /// heartbeats, and the node's query endpoint. The agent keeps serving its version whether or not NATS is
     /// reachable; this reconnects by itself.
     func followControlPlane() async {
@@ -69,15 +69,8 @@ extension AgentService {
             return
         }
         logger.info("following announcements", metadata: ["subject": "\(subject)"])
-        // Subscribed first, then the stored latest: nothing published in between is missed.
-        do {
-            if let last = try await connection.jetStream().lastMessage(stream: NATSSubjects.announceStream(fleet), subject: subject) {
-                announce(last.payload)
-            }
-        } catch {
-            // No stream yet (the ledger has never run) or JetStream is away: live announcements still arrive.
-            logger.notice("no stored announcement to catch up on", metadata: ["reason": "\(error)"])
-        }
+        // Subscribed first, then the stored history: nothing published in between is missed.
+        await catchUp(connection)
         for await message in subscription {
             announce(message.payload)
         }

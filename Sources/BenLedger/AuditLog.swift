@@ -64,11 +64,7 @@ extension LedgerDatabase {
     /// Entries after `seq`, oldest first, at most `limit`.
     public func auditEntries(after seq: Int64 = 0, limit: Int = 10_000) throws -> [AuditEntry] {
         try queue.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]).map { row in
-                AuditEntry(
-                    seq: row["seq"], at: Timestamp(millisecondsSinceEpoch: row["at"]), kind: row["kind"], operatorKey: row["operator"],
-                    detail: (try? JSONParser.parse(row["detail"] as String)) ?? .string(row["detail"]), prev: row["prev"], hash: row["hash"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [seq, limit]).map(AuditEntry.init(row:))
         }
     }
 
@@ -103,5 +99,31 @@ extension LedgerDatabase {
             }
             return AuditVerification(entries: count, firstBad: nil)
         }
+    }
+}
+
+extension LedgerDatabase {
+    /// The newest entries of these kinds recorded at or after `since`, newest first, at most `limit` (the ledger's
+    /// alarms, which `benctl status` shows).
+    public func latestAuditEntries(kinds: Set<String>, since: Timestamp, limit: Int) throws -> [AuditEntry] {
+        guard !kinds.isEmpty, limit > 0 else { return [] }
+        let marks = Array(repeating: "?", count: kinds.count).joined(separator: ", ")
+        var arguments: [any DatabaseValueConvertible] = kinds.sorted()
+        arguments += [since.millisecondsSinceEpoch, limit] as [any DatabaseValueConvertible]
+        return try queue.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit WHERE kind IN (\(marks)) AND at >= ? ORDER BY seq DESC LIMIT ?",
+                arguments: StatementArguments(arguments)
+            ).map(AuditEntry.init(row:))
+        }
+    }
+}
+
+extension AuditEntry {
+    /// An entry as the `audit` table stores it.
+    init(row: Row) {
+        self.init(
+            seq: row["seq"], at: Timestamp(millisecondsSinceEpoch: row["at"]), kind: row["kind"], operatorKey: row["operator"],
+            detail: (try? JSONParser.parse(row["detail"] as String)) ?? .string(row["detail"]), prev: row["prev"], hash: row["hash"])
     }
 }

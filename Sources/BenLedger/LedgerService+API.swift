@@ -421,6 +421,7 @@ extension LedgerService {
             bundleSize: record.bundleSize, ledgerEgress: egress[version] ?? 0, messagesAtLedger: messages[version] ?? 0,
             stripes: stripes, depth: depth, fanOut: fanOut)
         status.answers = answers
+        status.alarms = recentAlarms()
         return status
     }
 

@@ -143,13 +143,23 @@ public actor LedgerService {
             host: configuration.seedListen.host, port: configuration.seedListen.port, settings: configuration.peerLink, logger: logger)
         logger.info("seed listener up", metadata: ["listen": "\(configuration.seedListen)"])
         nats = connection
-        let stream = try await connection.jetStream().createOrUpdateStream(
-            NATSSubjects.announceStreamConfig(configuration.fleet, replicas: configuration.replicas), neverLowerReplicas: true)
+        let streamConfig = NATSSubjects.announceStreamConfig(configuration.fleet, replicas: configuration.replicas)
+        let kept = try await connection.jetStream().streamInfo(streamConfig.name)?.config.maxMessagesPerSubject
+        let stream = try await connection.jetStream().createOrUpdateStream(streamConfig, neverLowerReplicas: true)
+        if let kept, kept != stream.config.maxMessagesPerSubject {
+            logger.notice(
+                "the announcement stream now keeps the latest \(stream.config.maxMessagesPerSubject ?? 0) announcements",
+                metadata: ["stream": "\(stream.config.name)", "kept before": "\(kept)"])
+        }
         if stream.config.replicas > configuration.replicas {
             logger.notice(
                 "the announcement stream keeps more replicas than --replicas; left as it is",
                 metadata: ["replicas": "\(stream.config.replicas)", "asked": "\(configuration.replicas)"])
         }
+        // Subscribed before the head is read, so nothing published on the subject from now on goes unjudged.
+        let announced = try await connection.subscribe(subject: NATSSubjects.announce(configuration.fleet))
+        try await connection.flush()
+        await checkAnnouncementStreamAtStart(connection)
         logger.info(
             "ledger ready",
             metadata: ["nats": "\(connection.connectedURL ?? "?")", "epoch": "\(epoch)", "replicas": "\(stream.config.replicas)"])
@@ -160,7 +170,8 @@ public actor LedgerService {
             group.addTask { try await self.serveAPI(connection) }
             group.addTask { try await self.followAcks(connection) }
             group.addTask { try await self.followHeartbeats(connection) }
-            group.addTask { try await self.followAnnouncements(connection) }
+            group.addTask { try await self.followAnnouncements(announced) }
+            group.addTask { await self.checkAnnouncementStreamOnReconnect(connection) }
             self.announceEpoch()
             self.resume()
             defer { group.cancelAll() }

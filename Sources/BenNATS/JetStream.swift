@@ -16,8 +16,8 @@ extension NATSConnection {
 
 /// JetStream: streams, publishing with an acknowledgement, and reading stored messages.
 ///
-/// Ben keeps each fleet's announcements in a stream that holds the last message per subject
-/// (`NATSSubjects.announceStream`); a node that was down reads the latest with `lastMessage`.
+/// Ben keeps each fleet's announcements in a stream that holds a bounded history of its subject
+/// (`NATSSubjects.announceStream`); a node that was down reads it back with `messages(stream:subject:limit:)`.
 public struct JetStream: Sendable {
     let context: JetStreamHandle
     let connection: NATSConnection
@@ -192,6 +192,41 @@ public struct JetStream: Sendable {
             try NATSLibrary.check(status, operation, jetStreamCode: code)
             defer { natsMsg_Destroy(message) }
             return StoredMessage(copying: message!)
+        }
+    }
+
+    /// The messages `stream` holds for `subject`, oldest first: the newest `limit` of them. Empty if it holds none
+    /// for `subject`; throws if the stream does not exist.
+    ///
+    /// It reads back from the stream's last sequence one message at a time (`js_GetMsg`) and looks at no more
+    /// than the last `limit` sequences, so it suits a stream that captures `subject` alone and keeps a bounded
+    /// history of it: the fleet's announcement stream, whose history a catching-up node reads
+    /// (`NATSSubjects.announceHistory`). Sequences deleted meanwhile are skipped.
+    public func messages(stream: String, subject: String, limit: Int) async throws(NATSError) -> [StoredMessage] {
+        guard limit > 0 else { return [] }
+        guard let info = try await streamInfo(stream) else {
+            throw NATSError(
+                code: .jetStream, operation: "read the messages on \(subject) in stream \(stream)",
+                statusText: NATSLibrary.text(of: NATS_NOT_FOUND), status: Int(NATS_NOT_FOUND.rawValue),
+                detail: "stream not found", jetStreamCode: Int(JSStreamNotFoundErr.rawValue))
+        }
+        guard info.messages > 0, info.lastSequence >= info.firstSequence else { return [] }
+        let first = max(info.firstSequence, info.lastSequence >= UInt64(limit) ? info.lastSequence - UInt64(limit) + 1 : 1)
+        let last = info.lastSequence
+        let context = self.context
+        return try await BlockingCalls.shared.run { () throws(NATSError) -> [StoredMessage] in
+            var found: [StoredMessage] = []
+            for sequence in first...last {
+                var message: OpaquePointer?
+                var code = jsErrCode(rawValue: 0)
+                let status = js_GetMsg(&message, context.pointer, stream, sequence, nil, &code)
+                if code == JSNoMessageFoundErr || (status == NATS_NOT_FOUND && code.rawValue == 0) { continue }
+                try NATSLibrary.check(status, "read message \(sequence) of stream \(stream)", jetStreamCode: code)
+                defer { natsMsg_Destroy(message) }
+                let stored = StoredMessage(copying: message!)
+                if stored.subject == subject { found.append(stored) }
+            }
+            return found
         }
     }
 

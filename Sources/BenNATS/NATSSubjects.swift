@@ -25,19 +25,33 @@ public enum NATSSubjects {
     /// `ben.F.api.>`: every API verb, for the ledger's subscription.
     public static func apiWildcard(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).api.>" }
 
-    /// `BEN_F_ANNOUNCE`: the JetStream stream that keeps the latest announcement of the fleet.
+    /// `BEN_F_ANNOUNCE`: the JetStream stream that keeps the fleet's latest announcements.
     public static func announceStream(_ fleet: FleetName) -> String { "BEN_\(fleet.rawValue)_ANNOUNCE" }
 
-    /// The announcement stream's configuration: file storage, only the last message of `ben.F.announce` kept,
-    /// so a node that was down reads the current announcement with `JetStream.lastMessage`.
+    /// How many messages of `ben.F.announce` the announcement stream keeps: 64, the newest (issue 15).
+    ///
+    /// Not one: a single kept message is whatever was published last, so one forged or replayed message there
+    /// hid the ledger's real announcement from every node that caught up. With a history, a catching-up node reads
+    /// it back and takes the newest announcement that verifies (`AgentMachine.catchUp(from:now:)`), while the
+    /// ledger puts its own current announcement back on top of anything else (`AnnouncementGuard`). 64 is far
+    /// more than the ledger publishes between two nodes' catch-ups in practice (a deploy, a retry, a new epoch
+    /// each publish one), so only someone who can publish 64 messages while the ledger cannot answer them pushes
+    /// the real one out; it costs at most 64 × 8 KiB of stream storage per fleet and 64 reads per catch-up.
+    public static let announceHistory = 64
+
+    /// The announcement stream's configuration: file storage, the newest `announceHistory` messages of
+    /// `ben.F.announce` kept, so a node that was down reads them back and takes the newest valid one.
+    ///
+    /// The ledger applies it at every start: a stream an older ledger created keeping one message is updated in
+    /// place (`createOrUpdateStream`), and applying it again changes nothing.
     ///
     /// `replicas` is how many servers of a JetStream cluster keep a copy (1 on a single server); the ledger
     /// passes its `--replicas` and never lowers an existing stream's count.
     public static func announceStreamConfig(_ fleet: FleetName, replicas: Int = 1) -> JetStream.StreamConfig {
         var config = JetStream.StreamConfig(name: announceStream(fleet), subjects: [announce(fleet)])
-        config.description = "Ben announcements for fleet \(fleet.rawValue): the latest one is kept"
+        config.description = "Ben announcements for fleet \(fleet.rawValue): the latest \(announceHistory) are kept"
         config.storage = .file
-        config.maxMessagesPerSubject = 1
+        config.maxMessagesPerSubject = announceHistory
         config.replicas = replicas
         return config
     }

@@ -40,6 +40,7 @@ extension Benctl {
 enum StatusView {
     static func print(_ s: DeploymentStatus) {
         Swift.print(s.summary)
+        for alarm in s.alarms { Swift.print("  ALARM \(alarm.at.rfc3339) \(alarm.kind): \(alarm.detail) (benctl log has it)") }
         Swift.print("  manifest \(s.manifest.short)  \(s.label.isEmpty ? "" : "(\(s.label))")")
         if s.stripes > 0 {
             let egress = s.bundleSize > 0 ? String(format: "%.2f", Double(s.ledgerEgress) / Double(s.bundleSize)) : "-"

@@ -172,7 +172,7 @@ import Testing
         while try await latest()?.epoch != epochB, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await latest()?.epoch == epochB)
         #expect(try await latest()?.version == 2)
-        #expect(b.log.contains("from an older epoch (\(epochA)) was published"), "\(b.log)")
+        #expect(b.log.contains("alarm: an announcement of v9 from an older epoch (\(epochA)) was published"), "\(b.log)")
         await connection.close()
     }
 }

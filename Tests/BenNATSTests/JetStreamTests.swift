@@ -76,24 +76,67 @@ import Testing
         #expect(none == nil)
     }
 
-    @Test func theFleetAnnouncementStreamKeepsOnlyTheLatestAnnouncement() async throws {
+    @Test func theFleetAnnouncementStreamKeepsTheLatest64AndReadsThemBackOldestFirst() async throws {
         let server = try await NATSServer.start()
         let js = try await connect(server.url).jetStream()
         let fleet = try #require(FleetName("demo"))
+        let stream = NATSSubjects.announceStream(fleet)
         try await js.createOrUpdateStream(NATSSubjects.announceStreamConfig(fleet))
+        #expect(try await js.messages(stream: stream, subject: "ben.demo.announce", limit: 64).isEmpty, "an empty stream")
 
-        for version in 1...3 {
+        for version in 1...70 {
             var options = JetStream.PublishOptions()
             options.messageID = "demo-announce-v\(version)"
-            _ = try await js.publish(
-                [UInt8]("{\"version\":\(version)}"), subject: NATSSubjects.announce(fleet), options: options)
+            _ = try await js.publish([UInt8]("{\"version\":\(version)}"), subject: NATSSubjects.announce(fleet), options: options)
         }
-        let latest = try await js.lastMessage(stream: NATSSubjects.announceStream(fleet), subject: "ben.demo.announce")
+        let latest = try await js.lastMessage(stream: stream, subject: "ben.demo.announce")
         let info = try #require(try await js.streamInfo("BEN_demo_ANNOUNCE"))
+        let history = try await js.messages(stream: stream, subject: "ben.demo.announce", limit: NATSSubjects.announceHistory)
+        let lastFive = try await js.messages(stream: stream, subject: "ben.demo.announce", limit: 5)
 
-        #expect(latest?.text == "{\"version\":3}")
-        #expect(info.messages == 1)
-        #expect(info.lastSequence == 3)
+        #expect(latest?.text == "{\"version\":70}")
+        #expect(info.messages == 64)
+        #expect(info.firstSequence == 7 && info.lastSequence == 70)
+        #expect(history.map(\.text) == (7...70).map { "{\"version\":\($0)}" }, "the newest 64, oldest first")
+        #expect(history.map(\.sequence) == Array(7...70))
+        #expect(lastFive.map(\.sequence) == Array(66...70))
+    }
+
+    @Test func anAnnouncementStreamCreatedKeepingOneIsUpdatedInPlaceAndApplyingItAgainChangesNothing() async throws {
+        let server = try await NATSServer.start()
+        let js = try await connect(server.url).jetStream()
+        let fleet = try #require(FleetName("demo"))
+        let stream = NATSSubjects.announceStream(fleet)
+        // The stream as ledgers before issue 15 created it: the last message only.
+        var old = NATSSubjects.announceStreamConfig(fleet)
+        old.maxMessagesPerSubject = 1
+        old.description = "Ben announcements for fleet demo: the latest one is kept"
+        try await js.createOrUpdateStream(old)
+        for version in 1...3 { _ = try await js.publish([UInt8]("v\(version)"), subject: "ben.demo.announce") }
+
+        let updated = try await js.createOrUpdateStream(NATSSubjects.announceStreamConfig(fleet))
+        for version in 4...5 { _ = try await js.publish([UInt8]("v\(version)"), subject: "ben.demo.announce") }
+        let again = try await js.createOrUpdateStream(NATSSubjects.announceStreamConfig(fleet))
+        let history = try await js.messages(stream: stream, subject: "ben.demo.announce", limit: 64)
+
+        #expect(updated.config.maxMessagesPerSubject == 64)
+        #expect(updated.messages == 1, "what the old stream kept is still there")
+        #expect(history.map(\.text) == ["v3", "v4", "v5"], "from the update on, the history is kept")
+        #expect(again.config == updated.config)
+        #expect(again.messages == 3, "applying the configuration again removes nothing")
+    }
+
+    @Test func readingTheHistoryOfAMissingStreamSaysStreamNotFound() async throws {
+        let server = try await NATSServer.start()
+        let js = try await connect(server.url).jetStream()
+
+        let missing = await #expect(throws: NATSError.self) {
+            try await js.messages(stream: "NO_SUCH_STREAM", subject: "ben.test.js.x", limit: 64)
+        }
+
+        #expect(missing?.jetStreamCode == 10059)
+        #expect(missing?.description.contains("stream NO_SUCH_STREAM") == true, "\(String(describing: missing))")
+        #expect(missing?.description.contains("stream not found") == true, "\(String(describing: missing))")
     }
 
     @Test func jetStreamErrorsCarryTheServerText() async throws {

@@ -13,6 +13,9 @@ import Testing
         #expect(NATSSubjects.announceStream(fleet) == "BEN_eu-west_1_ANNOUNCE")
         let config = NATSSubjects.announceStreamConfig(fleet)
         #expect(config.subjects == ["ben.eu-west_1.announce"])
-        #expect(config.maxMessagesPerSubject == 1 && config.storage == .file)
+        #expect(config.storage == .file)
+        // A bounded history, not only the last message: a poisoned head must not hide the real announcement.
+        #expect(NATSSubjects.announceHistory == 64)
+        #expect(config.maxMessagesPerSubject == NATSSubjects.announceHistory)
     }
 }

@@ -9,7 +9,7 @@ public struct DeploymentStatus: CanonicalDocument {
     public static let fields: Set<String> = [
         "fleet", "version", "status", "manifest", "label", "attempt", "required", "active", "refused", "issued_at",
         "deadline", "changed_at", "missing", "groups", "suspects", "bundle_size", "ledger_egress", "messages_at_ledger",
-        "stripes", "depth", "fan_out", "answers",
+        "stripes", "depth", "fan_out", "answers", "alarms",
     ]
 
     /// What one node has answered about the version, for nodes a caller asked about by name (`--retry` prints
@@ -64,6 +64,26 @@ public struct DeploymentStatus: CanonicalDocument {
             self.location = location
             self.code = code
             self.count = count
+        }
+    }
+
+    /// An alarm the ledger raised: something other than its own current announcement appeared at the head of
+    /// the announcement stream (a foreign key, a replay, a version it never announced) and was replaced. Shown
+    /// with every status for a day; the audit log keeps it for good.
+    public struct Alarm: Sendable, Hashable {
+        /// When the ledger found it.
+        public var at: Timestamp
+        /// The audit log's kind: `stream_foreign_key`, `replay`, `stale_epoch`, `stream_unknown_announcement`,
+        /// `stream_unreadable`.
+        public var kind: String
+        /// What appeared, in words, and what replaced it.
+        public var detail: String
+
+        /// An alarm of `kind`, found `at`.
+        public init(at: Timestamp, kind: String, detail: String) {
+            self.at = at
+            self.kind = kind
+            self.detail = detail
         }
     }
 
@@ -125,6 +145,8 @@ public struct DeploymentStatus: CanonicalDocument {
     public var fanOut: Int
     /// Answers of the nodes the request named (empty otherwise).
     public var answers: [NodeAnswer] = []
+    /// Alarms the ledger raised in the last day, newest first (empty: none; omitted from the JSON then).
+    public var alarms: [Alarm] = []
 
     /// A status as the ledger reports it; `answers` starts empty.
     public init(
@@ -209,6 +231,12 @@ public struct DeploymentStatus: CanonicalDocument {
                     reason: try a.string("reason"))
             }
         }
+        if r.has("alarms") {
+            alarms = try r.elements("alarms") { (value, path) throws(DocumentError) -> Alarm in
+                let a = try FieldReader(value, document: doc, path: path, allowed: ["at", "kind", "detail"])
+                return Alarm(at: try a.timestamp("at"), kind: try a.string("kind"), detail: try a.string("detail"))
+            }
+        }
     }
 
     /// How long after its deadline the version became active (a late ack), if it did.
@@ -242,6 +270,10 @@ public struct DeploymentStatus: CanonicalDocument {
                     if let at = a.at { o["at"] = .string(at.rfc3339) }
                     return .object(o)
                 })
+        }
+        if !alarms.isEmpty {
+            object["alarms"] = .array(
+                alarms.map { ["at": .string($0.at.rfc3339), "kind": .string($0.kind), "detail": .string($0.detail)] })
         }
         if let issuedAt { object["issued_at"] = .string(issuedAt.rfc3339) }
         if let deadline { object["deadline"] = .string(deadline.rfc3339) }

@@ -1,9 +1,14 @@
 public import BenCore
 
 /// Keeps the fleet's announcement stream clean (issues 13 and 15): what the ledger does about a message that
-/// appears on `ben.<fleet>.announce`, its own publishes included. The stream's latest message is what a
-/// restarting node reads first, so anything there but the ledger's current signed announcement is replaced.
+/// appears on `ben.<fleet>.announce` (its own publishes included), or that it finds at the head of the stream
+/// when it starts or reconnects. The stream's latest message is what a restarting node reads first, so anything
+/// there but the ledger's current signed announcement is replaced, and an alarm is raised.
 /// Pure: the shell decodes the message and checks its signature, and carries out the decision.
+///
+/// At start the shell passes as `current` the last announcement its data says was published (before it signs it
+/// again under its new epoch): the head should be exactly those bytes, and anything else was published while no
+/// ledger watched (a replay while the ledger was down).
 public enum AnnouncementGuard {
     /// The message as the shell read it.
     public enum Seen: Sendable, Hashable {
@@ -26,7 +31,12 @@ public enum AnnouncementGuard {
         /// Signed with this ledger's key, for a version or issue it never announced.
         case unknownAnnouncement(Version)
 
-        /// The audit log's kind for it.
+        /// Every alarm's audit-log kind: what `benctl status` looks for in the audit log.
+        public static let kinds: Set<String> = [
+            "stream_unreadable", "stream_foreign_key", "stale_epoch", "replay", "stream_unknown_announcement",
+        ]
+
+        /// The audit log's kind for it (one of `kinds`).
         public var kind: String {
             switch self {
             case .unreadable: "stream_unreadable"
