@@ -108,7 +108,10 @@ extension DeploymentMachine {
         let missing = preparing ? t.silent : t.silent + t.prepared
         let answered = preparing ? "\(t.prepared.count + t.active.count)/\(wave.nodes.count) prepared" : "\(t.active.count)/\(wave.nodes.count) active"
         let counts = "\(answered), \(t.refused.count) refused, \(missing.count) missing"
-        if let failure = gateFailure(wave, refused: t.refused, missing: missing, in: d) {
+        // The last wave has no next one for its gates to hold back: once proven, the version is active or incomplete,
+        // as a plain deploy is. Its prepare (two-phase) is gated: a failed gate there means nobody swaps.
+        let last = i == r.waves.count - 1
+        if !last || preparing, let failure = gateFailure(wave, refused: t.refused, missing: missing, in: d) {
             r.waves[i].decidedAt = now
             r.waves[i].failure = failure
             setRollout(version, r)
@@ -126,8 +129,8 @@ extension DeploymentMachine {
             return actions + persisting(version) + [audit(version, "waiting", waiting)]
         }
         r.waves[i].decidedAt = now
-        actions.append(audit(version, "proven", "\(waveName(r, i)): \(counts); gates hold (\(describe(wave.gates)))"))
-        if i == r.waves.count - 1 {
+        actions.append(audit(version, "proven", "\(waveName(r, i)): \(counts)" + (last ? "" : "; gates hold (\(describe(wave.gates)))")))
+        if last {
             r.step = .finished
             setRollout(version, r)
             actions += persisting(version)
@@ -135,7 +138,7 @@ extension DeploymentMachine {
             let left = d.missing
             if left.isEmpty { return actions + finishIfComplete(version, now: now) }
             return actions
-                + transition(version, to: .incomplete, now: now, detail: "rollout finished: every wave passed its gates; \(left.count) of \(d.required.count) nodes missing")
+                + transition(version, to: .incomplete, now: now, detail: "rollout finished: \(left.count) of \(d.required.count) nodes missing")
                 + [.stopSeeding(version)]
         }
         guard wave.bake > .zero else {

@@ -82,10 +82,14 @@ struct RolloutPolicyReader {
         }
         guard let items = top.required("waves", example: "[{name: canary, select: {roles: [detector]}, bake: 5m}, {name: rest}]", diagnostics: &diagnostics)
         else { return nil }
-        guard case .sequence(let list) = items, !list.isEmpty else {
+        guard case .sequence(let list) = items else {
             diagnostics.add(
                 .wrongType, line: items.line, field: top.field("waves"), "expected a list of waves, found \(items.quoted)",
                 fix: "write one `- name: …` entry per wave, in order")
+            return nil
+        }
+        guard !list.isEmpty else {
+            diagnostics.add(.missingField, line: items.line, field: top.field("waves"), "no waves", fix: "write one `- name: …` entry per wave, in order")
             return nil
         }
         if list.count > RolloutPolicy.maxWaves {
