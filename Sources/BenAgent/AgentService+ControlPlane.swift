@@ -29,6 +29,7 @@ extension AgentService {
             group.addTask { await self.answerQueries(connection) }
             group.addTask { await self.answerAgain(connection) }
             group.addTask { await self.followActivations(connection) }
+            group.addTask { await self.followWaveAnnouncements(connection) }
             await group.waitForAll()
         }
         await connection.close()

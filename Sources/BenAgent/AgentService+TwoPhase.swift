@@ -25,6 +25,18 @@ extension AgentService {
         }
     }
 
+    /// `ben.<fleet>.node.<id>.announce`: a rollout wave's announcement, sent to this node by name (waves before the
+    /// last are not announced to the fleet). Read and decided exactly as one from the fleet's stream.
+    func followWaveAnnouncements(_ connection: NATSConnection) async {
+        let subject = NATSSubjects.nodeAnnounce(configuration.fleet, node: configuration.node)
+        do {
+            let subscription = try await connection.subscribe(subject: subject)
+            for await message in subscription { announce(message.payload) }
+        } catch {
+            logger.error("cannot follow wave announcements", metadata: ["subject": "\(subject)", "error": "\(error)"])
+        }
+    }
+
     func readActivation(_ bytes: [UInt8]) -> IncomingActivation? {
         do {
             let envelope = try SignedEnvelope.decode(bytes, document: "activation", maxBytes: Activation.maxBytes)

@@ -80,6 +80,8 @@ extension LedgerService {
             rollBack(version, to: to, nodes: nodes)
         case .rolloutRefused(let refusal):
             logger.notice("rollout request refused", metadata: ["reason": "\(refusal)"])
+        case .announceTo(let announcement, let nodes):
+            announce(announcement, to: nodes)
         default:
             perform([action])
         }
@@ -109,6 +111,28 @@ extension LedgerService {
             // Nothing of this wave was announced: the rollout stops here rather than skip it.
             logger.error("cannot plan the next wave; aborting the rollout", metadata: ["ben.version": "\(version)", "error": "\(error)"])
             if case .success(let actions) = machine.onAbort(version, reason: "wave \(wave + 1) could not be planned: \(error)", now: now) { perform(actions) }
+        }
+    }
+
+    /// Signs a wave's announcement (kept for the seeders' HELLOs, as any) and sends it to each node of the wave by
+    /// name, not to the fleet's stream.
+    func announce(_ announcement: Announcement, to nodes: [NodeID]) {
+        let (_, bytes) = signUnderEpoch(announcement)
+        announcements[announcement.version] = bytes
+        try? database.setSetting("announcement.\(announcement.version.rawValue)", Hex.encode(bytes))
+        guard let nats, mayAct("announce \(announcement.version) to a wave") else { return }
+        let fleet = configuration.fleet
+        let logger = logger
+        let version = announcement.version
+        tasks.spawn {
+            for node in nodes {
+                do {
+                    try await nats.publish(bytes, subject: NATSSubjects.nodeAnnounce(fleet, node: node))
+                } catch {
+                    logger.warning("cannot announce to a node of the wave", metadata: ["ben.node": "\(node)", "ben.version": "\(version)", "error": "\(error)"])
+                }
+            }
+            logger.info("announced to a wave", metadata: ["ben.version": "\(version)", "nodes": "\(nodes.count)"])
         }
     }
 

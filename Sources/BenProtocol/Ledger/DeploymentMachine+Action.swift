@@ -21,6 +21,10 @@ extension DeploymentMachine {
         case report(LedgerReport)
         /// A deploy or retry that was refused, and why (only from `handle`; the typed methods return it).
         case refused(DeployRefusal)
+        /// Sign with the ledger key and send to each of these nodes by name (`ben.<fleet>.node.<id>.announce`), not to
+        /// the fleet: a wave before the last is announced only to its own nodes, so the nodes of later waves never see
+        /// the version unless the rollout reaches them.
+        case announceTo(Announcement, nodes: [NodeID])
         /// Plan the rollout's next wave over these nodes, and hand the plan back (`.wavePlanned`).
         case planWave(Version, wave: Int, nodes: [NodeID])
         /// Sign with the ledger key (context `ben/activate/v1`) and publish on `ben.<fleet>.activate`: every

@@ -36,6 +36,12 @@ extension DeploymentMachine {
         return parts.joined(separator: "; ")
     }
 
+    /// How a wave is announced: to its own nodes by name, except the last wave, which is announced to the fleet (and
+    /// kept by JetStream, so a node that comes back later catches up on the version the fleet ends on).
+    func announcing(_ announcement: Announcement, wave: Int, of rollout: RolloutRecord) -> Action {
+        wave == rollout.waves.count - 1 ? .publishAnnouncement(announcement) : .announceTo(announcement, nodes: rollout.waves[wave].nodes)
+    }
+
     // MARK: Reading and writing the rollout
 
     func rollout(of version: Version) -> RolloutRecord? { versions[version]?.deployment?.rollout }
@@ -250,7 +256,7 @@ extension DeploymentMachine {
         for (node, reason) in leftOut where d.required.contains(node) { d.hints[node] = reason }
         record.deployment = d
         versions[version] = record
-        var actions: [Action] = [.persist(record), .publishAnnouncement(d.announcement), .stopSeeding(version), .startSeeding(version, plan: planKey)]
+        var actions: [Action] = [.persist(record), announcing(d.announcement, wave: wave, of: r), .stopSeeding(version), .startSeeding(version, plan: planKey)]
         actions.append(.armDeadline(version, at: deadline))
         // A wave whose nodes all answered already (they hold the version from an earlier attempt) is decided now.
         return actions + advanceRollout(version, now: now)
@@ -389,7 +395,7 @@ extension DeploymentMachine {
             return actions + [audit(version, "rollback", "no node it reached runs \(version): nothing to roll back")]
         }
         return actions + [
-            audit(version, "rollback", "\(onVersion.count) node\(onVersion.count == 1 ? "" : "s") it reached get \(previous)'s content as a new version"),
+            audit(version, "rollback", "\(onVersion.count) node\(onVersion.count == 1 ? " it reached gets" : "s it reached get") \(previous)'s content as a new version"),
             .rollBack(version, to: previous, nodes: onVersion),
         ]
     }

@@ -170,7 +170,8 @@ public struct DeploymentMachine: Sendable {
         if !leftOut.isEmpty { detail += "; \(leftOut.count) required nodes left out of the plan" }
         if let rollout { detail += "; " + Self.describe(rollout) }
         actions += transition(version, to: .deploying, now: now, detail: detail)
-        actions += [.publishAnnouncement(announcement), .startSeeding(version, plan: planKey), .armDeadline(version, at: deadline)]
+        let announce: Action = rollout.map { announcing(announcement, wave: 0, of: $0) } ?? .publishAnnouncement(announcement)
+        actions += [announce, .startSeeding(version, plan: planKey), .armDeadline(version, at: deadline)]
         return .success(actions)
     }
 
