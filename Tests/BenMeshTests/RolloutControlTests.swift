@@ -98,8 +98,21 @@ import Testing
         }
         #expect(fleet.agentState("node-2")?.active == v2)
 
+        // Watchers started while the rollout holds see the resume's changes: on a terminal the block is redrawn in
+        // place (the cursor goes back over the last drawing and clears it); with --json, one object per change.
+        async let onTerminal = fleet.benctlOnTerminal(["status", "\(v2.rawValue)", "--watch"])
+        async let streamed = fleet.benctl(["status", "\(v2.rawValue)", "--watch", "--json"])
+        try await Task.sleep(for: .seconds(2))
         let resumed = try await fleet.benctl(["rollout", "resume", "\(v2.rawValue)"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
+        let terminal = try await onTerminal
+        #expect(terminal.status == 0, "\(terminal.stdout)\(terminal.stderr)")
+        #expect(terminal.stdout.contains("F\u{1B}[J"), "no redraw in place: \(terminal.stdout.debugDescription)")
+        #expect(terminal.stdout.contains("waves"), "\(terminal.stdout)")
+        let objects = try await streamed.stdout.split(separator: "\n").map { try JSONParser.parse(String($0)) }
+        #expect(objects.count >= 2, "one object per change: \(objects.count)")
+        #expect(objects.first?["status"]?.stringValue == "deploying" && objects.first?["rollout"]?["step"]?.stringValue == "holding", "\(objects.first.map { "\($0)" } ?? "none")")
+        #expect(objects.last?["status"]?.stringValue == "active")
         let watched = try await fleet.benctl(["status", "\(v2.rawValue)", "--watch"])
         #expect(watched.status == 0, "\(watched.stdout)\(watched.stderr)")
         // Not a terminal: one line per change, no escape codes, ending active.
