@@ -228,7 +228,8 @@ public struct DeploymentStatus: CanonicalDocument {
         depth = Int(try r.int("depth"))
         fanOut = Int(try r.int("fan_out"))
         if r.has("rollout") {
-            rollout = try RolloutStatus(reading: FieldReader(try r.value("rollout"), document: doc, path: "rollout", allowed: RolloutStatus.fields))
+            rollout = try RolloutStatus(
+                reading: FieldReader(try r.value("rollout"), document: doc, path: "rollout", allowed: RolloutStatus.fields))
         }
         if r.has("locations") {
             locations = try r.elements("locations") { (value, path) throws(DocumentError) -> LocationProgress in

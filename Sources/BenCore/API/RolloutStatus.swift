@@ -1,22 +1,34 @@
 /// Where a two-phase rollout or one in waves stands, as `benctl status` shows it (the `rollout` member of the status
 /// verb's answer): its step, each wave with its nodes counted by what they answered, and the activation's barrier.
 public struct RolloutStatus: Sendable, Hashable {
+    /// One wave as the ledger reports it: its state and its nodes counted by what they answered.
     public struct Wave: Sendable, Hashable {
+        /// The wave's name, from the policy.
         public var name: String
         /// pending, rolling, prepared, activating, baking, holding, passed, failed or finished.
         public var state: String
+        /// How many nodes the wave takes.
         public var nodes: Int
+        /// Nodes of the wave whose signed `active` ack the ledger holds.
         public var active: Int
+        /// Nodes of the wave that prepared (two-phase) and have not swapped yet.
         public var prepared: Int
+        /// Nodes of the wave that refused the version, signed.
         public var refused: Int
         /// Alerts the wave's nodes reported during its bake (when it has an alert gate).
         public var alerts: Int
+        /// How long the wave bakes once proven, before its gates are checked again.
         public var bake: Duration
+        /// When the wave was announced to its nodes.
         public var startedAt: Timestamp?
+        /// When every node of it had answered (or its deadline passed) and its gates were checked.
         public var decidedAt: Timestamp?
+        /// When it passed its gates after its bake.
         public var passedAt: Timestamp?
+        /// The gate it failed, in words.
         public var failure: String?
 
+        /// A wave's report, as the ledger builds it.
         public init(
             name: String, state: String, nodes: Int, active: Int, prepared: Int, refused: Int, alerts: Int = 0, bake: Duration = .zero,
             startedAt: Timestamp? = nil, decidedAt: Timestamp? = nil, passedAt: Timestamp? = nil, failure: String? = nil
@@ -42,19 +54,25 @@ public struct RolloutStatus: Sendable, Hashable {
     public var step: String
     /// Why it was aborted.
     public var reason: String?
+    /// Set by `benctl rollout pause`: no further wave starts until `benctl rollout resume`.
     public var paused: Bool
     /// The wave in progress, from 1.
     public var current: Int
+    /// `stay` or `rollback`: what a failed gate does to nodes already on the version.
     public var onFailure: String
+    /// The barrier of the last activation (two-phase).
     public var barrier: Timestamp?
+    /// When the current wave's bake ends, while it bakes.
     public var bakeUntil: Timestamp?
     /// The version an automatic rollback made.
     public var rollback: Version?
     /// The latest swap minus the earliest among the current wave's signed active acks (each node's own clock), once
     /// two-phase nodes swapped.
     public var activationSpread: Duration?
+    /// Every wave, in order.
     public var waves: [Wave]
 
+    /// A rollout's report, as the ledger builds it.
     public init(
         activation: String, step: String, reason: String? = nil, paused: Bool, current: Int, onFailure: String, barrier: Timestamp? = nil,
         bakeUntil: Timestamp? = nil, rollback: Version? = nil, activationSpread: Duration? = nil, waves: [Wave]
@@ -73,7 +91,8 @@ public struct RolloutStatus: Sendable, Hashable {
     }
 
     static let fields: Set<String> = [
-        "activation", "step", "reason", "paused", "current", "on_failure", "barrier", "bake_until", "rollback", "activation_spread_ms", "waves",
+        "activation", "step", "reason", "paused", "current", "on_failure", "barrier", "bake_until", "rollback", "activation_spread_ms",
+        "waves",
     ]
     static let waveFields: Set<String> = [
         "name", "state", "nodes", "active", "prepared", "refused", "alerts", "bake_ms", "started_at", "decided_at", "passed_at", "failure",
@@ -97,7 +116,8 @@ public struct RolloutStatus: Sendable, Hashable {
                 name: try w.string("name"), state: try w.string("state"), nodes: Int(try w.int("nodes")), active: Int(try w.int("active")),
                 prepared: Int(try w.int("prepared")), refused: Int(try w.int("refused")), alerts: Int(try w.int("alerts")),
                 bake: .milliseconds(try w.int("bake_ms")), startedAt: w.has("started_at") ? try w.timestamp("started_at") : nil,
-                decidedAt: w.has("decided_at") ? try w.timestamp("decided_at") : nil, passedAt: w.has("passed_at") ? try w.timestamp("passed_at") : nil,
+                decidedAt: w.has("decided_at") ? try w.timestamp("decided_at") : nil,
+                passedAt: w.has("passed_at") ? try w.timestamp("passed_at") : nil,
                 failure: w.has("failure") ? try w.string("failure") : nil)
         }
     }
@@ -133,11 +153,16 @@ public struct RolloutStatus: Sendable, Hashable {
 public struct LocationProgress: Sendable, Hashable {
     /// region/zone (racks are summed into their zone).
     public var location: String
+    /// Required nodes there.
     public var required: Int
+    /// Of them, nodes whose signed `active` ack the ledger holds.
     public var active: Int
+    /// Of them, nodes that prepared and have not swapped.
     public var prepared: Int
+    /// Of them, nodes that refused the version.
     public var refused: Int
 
+    /// One location's counts.
     public init(location: String, required: Int, active: Int, prepared: Int, refused: Int) {
         self.location = location
         self.required = required
@@ -150,7 +175,8 @@ public struct LocationProgress: Sendable, Hashable {
 
     var json: JSONValue {
         [
-            "location": .string(location), "required": .int(Int64(required)), "active": .int(Int64(active)), "prepared": .int(Int64(prepared)),
+            "location": .string(location), "required": .int(Int64(required)), "active": .int(Int64(active)),
+            "prepared": .int(Int64(prepared)),
             "refused": .int(Int64(refused)),
         ]
     }
@@ -169,9 +195,12 @@ extension RolloutStatus {
         case "aborted": return "aborted: \(reason ?? "")"
         case "finished": return nil
         case "rolling":
-            text = activation == "on_arrival" ? "\(which)rolling" : "\(which)preparing: \(wave.prepared + wave.active)/\(wave.nodes) prepared"
+            text =
+                activation == "on_arrival" ? "\(which)rolling" : "\(which)preparing: \(wave.prepared + wave.active)/\(wave.nodes) prepared"
         case "prepared":
-            text = "\(which)\(wave.prepared)/\(wave.nodes) prepared" + (activation == "manual" && !paused ? ", waiting for `benctl activate`" : "")
+            text =
+                "\(which)\(wave.prepared)/\(wave.nodes) prepared"
+                + (activation == "manual" && !paused ? ", waiting for `benctl activate`" : "")
         case "activating": text = "\(which)activating at \(barrier?.rfc3339 ?? "?")"
         case "baking": text = "\(which)baking until \(bakeUntil?.clockTime ?? "?")"
         case "holding": text = "\(which)passed, holding"

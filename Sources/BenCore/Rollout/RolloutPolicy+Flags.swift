@@ -9,7 +9,10 @@
 /// Fields: `name`, `roles`, `locations`, `nodes`, `rack-percent`, `bake`, `max-refusals`, `max-missing`,
 /// `max-alerts` (underscores work too). A wave with no selector takes every target no earlier wave took.
 extension RolloutPolicy {
-    public static let flagFields = ["name", "roles", "locations", "nodes", "rack-percent", "bake", "max-refusals", "max-missing", "max-alerts"]
+    /// The fields a `--wave` flag takes (underscores work in place of dashes).
+    public static let flagFields = [
+        "name", "roles", "locations", "nodes", "rack-percent", "bake", "max-refusals", "max-missing", "max-alerts",
+    ]
 
     /// Reads one `--wave` (the `index`-th, from 1, for messages).
     public static func wave(flag spec: String, index: Int) throws(PolicyFlagError) -> Wave {
@@ -75,7 +78,9 @@ extension RolloutPolicy {
         var failure = OnFailure.stay
         if let onFailure {
             guard let f = OnFailure(rawValue: onFailure) else {
-                throw PolicyFlagError(flag: "--on-failure", index: 0, field: "", problem: "'\(onFailure)' is not stay or rollback", fix: "write --on-failure rollback")
+                throw PolicyFlagError(
+                    flag: "--on-failure", index: 0, field: "", problem: "'\(onFailure)' is not stay or rollback",
+                    fix: "write --on-failure rollback")
             }
             failure = f
         }
@@ -86,13 +91,18 @@ extension RolloutPolicy {
 /// A `--wave` or `--on-failure` flag that cannot be read: which flag (and which wave), which field, what is wrong
 /// and what to write.
 public struct PolicyFlagError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// `--wave` or `--on-failure`.
     public var flag: String
     /// The wave's position among the `--wave` flags, from 1; 0 for a flag that is not per wave.
     public var index: Int
+    /// The field of the wave at fault, empty when the whole flag is.
     public var field: String
+    /// What is wrong.
     public var problem: String
+    /// What to write instead.
     public var fix: String
 
+    /// A flag error, as the readers make it.
     public init(flag: String, index: Int, field: String, problem: String, fix: String) {
         self.flag = flag
         self.index = index

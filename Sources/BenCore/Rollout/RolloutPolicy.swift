@@ -7,8 +7,11 @@
 /// `--wave SPEC` from flags (`RolloutPolicy.wave(flag:)`); both reach the ledger in this form (`json`). Names
 /// (roles, nodes, locations) are checked against the topology when the ledger resolves the waves, never here.
 public struct RolloutPolicy: CanonicalDocument {
+    /// The name errors give the document.
     public static let documentName = "rollout policy"
+    /// Larger input is refused unread (1 MiB).
     public static let maxBytes = 1 << 20
+    /// The members a policy may have; any other is refused.
     public static let fields: Set<String> = ["waves", "on_failure"]
 
     /// What happens to the nodes already on the version when a gate fails.
@@ -23,13 +26,17 @@ public struct RolloutPolicy: CanonicalDocument {
     /// Which of the deployment's targets a wave takes (of those no earlier wave took). Every part given must match;
     /// none given takes every target left.
     public struct Select: Sendable, Hashable {
+        /// Nodes that run any of these roles.
         public var roles: [String]
+        /// Nodes in any of these locations (region, region/zone or region/zone/rack).
         public var locations: [String]
+        /// These nodes, by id.
         public var nodes: [String]
         /// Of the nodes the other parts select, this percentage of each rack, rounded up (at least one per rack that
         /// has any), the first by node id.
         public var rackPercent: Int?
 
+        /// A selector; with no part given, it takes every target left.
         public init(roles: [String] = [], locations: [String] = [], nodes: [String] = [], rackPercent: Int? = nil) {
             self.roles = roles
             self.locations = locations
@@ -37,8 +44,10 @@ public struct RolloutPolicy: CanonicalDocument {
             self.rackPercent = rackPercent
         }
 
+        /// True when no part is given: the wave takes every target left.
         public var isEmpty: Bool { roles.isEmpty && locations.isEmpty && nodes.isEmpty && rackPercent == nil }
 
+        /// The selector in words, for status and errors.
         public var description: String {
             var parts: [String] = []
             if !roles.isEmpty { parts.append("roles \(roles.joined(separator: ","))") }
@@ -58,6 +67,7 @@ public struct RolloutPolicy: CanonicalDocument {
         /// Alerts the version's own detection rules may raise on the wave's nodes during its bake; nil: not checked.
         public var maxAlerts: Int?
 
+        /// Gates; by default no refusal and no missing node is tolerated, and alerts are not checked.
         public init(maxRefusals: Int = 0, maxMissing: Int = 0, maxAlerts: Int? = nil) {
             self.maxRefusals = maxRefusals
             self.maxMissing = maxMissing
@@ -65,13 +75,18 @@ public struct RolloutPolicy: CanonicalDocument {
         }
     }
 
+    /// One wave: which nodes, how long it bakes, and what it must show before the next starts.
     public struct Wave: Sendable, Hashable {
+        /// Unique within the policy; shown in status and the audit log.
         public var name: String
+        /// Which of the targets left it takes.
         public var select: Select
         /// How long the wave runs the version, once proven, before its gates are checked again and the next starts.
         public var bake: Duration
+        /// What the wave must show before the next one starts.
         public var gates: Gates
 
+        /// A wave.
         public init(name: String, select: Select = Select(), bake: Duration = .zero, gates: Gates = Gates()) {
             self.name = name
             self.select = select
@@ -80,9 +95,12 @@ public struct RolloutPolicy: CanonicalDocument {
         }
     }
 
+    /// In order; at least one.
     public var waves: [Wave]
+    /// What a failed gate does to the nodes already on the version.
     public var onFailure: OnFailure
 
+    /// A policy.
     public init(waves: [Wave], onFailure: OnFailure = .stay) {
         self.waves = waves
         self.onFailure = onFailure
@@ -90,8 +108,10 @@ public struct RolloutPolicy: CanonicalDocument {
 
     /// The longest bake a wave may have.
     public static let maxBake: Duration = .seconds(7 * 24 * 3600)
+    /// More waves than this are refused.
     public static let maxWaves = 64
 
+    /// Reads a policy strictly (as the ledger receives it): 1 to `maxWaves` waves with unique names.
     public init(reading r: FieldReader) throws(DocumentError) {
         let failure = r.has("on_failure") ? try r.string("on_failure") : OnFailure.stay.rawValue
         guard let onFailure = OnFailure(rawValue: failure) else {
@@ -103,7 +123,9 @@ public struct RolloutPolicy: CanonicalDocument {
             let w = try FieldReader(value, document: doc, path: path, allowed: ["name", "select", "bake_ms", "gates"])
             var wave = Wave(name: try w.string("name"))
             if w.has("select") {
-                let s = try FieldReader(try w.value("select"), document: doc, path: w.fieldPath("select"), allowed: ["roles", "locations", "nodes", "rack_percent"])
+                let s = try FieldReader(
+                    try w.value("select"), document: doc, path: w.fieldPath("select"),
+                    allowed: ["roles", "locations", "nodes", "rack_percent"])
                 func names(_ field: String) throws(DocumentError) -> [String] {
                     s.has(field) ? try s.strings(field, maxCount: 100_000, expected: "a name") { $0 } : []
                 }
@@ -113,7 +135,8 @@ public struct RolloutPolicy: CanonicalDocument {
             }
             if w.has("bake_ms") { wave.bake = .milliseconds(try w.int("bake_ms", in: 0...Self.maxBake.milliseconds)) }
             if w.has("gates") {
-                let g = try FieldReader(try w.value("gates"), document: doc, path: w.fieldPath("gates"), allowed: ["max_refusals", "max_missing", "max_alerts"])
+                let g = try FieldReader(
+                    try w.value("gates"), document: doc, path: w.fieldPath("gates"), allowed: ["max_refusals", "max_missing", "max_alerts"])
                 wave.gates = Gates(
                     maxRefusals: g.has("max_refusals") ? Int(try g.int("max_refusals")) : 0,
                     maxMissing: g.has("max_missing") ? Int(try g.int("max_missing")) : 0,
@@ -130,6 +153,7 @@ public struct RolloutPolicy: CanonicalDocument {
         }
     }
 
+    /// The policy as `benctl` sends it to the ledger.
     public var json: JSONValue {
         [
             "on_failure": .string(onFailure.rawValue),
@@ -155,8 +179,10 @@ public struct RolloutPolicy: CanonicalDocument {
 
 /// Bake times and other operator durations: `30s`, `5m`, `1h`, `500ms`, `1h30m`, or `0`.
 public enum OperatorDuration {
+    /// What a duration may look like, for error messages.
     public static let rule = "a duration such as 30s, 5m, 1h30m or 500ms"
 
+    /// The duration `text` spells, or nil.
     public static func parse(_ text: String) -> Duration? {
         var rest = Substring(text.trimmingSpaces)
         if rest == "0" { return .zero }

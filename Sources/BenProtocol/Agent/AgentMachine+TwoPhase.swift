@@ -3,9 +3,12 @@ public import BenCore
 /// The ledger's activation as the shell hands it in: read, with its signature checked against the trusted ledger
 /// keys (context `ben/activate/v1`).
 public struct IncomingActivation: Sendable, Hashable {
+    /// The activation as read.
     public var activation: Activation
+    /// Whether its signature verified against a trusted ledger key.
     public var signature: SignatureCheck
 
+    /// An activation and its signature check.
     public init(activation: Activation, signature: SignatureCheck) {
         self.activation = activation
         self.signature = signature
@@ -41,7 +44,9 @@ extension AgentMachine {
         guard a.fleet == fleet else { return [.report(.activationIgnored(a.version, reason: "it is for fleet \(a.fleet)"))] }
         guard a.epoch >= record.highestEpoch else {
             return [
-                .report(.activationIgnored(a.version, reason: "epoch \(a.epoch) is older than epoch \(record.highestEpoch), which this node already accepted"))
+                .report(
+                    .activationIgnored(
+                        a.version, reason: "epoch \(a.epoch) is older than epoch \(record.highestEpoch), which this node already accepted"))
             ]
         }
         guard var d = deployment, d.version == a.version else {
@@ -70,14 +75,17 @@ extension AgentMachine {
         guard var d = deployment, d.version == version, case .prepared = d.stage, let activation = d.activation else { return [] }
         let manifest = d.announcement.manifest
         let signed = signer.sign(Ack(fleet: fleet, version: version, node: node, manifest: manifest, status: .active, reason: "", at: now))
-        record.lastAnswer = SignedAnswer(version: version, manifest: manifest, status: .active, envelope: signed, answeredIssue: d.announcement.issuedAt)
+        record.lastAnswer = SignedAnswer(
+            version: version, manifest: manifest, status: .active, envelope: signed, answeredIssue: d.announcement.issuedAt)
         record.active = ActiveVersion(version: version, manifest: manifest)
         d.stage = .answered(own: signed, refused: nil)
         deployment = d
         let aggregate = Aggregate(fleet: fleet, version: version, relay: node, acks: [signed], missing: [])
         return [
-            .activate(version), .report(.swappedAtBarrier(version, barrier: activation.barrier, late: now - activation.barrier)), .persist(record),
-            .report(.activated(version)), .publishAggregate(aggregate), .report(.aggregateSent(version, acks: 1, missing: 0, via: "over NATS")),
+            .activate(version), .report(.swappedAtBarrier(version, barrier: activation.barrier, late: now - activation.barrier)),
+            .persist(record),
+            .report(.activated(version)), .publishAggregate(aggregate),
+            .report(.aggregateSent(version, acks: 1, missing: 0, via: "over NATS")),
         ]
     }
 

@@ -43,6 +43,7 @@ extension DeploymentMachine {
         /// A wave's bake is over: its gates are checked again, and the next wave may start.
         case bake(Version)
 
+        /// The timer in logs.
         public var description: String {
             switch self {
             case .bake(let v): "bake(\(v))"
@@ -113,7 +114,8 @@ extension DeploymentMachine {
         case .restart: return onRestart(now: now)
         case .supersede(let version): return onSupersede(version, now: now)
         case .wavePlanned(let v, let wave, let plan, let planKey, let address, let estimate, let leftOut):
-            return onWavePlanned(v, wave: wave, plan: plan, planKey: planKey, ledgerAddress: address, estimate: estimate, leftOut: leftOut, now: now)
+            return onWavePlanned(
+                v, wave: wave, plan: plan, planKey: planKey, ledgerAddress: address, estimate: estimate, leftOut: leftOut, now: now)
         case .activate(let v, let lead, let partial): return refusing(onActivate(v, lead: lead, partial: partial, now: now))
         case .pause(let v): return refusing(onPause(v, now: now))
         case .resume(let v): return refusing(onResume(v, now: now))

@@ -29,8 +29,12 @@ extension DeploymentMachine {
     /// rest (16 nodes); on a failed gate: rollback".
     public static func describe(_ r: RolloutRecord) -> String {
         var parts: [String] = []
-        if r.activation.isTwoPhase { parts.append("two-phase (\(r.activation == .manual ? "activated by the operator" : "activated once prepared"))") }
-        let waves = r.waves.map { w in "\(w.name) (\(w.nodes.count) node\(w.nodes.count == 1 ? "" : "s")\(w.bake > .zero ? ", bake \(w.bake.secondsText)" : ""))" }
+        if r.activation.isTwoPhase {
+            parts.append("two-phase (\(r.activation == .manual ? "activated by the operator" : "activated once prepared"))")
+        }
+        let waves = r.waves.map { w in
+            "\(w.name) (\(w.nodes.count) node\(w.nodes.count == 1 ? "" : "s")\(w.bake > .zero ? ", bake \(w.bake.secondsText)" : ""))"
+        }
         parts.append("\(r.waves.count) wave\(r.waves.count == 1 ? "" : "s"): \(waves.joined(separator: ", "))")
         parts.append("on a failed gate: \(r.onFailure.rawValue)")
         return parts.joined(separator: "; ")
@@ -97,7 +101,9 @@ extension DeploymentMachine {
         case .finished:
             // A retry of a finished rollout ran out of time, as a plain one does.
             guard let d = versions[version]?.deployment else { return [] }
-            return transition(version, to: .incomplete, now: now, detail: "\(d.missing.count) of \(d.required.count) nodes missing") + [.stopSeeding(version)]
+            return transition(version, to: .incomplete, now: now, detail: "\(d.missing.count) of \(d.required.count) nodes missing") + [
+                .stopSeeding(version)
+            ]
         default:
             return []
         }
@@ -112,7 +118,8 @@ extension DeploymentMachine {
         let preparing = r.step == .rolling && r.activation.isTwoPhase
         // Missing: no answer yet, or (once activated) prepared but no active ack.
         let missing = preparing ? t.silent : t.silent + t.prepared
-        let answered = preparing ? "\(t.prepared.count + t.active.count)/\(wave.nodes.count) prepared" : "\(t.active.count)/\(wave.nodes.count) active"
+        let answered =
+            preparing ? "\(t.prepared.count + t.active.count)/\(wave.nodes.count) prepared" : "\(t.active.count)/\(wave.nodes.count) active"
         let counts = "\(answered), \(t.refused.count) refused, \(missing.count) missing"
         // The last wave has no next one for its gates to hold back: once proven, the version is active or incomplete,
         // as a plain deploy is. Its prepare (two-phase) is gated: a failed gate there means nobody swaps.
@@ -131,7 +138,9 @@ extension DeploymentMachine {
             }
             r.step = .prepared
             setRollout(version, r)
-            let waiting = r.activation == .manual ? "waiting for `benctl activate \(version.rawValue)`" : "paused: the activation waits for `benctl rollout resume`"
+            let waiting =
+                r.activation == .manual
+                ? "waiting for `benctl activate \(version.rawValue)`" : "paused: the activation waits for `benctl rollout resume`"
             return actions + persisting(version) + [audit(version, "waiting", waiting)]
         }
         r.waves[i].decidedAt = now
@@ -144,7 +153,8 @@ extension DeploymentMachine {
             let left = d.missing
             if left.isEmpty { return actions + finishIfComplete(version, now: now) }
             return actions
-                + transition(version, to: .incomplete, now: now, detail: "rollout finished: \(left.count) of \(d.required.count) nodes missing")
+                + transition(
+                    version, to: .incomplete, now: now, detail: "rollout finished: \(left.count) of \(d.required.count) nodes missing")
                 + [.stopSeeding(version)]
         }
         guard wave.bake > .zero else {
@@ -154,7 +164,10 @@ extension DeploymentMachine {
         let until = now + wave.bake
         r.step = .baking(until: until)
         setRollout(version, r)
-        return actions + persisting(version) + [audit(version, "baking", "\(waveName(r, i)) bakes \(wave.bake.secondsText), until \(until.rfc3339)"), .armTimer(.bake(version), at: until)]
+        return actions + persisting(version) + [
+            audit(version, "baking", "\(waveName(r, i)) bakes \(wave.bake.secondsText), until \(until.rfc3339)"),
+            .armTimer(.bake(version), at: until),
+        ]
     }
 
     /// The gate a wave fails, in words, or nil when every gate holds.
@@ -164,11 +177,13 @@ extension DeploymentMachine {
             return shown.joined(separator: "; ") + (nodes.count > 3 ? "; and \(nodes.count - 3) more" : "")
         }
         if refused.count > wave.gates.maxRefusals {
-            return "\(refused.count) refused, more than max_refusals \(wave.gates.maxRefusals) (\(named(refused) { d.acks[$0]?.reason ?? "" }))"
+            return
+                "\(refused.count) refused, more than max_refusals \(wave.gates.maxRefusals) (\(named(refused) { d.acks[$0]?.reason ?? "" }))"
         }
         if missing.count > wave.gates.maxMissing {
             let reasons = d.missing
-            return "\(missing.count) missing, more than max_missing \(wave.gates.maxMissing) (\(named(missing) { reasons[$0]?.text ?? "no answer" }))"
+            return
+                "\(missing.count) missing, more than max_missing \(wave.gates.maxMissing) (\(named(missing) { reasons[$0]?.text ?? "no answer" }))"
         }
         return nil
     }
@@ -180,7 +195,8 @@ extension DeploymentMachine {
         let total = raised.reduce(0) { $0 + $1.1 }
         guard total > max else { return nil }
         let shown = raised.sorted { $0.0 < $1.0 }.prefix(3).map { "\($0.0): \($0.1)" }.joined(separator: ", ")
-        return "\(total) alert\(total == 1 ? "" : "s") from the version's own detectors during the bake, more than max_alerts \(max) (\(shown))"
+        return
+            "\(total) alert\(total == 1 ? "" : "s") from the version's own detectors during the bake, more than max_alerts \(max) (\(shown))"
     }
 
     func describe(_ gates: RolloutPolicy.Gates) -> String {
@@ -213,11 +229,14 @@ extension DeploymentMachine {
         }
         r.waves[i].passedAt = now
         let alerts = r.waves[i].gates.maxAlerts.map { _ in ", \(r.alerts.values.reduce(0, +)) alerts" } ?? ""
-        let passed = audit(version, "passed", "\(waveName(r, i)) passed its gates\(r.waves[i].bake > .zero ? " after its bake" : "")\(alerts)")
+        let passed = audit(
+            version, "passed", "\(waveName(r, i)) passed its gates\(r.waves[i].bake > .zero ? " after its bake" : "")\(alerts)")
         if r.paused {
             r.step = .holding
             setRollout(version, r)
-            return persisting(version) + [passed, audit(version, "holding", "paused: \(waveName(r, i + 1)) waits for `benctl rollout resume \(version.rawValue)`")]
+            return persisting(version) + [
+                passed, audit(version, "holding", "paused: \(waveName(r, i + 1)) waits for `benctl rollout resume \(version.rawValue)`"),
+            ]
         }
         setRollout(version, r)
         return [passed] + startNextWave(version, now: now)
@@ -250,13 +269,16 @@ extension DeploymentMachine {
         else { return [] }
         let deadline = now + (r.waveTimeout ?? settings.deadlines.timeout(for: estimate, bundleSize: record.bundleSize))
         d.announcement = Announcement(
-            fleet: fleet, version: version, manifest: record.manifest, manifestSize: record.manifestSize, plan: planKey, topology: plan.topology,
+            fleet: fleet, version: version, manifest: record.manifest, manifestSize: record.manifestSize, plan: planKey,
+            topology: plan.topology,
             issuedAt: now, deadline: deadline, expires: deadline + settings.announcementLifetime, ledger: ledgerAddress,
             twoPhase: r.activation.isTwoPhase)
         for (node, reason) in leftOut where d.required.contains(node) { d.hints[node] = reason }
         record.deployment = d
         versions[version] = record
-        var actions: [Action] = [.persist(record), announcing(d.announcement, wave: wave, of: r), .stopSeeding(version), .startSeeding(version, plan: planKey)]
+        var actions: [Action] = [
+            .persist(record), announcing(d.announcement, wave: wave, of: r), .stopSeeding(version), .startSeeding(version, plan: planKey),
+        ]
         actions.append(.armDeadline(version, at: deadline))
         // A wave whose nodes all answered already (they hold the version from an earlier attempt) is decided now.
         return actions + advanceRollout(version, now: now)
@@ -274,7 +296,9 @@ extension DeploymentMachine {
         setRollout(version, r)
         let activation = Activation(fleet: fleet, version: version, manifest: record.manifest, barrier: barrier, issuedAt: now)
         return persisting(version) + [
-            audit(version, "activation", "\(nodes.count) prepared node\(nodes.count == 1 ? "" : "s") of \(waveName(r, r.current)) swap at \(barrier.rfc3339)"),
+            audit(
+                version, "activation",
+                "\(nodes.count) prepared node\(nodes.count == 1 ? "" : "s") of \(waveName(r, r.current)) swap at \(barrier.rfc3339)"),
             .publishActivation(activation), .armDeadline(version, at: r.deadline!),
         ]
     }
@@ -282,7 +306,8 @@ extension DeploymentMachine {
     /// `benctl activate V`: sends the activation of a two-phase rollout. Refused before every node of the wave has
     /// prepared unless `partial`. Asked again later (status `incomplete`, or a wave baking), it sends a new
     /// activation for the nodes that prepared and did not swap; nodes already active ignore it.
-    public mutating func onActivate(_ version: Version, lead: Duration?, partial: Bool, now: Timestamp) -> Result<[Action], RolloutRefusal> {
+    public mutating func onActivate(_ version: Version, lead: Duration?, partial: Bool, now: Timestamp) -> Result<[Action], RolloutRefusal>
+    {
         guard let record = versions[version], let d = record.deployment else { return .failure(.unknownVersion(version)) }
         guard let r = d.rollout, r.activation.isTwoPhase else { return .failure(.notTwoPhase(version)) }
         guard record.status == .deploying || record.status == .incomplete else { return .failure(.notInProgress(version, record.status)) }
@@ -293,7 +318,9 @@ extension DeploymentMachine {
             return .success(activate(version, nodes: t.prepared, lead: lead, now: now))
         case .rolling:
             guard partial || t.silent.isEmpty else { return .failure(.notPrepared(version, t.silent.sorted())) }
-            return .success([audit(version, "activate", "by the operator, with \(t.silent.count) node(s) of \(waveName(r, r.current)) not prepared")] + activate(version, nodes: t.prepared, lead: lead, now: now))
+            return .success(
+                [audit(version, "activate", "by the operator, with \(t.silent.count) node(s) of \(waveName(r, r.current)) not prepared")]
+                    + activate(version, nodes: t.prepared, lead: lead, now: now))
         case .aborted:
             return .failure(.notInProgress(version, record.status))
         case .activating, .baking, .holding, .finished:
@@ -306,10 +333,14 @@ extension DeploymentMachine {
                 again.deadline = barrier + settings.activationWindow
             }
             setRollout(version, again)
-            var actions = persisting(version) + [
-                audit(version, "activation", "again, for \(stragglers.count) node(s) that prepared and did not swap, at \(barrier.rfc3339)"),
-                .publishActivation(Activation(fleet: fleet, version: version, manifest: record.manifest, barrier: barrier, issuedAt: now)),
-            ]
+            var actions =
+                persisting(version) + [
+                    audit(
+                        version, "activation",
+                        "again, for \(stragglers.count) node(s) that prepared and did not swap, at \(barrier.rfc3339)"),
+                    .publishActivation(
+                        Activation(fleet: fleet, version: version, manifest: record.manifest, barrier: barrier, issuedAt: now)),
+                ]
             if let deadline = again.deadline, case .activating = again.step { actions.append(.armDeadline(version, at: deadline)) }
             return .success(actions)
         }
@@ -320,7 +351,9 @@ extension DeploymentMachine {
     /// A node reported `count` alerts raised by its active version's own detectors since it swapped it in. During a
     /// wave's bake they count against its `max_alerts` gate; one over the gate aborts the rollout at once.
     public mutating func onAlerts(_ version: Version, node: NodeID, count: Int, now: Timestamp) -> [Action] {
-        guard versions[version]?.status == .deploying, var r = rollout(of: version), r.waves[r.current].nodes.contains(node) else { return [] }
+        guard versions[version]?.status == .deploying, var r = rollout(of: version), r.waves[r.current].nodes.contains(node) else {
+            return []
+        }
         switch r.step {
         case .rolling, .activating, .baking: break
         default: return []
@@ -336,6 +369,8 @@ extension DeploymentMachine {
 
     // MARK: Pause, resume, abort
 
+    /// `benctl rollout pause V`: no further wave starts and no automatic activation goes out until resumed; the wave in progress
+    /// finishes.
     public mutating func onPause(_ version: Version, now: Timestamp) -> Result<[Action], RolloutRefusal> {
         guard let record = versions[version], let d = record.deployment else { return .failure(.unknownVersion(version)) }
         guard record.status == .deploying else { return .failure(.notInProgress(version, record.status)) }
@@ -343,9 +378,16 @@ extension DeploymentMachine {
         guard !r.paused else { return .success([]) }
         r.paused = true
         setRollout(version, r)
-        return .success(persisting(version) + [audit(version, "pause", "by the operator, in \(waveName(r, r.current)) (\(r.step)); no further wave starts until `benctl rollout resume \(version.rawValue)`")])
+        return .success(
+            persisting(version) + [
+                audit(
+                    version, "pause",
+                    "by the operator, in \(waveName(r, r.current)) (\(r.step)); no further wave starts until `benctl rollout resume \(version.rawValue)`"
+                )
+            ])
     }
 
+    /// `benctl rollout resume V`: the next wave starts (or the held activation goes out) once the current wave has passed.
     public mutating func onResume(_ version: Version, now: Timestamp) -> Result<[Action], RolloutRefusal> {
         guard let record = versions[version], let d = record.deployment else { return .failure(.unknownVersion(version)) }
         guard record.status == .deploying else { return .failure(.notInProgress(version, record.status)) }
@@ -387,15 +429,24 @@ extension DeploymentMachine {
         actions.append(audit(version, "abort", reason))
         actions += transition(version, to: .aborted, now: now, detail: reason) + [.stopSeeding(version)]
         guard let r = d.rollout, r.onFailure == .rollback else { return actions }
-        let onVersion = r.waves.prefix(r.current + 1).flatMap(\.nodes).filter { d.acks[$0]?.status != .refused && d.acks[$0]?.status != .prepared }.sorted()
+        let onVersion = r.waves.prefix(r.current + 1).flatMap(\.nodes).filter {
+            d.acks[$0]?.status != .refused && d.acks[$0]?.status != .prepared
+        }.sorted()
         guard let previous = r.previous else {
-            return actions + [audit(version, "rollback", "no version was active before \(version): nothing to roll back to; the nodes it reached stay on it")]
+            return actions + [
+                audit(
+                    version, "rollback", "no version was active before \(version): nothing to roll back to; the nodes it reached stay on it"
+                )
+            ]
         }
         guard !onVersion.isEmpty else {
             return actions + [audit(version, "rollback", "no node it reached runs \(version): nothing to roll back")]
         }
         return actions + [
-            audit(version, "rollback", "\(onVersion.count) node\(onVersion.count == 1 ? " it reached gets" : "s it reached get") \(previous)'s content as a new version"),
+            audit(
+                version, "rollback",
+                "\(onVersion.count) node\(onVersion.count == 1 ? " it reached gets" : "s it reached get") \(previous)'s content as a new version"
+            ),
             .rollBack(version, to: previous, nodes: onVersion),
         ]
     }
@@ -418,11 +469,13 @@ public enum RolloutRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     case notPrepared(Version, [NodeID])
     case nothingToActivate(Version)
 
+    /// The refusal, in the operator's terms.
     public var description: String {
         switch self {
         case .unknownVersion(let v): "\(v) was never deployed; `benctl versions` lists them"
         case .notInProgress(let v, let s): "\(v) is \(s); only a rollout in progress can be changed"
-        case .notTwoPhase(let v): "\(v) was not deployed with --prepare or --two-phase: its nodes swap as they finish, there is nothing to activate"
+        case .notTwoPhase(let v):
+            "\(v) was not deployed with --prepare or --two-phase: its nodes swap as they finish, there is nothing to activate"
         case .noWaves(let v):
             "\(v) was deployed without a rollout policy or two-phase activation: there is no wave to hold; `benctl rollout abort \(v.rawValue)` stops it"
         case .notPrepared(let v, let nodes):

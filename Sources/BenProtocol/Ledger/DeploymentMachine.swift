@@ -163,7 +163,8 @@ public struct DeploymentMachine: Sendable {
             topology: plan.topology, issuedAt: now, deadline: deadline, expires: deadline + settings.announcementLifetime,
             ledger: ledgerAddress, twoPhase: rollout?.activation.isTwoPhase ?? false)
         record.deployment = DeploymentRecord(
-            announcement: announcement, required: Set(plan.nodes.map(\.id)).union(leftOut.keys).union(rollout?.allNodes ?? []), hints: leftOut,
+            announcement: announcement, required: Set(plan.nodes.map(\.id)).union(leftOut.keys).union(rollout?.allNodes ?? []),
+            hints: leftOut,
             attempt: 1, rollout: rollout)
         versions[version] = record
         var detail = "\(plan.nodes.count) nodes, \(plan.stripeCount) stripes"
@@ -251,7 +252,9 @@ public struct DeploymentMachine: Sendable {
                 continue
             }
             guard ack.status != .prepared || deployment.announcement.twoPhase else {
-                actions.append(.report(.ackRejected(node: ack.node, version: ack.version, reason: "a prepared ack, but \(ack.version) is not two-phase")))
+                actions.append(
+                    .report(
+                        .ackRejected(node: ack.node, version: ack.version, reason: "a prepared ack, but \(ack.version) is not two-phase")))
                 continue
             }
             if let held = deployment.acks[ack.node], held.status == .active || (held.status == ack.status && held.at >= ack.at) {

@@ -10,6 +10,7 @@ extension RolloutRecord {
     ]
     static let waveFields: Set<String> = ["name", "nodes", "bake_ms", "gates", "started_at", "decided_at", "passed_at", "failure"]
 
+    /// The record as the ledger stores it.
     public var json: JSONValue {
         var step: [String: JSONValue] = ["name": .string(self.step.name)]
         switch self.step {
@@ -24,10 +25,13 @@ extension RolloutRecord {
             "alerts": .object(Dictionary(uniqueKeysWithValues: alerts.map { ($0.key.rawValue, JSONValue.int(Int64($0.value))) })),
             "waves": .array(
                 waves.map { w in
-                    var gates: [String: JSONValue] = ["max_refusals": .int(Int64(w.gates.maxRefusals)), "max_missing": .int(Int64(w.gates.maxMissing))]
+                    var gates: [String: JSONValue] = [
+                        "max_refusals": .int(Int64(w.gates.maxRefusals)), "max_missing": .int(Int64(w.gates.maxMissing)),
+                    ]
                     if let a = w.gates.maxAlerts { gates["max_alerts"] = .int(Int64(a)) }
                     var wave: [String: JSONValue] = [
-                        "name": .string(w.name), "nodes": .array(w.nodes.map { .string($0.rawValue) }), "bake_ms": .int(w.bake.milliseconds),
+                        "name": .string(w.name), "nodes": .array(w.nodes.map { .string($0.rawValue) }),
+                        "bake_ms": .int(w.bake.milliseconds),
                         "gates": .object(gates),
                     ]
                     if let t = w.startedAt { wave["started_at"] = .string(t.rfc3339) }
@@ -45,24 +49,32 @@ extension RolloutRecord {
         return .object(o)
     }
 
+    /// Reads a stored record back, strictly.
     public init(json: JSONValue) throws(DocumentError) {
         let doc = Self.documentName
         let r = try FieldReader(json, document: doc, allowed: Self.fields)
         let activationText = try r.string("activation")
-        guard let activation = Activation(rawValue: activationText) else { throw r.error("activation", .invalidValue, "unknown activation \(activationText)") }
+        guard let activation = Activation(rawValue: activationText) else {
+            throw r.error("activation", .invalidValue, "unknown activation \(activationText)")
+        }
         let failureText = try r.string("on_failure")
-        guard let onFailure = RolloutPolicy.OnFailure(rawValue: failureText) else { throw r.error("on_failure", .invalidValue, "unknown value \(failureText)") }
+        guard let onFailure = RolloutPolicy.OnFailure(rawValue: failureText) else {
+            throw r.error("on_failure", .invalidValue, "unknown value \(failureText)")
+        }
         let waves = try r.elements("waves") { (value, path) throws(DocumentError) -> Wave in
             let w = try FieldReader(value, document: doc, path: path, allowed: Self.waveFields)
-            let g = try FieldReader(try w.value("gates"), document: doc, path: w.fieldPath("gates"), allowed: ["max_refusals", "max_missing", "max_alerts"])
+            let g = try FieldReader(
+                try w.value("gates"), document: doc, path: w.fieldPath("gates"), allowed: ["max_refusals", "max_missing", "max_alerts"])
             return Wave(
                 name: try w.string("name"), nodes: try w.strings("nodes", expected: "a node id") { NodeID($0) },
                 bake: .milliseconds(try w.int("bake_ms")),
                 gates: RolloutPolicy.Gates(
                     maxRefusals: Int(try g.int("max_refusals")), maxMissing: Int(try g.int("max_missing")),
                     maxAlerts: g.has("max_alerts") ? Int(try g.int("max_alerts")) : nil),
-                startedAt: w.has("started_at") ? try w.timestamp("started_at") : nil, decidedAt: w.has("decided_at") ? try w.timestamp("decided_at") : nil,
-                passedAt: w.has("passed_at") ? try w.timestamp("passed_at") : nil, failure: w.has("failure") ? try w.string("failure") : nil)
+                startedAt: w.has("started_at") ? try w.timestamp("started_at") : nil,
+                decidedAt: w.has("decided_at") ? try w.timestamp("decided_at") : nil,
+                passedAt: w.has("passed_at") ? try w.timestamp("passed_at") : nil, failure: w.has("failure") ? try w.string("failure") : nil
+            )
         }
         let current = Int(try r.int("current", in: 0...Int64(max(0, waves.count - 1))))
         let s = try FieldReader(try r.value("step"), document: doc, path: "step", allowed: ["name", "barrier", "until", "reason"])

@@ -21,15 +21,21 @@ public struct RolloutRecord: Sendable, Hashable {
         /// `deploy --two-phase`: the ledger sends the activation once every node of the wave has prepared.
         case automatic
 
+        /// True for `manual` and `automatic`: nodes prepare, then swap at the activation's barrier.
         public var isTwoPhase: Bool { self != .onArrival }
     }
 
+    /// One wave of the rollout, resolved to its nodes, with when it started, was decided and passed.
     public struct Wave: Sendable, Hashable {
+        /// The wave's name, from the policy.
         public var name: String
         /// In id order.
         public var nodes: [NodeID]
+        /// How long it bakes once proven.
         public var bake: Duration
+        /// What it must show before the next wave starts.
         public var gates: RolloutPolicy.Gates
+        /// When it was announced to its nodes.
         public var startedAt: Timestamp?
         /// When every node of it had answered (or its deadline passed) and its gates were checked.
         public var decidedAt: Timestamp?
@@ -38,6 +44,7 @@ public struct RolloutRecord: Sendable, Hashable {
         /// The gate it failed, in words.
         public var failure: String?
 
+        /// A wave.
         public init(
             name: String, nodes: [NodeID], bake: Duration = .zero, gates: RolloutPolicy.Gates = .init(), startedAt: Timestamp? = nil,
             decidedAt: Timestamp? = nil, passedAt: Timestamp? = nil, failure: String? = nil
@@ -71,6 +78,7 @@ public struct RolloutRecord: Sendable, Hashable {
         /// A gate failed, or the operator aborted: no further wave starts.
         case aborted(reason: String)
 
+        /// The step's name, as status shows it.
         public var name: String {
             switch self {
             case .rolling: "rolling"
@@ -83,16 +91,21 @@ public struct RolloutRecord: Sendable, Hashable {
             }
         }
 
+        /// The step's name.
         public var description: String { name }
     }
 
+    /// How nodes swap the version in.
     public var activation: Activation
+    /// Every wave, in order.
     public var waves: [Wave]
     /// The wave being rolled out (the last one started).
     public var current: Int
+    /// Where the current wave stands.
     public var step: Step
     /// Set by `benctl rollout pause`: no further wave starts (and no automatic activation goes out) until resumed.
     public var paused: Bool
+    /// What a failed gate does to the nodes already on the version.
     public var onFailure: RolloutPolicy.OnFailure
     /// The version that was active when the rollout began: what an automatic rollback restores.
     public var previous: Version?
@@ -107,6 +120,7 @@ public struct RolloutRecord: Sendable, Hashable {
     /// The version an automatic rollback made, once made.
     public var rollback: Version?
 
+    /// A rollout record.
     public init(
         activation: Activation, waves: [Wave], current: Int = 0, step: Step = .rolling, paused: Bool = false,
         onFailure: RolloutPolicy.OnFailure = .stay, previous: Version? = nil, waveTimeout: Duration? = nil, deadline: Timestamp? = nil,
@@ -132,6 +146,7 @@ public struct RolloutRecord: Sendable, Hashable {
     /// Nodes of the waves started so far: the only ones the ledger's store serves, and the only ones told to swap.
     public var reached: Set<NodeID> { Set(waves.prefix(current + 1).flatMap(\.nodes)) }
 
+    /// True once the last wave was decided or the rollout was aborted.
     public var isDone: Bool {
         switch step {
         case .finished, .aborted: true
@@ -148,13 +163,15 @@ public struct RolloutRecord: Sendable, Hashable {
         if let w = wave(of: node), w > current {
             let wave = waves[w]
             if case .aborted(let reason) = step {
-                return MissingReason(.aborted, "the rollout stopped before wave \(w + 1) (\(wave.name)): \(reason); it never received \(version)")
+                return MissingReason(
+                    .aborted, "the rollout stopped before wave \(w + 1) (\(wave.name)): \(reason); it never received \(version)")
             }
             return MissingReason(.pending, "wave \(w + 1) (\(wave.name)) has not started")
         }
         if let ack, ack.status == .prepared {
             let activation = barrier.map { "the activation for \($0.clockTime)" } ?? "no activation was sent"
-            return MissingReason(.prepared, "prepared at \(ack.at.clockTime), no signed active ack after \(activation); it serves its previous version")
+            return MissingReason(
+                .prepared, "prepared at \(ack.at.clockTime), no signed active ack after \(activation); it serves its previous version")
         }
         return nil
     }
