@@ -5,7 +5,8 @@ import Testing
 
 /// Issue 17 with real processes (item 5): nats-server, ben-ledger and one ben-agent per node, driven with benctl.
 /// Canaries that refuse a bad bundle abort the rollout before wave 2; pause then resume; an abort mid-wave with an
-/// automatic rollback; and a two-phase rollout with a node killed between prepare and activate.
+/// automatic rollback; a noisy detection rule tripping the alert gate during the canary's bake; and a two-phase rollout
+/// with a node killed between prepare and activate.
 @Suite(.serialized) struct RolloutControlTests {
     let repository = ProcessRunner.repositoryRoot()
 
@@ -123,6 +124,44 @@ import Testing
         let steps = try await rolloutDecisions(fleet, v2).map { String($0.prefix { $0 != ":" }) }
         let order = ["pause", "passed", "holding", "resume", "wave"].map { steps.firstIndex(of: $0) ?? -1 }
         #expect(order.allSatisfy { $0 >= 0 } && order == order.sorted(), "\(steps)")
+    }
+
+    @Test func aNoisyDetectionRuleTripsTheAlertGateDuringTheCanaryBakeAndTheCanaryIsRolledBack() async throws {
+        let fleet = try await fleetOnV1()
+        // v2: the example intent plus a detection rule that fires on every successful sign-in.
+        let folder = try TemporaryDirectory()
+        let intent = folder.file("intent")
+        try FileManager.default.copyItem(atPath: repository + "/examples/intent", toPath: intent)
+        let rules = intent + "/detectors/auth.yaml"
+        let noisy = "  - name: every_sign_in\n    when: event.success\n    severity: info\n    message: a sign-in succeeded\n"
+        try (String(contentsOfFile: rules, encoding: .utf8) + noisy).write(toFile: rules, atomically: true, encoding: .utf8)
+        let v2 = try await stageAgain(fleet, intent)
+        let deploy = try await fleet.benctl([
+            "deploy", "\(v2.rawValue)", "--wave", "name=canary,nodes=node-1,bake=10m,max-alerts=0", "--wave", "name=rest", "--on-failure",
+            "rollback", "--timeout", "60",
+        ])
+        #expect(deploy.status == 0, "\(deploy.stderr)")
+        try await fleet.waitUntil(timeout: .seconds(90), "the canary bakes") { (try? await status(fleet, v2))?.rollout?.step == "baking" }
+
+        // An ordinary sign-in (no alert under v1) reaches the canary detector: v2 raises one; its heartbeat says so.
+        let login = repository + "/examples/requests/detector-login-ordinary.json"
+        let v1Eval = try await fleet.benctl(["eval", "--node", "node-4", "--role", "detector", "--input", login])
+        #expect(v1Eval.stdout.contains("serving v1") && v1Eval.stdout.contains("alerts: 0"), "node-4 on v1: \(v1Eval.stdout)\(v1Eval.stderr)")
+        let eval = try await fleet.benctl(["eval", "--node", "node-1", "--role", "detector", "--input", login])
+        #expect(eval.stdout.contains("serving v\(v2.rawValue)") && eval.stdout.contains("alerts: 1"), "\(eval.stdout)\(eval.stderr)")
+        try await fleet.waitUntil(timeout: .seconds(30), "the alert gate aborts the rollout") { (try? await status(fleet, v2))?.status == "aborted" }
+        let aborted = try await status(fleet, v2)
+        #expect(aborted.rollout?.reason?.contains("1 alert from the version's own detectors during the bake, more than max_alerts 0 (node-1: 1)") == true, "\(String(describing: aborted.rollout?.reason))")
+        let rollback = try #require(aborted.rollout?.rollback)
+        try await fleet.waitUntil(timeout: .seconds(90), "the rollback is active") { (try? await status(fleet, rollback))?.status == "active" }
+        #expect(fleet.agentState("node-1")?.active == rollback)
+        // The others stay on v1 and were never told of v2 (the rollback's announcement reaches them, not targeted).
+        for node in fleet.nodes where node.id != "node-1" {
+            #expect(fleet.agentState(node.id)?.active == 1, "\(node.id) stays on v1")
+            #expect(!fleet.agentLog(node.id).contains("announcement of v\(v2.rawValue)"), "\(node.id) never saw v2")
+        }
+        let decisions = try await rolloutDecisions(fleet, v2)
+        #expect(decisions.contains { $0.hasPrefix("abort: wave 1 (canary) failed its gates during its bake") }, "\(decisions)")
     }
 
     @Test func anAbortMidWaveStopsTheRolloutAndRollsTheCanaryBackAsANewVersion() async throws {
