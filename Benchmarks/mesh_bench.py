@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The shaped-fleet benchmark (issue 7): N real agents on loopback, every agent and the ledger capped with the
 upload token bucket (--upload-limit), so bandwidth rather than CPU should bound the transfer. One bundle of S bytes
-in chunks of c per plan shape (striped, plain tree, star, striped with one relay throttled to a quarter).
+in chunks of c per plan shape (striped, plain tree, star, striped with one relay throttled to a quarter), then a
+two-phase rollout whose activation spread (the latest swap minus the earliest) it reports.
 
 Usage: mesh_bench.py REPO_ROOT WORK_DIR
 Environment: BEN_MESH_NODES (32), BEN_MESH_MIB (64), BEN_MESH_RATE_MBIT (100), BEN_MESH_STAR (1: run the star too),
-BEN_MESH_STRIPED_ONLY (0: 1 runs the striped shape alone), BEN_MESH_RESULT (write the measured figures there as JSON,
+BEN_MESH_STRIPED_ONLY (0: 1 runs the striped shape alone, without the two-phase run), BEN_MESH_BUILD (release), BEN_MESH_RESULT (write the measured figures there as JSON,
 with the topology, for Benchmarks/sim.sh's fidelity comparison). Prints each figure beside its goal. Every process it
 starts is killed by pid on the way out, whatever happens.
 """
@@ -20,9 +21,11 @@ RUN_STAR = os.environ.get("BEN_MESH_STAR", "1") == "1"
 STRIPED_ONLY = os.environ.get("BEN_MESH_STRIPED_ONLY", "0") == "1"
 CHUNK = 1 << 20
 B = RATE_MBIT * 1e6 / 8  # bytes per second
-BENCTL = f"{root}/.build/release/benctl"
-AGENT = f"{root}/.build/release/ben-agent"
-LEDGER = f"{root}/.build/release/ben-ledger"
+# BEN_MESH_BUILD=debug runs the debug binaries (a quick check of the script; the figures are the release build's).
+BUILD = os.environ.get("BEN_MESH_BUILD", "release")
+BENCTL = f"{root}/.build/{BUILD}/benctl"
+AGENT = f"{root}/.build/{BUILD}/ben-agent"
+LEDGER = f"{root}/.build/{BUILD}/ben-ledger"
 FLEET = "mesh"
 RACK = 8
 
@@ -181,6 +184,18 @@ def transfers(version):
     return out
 
 
+def swap_times(version):
+    """Per node: when it swapped `version` in at the ledger's barrier (two-phase), in microseconds of its own wall clock,
+    and how late after the barrier by its clock, from the agents' 'swapped at the barrier' lines."""
+    out = {}
+    for node in nodes:
+        for line in open(f"{work}/agent-{node}.log"):
+            if "swapped at the barrier" in line and f"ben.version=v{version} " in line:
+                fields = dict(part.split("=", 1) for part in line.split() if "=" in part)
+                out[node] = {"at_us": int(fields["swapped_at_us"]), "late_ms": int(fields["late_ms"])}
+    return out
+
+
 def tier(sender, receiver):
     """The tier a byte crossed, by the topology this benchmark writes (racks of RACK nodes, alternating between
     zones a and b, one region; the ledger in zone a, in no rack), classified as the simulator classifies links."""
@@ -302,6 +317,15 @@ try:
         wait_for(f"{relay} listens again", lambda: listening(relay, 2), 30)
         runs["throttled"] = deploy(v, [])
 
+    # Two-phase (issue 17): a new version prepared on every agent, then one signed activation; each agent swaps when
+    # its own clock reads the barrier. The spread is the latest swap minus the earliest, from each agent's swap time
+    # in microseconds (one machine, one clock: no skew in it, so what is left is each agent's timer and scheduling).
+    swaps = None
+    if not STRIPED_ONLY:
+        versions["two-phase"] = make_bundle(len(versions))
+        runs["two-phase"] = deploy(versions["two-phase"], ["--two-phase"])
+        swaps = swap_times(versions["two-phase"])
+
     # Figures.
     S = size
     c = CHUNK
@@ -333,6 +357,14 @@ try:
             f"({r['status']['status']}; ledger egress {r['status']['ledger_egress'] / S:.2f} S)")
     if th:
         row("time to active, striped, one relay at 1/4 B:", f"{runs['throttled']['time_to_active']:.2f}s", f"({runs['throttled']['status']['status']}; {relay} throttled, {below(runs['throttled']['plan'], relay)} nodes below it)")
+    if swaps is not None:
+        tp = runs["two-phase"]["status"]
+        at = [w["at_us"] for w in swaps.values()]
+        spread_ms = (max(at) - min(at)) / 1000 if at else float("nan")
+        row(f"activation spread, two-phase, {len(swaps)} of {N} agents:", f"{spread_ms:.1f} ms",
+            f"(goal < 50 ms on one machine; latest swap − earliest; latest after the barrier {max(w['late_ms'] for w in swaps.values()) if swaps else '-'} ms; "
+            f"ledger's view from the signed acks {(tp.get('rollout') or {}).get('activation_spread_ms', '-')} ms)")
+        row("time to active, two-phase (prepare, then the barrier):", f"{runs['two-phase']['time_to_active']:.2f}s", f"({tp['status']})")
     row("completion (last node) ÷ T_opt = S/B + log2(N)·c/B:", f"{max(comp) / t_opt:.3f}", f"(goal <= 1.3; {max(comp):.2f}s vs T_opt {t_opt:.2f}s)")
     row("p99 ÷ p50 of per-node completion:", f"{p99 / p50:.3f}", f"(goal <= 1.3; p50 {p50:.2f}s, p99 {p99:.2f}s)")
     if th:
@@ -357,6 +389,7 @@ try:
         "first_chunk_seconds_by_depth": {str(k): sorted(v) for k, v in by_depth.items()},
         "striped_bytes_per_tier": bytes_per_tier(s),
         "striped_time_to_active_seconds": s["time_to_active"],
+        "two_phase_swaps": swaps,
         # The fleet as written, so the simulator can replay the same topology (Benchmarks/sim.sh, fidelity).
         "topology_yaml": topology_yaml,
     }

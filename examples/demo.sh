@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: the main job. A local fleet — a real nats-server with JetStream, the ledger, and one ben-agent
 # per node of topology/local.yaml, each its own process — deploys examples/intent, changes a policy, survives
-# a stopped agent, and rolls back. Run after `make demo` built everything; Ctrl-C at any point cleans up.
+# a stopped agent, rolls back, and rolls a bad policy out in waves: its canary wave raises alerts, the gate aborts
+# the rollout and the canaries are rolled back automatically. Run after `make demo` built everything; Ctrl-C at any
+# point cleans up.
 # NATS runs the authorization `benctl nats config` writes for topology/local.yaml: each process has its own credentials.
 #
 # BEN_DEMO_DROP_ACK=NODE makes the failure act harder: NODE activates v2 but its ack is lost on the way (a fault
@@ -178,12 +180,65 @@ step "10. Roll back: a new version, v3, carrying v1's content (agents never go b
 run "$BIN/benctl" rollback --to 1 --wait
 run "$BIN/benctl" eval --node proxy-1 --role proxy --input examples/requests/proxy-export.json
 
-step "11. History: every stage, deploy, transition and ack summary, hash-chained"
+step "11. Waves and a gate: a canary wave, and an automatic abort on a bad policy (issue 17)"
+say "v4 adds a detection rule that fires on every successful sign-in: it builds and compiles, and would page"
+say "someone for every login in production. It goes out in waves: two detectors first, baked while their own"
+say "alerts are counted; the rest only if the canary's gates hold."
+mkdir -p "$WORK/intent-v4" && cp -r examples/intent/. "$WORK/intent-v4/"
+cat >> "$WORK/intent-v4/detectors/auth.yaml" <<'YAML'
+  - name: every_sign_in
+    when: event.success
+    severity: info
+    message: a sign-in succeeded
+YAML
+bad=$("$BIN/benctl" stage "$WORK/intent-v4" --label "a noisy detection rule" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')
+say "staged as v$bad"
+cat > "$WORK/rollout.yaml" <<'YAML'
+format: ben/rollout-policy/v1
+on_failure: rollback            # nodes already on the version get the previous content back, as a new version
+waves:
+  - name: canary
+    select: {nodes: [detector-1, detector-2]}
+    bake: 30s
+    gates: {max_refusals: 0, max_missing: 0, max_alerts: 0}
+  - name: rest
+YAML
+run cat "$WORK/rollout.yaml"
+run "$BIN/benctl" deploy "$bad" --policy "$WORK/rollout.yaml"
+rollout_step() { "$BIN/benctl" status "$bad" --json 2>/dev/null | python3 -c 'import json,sys; print((json.load(sys.stdin).get("rollout") or {}).get("step", ""))' 2>/dev/null || true; }
+for _ in $(seq 300); do [ "$(rollout_step)" = "baking" ] && break; sleep 0.2; done
+[ "$(rollout_step)" = "baking" ] || { echo "the canary wave of v$bad did not reach its bake (step: $(rollout_step))" >&2; "$BIN/benctl" status "$bad" >&2; exit 1; }
+say "The canaries run v$bad and bake. An ordinary sign-in reaches detector-1 (v3 raises nothing for it):"
+run "$BIN/benctl" eval --node detector-1 --role detector --input examples/requests/detector-login-ordinary.json
+say "detector-1's next heartbeat carries the alert; the gate allows none. Following the rollout (one line per change"
+say "here; on a terminal, status --watch redraws waves, progress by location and missing nodes in place):"
+set +e
+run "$BIN/benctl" status "$bad" --watch
+code=$?
+set -e
+[ "$code" -eq 2 ] || { echo "expected v$bad to be aborted (exit 2), got exit $code" >&2; exit 1; }
+say "Its status (the first lines; every node outside the canary wave is named: it never received v$bad):"
+run "$BIN/benctl" status "$bad" | sed -n 1,18p
+rollback=$("$BIN/benctl" status "$bad" --json | python3 -c 'import json,sys; print((json.load(sys.stdin).get("rollout") or {}).get("rollback") or "")')
+[ -n "$rollback" ] || { echo "v$bad was aborted but no rollback version was made" >&2; exit 1; }
+say "The rollback is v$rollback: v3's content, signed as a new version, sent to the two canaries only."
+for _ in $(seq 300); do
+  [ "$("$BIN/benctl" status "$rollback" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')" != "deploying" ] && break
+  sleep 0.2
+done
+run "$BIN/benctl" status "$rollback"
+say "detector-1 is back on v3's rules; proxy-1, outside the canary wave, never even saw v$bad:"
+run "$BIN/benctl" eval --node detector-1 --role detector --input examples/requests/detector-login-ordinary.json
+run "$BIN/benctl" eval --node proxy-1 --role proxy --input examples/requests/proxy-export.json
+say "Every decision of the rollout is in the audit log:"
+"$BIN/benctl" log | grep -E "rollout|abort|rollback" | tail -8 || true
+
+step "12. History: every stage, deploy, transition and ack summary, hash-chained"
 run "$BIN/benctl" versions
 "$BIN/benctl" log | tail -6
 run "$BIN/benctl" log --verify
 
-step "12. Shutting down"
+step "13. Shutting down"
 kill -TERM "${PIDS[@]}" 2>/dev/null || true
 for pid in "${PIDS[@]}"; do
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -28,6 +28,8 @@ extension AgentService {
             group.addTask { await self.heartbeat(connection) }
             group.addTask { await self.answerQueries(connection) }
             group.addTask { await self.answerAgain(connection) }
+            group.addTask { await self.followActivations(connection) }
+            group.addTask { await self.followWaveAnnouncements(connection) }
             await group.waitForAll()
         }
         await connection.close()
@@ -118,7 +120,7 @@ extension AgentService {
         }
         return Heartbeat(
             fleet: configuration.fleet, node: configuration.node, active: machine.activeVersion, manifest: machine.record.active?.manifest,
-            working: working, at: now())
+            working: working, at: now(), alerts: alerts.count(for: machine.activeVersion))
     }
 
     // MARK: Answers asked for again
@@ -183,6 +185,7 @@ extension AgentService {
             let report = try timedEvaluation(role: role) {
                 try EvaluationReport.evaluate(intent, role: role, input: input, schema: schema, migration: migration)
             }
+            if role == .detector { countAlerts(report, version: version) }
             response = [
                 "node": .string(configuration.node.rawValue), "version": .int(Int64(version.rawValue)), "result": report.json,
                 "text": .string(report.text),

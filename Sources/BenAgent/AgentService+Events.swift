@@ -274,7 +274,7 @@ extension AgentService {
             logger.info("\(report)")
         case .announcementRefused, .tamperedChunk, .tamperedManifest, .childUnreachable, .refused, .protocolViolation, .stripeStalled:
             logger.warning("\(report)")
-        case .orphaned, .superseded, .backlogHandedOff:
+        case .orphaned, .superseded, .backlogHandedOff, .prepared, .activationAccepted, .activationIgnored, .swappedAtBarrier:
             logger.notice("\(report)")
         }
     }

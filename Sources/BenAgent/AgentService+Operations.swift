@@ -128,6 +128,8 @@ extension AgentService {
             return true
         case .announcementAccepted, .orphaned, .superseded, .protocolViolation, .answeredAgain:
             break
+        case .prepared, .activationAccepted, .activationIgnored, .swappedAtBarrier:
+            return observeTwoPhase(report)
         }
         return false
     }

@@ -64,6 +64,8 @@ public actor AgentService {
     var transfer: Transfer?
     /// What is left of `configuration.faultDropAcks`.
     var acksToDrop = 0
+    /// Alerts the active version's detectors raised here, reported in heartbeats (a rollout's alert gate).
+    nonisolated let alerts = AlertCounter()
     nonisolated let heartbeatStream: AsyncStream<Void>
     nonisolated let heartbeatTrigger: AsyncStream<Void>.Continuation
 

@@ -78,6 +78,7 @@ public final class LedgerDatabase: Sendable {
                 t.column("value", .text).notNull()
             }
         }
+        registerRolloutMigration(&migrator)
         return migrator
     }
 
@@ -106,6 +107,7 @@ public final class LedgerDatabase: Sendable {
                 deployment.map { $0.attempt },
             ])
         guard let deployment else { return }
+        try saveRollout(record, in: db)
         let v = Int64(record.version.rawValue)
         try db.execute(sql: "DELETE FROM hint WHERE version = ?", arguments: [v])
         for (node, reason) in deployment.hints {
@@ -182,6 +184,7 @@ public final class LedgerDatabase: Sendable {
                 guard let node = NodeID(row["node"] as String) else { continue }
                 records[version]?.deployment?.hints[node] = MissingReason(row["reason"] as String)
             }
+            try loadRollouts(into: &records, db)
             for row in try Row.fetchAll(db, sql: "SELECT version, node, detail FROM suspect") {
                 let version = Version(UInt64(row["version"] as Int64))
                 guard let node = NodeID(row["node"] as String) else { continue }

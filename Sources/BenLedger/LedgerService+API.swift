@@ -91,6 +91,7 @@ extension LedgerService {
         case "log": return try log(args: args)
         case "log.verify": return try verifyLog()
         case "drift": return try drift(args: args)
+        case "activate", "rollout.pause", "rollout.resume", "rollout.abort": return try rolloutControl(verb: verb, args: args)
         default: throw APIError("unknown verb \(verb)")
         }
     }
@@ -275,6 +276,9 @@ extension LedgerService {
         }
         let stripes: Int? = { if case .int(let k)? = args["stripes"], k > 0 { Int(k) } else { nil } }()
         let now = now()
+        // Two-phase or in waves: the first wave is what gets planned now, the others when they start.
+        let rollout = retry ? nil : try rolloutRecord(args, selector: selector, topology: topology, timeout: timeout, now: now)
+        if let rollout { selector = Selector(nodes: rollout.waves[0].nodes) }
         var plan: Plan
         var estimate = DeploymentMachine.PlanEstimate(transfer: .zero, depth: 0)
         var excluded: [Exclusion] = []
@@ -309,7 +313,7 @@ extension LedgerService {
             let supersede = args["supersede"] == .bool(true)
             result = machine.onDeploy(
                 version, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, timeout: timeout,
-                estimate: estimate, leftOut: leftOut, supersede: supersede, now: now)
+                estimate: estimate, leftOut: leftOut, supersede: supersede, rollout: rollout, now: now)
         }
         switch result {
         case .failure(let refusal): throw APIError(refusal.description)
@@ -326,6 +330,7 @@ extension LedgerService {
             "deadline": .string(machine.versions[version]?.deployment?.announcement.deadline.rfc3339 ?? ""),
         ]
         if retry { answer["retrying"] = .array(retryTargets.map { .string($0.rawValue) }) }
+        if let rollout { answer["rollout"] = rolloutAnswer(rollout) }
         return .object(answer)
     }
 
@@ -358,7 +363,7 @@ extension LedgerService {
             throw APIError("rollback needs --to VERSION of an existing version")
         }
         _ = try deploySelector(args, retry: false)  // refused before a version is staged
-        let label = "rollback to \(old.version)"
+        let label = args["label"]?.stringValue ?? "rollback to \(old.version)"
         let (version, _, actions) = machine.onStage(
             manifest: old.manifest, manifestSize: old.manifestSize, size: old.bundleSize, label: label, forceNew: true, now: now())
         perform(actions)
@@ -422,6 +427,10 @@ extension LedgerService {
             stripes: stripes, depth: depth, fanOut: fanOut)
         status.answers = answers
         status.alarms = recentAlarms()
+        if let deployment {
+            status.rollout = rolloutStatus(deployment)
+            status.locations = locationProgress(deployment, filter: filter)
+        }
         return status
     }
 

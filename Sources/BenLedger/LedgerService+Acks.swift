@@ -124,6 +124,7 @@ extension LedgerService {
         for await message in subscription {
             guard let beat = try? Heartbeat.decode(message.payload), beat.fleet == configuration.fleet else { continue }
             heartbeats[beat.node] = ReceivedHeartbeat(beat: beat, receivedAt: now())
+            if beat.alerts > 0 { alertsReported(beat) }
         }
     }
 }

@@ -45,6 +45,8 @@ extension LedgerService {
                 logger.warning("\(report)")
             case .refused(let refusal):
                 logger.notice("deploy refused", metadata: ["reason": "\(refusal)"])
+            case .planWave, .publishActivation, .armTimer, .rollBack, .rolloutRefused, .announceTo:
+                performRollout(action)
             }
         }
     }
@@ -55,6 +57,8 @@ extension LedgerService {
             ["version": .int(Int64(v.rawValue)), "manifest": .string(manifest.hex), "label": .string(label)]
         case .transition(let v, let from, let to, let detail):
             ["version": .int(Int64(v.rawValue)), "from": .string(from.rawValue), "to": .string(to.rawValue), "detail": .string(detail)]
+        case .rollout(let v, let step, let detail):
+            ["version": .int(Int64(v.rawValue)), "step": .string(step), "detail": .string(detail)]
         }
     }
 
@@ -140,7 +144,7 @@ extension LedgerService {
             let epoch = record.deployment?.announcement.epoch ?? 0
             return SeederMachine(
                 plan: plan, planKey: planKey, manifest: record.manifest, chunkKeys: manifest.chunkKeys, announcement: envelope,
-                alsoTargets: record.deployment?.required ?? [],
+                alsoTargets: record.deployment?.reachable ?? [],
                 assignments: try AssignmentSigner.sign(plan, planKey: planKey, epoch: epoch, keys: nodeKeys, with: configuration.key),
                 firstLink: SeederMachine.linkRange(seedersStarted))
         } catch {
@@ -287,6 +291,8 @@ extension LedgerService {
         switch timer {
         case .deadline(let version):
             perform(machine.onDeadline(version, now: now()))
+        case .rollout(let timer):
+            perform(machine.handle(.timer(timer), now: now()))
         case .seeder(let version, let timer):
             guard var seeding = seeders[version] else { return }
             let actions = seeding.machine.handle(.timer(timer), now: now())

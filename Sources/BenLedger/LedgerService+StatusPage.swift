@@ -101,7 +101,7 @@ extension LedgerService {
 
     func state(of node: NodeID, in deployment: DeploymentRecord, status: VersionStatus) -> NodeState {
         guard deployment.required.contains(node) else { return .untargeted }
-        if let ack = deployment.acks[node] { return ack.status == .active ? .active : .refused }
+        if let ack = deployment.acks[node], ack.status != .prepared { return ack.status == .active ? .active : .refused }
         if deployment.hints[node] != nil { return .missing }
         return status == .deploying ? .pending : .missing
     }

@@ -5,4 +5,6 @@ import BenProtocol
 enum LedgerTimer: Hashable, Sendable {
     case deadline(Version)
     case seeder(Version, SeederMachine.Timer)
+    /// The deployment machine's own timers (a wave's bake).
+    case rollout(DeploymentMachine.Timer)
 }

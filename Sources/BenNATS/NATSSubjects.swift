@@ -12,6 +12,14 @@ public enum NATSSubjects {
     /// `ben.F.heartbeat`: node → ledger, the node's active version.
     public static func heartbeat(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).heartbeat" }
 
+    /// `ben.F.activate`: ledger → nodes, the signed activation of a two-phase version (`ben/activate/v1`). Plain NATS,
+    /// not kept: a node that misses it keeps its old version, and the ledger names it.
+    public static func activate(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).activate" }
+
+    /// `ben.F.node.<id>.announce`: ledger → one node, the signed announcement of a rollout wave it belongs to (waves
+    /// before the last are announced only to their own nodes).
+    public static func nodeAnnounce(_ fleet: FleetName, node: NodeID) -> String { "ben.\(fleet.rawValue).node.\(node.rawValue).announce" }
+
     /// A node's query endpoint (`benctl eval --node`).
     public static func nodeQuery(_ fleet: FleetName, node: NodeID) -> String { "ben.\(fleet.rawValue).node.\(node.rawValue).query" }
 

@@ -93,9 +93,11 @@ public final class FleetHarness {
     private var timers: [Endpoint: [Timer: UInt64]] = [:]
     private let chunkBytes: Int64
 
+    /// - Parameter twoPhase: the announcement says `"activation": "barrier"`: nodes prepare and wait for
+    ///   `activate(barrier:)`.
     public init(
         plan: Plan, chunkCount: Int = 12, chunkSize: Int = 4096, faults: Faults = Faults(), timing: Timing = Timing(),
-        agentSettings: AgentMachine.Settings = AgentMachine.Settings(), seed: UInt64 = 1
+        agentSettings: AgentMachine.Settings = AgentMachine.Settings(), seed: UInt64 = 1, twoPhase: Bool = false
     ) {
         var generator = SeededGenerator(seed: seed)
         let chunks = (0..<chunkCount).map { _ in generator.bytes(chunkSize) }
@@ -125,7 +127,7 @@ public final class FleetHarness {
         announcement = Announcement(
             fleet: plan.fleet, version: plan.version, manifest: manifestKey, manifestSize: Int64(manifest.canonicalBytes.count),
             plan: planKey, topology: plan.topology, issuedAt: now, deadline: now + timing.deadline,
-            expires: now + timing.deadline * 10, ledger: "127.0.0.1:7400")
+            expires: now + timing.deadline * 10, ledger: "127.0.0.1:7400", twoPhase: twoPhase)
         envelope = ledgerKey.envelope(announcement, context: .announce)
         seeder = SeederMachine(
             plan: plan, planKey: planKey, manifest: manifestKey, chunkKeys: chunkKeys, announcement: envelope.canonicalBytes)
@@ -151,6 +153,20 @@ public final class FleetHarness {
         }
         if startSeeder { apply(seeder.handle(.start, now: now), at: .ledger) }
         run(until: now + limit)
+    }
+
+    /// Two-phase: the ledger's signed activation, as NATS would deliver it to `nodes` (every live node by default);
+    /// the network then runs until `limit` of virtual time has passed. Returns the activation.
+    @discardableResult
+    public func activate(barrier: Timestamp, to nodes: [NodeID]? = nil, limit: Duration = .seconds(60)) -> Activation {
+        let activation = Activation(fleet: plan.fleet, version: plan.version, manifest: manifestKey, barrier: barrier, issuedAt: now)
+        let signed = ledgerKey.envelope(activation, context: .activate)
+        let check: SignatureCheck = (try? signed.verify(context: .activate, trusted: TrustedKeys([ledgerKey.publicKey]))) != nil ? .valid : .invalid("bad")
+        for node in nodes ?? ids where !killed.contains(node) {
+            dispatch(.node(node), agent: .activation(IncomingActivation(activation: activation, signature: check)), seeder: nil)
+        }
+        run(until: now + limit)
+        return activation
     }
 
     /// Events handled so far (a measure of how much work a run took).

@@ -225,13 +225,29 @@ public final class LocalFleet: @unchecked Sendable {
     /// environment).
     @discardableResult
     public func benctl(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
-        try await ProcessRunner.run(
-            ProcessRunner.product("benctl"), arguments,
-            // Its own config folder: a context the developer selected must not reach into a test.
-            environment: [
-                "BEN_FLEET": fleet.rawValue, "BEN_NATS": natsURL, "BEN_OPERATOR_KEY": directory.file("operator.key"),
-                "BEN_CONFIG_DIR": directory.file("benctl-config"), "BEN_NATS_CREDS": natsCredentials(.operator) ?? "",
-            ])
+        try await ProcessRunner.run(ProcessRunner.product("benctl"), arguments, environment: benctlEnvironment)
+    }
+
+    /// What `benctl` runs with against this fleet. Its own config folder: a context the developer selected must not
+    /// reach into a test.
+    public var benctlEnvironment: [String: String] {
+        [
+            "BEN_FLEET": fleet.rawValue, "BEN_NATS": natsURL, "BEN_OPERATOR_KEY": directory.file("operator.key"),
+            "BEN_CONFIG_DIR": directory.file("benctl-config"), "BEN_NATS_CREDS": natsCredentials(.operator) ?? "",
+        ]
+    }
+
+    /// `benctl` on a terminal: run inside util-linux's script(1), which gives it a pseudo-terminal (TERM=xterm).
+    /// Its output is what the terminal received, escape codes included.
+    public func benctlOnTerminal(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
+        let script = "/usr/bin/script"
+        guard FileManager.default.isExecutableFile(atPath: script) else {
+            throw LocalFleetError("\(script) is missing: this test runs benctl on a pseudo-terminal with script(1); install util-linux (bsdutils)")
+        }
+        let command = ([ProcessRunner.product("benctl")] + arguments).joined(separator: " ")
+        var environment = benctlEnvironment
+        environment["TERM"] = "xterm"
+        return try await ProcessRunner.run(script, ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], environment: environment)
     }
 
     /// `benctl` for a test that runs in-process doubles (a tampering relay, a slow child). `benctl` no longer blocks

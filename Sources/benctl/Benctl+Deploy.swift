@@ -14,6 +14,8 @@ extension Benctl {
 
         @OptionGroup var rollout: RolloutOptions
 
+        @OptionGroup(title: "Rollout control: two-phase activation, waves and gates") var control: RolloutControlOptions
+
         @Flag(name: .long, help: "Announce an incomplete version again to the nodes still missing.")
         var retry = false
 
@@ -45,6 +47,8 @@ extension Benctl {
                     "--retry announces again to every node whose ack is missing and takes no --roles, --nodes or --locations; nothing was done")
             }
             args.merge(selector.args) { $1 }
+            if retry && control.isRollout { throw CommandFailure("--retry takes no --prepare, --two-phase, --policy or --wave; nothing was done") }
+            args.merge(try control.args()) { $1 }
             let code = try await ledger.withClient { client in
                 _ = try await selector.check(with: client)
                 let answer = try await client.call("deploy", args: .object(args))
@@ -55,29 +59,35 @@ extension Benctl {
                             + "\(counted(answer["stripes"]?.intValue ?? 0, "stripe tree")), depth \(answer["depth"]?.intValue ?? 0), "
                             + "deadline \(answer["deadline"]?.stringValue ?? "?")")
                     if !excluded.isEmpty { print("  left out of the plan: \(excluded.compactMap(\.stringValue).joined(separator: ", "))") }
+                    if let plan = answer["rollout"] { print(RolloutControlOptions.describe(plan)) }
                 }
                 let retrying = (answer["retrying"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { NodeID($0) } }
                 if retry && !output.json {
                     print("  retrying \(retrying.count) missing \(retrying.count == 1 ? "node" : "nodes"): \(retrying.map(\.rawValue).joined(separator: ", "))")
                 }
-                guard let code = try await rollout.follow(v, answer: answer, client: client, output: output) else { return Int32(0) }
+                if control.watch { return try await RolloutWatch.follow(v, client: client, json: output.json, untilPrepared: control.prepare) }
+                guard let code = try await rollout.follow(v, answer: answer, client: client, output: output, untilPrepared: control.prepare) else {
+                    return Int32(0)
+                }
                 if retry && !retrying.isEmpty && !output.json { try await Self.printRetried(v, nodes: retrying, client: client) }
                 return code
             }
             if code != 0 { throw ExitCode(code) }
         }
 
-        /// Polls the status with a progress bar until the version is active (exit 0) or incomplete (exit 2).
-        static func follow(_ version: Version, client: LedgerClient, json: Bool) async throws -> Int32 {
+        /// Polls the status with a progress bar until the version is active (exit 0) or incomplete, aborted or
+        /// superseded (exit 2); with `untilPrepared` (`--prepare`), until every target has prepared (exit 0).
+        static func follow(_ version: Version, client: LedgerClient, json: Bool, untilPrepared: Bool = false) async throws -> Int32 {
             var bar: ProgressBar?
             while true {
                 let status = try DeploymentStatus(json: try await client.call("status", args: ["version": .int(Int64(version.rawValue))]))
                 if bar == nil { bar = ProgressBar("v\(version.rawValue)", total: Int64(status.required)) }
                 bar?.update(Int64(status.active), detail: "\(status.active)/\(status.required) active\(status.refused > 0 ? ", \(status.refused) refused" : "")")
-                if status.status != "deploying" {
+                let prepared = untilPrepared && status.rollout?.step == "prepared"
+                if status.status != "deploying" || prepared {
                     bar?.finish()
                     if json { print(try CanonicalJSON.string(status.json)) } else { StatusView.print(status) }
-                    return status.status == "active" ? 0 : status.status == "incomplete" ? 2 : 1
+                    return prepared ? 0 : RolloutWatch.exitCode(status.status)
                 }
                 try await Task.sleep(for: .milliseconds(250))
             }
@@ -121,13 +131,16 @@ struct RolloutOptions: ParsableArguments {
     var args: [String: JSONValue] { timeout.map { ["timeout_s": .int(Int64($0))] } ?? [:] }
 
     /// Without `--wait`, prints the ledger's answer (with `--json`) and leaves the rollout to the ledger: nil. With
-    /// it, follows `version` to the end and returns the exit code (0 active, 2 incomplete).
-    func follow(_ version: Version, answer: JSONValue, client: LedgerClient, output: OutputOptions) async throws -> Int32? {
+    /// it, follows `version` to the end and returns the exit code (0 active, 2 incomplete or aborted); with
+    /// `untilPrepared` (`deploy --prepare`), until every target has prepared.
+    func follow(
+        _ version: Version, answer: JSONValue, client: LedgerClient, output: OutputOptions, untilPrepared: Bool = false
+    ) async throws -> Int32? {
         guard wait else {
             if output.json { print(try CanonicalJSON.string(answer)) }
             return nil
         }
-        return try await Benctl.Deploy.follow(version, client: client, json: output.json)
+        return try await Benctl.Deploy.follow(version, client: client, json: output.json, untilPrepared: untilPrepared)
     }
 }
 

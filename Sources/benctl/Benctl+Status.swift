@@ -14,6 +14,9 @@ extension Benctl {
         @Flag(name: .long, help: "Show drift: nodes on another version, silent, or with a skewed clock, by location.")
         var drift = false
 
+        @Flag(name: .long, help: "Follow the rollout until it is decided: redrawn in place on a terminal, one line per change otherwise, one JSON object per change with --json.")
+        var watch = false
+
         @OptionGroup(title: "Only these nodes (counts and lists are narrowed to them)") var selector: SelectorOptions
 
         @OptionGroup var ledger: LedgerOptions
@@ -28,6 +31,14 @@ extension Benctl {
             }
             var args = selector.args
             if let version { args["version"] = .int(Int64(try VersionArgument.parse(version).rawValue)) }
+            if watch {
+                let code = try await ledger.withClient { client in
+                    let v = try DeploymentStatus(json: try await client.call("status", args: .object(args))).version
+                    return try await RolloutWatch.follow(v, client: client, json: output.json)
+                }
+                if code != 0 { throw ExitCode(code) }
+                return
+            }
             let answer = try await ledger.withClient { try await $0.call("status", args: .object(args)) }
             let status = try DeploymentStatus(json: answer)
             try output.show(status.json) { StatusView.print(status) }
@@ -48,6 +59,7 @@ enum StatusView {
             Swift.print("  ledger egress \(ByteCount(s.ledgerEgress)) for a \(ByteCount(s.bundleSize)) bundle (×\(egress)); \(counted(s.messagesAtLedger, "message")) reached the ledger")
         }
         if let deadline = s.deadline { Swift.print("  attempt \(s.attempt), deadline \(deadline)") }
+        for line in RolloutView.waves(s) { Swift.print(line) }
         if !s.groups.isEmpty {
             Swift.print("  missing by location:")
             for g in s.groups { Swift.print("    \(g.location): \(g.count) \(g.code.rawValue)") }

@@ -165,9 +165,14 @@ import Testing
             "ben.auth.ack", "ben.auth.heartbeat", "$JS.API.STREAM.INFO.BEN_auth_ANNOUNCE", "$JS.API.STREAM.MSG.GET.BEN_auth_ANNOUNCE",
             "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE", "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE.>",
         ])
-        #expect(agent.subscribe == ["ben.auth.announce", "ben.auth.node.n1.query", "ben.auth.node.n1.answer", "_INBOX.\(key).>"])
+        #expect(agent.subscribe == [
+            "ben.auth.announce", "ben.auth.activate", "ben.auth.node.n1.query", "ben.auth.node.n1.answer", "ben.auth.node.n1.announce", "_INBOX.\(key).>",
+        ])
         let ledger = NATSPermissions.ledger(Self.fleet, nodes: [NodeID(stringLiteral: "n1"), NodeID(stringLiteral: "a.b")], publicKey: key)
-        #expect(ledger.publish == ["ben.auth.announce", "ben.auth.node.*.answer", "ben.auth.node.a.b.answer", "$JS.API.>", "$KV.ben_auth_ledger.>"])
+        #expect(ledger.publish == [
+            "ben.auth.announce", "ben.auth.activate", "ben.auth.node.*.answer", "ben.auth.node.a.b.answer", "ben.auth.node.*.announce",
+            "ben.auth.node.a.b.announce", "$JS.API.>", "$KV.ben_auth_ledger.>",
+        ])
         let operatorPermissions = NATSPermissions.operator(Self.fleet, nodes: [NodeID(stringLiteral: "n1")], publicKey: key)
         #expect(operatorPermissions.publish == ["ben.auth.api.>", "ben.auth.node.*.query"])
         #expect(!operatorPermissions.allowResponses)

@@ -37,10 +37,14 @@ import Testing
             let publicKey = try #require(text.split(separator: "\n").first { $0.hasPrefix("# public nkey: U") }).dropFirst(15)
             #expect(configuration.contains("nkey: \"\(publicKey)\""), "\(path) is a user of the configuration")
         }
-        // proxy-1 may publish its ack and heartbeat and hear its own queries; nothing about announcements but hearing them.
+        // proxy-1 may publish its ack and heartbeat and hear its own queries, activations and wave announcements; nothing
+        // about announcements but hearing them.
         let proxy = try #require(configuration.components(separatedBy: "      # node proxy-1\n").last?.components(separatedBy: "      # ").first)
         #expect(proxy.contains(#"publish: { allow: ["ben.local.ack", "ben.local.heartbeat", "$JS.API.STREAM.INFO.BEN_local_ANNOUNCE""#))
-        #expect(proxy.contains(#"subscribe: { allow: ["ben.local.announce", "ben.local.node.proxy-1.query", "ben.local.node.proxy-1.answer", "_INBOX.U"#))
+        #expect(
+            proxy.contains(
+                #"subscribe: { allow: ["ben.local.announce", "ben.local.activate", "ben.local.node.proxy-1.query", "ben.local.node.proxy-1.answer", "ben.local.node.proxy-1.announce", "_INBOX.U"#
+            ), "\(proxy)")
 
         // Run again with one more operator: every credential already issued is kept.
         let ledgerBefore = try String(contentsOfFile: out + "/ledger.creds", encoding: .utf8)

@@ -9,7 +9,7 @@ public struct DeploymentStatus: CanonicalDocument {
     public static let fields: Set<String> = [
         "fleet", "version", "status", "manifest", "label", "attempt", "required", "active", "refused", "issued_at",
         "deadline", "changed_at", "missing", "groups", "suspects", "bundle_size", "ledger_egress", "messages_at_ledger",
-        "stripes", "depth", "fan_out", "answers", "alarms",
+        "stripes", "depth", "fan_out", "answers", "alarms", "rollout", "locations",
     ]
 
     /// What one node has answered about the version, for nodes a caller asked about by name (`--retry` prints
@@ -105,7 +105,7 @@ public struct DeploymentStatus: CanonicalDocument {
     public var fleet: FleetName
     /// The version this status is about.
     public var version: Version
-    /// staged, deploying, active, incomplete or superseded.
+    /// staged, deploying, active, incomplete, superseded or aborted.
     public var status: String
     /// The version's manifest.
     public var manifest: Key
@@ -147,6 +147,10 @@ public struct DeploymentStatus: CanonicalDocument {
     public var answers: [NodeAnswer] = []
     /// Alarms the ledger raised in the last day, newest first (empty: none; omitted from the JSON then).
     public var alarms: [Alarm] = []
+    /// Two-phase activation and waves, when the rollout has them.
+    public var rollout: RolloutStatus?
+    /// The required nodes by location (region/zone), with what they answered.
+    public var locations: [LocationProgress] = []
 
     /// A status as the ledger reports it; `answers` starts empty.
     public init(
@@ -223,6 +227,18 @@ public struct DeploymentStatus: CanonicalDocument {
         stripes = Int(try r.int("stripes"))
         depth = Int(try r.int("depth"))
         fanOut = Int(try r.int("fan_out"))
+        if r.has("rollout") {
+            rollout = try RolloutStatus(
+                reading: FieldReader(try r.value("rollout"), document: doc, path: "rollout", allowed: RolloutStatus.fields))
+        }
+        if r.has("locations") {
+            locations = try r.elements("locations") { (value, path) throws(DocumentError) -> LocationProgress in
+                let l = try FieldReader(value, document: doc, path: path, allowed: LocationProgress.fields)
+                return LocationProgress(
+                    location: try l.string("location"), required: Int(try l.int("required")), active: Int(try l.int("active")),
+                    prepared: Int(try l.int("prepared")), refused: Int(try l.int("refused")))
+            }
+        }
         if r.has("answers") {
             answers = try r.elements("answers") { (value, path) throws(DocumentError) -> NodeAnswer in
                 let a = try FieldReader(value, document: doc, path: path, allowed: ["node", "status", "at", "reason"])
@@ -275,6 +291,8 @@ public struct DeploymentStatus: CanonicalDocument {
             object["alarms"] = .array(
                 alarms.map { ["at": .string($0.at.rfc3339), "kind": .string($0.kind), "detail": .string($0.detail)] })
         }
+        if let rollout { object["rollout"] = rollout.json }
+        if !locations.isEmpty { object["locations"] = .array(locations.map(\.json)) }
         if let issuedAt { object["issued_at"] = .string(issuedAt.rfc3339) }
         if let deadline { object["deadline"] = .string(deadline.rfc3339) }
         return .object(object)
@@ -288,6 +306,7 @@ public struct DeploymentStatus: CanonicalDocument {
             if let late = activeAfterDeadline { line += ", \(late.secondsText) after the deadline" }
         }
         if refused > 0 { line += ", \(refused) refused" }
+        if let rollout, let step = rollout.summary(status: status) { line += "; \(step)" }
         if !groups.isEmpty {
             let shown = groups.prefix(3).map { "\($0.location) (\($0.count) node\($0.count == 1 ? "" : "s"), \($0.code.rawValue))" }
             line += "; missing: " + shown.joined(separator: ", ")

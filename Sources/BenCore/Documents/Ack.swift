@@ -1,4 +1,5 @@
-/// A node's signed statement "I activated version V (manifest M)" or "I refused V because R" (DESIGN §5).
+/// A node's signed statement "I activated version V (manifest M)", "I refused V because R" (DESIGN §5), or, in a
+/// two-phase rollout, "I hold V verified and compiled, ready to swap" (`prepared`, DESIGN §9).
 public struct Ack: CanonicalDocument {
     /// The name errors give the document.
     public static let documentName = "ack"
@@ -13,6 +14,8 @@ public struct Ack: CanonicalDocument {
         case active
         /// The node will not run the version; `reason` says why, and it keeps serving what it ran.
         case refused
+        /// Verified and compiled, not swapped: the node waits for the ledger's signed activation (two-phase).
+        case prepared
     }
 
     /// The node's fleet.
@@ -25,7 +28,7 @@ public struct Ack: CanonicalDocument {
     public var manifest: Key
     /// Activated or refused.
     public var status: Status
-    /// Empty when active; why, in words an operator can act on, when refused.
+    /// Empty when active or prepared; why, in words an operator can act on, when refused.
     public var reason: String
     /// When the node decided, by its clock.
     public var at: Timestamp
@@ -54,14 +57,14 @@ public struct Ack: CanonicalDocument {
         manifest = try r.key("manifest")
         let statusText = try r.string("status")
         guard let status = Status(rawValue: statusText) else {
-            throw r.error("status", .invalidValue, "\"\(statusText)\" is not active or refused")
+            throw r.error("status", .invalidValue, "\"\(statusText)\" is not active, prepared or refused")
         }
         self.status = status
         reason = try r.string("reason")
         guard reason.utf8.count <= Self.maxReasonBytes else {
             throw r.error("reason", .invalidValue, "longer than \(Self.maxReasonBytes) bytes")
         }
-        guard status == .active || !reason.isEmpty else {
+        guard status != .refused || !reason.isEmpty else {
             throw r.error("reason", .invalidValue, "a refusal must say why")
         }
         at = try r.timestamp("at")

@@ -117,6 +117,13 @@ public struct MissingReason: Sendable, Hashable, CustomStringConvertible {
         case tamperedRelay = "tampered_relay"
         /// The node was down when the plan was made, or excluded.
         case down
+        /// Two-phase: the node prepared the version (its signed `prepared` ack is held) but no signed `active` ack
+        /// followed the activation: it did not receive it, or did not swap. It serves its old version.
+        case prepared
+        /// A rollout in waves has not reached the node's wave yet.
+        case pending
+        /// A rollout in waves was aborted before the node's wave: it never received the version.
+        case aborted
         /// Anything this version of Ben has no word for.
         case other
     }

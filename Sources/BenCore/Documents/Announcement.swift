@@ -11,7 +11,7 @@ public struct Announcement: CanonicalDocument {
     /// The members an announcement may have; any other is refused.
     public static let fields: Set<String> = [
         "fleet", "version", "manifest", "manifest_size", "plan", "topology", "issued_at", "deadline", "expires",
-        "ledger", "epoch",
+        "ledger", "epoch", "activation",
     ]
 
     /// The fleet the version is for; a node of another fleet ignores it.
@@ -38,11 +38,16 @@ public struct Announcement: CanonicalDocument {
     /// (`ben_<fleet>_ledger/leader`). Strictly increasing from one lease holder to the next; 0 when signed
     /// outside any lease (tests, the simulator).
     public var epoch: UInt64
+    /// Two-phase (`"activation": "barrier"` on the wire; absent otherwise): a node verifies and compiles the
+    /// version, sends a signed `prepared` ack and keeps serving its old version until the ledger's signed
+    /// activation tells it when to swap (`Activation`, DESIGN §9). Without it a node swaps as soon as it has
+    /// compiled.
+    public var twoPhase: Bool
 
     /// An announcement as the ledger signs it; `epoch` is 0 outside a lease.
     public init(
         fleet: FleetName, version: Version, manifest: Key, manifestSize: Int64, plan: Key, topology: Key,
-        issuedAt: Timestamp, deadline: Timestamp, expires: Timestamp, ledger: String, epoch: UInt64 = 0
+        issuedAt: Timestamp, deadline: Timestamp, expires: Timestamp, ledger: String, epoch: UInt64 = 0, twoPhase: Bool = false
     ) {
         self.fleet = fleet
         self.version = version
@@ -55,6 +60,7 @@ public struct Announcement: CanonicalDocument {
         self.expires = expires
         self.ledger = ledger
         self.epoch = epoch
+        self.twoPhase = twoPhase
     }
 
     /// Reads an announcement strictly: a `ledger` that is host:port, a manifest size within `Manifest.maxBytes`,
@@ -71,6 +77,15 @@ public struct Announcement: CanonicalDocument {
         expires = try r.timestamp("expires")
         ledger = try r.string("ledger")
         epoch = UInt64(try r.int("epoch"))
+        if r.has("activation") {
+            let mode = try r.string("activation")
+            guard mode == "barrier" else {
+                throw r.error("activation", .invalidValue, "\"\(mode)\" is not barrier (leave the field out to swap on arrival)")
+            }
+            twoPhase = true
+        } else {
+            twoPhase = false
+        }
         guard HostPort(ledger) != nil else {
             throw r.error("ledger", .invalidValue, "expected host:port, such as 127.0.0.1:7400")
         }
@@ -81,7 +96,7 @@ public struct Announcement: CanonicalDocument {
 
     /// The announcement's canonical form, the bytes the ledger signs.
     public var json: JSONValue {
-        .object([
+        var object: [String: JSONValue] = [
             "fleet": .string(fleet.rawValue),
             "version": .int(Int64(version.rawValue)),
             "manifest": .string(manifest.hex),
@@ -93,6 +108,9 @@ public struct Announcement: CanonicalDocument {
             "expires": .string(expires.rfc3339),
             "ledger": .string(ledger),
             "epoch": .int(Int64(epoch)),
-        ])
+        ]
+        // Left out unless two-phase, so a one-phase announcement's bytes are what they always were.
+        if twoPhase { object["activation"] = .string("barrier") }
+        return .object(object)
     }
 }

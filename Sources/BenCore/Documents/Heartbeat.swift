@@ -6,7 +6,7 @@ public struct Heartbeat: CanonicalDocument {
     /// Larger input is refused unread (4 KiB).
     public static let maxBytes = 4 << 10
     /// The members a heartbeat may have; any other is refused.
-    public static let fields: Set<String> = ["fleet", "node", "active", "manifest", "working", "at"]
+    public static let fields: Set<String> = ["fleet", "node", "active", "manifest", "working", "at", "alerts"]
 
     /// The node's fleet.
     public var fleet: FleetName
@@ -20,15 +20,20 @@ public struct Heartbeat: CanonicalDocument {
     public var working: String
     /// When the node sent it, by the node's clock (the ledger compares it with its own to show skew).
     public var at: Timestamp
+    /// Alerts the active version's own detection rules raised on this node since it was swapped in (0, and left
+    /// out on the wire, for a node that runs no detector or raised none). A rollout's alert gate sums them over a
+    /// wave's nodes during its bake.
+    public var alerts: Int
 
     /// A heartbeat as a node sends it.
-    public init(fleet: FleetName, node: NodeID, active: Version, manifest: Key?, working: String, at: Timestamp) {
+    public init(fleet: FleetName, node: NodeID, active: Version, manifest: Key?, working: String, at: Timestamp, alerts: Int = 0) {
         self.fleet = fleet
         self.node = node
         self.active = active
         self.manifest = manifest
         self.working = working
         self.at = at
+        self.alerts = alerts
     }
 
     /// Reads a heartbeat strictly; `manifest` may be absent.
@@ -39,6 +44,7 @@ public struct Heartbeat: CanonicalDocument {
         manifest = r.has("manifest") ? try r.key("manifest") : nil
         working = try r.string("working")
         at = try r.timestamp("at")
+        alerts = r.has("alerts") ? Int(try r.int("alerts")) : 0
     }
 
     /// The heartbeat as it travels; `manifest` appears only when there is one.
@@ -48,6 +54,7 @@ public struct Heartbeat: CanonicalDocument {
             "working": .string(working), "at": .string(at.rfc3339),
         ]
         if let manifest { object["manifest"] = .string(manifest.hex) }
+        if alerts > 0 { object["alerts"] = .int(Int64(alerts)) }
         return .object(object)
     }
 }

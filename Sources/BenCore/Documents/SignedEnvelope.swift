@@ -17,6 +17,8 @@ public enum SignatureContext: String, Sendable, Hashable, CaseIterable {
     case aggregate = "ben/aggregate/v1"
     /// A node's own report that a feeder served it bytes that did not match their key.
     case report = "ben/report/v1"
+    /// The ledger's activation of a prepared version at a barrier time (two-phase rollouts, DESIGN §9).
+    case activate = "ben/activate/v1"
 
     /// The bytes Ed25519 signs: `context + 0x00 + canonical bytes` (DESIGN §5).
     public func signingInput(_ canonical: some Collection<UInt8>) -> [UInt8] {

@@ -28,6 +28,9 @@ struct Deployment: Sendable {
         case receiving
         /// Holding everything; compiling off the hot path.
         case compiling
+        /// Two-phase: compiled and held, not swapped in; `own` is the signed `prepared` ack. It swaps when the
+        /// ledger's signed activation says (`AgentMachine+TwoPhase.swift`).
+        case prepared(own: SignedEnvelope)
         /// Swapped in, or refused; `own` is this node's signed answer, sent up (again) whenever asked.
         case answered(own: SignedEnvelope, refused: String?)
         /// The ledger said this node is not a target; nothing to do.
@@ -93,6 +96,8 @@ struct Deployment: Sendable {
     var acks = AckBook()
     /// This node's signed tamper reports (a feeder that served it bytes that did not match their key).
     var reports: [SignedEnvelope] = []
+    /// Two-phase: the activation accepted for this prepared version, waiting for its barrier.
+    var activation: Activation?
 
     var version: Version { announcement.version }
 
@@ -101,14 +106,18 @@ struct Deployment: Sendable {
         switch stage {
         case .receiving: .receiving
         case .compiling: .compiling
+        case .prepared: .prepared
         case .answered(_, let refused): refused.map { .refused($0) } ?? .activated
         case .notTargeted: .notTargeted
         }
     }
 
-    /// This node's signed answer, once it has one.
+    /// This node's signed answer once it has one (in a two-phase rollout, its `prepared` ack until it swaps).
     var own: SignedEnvelope? {
-        if case .answered(let own, _) = stage { own } else { nil }
+        switch stage {
+        case .answered(let own, _), .prepared(let own): own
+        default: nil
+        }
     }
 
     var isContacted: Bool {

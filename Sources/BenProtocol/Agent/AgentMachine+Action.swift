@@ -44,6 +44,8 @@ extension AgentMachine {
         case relayCheck(Version)
         /// The announcement's deadline: links kept open only for acks still to come close.
         case deploymentDeadline(Version)
+        /// Two-phase: the activation's barrier; the prepared version is swapped in.
+        case barrier(Version)
 
         /// The timer as logs name it.
         public var description: String {
@@ -54,6 +56,7 @@ extension AgentMachine {
             case .progressCheck(let v): "progress-check(\(v))"
             case .relayCheck(let v): "relay-check(\(v))"
             case .deploymentDeadline(let v): "deadline(\(v))"
+            case .barrier(let v): "barrier(\(v))"
             }
         }
     }

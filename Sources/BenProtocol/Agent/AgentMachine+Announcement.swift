@@ -86,6 +86,7 @@ extension AgentMachine {
     /// A node that answered it sends the same signed answer again over NATS; one that did not has nothing to say
     /// yet, and its deployment goes on.
     public mutating func onAnswerRequested(_ version: Version, now: Timestamp) -> [Action] {
+        if let prepared = preparedAnswer(version) { return prepared }
         guard let answer = record.lastAnswer, answer.version == version else { return [] }
         let aggregate = Aggregate(fleet: fleet, version: version, relay: node, acks: [answer.envelope], missing: [])
         return [
@@ -175,6 +176,8 @@ extension AgentMachine {
         d.exhaustedSources = []
         d.lastHeard = [:]
         d.acks = AckBook()
+        // A node a wave before was told it is not a target: this wave may take it.
+        if case .notTargeted = d.stage { d.stage = .receiving }
         deployment = d
         // A node that already answered waits for a parent of the retry plan (it is a target only if it was
         // missing); the ledger also asks missing nodes by name, so it does not need the orphan path.
@@ -195,13 +198,14 @@ extension AgentMachine {
         for link in old.relay.openLinks { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
         for link in old.pulls.keys.sorted() { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
         for link in old.serving.openLinks { actions.append(.close(link, .superseded, reason: "superseded by \(new)")) }
-        if old.phase == .compiling { actions.append(.discardCompiled(v)) }
+        if old.phase == .compiling || old.phase == .prepared { actions.append(.discardCompiled(v)) }
         actions += [
             Action.cancelTimer(.orphan(v)), .cancelTimer(.ackDeadline(v)), .cancelTimer(.progressCheck(v)), .cancelTimer(.relayCheck(v)),
             .cancelTimer(.deploymentDeadline(v)),
         ]
+        if old.phase == .prepared { actions.append(.cancelTimer(.barrier(v))) }
         for child in old.relay.children.keys.sorted() { actions.append(.cancelTimer(.linkRetry(v, child))) }
-        if old.phase == .receiving || old.phase == .compiling {
+        if old.phase == .receiving || old.phase == .compiling || old.phase == .prepared {
             actions.append(.report(.superseded(old: v, new: new)))
         }
         return actions

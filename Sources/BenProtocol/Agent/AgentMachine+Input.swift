@@ -30,6 +30,8 @@ extension AgentMachine {
         case compiled(Version, CompileOutcome)
         /// Bytes received so far on each link, partial frames included.
         case linkBytes([LinkID: Int64])
+        /// The ledger's activation of a two-phase version arrived over NATS, its signature checked.
+        case activation(IncomingActivation)
         case timer(Timer)
     }
 
@@ -54,6 +56,7 @@ extension AgentMachine {
         case .linkFailed(let link, let reason): onLinkFailed(link, reason: reason, now: now)
         case .compiled(let version, let outcome): onCompiled(version, outcome: outcome, now: now)
         case .linkBytes(let received): onLinkBytes(received, now: now)
+        case .activation(let incoming): onActivation(incoming, now: now)
         case .timer(let timer): onTimer(timer, now: now)
         }
     }

@@ -37,6 +37,8 @@ extension AgentMachine {
                 receiving: d.phase == .receiving, now: now, deadline: d.announcement.deadline)
             deployment = d
             return lift(relayActions) + (next.map { [.armTimer(.relayCheck(v), at: $0)] } ?? [])
+        case .barrier(let v):
+            return onBarrier(v, now: now)
         case .deploymentDeadline(let v):
             guard v == d.version else { return [] }
             // Links kept open only for acks still to come close; late acks then go up over NATS.

@@ -45,6 +45,8 @@ public struct AgentMachine: Sendable {
         /// Accepted; waiting for the manifest and chunks.
         case receiving
         case compiling
+        /// Two-phase: compiled, not swapped in; a signed `prepared` ack went up. Waits for the activation.
+        case prepared
         /// Swapped in and acked.
         case activated
         /// Compiled badly or could not be verified; the old version keeps running; a signed refusal went up.
@@ -57,6 +59,7 @@ public struct AgentMachine: Sendable {
             switch self {
             case .receiving: "receiving"
             case .compiling: "compiling"
+            case .prepared: "prepared"
             case .activated: "activated"
             case .refused(let r): "refused (\(r))"
             case .notTargeted: "not targeted"

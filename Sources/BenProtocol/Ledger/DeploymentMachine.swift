@@ -20,6 +20,12 @@ public struct DeploymentMachine: Sendable {
         public var announcementLifetime: Duration = .seconds(24 * 3600)
         /// How the deadline follows the plan when the operator gives no `--timeout` (see `deadline(for:)`).
         public var deadlines = DeadlinePolicy()
+        /// Two-phase: how far ahead of its signing an activation's barrier lies. Every prepared node must have the
+        /// activation before its clock reads the barrier, so this covers NATS's fan-out on a busy fleet; a node that
+        /// gets it late swaps at once (docs/operations.md, "Two-phase activation").
+        public var activationLead: Duration = .seconds(2)
+        /// Two-phase: how long after the barrier the ledger waits for the active acks before it decides.
+        public var activationWindow: Duration = .seconds(15)
 
         /// The defaults.
         public init() {}
@@ -75,7 +81,7 @@ public struct DeploymentMachine: Sendable {
     /// The rollout settings it runs with.
     public let settings: Settings
     /// Every version the ledger knows, by number.
-    public private(set) var versions: [Version: VersionRecord]
+    public internal(set) var versions: [Version: VersionRecord]
 
     /// A machine restored from `versions`, as the ledger's tables hold them.
     public init(fleet: FleetName, versions: [VersionRecord] = [], settings: Settings = Settings()) {
@@ -134,9 +140,11 @@ public struct DeploymentMachine: Sendable {
     /// `leftOut` are targets the plan could not include (down when it was made, or with no parent under the
     /// limits): they are still required, so the version is active only once they too have acked, and they are
     /// reported missing with that reason until then (a returning node catches up as an orphan).
+    /// `rollout`, for a two-phase rollout or one in waves (`DeploymentMachine+Waves.swift`), makes every node of its
+    /// waves required and `plan` the first wave's.
     public mutating func onDeploy(
         _ version: Version, plan: Plan, planKey: Key, ledgerAddress: String, timeout: Duration?, estimate: PlanEstimate = .unknown,
-        leftOut: [NodeID: MissingReason] = [:], supersede: Bool, now: Timestamp
+        leftOut: [NodeID: MissingReason] = [:], supersede: Bool, rollout: RolloutRecord? = nil, now: Timestamp
     ) -> Result<[Action], DeployRefusal> {
         guard var record = versions[version] else { return .failure(.unknownVersion(version)) }
         guard record.status == .staged else { return .failure(.notStaged(version, record.status)) }
@@ -153,14 +161,18 @@ public struct DeploymentMachine: Sendable {
         let announcement = Announcement(
             fleet: fleet, version: version, manifest: record.manifest, manifestSize: record.manifestSize, plan: planKey,
             topology: plan.topology, issuedAt: now, deadline: deadline, expires: deadline + settings.announcementLifetime,
-            ledger: ledgerAddress)
+            ledger: ledgerAddress, twoPhase: rollout?.activation.isTwoPhase ?? false)
         record.deployment = DeploymentRecord(
-            announcement: announcement, required: Set(plan.nodes.map(\.id)).union(leftOut.keys), hints: leftOut, attempt: 1)
+            announcement: announcement, required: Set(plan.nodes.map(\.id)).union(leftOut.keys).union(rollout?.allNodes ?? []),
+            hints: leftOut,
+            attempt: 1, rollout: rollout)
         versions[version] = record
         var detail = "\(plan.nodes.count) nodes, \(plan.stripeCount) stripes"
         if !leftOut.isEmpty { detail += "; \(leftOut.count) required nodes left out of the plan" }
+        if let rollout { detail += "; " + Self.describe(rollout) }
         actions += transition(version, to: .deploying, now: now, detail: detail)
-        actions += [.publishAnnouncement(announcement), .startSeeding(version, plan: planKey), .armDeadline(version, at: deadline)]
+        let announce: Action = rollout.map { announcing(announcement, wave: 0, of: $0) } ?? .publishAnnouncement(announcement)
+        actions += [announce, .startSeeding(version, plan: planKey), .armDeadline(version, at: deadline)]
         return .success(actions)
     }
 
@@ -180,6 +192,7 @@ public struct DeploymentMachine: Sendable {
         guard var record = versions[version], var deployment = record.deployment else { return .failure(.unknownVersion(version)) }
         guard record.status == .incomplete else { return .failure(.notIncomplete(version, record.status)) }
         if let other = deploying, other != version { return .failure(.rolloutInProgress(other)) }
+        if deployment.rollout?.activation.isTwoPhase == true { return .failure(.twoPhaseRetry(version)) }
         var actions: [Action] = []
         let targets = retryTargets(version)
         if targets.isEmpty {
@@ -238,6 +251,12 @@ public struct DeploymentMachine: Sendable {
                 actions.append(.report(.ackRejected(node: ack.node, version: ack.version, reason: "not a target of \(ack.version)")))
                 continue
             }
+            guard ack.status != .prepared || deployment.announcement.twoPhase else {
+                actions.append(
+                    .report(
+                        .ackRejected(node: ack.node, version: ack.version, reason: "a prepared ack, but \(ack.version) is not two-phase")))
+                continue
+            }
             if let held = deployment.acks[ack.node], held.status == .active || (held.status == ack.status && held.at >= ack.at) {
                 continue
             }
@@ -248,7 +267,7 @@ public struct DeploymentMachine: Sendable {
             actions.append(.recordAck(ack))
             touched.insert(ack.version)
         }
-        for version in touched.sorted() { actions += finishIfComplete(version, now: now) }
+        for version in touched.sorted() { actions += finishIfComplete(version, now: now) + advanceRollout(version, now: now) }
         return actions
     }
 
@@ -295,7 +314,8 @@ public struct DeploymentMachine: Sendable {
     /// ack and why.
     public mutating func onDeadline(_ version: Version, now: Timestamp) -> [Action] {
         guard let record = versions[version], record.status == .deploying, let deployment = record.deployment else { return [] }
-        guard now >= deployment.announcement.deadline else { return [.armDeadline(version, at: deployment.announcement.deadline)] }
+        guard now >= deployment.deadline else { return [.armDeadline(version, at: deployment.deadline)] }
+        if deployment.rollout != nil { return onRolloutDeadline(version, now: now) }
         let missing = deployment.missing
         return transition(version, to: .incomplete, now: now, detail: "\(missing.count) of \(deployment.required.count) nodes missing")
             + [.stopSeeding(version)]
@@ -307,13 +327,12 @@ public struct DeploymentMachine: Sendable {
         var actions: [Action] = []
         for version in versions.keys.sorted() {
             guard let record = versions[version], record.status == .deploying, let deployment = record.deployment else { continue }
-            if now >= deployment.announcement.deadline {
+            if now >= deployment.deadline {
                 actions += onDeadline(version, now: now)
             } else {
-                actions += [
-                    .startSeeding(version, plan: deployment.announcement.plan), .armDeadline(version, at: deployment.announcement.deadline),
-                ]
+                actions += [.startSeeding(version, plan: deployment.announcement.plan), .armDeadline(version, at: deployment.deadline)]
             }
+            if case .baking(let until) = deployment.rollout?.step { actions.append(.armTimer(.bake(version), at: until)) }
         }
         return actions
     }
@@ -334,13 +353,14 @@ public struct DeploymentMachine: Sendable {
         guard record.status == .deploying || record.status == .incomplete else { return [] }
         if deployment.missing.isEmpty {
             var detail = "\(deployment.required.count)/\(deployment.required.count) signed acks verified"
-            if now > deployment.announcement.deadline {
-                detail += ", \((now - deployment.announcement.deadline).secondsText) after the deadline"
+            if now > deployment.deadline {
+                detail += ", \((now - deployment.deadline).secondsText) after the deadline"
             }
             // A late one may have pulled from a seeder kept for pulls after the deadline: that stops too.
             return transition(version, to: .active, now: now, detail: detail) + [.stopSeeding(version)]
         }
-        guard record.status == .deploying else { return [] }
+        // A rollout's waves and gates decide when it ends (`advanceRollout`).
+        guard record.status == .deploying, deployment.rollout == nil else { return [] }
         // Everyone answered and some refused: waiting longer changes nothing.
         let answered = deployment.required.allSatisfy { deployment.acks[$0] != nil }
         if answered {
@@ -360,7 +380,8 @@ public struct DeploymentMachine: Sendable {
         versions[version] = record
         var actions: [Action] = [.persist(record), .audit(.transition(version, from: from, to: status, detail: detail))]
         if status == .active {
-            for older in versions.keys.sorted() where older < version && versions[older]!.status != .superseded {
+            // An aborted rollout keeps its word: it was stopped, not replaced.
+            for older in versions.keys.sorted() where older < version && ![.superseded, .aborted].contains(versions[older]!.status) {
                 actions += transition(older, to: .superseded, now: now, detail: "\(version) is active")
             }
         }
@@ -377,6 +398,7 @@ public enum DeployRefusal: Error, Sendable, Hashable, CustomStringConvertible {
     case rolloutInProgress(Version)
     case planMismatch
     case noTargets
+    case twoPhaseRetry(Version)
 
     /// The refusal, in the operator's terms.
     public var description: String {
@@ -389,6 +411,8 @@ public enum DeployRefusal: Error, Sendable, Hashable, CustomStringConvertible {
         case .rolloutInProgress(let v): "\(v) is still deploying; wait for it, or pass --supersede to abandon it"
         case .planMismatch: "the plan is for another fleet or version"
         case .noTargets: "the plan has no target nodes; check the roles and the topology"
+        case .twoPhaseRetry(let v):
+            "\(v) is a two-phase rollout, which --retry does not take; `benctl activate \(v)` sends the activation again to nodes that prepared and did not swap"
         }
     }
 }

@@ -7,6 +7,8 @@ public enum VersionStatus: String, Sendable, Hashable, CaseIterable, CustomStrin
     case active
     case incomplete
     case superseded
+    /// A rollout in waves stopped by a failed gate or the operator: the waves not reached never received it.
+    case aborted
 
     /// The status as it is stored and printed.
     public var description: String { rawValue }
@@ -64,11 +66,13 @@ public struct DeploymentRecord: Sendable, Hashable {
     public var suspects: [NodeID: String] = [:]
     /// 1 for the first rollout, then one more for each `--retry`.
     public var attempt: Int
+    /// Two-phase activation and waves (`RolloutRecord`); nil for a plain deploy.
+    public var rollout: RolloutRecord?
 
     /// A rollout record; acks and hints start empty.
     public init(
         announcement: Announcement, required: Set<NodeID>, acks: [NodeID: AckRecord] = [:], hints: [NodeID: MissingReason] = [:],
-        suspects: [NodeID: String] = [:], attempt: Int
+        suspects: [NodeID: String] = [:], attempt: Int, rollout: RolloutRecord? = nil
     ) {
         self.announcement = announcement
         self.required = required
@@ -76,13 +80,16 @@ public struct DeploymentRecord: Sendable, Hashable {
         self.hints = hints
         self.suspects = suspects
         self.attempt = attempt
+        self.rollout = rollout
     }
 
     /// Required nodes without an active ack, each with the best reason the ledger has.
     public var missing: [NodeID: MissingReason] {
         var out: [NodeID: MissingReason] = [:]
         for node in required where acks[node]?.status != .active {
-            if let ack = acks[node], ack.status == .refused {
+            if let reason = rollout?.missingReason(node, ack: acks[node], version: announcement.version) {
+                out[node] = reason
+            } else if let ack = acks[node], ack.status == .refused {
                 out[node] = MissingReason(.refused, ack.reason)
             } else {
                 out[node] = hints[node] ?? MissingReason(.timeout, "no ack reached the ledger")
@@ -116,12 +123,16 @@ public struct AckRecord: Sendable, Hashable {
 public enum AuditEvent: Sendable, Hashable, CustomStringConvertible {
     case staged(Version, manifest: Key, label: String)
     case transition(Version, from: VersionStatus, to: VersionStatus, detail: String)
+    /// A decision of a rollout's waves or activation: a wave started, passed or failed its gates, a pause, a resume,
+    /// an abort, an activation, a rollback (`step` names the kind of decision).
+    case rollout(Version, step: String, detail: String)
 
     /// The event's kind as the audit log stores it.
     public var kind: String {
         switch self {
         case .staged: "stage"
         case .transition: "transition"
+        case .rollout: "rollout"
         }
     }
 
@@ -130,6 +141,7 @@ public enum AuditEvent: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .staged(let v, let m, let label): "staged \(v) manifest \(m.hex) (\(label))"
         case .transition(let v, let from, let to, let detail): "\(v): \(from) → \(to) (\(detail))"
+        case .rollout(let v, let step, let detail): "\(v) \(step): \(detail)"
         }
     }
 }

@@ -20,6 +20,14 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
     case aggregateSent(Version, acks: Int, missing: Int, via: String)
     case superseded(old: Version, new: Version)
     case protocolViolation(LinkID, String)
+    /// Two-phase: compiled and held; the signed `prepared` ack went up. The old version keeps serving.
+    case prepared(Version)
+    /// Two-phase: the ledger's activation was accepted; the prepared version swaps in at `barrier`.
+    case activationAccepted(Version, barrier: Timestamp)
+    /// An activation this node does not act on, and why (not prepared, another fleet, a bad signature, …).
+    case activationIgnored(Version, reason: String)
+    /// Two-phase: the prepared version was swapped in, `late` after the barrier (by this node's clock).
+    case swappedAtBarrier(Version, barrier: Timestamp, late: Duration)
 
     /// The report as logs print it.
     public var description: String {
@@ -37,11 +45,15 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
         case .activated(let v): "activated \(v)"
         case .refused(let v, let r): "refused \(v): \(r)"
         case .answeredAgain(let v, let status, let via):
-            "asked again about \(v): sent the same signed \(status == .active ? "ack" : "refusal") \(via)"
+            "asked again about \(v): sent the same signed \(status == .refused ? "refusal" : status == .prepared ? "prepared ack" : "ack") \(via)"
         case .aggregateSent(let v, let acks, let missing, let via):
             "sent the aggregate for \(v) \(via): \(acks) \(acks == 1 ? "ack" : "acks"), \(missing) missing"
         case .superseded(let o, let n): "\(o) superseded by \(n)"
         case .protocolViolation(let l, let d): "protocol violation on \(l): \(d)"
+        case .prepared(let v): "prepared \(v): compiled and held, waiting for the activation"
+        case .activationAccepted(let v, let b): "activation of \(v) accepted: swapping at \(b.rfc3339)"
+        case .activationIgnored(let v, let r): "activation of \(v) ignored: \(r)"
+        case .swappedAtBarrier(let v, let b, let late): "swapped \(v) in at the barrier \(b.rfc3339) (\(late.milliseconds) ms after it)"
         }
     }
 }

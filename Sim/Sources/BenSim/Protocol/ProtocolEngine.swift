@@ -31,12 +31,19 @@ public final class ProtocolEngine {
         public var staleRestoreOf: NodeID?
         /// The ledger's deadline timer is never armed, so a deployment some node never finishes is never decided.
         public var loseLedgerDeadline: Bool
+        /// A rollout in waves is seeded and announced to every node at once, while the deployment machine believes
+        /// only the first wave was: nodes of later waves activate before any gate passed.
+        public var ignoreWaves: Bool
 
-        public init(forgedAckFor: NodeID? = nil, hideTampering: Bool = false, staleRestoreOf: NodeID? = nil, loseLedgerDeadline: Bool = false) {
+        public init(
+            forgedAckFor: NodeID? = nil, hideTampering: Bool = false, staleRestoreOf: NodeID? = nil, loseLedgerDeadline: Bool = false,
+            ignoreWaves: Bool = false
+        ) {
             self.forgedAckFor = forgedAckFor
             self.hideTampering = hideTampering
             self.staleRestoreOf = staleRestoreOf
             self.loseLedgerDeadline = loseLedgerDeadline
+            self.ignoreWaves = ignoreWaves
         }
     }
 
@@ -54,6 +61,10 @@ public final class ProtocolEngine {
         case natsAggregate(Aggregate)
         case deploy(Int)
         case ledgerDeadline(Version)
+        /// The ledger's signed activation reaches a node (two-phase rollouts).
+        case activation(Int, IncomingActivation)
+        /// A deployment machine timer (a wave's bake).
+        case ledgerTimer(DeploymentMachine.Timer)
     }
 
     /// One deployment's fixed inputs.
@@ -70,6 +81,9 @@ public final class ProtocolEngine {
     public let run: Scenario.ProtocolRun
     public let seed: UInt64
     public let sabotage: Sabotage
+    /// The rollout the last deployment follows, and what the engine saw of its waves.
+    public let rollout: SimRollout?
+    var waves: WaveTruth
     let chunkSize: Int64
     let n: Int
     let nodeIndex: [NodeID: Int]
@@ -135,11 +149,15 @@ public final class ProtocolEngine {
     /// - Parameters:
     ///   - fleet: the fleet and its plan (the engine plans each version again with the real planner).
     ///   - chunkSize: bytes per chunk (the scenario's).
-    public init(fleet: SimFleet, run: Scenario.ProtocolRun, chunkSize: Int64, seed: UInt64, sabotage: Sabotage = Sabotage()) throws(SimError) {
+    public init(
+        fleet: SimFleet, run: Scenario.ProtocolRun, chunkSize: Int64, seed: UInt64, sabotage: Sabotage = Sabotage(), rollout: SimRollout? = nil
+    ) throws(SimError) {
         self.fleet = fleet
         self.run = run
         self.seed = seed
         self.sabotage = sabotage
+        self.rollout = rollout
+        waves = try WaveTruth(rollout, fleet: fleet)
         self.chunkSize = chunkSize
         let plan = fleet.planned.plan
         n = plan.nodes.count
@@ -302,6 +320,8 @@ public final class ProtocolEngine {
         case .ledgerDeadline(let version):
             note("ledger deadline \(version)")
             applyLedger(deployments.onDeadline(version, now: timestamp(now)))
+        case .activation, .ledgerTimer:
+            handleRollout(payload)
         case .kill(let v):
             guard !killed[v] else { return }
             note("kill \(ids[v])")
@@ -343,7 +363,8 @@ public final class ProtocolEngine {
             }
         case .compiled(let v, let version):
             guard !killed[v] else { return }
-            let outcome: CompileOutcome = compileFails.contains(v) ? .failed("policy/sim: rule 7: unknown field request.prot") : .compiled
+            let failing = compileFails.contains(v) || (version == waves.version && waves.failing.contains(v))
+            let outcome: CompileOutcome = failing ? .failed("policy/sim: rule 7: unknown field request.prot") : .compiled
             note("\(ids[v]) compiled \(version): \(outcome)")
             apply(agents[v].onCompiled(version, outcome: outcome, now: timestamp(now)), at: v)
 
@@ -381,13 +402,17 @@ public final class ProtocolEngine {
             manifest: bundle.manifestKey, manifestSize: Int64(bundle.manifest.canonicalBytes.count), size: Int64(run.chunks) * chunkSize,
             label: "sim v\(bundle.version.rawValue)", now: timestamp(now))
         applyLedger(stageActions)
-        switch deployments.onDeploy(
-            version, plan: bundle.plan, planKey: bundle.planKey, ledgerAddress: "10.255.0.2:7400",
-            timeout: .milliseconds(Int64(run.deadline * 1000)), estimate: .init(transfer: .zero, depth: 0), supersede: true,
-            now: timestamp(now))
-        {
-        case .success(let actions): applyLedger(actions)
-        case .failure(let refusal): note("ledger deploy refused: \(refusal)")
+        if rollout != nil && index == bundles.count - 1 {
+            deployInWaves(index)
+        } else {
+            switch deployments.onDeploy(
+                version, plan: bundle.plan, planKey: bundle.planKey, ledgerAddress: "10.255.0.2:7400",
+                timeout: .milliseconds(Int64(run.deadline * 1000)), estimate: .init(transfer: .zero, depth: 0), supersede: true,
+                now: timestamp(now))
+            {
+            case .success(let actions): applyLedger(actions)
+            case .failure(let refusal): note("ledger deploy refused: \(refusal)")
+            }
         }
         if index > 0 {
             // The gremlin replays the previous announcement to a few nodes: anti-rollback must refuse it.
@@ -410,7 +435,8 @@ public final class ProtocolEngine {
             case .persist(let record):
                 statusLog.append((record.version, record.status, now))
                 note("ledger persist \(record.version) \(record.status)")
-                if record.status == .active || record.status == .incomplete, record.version == bundles[current].version {
+                if rollout != nil { notePersist(record) }
+                if record.status == .active || record.status == .incomplete || record.status == .aborted, record.version == bundles[current].version {
                     if current + 1 < bundles.count {
                         schedule(.deploy(current + 1), at: now + Self.ns(1))
                     } else if end == .max {
@@ -430,12 +456,14 @@ public final class ProtocolEngine {
                     if partitioned(ledgerEndpoint, v, at: at) { at = partitionUntil }
                     schedule(.announce(v, incoming), at: at)
                 }
-            case .startSeeding(let version, _):
+            case .startSeeding(let version, let planKey):
                 let bundle = bundles[current]
                 let envelope = ledgerKey.envelope(deployments.versions[version]!.deployment!.announcement, context: .announce)
                 seedersStarted += 1
+                // A rollout's waves each have a plan of their own; any other deployment has its bundle's.
+                let plan = waves.plans[planKey] ?? bundle.plan
                 var s = SeederMachine(
-                    plan: bundle.plan, planKey: bundle.planKey, manifest: bundle.manifestKey, chunkKeys: bundle.chunkKeys,
+                    plan: plan, planKey: waves.plans[planKey] == nil ? bundle.planKey : planKey, manifest: bundle.manifestKey, chunkKeys: bundle.chunkKeys,
                     announcement: envelope.canonicalBytes, firstLink: SeederMachine.linkRange(seedersStarted))
                 let actions = s.start()
                 seeder = s
@@ -460,6 +488,8 @@ public final class ProtocolEngine {
                 }
             case .refused(let refusal):
                 note("ledger deploy refused: \(refusal)")
+            case .planWave, .publishActivation, .armTimer, .rollBack, .rolloutRefused, .announceTo:
+                applyRollout(action)
             }
         }
     }

@@ -27,6 +27,7 @@ public struct ProtocolOutcome: Sendable {
             case unverifiedContentActivated = "no node activates unverified content"
             case versionWentBackwards = "no node's version goes backwards"
             case notSwitchedUnreported = "every node that did not switch is reported with its reason"
+            case noActivationBeforeItsWave = "no node outside a wave activates before that wave's gate passed"
         }
 
         public var invariant: Invariant
@@ -53,6 +54,8 @@ public struct ProtocolOutcome: Sendable {
     public var simulatedSeconds: Double
     /// Wall time, seconds (speed figures only).
     public var wallSeconds: Double = 0
+    /// The rollout in waves, when the scenario has one.
+    public var rollout: RolloutOutcome?
 
     public var passed: Bool { violations.isEmpty }
 }
@@ -82,10 +85,12 @@ extension ProtocolEngine {
         }
         if traceDigest == nil, let hasher = traceHasher.take() { traceDigest = hasher.finalize() }
         let digest = traceDigest!
-        return ProtocolOutcome(
+        var outcome = ProtocolOutcome(
             seed: seed, nodes: n, versions: versions, violations: checkInvariants(), traceDigest: digest.hex, traceLines: traceLines,
             events: eventsHandled, messagesAtLedger: messagesAtLedger, chunkFrames: chunkFrames, duplicateChunks: duplicateChunks,
             ledgerEgress: ledgerEgress, bytesPerTier: tierBytes, relaysKilled: deadAt.compactMap { $0 }.count, simulatedSeconds: Double(now) / 1e9)
+        outcome.rollout = rolloutOutcome()
+        return outcome
     }
 
     /// Checks the four invariants of issue 8 against what the engine saw happen (not what any machine says).
@@ -136,6 +141,8 @@ extension ProtocolEngine {
                 violations.append(.init(invariant: .versionWentBackwards, detail: "\(ids[i]) persisted active \(persisted.map(\.description).joined(separator: " then "))"))
             }
         }
+        // 5. With waves: no node of a wave activates before that wave started (the gates before it passed).
+        violations += checkWaves()
         // 4. The ledger reached a verdict, and every node that did not switch is among its missing, with a reason.
         for (index, bundle) in bundles.enumerated() where index <= current {
             let v = bundle.version

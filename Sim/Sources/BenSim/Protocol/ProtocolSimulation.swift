@@ -21,9 +21,18 @@ public enum ProtocolSimulation {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let engine = try ProtocolEngine(fleet: fleet, run: run, chunkSize: scenario.chunkSize, seed: seed ?? scenario.seed, sabotage: sabotage)
+        let engine = try ProtocolEngine(
+            fleet: fleet, run: run, chunkSize: scenario.chunkSize, seed: seed ?? scenario.seed, sabotage: sabotage, rollout: scenario.rollout)
         engine.recordTrace = keepTrace
         var outcome = try engine.runAll()
+        if let rollout = scenario.rollout, rollout.priceCanaryFailure, !engine.waves.targets.isEmpty {
+            // The same run with every node of the first wave failing to compile: what a bad canary costs.
+            let canary = try ProtocolEngine(
+                fleet: fleet, run: run, chunkSize: scenario.chunkSize, seed: seed ?? scenario.seed, sabotage: sabotage, rollout: rollout)
+            canary.failFirstWave()
+            let canaryOutcome = try canary.runAll()
+            outcome.rollout?.canaryFailure = canary.canaryFailureCost(outcome: canaryOutcome)
+        }
         let elapsed = clock.now - start
         outcome.wallSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return (outcome, engine.trace)

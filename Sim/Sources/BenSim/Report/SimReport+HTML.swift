@@ -100,6 +100,7 @@ extension SimReport {
                 body += "<tr><td>\(v.version)</td><td>\(v.status)</td><td>\(v.activated)/\(v.required)</td><td>\(esc(v.decidedAfter.map(formatDuration) ?? "-"))</td><td>\(esc(p.missingSummary(v)))</td></tr>"
             }
             body += "</table>"
+            if let rollout = p.rollout { body += rollout.html }
             if let last = p.versions.last, !last.completion.isEmpty {
                 let stats = CompletionStats(last.completion)
                 body += SVGChart.lines(

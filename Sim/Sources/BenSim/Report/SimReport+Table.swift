@@ -40,6 +40,7 @@ extension ProtocolOutcome {
             if !v.notSwitched.isEmpty { out += "; not switched: \(missingSummary(v))" }
             out += "\n"
         }
+        if let rollout { out += rollout.table }
         out += passed ? "  invariants: all hold\n" : "  invariants: \(violations.count) violated\n" + violations.map { "    \($0)\n" }.joined()
         return out
     }

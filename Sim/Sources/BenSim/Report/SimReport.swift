@@ -79,6 +79,7 @@ public struct SimReport: Sendable {
                 row("protocol", "ben-tree", "\(v.version)", "activated", "\(v.activated)/\(v.required)")
                 for missing in v.notSwitched { row("protocol-missing", "ben-tree", "\(v.version)", missing.node.rawValue, missing.reason.text) }
             }
+            p.rollout?.csvRows(row)
         }
         return out
     }
@@ -213,6 +214,7 @@ extension ProtocolOutcome {
             }),
         ]
         if includeWallTimes { object["wall_seconds"] = .double(wallSeconds) }
+        if let rollout { object["rollout"] = rollout.json }
         return .object(object)
     }
 

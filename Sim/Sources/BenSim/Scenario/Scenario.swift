@@ -150,6 +150,8 @@ public struct Scenario: Sendable {
     public var blastRadiusRuns: Int
     /// Run the protocol engine too.
     public var protocolRun: ProtocolRun?
+    /// The protocol run's last deployment rolls out with this policy (`Scenario+Rollout.swift`).
+    public var rollout: SimRollout?
 
     public init(
         name: String, description: String = "", file: String = "", seed: UInt64 = 1, fleet: FleetSource, bundleSize: Int64,

@@ -142,7 +142,7 @@ struct ScenarioReader {
 
     static let topLevel = [
         "format", "name", "description", "seed", "topology", "bundle", "links", "strategies", "broker", "swarm", "faults", "timing",
-        "blast_radius", "protocol",
+        "blast_radius", "protocol", "rollout",
     ]
 
     mutating func scenario(_ root: Yams.Node) throws(SimError) -> Scenario {
@@ -216,6 +216,12 @@ struct ScenarioReader {
             scenario.blastRadiusRuns = try b.integer("runs", in: 0...1000, example: "8") ?? scenario.blastRadiusRuns
         }
         if let proto = f.value("protocol") { scenario.protocolRun = try readProtocol(proto) }
+        if let rollout = f.value("rollout") {
+            guard scenario.protocolRun != nil else {
+                throw f.error("rollout", .missingField, "a rollout policy runs on the protocol engine, and this scenario has no `protocol:` section", fix: "add one")
+            }
+            scenario.rollout = try readRollout(rollout)
+        }
         return scenario
     }
 
