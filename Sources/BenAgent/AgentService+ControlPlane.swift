@@ -30,6 +30,7 @@ extension AgentService {
             group.addTask { await self.answerAgain(connection) }
             group.addTask { await self.followActivations(connection) }
             group.addTask { await self.followWaveAnnouncements(connection) }
+            group.addTask { await self.followConnectionState(connection) }
             await group.waitForAll()
         }
         await connection.close()
@@ -40,6 +41,7 @@ extension AgentService {
         let pending = outbox
         outbox = []
         for (bytes, subject) in pending { publish(bytes, to: subject) }
+        natsStateChanged()
     }
 
     /// Publishes on NATS; before the first connection, keeps the message until there is one (an ack is never
