@@ -211,4 +211,26 @@ import Testing
         #expect(!log.contains("following announcements"), "it never reached NATS")
         #expect(fleet.agentState(late)?.active == v2)
     }
+
+    // MARK: Off
+
+    /// `--gossip off` on the ledger and the agents: no gossip socket, and everything else as before.
+    @Test func withGossipOffAFleetDeploysAsBeforeAndMembersSaysGossipIsOff() async throws {
+        let fleet = try await LocalFleet(nodes: 2)
+        fleet.agentArguments += ["--gossip", "off"]
+        fleet.ledgerArguments += ["--gossip", "off"]
+        try await fleet.startLedger()
+        try fleet.startAgents()
+        try await fleet.waitUntilReady()
+        let v1 = try await fleet.stage(intent)
+        let deploy = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"])
+        #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+        let members = try await fleet.benctl(["members"])
+        #expect(members.status == 0 && members.stdout.contains("gossip is off at the ledger"), "\(members.stdout)\(members.stderr)")
+        for node in fleet.nodes {
+            #expect(!fleet.agentLog(node.id).contains("gossip listening"))
+            #expect(fleet.agents[node.id]?.isRunning == true, "\(node.id) keeps running with gossip off")
+        }
+        #expect(fleet.ledger?.isRunning == true)
+    }
 }

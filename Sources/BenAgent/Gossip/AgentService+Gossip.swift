@@ -22,6 +22,8 @@ extension AgentService {
     func runGossip() async {
         guard configuration.gossip.enabled else {
             logger.notice("gossip is off (--gossip off): no membership, and announcements and acks travel by NATS and the tree only")
+            // Returns only when the service stops: its task group ends the service when any member returns.
+            for await _ in gossip.directories {}
             return
         }
         startGossipFromKnownTopology()

@@ -42,6 +42,8 @@ extension LedgerService {
     func runGossip() async {
         guard configuration.gossip.enabled else {
             logger.notice("gossip is off: down comes from heartbeat silence, and announcements and acks travel by NATS and the tree only")
+            // Returns only when the service stops: its task group ends the service when any member returns.
+            for await _ in gossip.directories {}
             return
         }
         // The topology in force was handed over when it was installed (`install`, before this runs).
