@@ -120,9 +120,11 @@ import Testing
         for id in cut { #expect(!fleet.agentLog(id).contains("accepted announcement of v1"), "\(id) heard nothing during the partition") }
 
         try FileManager.default.removeItem(atPath: partition)
+        let healed = ContinuousClock.now
         try await fleet.waitUntil(timeout: .seconds(120), "v1 becomes active by itself after the heal") {
             (try? await fleet.status(v1).status) == "active"
         }
+        print("v1 active \(ContinuousClock.now - healed) after the heal")
         for id in cut {
             let log = fleet.agentLog(id)
             #expect(log.contains("announcement by gossip"), "\(id) learnt v1 from a peer:\n\(log.suffix(2000))")
@@ -155,23 +157,35 @@ import Testing
         let victim = fleet.nodes[4].id
         let before = await Self.members(fleet)[victim]?.incarnation ?? 0
         fleet.agents[victim]?.signal(SIGSTOP)
+        let stopped = ContinuousClock.now
         defer { fleet.agents[victim]?.signal(SIGCONT) }
         try await fleet.waitUntil(timeout: .seconds(60), "the ledger suspects \(victim)") {
             !Self.lines(fleet.ledgerLog, "member suspect", about: victim).isEmpty
         }
+        let suspectedAfter = ContinuousClock.now - stopped
         try await fleet.waitUntil(timeout: .seconds(90), "the ledger holds \(victim) dead") {
             await Self.members(fleet)[victim]?.status == "dead"
         }
+        print("\(victim) suspected \(suspectedAfter) and declared dead \(ContinuousClock.now - stopped) after SIGSTOP")
+        // The operator's view: by location, the dead node with its incarnation and when it was last heard from.
+        let table = try await fleet.benctl(["members"])
+        print(table.stdout)
+        let location = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix("  ") && !$0.hasPrefix("    ") && $0.contains("1 dead") })
+        #expect(location.contains("/"), "a location heads its members: \(location)")
+        let row = try #require(table.stdout.split(separator: "\n").first { $0.contains("\(victim) ") })
+        #expect(row.contains("dead") && row.contains("incarnation \(before)") && row.contains("heard ") && row.contains("runs none"), "\(row)")
         let ledgerLines = fleet.ledgerLog.split(separator: "\n")
         let suspected = try #require(ledgerLines.firstIndex { $0.contains("member suspect") && $0.contains("\(victim)") })
         let declared = try #require(ledgerLines.firstIndex { $0.contains("member dead") && $0.contains("\(victim)") })
         #expect(suspected < declared, "suspect before dead")
 
         fleet.agents[victim]?.signal(SIGCONT)
+        let continued = ContinuousClock.now
         try await fleet.waitUntil(timeout: .seconds(60), "\(victim) is alive again at a higher incarnation") {
             let member = await Self.members(fleet)[victim]
             return member?.status == "alive" && (member?.incarnation ?? 0) > before
         }
+        print("\(victim) alive again \(ContinuousClock.now - continued) after SIGCONT")
         #expect(fleet.agentLog(victim).contains("refuted a suspicion of this node"))
         let others = await Self.members(fleet)
         #expect(others.filter { $0.key != victim }.values.allSatisfy { $0.status == "alive" }, "no one else was declared dead: \(others)")
@@ -206,7 +220,9 @@ import Testing
 
         fleet.natsURLOverride[late] = try Self.blackholedNATS()
         try fleet.startAgent(late)
+        let restarted = ContinuousClock.now
         try await fleet.waitUntil(timeout: .seconds(120), "v2 is active with \(late)'s ack") { (try? await fleet.status(v2).status) == "active" }
+        print("v2 active \(ContinuousClock.now - restarted) after \(late) restarted without NATS")
         let log = try #require(fleet.agentLog(late).components(separatedBy: "gossip listening").last)
         #expect(log.contains("announcement by gossip"), "it heard v2 from a peer:\n\(log.suffix(3000))")
         #expect(log.contains("accepted announcement of v2"))
