@@ -177,7 +177,9 @@ let package = Package(
         .testTarget(name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenCrypto", "BenTestKit", nioCore], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenPeerLinkTests",
-            dependencies: ["BenPeerLink", "BenShell", "BenProtocol", "BenCore", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging],
+            dependencies: [
+                "BenPeerLink", "BenShell", "BenProtocol", "BenCore", "BenCrypto", "BenTopology", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging,
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],
