@@ -19,12 +19,16 @@ public import BenCore
 /// A caller may rely on: a refused datagram changes nothing and yields `.refused`; a member is reported dead at
 /// most once per death (`.memberChanged`), and the broadcast machine stops pushing to it in the same step.
 public struct GossipMachine: Sendable {
+    /// The inner machines' settings and the view's size.
     public struct Settings: Sendable, Hashable {
+        /// Probing, suspicion and piggybacking (docs/gossip.md, membership settings).
         public var membership = MembershipMachine.Settings()
+        /// Pushing, IHAVEs, grafts and anti-entropy (docs/gossip.md, broadcast settings).
         public var broadcast = BroadcastMachine.Settings()
         /// The view's size per tier (`PeerSelection`): 4 + 4 + 3 + 3 by default.
         public var quota = PeerSelection.Quota()
 
+        /// The defaults docs/gossip.md lists.
         public init() {}
     }
 
@@ -47,10 +51,12 @@ public struct GossipMachine: Sendable {
         public var active: Version
         /// Its newest signed answer (an ack, or a refusal) and the version it is about.
         public var ack: GossipDocument?
+        /// The version `ack` is about.
         public var ackVersion: Version
         /// It is connected to NATS now.
         public var natsConnected: Bool
 
+        /// A state; the defaults are a node that has accepted nothing, runs nothing and has no NATS.
         public init(
             highestAccepted: Version = .none, announcement: GossipDocument? = nil, active: Version = .none, ack: GossipDocument? = nil,
             ackVersion: Version = .none, natsConnected: Bool = false
@@ -64,11 +70,13 @@ public struct GossipMachine: Sendable {
         }
     }
 
+    /// What the shell hands the machine.
     public enum Input: Sendable, Hashable {
         /// Begin probing and exchanging digests.
         case start
         /// A datagram (or a document over a peer link) from `from`, with the shell's verdict on its signatures.
         case received(from: NodeID, GossipMessage, GossipAuthentication)
+        /// A timer the machine armed fired.
         case timerFired(Timer)
         /// The node's version state changed.
         case versionState(VersionState)
@@ -80,12 +88,15 @@ public struct GossipMachine: Sendable {
         case watch([NodeID])
     }
 
+    /// What the machine asks its shell to do, in order.
     public enum Action: Sendable, Hashable {
         /// Sign this message with the node's key and send it as one datagram.
         case send(to: NodeID, GossipMessage)
         /// Sign this message and send it over a peer link: its document does not fit a datagram.
         case sendOverLink(to: NodeID, BroadcastMessage)
+        /// Fire `timer` at that time.
         case armTimer(Timer, at: Timestamp)
+        /// Forget `timer`.
         case cancelTimer(Timer)
         /// A document new to this node, for the agent (or the ledger) to act on as if it had come over NATS.
         case deliver(GossipDocument, from: NodeID)
@@ -102,9 +113,12 @@ public struct GossipMachine: Sendable {
 
     /// The gossip machine's timers: each inner machine's, kept apart.
     public enum Timer: Sendable, Hashable, CustomStringConvertible {
+        /// The membership machine's.
         case membership(MembershipMachine.Timer)
+        /// The broadcast machine's.
         case broadcast(BroadcastMachine.Timer)
 
+        /// For logs.
         public var description: String {
             switch self {
             case .membership(let t): "membership \(t)"
@@ -115,14 +129,21 @@ public struct GossipMachine: Sendable {
 
     /// A peer's digest and when it arrived.
     public struct Heard: Sendable, Hashable {
+        /// What the peer said.
         public var digest: VersionDigest
+        /// When it arrived, on this node's clock.
         public var at: Timestamp
     }
 
+    /// This node.
     public let node: NodeID
+    /// What it is in the fleet.
     public let role: Role
+    /// Its membership machine (read-only: inputs go through this machine).
     public private(set) var membership: MembershipMachine
+    /// Its broadcast machine (read-only: inputs go through this machine).
     public private(set) var broadcast: BroadcastMachine
+    /// The version state last handed in.
     public private(set) var state = VersionState()
     /// Whether the ledger has this node's own ack (see the type's summary).
     public private(set) var ownAckDelivered = false
@@ -144,7 +165,8 @@ public struct GossipMachine: Sendable {
         let view = PeerSelection.view(of: node, in: roster, quota: settings.quota, seed: viewSeed)
         var membershipSettings = settings.membership
         if role == .ledger { membershipSettings.retainEveryMember = true }
-        membership = MembershipMachine(node: node, fleet: fleet, roster: roster, view: view, seed: seed, settings: membershipSettings, now: now)
+        membership = MembershipMachine(
+            node: node, fleet: fleet, roster: roster, view: view, seed: seed, settings: membershipSettings, now: now)
         broadcast = BroadcastMachine(node: node, fleet: fleet, roster: roster, view: view, seed: seed, settings: settings.broadcast)
         if role == .ledger { state.natsConnected = true }
     }
@@ -188,7 +210,9 @@ public struct GossipMachine: Sendable {
     }
 
     /// A message arrived. A digest from an authenticated member of the roster is kept as what that peer last said.
-    public mutating func onReceived(_ message: GossipMessage, from sender: NodeID, authentication: GossipAuthentication, now: Timestamp) -> [Action] {
+    public mutating func onReceived(_ message: GossipMessage, from sender: NodeID, authentication: GossipAuthentication, now: Timestamp)
+        -> [Action]
+    {
         switch message {
         case .membership(let m):
             return lift(membership.handle(.received(from: sender, m, authentication), now: now), now: now)
@@ -200,6 +224,7 @@ public struct GossipMachine: Sendable {
         }
     }
 
+    /// A timer fired: it goes to the inner machine that armed it.
     public mutating func onTimer(_ timer: Timer, now: Timestamp) -> [Action] {
         switch timer {
         case .membership(let t): lift(membership.handle(.timerFired(t), now: now), now: now)
@@ -250,7 +275,9 @@ public struct GossipMachine: Sendable {
                 guard change.node != node else { continue }
                 switch change.status {
                 case .dead:
-                    if down.insert(change.node).inserted { actions += lift(broadcast.handle(.neighborDown(change.node), now: now), now: now) }
+                    if down.insert(change.node).inserted {
+                        actions += lift(broadcast.handle(.neighborDown(change.node), now: now), now: now)
+                    }
                 case .alive:
                     // Back from the dead (not merely from suspicion): an eager neighbour again.
                     if down.remove(change.node) != nil { actions += lift(broadcast.handle(.neighborUp(change.node), now: now), now: now) }

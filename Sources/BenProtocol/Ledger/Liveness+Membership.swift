@@ -8,6 +8,7 @@ extension Liveness {
         /// the roster is alive until someone's probes fail), as is one it holds suspect.
         public var dead: Set<NodeID>
 
+        /// What membership says: the nodes it holds dead.
         public init(dead: Set<NodeID>) {
             self.dead = dead
         }

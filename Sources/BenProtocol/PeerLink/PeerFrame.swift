@@ -37,7 +37,9 @@ public enum PeerFrame: Sendable, Hashable {
     public var header: FrameHeader {
         switch self {
         case .hello(let h): h.header
-        case .plan(let h, _), .manifest(let h, _), .chunk(let h, _, _, _), .ack(let h, _), .nack(let h, _), .bye(let h, _, _), .gossip(let h, _): h
+        case .plan(let h, _), .manifest(let h, _), .chunk(let h, _, _, _), .ack(let h, _), .nack(let h, _), .bye(let h, _, _),
+            .gossip(let h, _):
+            h
         }
     }
 

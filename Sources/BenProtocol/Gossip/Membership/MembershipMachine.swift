@@ -267,7 +267,8 @@ public struct MembershipMachine: Sendable {
         records.keys.sorted().map { id in
             let m = records[id]!
             return MemberInfo(
-                node: id, status: m.state.status, incarnation: m.state.incarnation, probed: m.probed, lastHeard: m.lastHeard, since: m.changedAt)
+                node: id, status: m.state.status, incarnation: m.state.incarnation, probed: m.probed, lastHeard: m.lastHeard,
+                since: m.changedAt)
         }
     }
 
