@@ -30,6 +30,10 @@ struct AgentGossip {
     var watching: [NodeID] = []
     /// A topology request to the ledger is in flight.
     var fetching = false
+    /// The newest version whose announcement reached this node the way the whole fleet gets it (the fleet's
+    /// announcement subject or its stream, or gossip): only such announcements are gossiped on. A rollout wave's
+    /// announcement, sent to its nodes by name (and on in their parents' HELLOs), stays with the wave.
+    var fleetWide: Version = .none
     /// New directories for `runGossip` to start a shell on (the first one, and each newer topology).
     let directories: AsyncStream<GossipDirectory>
     let directorySink: AsyncStream<GossipDirectory>.Continuation

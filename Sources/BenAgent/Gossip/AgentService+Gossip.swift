@@ -137,11 +137,13 @@ extension AgentService {
         }
     }
 
-    /// The node's version state as gossip digests it: only signed documents are in it.
+    /// The node's version state as gossip digests it: only signed documents are in it, and only announcements the
+    /// whole fleet was sent (`AgentGossip.fleetWide`): a node that accepted a wave's announcement says it has heard
+    /// up to the last fleet-wide one, so that no peer pulls the wave's from it.
     func gossipVersionState() -> GossipMachine.VersionState {
-        var state = GossipMachine.VersionState(
-            highestAccepted: machine.record.highestAccepted, active: machine.activeVersion, natsConnected: nats?.status == .connected)
-        if let (_, envelope) = machine.acceptedAnnouncement {
+        let highest = min(machine.record.highestAccepted, gossip.fleetWide)
+        var state = GossipMachine.VersionState(highestAccepted: highest, active: machine.activeVersion, natsConnected: nats?.status == .connected)
+        if let (announcement, envelope) = machine.acceptedAnnouncement, announcement.version == highest {
             state.announcement = GossipDocument(id: BLAKE2b.key(of: envelope), kind: .announcement, bytes: envelope)
         }
         if let answer = machine.record.lastAnswer {
@@ -162,7 +164,7 @@ extension AgentService {
                 return
             }
             logger.info("announcement by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
-            announce(document.bytes)
+            announce(document.bytes, fleetWide: true)
         case .publishAck(let document):
             relayAck(document)
         case .ackDelivered(let id, let by):

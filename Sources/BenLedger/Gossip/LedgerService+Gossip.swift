@@ -26,6 +26,10 @@ struct LedgerGossip {
     var topologyKey: Key?
     /// Members declared dead, with the words `status` gives for them, as membership reported them.
     var dead: [NodeID: String] = [:]
+    /// The newest version announced to the whole fleet (on its announcement subject): the only announcements gossip
+    /// carries. A rollout wave's announcement goes to its nodes by name and never into gossip, which would hand it
+    /// to every node.
+    var fleetWide: Version = .none
     let directories: AsyncStream<GossipDirectory>
     let directorySink: AsyncStream<GossipDirectory>.Continuation
 
@@ -111,18 +115,20 @@ extension LedgerService {
         gossip.snapshot = snapshot
     }
 
-    /// The ledger's digest: the newest version it announced and that announcement; it reaches itself.
+    /// The ledger's digest: the newest version it announced to the whole fleet and that announcement (never a
+    /// wave's, see `LedgerGossip.fleetWide`); it reaches itself.
     func gossipVersionState() -> GossipMachine.VersionState {
-        let highest = machine.highestAnnounced
+        let highest = gossip.fleetWide
         var state = GossipMachine.VersionState(highestAccepted: highest, active: machine.activeVersion ?? .none, natsConnected: true)
-        if let bytes = announcements[highest] {
+        if highest != .none, let bytes = announcements[highest] {
             state.announcement = GossipDocument(id: BLAKE2b.key(of: bytes), kind: .announcement, bytes: bytes)
         }
         return state
     }
 
-    /// Every announcement the ledger publishes on NATS also goes into the broadcast tree.
+    /// Every announcement the ledger publishes on the fleet's announcement subject also goes into the broadcast tree.
     func gossipAnnouncement(_ bytes: [UInt8], version: Version) {
+        gossip.fleetWide = max(gossip.fleetWide, version)
         guard let shell = gossip.shell else { return }
         let document = GossipDocument(id: BLAKE2b.key(of: bytes), kind: .announcement, bytes: bytes)
         let state = gossipVersionState()
