@@ -92,9 +92,14 @@ let package = Package(
         .target(
             name: "BenPeerLink", dependencies: ["BenCore", "BenCrypto", "BenProtocol", "BenMetrics", nioCore, nioPosix, logging, atomics],
             swiftSettings: swiftSettings),
-        // One shell runtime for the agent and the ledger: child tasks, timers, the clock, outbound links.
+        // One shell runtime for the agent and the ledger: child tasks, timers, the clock, outbound links, and the gossip
+        // datagram channel that drives both gossip machines.
         .target(
-            name: "BenShell", dependencies: ["BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenMetrics", "BenNATS", "CFileSync", nioCore, logging],
+            name: "BenShell",
+            dependencies: [
+                "BenCore", "BenCrypto", "BenStore", "BenProtocol", "BenPeerLink", "BenMetrics", "BenNATS", "BenTopology", "CFileSync", nioCore,
+                nioPosix, logging,
+            ],
             swiftSettings: swiftSettings),
 
         // Operations (DESIGN §9, issue 18). BenMetrics names every metric the shells report (swift-metrics only, so a
@@ -123,7 +128,7 @@ let package = Package(
             dependencies: [
                 "BenShell",
                 "BenCore", "BenCrypto", "BenFiles", "BenIntent", "BenStore", "BenProtocol", "BenPeerLink", "BenNATS", "BenMetrics",
-                atomics, logging, nioCore, nioPosix,
+                "BenTopology", atomics, logging, nioCore, nioPosix,
             ],
             swiftSettings: swiftSettings),
         .target(
@@ -172,7 +177,9 @@ let package = Package(
         .testTarget(name: "BenProtocolTests", dependencies: ["BenProtocol", "BenCore", "BenCrypto", "BenTestKit", nioCore], swiftSettings: swiftSettings),
         .testTarget(
             name: "BenPeerLinkTests",
-            dependencies: ["BenPeerLink", "BenShell", "BenProtocol", "BenCore", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging],
+            dependencies: [
+                "BenPeerLink", "BenShell", "BenProtocol", "BenCore", "BenCrypto", "BenTopology", "BenTestKit", nioCore, nioPosix, nioEmbedded, logging,
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BenLedgerTests", dependencies: ["BenLedger", "BenProtocol", "BenCore", "BenCrypto", "BenStore", "BenTestKit", grdb],

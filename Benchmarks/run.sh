@@ -186,6 +186,14 @@ BEN_MESH_RATE_MBIT=25 BEN_MESH_STRIPED_ONLY=1 BEN_MESH_RESULT="$work/mesh-result
 rm -rf "$work/mesh"
 export BEN_MESH_RESULT="$work/mesh-result.json $work/mesh-result-25.json"
 
+section "Gossip with real processes"
+# Issue 16, item 5: the same 32-agent fleet deploys with every agent on NATS, then with 30 % of them restarted against
+# a blackholed NATS address; the medians of 5 times to active side by side. BEN_GOSSIP_NODES, BEN_GOSSIP_CUT and
+# BEN_GOSSIP_RUNS change it. The simulator's figures at 10 000 nodes follow in Benchmarks/gossip.sh.
+mkdir -p "$work/gossip"
+python3 Benchmarks/gossip_nats_bench.py "$root" "$work/gossip"
+rm -rf "$work/gossip"
+
 section "Shaped network"
 # Issue 12: Ben against a BitTorrent swarm (aria2c and opentracker) on a real kernel network. Every host in its own
 # network namespace on one bridge (10.77.0.0/16, nothing on the real interfaces), every upload shaped with tc tbf

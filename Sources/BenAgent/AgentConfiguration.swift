@@ -43,6 +43,8 @@ public struct AgentConfiguration: Sendable {
     /// Places nodes by region, zone and rack for the `tier` label of the byte metrics; empty (every tier
     /// `unknown`) unless the agent is given the topology file.
     public var tiers = TierMap()
+    /// Gossip: on unless turned off, with its roster from `--topology` or from the ledger (AgentService+Gossip.swift).
+    public var gossip = AgentGossipConfiguration()
 
     public init(
         node: NodeID, fleet: FleetName, roles: Set<Role>, key: SigningKey, listen: HostPort, natsServers: [String],

@@ -48,6 +48,7 @@ extension AgentService {
                 "ben.version": "\(chosen.announcement.version)", "stream.sequence": "\(sequences[position])", "stored": "\(stored.count)",
                 "outcome": "\(choice.outcome)",
             ])
+        noteFleetWide(chosen)
         handle(.announcement(chosen, local: holdings(chosen)))
     }
 }

@@ -30,6 +30,7 @@ extension AgentService {
             group.addTask { await self.answerAgain(connection) }
             group.addTask { await self.followActivations(connection) }
             group.addTask { await self.followWaveAnnouncements(connection) }
+            group.addTask { await self.followConnectionState(connection) }
             await group.waitForAll()
         }
         await connection.close()
@@ -40,6 +41,7 @@ extension AgentService {
         let pending = outbox
         outbox = []
         for (bytes, subject) in pending { publish(bytes, to: subject) }
+        natsStateChanged()
     }
 
     /// Publishes on NATS; before the first connection, keeps the message until there is one (an ack is never
@@ -74,13 +76,21 @@ extension AgentService {
         // Subscribed first, then the stored history: nothing published in between is missed.
         await catchUp(connection)
         for await message in subscription {
-            announce(message.payload)
+            announce(message.payload, fleetWide: true)
         }
     }
 
-    func announce(_ bytes: [UInt8]) {
+    /// `fleetWide`: the announcement came the way the whole fleet gets it (its announcement subject or stream, or
+    /// gossip), not to this node by name as one of a rollout wave; only such announcements are gossiped on.
+    func announce(_ bytes: [UInt8], fleetWide: Bool) {
         guard let incoming = readAnnouncement(bytes) else { return }
+        if fleetWide { noteFleetWide(incoming) }
         handle(.announcement(incoming, local: holdings(incoming)))
+    }
+
+    func noteFleetWide(_ incoming: IncomingAnnouncement) {
+        guard case .valid = incoming.signature else { return }
+        gossip.fleetWide = max(gossip.fleetWide, incoming.announcement.version)
     }
 
     // MARK: Heartbeats

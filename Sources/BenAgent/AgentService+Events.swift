@@ -69,6 +69,8 @@ extension AgentService {
             perform(machine.handle(.nack(link, entries), now: now))
         case .bye(_, let code, let reason):
             perform(machine.handle(.bye(link, code, reason: reason), now: now))
+        case .gossip(_, let datagram):
+            gossipOverLink(datagram, on: link)
         }
     }
 
@@ -110,6 +112,7 @@ extension AgentService {
     /// Carries out actions in order. `received` is the payload of the frame being handled, for `.storeChunk`
     /// and `.storeManifest`.
     func perform(_ actions: [AgentMachine.Action], received: ByteBuffer? = nil) {
+        defer { tellGossip(after: actions) }
         for action in actions {
             switch action {
             case .connect(let link, let peer, _):

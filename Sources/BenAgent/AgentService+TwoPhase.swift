@@ -31,7 +31,7 @@ extension AgentService {
         let subject = NATSSubjects.nodeAnnounce(configuration.fleet, node: configuration.node)
         do {
             let subscription = try await connection.subscribe(subject: subject)
-            for await message in subscription { announce(message.payload) }
+            for await message in subscription { announce(message.payload, fleetWide: false) }
         } catch {
             logger.error("cannot follow wave announcements", metadata: ["subject": "\(subject)", "error": "\(error)"])
         }

@@ -68,6 +68,8 @@ public actor AgentService {
     nonisolated let alerts = AlertCounter()
     nonisolated let heartbeatStream: AsyncStream<Void>
     nonisolated let heartbeatTrigger: AsyncStream<Void>.Continuation
+    /// This node's gossip: its shell once the topology is known, and what was last told to it (AgentService+Gossip.swift).
+    var gossip = AgentGossip()
 
     public init(configuration: AgentConfiguration, logger: Logger) throws {
         var configuration = configuration
@@ -120,6 +122,7 @@ public actor AgentService {
             group.addTask { await self.tasks.run() }
             group.addTask { try await self.accept(listener, through: self.runtime, settings: self.configuration.peerLink) }
             group.addTask { await self.followControlPlane() }
+            group.addTask { await self.runGossip() }
             try await group.next()
             group.cancelAll()
         }

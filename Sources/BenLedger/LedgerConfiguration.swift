@@ -40,6 +40,8 @@ public struct LedgerConfiguration: Sendable {
     /// How far a node's heartbeat timestamps may be from the ledger's clock before it is shown as `clock_skew`.
     /// Liveness never depends on them: silence is measured from when the ledger received a heartbeat.
     public var clockSkewTolerance: Duration = .seconds(30)
+    /// Gossip: the ledger joins as a member on its seed address's port over UDP (LedgerService+Gossip.swift).
+    public var gossip = LedgerGossipConfiguration()
 
     public init(
         fleet: FleetName, natsServers: [String], dataDirectory: String, key: SigningKey, operators: TrustedKeys, seedListen: HostPort

@@ -92,6 +92,8 @@ extension LedgerService {
         case "log.verify": return try verifyLog()
         case "drift": return try drift(args: args)
         case "activate", "rollout.pause", "rollout.resume", "rollout.abort": return try rolloutControl(verb: verb, args: args)
+        case "members": return try members(args: args)
+        case "topology.get": return try topologyDocument()
         default: throw APIError("unknown verb \(verb)")
         }
     }
@@ -303,7 +305,7 @@ extension LedgerService {
             estimate = DeploymentMachine.PlanEstimate(transfer: .milliseconds(Int64(cost.completion * 1000)), depth: cost.depth)
         }
         let planKey = try store.putDocument(plan)
-        let leftOut = Self.leftOut(excluded, heartbeats: heartbeats)
+        let leftOut = Self.leftOut(excluded, heartbeats: heartbeats, declaredDead: gossipDeathReasons())
         let result: Result<[DeploymentMachine.Action], DeployRefusal>
         if retry {
             result = machine.onRetry(
@@ -336,13 +338,19 @@ extension LedgerService {
 
     /// Targets the plan left out that are still required, with the reason status shows until they ack. Nodes
     /// in maintenance are not required: the operator took them out.
-    static func leftOut(_ excluded: [Exclusion], heartbeats: [NodeID: ReceivedHeartbeat]) -> [NodeID: MissingReason] {
+    static func leftOut(
+        _ excluded: [Exclusion], heartbeats: [NodeID: ReceivedHeartbeat], declaredDead: [NodeID: String] = [:]
+    ) -> [NodeID: MissingReason] {
         var out: [NodeID: MissingReason] = [:]
         for exclusion in excluded {
             switch exclusion.reason {
             case .maintenance:
                 continue
             case .down:
+                if let dead = declaredDead[exclusion.node] {
+                    out[exclusion.node] = MissingReason(.down, "\(dead) when the plan was made; it catches up when it returns")
+                    continue
+                }
                 let heard = heartbeats[exclusion.node].map { "last heard \($0.receivedAt.rfc3339)" } ?? "never heard from"
                 out[exclusion.node] = MissingReason(.down, "silent when the plan was made (\(heard)); it catches up when it returns")
             case .unreachable:
@@ -355,7 +363,7 @@ extension LedgerService {
     /// Nodes heard from before that have been silent too long: planned around, so they catch up as orphans
     /// instead of holding a relay's children up.
     func silentNodes(now: Timestamp) -> [NodeID] {
-        Liveness.silent(heartbeats.mapValues(\.heard), now: now, after: configuration.silentAfter)
+        Liveness.down(heartbeats.mapValues(\.heard), membership: gossipMembership(now: now), now: now, after: configuration.silentAfter)
     }
 
     func rollback(args: JSONValue) throws -> JSONValue {

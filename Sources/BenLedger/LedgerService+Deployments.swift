@@ -82,6 +82,7 @@ extension LedgerService {
     /// Publishes a signed announcement to JetStream, retrying while the server is briefly away.
     func publish(envelope bytes: [UInt8], version: Version) {
         guard let nats, mayAct("publish the announcement of \(version)") else { return }
+        gossipAnnouncement(bytes, version: version)
         let subject = NATSSubjects.announce(configuration.fleet)
         let logger = logger
         tasks.spawn {
@@ -247,6 +248,8 @@ extension LedgerService {
         switch LedgerLinkPolicy.admit(frame, firstOnLink: first) {
         case .refuse(let reason):
             links.close(link, bye: nil, reason: reason)
+        case .gossip(let datagram):
+            gossipOverLink(datagram, on: link)
         case .pull(let hello):
             guard let seeding = pullOnlySeeding(hello.header.version) else {
                 links.close(link, bye: nil, reason: "no rollout of that version is in progress")
@@ -274,7 +277,7 @@ extension LedgerService {
                 seed(link, .nack(link, entries))
             case .bye(_, let code, let reason):
                 seed(link, .bye(link, code, reason: reason))
-            case .plan, .manifest, .chunk:
+            case .plan, .manifest, .chunk, .gossip:
                 break
             }
         }

@@ -70,6 +70,8 @@ public actor LedgerService {
     var partialUploads: [Key: [UInt8]] = [:]
     /// Key id of the operator whose request is being handled, for the audit log.
     var currentOperator = "ledger"
+    /// The ledger's gossip: its shell, and what membership last said (LedgerService+Gossip.swift).
+    var gossip = LedgerGossip()
 
     public init(configuration: LedgerConfiguration, logger: Logger) throws {
         var configuration = configuration
@@ -172,6 +174,7 @@ public actor LedgerService {
             group.addTask { try await self.followHeartbeats(connection) }
             group.addTask { try await self.followAnnouncements(announced) }
             group.addTask { await self.checkAnnouncementStreamOnReconnect(connection) }
+            group.addTask { await self.runGossip() }
             self.announceEpoch()
             self.resume()
             defer { group.cancelAll() }
@@ -205,6 +208,7 @@ public actor LedgerService {
         }
         nodeKeys = keys
         configuration.peerLink.security?.know(keys: keys)
+        gossipTopologyChanged(topology)
     }
 
     // MARK: Peer links (the seeders)

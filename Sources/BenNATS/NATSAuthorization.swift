@@ -109,16 +109,17 @@ public struct NATSPermissions: Sendable, Hashable {
             allowResponses: true)
     }
 
-    /// A node's agent: publishes only acks and heartbeats, and answers to the queries it is sent; reads
-    /// announcements (the fleet's, and a rollout wave's sent to it by name), activations, its own query and answer
-    /// subjects, and the announcement stream (read-only JetStream API: the stream's info and its messages, by
-    /// sequence or last by subject).
+    /// A node's agent: publishes only acks and heartbeats, asks the ledger for the topology its announcement names
+    /// (`api.topology.get`, for gossip's roster; the agent keeps it only if its key is the announcement's), and
+    /// answers to the queries it is sent; reads announcements (the fleet's, and a rollout wave's sent to it by name),
+    /// activations, its own query and answer subjects, and the announcement stream (read-only JetStream API: the
+    /// stream's info and its messages, by sequence or last by subject).
     public static func agent(_ fleet: FleetName, node: NodeID, publicKey: String) -> NATSPermissions {
         let stream = NATSSubjects.announceStream(fleet)
         return NATSPermissions(
             publish: [
                 NATSSubjects.ack(fleet), NATSSubjects.heartbeat(fleet), "$JS.API.STREAM.INFO.\(stream)", "$JS.API.STREAM.MSG.GET.\(stream)",
-                "$JS.API.DIRECT.GET.\(stream)", "$JS.API.DIRECT.GET.\(stream).>",
+                "$JS.API.DIRECT.GET.\(stream)", "$JS.API.DIRECT.GET.\(stream).>", NATSSubjects.api(fleet, verb: "topology.get"),
             ],
             subscribe: [
                 NATSSubjects.announce(fleet), NATSSubjects.activate(fleet), NATSSubjects.nodeQuery(fleet, node: node),

@@ -46,6 +46,8 @@ public final class LocalFleet: @unchecked Sendable {
     public var ledgerArguments: [String] = ["--silent-after", "6"]
     /// The ledger key one agent trusts instead of the fleet's (a node configured with the wrong key).
     public var trustedLedgerKey: [NodeID: String] = [:]
+    /// The `--nats` one agent is given instead of the fleet's (a blackholed address: a node cut off from NATS).
+    public var natsURLOverride: [NodeID: String] = [:]
     /// The ledger's lease: a restarted ledger waits for its killed predecessor's lease to lapse (`--standby`), and
     /// the TTL outlasts a nats-server restart and a loaded test machine's stalls.
     public var leaseArguments: [String] = ["--lease-ttl", "20", "--standby"]
@@ -191,7 +193,7 @@ public final class LocalFleet: @unchecked Sendable {
             [
                 "--node", node.id.rawValue, "--fleet", fleet.rawValue, "--roles",
             ] + node.roles.map(\.rawValue) + [
-                "--key", directory.file("\(node.id).key"), "--listen", "127.0.0.1:\(node.port)", "--nats", natsURL,
+                "--key", directory.file("\(node.id).key"), "--listen", "127.0.0.1:\(node.port)", "--nats", natsURLOverride[id] ?? natsURL,
                 "--ledger-key", trustedLedgerKey[id] ?? ledgerKey.publicKey.hex, "--state", directory.file("agents/\(node.id)"),
             ] + credentialsArguments(.node(id)) + agentArguments + (nodeArguments[id] ?? []),
             logPath: directory.file("agent-\(node.id).log"), append: true)

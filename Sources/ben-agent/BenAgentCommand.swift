@@ -47,8 +47,20 @@ struct BenAgentCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to wait for a parent before pulling from the ledger's store (default 10).")
     var orphanAfter: Int?
 
-    @Option(name: .long, help: "The fleet's topology file, only to label the byte metrics by tier (default: tier \"unknown\").")
+    @Option(
+        name: .long,
+        help: "The fleet's topology file: gossip's roster (every node, its location and key) and the byte metrics' tiers (default: gossip fetches the topology the ledger's signed announcement names; tiers \"unknown\").")
     var topology: String?
+
+    @Option(name: .long, help: "Gossip (membership, announcements and acks peer to peer over UDP on the --listen port): on or off (default on).")
+    var gossip: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "For tests only: while FILE exists, drop gossip to and from the nodes it lists (one id per line), as if the network between them were cut.",
+            valueName: "file", visibility: .hidden))
+    var faultGossipPartition: String?
 
     @Option(name: .long, help: "Fault injection, for tests and drills: lose the first N aggregates that carry this node's own ack (N, or N@V for version V only).")
     var faultDropAcks: String?
@@ -61,11 +73,11 @@ struct BenAgentCommand: AsyncParsableCommand {
     var clockOffset: Int = 0
 
     /// The agent's own config-file keys, beside `DaemonOptions.keys`.
-    static let keys = ["node", "roles", "listen", "ledger_key", "state", "heartbeat", "orphan_after", "topology"]
+    static let keys = ["node", "roles", "listen", "ledger_key", "state", "heartbeat", "orphan_after", "topology", "gossip"]
 
     var flags: [String: DaemonSettings.Flag] {
         var flags: [String: DaemonSettings.Flag] = [:]
-        let strings: [(String, String?)] = [("node", node), ("listen", listen), ("state", state), ("topology", topology)]
+        let strings: [(String, String?)] = [("node", node), ("listen", listen), ("state", state), ("topology", topology), ("gossip", gossip)]
         for case (let name, let value?) in strings { flags[name] = .string(value) }
         if let heartbeat { flags["heartbeat"] = .int(heartbeat) }
         if let orphanAfter { flags["orphan_after"] = .int(orphanAfter) }
@@ -88,6 +100,7 @@ struct BenAgentCommand: AsyncParsableCommand {
             configuration.faultDropAcksVersion = parts.count == 2 ? UInt64(parts[1]).map { Version($0) } : nil
         }
         configuration.clockOffset = .seconds(clockOffset)
+        configuration.gossip.faultPartitionFile = faultGossipPartition
         if clockOffset != 0 { logger.warning("running with a shifted clock (a test option)", metadata: ["clock_offset_s": "\(clockOffset)"]) }
         // Metrics first, so that everything the service reports from its first event on is kept.
         let exposition = metricsAddress.map { _ in PrometheusExposition.bootstrap(process: .agent, release: BenRelease.current) }
@@ -129,7 +142,16 @@ struct BenAgentCommand: AsyncParsableCommand {
             configuration.machine.orphanAfter = .seconds(try settings.int("orphan_after", default: 10))
             configuration.uploadLimit = try settings.uploadLimit()
             configuration.linkEncryption = try settings.linkEncryption()
-            if let path = settings.string("topology") { configuration.tiers = TierMap(try readTopology(path)) }
+            if let path = settings.string("topology") {
+                let topology = try readTopology(path)
+                configuration.tiers = TierMap(topology)
+                configuration.gossip.topology = topology
+            }
+            switch settings.string("gossip")?.lowercased() ?? "on" {
+            case "on", "true", "yes": configuration.gossip.enabled = true
+            case "off", "false", "no": configuration.gossip.enabled = false
+            case let other: throw ValidationError("--gossip: expected on or off, not '\(other)'")
+            }
             return (configuration, try settings.address("metrics_listen"))
         } catch let error as OperationsError {
             throw error.asCommandError

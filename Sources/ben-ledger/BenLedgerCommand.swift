@@ -59,15 +59,29 @@ struct BenLedgerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a node's heartbeat clock may be off before `status --drift` shows it as clock_skew (default 30).")
     var clockSkewTolerance: Int?
 
+    @Option(
+        name: .long,
+        help: "Gossip (membership for `down` and `benctl members`, announcements and acks peer to peer over UDP on the --seed-listen port): on or off (default on).")
+    var gossip: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "For tests only: while FILE exists, drop gossip to and from the nodes it lists (one id per line), as if the network between them were cut.",
+            valueName: "file", visibility: .hidden))
+    var faultGossipPartition: String?
+
     /// The ledger's own config-file keys, beside `DaemonOptions.keys`.
     static let keys = [
         "data", "operator_key", "seed_listen", "timeout", "silent_after", "status_listen", "name", "lease_ttl", "standby", "replicas",
-        "clock_skew_tolerance",
+        "clock_skew_tolerance", "gossip",
     ]
 
     var flags: [String: DaemonSettings.Flag] {
         var flags: [String: DaemonSettings.Flag] = [:]
-        let strings: [(String, String?)] = [("data", data), ("seed_listen", seedListen), ("status_listen", statusListen), ("name", name)]
+        let strings: [(String, String?)] = [
+            ("data", data), ("seed_listen", seedListen), ("status_listen", statusListen), ("name", name), ("gossip", gossip),
+        ]
         for case (let name, let value?) in strings { flags[name] = .string(value) }
         if let timeout { flags["timeout"] = .int(timeout) }
         if let silentAfter { flags["silent_after"] = .int(silentAfter) }
@@ -82,7 +96,9 @@ struct BenLedgerCommand: AsyncParsableCommand {
     func run() async throws {
         ProcessMemory.keepLargeBuffersOutOfTheHeap()
         let (settings, logger) = try await daemon.settings(label: "ben-ledger", flags: flags, known: Self.keys)
-        let (configuration, listeners) = try Self.wiring(settings)
+        var (configuration, listeners) = try Self.wiring(settings)
+        // Test and drill options: flags only, never from a config file.
+        configuration.gossip.faultPartitionFile = faultGossipPartition
         // Metrics first, so that everything the service reports from its first event on is kept.
         let exposition = listeners.metrics.map { _ in PrometheusExposition.bootstrap(process: .ledger, release: BenRelease.current) }
         let service = try LedgerService(configuration: configuration, logger: logger)
@@ -132,6 +148,11 @@ struct BenLedgerCommand: AsyncParsableCommand {
             let skew = try settings.int("clock_skew_tolerance", default: 30)
             guard skew > 0 else { throw ValidationError("--clock-skew-tolerance: expected a positive number of seconds") }
             configuration.clockSkewTolerance = .seconds(skew)
+            switch settings.string("gossip")?.lowercased() ?? "on" {
+            case "on", "true", "yes": configuration.gossip.enabled = true
+            case "off", "false", "no": configuration.gossip.enabled = false
+            case let other: throw ValidationError("--gossip: expected on or off, not '\(other)'")
+            }
             if let name = settings.string("name") {
                 guard !name.isEmpty, name.utf8.count <= 200 else { throw ValidationError("--name: expected 1 to 200 characters") }
                 configuration.name = name

@@ -163,7 +163,7 @@ import Testing
         let agent = NATSPermissions.agent(Self.fleet, node: NodeID(stringLiteral: "n1"), publicKey: key)
         #expect(agent.publish == [
             "ben.auth.ack", "ben.auth.heartbeat", "$JS.API.STREAM.INFO.BEN_auth_ANNOUNCE", "$JS.API.STREAM.MSG.GET.BEN_auth_ANNOUNCE",
-            "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE", "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE.>",
+            "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE", "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE.>", "ben.auth.api.topology.get",
         ])
         #expect(agent.subscribe == [
             "ben.auth.announce", "ben.auth.activate", "ben.auth.node.n1.query", "ben.auth.node.n1.answer", "ben.auth.node.n1.announce", "_INBOX.\(key).>",

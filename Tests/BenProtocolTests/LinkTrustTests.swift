@@ -167,6 +167,9 @@ import Testing
         var ledgerSide = Self.trust
         ledgerSide.knownKeys = ["n3": key]
         #expect(LinkAuthorization.decide(claim, credential: nil, expected: nil, trust: ledgerSide) == .success(.node("n3", assigned: nil)))
+        // Known from the topology (the ledger, or an agent whose gossip has it) and assigned: still a member of v4.
+        #expect(LinkAuthorization.decide(claim, credential: own, expected: nil, trust: ledgerSide) == .success(.node("n3", assigned: 4)))
+        #expect(LinkAuthorization.decide(claim, credential: stolen, expected: nil, trust: ledgerSide) == .success(.node("n3", assigned: nil)))
         ledgerSide.knownKeys = ["n3": other]
         #expect(throws: LinkAuthorization.Refusal.self) { try LinkAuthorization.decide(claim, credential: own, expected: nil, trust: ledgerSide).get() }
     }

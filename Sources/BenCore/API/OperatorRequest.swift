@@ -72,7 +72,9 @@ public enum OperatorAPI {
     ]
 
     /// Verbs anyone may call.
-    public static let openVerbs: Set<String> = ["topology.show", "versions", "status", "log", "log.verify", "drift"]
+    public static let openVerbs: Set<String> = [
+        "topology.show", "topology.get", "versions", "status", "log", "log.verify", "drift", "members",
+    ]
 
     /// How far an operator's clock may be from the ledger's.
     public static let clockSkew: Duration = .seconds(300)

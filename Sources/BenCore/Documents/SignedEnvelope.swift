@@ -19,6 +19,8 @@ public enum SignatureContext: String, Sendable, Hashable, CaseIterable {
     case report = "ben/report/v1"
     /// The ledger's activation of a prepared version at a barrier time (two-phase rollouts, DESIGN §9).
     case activate = "ben/activate/v1"
+    /// A gossip datagram, signed by its sender's topology key (the ledger's key for the ledger); see GossipWire.
+    case gossip = "ben/gossip/v1"
 
     /// The bytes Ed25519 signs: `context + 0x00 + canonical bytes` (DESIGN §5).
     public func signingInput(_ canonical: some Collection<UInt8>) -> [UInt8] {

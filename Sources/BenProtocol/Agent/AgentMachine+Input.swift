@@ -33,6 +33,8 @@ extension AgentMachine {
         /// The ledger's activation of a two-phase version arrived over NATS, its signature checked.
         case activation(IncomingActivation)
         case timer(Timer)
+        /// Gossip's membership declared this node dead (AgentMachine+Membership.swift).
+        case memberDead(NodeID, reason: String)
     }
 
     /// The one entry point: every input, in the order the shell saw them, each answered with the actions to carry
@@ -58,6 +60,7 @@ extension AgentMachine {
         case .linkBytes(let received): onLinkBytes(received, now: now)
         case .activation(let incoming): onActivation(incoming, now: now)
         case .timer(let timer): onTimer(timer, now: now)
+        case .memberDead(let member, let reason): onMemberDead(member, reason: reason, now: now)
         }
     }
 }

@@ -10,10 +10,14 @@ public enum LedgerLinkPolicy {
         case seeder
         /// Close the link, saying why.
         case refuse(String)
+        /// The one frame of a link a gossip member opened to deliver a message too large for a datagram: the
+        /// ledger's gossip checks its signature; the link then closes.
+        case gossip([UInt8])
     }
 
     /// Whether the ledger takes `frame`, the first on its link when `firstOnLink`.
     public static func admit(_ frame: PeerFrame, firstOnLink: Bool) -> Verdict {
+        if firstOnLink, case .gossip(_, let datagram) = frame { return .gossip(datagram) }
         if firstOnLink {
             guard case .hello(let hello) = frame else {
                 return .refuse("the first frame on a link to the ledger must be HELLO, not \(frame.kind)")
@@ -23,7 +27,7 @@ public enum LedgerLinkPolicy {
         }
         switch frame {
         case .hello, .ack, .nack, .bye: return .seeder
-        case .plan, .manifest, .chunk: return .refuse("the ledger does not accept \(frame.kind) frames")
+        case .plan, .manifest, .chunk, .gossip: return .refuse("the ledger does not accept \(frame.kind) frames")
         }
     }
 }

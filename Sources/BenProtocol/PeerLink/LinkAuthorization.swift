@@ -48,12 +48,15 @@ public enum LinkAuthorization {
             return trust.ledgerKeys.contains(claim.key)
                 ? .success(.ledger) : .failure(Refusal("it claims to be the ledger but does not hold a trusted ledger key"))
         }
+        let assignments = [credential, expected].compactMap { $0 }
         if let known = trust.knownKeys[claim.node] {
-            return known == claim.key
-                ? .success(.node(claim.node, assigned: nil))
-                : .failure(Refusal("its key is not the one the topology lists for \(claim.node)"))
+            guard known == claim.key else { return .failure(Refusal("its key is not the one the topology lists for \(claim.node)")) }
+            // The topology binds the key; a signed assignment for the same node and key still says it is a member of
+            // that rollout (an agent lets only such a node pull chunks, whether or not it knows the topology).
+            let assigned = assignments.first { $0.fleet == trust.fleet && $0.node == claim.node && $0.key == claim.key }
+            return .success(.node(claim.node, assigned: assigned?.version))
         }
-        for assignment in [credential, expected].compactMap({ $0 }) {
+        for assignment in assignments {
             guard assignment.fleet == trust.fleet, assignment.node == claim.node else { continue }
             guard assignment.key == claim.key else {
                 return .failure(Refusal("its key is not the one the ledger assigned to \(claim.node)"))

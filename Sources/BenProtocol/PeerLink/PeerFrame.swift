@@ -29,12 +29,17 @@ public enum PeerFrame: Sendable, Hashable {
     case nack(FrameHeader, [NackEntry])
     /// The sender is closing the link, and why.
     case bye(FrameHeader, code: ByeCode, reason: String)
+    /// A gossip message too large for a datagram (`GossipWire`'s bytes, signature included): the only frame on a
+    /// link a gossip member opens to deliver it. Self-authenticating, so it needs no HELLO; the header's version is 0.
+    case gossip(FrameHeader, datagram: [UInt8])
 
     /// The fleet and version the frame is for.
     public var header: FrameHeader {
         switch self {
         case .hello(let h): h.header
-        case .plan(let h, _), .manifest(let h, _), .chunk(let h, _, _, _), .ack(let h, _), .nack(let h, _), .bye(let h, _, _): h
+        case .plan(let h, _), .manifest(let h, _), .chunk(let h, _, _, _), .ack(let h, _), .nack(let h, _), .bye(let h, _, _),
+            .gossip(let h, _):
+            h
         }
     }
 
@@ -48,6 +53,7 @@ public enum PeerFrame: Sendable, Hashable {
         case .ack: .ack
         case .nack: .nack
         case .bye: .bye
+        case .gossip: .gossip
         }
     }
 
@@ -60,6 +66,7 @@ public enum PeerFrame: Sendable, Hashable {
         case ack = 5
         case nack = 6
         case bye = 7
+        case gossip = 8
 
         /// The kind as logs name it.
         public var description: String {
@@ -71,6 +78,7 @@ public enum PeerFrame: Sendable, Hashable {
             case .ack: "ACK"
             case .nack: "NACK"
             case .bye: "BYE"
+            case .gossip: "GOSSIP"
             }
         }
     }

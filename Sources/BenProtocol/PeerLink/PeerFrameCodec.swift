@@ -34,6 +34,7 @@ public enum PeerFrameCodec {
             case .plan, .manifest, .ack: maxDocumentFrame
             case .hello: maxHelloFrame
             case .nack, .bye: maxControlFrame
+            case .gossip: GossipWire.maxDocumentBytes + 4096
             }
         }
     }
@@ -64,7 +65,7 @@ public enum PeerFrameCodec {
             buffer.writeInteger(UInt8(hello.hasManifest ? 1 : 0))
             buffer.writeInteger(UInt32(hello.have.count))
             buffer.writeBytes(hello.have.bytes)
-        case .plan(_, let bytes), .manifest(_, let bytes), .ack(_, let bytes):
+        case .plan(_, let bytes), .manifest(_, let bytes), .ack(_, let bytes), .gossip(_, let bytes):
             buffer.writeBytes(bytes)
         case .chunk(_, let index, let key, var bytes):
             buffer.writeInteger(index)
@@ -173,6 +174,8 @@ public enum PeerFrameCodec {
             return .manifest(header, bytes: try reader.rest())
         case .ack:
             return .ack(header, aggregate: try reader.rest())
+        case .gossip:
+            return .gossip(header, datagram: try reader.rest())
         case .chunk:
             let index = try reader.integer(UInt32.self, "chunk index")
             let key = Key(digest: try reader.bytes(32, "chunk key"))

@@ -322,11 +322,20 @@ struct RelayCore: Sendable, Hashable {
             let delay = settings.linkRetryDelay * attempt
             return ([.retry(version, id, at: now + delay)], nil)
         }
+        children[id] = child
+        let (actions, adopted) = giveUp(id, reason: reason)
+        return (actions, (id, adopted))
+    }
+
+    /// Gives up on a child: reports it unreachable and adopts its children in every stripe where this relay was its
+    /// parent (their depth stays their planned depth, so their ack deadlines do not move).
+    mutating func giveUp(_ id: NodeID, reason: String) -> (actions: [RelayAction], adopted: [NodeID]) {
+        guard var child = children[id] else { return ([], []) }
         child.phase = .unreachable(reason: reason)
         children[id] = child
         var (actions, adopted) = adoptChildren(of: id)
         actions.append(.report(.childUnreachable(id, reason: reason, adopted: adopted)))
-        return (actions, (id, adopted))
+        return (actions, adopted)
     }
 
     /// Takes on the children of child `id` (unreachable, or refusing to relay) in every stripe it was to relay in,
@@ -345,6 +354,30 @@ struct RelayCore: Sendable, Hashable {
             }
         }
         return (actions, adopted)
+    }
+
+    /// Gossip's membership declared the child dead: give up on it now instead of after the link's tries (a stopped
+    /// or cut-off child may keep a TCP connection open, or make each try wait for its connect timeout). Its link is
+    /// closed, and a link event that comes for it later changes nothing. A child already finished, refused or given
+    /// up on is left as it is.
+    mutating func onChildDead(_ id: NodeID, reason: String) -> (actions: [RelayAction], gaveUp: Bool) {
+        guard var child = children[id] else { return ([], false) }
+        switch child.phase {
+        case .finished, .refused, .unreachable: return ([], false)
+        case .connecting, .awaitingAccept, .streaming, .waitingRetry: break
+        }
+        var actions: [RelayAction] = []
+        if let link = child.link {
+            childByLink[link] = nil
+            actions.append(.close(link, nil, reason: reason))
+        }
+        child.link = nil
+        child.inFlight = 0
+        child.queue.removeAll()
+        child.queued = ChunkSet(count: chunkKeys?.count ?? 0)
+        children[id] = child
+        actions += giveUp(id, reason: reason).actions
+        return (actions, true)
     }
 
     /// A retry timer fired: connect again.

@@ -266,7 +266,9 @@ public struct MembershipMachine: Sendable {
     public var members: [MemberInfo] {
         records.keys.sorted().map { id in
             let m = records[id]!
-            return MemberInfo(node: id, status: m.state.status, incarnation: m.state.incarnation, probed: m.probed, lastHeard: m.lastHeard)
+            return MemberInfo(
+                node: id, status: m.state.status, incarnation: m.state.incarnation, probed: m.probed, lastHeard: m.lastHeard,
+                since: m.changedAt)
         }
     }
 

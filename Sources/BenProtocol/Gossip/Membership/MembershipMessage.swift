@@ -126,4 +126,6 @@ public struct MemberInfo: Sendable, Hashable {
     public var probed: Bool
     /// When this node last had an authenticated message from the member itself; nil if never.
     public var lastHeard: Timestamp?
+    /// When this node's record of the member last changed (its status or incarnation).
+    public var since: Timestamp
 }

@@ -1,0 +1,110 @@
+import BenCore
+import BenCrypto
+import BenProtocol
+import BenShell
+import BenTopology
+import NIOCore
+import Testing
+
+/// The shells' check of every gossip datagram (issue 16: "every message is authenticated with the node keys";
+/// "nothing unsigned changes state"): only a datagram signed with its sender's topology key, for this fleet, and
+/// carrying only documents that verify on their own signatures reaches a machine as `.verified`.
+@Suite struct GossipSealTests {
+    static let ledgerKey = SigningKey.generate()
+    static let n1 = SigningKey.generate()
+    static let n2 = SigningKey.generate()
+    static let fleet = FleetName("seal")!
+
+    static func directory() throws -> GossipDirectory {
+        let yaml = """
+            format: ben/topology/v1
+            fleet: seal
+            ledger: {address: 127.0.0.1:7400, region: r, zone: a}
+            defaults: {chunk_size: 64KiB, uplink: 1Gbit}
+            regions:
+              - name: r
+                zones:
+                  - name: a
+                    racks:
+                      - name: k1
+                        nodes:
+                          - {id: n1, roles: [proxy], address: 127.0.0.1:7401, key: \(n1.publicKey.hex)}
+                          - {id: n2, roles: [proxy], address: 127.0.0.1:7402, key: \(n2.publicKey.hex)}
+            """
+        return GossipDirectory(topology: try Topology(yaml: yaml, file: "seal.yaml"), ledgerKeys: TrustedKeys([ledgerKey.publicKey]))
+    }
+
+    static let ping = GossipMessage.membership(.ping(sequence: 7, incarnation: 0, updates: []))
+
+    static func ack(of node: NodeID, signedBy key: SigningKey) -> GossipMessage {
+        let ack = Ack(
+            fleet: fleet, version: 3, node: node, manifest: BLAKE2b.key(of: Array("m".utf8)), status: .active, reason: "",
+            at: Timestamp(millisecondsSinceEpoch: 1_795_000_000_000))
+        let bytes = key.envelope(ack, context: .ack).canonicalBytes
+        return .broadcast(.gossip(GossipDocument(id: BLAKE2b.key(of: bytes), kind: .ack, bytes: bytes), round: 0))
+    }
+
+    /// The verdict on a datagram `sender` sealed with `key`.
+    static func verdict(
+        _ message: GossipMessage, from sender: NodeID, key: SigningKey, fleet: FleetName = fleet, tamper: Bool = false
+    ) throws -> GossipAuthentication? {
+        var buffer = GossipSeal.seal(GossipDatagram(fleet: fleet, sender: sender, message: message), key: key)
+        if tamper {
+            // The ping's sequence number changed on the way (7 becomes 6): the byte where the two encodings differ.
+            let other = GossipSeal.seal(
+                GossipDatagram(fleet: fleet, sender: sender, message: .membership(.ping(sequence: 6, incarnation: 0, updates: []))), key: key)
+            let at = try #require(Array(zip(buffer.readableBytesView, other.readableBytesView)).firstIndex { $0 != $1 })
+            buffer.setInteger(UInt8(6), at: buffer.readerIndex + at)
+            #expect(buffer.readableBytesView.prefix(buffer.readableBytes - 64) == other.readableBytesView.prefix(other.readableBytes - 64))
+        }
+        switch GossipSeal.open(buffer, directory: try directory()) {
+        case .message(let from, let opened, let authentication):
+            #expect(from == sender && (opened == message) != tamper)
+            return authentication
+        case .unreadable:
+            return nil
+        }
+    }
+
+    @Test func aDatagramSignedWithItsSendersTopologyKeyIsVerified() throws {
+        #expect(try Self.verdict(Self.ping, from: "n1", key: Self.n1) == .verified)
+        #expect(try Self.verdict(Self.ping, from: "ledger", key: Self.ledgerKey) == .verified)
+        #expect(try Self.verdict(Self.ack(of: "n2", signedBy: Self.n2), from: "n1", key: Self.n1) == .verified, "a peer's ack, relayed")
+    }
+
+    @Test func anImpostorAStrangerAnotherFleetAndAChangedByteAreRefused() throws {
+        let stranger = SigningKey.generate()
+        let cases: [(GossipAuthentication?, String)] = [
+            (try Self.verdict(Self.ping, from: "n1", key: stranger), "does not verify against n1's key"),
+            (try Self.verdict(Self.ping, from: "n1", key: Self.n2), "does not verify against n1's key"),
+            (try Self.verdict(Self.ping, from: "ledger", key: Self.n1), "does not verify against ledger's key"),
+            (try Self.verdict(Self.ping, from: "n9", key: stranger), "n9 is not in the topology"),
+            (try Self.verdict(Self.ping, from: "n1", key: Self.n1, fleet: FleetName("other")!), "for fleet other"),
+            (try Self.verdict(Self.ping, from: "n1", key: Self.n1, tamper: true), "does not verify against n1's key"),
+        ]
+        for (verdict, reason) in cases {
+            guard case .refused(let text)? = verdict else {
+                Issue.record("expected a refusal (\(reason)), got \(String(describing: verdict))")
+                continue
+            }
+            #expect(text.contains(reason), "\(text)")
+        }
+    }
+
+    /// A datagram its sender signed correctly is still refused when a document in it does not verify on its own:
+    /// an ack signed by another node's key, or one naming a node the topology does not list.
+    @Test func aCarriedAckMustBeSignedByItsOwnNode() throws {
+        let forged = try Self.verdict(Self.ack(of: "n2", signedBy: Self.n1), from: "n1", key: Self.n1)
+        guard case .refused(let text)? = forged else {
+            Issue.record("an ack of n2 signed by n1 was not refused: \(String(describing: forged))")
+            return
+        }
+        #expect(text.contains("carries an ack that does not verify"), "\(text)")
+        let unknown = try Self.verdict(Self.ack(of: "n9", signedBy: Self.n1), from: "n1", key: Self.n1)
+        guard case .refused(let other)? = unknown else {
+            Issue.record("an ack of a node outside the topology was not refused: \(String(describing: unknown))")
+            return
+        }
+        #expect(other.contains("names n9, which is not in the topology"), "\(other)")
+    }
+}
