@@ -67,7 +67,12 @@ import Testing
         let silentHeard = (after["silent"]?.arrayValue ?? []).compactMap { $0["last_heard"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) }
         let now = Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000))
         #expect(silentHeard.allSatisfy { abs((now - $0).milliseconds) < 3_600_000 }, "last heard on the ledger's clock, not the node's: \(silentHeard)")
-        // And the next deployment plans around them (they catch up as orphans when they come back).
+        // And once gossip's membership holds them dead (the ledger plans around what membership declares dead, not
+        // around heartbeat silence alone), the next deployment plans around them; they catch up when they come back.
+        try await fleet.waitUntil(timeout: .seconds(60), "membership declares both killed nodes dead") {
+            let members = await GossipTests.members(fleet)
+            return [ahead, behind].allSatisfy { members[$0]?.status == "dead" }
+        }
         let rolled = try await fleet.benctlInBackground(["rollback", "--to", "1", "--json", "--timeout", "5"])
         #expect(rolled.status == 0, "\(rolled.stderr)")
         let excluded = try JSONParser.parse(rolled.stdout)["excluded"]?.arrayValue?.compactMap(\.stringValue)
