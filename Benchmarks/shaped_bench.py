@@ -8,6 +8,8 @@ Every host runs in its own network namespace, attached by a veth pair to one Lin
 ben-ledger, or the swarm's tracker (opentracker) and seed (aria2c); each agent host runs one ben-agent, or one aria2c
 leecher. Every host's upload is shaped with `tc qdisc add dev eth0 root tbf rate R burst 64kb latency 50ms` on the
 egress of its veth inside its namespace. Ben's --upload-limit is off and the kernel's TCP buffers are the defaults.
+nats-server runs Ben's authorization (`benctl nats config` for the bench's topology, as `make demo` does): the ledger,
+each agent and benctl connect with their own credentials (--nats-creds, BEN_NATS_CREDS).
 
 Per configuration it alternates three systems (Ben, Ben with plain records, swarm, Ben, Ben with plain records,
 swarm, ...), each run on fresh processes, and reports the median and range of each system's runs side by side,
@@ -347,7 +349,11 @@ class Ben:
         self.agent_path = f"{bin_dir}/ben-agent"
         self.ledger_path = f"{bin_dir}/ben-ledger"
         self.nodes = net.hosts[1:]
-        self.env = dict(os.environ, BEN_FLEET=FLEET, BEN_NATS=f"nats://{LEDGER_IP}:{NATS_PORT}", BEN_OPERATOR_KEY=f"{work}/keys/operator.key")
+        # NATS runs Ben's authorization, as `make demo` does: `benctl nats config` writes nats-server's configuration
+        # and one credentials file per identity (prepare), and each process connects with its own.
+        self.nats_dir = f"{work}/nats-auth"
+        self.env = dict(os.environ, BEN_FLEET=FLEET, BEN_NATS=f"nats://{LEDGER_IP}:{NATS_PORT}", BEN_OPERATOR_KEY=f"{work}/keys/operator.key",
+                        BEN_NATS_CREDS=f"{self.nats_dir}/operators/operator.creds")
 
     def benctl(self, *args, check=True):
         """benctl in the ledger's namespace (it talks to nats-server there)."""
@@ -375,6 +381,7 @@ class Ben:
                     lines.append(f"              - {{id: {node}, roles: [proxy], address: {self.net.ip[node]}:{AGENT_PORT}, key: {self.keys[node]}}}")
         self.topology_yaml = "\n".join(lines) + "\n"
         open(f"{self.work}/topology.yaml", "w").write(self.topology_yaml)
+        run([self.benctl_path, "nats", "config", "--topology", f"{self.work}/topology.yaml", "--out", self.nats_dir])
         # The bundle: examples/intent plus a random payload of MIB MiB in 1 MiB chunks (the swarm shares the payload).
         self.bundle = f"{self.work}/bundle"
         run([self.benctl_path, "build", f"{self.root}/examples/intent", "-o", self.bundle, "--chunk-size", str(CHUNK)])
@@ -405,11 +412,11 @@ class Ben:
         procs = []
         try:
             nats_server = shutil.which("nats-server") or "/usr/sbin/nats-server"
-            nats = start(self.net, "ledger", "nats-server", "nats", [nats_server, "-js", "-sd", f"{d}/nats", "-a", LEDGER_IP, "-p", str(NATS_PORT)], f"{d}/nats.log")
+            nats = start(self.net, "ledger", "nats-server", "nats", [nats_server, "-c", f"{self.nats_dir}/nats-server.conf", "-js", "-sd", f"{d}/nats", "-a", LEDGER_IP, "-p", str(NATS_PORT)], f"{d}/nats.log")
             procs.append(nats)
             wait_for("nats-server is ready", lambda: "Server is ready" in open(f"{d}/nats.log").read(), 20)
             ledger = start(self.net, "ledger", "ben-ledger", "ben", [
-                self.ledger_path, "--fleet", FLEET, "--nats", self.env["BEN_NATS"], "--data", f"{d}/ledger", "--key", f"{self.work}/keys/ledger.key",
+                self.ledger_path, "--fleet", FLEET, "--nats", self.env["BEN_NATS"], "--nats-creds", f"{self.nats_dir}/ledger.creds", "--data", f"{d}/ledger", "--key", f"{self.work}/keys/ledger.key",
                 "--operator-key", self.keys["operator"], "--seed-listen", f"{LEDGER_IP}:{SEED_PORT}", *crypt], f"{d}/ledger.log")
             procs.append(ledger)
             wait_for("the ledger answers", lambda: self.benctl("versions", check=False).returncode == 0, 30, 0.2)
@@ -418,7 +425,7 @@ class Ben:
             for node in self.nodes:
                 agents[node] = start(self.net, node, node, "ben", [
                     self.agent_path, "--node", node, "--fleet", FLEET, "--roles", "proxy", "--key", f"{self.work}/keys/{node}.key",
-                    "--listen", f"{self.net.ip[node]}:{AGENT_PORT}", "--nats", self.env["BEN_NATS"], "--ledger-key", self.keys["ledger"],
+                    "--listen", f"{self.net.ip[node]}:{AGENT_PORT}", "--nats", self.env["BEN_NATS"], "--nats-creds", f"{self.nats_dir}/nodes/{node}.creds", "--ledger-key", self.keys["ledger"],
                     "--state", f"{d}/agents/{node}", "--heartbeat", "5", "--orphan-after", "20", *crypt], f"{d}/agent-{node}.log")
                 procs.append(agents[node])
             for node in self.nodes:
