@@ -66,11 +66,13 @@ LEDGER_IP = f"{SUBNET}.0.1"
 NATS_PORT, SEED_PORT, AGENT_PORT, TRACKER_PORT, BT_PORT = 4222, 7400, 7401, 6969, 6881
 NS_BASE = "bshaped-"  # every namespace this script makes: bshaped-<pid>-<host>
 DEFAULT_CONFIGS = "32x64@25,32x64@50,32x64@100,32x64@25/4,100x8@200"
-PHRASES = {  # Ben's log texts (BenProtocol PeerReport, PeerFrameCodec)
-    "stalls": "stalled with",
-    "handoffs": "handed it the newest",
-    "midframe": "the stream ended inside a frame",
-    "slowdrops": "inside a frame, below the minimum",  # PeerLinkError.tooSlow: a receiver dropped a trickling link
+PHRASES = {  # Ben's log texts (BenProtocol PeerReport, PeerFrameCodec, BenAgent); any of a key's texts counts
+    # The agent logs a stall with metadata ("stripe stalled; ..." since its metrics, AgentService+Operations.swift);
+    # PeerReport's own sentence ("stripe N stalled with M chunks missing") where it is printed as is.
+    "stalls": ("stalled with", "stripe stalled; fetching its chunks elsewhere"),
+    "handoffs": ("handed it the newest",),
+    "midframe": ("the stream ended inside a frame",),
+    "slowdrops": ("inside a frame, below the minimum",),  # PeerLinkError.tooSlow (gone from main; kept for old builds)
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HEADER = 14 + 20 + 32  # Ethernet, IPv4, TCP with timestamps: what a veth counts per packet beside the payload
@@ -531,8 +533,8 @@ def count_phrases(paths):
             text = open(path, errors="replace").read()
         except FileNotFoundError:
             continue
-        for k, phrase in PHRASES.items():
-            counts[k] += text.count(phrase)
+        for k, phrases in PHRASES.items():
+            counts[k] += sum(text.count(phrase) for phrase in phrases)
     return counts
 
 
