@@ -22,6 +22,7 @@ public enum Metric: String, CaseIterable, Sendable {
     case natsReconnects = "ben_nats_reconnects_total"
     case natsDisconnects = "ben_nats_disconnects_total"
     case linksRefused = "ben_links_refused_total"
+    case gossipMembers = "ben_gossip_members"
 
     // The ledger.
     case rollouts = "ben_rollouts"
@@ -54,7 +55,7 @@ public enum Metric: String, CaseIterable, Sendable {
 
     public var kind: Kind {
         switch self {
-        case .buildInfo, .activeVersion, .linksOpen, .natsConnected, .rollouts, .rolloutNodes, .fleetNodes: .gauge
+        case .buildInfo, .activeVersion, .linksOpen, .natsConnected, .rollouts, .rolloutNodes, .fleetNodes, .gossipMembers: .gauge
         case .swapLatency, .evaluationLatency: .histogram
         default: .counter
         }
@@ -62,7 +63,9 @@ public enum Metric: String, CaseIterable, Sendable {
 
     public var reporter: Reporter {
         switch self {
-        case .buildInfo, .activeVersion, .bytesSent, .linksOpen, .natsConnected, .natsReconnects, .natsDisconnects, .linksRefused: .both
+        case .buildInfo, .activeVersion, .bytesSent, .linksOpen, .natsConnected, .natsReconnects, .natsDisconnects, .linksRefused,
+            .gossipMembers:
+            .both
         case .rollouts, .rolloutNodes, .acksVerified, .acksRejected, .fleetNodes, .claimsIgnored: .ledger
         default: .agent
         }
@@ -73,7 +76,7 @@ public enum Metric: String, CaseIterable, Sendable {
         switch self {
         case .buildInfo: ["version", "process"]
         case .bytesSent, .bytesReceived: ["tier"]
-        case .rollouts, .rolloutNodes, .fleetNodes: ["state"]
+        case .rollouts, .rolloutNodes, .fleetNodes, .gossipMembers: ["state"]
         case .acksVerified: ["status"]
         case .acksRejected, .chunksRefused, .announcementsRefused, .linksRefused: ["reason"]
         case .acksSent: ["status", "via"]
@@ -97,6 +100,8 @@ public enum Metric: String, CaseIterable, Sendable {
         case .natsDisconnects: "Times the NATS connection was lost (not counting Ben's own close)."
         case .linksRefused:
             "Peer links closed before or during their handshake, by reason (handshake, unauthorized, limit, idle, timeout)."
+        case .gossipMembers:
+            "Gossip members by status as this process's membership sees them (alive, suspect, dead); 0 with gossip off."
         case .rollouts: "Versions the ledger holds, by state (staged, deploying, active, incomplete, superseded)."
         case .rolloutNodes:
             "Required nodes of the current rollout by state (required, active, refused, missing)."
@@ -145,6 +150,7 @@ public enum Metric: String, CaseIterable, Sendable {
         case .acksRejected: ["reason": ["bad_signature", "unknown_node", "no_node"]]
         case .chunksRefused: ["reason": ["tampered_chunk", "tampered_manifest"]]
         case .linksRefused: ["reason": ["handshake", "unauthorized", "limit", "idle", "timeout"]]
+        case .gossipMembers: ["state": ["alive", "suspect", "dead"]]
         case .announcementsRefused:
             ["reason": ["bad_signature", "other_fleet", "not_newer", "rollback", "conflicting_manifest", "expired", "malformed"]]
         case .acksSent: ["status": ["active", "refused"], "via": ["link", "nats"]]

@@ -70,6 +70,9 @@ import Testing
         #expect(ledger.value("ben_bytes_sent_total") > 0)
         #expect(ledger.value("ben_bytes_sent_total", ["tier": "unknown"]) == 0, "the ledger places every node it sends to")
         #expect(ledger.value("ben_build_info", ["process": "ledger", "version": BenRelease.current]) == 1)
+        // Gossip runs by default: the ledger's membership holds the three agents alive and none dead.
+        #expect(ledger.value("ben_gossip_members", ["state": "alive"]) >= 3, "\(ledgerScrape.body)")
+        #expect(ledger.value("ben_gossip_members", ["state": "dead"]) == 0)
 
         // The agent's scrape.
         let agent = try Exposition(try HTTP.get(agentMetrics, "/metrics").body)

@@ -2,6 +2,7 @@ public import BenCore
 public import BenCrypto
 public import BenPeerLink
 public import BenProtocol
+import BenMetrics
 import Foundation
 public import Logging
 import NIOCore
@@ -189,6 +190,14 @@ public actor GossipShell {
 
     func begin() {
         perform(machine.handle(.start, now: now()))
+        countMembers()
+    }
+
+    /// `ben_gossip_members{state}`: this process's membership by status, after every change.
+    func countMembers() {
+        var count: [MemberStatus: Int] = [:]
+        for member in machine.members { count[member.status, default: 0] += 1 }
+        for status in MemberStatus.allCases { Metric.gossipMembers.set(Double(count[status] ?? 0), ["state": status.rawValue]) }
     }
 
     // MARK: What the owner tells gossip
@@ -262,6 +271,7 @@ public actor GossipShell {
             case .ackDelivered(let id, let by):
                 eventSink.yield(.ackDelivered(id, by: by))
             case .memberChanged(let change):
+                countMembers()
                 eventSink.yield(.memberChanged(change))
             case .refused(let from, let reason):
                 refusedCount += 1
