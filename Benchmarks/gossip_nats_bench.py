@@ -10,7 +10,7 @@ Environment: BEN_GOSSIP_NODES (32), BEN_GOSSIP_CUT (0.3: the share of nodes with
 deploys per case; the median is printed), BEN_BIN (REPO_ROOT/.build/release: where ben-agent, ben-ledger and benctl
 are). Every process it starts is killed by pid on the way out, whatever happens.
 """
-import datetime, json, os, shutil, signal, socket, statistics, subprocess, sys, time
+import json, os, shutil, statistics, subprocess, sys, time
 
 root, work = sys.argv[1], sys.argv[2]
 N = int(os.environ.get("BEN_GOSSIP_NODES", "32"))
@@ -21,62 +21,12 @@ BENCTL, AGENT, LEDGER = f"{BIN}/benctl", f"{BIN}/ben-agent", f"{BIN}/ben-ledger"
 FLEET = "gossipbench"
 RACK = 4
 
-processes = {}  # name -> Popen
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fleetkit import benctl_runner, cleanup, cleanup_on_signals, free_ports, processes, ts, wait_for  # noqa: E402
 
-
-def cleanup(*_):
-    for p in processes.values():
-        if p.poll() is None:
-            p.kill()
-    for p in processes.values():
-        try:
-            p.wait(timeout=10)
-        except Exception:
-            pass
-
-
-def on_signal(signum, _frame):
-    cleanup()
-    sys.exit(128 + signum)
-
-
-signal.signal(signal.SIGTERM, on_signal)
-signal.signal(signal.SIGINT, on_signal)
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
+cleanup_on_signals()
 env = dict(os.environ, BEN_FLEET=FLEET)
-
-
-def benctl(*args, check=True):
-    out = subprocess.run([BENCTL, *args], env=env, capture_output=True, text=True)
-    if check and out.returncode != 0:
-        raise RuntimeError(f"benctl {' '.join(args)}: {out.returncode}\n{out.stdout}{out.stderr}")
-    return out
-
-
-def wait_for(what, cond, timeout=60, every=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(every)
-    raise RuntimeError(f"timed out waiting until {what}")
-
-
-def ts(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+benctl = benctl_runner(BENCTL, env)
 
 
 def log_count(node, text):

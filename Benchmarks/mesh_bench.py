@@ -10,7 +10,7 @@ BEN_MESH_STRIPED_ONLY (0: 1 runs the striped shape alone, without the two-phase 
 with the topology, for Benchmarks/sim.sh's fidelity comparison). Prints each figure beside its goal. Every process it
 starts is killed by pid on the way out, whatever happens.
 """
-import datetime, json, math, os, signal, socket, statistics, subprocess, sys, time
+import json, math, os, socket, statistics, subprocess, sys, time
 
 root, work = sys.argv[1], sys.argv[2]
 N = int(os.environ.get("BEN_MESH_NODES", "32"))
@@ -29,67 +29,12 @@ LEDGER = f"{root}/.build/{BUILD}/ben-ledger"
 FLEET = "mesh"
 RACK = 8
 
-processes = {}  # name -> Popen
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fleetkit import benctl_runner, cleanup, cleanup_on_signals, free_ports, percentile, processes, ts, wait_for  # noqa: E402
 
-
-def cleanup(*_):
-    for p in processes.values():
-        if p.poll() is None:
-            p.kill()
-    for p in processes.values():
-        try:
-            p.wait(timeout=10)
-        except Exception:
-            pass
-
-
-def on_signal(signum, _frame):
-    cleanup()
-    sys.exit(128 + signum)
-
-
-signal.signal(signal.SIGTERM, on_signal)
-signal.signal(signal.SIGINT, on_signal)
-
-
-def free_ports(n):
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
+cleanup_on_signals()
 env = dict(os.environ, BEN_FLEET=FLEET)
-
-
-def benctl(*args, check=True):
-    out = subprocess.run([BENCTL, *args], env=env, capture_output=True, text=True)
-    if check and out.returncode != 0:
-        raise RuntimeError(f"benctl {' '.join(args)}: {out.returncode}\n{out.stdout}{out.stderr}")
-    return out
-
-
-def wait_for(what, cond, timeout=60, every=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(every)
-    raise RuntimeError(f"timed out waiting until {what}")
-
-
-def ts(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def percentile(values, p):
-    v = sorted(values)
-    return v[min(len(v) - 1, max(0, math.ceil(p / 100 * len(v)) - 1))]
+benctl = benctl_runner(BENCTL, env)
 
 
 nodes = [f"node-{i + 1}" for i in range(N)]

@@ -56,7 +56,7 @@ Cleanup: every namespace (and with it every veth and the bridge) carries this ru
 registered by pid; both are torn down in a finally block, at exit and on SIGINT/SIGTERM/SIGHUP. Namespaces left by
 an earlier run whose process is gone are removed at start.
 """
-import atexit, datetime, hashlib, json, math, os, re, shutil, signal, statistics, subprocess, sys, time
+import atexit, hashlib, json, math, os, re, shutil, signal, statistics, subprocess, sys, time
 
 CHUNK = 1 << 20
 FLEET = "shaped"
@@ -182,22 +182,8 @@ def run(cmd, check=True, **kw):
     return out
 
 
-def wait_for(what, cond, timeout=60, every=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(every)
-    raise RuntimeError(f"timed out waiting until {what}")
-
-
-def ts(text):
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def percentile(values, p):
-    v = sorted(values)
-    return v[min(len(v) - 1, max(0, math.ceil(p / 100 * len(v)) - 1))]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fleetkit import percentile, ts, wait_for  # noqa: E402
 
 
 def loadavg():
