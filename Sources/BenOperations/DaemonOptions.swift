@@ -121,11 +121,14 @@ extension DaemonSettings {
     }
 
     /// Whether peer link records are encrypted (`link_encryption`: on, the default, or off).
-    public func linkEncryption() throws -> Bool {
-        switch string("link_encryption") {
-        case nil, "on": return true
-        case "off": return false
-        case let other?: throw ValidationError("--link-encryption: expected on or off, not '\(other)'")
+    public func linkEncryption() throws -> Bool { try onOff("link_encryption") }
+
+    /// An on/off setting (`link_encryption`, `gossip`): on unless it says off (or false, or no).
+    public func onOff(_ key: String) throws -> Bool {
+        switch string(key)?.lowercased() {
+        case nil, "on", "true", "yes": return true
+        case "off", "false", "no": return false
+        case let other?: throw ValidationError("--\(key.flagName): expected on or off, not '\(other)'")
         }
     }
 

@@ -147,11 +147,7 @@ struct BenAgentCommand: AsyncParsableCommand {
                 configuration.tiers = TierMap(topology)
                 configuration.gossip.topology = topology
             }
-            switch settings.string("gossip")?.lowercased() ?? "on" {
-            case "on", "true", "yes": configuration.gossip.enabled = true
-            case "off", "false", "no": configuration.gossip.enabled = false
-            case let other: throw ValidationError("--gossip: expected on or off, not '\(other)'")
-            }
+            configuration.gossip.enabled = try settings.onOff("gossip")
             return (configuration, try settings.address("metrics_listen"))
         } catch let error as OperationsError {
             throw error.asCommandError

@@ -148,11 +148,7 @@ struct BenLedgerCommand: AsyncParsableCommand {
             let skew = try settings.int("clock_skew_tolerance", default: 30)
             guard skew > 0 else { throw ValidationError("--clock-skew-tolerance: expected a positive number of seconds") }
             configuration.clockSkewTolerance = .seconds(skew)
-            switch settings.string("gossip")?.lowercased() ?? "on" {
-            case "on", "true", "yes": configuration.gossip.enabled = true
-            case "off", "false", "no": configuration.gossip.enabled = false
-            case let other: throw ValidationError("--gossip: expected on or off, not '\(other)'")
-            }
+            configuration.gossip.enabled = try settings.onOff("gossip")
             if let name = settings.string("name") {
                 guard !name.isEmpty, name.utf8.count <= 200 else { throw ValidationError("--name: expected 1 to 200 characters") }
                 configuration.name = name

@@ -80,6 +80,12 @@ import Testing
         let rate = try await ProcessRunner.run(ProcessRunner.product("ben-agent"), common + ["--upload-limit", "12.5MB"])
         #expect(rate.status != 0)
         #expect(rate.stderr.contains("--upload-limit: '12.5MB' is not \(Bandwidth.rule)"), "\(rate.stderr)")
+        // On/off settings take on or off (or true/false, yes/no) and name themselves otherwise.
+        for (flag, daemon) in [("--gossip", "ben-agent"), ("--link-encryption", "ben-agent")] {
+            let switched = try await ProcessRunner.run(ProcessRunner.product(daemon), common + [flag, "maybe"])
+            #expect(switched.status != 0)
+            #expect(switched.stderr.contains("\(flag): expected on or off, not 'maybe'"), "\(switched.stderr)")
+        }
     }
 
     /// The spellings `--upload-limit` takes are the topology file's `uplink` spellings, read by the same parser.
