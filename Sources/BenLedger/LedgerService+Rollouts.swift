@@ -146,6 +146,7 @@ extension LedgerService {
         let logger = logger
         let version = activation.version
         logger.info("activation", metadata: ["ben.version": "\(version)", "barrier": "\(activation.barrier.rfc3339)"])
+        gossipActivation(bytes)
         tasks.spawn {
             do {
                 try await nats.publish(bytes, subject: subject)

@@ -232,6 +232,32 @@ import Testing
         #expect(fleet.agentState(late)?.active == v2)
     }
 
+    // MARK: 5. A two-phase rollout reaches a rack without NATS
+
+    /// Rack r2 cannot reach NATS. It hears the announcement by gossip or in its parents' HELLO, prepares, and its
+    /// prepared acks go up the tree; the ledger's signed activation goes out over NATS and into the broadcast tree, so
+    /// r2 swaps at the barrier with everyone else (before, it prepared and never swapped).
+    @Test func aRackCutOffFromNATSSwapsAtTheBarrierOfATwoPhaseRollout() async throws {
+        let fleet = try await LocalFleet(nodes: 6, rackSize: 3)
+        let cut = try Self.cutOffFromNATS(fleet, rack: "r2")
+        let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
+        try await fleet.startLedger()
+        try fleet.startAgents()
+        try await fleet.waitUntilReady(connected)
+        try await Self.waitGossiping(fleet, cut)
+        let v1 = try await fleet.stage(intent)
+        let deploy = try await fleet.benctl(["deploy", "\(v1.rawValue)", "--two-phase", "--wait", "--timeout", "60"])
+        #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
+        try await fleet.waitUntil(timeout: .seconds(60), "v1 becomes active") { (try? await fleet.status(v1).status) == "active" }
+        for id in cut {
+            let log = fleet.agentLog(id)
+            #expect(!log.contains("following announcements"), "\(id) never reached NATS")
+            #expect(log.contains("activation by gossip"), "\(id) took the activation from a peer:\n\(log.suffix(2000))")
+            #expect(log.contains("swapped at the barrier"), "\(id) swapped at the barrier")
+            #expect(fleet.agentState(id)?.active == v1)
+        }
+    }
+
     // MARK: Off
 
     /// `--gossip off` on the ledger and the agents: no gossip socket, and everything else as before.

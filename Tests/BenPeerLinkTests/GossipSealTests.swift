@@ -107,4 +107,28 @@ import Testing
         }
         #expect(other.contains("names n9, which is not in the topology"), "\(other)")
     }
+
+    static func activation(signedBy key: SigningKey, fleet: FleetName = fleet) -> GossipMessage {
+        let at = Timestamp(millisecondsSinceEpoch: 1_795_000_000_000)
+        let activation = Activation(fleet: fleet, version: 3, manifest: BLAKE2b.key(of: Array("m".utf8)), barrier: at, issuedAt: at, epoch: 1)
+        let bytes = key.envelope(activation, context: .activate).canonicalBytes
+        return .broadcast(.gossip(GossipDocument(id: BLAKE2b.key(of: bytes), kind: .activation, bytes: bytes), round: 0))
+    }
+
+    /// A two-phase activation rides gossip only under a trusted ledger key, for this fleet: a node's own signature,
+    /// however good its datagram, cannot make its peers swap.
+    @Test func aCarriedActivationMustBeTheLedgers() throws {
+        #expect(try Self.verdict(Self.activation(signedBy: Self.ledgerKey), from: "n1", key: Self.n1) == .verified)
+        for (message, why) in [
+            (Self.activation(signedBy: Self.n1), "signed by a node"),
+            (Self.activation(signedBy: Self.ledgerKey, fleet: FleetName("other")!), "for another fleet"),
+        ] {
+            let verdict = try Self.verdict(message, from: "n1", key: Self.n1)
+            guard case .refused(let text)? = verdict else {
+                Issue.record("an activation \(why) was not refused: \(String(describing: verdict))")
+                continue
+            }
+            #expect(text.contains("activation"), "\(text)")
+        }
+    }
 }

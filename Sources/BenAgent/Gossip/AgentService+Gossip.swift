@@ -159,12 +159,17 @@ extension AgentService {
     func gossipEvent(_ event: GossipShell.Event) {
         switch event {
         case .deliver(let document, let from):
-            guard document.kind == .announcement else {
-                logger.notice("gossip delivered a \(document.kind); this agent acts only on announcements", metadata: ["peer.node": "\(from)"])
-                return
+            switch document.kind {
+            case .announcement:
+                logger.info("announcement by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
+                announce(document.bytes, fleetWide: true)
+            case .activation:
+                // The same signed activation NATS carries; the machine takes it only for a version this node prepared.
+                logger.info("activation by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
+                if let incoming = readActivation(document.bytes) { handle(.activation(incoming)) }
+            default:
+                logger.notice("gossip delivered a \(document.kind); this agent acts on announcements and activations", metadata: ["peer.node": "\(from)"])
             }
-            logger.info("announcement by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
-            announce(document.bytes, fleetWide: true)
         case .publishAck(let document):
             relayAck(document)
         case .ackDelivered(let id, let by):

@@ -138,6 +138,14 @@ extension LedgerService {
         }
     }
 
+    /// Every activation the ledger publishes also goes into the broadcast tree, so a prepared node cut off from NATS
+    /// swaps at the barrier too. A node that has not prepared that version ignores it.
+    func gossipActivation(_ bytes: [UInt8]) {
+        guard let shell = gossip.shell else { return }
+        let document = GossipDocument(id: BLAKE2b.key(of: bytes), kind: .activation, bytes: bytes)
+        tasks.spawn { await shell.broadcast(document) }
+    }
+
     func gossipEvent(_ event: GossipShell.Event) {
         switch event {
         case .publishAck(let document):

@@ -82,6 +82,15 @@ public enum GossipSeal {
             } catch {
                 return "does not verify: \(error)"
             }
+        case .activation:
+            do {
+                let envelope = try SignedEnvelope.decode(document.bytes, document: "activation", maxBytes: Activation.maxBytes)
+                guard try envelope.document(as: Activation.self).fleet == directory.fleet else { return "is for another fleet" }
+                try envelope.verify(context: .activate, trusted: directory.ledgerKeys)
+                return nil
+            } catch {
+                return "does not verify: \(error)"
+            }
         case .alarm, .revocation:
             // No signing context for these exists yet (DESIGN §9 lists none), so nothing can vouch for one.
             return "no ledger can sign yet"

@@ -10,6 +10,8 @@ public enum DocumentKind: UInt8, Sendable, Hashable, CaseIterable, CustomStringC
     case revocation = 3
     /// A node's signed ack, on its way to a peer that can reach the ledger.
     case ack = 4
+    /// The ledger's signed activation of a prepared version (two-phase rollouts): a node cut off from NATS swaps too.
+    case activation = 5
 
     /// The kind as logs name it.
     public var description: String {
@@ -18,6 +20,7 @@ public enum DocumentKind: UInt8, Sendable, Hashable, CaseIterable, CustomStringC
         case .alarm: "alarm"
         case .revocation: "revocation"
         case .ack: "ack"
+        case .activation: "activation"
         }
     }
 }
