@@ -175,14 +175,20 @@ import Testing
     }
 
     @Test func anIdleLinkIsClosed() async throws {
-        let settings = Self.settings("n2") { $0.idleTimeout = .seconds(5) }
+        // 10 s: on a machine running every suite at once, a link's first frame can wait seconds for its task.
+        let settings = Self.settings("n2") { $0.idleTimeout = .seconds(10) }
         try await Self.withServer(settings) { port, seen in
             let (channel, _) = try await PeerLink.connect(
                 host: "127.0.0.1", port: port, target: "n2", settings: Self.settings("n1"), logger: Self.logger)
-            try await channel.executeThenClose { frames, out in
+            let answered = try await channel.executeThenClose { frames, out in
                 try await out.write(.hello(Hello(header: Self.header, purpose: .push, node: "n1")))
-                for try await _ in frames {}
+                var answered = false
+                for try await frame in frames {
+                    if case .hello = frame { answered = true }  // the server took the HELLO; then nothing more moves
+                }
+                return answered
             }
+            #expect(answered, "the server answered the HELLO before the link went idle")
             #expect(seen.frames.count == 1, "the HELLO arrived, then nothing; the server closed the link")
         }
     }
