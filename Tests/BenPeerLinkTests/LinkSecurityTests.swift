@@ -24,7 +24,8 @@ import Testing
     ) -> PeerLinkSettings {
         let security = LinkSecurity(fleet: fleet, node: node, key: key ?? keys[node]!, ledgerKeys: TrustedKeys([]), encrypt: encrypt)
         security.know(keys: known.mapValues(\.publicKey))
-        var settings = PeerLinkSettings(security: security)
+        // Budgets a machine running every suite at once cannot miss by accident; the tests of budgets set their own.
+        var settings = PeerLinkSettings(security: security, handshakeTimeout: .seconds(60), helloTimeout: .seconds(60), connectTimeout: .seconds(30))
         settings.chunkFrames.allow(chunkBytes: 2 << 20)
         tune(&settings)
         return settings

@@ -21,7 +21,8 @@ import Testing
     static func settings(_ node: NodeID) -> PeerLinkSettings {
         let security = LinkSecurity(fleet: header.fleet, node: node, key: keys[node]!, ledgerKeys: TrustedKeys([]))
         security.know(keys: keys.mapValues(\.publicKey))
-        let settings = PeerLinkSettings(security: security)
+        // Budgets a machine running every suite at once cannot miss by accident: what is tested is the close.
+        let settings = PeerLinkSettings(security: security, handshakeTimeout: .seconds(60), helloTimeout: .seconds(60), connectTimeout: .seconds(30))
         settings.chunkFrames.allow(chunkBytes: 1 << 20)
         return settings
     }
