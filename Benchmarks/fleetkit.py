@@ -70,3 +70,25 @@ def percentile(values, p):
     """The p-th percentile, nearest rank."""
     v = sorted(values)
     return v[min(len(v) - 1, max(0, math.ceil(p / 100 * len(v)) - 1))]
+
+
+def keygen(benctl_path, work, name):
+    """A new node key at WORK/NAME.key (benctl keygen); returns its public key's hex."""
+    subprocess.run([benctl_path, "keygen", "--out", f"{work}/{name}.key"], check=True, capture_output=True)
+    return open(f"{work}/{name}.key.pub").read().split()[0]
+
+
+def below(plan, node):
+    """The most nodes below `node` in any stripe tree of a plan (its JSON: nodes, and each stripe's parents)."""
+    index = [n["id"] for n in plan["nodes"]].index(node)
+    most = 0
+    for parents in plan["stripes"]:
+        children = {}
+        for i, p in enumerate(parents):
+            children.setdefault(p, []).append(i)
+        count, queue = 0, list(children.get(index, []))
+        while queue:
+            count += 1
+            queue += children.get(queue.pop(), [])
+        most = max(most, count)
+    return most

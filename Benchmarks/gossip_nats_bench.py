@@ -22,7 +22,7 @@ FLEET = "gossipbench"
 RACK = 4
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleetkit import benctl_runner, cleanup, cleanup_on_signals, free_ports, processes, ts, wait_for  # noqa: E402
+from fleetkit import benctl_runner, cleanup, cleanup_on_signals, free_ports, keygen, processes, ts, wait_for  # noqa: E402
 
 cleanup_on_signals()
 env = dict(os.environ, BEN_FLEET=FLEET)
@@ -45,9 +45,6 @@ cut = [nodes[int(i * step)] for i in range(int(round(N * CUT)))]
 keys = {}
 
 
-def keygen(name):
-    subprocess.run([BENCTL, "keygen", "--out", f"{work}/{name}.key"], check=True, capture_output=True)
-    return open(f"{work}/{name}.key.pub").read().split()[0]
 
 
 def start_agent(node, nats):
@@ -89,10 +86,10 @@ try:
     env["BEN_NATS"] = nats_url
     env["BEN_OPERATOR_KEY"] = f"{work}/operator.key"
 
-    ledger_pub = keygen("ledger")
-    operator_pub = keygen("operator")
+    ledger_pub = keygen(BENCTL, work, "ledger")
+    operator_pub = keygen(BENCTL, work, "operator")
     for node in nodes:
-        keys[node] = keygen(node)
+        keys[node] = keygen(BENCTL, work, node)
     lines = ["format: ben/topology/v1", f"fleet: {FLEET}", "ledger:", f"  address: 127.0.0.1:{ledger_port}", "  region: bench", "  zone: a",
              "defaults:", "  chunk_size: 64KiB", "  uplink: 1Gbit", "regions:", "  - name: bench", "    zones:"]
     racks = [nodes[i:i + RACK] for i in range(0, N, RACK)]

@@ -30,7 +30,7 @@ FLEET = "mesh"
 RACK = 8
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleetkit import benctl_runner, cleanup, cleanup_on_signals, free_ports, percentile, processes, ts, wait_for  # noqa: E402
+from fleetkit import benctl_runner, cleanup, cleanup_on_signals, free_ports, keygen, percentile, below, processes, ts, wait_for  # noqa: E402
 
 cleanup_on_signals()
 env = dict(os.environ, BEN_FLEET=FLEET)
@@ -43,9 +43,6 @@ ledger_port, node_port = ports[0], dict(zip(nodes, ports[1:]))
 keys = {}
 
 
-def keygen(name):
-    subprocess.run([BENCTL, "keygen", "--out", f"{work}/{name}.key"], check=True, capture_output=True)
-    return open(f"{work}/{name}.key.pub").read().split()[0]
 
 
 def start_agent(node, limit):
@@ -96,20 +93,6 @@ def depths(plan):
     return best
 
 
-def below(plan, node):
-    """The most nodes below `node` in any stripe tree."""
-    index = [n["id"] for n in plan["nodes"]].index(node)
-    most = 0
-    for parents in plan["stripes"]:
-        children = {}
-        for i, p in enumerate(parents):
-            children.setdefault(p, []).append(i)
-        count, queue = 0, list(children.get(index, []))
-        while queue:
-            count += 1
-            queue += children.get(queue.pop(), [])
-        most = max(most, count)
-    return most
 
 
 def transfers(version):
@@ -192,10 +175,10 @@ try:
     env["BEN_NATS"] = nats_url
     env["BEN_OPERATOR_KEY"] = f"{work}/operator.key"
 
-    ledger_pub = keygen("ledger")
-    operator_pub = keygen("operator")
+    ledger_pub = keygen(BENCTL, work, "ledger")
+    operator_pub = keygen(BENCTL, work, "operator")
     for node in nodes:
-        keys[node] = keygen(node)
+        keys[node] = keygen(BENCTL, work, node)
 
     # Racks of 8, alternating between two zones; every uplink the same B, chunk size c.
     lines = ["format: ben/topology/v1", f"fleet: {FLEET}", "ledger:", f"  address: 127.0.0.1:{ledger_port}", "  region: bench", "  zone: a",

@@ -183,7 +183,7 @@ def run(cmd, check=True, **kw):
 
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleetkit import percentile, ts, wait_for  # noqa: E402
+from fleetkit import below, percentile, ts, wait_for  # noqa: E402
 
 
 def loadavg():
@@ -477,20 +477,6 @@ class Ben:
         return out
 
 
-def below(plan, node):
-    """The most nodes below `node` in any stripe tree (as Benchmarks/mesh_bench.py counts them)."""
-    index = [n["id"] for n in plan["nodes"]].index(node)
-    most = 0
-    for parents in plan["stripes"]:
-        children = {}
-        for i, p in enumerate(parents):
-            children.setdefault(p, []).append(i)
-        count, queue = 0, list(children.get(index, []))
-        while queue:
-            count += 1
-            queue += children.get(queue.pop(), [])
-        most = max(most, count)
-    return most
 
 
 def find_plan(objects):
