@@ -19,6 +19,10 @@ public enum SignatureContext: String, Sendable, Hashable, CaseIterable {
     case report = "ben/report/v1"
     /// The ledger's activation of a prepared version at a barrier time (two-phase rollouts, DESIGN §9).
     case activate = "ben/activate/v1"
+    /// The ledger's alarm: stop a version (an aborted rollout); see `Alarm`.
+    case alarm = "ben/alarm/v1"
+    /// The ledger's revocation of a node key; see `Revocation`.
+    case revoke = "ben/revoke/v1"
     /// A gossip datagram, signed by its sender's topology key (the ledger's key for the ledger); see GossipWire.
     case gossip = "ben/gossip/v1"
 
@@ -48,7 +52,8 @@ public struct Signature: Sendable, Hashable {
         self.bytes = bytes
     }
 
-    static func isKeyID(_ s: String) -> Bool { s.utf8.count == 16 && Hex.decode(s) != nil && s == s.lowercased() }
+    /// Whether `s` is a key id as envelopes spell it: 16 lowercase hex digits.
+    public static func isKeyID(_ s: String) -> Bool { s.utf8.count == 16 && Hex.decode(s) != nil && s == s.lowercased() }
 }
 
 /// A signed document as it travels: `{"signed": {...}, "signatures": [{"keyid": K, "sig": base64}]}`.
