@@ -29,6 +29,8 @@ extension AgentService {
             group.addTask { await self.answerQueries(connection) }
             group.addTask { await self.answerAgain(connection) }
             group.addTask { await self.followActivations(connection) }
+            group.addTask { await self.followAlarms(connection) }
+            group.addTask { await self.followRevocations(connection) }
             group.addTask { await self.followWaveAnnouncements(connection) }
             group.addTask { await self.followConnectionState(connection) }
             await group.waitForAll()

@@ -277,7 +277,8 @@ extension AgentService {
             logger.info("\(report)")
         case .announcementRefused, .tamperedChunk, .tamperedManifest, .childUnreachable, .refused, .protocolViolation, .stripeStalled:
             logger.warning("\(report)")
-        case .orphaned, .superseded, .backlogHandedOff, .prepared, .activationAccepted, .activationIgnored, .swappedAtBarrier:
+        case .orphaned, .superseded, .backlogHandedOff, .prepared, .activationAccepted, .activationIgnored, .swappedAtBarrier, .alarmTaken,
+            .alarmIgnored:
             logger.notice("\(report)")
         }
     }

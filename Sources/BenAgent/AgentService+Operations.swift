@@ -21,7 +21,9 @@ extension AgentService {
             Readiness.Check(
                 name: "keys", ok: !configuration.trustedLedgerKeys.isEmpty,
                 detail: configuration.trustedLedgerKeys.isEmpty
-                    ? "no trusted ledger key: pass --ledger-key" : "node key and \(configuration.trustedLedgerKeys.byID.count) trusted ledger key(s)"),
+                    ? "no trusted ledger key: pass --ledger-key"
+                    : "node key and \(configuration.trustedLedgerKeys.byID.count) trusted ledger key(s)"
+                        + (revocations.count == 0 ? "" : "; \(revocations.count) node key(s) revoked by the ledger")),
             Readiness.Check(
                 name: "version", ok: serving != nil,
                 detail: serving.map { "serves \($0)" } ?? "no verified version yet: waiting for a rollout to reach this node"),
@@ -33,6 +35,7 @@ extension AgentService {
         Metric.activeVersion.set(Int(holder.current?.version.rawValue ?? 0))
         Metric.linksOpen.set(links.count)
         Metric.natsConnected.set(nats?.status == .connected ? 1 : 0)
+        Metric.revokedKeys.set(revocations.count)
     }
 
     // MARK: Events
@@ -130,6 +133,8 @@ extension AgentService {
             break
         case .prepared, .activationAccepted, .activationIgnored, .swappedAtBarrier:
             return observeTwoPhase(report)
+        case .alarmTaken, .alarmIgnored:
+            return observeAlarm(report)
         }
         return false
     }

@@ -70,6 +70,9 @@ public actor AgentService {
     nonisolated let heartbeatTrigger: AsyncStream<Void>.Continuation
     /// This node's gossip: its shell once the topology is known, and what was last told to it (AgentService+Gossip.swift).
     var gossip = AgentGossip()
+    /// The node keys the ledger revoked, and their signed revocations as kept on disk (AgentService+Alarms.swift).
+    var revocations = RevocationList()
+    var revocationEnvelopes: [SignedEnvelope] = []
 
     public init(configuration: AgentConfiguration, logger: Logger) throws {
         var configuration = configuration
@@ -94,6 +97,16 @@ public actor AgentService {
         } catch {
             throw AgentError.configuration("\(error)")
         }
+        do {
+            for (envelope, revocation) in try RevocationFile(stateDirectory: configuration.stateDirectory).load() ?? [] {
+                let check = Self.check(envelope, context: .revoke, trusted: configuration.trustedLedgerKeys)
+                guard revocations.admit(revocation, signature: check, fleet: configuration.fleet, highestEpoch: 0) == .added else { continue }
+                revocationEnvelopes.append(envelope)
+            }
+        } catch {
+            throw AgentError.corruptState(path: RevocationFile(stateDirectory: configuration.stateDirectory).path, detail: "\(error)")
+        }
+        configuration.peerLink.security?.distrust(revocations)
         links = LinkSet(
             logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }, linger: configuration.peerLink.closeLinger)
         runtime = ShellRuntime(links: links, logger: logger, clockOffset: configuration.clockOffset)

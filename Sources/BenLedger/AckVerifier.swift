@@ -1,5 +1,6 @@
 public import BenCore
 public import BenCrypto
+public import BenProtocol
 import Dispatch
 import Glibc
 
@@ -15,8 +16,10 @@ public enum AckVerifier {
         public var rejected: [(node: NodeID?, version: Version?, reason: String)]
     }
 
-    /// - Parameter keys: each node's public key, from the topology.
-    public static func verify(_ envelopes: [SignedEnvelope], keys: [NodeID: PublicKey]) -> Outcome {
+    /// - Parameters:
+    ///   - keys: each node's public key, from the topology.
+    ///   - revoked: the keys the ledger revoked: an ack signed with one is rejected.
+    public static func verify(_ envelopes: [SignedEnvelope], keys: [NodeID: PublicKey], revoked: RevocationList = RevocationList()) -> Outcome {
         let count = envelopes.count
         guard count > 0 else { return Outcome(verified: [], rejected: []) }
         let slices = min(count, max(1, ProcessInfoCores.count * 4))
@@ -30,7 +33,9 @@ public enum AckVerifier {
                 let nodeText = envelope.signed["node"]?.stringValue
                 let node = nodeText.flatMap(NodeID.init)
                 let version = envelope.signed["version"].flatMap { if case .int(let v) = $0, v > 0 { Version(UInt64(v)) } else { nil } }
-                if let node, let key = keys[node] {
+                if let node, let key = keys[node], let problem = revoked.refusal(keyID: key.keyID) {
+                    rejected.append((node, version, "signed with a revoked key: \(problem)"))
+                } else if let node, let key = keys[node] {
                     do {
                         let ack = try envelope.open(Ack.self, context: .ack, trusted: TrustedKeys([key]))
                         verified.append((ack, envelope.canonicalBytes))

@@ -93,6 +93,7 @@ extension LedgerService {
         case "drift": return try drift(args: args)
         case "activate", "rollout.pause", "rollout.resume", "rollout.abort": return try rolloutControl(verb: verb, args: args)
         case "members": return try members(args: args)
+        case "revoke": return try revoke(args: args)
         case "topology.get": return try topologyDocument()
         default: throw APIError("unknown verb \(verb)")
         }

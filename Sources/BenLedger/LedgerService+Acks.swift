@@ -23,8 +23,9 @@ extension LedgerService {
         }
         guard !aggregate.acks.isEmpty || !aggregate.reports.isEmpty else { return }
         let keys = nodeKeys
+        let revoked = revocations
         tasks.spawn {
-            let outcome = AckVerifier.verify(aggregate.acks, keys: keys)
+            let outcome = AckVerifier.verify(aggregate.acks, keys: keys, revoked: revoked)
             let reports = AckVerifier.verifyReports(aggregate.reports, keys: keys)
             await self.verified(outcome, relay: aggregate.relay, orphaned: aggregate.orphaned)
             await self.verifiedReports(reports, version: version)
@@ -39,7 +40,9 @@ extension LedgerService {
         guard !aggregate.missing.isEmpty else { return aggregate }
         let problem: String?
         if let envelope, let key = nodeKeys[aggregate.relay] {
-            if let peer, peer != aggregate.relay {
+            if let revoked = revocations.refusal(keyID: key.keyID) {
+                problem = "\(aggregate.relay)'s key is revoked (\(revoked))"
+            } else if let peer, peer != aggregate.relay {
                 problem = "it names \(aggregate.relay) as its sender but came on \(peer)'s link"
             } else {
                 do {

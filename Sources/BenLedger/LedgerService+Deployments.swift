@@ -45,7 +45,7 @@ extension LedgerService {
                 logger.warning("\(report)")
             case .refused(let refusal):
                 logger.notice("deploy refused", metadata: ["reason": "\(refusal)"])
-            case .planWave, .publishActivation, .armTimer, .rollBack, .rolloutRefused, .announceTo:
+            case .planWave, .publishActivation, .publishAlarm, .armTimer, .rollBack, .rolloutRefused, .announceTo:
                 performRollout(action)
             }
         }

@@ -76,7 +76,11 @@ extension LedgerService {
         for (status, count) in byStatus { Metric.acksVerified.increment(by: count, ["status": status.rawValue]) }
         for rejected in outcome.rejected {
             let reason =
-                if let node = rejected.node { nodeKeys[node] == nil ? "unknown_node" : "bad_signature" } else { "no_node" }
+                if let node = rejected.node {
+                    if let key = nodeKeys[node] { revocations.refusal(keyID: key.keyID) == nil ? "bad_signature" : "revoked_key" } else { "unknown_node" }
+                } else {
+                    "no_node"
+                }
             Metric.acksRejected.increment(["reason": reason])
         }
     }

@@ -74,6 +74,8 @@ extension LedgerService {
             planWave(version, wave: wave, nodes: nodes)
         case .publishActivation(let activation):
             publish(activation)
+        case .publishAlarm(let alarm):
+            publish(alarm)
         case .armTimer(let timer, let at):
             arm(.rollout(timer), at: at)
         case .rollBack(let version, let to, let nodes):

@@ -72,6 +72,9 @@ public actor LedgerService {
     var currentOperator = "ledger"
     /// The ledger's gossip: its shell, and what membership last said (LedgerService+Gossip.swift).
     var gossip = LedgerGossip()
+    /// The node keys this ledger revoked, and the signed revocations it sends (LedgerService+Alarms.swift).
+    var revocations = RevocationList()
+    var revocationEnvelopes: [String: SignedEnvelope] = [:]
 
     public init(configuration: LedgerConfiguration, logger: Logger) throws {
         var configuration = configuration
@@ -141,6 +144,7 @@ public actor LedgerService {
             throw LedgerError.io(path: configuration.dataDirectory, detail: "\(error)")
         }
         try loadTopology()
+        loadRevocations()
         let listener = try await PeerLink.listen(
             host: configuration.seedListen.host, port: configuration.seedListen.port, settings: configuration.peerLink, logger: logger)
         logger.info("seed listener up", metadata: ["listen": "\(configuration.seedListen)"])

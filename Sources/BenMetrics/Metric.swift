@@ -23,6 +23,7 @@ public enum Metric: String, CaseIterable, Sendable {
     case natsDisconnects = "ben_nats_disconnects_total"
     case linksRefused = "ben_links_refused_total"
     case gossipMembers = "ben_gossip_members"
+    case revokedKeys = "ben_revoked_keys"
 
     // The ledger.
     case rollouts = "ben_rollouts"
@@ -43,6 +44,7 @@ public enum Metric: String, CaseIterable, Sendable {
     case activations = "ben_activations_total"
     case swapLatency = "ben_swap_latency_seconds"
     case evaluationLatency = "ben_evaluation_latency_seconds"
+    case alarms = "ben_alarms_total"
 
     public enum Kind: String, Sendable {
         case counter, gauge, histogram
@@ -55,7 +57,7 @@ public enum Metric: String, CaseIterable, Sendable {
 
     public var kind: Kind {
         switch self {
-        case .buildInfo, .activeVersion, .linksOpen, .natsConnected, .rollouts, .rolloutNodes, .fleetNodes, .gossipMembers: .gauge
+        case .buildInfo, .activeVersion, .linksOpen, .natsConnected, .rollouts, .rolloutNodes, .fleetNodes, .gossipMembers, .revokedKeys: .gauge
         case .swapLatency, .evaluationLatency: .histogram
         default: .counter
         }
@@ -64,7 +66,7 @@ public enum Metric: String, CaseIterable, Sendable {
     public var reporter: Reporter {
         switch self {
         case .buildInfo, .activeVersion, .bytesSent, .linksOpen, .natsConnected, .natsReconnects, .natsDisconnects, .linksRefused,
-            .gossipMembers:
+            .gossipMembers, .revokedKeys:
             .both
         case .rollouts, .rolloutNodes, .acksVerified, .acksRejected, .fleetNodes, .claimsIgnored: .ledger
         default: .agent
@@ -119,6 +121,8 @@ public enum Metric: String, CaseIterable, Sendable {
         case .acksSent: "This node's own signed ack sent up the tree or over NATS, by status and route."
         case .aggregatesSent: "Aggregates sent, up the ack tree (link) or over NATS (nats)."
         case .activations: "Versions swapped in."
+        case .alarms: "Ledger alarms taken: versions stopped (an aborted rollout) before this node swapped them in."
+        case .revokedKeys: "Node keys the ledger revoked, as this process holds them: links, gossip and acks signed with one are refused."
         case .swapLatency:
             "Seconds from a complete, verified bundle to the swap: the compile off the hot path plus the swap."
         case .evaluationLatency: "Seconds one evaluation takes on this node's active intent (benctl eval --node), by role."
@@ -147,7 +151,7 @@ public enum Metric: String, CaseIterable, Sendable {
         case .rolloutNodes: ["state": ["required", "active", "refused", "missing"]]
         case .fleetNodes: ["state": ["current", "differing", "silent"]]
         case .acksVerified: ["status": ["active", "refused"]]
-        case .acksRejected: ["reason": ["bad_signature", "unknown_node", "no_node"]]
+        case .acksRejected: ["reason": ["bad_signature", "unknown_node", "no_node", "revoked_key"]]
         case .chunksRefused: ["reason": ["tampered_chunk", "tampered_manifest"]]
         case .linksRefused: ["reason": ["handshake", "unauthorized", "limit", "idle", "timeout"]]
         case .gossipMembers: ["state": ["alive", "suspect", "dead"]]

@@ -94,13 +94,14 @@ public struct NATSPermissions: Sendable, Hashable {
     }
 
     /// The ledger: publishes announcements (and their stream's API), a rollout wave's announcements to its nodes by
-    /// name, two-phase activations, asks nodes for answers again, answers the operator API; reads acks, heartbeats,
-    /// the API and the announcement subject (to watch the stream's head).
+    /// name, two-phase activations, alarms and revocations, asks nodes for answers again, answers the operator API;
+    /// reads acks, heartbeats, the API and the announcement subject (to watch the stream's head).
     /// JetStream: every API subject of its account (it creates the announcement stream and the lease bucket) and its
     /// lease bucket's subjects.
     public static func ledger(_ fleet: FleetName, nodes: [NodeID], publicKey: String) -> NATSPermissions {
         NATSPermissions(
-            publish: [NATSSubjects.announce(fleet), NATSSubjects.activate(fleet)] + NATSSubjects.perNode(fleet, nodes: nodes, verb: "answer")
+            publish: [NATSSubjects.announce(fleet), NATSSubjects.activate(fleet), NATSSubjects.alarm(fleet), NATSSubjects.revoke(fleet)]
+                + NATSSubjects.perNode(fleet, nodes: nodes, verb: "answer")
                 + NATSSubjects.perNode(fleet, nodes: nodes, verb: "announce") + ["$JS.API.>", "$KV.\(NATSSubjects.ledgerBucket(fleet)).>"],
             subscribe: [
                 NATSSubjects.apiWildcard(fleet), NATSSubjects.ack(fleet), NATSSubjects.heartbeat(fleet), NATSSubjects.announce(fleet),
@@ -112,8 +113,8 @@ public struct NATSPermissions: Sendable, Hashable {
     /// A node's agent: publishes only acks and heartbeats, asks the ledger for the topology its announcement names
     /// (`api.topology.get`, for gossip's roster; the agent keeps it only if its key is the announcement's), and
     /// answers to the queries it is sent; reads announcements (the fleet's, and a rollout wave's sent to it by name),
-    /// activations, its own query and answer subjects, and the announcement stream (read-only JetStream API: the
-    /// stream's info and its messages, by sequence or last by subject).
+    /// activations, alarms, revocations, its own query and answer subjects, and the announcement stream (read-only
+    /// JetStream API: the stream's info and its messages, by sequence or last by subject).
     public static func agent(_ fleet: FleetName, node: NodeID, publicKey: String) -> NATSPermissions {
         let stream = NATSSubjects.announceStream(fleet)
         return NATSPermissions(
@@ -122,7 +123,8 @@ public struct NATSPermissions: Sendable, Hashable {
                 "$JS.API.DIRECT.GET.\(stream)", "$JS.API.DIRECT.GET.\(stream).>", NATSSubjects.api(fleet, verb: "topology.get"),
             ],
             subscribe: [
-                NATSSubjects.announce(fleet), NATSSubjects.activate(fleet), NATSSubjects.nodeQuery(fleet, node: node),
+                NATSSubjects.announce(fleet), NATSSubjects.activate(fleet), NATSSubjects.alarm(fleet), NATSSubjects.revoke(fleet),
+                NATSSubjects.nodeQuery(fleet, node: node),
                 NATSSubjects.nodeAnswer(fleet, node: node), NATSSubjects.nodeAnnounce(fleet, node: node), inbox(publicKey),
             ],
             allowResponses: true)

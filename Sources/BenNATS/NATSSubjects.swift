@@ -15,6 +15,12 @@ public enum NATSSubjects {
     /// `ben.F.activate`: ledger → nodes, the signed activation of a two-phase version (`ben/activate/v1`). Plain NATS,
     /// not kept: a node that misses it keeps its old version, and the ledger names it.
     public static func activate(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).activate" }
+    /// `ben.F.alarm`: ledger → nodes, the signed alarm that stops an aborted version (`ben/alarm/v1`). Plain NATS;
+    /// gossip carries it too.
+    public static func alarm(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).alarm" }
+    /// `ben.F.revoke`: ledger → nodes, a signed revocation of a node key (`ben/revoke/v1`). Plain NATS; gossip carries
+    /// it too.
+    public static func revoke(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).revoke" }
 
     /// `ben.F.node.<id>.announce`: ledger → one node, the signed announcement of a rollout wave it belongs to (waves
     /// before the last are announced only to their own nodes).

@@ -20,6 +20,8 @@ public final class LinkSecurity: Sendable {
         var credentialVersion: Version = 0
         /// Keys this side knows by id without a credential (the ledger: its topology's).
         var knownKeys: [NodeID: [UInt8]] = [:]
+        /// Node keys the ledger revoked: a handshake proving one is refused, whoever it claims to be.
+        var revoked = RevocationList()
     }
 
     /// - Parameters:
@@ -57,6 +59,11 @@ public final class LinkSecurity: Sendable {
         state.withLock { $0.knownKeys = keys.mapValues(\.bytes) }
     }
 
+    /// The node keys the ledger revoked, as this process holds them now: every handshake from here on checks them.
+    public func distrust(_ list: RevocationList) {
+        state.withLock { $0.revoked = list }
+    }
+
     /// Checks an assignment's ledger signature and reads it.
     public func verify(_ envelope: SignedEnvelope) -> Result<Assignment, LinkAuthorization.Refusal> {
         do {
@@ -90,6 +97,9 @@ public final class LinkSecurity: Sendable {
     /// Decides a proven claim (`LinkAuthorization`), with the credential it presented and, when dialling, the
     /// assignment this side holds for the node it dialled.
     func decide(_ claim: LinkHandshake.Claim, expected: SignedEnvelope?) -> Result<LinkAuthorization.Standing, LinkAuthorization.Refusal> {
+        if let key = PublicKey(bytes: claim.key), let problem = state.withLock({ $0.revoked }).refusal(keyID: key.keyID) {
+            return .failure(.init("its key is revoked: \(problem)"))
+        }
         let credential: Assignment?
         switch verify(credentialBytes: claim.credential) {
         case .success(let a): credential = a

@@ -14,7 +14,7 @@ struct Benctl: AsyncParsableCommand {
         version: BenRelease.current,
         subcommands: [
             Keygen.self, Hash.self, Store.self, Build.self, Eval.self, TopologyCommand.self, Stage.self, Versions.self,
-            Deploy.self, Activate.self, Rollout.self, Status.self, Members.self, Log.self, Rollback.self, ContextCommand.self,
+            Deploy.self, Activate.self, Rollout.self, Status.self, Members.self, Log.self, Rollback.self, Revoke.self, ContextCommand.self,
             NATSCommand.self,
         ])
 

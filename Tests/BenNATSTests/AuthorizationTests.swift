@@ -166,11 +166,11 @@ import Testing
             "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE", "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE.>", "ben.auth.api.topology.get",
         ])
         #expect(agent.subscribe == [
-            "ben.auth.announce", "ben.auth.activate", "ben.auth.node.n1.query", "ben.auth.node.n1.answer", "ben.auth.node.n1.announce", "_INBOX.\(key).>",
+            "ben.auth.announce", "ben.auth.activate", "ben.auth.alarm", "ben.auth.revoke", "ben.auth.node.n1.query", "ben.auth.node.n1.answer", "ben.auth.node.n1.announce", "_INBOX.\(key).>",
         ])
         let ledger = NATSPermissions.ledger(Self.fleet, nodes: [NodeID(stringLiteral: "n1"), NodeID(stringLiteral: "a.b")], publicKey: key)
         #expect(ledger.publish == [
-            "ben.auth.announce", "ben.auth.activate", "ben.auth.node.*.answer", "ben.auth.node.a.b.answer", "ben.auth.node.*.announce",
+            "ben.auth.announce", "ben.auth.activate", "ben.auth.alarm", "ben.auth.revoke", "ben.auth.node.*.answer", "ben.auth.node.a.b.answer", "ben.auth.node.*.announce",
             "ben.auth.node.a.b.announce", "$JS.API.>", "$KV.ben_auth_ledger.>",
         ])
         let operatorPermissions = NATSPermissions.operator(Self.fleet, nodes: [NodeID(stringLiteral: "n1")], publicKey: key)

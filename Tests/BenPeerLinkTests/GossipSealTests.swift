@@ -46,7 +46,8 @@ import Testing
 
     /// The verdict on a datagram `sender` sealed with `key`.
     static func verdict(
-        _ message: GossipMessage, from sender: NodeID, key: SigningKey, fleet: FleetName = fleet, tamper: Bool = false
+        _ message: GossipMessage, from sender: NodeID, key: SigningKey, fleet: FleetName = fleet, tamper: Bool = false,
+        revoked: RevocationList = RevocationList()
     ) throws -> GossipAuthentication? {
         var buffer = GossipSeal.seal(GossipDatagram(fleet: fleet, sender: sender, message: message), key: key)
         if tamper {
@@ -57,7 +58,7 @@ import Testing
             buffer.setInteger(UInt8(6), at: buffer.readerIndex + at)
             #expect(buffer.readableBytesView.prefix(buffer.readableBytes - 64) == other.readableBytesView.prefix(other.readableBytes - 64))
         }
-        switch GossipSeal.open(buffer, directory: try directory()) {
+        switch GossipSeal.open(buffer, directory: try directory(), revoked: revoked) {
         case .message(let from, let opened, let authentication):
             #expect(from == sender && (opened == message) != tamper)
             return authentication
@@ -129,6 +130,77 @@ import Testing
                 continue
             }
             #expect(text.contains("activation"), "\(text)")
+        }
+    }
+
+    static let at = Timestamp(millisecondsSinceEpoch: 1_795_000_000_000)
+
+    static func carried(_ bytes: [UInt8], kind: DocumentKind) -> GossipMessage {
+        .broadcast(.gossip(GossipDocument(id: BLAKE2b.key(of: bytes), kind: kind, bytes: bytes), round: 0))
+    }
+
+    static func alarm(signedBy key: SigningKey, fleet: FleetName = fleet, context: SignatureContext = .alarm) -> GossipMessage {
+        carried(key.envelope(Alarm(fleet: fleet, version: 3, reason: "aborted by the operator", issuedAt: at), context: context).canonicalBytes, kind: .alarm)
+    }
+
+    static func revocation(signedBy key: SigningKey, fleet: FleetName = fleet, context: SignatureContext = .revoke) -> GossipMessage {
+        let revocation = Revocation(fleet: fleet, node: "n2", keyID: n2.keyID, reason: "stolen", issuedAt: at)
+        return carried(key.envelope(revocation, context: context).canonicalBytes, kind: .revocation)
+    }
+
+    /// Each message is refused, and the reason names the document's kind.
+    static func expectRefused(_ cases: [(GossipMessage, String)], naming kind: String) throws {
+        for (message, why) in cases {
+            let verdict = try verdict(message, from: "n1", key: n1)
+            guard case .refused(let text)? = verdict else {
+                Issue.record("\(kind == "alarm" ? "an" : "a") \(kind) \(why) was not refused: \(String(describing: verdict))")
+                continue
+            }
+            #expect(text.contains("carries a\(kind == "alarm" ? "n" : "") \(kind)"), "\(why): \(text)")
+        }
+    }
+
+    /// An alarm stops a version on every node that hears it, so it rides gossip only under a trusted ledger key, for
+    /// this fleet, in the alarm's own context: a node's signature, or the ledger's made for something else, stops
+    /// nothing.
+    @Test func aCarriedAlarmMustBeTheLedgers() throws {
+        #expect(try Self.verdict(Self.alarm(signedBy: Self.ledgerKey), from: "n1", key: Self.n1) == .verified)
+        try Self.expectRefused(
+            [
+                (Self.alarm(signedBy: Self.n1), "signed by a node"),
+                (Self.alarm(signedBy: Self.ledgerKey, fleet: FleetName("other")!), "for another fleet"),
+                (Self.alarm(signedBy: Self.ledgerKey, context: .activate), "signed by the ledger for an activation"),
+            ], naming: "alarm")
+    }
+
+    /// A revocation makes every node refuse a key, so it too rides gossip only under a trusted ledger key, for this
+    /// fleet, in its own context.
+    @Test func aCarriedRevocationMustBeTheLedgers() throws {
+        #expect(try Self.verdict(Self.revocation(signedBy: Self.ledgerKey), from: "n1", key: Self.n1) == .verified)
+        try Self.expectRefused(
+            [
+                (Self.revocation(signedBy: Self.n1), "signed by a node"),
+                (Self.revocation(signedBy: Self.ledgerKey, fleet: FleetName("other")!), "for another fleet"),
+                (Self.revocation(signedBy: Self.ledgerKey, context: .alarm), "signed by the ledger for an alarm"),
+            ], naming: "revocation")
+    }
+
+    /// Once n2's key is revoked, a datagram n2 signs is refused, and so is n2's ack carried by n1; n1 is unaffected.
+    @Test func aRevokedKeySignsNeitherADatagramNorACarriedAck() throws {
+        var revoked = RevocationList()
+        let revocation = Revocation(fleet: Self.fleet, node: "n2", keyID: Self.n2.keyID, reason: "stolen", issuedAt: Self.at)
+        #expect(revoked.admit(revocation, signature: .valid, fleet: Self.fleet, highestEpoch: 0) == .added)
+        #expect(try Self.verdict(Self.ping, from: "n1", key: Self.n1, revoked: revoked) == .verified)
+        let cases: [(GossipAuthentication?, String)] = [
+            (try Self.verdict(Self.ping, from: "n2", key: Self.n2, revoked: revoked), "it is signed with a revoked key"),
+            (try Self.verdict(Self.ack(of: "n2", signedBy: Self.n2), from: "n1", key: Self.n1, revoked: revoked), "is signed with a revoked key"),
+        ]
+        for (verdict, reason) in cases {
+            guard case .refused(let text)? = verdict else {
+                Issue.record("expected a refusal (\(reason)), got \(String(describing: verdict))")
+                continue
+            }
+            #expect(text.contains(reason) && text.contains(Self.n2.keyID), "\(text)")
         }
     }
 }

@@ -43,7 +43,7 @@ import Testing
         #expect(proxy.contains(#"publish: { allow: ["ben.local.ack", "ben.local.heartbeat", "$JS.API.STREAM.INFO.BEN_local_ANNOUNCE""#))
         #expect(
             proxy.contains(
-                #"subscribe: { allow: ["ben.local.announce", "ben.local.activate", "ben.local.node.proxy-1.query", "ben.local.node.proxy-1.answer", "ben.local.node.proxy-1.announce", "_INBOX.U"#
+                #"subscribe: { allow: ["ben.local.announce", "ben.local.activate", "ben.local.alarm", "ben.local.revoke", "ben.local.node.proxy-1.query", "ben.local.node.proxy-1.answer", "ben.local.node.proxy-1.announce", "_INBOX.U"#
             ), "\(proxy)")
 
         // Run again with one more operator: every credential already issued is kept.

@@ -78,6 +78,7 @@ extension AgentService {
         configuration.peerLink.security?.know(keys: directory.nodeKeys)
         gossip.shell = shell
         gossip.directory = directory
+        shell.distrust(revocations)
         gossip.told = nil
         gossip.watching = []
         tellGossip(after: nil)
@@ -167,8 +168,15 @@ extension AgentService {
                 // The same signed activation NATS carries; the machine takes it only for a version this node prepared.
                 logger.info("activation by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
                 if let incoming = readActivation(document.bytes) { handle(.activation(incoming)) }
-            default:
-                logger.notice("gossip delivered a \(document.kind); this agent acts on announcements and activations", metadata: ["peer.node": "\(from)"])
+            case .alarm:
+                // The same signed alarm NATS carries: a node cut off from NATS stops the version too.
+                logger.info("alarm by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
+                if let incoming = readAlarm(document.bytes) { handle(.alarm(incoming)) }
+            case .revocation:
+                logger.info("revocation by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
+                takeRevocation(document.bytes, via: "gossip")
+            case .ack:
+                logger.notice("gossip delivered an ack; acks reach this agent only to be published", metadata: ["peer.node": "\(from)"])
             }
         case .publishAck(let document):
             relayAck(document)

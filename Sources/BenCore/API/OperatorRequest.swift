@@ -68,7 +68,7 @@ public enum OperatorAPI {
     /// Verbs that change state and must be signed.
     public static let signedVerbs: Set<String> = [
         "topology.apply", "stage.begin", "stage.chunk", "stage.commit", "deploy", "rollback",
-        "activate", "rollout.pause", "rollout.resume", "rollout.abort",
+        "activate", "rollout.pause", "rollout.resume", "rollout.abort", "revoke",
     ]
 
     /// Verbs anyone may call.

@@ -107,6 +107,7 @@ extension LedgerService {
         gossip.snapshot = nil
         gossip.dead = [:]
         gossip.locations = directory.locations
+        shell.distrust(revocations)
         let state = gossipVersionState()
         tasks.spawn { await shell.update(state) }
     }
@@ -141,8 +142,13 @@ extension LedgerService {
     /// Every activation the ledger publishes also goes into the broadcast tree, so a prepared node cut off from NATS
     /// swaps at the barrier too. A node that has not prepared that version ignores it.
     func gossipActivation(_ bytes: [UInt8]) {
+        gossipSigned(bytes, kind: .activation)
+    }
+
+    /// A document the ledger signed (an activation, an alarm, a revocation) into the broadcast tree.
+    func gossipSigned(_ bytes: [UInt8], kind: DocumentKind) {
         guard let shell = gossip.shell else { return }
-        let document = GossipDocument(id: BLAKE2b.key(of: bytes), kind: .activation, bytes: bytes)
+        let document = GossipDocument(id: BLAKE2b.key(of: bytes), kind: kind, bytes: bytes)
         tasks.spawn { await shell.broadcast(document) }
     }
 

@@ -35,6 +35,9 @@ struct Deployment: Sendable {
         case answered(own: SignedEnvelope, refused: String?)
         /// The ledger said this node is not a target; nothing to do.
         case notTargeted
+        /// The ledger's alarm stopped this version before it was swapped in (`AgentMachine+Alarm.swift`); `own` is
+        /// the `prepared` ack it had sent, if any. The old version keeps serving.
+        case stopped(own: SignedEnvelope?, reason: String)
     }
 
     /// How this node was reached for this version.
@@ -109,6 +112,7 @@ struct Deployment: Sendable {
         case .prepared: .prepared
         case .answered(_, let refused): refused.map { .refused($0) } ?? .activated
         case .notTargeted: .notTargeted
+        case .stopped(_, let reason): .stopped(reason)
         }
     }
 
@@ -116,6 +120,7 @@ struct Deployment: Sendable {
     var own: SignedEnvelope? {
         switch stage {
         case .answered(let own, _), .prepared(let own): own
+        case .stopped(let own, _): own
         default: nil
         }
     }

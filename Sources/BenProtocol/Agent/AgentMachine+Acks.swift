@@ -11,6 +11,8 @@ extension AgentMachine {
     /// failure leaves the old version running and signs a refusal with the reason (DESIGN §3 step 8).
     public mutating func onCompiled(_ version: Version, outcome: CompileOutcome, now: Timestamp) -> [Action] {
         guard var d = deployment, d.version == version, d.phase == .compiling else { return [] }
+        // An alarm came while it compiled: what compiled is not swapped in.
+        if stopped.contains(version) { return stopCompiled(version) }
         // Two-phase: hold the compiled version and say so, signed; the activation decides when to swap.
         if outcome == .compiled, d.announcement.twoPhase { return prepare(version, now: now) }
         let ack: Ack

@@ -32,6 +32,8 @@ extension AgentMachine {
         case linkBytes([LinkID: Int64])
         /// The ledger's activation of a two-phase version arrived over NATS, its signature checked.
         case activation(IncomingActivation)
+        /// The ledger's alarm arrived (over NATS or gossip), its signature checked.
+        case alarm(IncomingAlarm)
         case timer(Timer)
         /// Gossip's membership declared this node dead (AgentMachine+Membership.swift).
         case memberDead(NodeID, reason: String)
@@ -59,6 +61,7 @@ extension AgentMachine {
         case .compiled(let version, let outcome): onCompiled(version, outcome: outcome, now: now)
         case .linkBytes(let received): onLinkBytes(received, now: now)
         case .activation(let incoming): onActivation(incoming, now: now)
+        case .alarm(let incoming): onAlarm(incoming, now: now)
         case .timer(let timer): onTimer(timer, now: now)
         case .memberDead(let member, let reason): onMemberDead(member, reason: reason, now: now)
         }

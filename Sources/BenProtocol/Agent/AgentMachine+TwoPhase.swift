@@ -25,6 +25,7 @@ extension AgentMachine {
     /// Compiling a two-phase version finished well: hold it, sign `prepared`, send it up.
     mutating func prepare(_ version: Version, now: Timestamp) -> [Action] {
         guard var d = deployment, d.version == version else { return [] }
+        if stopped.contains(version) { return stopCompiled(version) }
         let ack = Ack(fleet: fleet, version: version, node: node, manifest: d.announcement.manifest, status: .prepared, reason: "", at: now)
         d.stage = .prepared(own: signer.sign(ack))
         deployment = d
@@ -49,6 +50,9 @@ extension AgentMachine {
                         a.version, reason: "epoch \(a.epoch) is older than epoch \(record.highestEpoch), which this node already accepted"))
             ]
         }
+        if stopped.contains(a.version) {
+            return [.report(.activationIgnored(a.version, reason: "an alarm from the ledger stopped \(a.version)"))]
+        }
         guard var d = deployment, d.version == a.version else {
             return [.report(.activationIgnored(a.version, reason: "this node has not prepared \(a.version)"))]
         }
@@ -64,6 +68,8 @@ extension AgentMachine {
             return accepted + [.armTimer(.barrier(a.version), at: a.barrier)]
         case .answered:
             return []
+        case .stopped:
+            return [.report(.activationIgnored(a.version, reason: "an alarm from the ledger stopped \(a.version)"))]
         case .receiving, .compiling, .notTargeted:
             return [.report(.activationIgnored(a.version, reason: "this node has not prepared \(a.version) (\(d.phase))"))]
         }

@@ -53,6 +53,8 @@ public struct AgentMachine: Sendable {
         case refused(String)
         /// The ledger says this node is not a target of the version; nothing to do.
         case notTargeted
+        /// The ledger's alarm stopped it before it was swapped in; the old version keeps running.
+        case stopped(String)
 
         /// The phase as logs name it.
         public var description: String {
@@ -63,6 +65,7 @@ public struct AgentMachine: Sendable {
             case .activated: "activated"
             case .refused(let r): "refused (\(r))"
             case .notTargeted: "not targeted"
+            case .stopped(let r): "stopped by an alarm (\(r))"
             }
         }
     }
@@ -81,6 +84,9 @@ public struct AgentMachine: Sendable {
     var deployment: Deployment?
     /// Versions whose announcement this node refused with a signed refusal over NATS (once each).
     var refusalsSent: Set<Version> = []
+    /// Versions the ledger's alarms stopped: no activation of them is taken (until a restart; the aborted rollout
+    /// publishes none again).
+    public internal(set) var stopped: Set<Version> = []
 
     /// A machine that resumes from `record` (what the node kept on disk), signing its acks with `signer`.
     public init(node: NodeID, fleet: FleetName, record: AgentRecord, signer: any AckSigner, settings: Settings = Settings()) {

@@ -30,6 +30,9 @@ extension DeploymentMachine {
         /// Sign with the ledger key (context `ben/activate/v1`) and publish on `ben.<fleet>.activate`: every
         /// prepared node swaps at the barrier. No bundle byte goes anywhere.
         case publishActivation(Activation)
+        /// Sign with the ledger key (context `ben/alarm/v1`) and publish on `ben.<fleet>.alarm` and into gossip: the
+        /// version's rollout was aborted, and no node that has not swapped it in may do so now.
+        case publishAlarm(Alarm)
         case armTimer(Timer, at: Timestamp)
         /// A gate failed (or the operator aborted) under `on_failure: rollback`: stage `to`'s content as a new
         /// version (as `benctl rollback` does) and deploy it to `nodes`, the nodes the aborted rollout reached.

@@ -427,7 +427,12 @@ extension DeploymentMachine {
             versions[version] = record
         }
         actions.append(audit(version, "abort", reason))
-        actions += transition(version, to: .aborted, now: now, detail: reason) + [.stopSeeding(version)]
+        // The alarm goes out with the abort: a prepared node (or one that took an activation whose barrier is still
+        // ahead) must not swap the version in now.
+        actions +=
+            transition(version, to: .aborted, now: now, detail: reason) + [
+                .stopSeeding(version), .publishAlarm(Alarm(fleet: fleet, version: version, reason: reason, issuedAt: now)),
+            ]
         guard let r = d.rollout, r.onFailure == .rollback else { return actions }
         let onVersion = r.waves.prefix(r.current + 1).flatMap(\.nodes).filter {
             d.acks[$0]?.status != .refused && d.acks[$0]?.status != .prepared

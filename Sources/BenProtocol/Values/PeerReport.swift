@@ -28,6 +28,10 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
     case activationIgnored(Version, reason: String)
     /// Two-phase: the prepared version was swapped in, `late` after the barrier (by this node's clock).
     case swappedAtBarrier(Version, barrier: Timestamp, late: Duration)
+    /// The ledger's alarm stopped `version`: `discarded` says whether a compiled, unswapped copy was dropped.
+    case alarmTaken(Version, reason: String, discarded: Bool)
+    /// An alarm this node does not act on, and why (a bad signature, another fleet, an older epoch, the version runs).
+    case alarmIgnored(Version, reason: String)
 
     /// The report as logs print it.
     public var description: String {
@@ -54,6 +58,9 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
         case .activationAccepted(let v, let b): "activation of \(v) accepted: swapping at \(b.rfc3339)"
         case .activationIgnored(let v, let r): "activation of \(v) ignored: \(r)"
         case .swappedAtBarrier(let v, let b, let late): "swapped \(v) in at the barrier \(b.rfc3339) (\(late.milliseconds) ms after it)"
+        case .alarmTaken(let v, let r, let discarded):
+            "alarm: \(v) stopped (\(r))\(discarded ? "; its prepared copy is discarded" : ""); no activation of it is taken"
+        case .alarmIgnored(let v, let r): "alarm for \(v) ignored: \(r)"
         }
     }
 }

@@ -25,11 +25,16 @@ public enum GossipSeal {
     }
 
     /// Reads a datagram and checks it: its fleet, its sender's signature against the sender's topology key (the
-    /// ledger's: any trusted ledger key), and the signature of any document it carries (an announcement: a trusted
-    /// ledger key; an ack: the key of the node it names). Anything else is `.refused` with the reason.
+    /// ledger's: any trusted ledger key), and the signature of any document it carries (an announcement, activation,
+    /// alarm or revocation: a trusted ledger key, for this fleet; an ack: the key of the node it names). Anything else
+    /// is `.refused` with the reason.
+    ///
+    /// A datagram signed with a key in `revoked` is refused, and so is a carried ack signed with one.
     ///
     /// - Parameter maxBytes: 1 400 for a datagram; more for a message that came over a peer link.
-    public static func open(_ bytes: ByteBuffer, maxBytes: Int = GossipWire.defaultMaxBytes, directory: GossipDirectory) -> Opened {
+    public static func open(
+        _ bytes: ByteBuffer, maxBytes: Int = GossipWire.defaultMaxBytes, directory: GossipDirectory, revoked: RevocationList = RevocationList()
+    ) -> Opened {
         let decoded: GossipWire.Decoded
         do {
             decoded = try GossipWire.decode(bytes, maxBytes: maxBytes) { BLAKE2b.key(of: $0) }
@@ -42,11 +47,12 @@ public enum GossipSeal {
         guard datagram.fleet == directory.fleet else { return refused("a datagram for fleet \(datagram.fleet), not \(directory.fleet)") }
         guard let keys = directory.memberKeys[sender] else { return refused("\(sender) is not in the topology") }
         let signed = Array(decoded.signed.readableBytesView)
-        guard keys.keys.contains(where: { $0.isValidSignature(decoded.signature, over: signed, context: .gossip) }) else {
+        guard let signer = keys.keys.first(where: { $0.isValidSignature(decoded.signature, over: signed, context: .gossip) }) else {
             return refused("its signature does not verify against \(sender)'s key in the topology")
         }
-        if let document = carried(datagram.message), let problem = check(document, directory: directory) {
-            return refused("it carries \(document.kind == .ack ? "an" : "a") \(document.kind) that \(problem)")
+        if let problem = revoked.refusal(keyID: signer.keyID) { return refused("it is signed with a revoked key: \(problem)") }
+        if let document = carried(datagram.message), let problem = check(document, directory: directory, revoked: revoked) {
+            return refused("it carries \(document.kind == .revocation ? "a" : "an") \(document.kind) that \(problem)")
         }
         return .message(from: sender, datagram.message, .verified)
     }
@@ -59,7 +65,7 @@ public enum GossipSeal {
     }
 
     /// Why a carried document must not be believed, or nil when its own signature checks out.
-    static func check(_ document: GossipDocument, directory: GossipDirectory) -> String? {
+    static func check(_ document: GossipDocument, directory: GossipDirectory, revoked: RevocationList = RevocationList()) -> String? {
         switch document.kind {
         case .announcement:
             do {
@@ -77,7 +83,8 @@ public enum GossipSeal {
                 guard ack.node != GossipDirectory.ledger, let keys = directory.memberKeys[ack.node] else {
                     return "names \(ack.node), which is not in the topology"
                 }
-                try envelope.verify(context: .ack, trusted: keys)
+                let signer = try envelope.verify(context: .ack, trusted: keys)
+                if let problem = revoked.refusal(keyID: signer) { return "is signed with a revoked key: \(problem)" }
                 return nil
             } catch {
                 return "does not verify: \(error)"
@@ -91,9 +98,24 @@ public enum GossipSeal {
             } catch {
                 return "does not verify: \(error)"
             }
-        case .alarm, .revocation:
-            // No signing context for these exists yet (DESIGN §9 lists none), so nothing can vouch for one.
-            return "no ledger can sign yet"
+        case .alarm:
+            do {
+                let envelope = try SignedEnvelope.decode(document.bytes, document: "alarm", maxBytes: Alarm.maxBytes)
+                guard try envelope.document(as: Alarm.self).fleet == directory.fleet else { return "is for another fleet" }
+                try envelope.verify(context: .alarm, trusted: directory.ledgerKeys)
+                return nil
+            } catch {
+                return "does not verify: \(error)"
+            }
+        case .revocation:
+            do {
+                let envelope = try SignedEnvelope.decode(document.bytes, document: "revocation", maxBytes: Revocation.maxBytes)
+                guard try envelope.document(as: Revocation.self).fleet == directory.fleet else { return "is for another fleet" }
+                try envelope.verify(context: .revoke, trusted: directory.ledgerKeys)
+                return nil
+            } catch {
+                return "does not verify: \(error)"
+            }
         }
     }
 }

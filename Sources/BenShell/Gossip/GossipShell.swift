@@ -88,6 +88,9 @@ public actor GossipShell {
     var refusedCount = 0
     /// When each refusal reason was last logged: a flood of bad datagrams logs one line per reason a minute.
     var refusalLogged: [String: ContinuousClock.Instant] = [:]
+    /// The node keys the ledger revoked: datagrams and carried acks signed with one are refused. Read off the actor,
+    /// by the reader that checks datagrams.
+    nonisolated let revoked = Mutex(RevocationList())
 
     public init(configuration: Configuration, logger: Logger) {
         self.configuration = configuration
@@ -141,7 +144,7 @@ public actor GossipShell {
                 group.addTask {
                     for try await envelope in inbound {
                         // Decoded and checked off the actor: signature checks are the expensive part.
-                        let opened = GossipSeal.open(envelope.data, directory: directory)
+                        let opened = GossipSeal.open(envelope.data, directory: directory, revoked: self.revoked.withLock { $0 })
                         await self.arrived(opened)
                     }
                 }
@@ -226,7 +229,15 @@ public actor GossipShell {
     /// A gossip message that came over a peer link (`PeerFrame.gossip`): checked like a datagram, with the larger
     /// bound of a peer link.
     public func receivedOverLink(_ bytes: [UInt8]) {
-        arrived(GossipSeal.open(ByteBuffer(bytes: bytes), maxBytes: GossipWire.maxDocumentBytes + 4096, directory: configuration.directory))
+        arrived(
+            GossipSeal.open(
+                ByteBuffer(bytes: bytes), maxBytes: GossipWire.maxDocumentBytes + 4096, directory: configuration.directory,
+                revoked: revoked.withLock { $0 }))
+    }
+
+    /// The node keys the ledger revoked, as the owner holds them now: from here on gossip refuses what they sign.
+    public nonisolated func distrust(_ list: RevocationList) {
+        revoked.withLock { $0 = list }
     }
 
     public func snapshot() -> Snapshot {

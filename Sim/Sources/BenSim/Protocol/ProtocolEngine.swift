@@ -63,6 +63,8 @@ public final class ProtocolEngine {
         case ledgerDeadline(Version)
         /// The ledger's signed activation reaches a node (two-phase rollouts).
         case activation(Int, IncomingActivation)
+        /// The ledger's signed alarm (an aborted rollout) reaches a node.
+        case alarm(Int, IncomingAlarm)
         /// A deployment machine timer (a wave's bake).
         case ledgerTimer(DeploymentMachine.Timer)
     }
@@ -320,7 +322,7 @@ public final class ProtocolEngine {
         case .ledgerDeadline(let version):
             note("ledger deadline \(version)")
             applyLedger(deployments.onDeadline(version, now: timestamp(now)))
-        case .activation, .ledgerTimer:
+        case .activation, .alarm, .ledgerTimer:
             handleRollout(payload)
         case .kill(let v):
             guard !killed[v] else { return }
@@ -488,7 +490,7 @@ public final class ProtocolEngine {
                 }
             case .refused(let refusal):
                 note("ledger deploy refused: \(refusal)")
-            case .planWave, .publishActivation, .armTimer, .rollBack, .rolloutRefused, .announceTo:
+            case .planWave, .publishActivation, .publishAlarm, .armTimer, .rollBack, .rolloutRefused, .announceTo:
                 applyRollout(action)
             }
         }
