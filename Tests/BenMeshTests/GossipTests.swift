@@ -1,6 +1,9 @@
 import BenCore
+import BenCrypto
+import BenPeerLink
 import BenTestKit
 import Foundation
+import Logging
 import Testing
 
 /// Issue 16, item 4: gossip between real processes (a real nats-server, the ledger, one `ben-agent` each). A rack
@@ -256,6 +259,112 @@ import Testing
             #expect(log.contains("swapped at the barrier"), "\(id) swapped at the barrier")
             #expect(fleet.agentState(id)?.active == v1)
         }
+    }
+
+    // MARK: 6. A revocation reaches a rack without NATS
+
+    /// Dials `node`'s peer-link port as `member`, proving `member`'s own key; returns why the handshake was refused
+    /// (nil if it was let in).
+    static func dial(_ fleet: LocalFleet, _ node: LocalFleet.Node, as member: LocalFleet.Node) async -> String? {
+        let security = LinkSecurity(fleet: fleet.fleet, node: member.id, key: member.key, ledgerKeys: TrustedKeys([fleet.ledgerKey.publicKey]))
+        // As a member with the topology knows them: it checks the dialled node's key too.
+        security.know(keys: Dictionary(uniqueKeysWithValues: fleet.nodes.map { ($0.id, $0.key.publicKey) }))
+        do {
+            let (channel, _) = try await PeerLink.connect(
+                host: "127.0.0.1", port: node.port, target: node.id, settings: PeerLinkSettings(security: security),
+                logger: Logger(label: "revoked member"))
+            try? await channel.executeThenClose { _, _ in }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    /// Rack r2 cannot reach NATS. The operator revokes node-1's key (`benctl revoke`): the ledger sends the signed
+    /// revocation on NATS and into gossip, r2 hears it from a peer, keeps it, and from then on refuses node-1's peer
+    /// links (its handshake proves the revoked key) and its gossip. Before, r2 let node-1's key in.
+    @Test func aRackCutOffFromNATSLearnsARevocationByGossipAndRefusesTheRevokedKey() async throws {
+        let fleet = try await LocalFleet(nodes: 6, rackSize: 3)
+        let cut = try Self.cutOffFromNATS(fleet, rack: "r2")
+        let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
+        // Every node gossips from the start (no deploy needed to learn the topology): node-1 too, whose gossip r2 must
+        // then refuse.
+        for id in connected { fleet.nodeArguments[id] = ["--topology", fleet.topologyPath] }
+        try await fleet.startLedger()
+        try fleet.startAgents()
+        try await fleet.waitUntilReady(connected)
+        try await Self.waitGossiping(fleet, fleet.nodes.map(\.id))
+        _ = try await fleet.stage(intent)  // applies the topology: the ledger knows node-1's key
+        let revoked = try #require(fleet.nodes.first { $0.id == connected[0] })
+        let target = try #require(fleet.nodes.first { $0.id == cut[0] })
+        let before = await Self.dial(fleet, target, as: revoked)
+        #expect(before == nil, "\(target.id) lets \(revoked.id)'s topology key in before the revocation: \(before ?? "")")
+
+        let revoke = try await fleet.benctl(["revoke", "\(revoked.id)", "--reason", "its disk was stolen"])
+        #expect(revoke.status == 0, "\(revoke.stdout)\(revoke.stderr)")
+        #expect(revoke.stdout.contains("key \(revoked.key.keyID) of \(revoked.id) revoked"), "\(revoke.stdout)")
+        try await fleet.waitUntil(timeout: .seconds(60), "r2 takes the revocation") {
+            cut.allSatisfy { fleet.agentLog($0).contains("key revoked by the ledger") }
+        }
+        for id in cut {
+            let log = fleet.agentLog(id)
+            #expect(!log.contains("following announcements"), "\(id) never reached NATS")
+            #expect(log.contains("revocation by gossip"), "\(id) heard it from a peer:\n\(log.suffix(2000))")
+            let kept = (try? String(contentsOfFile: fleet.directory.file("agents/\(id)/revocations.json"), encoding: .utf8)) ?? ""
+            #expect(kept.contains(revoked.key.keyID), "\(id) keeps it in its state directory")
+        }
+        let after = await Self.dial(fleet, target, as: revoked)
+        #expect(after?.contains("revoked") == true, "\(target.id) refuses the revoked key's handshake: \(after ?? "let in")")
+        try await fleet.waitUntil(timeout: .seconds(60), "r2 refuses \(revoked.id)'s gossip") {
+            cut.allSatisfy { fleet.agentLog($0).contains("signed with a revoked key") }
+        }
+        let log = try await fleet.benctl(["log", "--json"])
+        #expect(log.stdout.contains("\"revoke\"") && log.stdout.contains(revoked.key.keyID), "the revocation is in the audit log")
+    }
+
+    // MARK: 7. An abort reaches a prepared rack without NATS
+
+    /// Rack r2 cannot reach NATS. Every node prepares v1 (`deploy --prepare`); the operator activates it with a barrier
+    /// 20 s ahead, r2 takes the activation by gossip, and then the operator aborts the rollout. The ledger's signed
+    /// alarm goes out on NATS and into gossip: r2 hears it from a peer, drops its prepared copy, and does not swap when
+    /// the barrier comes. Without the alarm r2 would swap at the barrier (it holds the activation).
+    @Test func anAbortReachesAPreparedRackCutOffFromNATSWhichThenDoesNotSwap() async throws {
+        let fleet = try await LocalFleet(nodes: 6, rackSize: 3)
+        let cut = try Self.cutOffFromNATS(fleet, rack: "r2")
+        let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
+        try await fleet.startLedger()
+        try fleet.startAgents()
+        try await fleet.waitUntilReady(connected)
+        try await Self.waitGossiping(fleet, cut)
+        let v1 = try await fleet.stage(intent)
+        let prepare = try await fleet.benctl(["deploy", "\(v1.rawValue)", "--prepare", "--wait", "--timeout", "60"])
+        #expect(prepare.status == 0, "every node prepared: \(prepare.stdout)\(prepare.stderr)")
+        let activate = try await fleet.benctl(["activate", "\(v1.rawValue)", "--barrier-in", "20s", "--json"])
+        #expect(activate.status == 0, "\(activate.stdout)\(activate.stderr)")
+        let barrier = try #require(try JSONParser.parse(activate.stdout)["barrier"]?.stringValue.flatMap { Timestamp(rfc3339: $0) })
+        try await fleet.waitUntil(timeout: .seconds(15), "r2 takes the activation by gossip") {
+            cut.allSatisfy { fleet.agentLog($0).contains("activation accepted") }
+        }
+        let abort = try await fleet.benctl(["rollout", "abort", "\(v1.rawValue)"])
+        #expect(abort.status == 0, "\(abort.stdout)\(abort.stderr)")
+        try await fleet.waitUntil(timeout: .seconds(15), "every node takes the alarm") {
+            fleet.nodes.allSatisfy { fleet.agentLog($0.id).contains("alarm taken") }
+        }
+        // The barrier passes; each node's own clock is the system's here.
+        try await fleet.waitUntil(timeout: .seconds(40), "the barrier and 3 s more pass") {
+            Timestamp(millisecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1000)) > barrier + .seconds(3)
+        }
+        for id in cut {
+            let log = fleet.agentLog(id)
+            #expect(!log.contains("following announcements"), "\(id) never reached NATS")
+            #expect(log.contains("alarm by gossip"), "\(id) heard the alarm from a peer:\n\(log.suffix(2000))")
+            #expect(log.contains("discarded=true"), "\(id) dropped its prepared copy")
+        }
+        for node in fleet.nodes {
+            #expect(!fleet.agentLog(node.id).contains("swapped at the barrier"), "\(node.id) did not swap")
+            #expect(fleet.agentState(node.id)?.active == Version.none, "\(node.id) runs no version")
+        }
+        #expect(try await fleet.status(v1).status == "aborted")
     }
 
     // MARK: Off
