@@ -200,6 +200,24 @@ import Testing
         #expect(!straggler.contains { if case .report(.protocolViolation) = $0 { true } else { false } }, "\(straggler)")
     }
 
+    /// n1 was wrongly declared dead (a busy machine's missed pings) and n0 adopted n2, while n1's link to n2 stayed
+    /// open: n1 still counts n2 among its ack children. n2's aggregate goes to its adopter and a copy to n1, so n1
+    /// does not hold its own ack until its ack deadline (found in a loaded run: 4.5 minutes with `--timeout 900`).
+    @Test func anAckParentReplacedByAnAdopterStillGetsTheAggregate() throws {
+        var agent = machine("n2")
+        let adopterLink = LinkID(inbound: 2)
+        _ = agent.onLinkAccepted(parentLink, hello: push(from: "n1"), announcement: incoming(), local: nil, now: fleet.now)
+        _ = agent.onPlan(parentLink, subtree: subtree(of: 2, depth: 3), now: fleet.now)
+        _ = agent.onLinkAccepted(adopterLink, hello: push(from: "n0"), announcement: incoming(), local: nil, now: fleet.now)
+        _ = agent.onPlan(adopterLink, subtree: subtree(of: 2, depth: 2), now: fleet.now)
+        _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now)
+        for i in 0..<4 { _ = agent.onChunk(parentLink, index: i, claimedKey: fleet.chunkKeys[i], actualKey: fleet.chunkKeys[i], now: fleet.now) }
+        let done = agent.onCompiled(version, outcome: .compiled, now: fleet.now + .seconds(1))
+        let toAdopter = Self.acksSent(done, on: adopterLink)
+        #expect(toAdopter.count == 1, "the adopter is the ack parent: \(done)")
+        #expect(Self.acksSent(done, on: parentLink) == toAdopter, "the replaced parent gets the same acks: \(done)")
+    }
+
     // MARK: Only targets swap
 
     @Test func aNodeHoldingTheWholeBundleDoesNotSwapOnTheAnnouncementAlone() throws {

@@ -71,6 +71,10 @@ struct Deployment: Sendable {
     var subtrees: [Int: Subtree] = [:]
     var parents: [LinkID: ParentLink] = [:]
     var ackRoute: AckRoute = .none
+    /// Ack parents an adopter replaced while their links stayed open. Each still counts this node among its ack
+    /// children (a parent wrongly declared dead is alive and waits), so each gets a copy of every aggregate: without
+    /// it, such a parent holds its own ack until its ack deadline.
+    var formerAckParents: [LinkID] = []
     var contact: Contact = .waiting
     /// How many edges lie below this node in the ack tree (from its stripe-0 subtree), for its ack deadline.
     var ackHeight = 0
@@ -163,6 +167,15 @@ struct Deployment: Sendable {
     /// The link to `link` is gone or distrusted: if it was the ack parent, acks go over NATS from now on.
     mutating func loseAckParent(_ link: LinkID) {
         if ackParent == link { ackRoute = .lost }
+        formerAckParents.removeAll { $0 == link }
+    }
+
+    /// A parent's PLAN of stripe tree 0 arrived on `link`: it becomes the ack parent, and an ack parent it replaces
+    /// (an adopter took over from a parent still connected) keeps getting copies.
+    mutating func takeAckParent(_ link: LinkID) {
+        if let old = ackParent, old != link, parents[old] != nil, !formerAckParents.contains(old) { formerAckParents.append(old) }
+        formerAckParents.removeAll { $0 == link }
+        ackRoute = .parent(link)
     }
     var header: FrameHeader { FrameHeader(fleet: announcement.fleet, version: announcement.version) }
     var stripeCount: Int { relay.stripeCount }

@@ -121,6 +121,9 @@ extension AgentMachine {
             actions.append(.publishAggregate(aggregate))
             via = "over NATS"
         }
+        for former in d.formerAckParents where d.parents[former] != nil {
+            actions.append(.send(former, .ack(aggregate)))
+        }
         actions.append(.report(.aggregateSent(d.version, acks: acks.count, missing: missing.count, via: via)))
         actions.append(.cancelTimer(.ackDeadline(d.version)))
         return actions

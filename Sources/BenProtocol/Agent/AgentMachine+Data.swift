@@ -33,7 +33,7 @@ extension AgentMachine {
         }
         if subtree.stripe == 0 {
             d.ackHeight = subtree.height
-            d.ackRoute = .parent(link)
+            d.takeAckParent(link)
             actions.append(.armTimer(.ackDeadline(d.version), at: ackDeadline(d)))
         }
         deployment = d
