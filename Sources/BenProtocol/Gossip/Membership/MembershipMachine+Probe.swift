@@ -176,13 +176,19 @@ extension MembershipMachine {
 
     /// No ack by the end of the indirect probe: raise local health (by the nacks that did not come when helpers
     /// were asked, memberlist's rule, else by one), suspect the target, and tell it so at once.
+    ///
+    /// A target some other node already suspects is suspected all the same: this node's failed probe is an
+    /// independent confirmation (memberlist's `suspectNode` confirms with its own name), which shortens the timeout
+    /// and is gossiped under this node's name. Taking no part there left every monitor repeating the first
+    /// suspecter's name, so no confirmation was ever counted and a dead member took the full ceiling to die.
     mutating func probeFailed(_ probe: Probe, now: Timestamp) -> [Action] {
         phase = .idle
         adjustLocalHealth(probe.helpers > 0 ? probe.helpers - probe.nacks : 1)
         var actions: [Action] = [.cancelTimer(.probeTimeout(probe.sequence)), .cancelTimer(.indirectTimeout(probe.sequence))]
-        guard let record = records[probe.target], case .alive(let known) = record.state else { return actions }
-        merge(MemberUpdate(node: probe.target, incarnation: known, status: .suspect(by: node)), now: now, &actions)
-        if case .suspect(var s) = records[probe.target]!.state {
+        guard let record = records[probe.target], record.state.status != .dead else { return actions }
+        let wasSuspect = record.state.status == .suspect
+        merge(MemberUpdate(node: probe.target, incarnation: record.state.incarnation, status: .suspect(by: node)), now: now, &actions)
+        if !wasSuspect, case .suspect(var s) = records[probe.target]!.state {
             s.remindAt = now + scaled(settings.probeInterval) * 2
             records[probe.target]!.state = .suspect(s)
         }
