@@ -85,6 +85,32 @@ import Testing
         #expect(a.localHealth == 0)
     }
 
+    /// A probe tick that comes while the indirect probes still have time (their timeout was handled late, as on a
+    /// CPU-starved node, or stretched by local health that rose mid-probe) does not fail the probe: no suspicion, no
+    /// charge for nacks not yet due; the next probe waits for this one to end, and a forwarded ack ends it well.
+    @Test func aProbeTickWaitsForIndirectProbesThatStillHaveTime() throws {
+        var a = machine()
+        _ = a.handle(.start, now: t0)
+        let tick = a.handle(.timerFired(.probe), now: t0)
+        let (target, ping) = try #require(Self.sends(tick).first)
+        #expect(Self.armed(tick, .probe) == t0 + .seconds(1))
+        // The ping timeout is handled at 950 ms instead of 300 ms: the helpers have until 1 550 ms.
+        let late = a.handle(.timerFired(.probeTimeout(ping.sequence)), now: t0 + .milliseconds(950))
+        let helpers = Self.sends(late).map(\.0)
+        #expect(helpers.count == 3)
+        #expect(Self.armed(late, .indirectTimeout(ping.sequence)) == t0 + .milliseconds(1_550))
+        let next = a.handle(.timerFired(.probe), now: t0 + .seconds(1))
+        #expect(next == [.armTimer(.probe, at: t0 + .milliseconds(1_550))], "the tick waits for the probe under way")
+        #expect(a.status(of: target)?.status == .alive)
+        #expect(a.localHealth == 0)
+        _ = a.handle(.received(from: helpers[0], .ack(sequence: ping.sequence, incarnation: 0, updates: []), .verified), now: t0 + .milliseconds(1_300))
+        #expect(a.status(of: target)?.status == .alive)
+        #expect(a.localHealth == 0)
+        let resumed = a.handle(.timerFired(.probe), now: t0 + .milliseconds(1_550))
+        #expect(Self.armed(resumed, .probe) == t0 + .milliseconds(2_550))
+        #expect(Self.sends(resumed).count == 1, "the next probe goes")
+    }
+
     /// A helper pings the target and forwards its ack, or nacks at 80 % of the indirect timeout.
     @Test func aHelperRelaysTheAckOrNacks() throws {
         var b = machine("b", view: ["a", "c"])

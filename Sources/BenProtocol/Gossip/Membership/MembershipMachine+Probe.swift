@@ -99,6 +99,13 @@ extension MembershipMachine {
     }
 
     mutating func onProbeTick(now: Timestamp) -> [Action] {
+        // The indirect probes may still have time: their timeout was armed after this tick was (late, on a starved
+        // node, or stretched by local health that rose meanwhile). Failing the probe now would suspect the target
+        // before the helpers could answer, and charge this node for nacks not yet due. Like memberlist's ticker,
+        // which skips ticks while a probe runs, the next probe waits for this one to end.
+        if case .indirect(let probe) = phase, let end = probe.indirectDeadline, now < end {
+            return [.armTimer(.probe, at: end)]
+        }
         var actions: [Action] = []
         if let unfinished = currentProbe { actions += probeFailed(unfinished, now: now) }
         expireRecords(now: now)
@@ -132,6 +139,8 @@ extension MembershipMachine {
         random.shuffle(&candidates)
         let helpers = candidates.prefix(settings.indirectProbes)
         probe.helpers = helpers.count
+        let deadline = now + scaled(settings.indirectTimeout)
+        probe.indirectDeadline = deadline
         phase = .indirect(probe)
         var actions: [Action] = []
         for helper in helpers {
@@ -142,7 +151,7 @@ extension MembershipMachine {
                         sequence: sequence, incarnation: incarnation, target: probe.target,
                         updates: piggyback(for: helper, kind: .pingRequest(probe.target)))))
         }
-        actions.append(.armTimer(.indirectTimeout(sequence), at: now + scaled(settings.indirectTimeout)))
+        actions.append(.armTimer(.indirectTimeout(sequence), at: deadline))
         return actions
     }
 
