@@ -108,7 +108,7 @@ extension LedgerService {
             perform(
                 machine.onWavePlanned(
                     version, wave: wave, plan: plan, planKey: planKey, ledgerAddress: configuration.seedListen.description, estimate: estimate,
-                    leftOut: Self.leftOut(planned.excluded, heartbeats: heartbeats), now: now))
+                    leftOut: Self.leftOut(planned.excluded, heartbeats: heartbeats, declaredDead: gossipDeathReasons()), now: now))
         } catch {
             // Nothing of this wave was announced: the rollout stops here rather than skip it.
             logger.error("cannot plan the next wave; aborting the rollout", metadata: ["ben.version": "\(version)", "error": "\(error)"])

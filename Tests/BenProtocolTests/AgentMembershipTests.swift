@@ -76,8 +76,8 @@ import Testing
     }
 }
 
-/// Whom the ledger plans around: with gossip, membership's dead unless a fresh heartbeat says otherwise; without,
-/// heartbeat silence.
+/// Whom the ledger plans around: with gossip, membership's dead unless a heartbeat received since the death (and
+/// fresh) says otherwise; without, heartbeat silence.
 @Suite struct LivenessDownTests {
     static let now = Timestamp(millisecondsSinceEpoch: 1_800_000_100_000)
 
@@ -88,24 +88,28 @@ import Testing
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
         var heartbeat: Int64?
-        var dead: Bool?
+        /// Seconds since membership declared it dead; nil: alive to membership; `withoutGossip`: no membership.
+        var dead: Int64?
+        var withoutGossip = false
         var down: Bool
         var testDescription: String { name }
     }
 
     @Test(arguments: [
-        Case(name: "dead and never heartbeating", heartbeat: nil, dead: true, down: true),
-        Case(name: "dead and heartbeat-silent", heartbeat: 200, dead: true, down: true),
-        Case(name: "dead but a fresh heartbeat (its gossip is cut, its NATS is not)", heartbeat: 5, dead: true, down: false),
-        Case(name: "alive to gossip but heartbeat-silent (it lost NATS only)", heartbeat: 200, dead: false, down: false),
-        Case(name: "heartbeat-silent, without gossip", heartbeat: 200, dead: nil, down: true),
-        Case(name: "fresh heartbeat, without gossip", heartbeat: 5, dead: nil, down: false),
-        Case(name: "never heard, without gossip", heartbeat: nil, dead: nil, down: false),
+        Case(name: "dead and never heartbeating", heartbeat: nil, dead: 10, down: true),
+        Case(name: "dead and heartbeat-silent", heartbeat: 200, dead: 10, down: true),
+        Case(name: "dead just now, its last heartbeat fresh but sent before it died", heartbeat: 15, dead: 10, down: true),
+        Case(name: "dead, but a heartbeat since (its gossip is cut, its NATS is not)", heartbeat: 5, dead: 10, down: false),
+        Case(name: "dead, and silent again long after its last heartbeat since", heartbeat: 95, dead: 100, down: true),
+        Case(name: "alive to gossip but heartbeat-silent (it lost NATS only)", heartbeat: 200, dead: nil, down: false),
+        Case(name: "heartbeat-silent, without gossip", heartbeat: 200, withoutGossip: true, down: true),
+        Case(name: "fresh heartbeat, without gossip", heartbeat: 5, withoutGossip: true, down: false),
+        Case(name: "never heard, without gossip", heartbeat: nil, withoutGossip: true, down: false),
     ])
     func down(_ c: Case) {
         let node: NodeID = "n1"
         let heard = c.heartbeat.map { [node: Self.heard($0)] } ?? [:]
-        let membership = c.dead.map { Liveness.Membership(dead: $0 ? [node] : []) }
+        let membership = c.withoutGossip ? nil : Liveness.Membership(dead: c.dead.map { [node: Self.now - .seconds($0)] } ?? [:])
         #expect(Liveness.down(heard, membership: membership, now: Self.now, after: .seconds(90)) == (c.down ? [node] : []))
     }
 }

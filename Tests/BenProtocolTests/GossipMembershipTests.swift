@@ -85,6 +85,32 @@ import Testing
         #expect(a.localHealth == 0)
     }
 
+    /// A probe tick that comes while the indirect probes still have time (their timeout was handled late, as on a
+    /// CPU-starved node, or stretched by local health that rose mid-probe) does not fail the probe: no suspicion, no
+    /// charge for nacks not yet due; the next probe waits for this one to end, and a forwarded ack ends it well.
+    @Test func aProbeTickWaitsForIndirectProbesThatStillHaveTime() throws {
+        var a = machine()
+        _ = a.handle(.start, now: t0)
+        let tick = a.handle(.timerFired(.probe), now: t0)
+        let (target, ping) = try #require(Self.sends(tick).first)
+        #expect(Self.armed(tick, .probe) == t0 + .seconds(1))
+        // The ping timeout is handled at 950 ms instead of 300 ms: the helpers have until 1 550 ms.
+        let late = a.handle(.timerFired(.probeTimeout(ping.sequence)), now: t0 + .milliseconds(950))
+        let helpers = Self.sends(late).map(\.0)
+        #expect(helpers.count == 3)
+        #expect(Self.armed(late, .indirectTimeout(ping.sequence)) == t0 + .milliseconds(1_550))
+        let next = a.handle(.timerFired(.probe), now: t0 + .seconds(1))
+        #expect(next == [.armTimer(.probe, at: t0 + .milliseconds(1_550))], "the tick waits for the probe under way")
+        #expect(a.status(of: target)?.status == .alive)
+        #expect(a.localHealth == 0)
+        _ = a.handle(.received(from: helpers[0], .ack(sequence: ping.sequence, incarnation: 0, updates: []), .verified), now: t0 + .milliseconds(1_300))
+        #expect(a.status(of: target)?.status == .alive)
+        #expect(a.localHealth == 0)
+        let resumed = a.handle(.timerFired(.probe), now: t0 + .milliseconds(1_550))
+        #expect(Self.armed(resumed, .probe) == t0 + .milliseconds(2_550))
+        #expect(Self.sends(resumed).count == 1, "the next probe goes")
+    }
+
     /// A helper pings the target and forwards its ack, or nacks at 80 % of the indirect timeout.
     @Test func aHelperRelaysTheAckOrNacks() throws {
         var b = machine("b", view: ["a", "c"])
@@ -135,6 +161,36 @@ import Testing
         let death = a.handle(.timerFired(.suspicion("b")), now: at + .seconds(4))
         #expect(death.contains(.memberChanged(MemberChange(node: "b", status: .dead, incarnation: 0))))
         #expect(a.status(of: "b")?.status == .dead)
+    }
+
+    /// A monitor that heard of a suspicion before its own probe of the member failed counts that failure as an
+    /// independent confirmation (memberlist's `suspectNode`), and gossips it under its own name, so the other
+    /// monitors count it too.
+    @Test func aMonitorsOwnFailedProbeConfirmsASuspicionItHeardOf() throws {
+        var a = machine()
+        let heard = t0 + .seconds(1)
+        let first = a.handle(.received(from: "c", Self.ping([MemberUpdate(node: "b", incarnation: 0, status: .suspect(by: "c"))]), .verified), now: heard)
+        #expect(Self.armed(first, .suspicion("b")) == heard + .seconds(12))
+        // Probes go round robin: every other target answers, until b's turn.
+        var now = heard
+        var failed: [MembershipMachine.Action] = []
+        for _ in 0..<5 where failed.isEmpty {
+            now = now + .seconds(1)
+            let (target, ping) = try #require(Self.sends(a.handle(.timerFired(.probe), now: now)).first)
+            if target != "b" {
+                _ = a.handle(.received(from: target, .ack(sequence: ping.sequence, incarnation: 0, updates: []), .verified), now: now)
+                continue
+            }
+            _ = a.handle(.timerFired(.probeTimeout(ping.sequence)), now: now + .milliseconds(300))
+            failed = a.handle(.timerFired(.indirectTimeout(ping.sequence)), now: now + .milliseconds(900))
+        }
+        #expect(Self.armed(failed, .suspicion("b")) == heard + .milliseconds(6_953), "two suspecters: 12 s − 8 s × ln 2 / ln 3")
+        #expect(!failed.contains { if case .memberChanged = $0 { true } else { false } }, "still suspect: nothing new to report")
+        #expect(a.status(of: "b")?.status == .suspect)
+        // The next message carries the confirmation under a's name.
+        let reply = a.handle(.received(from: "d", Self.ping(sequence: 99), .verified), now: now + .seconds(1))
+        let updates = Self.sends(reply).first { $0.0 == "d" }?.1.updates ?? []
+        #expect(updates.contains(MemberUpdate(node: "b", incarnation: 0, status: .suspect(by: "a"))), "\(updates)")
     }
 
     // MARK: Precedence, refutation, rejoin
@@ -299,7 +355,7 @@ import Testing
         return GossipTestNet(roster: roster, views: views, membership: .init(), seed: seed)
     }
 
-    @Test func aCrashedNodeIsDeclaredDeadByItsMonitorsAndNobodyElseIs() {
+    @Test func aCrashedNodeIsDeclaredDeadByItsMonitorsAndNobodyElseIs() throws {
         var net = Self.network()
         net.startAll()
         net.run(for: .seconds(5))
@@ -312,6 +368,10 @@ import Testing
         // Bound: a probe within a view's round (6 s), 0.9 s of probing, then at most the suspicion ceiling (3 × 4 s).
         let firstDeath = net.changes.first { $0.2.node == victim && $0.2.status == .dead }
         #expect(firstDeath.map { $0.at - GossipFixtures.t0 <= .seconds(5 + 6 + 1 + 12) } == true)
+        // Every monitor's failed probe confirms the suspicion, so it runs well short of its ceiling (3 × 4 s).
+        let suspected = try #require(net.changes.first { $0.2.node == victim && $0.2.status == .suspect }?.at)
+        let died = try #require(firstDeath?.at)
+        #expect(died - suspected < .seconds(12), "suspected to dead: \(died - suspected)")
         #expect(!net.changes.contains { $0.2.node != victim && $0.2.status != .alive }, "no one else was suspected")
     }
 

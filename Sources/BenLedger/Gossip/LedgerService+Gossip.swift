@@ -24,8 +24,9 @@ struct LedgerGossip {
     var locations: [NodeID: String] = [:]
     /// The topology gossip runs on (or is about to).
     var topologyKey: Key?
-    /// Members declared dead, with the words `status` gives for them, as membership reported them.
-    var dead: [NodeID: String] = [:]
+    /// Members declared dead, with when the ledger learnt it and the words `status` gives for them, as membership
+    /// reported them.
+    var dead: [NodeID: (at: Timestamp, reason: String)] = [:]
     /// The newest version announced to the whole fleet (on its announcement subject): the only announcements gossip
     /// carries. A rollout wave's announcement goes to its nodes by name and never into gossip, which would hand it
     /// to every node.
@@ -167,7 +168,8 @@ extension LedgerService {
             let metadata: Logger.Metadata = ["ben.node": "\(change.node)", "incarnation": "\(change.incarnation)"]
             switch change.status {
             case .dead:
-                gossip.dead[change.node] = "declared dead by gossip at \(now().rfc3339) (incarnation \(change.incarnation))"
+                let at = now()
+                gossip.dead[change.node] = (at, "declared dead by gossip at \(at.rfc3339) (incarnation \(change.incarnation))")
                 logger.warning("member dead", metadata: metadata)
             case .suspect:
                 gossip.dead[change.node] = nil
@@ -197,12 +199,12 @@ extension LedgerService {
         guard gossip.shell != nil, let snapshot = gossip.snapshot else { return nil }
         let latest = snapshot.members.compactMap(\.lastHeard).max()
         guard let latest, now - latest <= configuration.silentAfter else { return nil }
-        return Liveness.Membership(dead: Set(gossip.dead.keys))
+        return Liveness.Membership(dead: gossip.dead.mapValues(\.at))
     }
 
     /// The words `status` gives a node planned around because membership declared it dead.
     func gossipDeathReasons() -> [NodeID: String] {
-        gossipMembership(now: now()) == nil ? [:] : gossip.dead
+        gossipMembership(now: now()) == nil ? [:] : gossip.dead.mapValues(\.reason)
     }
 
     // MARK: API

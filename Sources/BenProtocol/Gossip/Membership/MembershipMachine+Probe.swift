@@ -99,6 +99,13 @@ extension MembershipMachine {
     }
 
     mutating func onProbeTick(now: Timestamp) -> [Action] {
+        // The indirect probes may still have time: their timeout was armed after this tick was (late, on a starved
+        // node, or stretched by local health that rose meanwhile). Failing the probe now would suspect the target
+        // before the helpers could answer, and charge this node for nacks not yet due. Like memberlist's ticker,
+        // which skips ticks while a probe runs, the next probe waits for this one to end.
+        if case .indirect(let probe) = phase, let end = probe.indirectDeadline, now < end {
+            return [.armTimer(.probe, at: end)]
+        }
         var actions: [Action] = []
         if let unfinished = currentProbe { actions += probeFailed(unfinished, now: now) }
         expireRecords(now: now)
@@ -132,6 +139,8 @@ extension MembershipMachine {
         random.shuffle(&candidates)
         let helpers = candidates.prefix(settings.indirectProbes)
         probe.helpers = helpers.count
+        let deadline = now + scaled(settings.indirectTimeout)
+        probe.indirectDeadline = deadline
         phase = .indirect(probe)
         var actions: [Action] = []
         for helper in helpers {
@@ -142,7 +151,7 @@ extension MembershipMachine {
                         sequence: sequence, incarnation: incarnation, target: probe.target,
                         updates: piggyback(for: helper, kind: .pingRequest(probe.target)))))
         }
-        actions.append(.armTimer(.indirectTimeout(sequence), at: now + scaled(settings.indirectTimeout)))
+        actions.append(.armTimer(.indirectTimeout(sequence), at: deadline))
         return actions
     }
 
@@ -176,13 +185,19 @@ extension MembershipMachine {
 
     /// No ack by the end of the indirect probe: raise local health (by the nacks that did not come when helpers
     /// were asked, memberlist's rule, else by one), suspect the target, and tell it so at once.
+    ///
+    /// A target some other node already suspects is suspected all the same: this node's failed probe is an
+    /// independent confirmation (memberlist's `suspectNode` confirms with its own name), which shortens the timeout
+    /// and is gossiped under this node's name. Taking no part there left every monitor repeating the first
+    /// suspecter's name, so no confirmation was ever counted and a dead member took the full ceiling to die.
     mutating func probeFailed(_ probe: Probe, now: Timestamp) -> [Action] {
         phase = .idle
         adjustLocalHealth(probe.helpers > 0 ? probe.helpers - probe.nacks : 1)
         var actions: [Action] = [.cancelTimer(.probeTimeout(probe.sequence)), .cancelTimer(.indirectTimeout(probe.sequence))]
-        guard let record = records[probe.target], case .alive(let known) = record.state else { return actions }
-        merge(MemberUpdate(node: probe.target, incarnation: known, status: .suspect(by: node)), now: now, &actions)
-        if case .suspect(var s) = records[probe.target]!.state {
+        guard let record = records[probe.target], record.state.status != .dead else { return actions }
+        let wasSuspect = record.state.status == .suspect
+        merge(MemberUpdate(node: probe.target, incarnation: record.state.incarnation, status: .suspect(by: node)), now: now, &actions)
+        if !wasSuspect, case .suspect(var s) = records[probe.target]!.state {
             s.remindAt = now + scaled(settings.probeInterval) * 2
             records[probe.target]!.state = .suspect(s)
         }

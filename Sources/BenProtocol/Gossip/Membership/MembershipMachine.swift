@@ -143,6 +143,8 @@ public struct MembershipMachine: Sendable {
         var sequence: UInt32
         var helpers: Int = 0
         var nacks: Int = 0
+        /// When the indirect probes' time runs out (set once they are sent).
+        var indirectDeadline: Timestamp? = nil
     }
 
     /// A member as this node sees it; each status carries only what means something in it.
