@@ -277,7 +277,7 @@ extension AgentService {
             logger.info("\(report)")
         case .announcementRefused, .tamperedChunk, .tamperedManifest, .childUnreachable, .refused, .protocolViolation, .stripeStalled:
             logger.warning("\(report)")
-        case .orphaned, .superseded, .backlogHandedOff, .prepared, .activationAccepted, .activationIgnored, .swappedAtBarrier, .alarmTaken,
+        case .orphaned, .superseded, .backlogHandedOff, .childDeadButMoving, .prepared, .activationAccepted, .activationIgnored, .swappedAtBarrier, .alarmTaken,
             .alarmIgnored:
             logger.notice("\(report)")
         }

@@ -54,6 +54,27 @@ import Testing
         #expect(agent.handle(.linkFailed(childLink, reason: "closed"), now: fleet.now + .seconds(6)).isEmpty)
     }
 
+    /// A busy machine misses pings, not TCP: a child gossip declares dead while chunks written to it are still
+    /// leaving is kept (seen in a loaded run: a relay closed a healthy link and its whole stripe went to the
+    /// ledger). Once nothing has left for it for `childMovingGrace`, the next relay check gives up on it.
+    @Test func aChildDeclaredDeadWhileItsChunksStillLeaveIsKeptUntilTheyStop() throws {
+        var (agent, childLink) = try relay(childAccepted: true)
+        _ = agent.handle(.chunkSent(childLink, index: 0), now: fleet.now + .seconds(4))
+        let kept = agent.handle(.memberDead("n1", reason: dead), now: fleet.now + .seconds(5))
+        #expect(!kept.contains { if case .close(childLink, _, _) = $0 { true } else { false } }, "still reading: \(kept)")
+        #expect(adopted(kept).isEmpty)
+        #expect(kept.contains { if case .report(.childDeadButMoving("n1", reason: dead)) = $0 { true } else { false } }, "\(kept)")
+        // A chunk leaves at 6 s: at 7 s it is still moving.
+        _ = agent.handle(.chunkSent(childLink, index: 1), now: fleet.now + .seconds(6))
+        let moving = agent.handle(.timer(.relayCheck(Self.plan.version)), now: fleet.now + .seconds(7))
+        #expect(adopted(moving).isEmpty, "\(moving)")
+        #expect(moving.contains { if case .armTimer(.relayCheck, _) = $0 { true } else { false } }, "looked at again: \(moving)")
+        // Nothing leaves after that: at 9 s (3 s of silence) it is given up on and its child adopted.
+        let stopped = agent.handle(.timer(.relayCheck(Self.plan.version)), now: fleet.now + .seconds(9))
+        #expect(stopped.contains { if case .close(childLink, _, _) = $0 { true } else { false } }, "\(stopped)")
+        #expect(adopted(stopped) == ["n2"], "\(stopped)")
+    }
+
     /// Only this node's own children count: a grandchild, a stranger, or a child already given up on changes nothing.
     @Test func aMemberThatIsNotALiveChildChangesNothing() throws {
         var (agent, _) = try relay(childAccepted: true)

@@ -75,6 +75,11 @@ struct Deployment: Sendable {
     /// children (a parent wrongly declared dead is alive and waits), so each gets a copy of every aggregate: without
     /// it, such a parent holds its own ack until its ack deadline.
     var formerAckParents: [LinkID] = []
+    /// When a chunk written to each child last left (`chunkSent`), for judging gossip's word that it is dead.
+    var lastSentTo: [NodeID: Timestamp] = [:]
+    /// Children gossip declared dead while chunks to them were still leaving, with the reason: each relay check
+    /// gives up on one once nothing has left for it for `childMovingGrace`.
+    var deadButMoving: [NodeID: String] = [:]
     var contact: Contact = .waiting
     /// How many edges lie below this node in the ack tree (from its stripe-0 subtree), for its ack deadline.
     var ackHeight = 0

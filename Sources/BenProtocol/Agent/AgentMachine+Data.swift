@@ -121,8 +121,9 @@ extension AgentMachine {
     }
 
     /// A chunk frame this node sent has left: the next one may go.
-    public mutating func onChunkSent(_ link: LinkID, index: Int) -> [Action] {
+    public mutating func onChunkSent(_ link: LinkID, index: Int, now: Timestamp? = nil) -> [Action] {
         guard var d = deployment else { return [] }
+        if let now, let child = d.relay.child(on: link) { d.lastSentTo[child] = now }
         if d.serving.isServing(link) {
             let actions = lift(d.serving.onSent(link, chunkKeys: d.chunkKeys))
             deployment = d

@@ -53,7 +53,7 @@ extension AgentMachine {
         case .manifest(let link, let manifest, let actualKey): onManifest(link, manifest: manifest, actualKey: actualKey, now: now)
         case .chunk(let link, let index, let claimedKey, let actualKey):
             onChunk(link, index: index, claimedKey: claimedKey, actualKey: actualKey, now: now)
-        case .chunkSent(let link, let index): onChunkSent(link, index: index)
+        case .chunkSent(let link, let index): onChunkSent(link, index: index, now: now)
         case .nack(let link, let entries): onNack(link, entries: entries, now: now)
         case .ack(let link, let aggregate): onAck(link, aggregate: aggregate, now: now)
         case .bye(let link, let code, let reason): onBye(link, code: code, reason: reason, now: now)

@@ -36,7 +36,10 @@ extension AgentMachine {
                 threshold: settings.handOffBacklog, interval: settings.relayCheckEvery, chunkBytes: d.chunkBytes,
                 receiving: d.phase == .receiving, now: now, deadline: d.announcement.deadline)
             deployment = d
-            return lift(relayActions) + (next.map { [.armTimer(.relayCheck(v), at: $0)] } ?? [])
+            let rechecks = recheckDeadChildren(now: now)
+            // A child kept against gossip's word is looked at again until it is given up on or done.
+            let again = next ?? (deployment?.deadButMoving.isEmpty == false ? now + settings.relayCheckEvery : nil)
+            return lift(relayActions) + rechecks + (again.map { [.armTimer(.relayCheck(v), at: $0)] } ?? [])
         case .barrier(let v):
             return onBarrier(v, now: now)
         case .deploymentDeadline(let v):

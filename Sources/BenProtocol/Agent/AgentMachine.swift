@@ -33,6 +33,10 @@ public struct AgentMachine: Sendable {
         /// also sends that child less than half what the plan's stripe rate expects). A child it has nothing
         /// for gets a keepalive at each check.
         public var relayCheckEvery: Duration = .seconds(1)
+        /// A child gossip declares dead is kept while a chunk written to it left this recently: it is reading, so
+        /// it is alive (a starved machine misses pings, not TCP). A stopped child's socket fills within a chunk or
+        /// two, long before its suspicion runs out, so it is still adopted at once.
+        public var childMovingGrace: Duration = .seconds(3)
         /// How many chunks long a child's non-shrinking queue may get before its newer half is handed off (see `relayCheckEvery`).
         public var handOffBacklog: Int = 4
 

@@ -7,6 +7,9 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
     case tamperedChunk(index: Int, from: NodeID)
     case tamperedManifest(from: NodeID)
     case childUnreachable(NodeID, reason: String, adopted: [NodeID])
+    /// Gossip declared a child dead while chunks written to it were still leaving: it is kept (a busy machine
+    /// misses pings) and given up on only once nothing leaves for it.
+    case childDeadButMoving(NodeID, reason: String)
     case orphaned(Version)
     case stripeStalled(stripe: Int, missing: Int)
     /// This relay's upload to a child fell behind what arrives for it; the newest queued chunks were handed to
@@ -42,6 +45,7 @@ public enum PeerReport: Sendable, Hashable, CustomStringConvertible {
         case .tamperedManifest(let n): "manifest from \(n) does not match the announced key; refused"
         case .childUnreachable(let c, let r, let a):
             "child \(c) unreachable (\(r)); adopted \(a.isEmpty ? "no one" : a.map(\.rawValue).joined(separator: ", "))"
+        case .childDeadButMoving(let c, let r): "child \(c) \(r), but chunks to it are still leaving; kept"
         case .orphaned(let v): "no parent reached this node for \(v); pulling from the ledger's store"
         case .stripeStalled(let s, let m): "stripe \(s) stalled with \(m) chunks missing; fetching them elsewhere"
         case .backlogHandedOff(let c, let n, let b):
