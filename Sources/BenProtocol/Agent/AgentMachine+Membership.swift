@@ -17,7 +17,10 @@ extension AgentMachine {
         if let sent = d.lastSentTo[member], now - sent < settings.childMovingGrace, d.relay.children[member]?.phase == .streaming {
             d.deadButMoving[member] = reason
             deployment = d
-            return [.report(.childDeadButMoving(member, reason: reason)), .armTimer(.relayCheck(d.version), at: now + settings.relayCheckEvery)]
+            return [
+                .report(.childDeadButMoving(member, reason: reason)),
+                .armTimer(.relayCheck(d.version), at: now + settings.relayCheckEvery),
+            ]
         }
         let (relayActions, gaveUp) = d.relay.onChildDead(member, reason: reason)
         deployment = d
