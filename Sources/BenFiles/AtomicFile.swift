@@ -8,8 +8,8 @@ public import SystemPackage
 /// A write goes to a temporary file beside the target (created exclusively, so nothing already there is reused),
 /// is written in full and synced, and is then renamed over the target; the folder is synced last, so the new
 /// name itself survives a power cut. A reader therefore sees the old file or the new one, never a torn one, and a
-/// failure removes the temporary file. swift-system has no `fsync` or `rename`, so those two come from the C
-/// library.
+/// failure removes the temporary file. Files are opened, written and closed through swift-system's
+/// `FileDescriptor`; swift-system has no `fsync`, `fdatasync` or `rename`, so those come from the C library.
 public enum AtomicFile {
     /// What `writeTemporary` syncs before it closes the file.
     public enum Sync: Sendable {
@@ -31,12 +31,42 @@ public enum AtomicFile {
     ) throws(AtomicFileError) {
         let temp = "\(path).tmp-\(getpid())-\(counter.add(1, ordering: .relaxed).newValue)"
         try writeTemporary(bytes, at: temp, permissions: permissions)
-        guard rename(temp, path) == 0 else {
-            let code = Errno(rawValue: errno)
+        do {
+            try rename(temp, to: path)
+        } catch {
             unlink(temp)
-            throw AtomicFileError(.rename, path: path, errno: code)
+            throw error
         }
         try syncDirectory(folder(of: path))
+    }
+
+    /// The second half of a write: renames the finished `temp` over `path`, syncing nothing (callers that place
+    /// many files sync each folder once with `syncDirectory`). The error names `path`.
+    public static func rename(_ temp: String, to path: String) throws(AtomicFileError) {
+        guard Glibc.rename(temp, path) == 0 else { throw AtomicFileError(.rename, path: path, errno: Errno(rawValue: errno)) }
+    }
+
+    /// Puts the finished folder (or file) `temp` where `path` is, so that `path` names the whole old one or the
+    /// whole new one: an existing `path` is first renamed to `aside`, and renamed back if the second rename fails;
+    /// the parent folder is synced last. The caller removes what was set aside (a folder needs a walk).
+    ///
+    /// - Returns: whether an old `path` was set aside.
+    @discardableResult
+    public static func replace(_ path: String, with temp: String, aside: String) throws(AtomicFileError) -> Bool {
+        let existed = access(path, F_OK) == 0
+        if existed {
+            try rename(path, to: aside)
+            do {
+                try rename(temp, to: path)
+            } catch {
+                _ = Glibc.rename(aside, path)
+                throw error
+            }
+        } else {
+            try rename(temp, to: path)
+        }
+        try syncDirectory(folder(of: path))
+        return existed
     }
 
     /// The first half of a write, for callers that place the file themselves (the chunk store renames many into

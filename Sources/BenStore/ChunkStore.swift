@@ -132,10 +132,13 @@ public struct ChunkStore: Sendable {
     func install(temp: String, as key: Key) throws(StoreError) {
         let final = path(of: key)
         let directory = "\(objectsPath)/\(key.hex.prefix(2))"
-        if rename(temp, final) != 0 {
-            guard errno == ENOENT else { throw .io(path: final, operation: "rename into place", errno: errno) }
+        do throws(AtomicFileError) {
+            try AtomicFile.rename(temp, to: final)
+        } catch where error.errno == .noSuchFileOrDirectory {
             try FileIO.makeDirectory(directory)
-            guard rename(temp, final) == 0 else { throw .io(path: final, operation: "rename into place", errno: errno) }
+            try FileIO.rename(temp, to: final, operation: "rename into place")
+        } catch {
+            throw .io(path: final, operation: "rename into place", errno: error.errno.rawValue)
         }
     }
 
@@ -155,8 +158,10 @@ public struct ChunkStore: Sendable {
     @discardableResult
     public func quarantine(_ key: Key) throws(StoreError) -> String {
         let destination = "\(quarantinePath)/\(key.hex).\(getpid()).\(Self.counter.next())"
-        guard rename(path(of: key), destination) == 0 else {
-            throw .io(path: path(of: key), operation: "quarantine", errno: errno)
+        do throws(AtomicFileError) {
+            try AtomicFile.rename(path(of: key), to: destination)
+        } catch {
+            throw .io(path: path(of: key), operation: "quarantine", errno: error.errno.rawValue)
         }
         return destination
     }

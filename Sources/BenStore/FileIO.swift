@@ -50,6 +50,15 @@ enum FileIO {
         return bytes
     }
 
+    /// `AtomicFile.rename`, its error as the store's, naming `to`.
+    static func rename(_ from: String, to: String, operation: String) throws(StoreError) {
+        do {
+            try AtomicFile.rename(from, to: to)
+        } catch {
+            throw .io(path: to, operation: operation, errno: error.errno.rawValue)
+        }
+    }
+
     static func fsyncDirectory(_ path: String) throws(StoreError) {
         do {
             try AtomicFile.syncDirectory(path)

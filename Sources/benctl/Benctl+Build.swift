@@ -1,5 +1,6 @@
 import ArgumentParser
 import BenCore
+import BenFiles
 import BenIntent
 import BenStore
 import Glibc
@@ -59,8 +60,8 @@ extension Benctl {
             print("wrote \(out) (\(counted(manifest.artifacts.count, "artifact")), \(counted(manifest.totalSize, "byte")))")
         }
 
-        /// Builds the store in a temporary folder beside OUT and renames it into place, so OUT is either the
-        /// old bundle or the whole new one, never a half-written one.
+        /// Builds the store in a temporary folder beside OUT and puts it in place (`AtomicFile.replace`), so OUT is
+        /// either the old bundle or the whole new one, never a half-written one.
         func write(_ bundle: CompiledBundle) throws -> (Manifest, Key) {
             let temp = "\(out).tmp-\(getpid())"
             TextFile.removeTree(temp)
@@ -84,21 +85,15 @@ extension Benctl {
                 throw CommandFailure("\(out): cannot write the bundle: \(error)")
             }
             try TextFile.writeAtomically(key.hex + "\n", to: temp + "/manifest.key")
-            if TextFile.exists(out) {
-                guard TextFile.exists(out + "/manifest.key") else {
-                    throw CommandFailure("\(out) exists and is not a Ben bundle; choose another -o or remove it")
-                }
-                let old = "\(out).old-\(getpid())"
-                guard rename(out, old) == 0 else {
-                    throw CommandFailure("\(out): cannot replace: \(String(cString: strerror(errno)))")
-                }
-                guard rename(temp, out) == 0 else {
-                    _ = rename(old, out)
-                    throw CommandFailure("\(out): cannot replace: \(String(cString: strerror(errno)))")
-                }
-                TextFile.removeTree(old)
-            } else if rename(temp, out) != 0 {
-                throw CommandFailure("\(out): cannot create: \(String(cString: strerror(errno)))")
+            let existed = TextFile.exists(out)
+            if existed, !TextFile.exists(out + "/manifest.key") {
+                throw CommandFailure("\(out) exists and is not a Ben bundle; choose another -o or remove it")
+            }
+            let old = "\(out).old-\(getpid())"
+            do throws(AtomicFileError) {
+                if try AtomicFile.replace(out, with: temp, aside: old) { TextFile.removeTree(old) }
+            } catch {
+                throw CommandFailure("\(out): cannot \(existed ? "replace" : "create"): \(error.reason)")
             }
             done = true
             return (manifest, key)

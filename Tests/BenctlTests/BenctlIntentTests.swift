@@ -40,6 +40,19 @@ import Testing
         #expect(second.status == 0)
         let json = try JSONParser.parse(second.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(json["manifest"]?.stringValue == key.hex)
+        // Nothing is left beside it: the old bundle set aside and the new one's temporary folder are gone.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["bundle"])
+        #expect(try ChunkStore(root: out).manifest(key) != nil)
+
+        // A folder that is not a bundle is never replaced.
+        let other = dir.file("notes")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: false)
+        try "keep me\n".write(toFile: other + "/todo.txt", atomically: true, encoding: .utf8)
+        let refused = try await ProcessRunner.run(benctl, ["build", examples + "/intent", "-o", other])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("\(other) exists and is not a Ben bundle; choose another -o or remove it"), "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: other) == ["todo.txt"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["bundle", "notes"])
     }
 
     @Test func aCommentOrWhitespaceEditKeepsTheManifestKey() async throws {
