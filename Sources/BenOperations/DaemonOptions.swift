@@ -49,19 +49,18 @@ public struct DaemonOptions: ParsableArguments, Sendable {
 
     public init() {}
 
+    /// What every daemon's help says of where settings come from.
+    public static let discussion = "Settings come from flags, then from --config FILE (YAML or JSON; keys are the flag names with underscores)."
+
     /// The config-file keys of these options.
     public static let keys = ["fleet", "nats", "nats_creds", "key", "upload_limit", "link_encryption", "log_level", "log_format", "metrics_listen"]
 
     /// The options given on the command line, as settings keyed like the config file.
     public var flags: [String: DaemonSettings.Flag] {
-        var flags: [String: DaemonSettings.Flag] = [:]
-        let strings: [(String, String?)] = [
+        DaemonSettings.flags(strings: [
             ("fleet", fleet), ("nats", nats), ("nats_creds", natsCreds), ("key", key), ("upload_limit", uploadLimit),
-            ("link_encryption", linkEncryption), ("log_level", logLevel),
-            ("log_format", logFormat), ("metrics_listen", metricsListen),
-        ]
-        for case (let name, let value?) in strings { flags[name] = .string(value) }
-        return flags
+            ("link_encryption", linkEncryption), ("log_level", logLevel), ("log_format", logFormat), ("metrics_listen", metricsListen),
+        ])
     }
 
     /// Reads the config file under the flags (these options' and the daemon's own `flags`), then installs the log
@@ -83,7 +82,41 @@ public struct DaemonOptions: ParsableArguments, Sendable {
     }
 }
 
+/// Gossip's options, which both daemons take (`@OptionGroup`): whether to gossip, and a test-only partition.
+public struct GossipOptions: ParsableArguments, Sendable {
+    @Option(
+        name: .long,
+        help: "Gossip (membership, announcements and acks peer to peer over UDP on the peer-link port: the agent's --listen, the ledger's --seed-listen): on or off (default on).")
+    public var gossip: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "For tests only: while FILE exists, drop gossip to and from the nodes it lists (one id per line), as if the network between them were cut.",
+            valueName: "file", visibility: .hidden))
+    public var faultGossipPartition: String?
+
+    public init() {}
+
+    /// The config-file keys of these options (the partition is a flag only, never from a config file).
+    public static let keys = ["gossip"]
+
+    public var flags: [String: DaemonSettings.Flag] { DaemonSettings.flags(strings: [("gossip", gossip)]) }
+}
+
 extension DaemonSettings {
+    /// Flags given on a command line, keyed like the config file; options left out are not flags.
+    public static func flags(
+        strings: [(String, String?)] = [], ints: [(String, Int?)] = [], lists: [(String, [String])] = [], switches: [(String, Bool)] = []
+    ) -> [String: Flag] {
+        var flags: [String: Flag] = [:]
+        for case (let name, let value?) in strings { flags[name] = .string(value) }
+        for case (let name, let value?) in ints { flags[name] = .int(value) }
+        for (name, value) in lists where !value.isEmpty { flags[name] = .list(value) }
+        for (name, on) in switches where on { flags[name] = .string("true") }
+        return flags
+    }
+
     /// The fleet, which every daemon needs.
     public func fleet() throws -> FleetName {
         guard let fleet = FleetName(try validated { () throws(OperationsError) in try required("fleet") }) else {

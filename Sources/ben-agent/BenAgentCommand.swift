@@ -1,10 +1,10 @@
 import ArgumentParser
 import BenShell
-import BenAgent
+public import BenAgent
 import BenCore
 import BenCrypto
 import BenMetrics
-import BenOperations
+public import BenOperations
 import BenPeerLink
 import BenTopology
 import Foundation
@@ -15,16 +15,17 @@ import ServiceLifecycle
 ///
 /// Every setting can come from a flag or from the config file (`--config`, docs/operations.md); a flag wins. Options
 /// therefore have no parser defaults: the defaults are applied after the file is read. The options every daemon
-/// takes are `DaemonOptions`.
+/// takes are `DaemonOptions` and `GossipOptions`, and `DaemonRunner` runs the service.
 @main
 struct BenAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-agent",
         abstract: "Run a Ben agent: verify, relay, compile, hot-swap and ack the fleet's intent on this host.",
-        discussion: "Settings come from flags, then from --config FILE (YAML or JSON; keys are the flag names with underscores).",
+        discussion: DaemonOptions.discussion,
         version: BenRelease.current)
 
     @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var gossip: GossipOptions
 
     @Option(name: .long, help: "This node's id, as the topology lists it.")
     var node: String?
@@ -52,16 +53,6 @@ struct BenAgentCommand: AsyncParsableCommand {
         help: "The fleet's topology file: gossip's roster (every node, its location and key) and the byte metrics' tiers (default: gossip fetches the topology the ledger's signed announcement names; tiers \"unknown\").")
     var topology: String?
 
-    @Option(name: .long, help: "Gossip (membership, announcements and acks peer to peer over UDP on the --listen port): on or off (default on).")
-    var gossip: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "For tests only: while FILE exists, drop gossip to and from the nodes it lists (one id per line), as if the network between them were cut.",
-            valueName: "file", visibility: .hidden))
-    var faultGossipPartition: String?
-
     @Option(name: .long, help: "Fault injection, for tests and drills: lose the first N aggregates that carry this node's own ack (N, or N@V for version V only).")
     var faultDropAcks: String?
 
@@ -72,18 +63,14 @@ struct BenAgentCommand: AsyncParsableCommand {
             valueName: "seconds", visibility: .hidden))
     var clockOffset: Int = 0
 
-    /// The agent's own config-file keys, beside `DaemonOptions.keys`.
-    static let keys = ["node", "roles", "listen", "ledger_key", "state", "heartbeat", "orphan_after", "topology", "gossip"]
+    /// The agent's own config-file keys, beside `DaemonOptions.keys` and `GossipOptions.keys`.
+    static let keys = ["node", "roles", "listen", "ledger_key", "state", "heartbeat", "orphan_after", "topology"] + GossipOptions.keys
 
     var flags: [String: DaemonSettings.Flag] {
-        var flags: [String: DaemonSettings.Flag] = [:]
-        let strings: [(String, String?)] = [("node", node), ("listen", listen), ("state", state), ("topology", topology), ("gossip", gossip)]
-        for case (let name, let value?) in strings { flags[name] = .string(value) }
-        if let heartbeat { flags["heartbeat"] = .int(heartbeat) }
-        if let orphanAfter { flags["orphan_after"] = .int(orphanAfter) }
-        if !roles.isEmpty { flags["roles"] = .list(roles) }
-        if !ledgerKey.isEmpty { flags["ledger_key"] = .list(ledgerKey) }
-        return flags
+        DaemonSettings.flags(
+            strings: [("node", node), ("listen", listen), ("state", state), ("topology", topology)],
+            ints: [("heartbeat", heartbeat), ("orphan_after", orphanAfter)], lists: [("roles", roles), ("ledger_key", ledgerKey)]
+        ).merging(gossip.flags) { $1 }
     }
 
     func run() async throws {
@@ -100,17 +87,11 @@ struct BenAgentCommand: AsyncParsableCommand {
             configuration.faultDropAcksVersion = parts.count == 2 ? UInt64(parts[1]).map { Version($0) } : nil
         }
         configuration.clockOffset = .seconds(clockOffset)
-        configuration.gossip.faultPartitionFile = faultGossipPartition
+        configuration.gossip.faultPartitionFile = gossip.faultGossipPartition
         if clockOffset != 0 { logger.warning("running with a shifted clock (a test option)", metadata: ["clock_offset_s": "\(clockOffset)"]) }
-        // Metrics first, so that everything the service reports from its first event on is kept.
-        let exposition = metricsAddress.map { _ in PrometheusExposition.bootstrap(process: .agent, release: BenRelease.current) }
-        let service = try AgentService(configuration: configuration, logger: logger)
-        var services: [any Service] = [DaemonService { try await service.run() }]
-        if let metricsAddress, let exposition {
-            let health = OperationsServer.HealthSource(collect: { await service.collectMetrics() }, readiness: { await service.readiness() })
-            services.append(OperationsServer.metricsListener(at: metricsAddress, exposition: exposition, health: health, logger: logger))
+        try await DaemonRunner.run(process: .agent, metrics: metricsAddress, logger: logger) {
+            try AgentService(configuration: configuration, logger: logger)
         }
-        try await DaemonService.runGroup(services, logger: logger)
     }
 
     /// Turns settings into the service's configuration and the metrics listener's address, or a one-line error.
@@ -164,3 +145,6 @@ struct BenAgentCommand: AsyncParsableCommand {
         return topology
     }
 }
+
+/// The shared runner runs the service (a conformance of a public type, hence the public imports).
+extension AgentService: OperatedService {}

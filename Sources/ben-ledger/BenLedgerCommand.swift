@@ -2,8 +2,8 @@ import ArgumentParser
 import BenShell
 import BenCore
 import BenCrypto
-import BenLedger
-import BenOperations
+public import BenLedger
+public import BenOperations
 import BenPeerLink
 import BenTopology
 import Logging
@@ -13,16 +13,17 @@ import ServiceLifecycle
 ///
 /// Every setting can come from a flag or from the config file (`--config`, docs/operations.md); a flag wins. Options
 /// therefore have no parser defaults: the defaults are applied after the file is read. The options every daemon
-/// takes are `DaemonOptions`.
+/// takes are `DaemonOptions` and `GossipOptions`, and `DaemonRunner` runs the service.
 @main
 struct BenLedgerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ben-ledger",
         abstract: "Run the Ben ledger: stage, version, sign, plan, seed, verify acks and keep history for one fleet.",
-        discussion: "Settings come from flags, then from --config FILE (YAML or JSON; keys are the flag names with underscores).",
+        discussion: DaemonOptions.discussion,
         version: BenRelease.current)
 
     @OptionGroup var daemon: DaemonOptions
+    @OptionGroup var gossip: GossipOptions
 
     @Option(name: .long, help: "The data directory (SQLite state and the chunk store).")
     var data: String?
@@ -59,38 +60,20 @@ struct BenLedgerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a node's heartbeat clock may be off before `status --drift` shows it as clock_skew (default 30).")
     var clockSkewTolerance: Int?
 
-    @Option(
-        name: .long,
-        help: "Gossip (membership for `down` and `benctl members`, announcements and acks peer to peer over UDP on the --seed-listen port): on or off (default on).")
-    var gossip: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "For tests only: while FILE exists, drop gossip to and from the nodes it lists (one id per line), as if the network between them were cut.",
-            valueName: "file", visibility: .hidden))
-    var faultGossipPartition: String?
-
-    /// The ledger's own config-file keys, beside `DaemonOptions.keys`.
-    static let keys = [
-        "data", "operator_key", "seed_listen", "timeout", "silent_after", "status_listen", "name", "lease_ttl", "standby", "replicas",
-        "clock_skew_tolerance", "gossip",
-    ]
+    /// The ledger's own config-file keys, beside `DaemonOptions.keys` and `GossipOptions.keys`.
+    static let keys =
+        ["data", "operator_key", "seed_listen", "timeout", "silent_after", "status_listen", "name", "lease_ttl", "standby", "replicas", "clock_skew_tolerance"]
+        + GossipOptions.keys
 
     var flags: [String: DaemonSettings.Flag] {
-        var flags: [String: DaemonSettings.Flag] = [:]
-        let strings: [(String, String?)] = [
-            ("data", data), ("seed_listen", seedListen), ("status_listen", statusListen), ("name", name), ("gossip", gossip),
-        ]
-        for case (let name, let value?) in strings { flags[name] = .string(value) }
-        if let timeout { flags["timeout"] = .int(timeout) }
-        if let silentAfter { flags["silent_after"] = .int(silentAfter) }
-        if !operatorKey.isEmpty { flags["operator_key"] = .list(operatorKey) }
-        if let leaseTtl { flags["lease_ttl"] = .int(leaseTtl) }
-        if standby { flags["standby"] = .string("true") }
-        if let replicas { flags["replicas"] = .int(replicas) }
-        if let clockSkewTolerance { flags["clock_skew_tolerance"] = .int(clockSkewTolerance) }
-        return flags
+        DaemonSettings.flags(
+            strings: [("data", data), ("seed_listen", seedListen), ("status_listen", statusListen), ("name", name)],
+            ints: [
+                ("timeout", timeout), ("silent_after", silentAfter), ("lease_ttl", leaseTtl), ("replicas", replicas),
+                ("clock_skew_tolerance", clockSkewTolerance),
+            ],
+            lists: [("operator_key", operatorKey)], switches: [("standby", standby)]
+        ).merging(gossip.flags) { $1 }
     }
 
     func run() async throws {
@@ -98,21 +81,15 @@ struct BenLedgerCommand: AsyncParsableCommand {
         let (settings, logger) = try await daemon.settings(label: "ben-ledger", flags: flags, known: Self.keys)
         var (configuration, listeners) = try Self.wiring(settings)
         // Test and drill options: flags only, never from a config file.
-        configuration.gossip.faultPartitionFile = faultGossipPartition
-        // Metrics first, so that everything the service reports from its first event on is kept.
-        let exposition = listeners.metrics.map { _ in PrometheusExposition.bootstrap(process: .ledger, release: BenRelease.current) }
-        let service = try LedgerService(configuration: configuration, logger: logger)
-        var services: [any Service] = [DaemonService { try await service.run() }]
-        let health = OperationsServer.HealthSource(collect: { await service.collectMetrics() }, readiness: { await service.readiness() })
-        if let address = listeners.metrics, let exposition {
-            services.append(OperationsServer.metricsListener(at: address, exposition: exposition, health: health, logger: logger))
-        }
-        if let address = listeners.status {
+        configuration.gossip.faultPartitionFile = gossip.faultGossipPartition
+        try await DaemonRunner.run(process: .ledger, metrics: listeners.metrics, logger: logger) {
+            try LedgerService(configuration: configuration, logger: logger)
+        } listeners: { service, health in
+            guard let address = listeners.status else { return [] }
             let status = OperationsServer.StatusSource(
                 fingerprint: { await service.statusPageFingerprint() }, document: { await service.statusPage() })
-            services.append(OperationsServer.statusListener(at: address, status: status, health: health, logger: logger))
+            return [OperationsServer.statusListener(at: address, status: status, health: health, logger: logger)]
         }
-        try await DaemonService.runGroup(services, logger: logger)
     }
 
     /// Turns settings into the service's configuration and the listeners' addresses, or a one-line error.
@@ -159,3 +136,6 @@ struct BenLedgerCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// The shared runner runs the service (a conformance of a public type, hence the public imports).
+extension LedgerService: OperatedService {}
