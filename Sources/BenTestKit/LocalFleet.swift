@@ -230,6 +230,13 @@ public final class LocalFleet: @unchecked Sendable {
         try await ProcessRunner.run(ProcessRunner.product("benctl"), arguments, environment: benctlEnvironment)
     }
 
+    /// `benctl`, calling `shown` once its output holds `marker` (`ProcessRunner.run(_:_:environment:whenOutputShows:_:)`).
+    public func benctl(_ arguments: [String], whenOutputShows marker: String, _ shown: @escaping @Sendable () -> Void) async throws
+        -> ProcessRunner.Outcome
+    {
+        try await ProcessRunner.run(ProcessRunner.product("benctl"), arguments, environment: benctlEnvironment, whenOutputShows: marker, shown)
+    }
+
     /// What `benctl` runs with against this fleet. Its own config folder: a context the developer selected must not
     /// reach into a test.
     public var benctlEnvironment: [String: String] {
@@ -241,7 +248,12 @@ public final class LocalFleet: @unchecked Sendable {
 
     /// `benctl` on a terminal: run inside util-linux's script(1), which gives it a pseudo-terminal (TERM=xterm).
     /// Its output is what the terminal received, escape codes included.
-    public func benctlOnTerminal(_ arguments: [String]) async throws -> ProcessRunner.Outcome {
+    ///
+    /// - Parameters:
+    ///   - marker: with `shown`, called once as soon as the terminal has received `marker`.
+    public func benctlOnTerminal(_ arguments: [String], whenOutputShows marker: String? = nil, _ shown: @escaping @Sendable () -> Void = {})
+        async throws -> ProcessRunner.Outcome
+    {
         let script = "/usr/bin/script"
         guard FileManager.default.isExecutableFile(atPath: script) else {
             throw LocalFleetError("\(script) is missing: this test runs benctl on a pseudo-terminal with script(1); install util-linux (bsdutils)")
@@ -249,7 +261,9 @@ public final class LocalFleet: @unchecked Sendable {
         let command = ([ProcessRunner.product("benctl")] + arguments).joined(separator: " ")
         var environment = benctlEnvironment
         environment["TERM"] = "xterm"
-        return try await ProcessRunner.run(script, ["--quiet", "--flush", "--return", "--command", command, "/dev/null"], environment: environment)
+        let scriptArguments = ["--quiet", "--flush", "--return", "--command", command, "/dev/null"]
+        guard let marker else { return try await ProcessRunner.run(script, scriptArguments, environment: environment) }
+        return try await ProcessRunner.run(script, scriptArguments, environment: environment, whenOutputShows: marker, shown)
     }
 
     /// `benctl` for a test that runs in-process doubles (a tampering relay, a slow child). `benctl` no longer blocks

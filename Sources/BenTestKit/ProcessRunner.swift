@@ -58,12 +58,41 @@ public enum ProcessRunner {
             .path(FilePath(executable)), arguments: Arguments(arguments), environment: .inherit.updating(overrides),
             workingDirectory: currentDirectory.map { FilePath($0) }, input: .array(Array((input ?? "").utf8)),
             output: .string(limit: outputLimit), error: .string(limit: outputLimit))
-        let status: Int32
-        switch result.terminationStatus {
-        case .exited(let code): status = code
-        case .signaled(let signal): status = signal
+        return Outcome(status: status(result.terminationStatus), stdout: result.standardOutput, stderr: result.standardError)
+    }
+
+    /// `run`, calling `shown` once, as soon as the standard output holds `marker`: for a test that acts on a running
+    /// program once it has shown something (a watcher's first drawing) instead of sleeping and hoping it has.
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, whenOutputShows marker: String,
+        _ shown: @escaping @Sendable () -> Void
+    ) async throws -> Outcome {
+        var overrides: [Environment.Key: String?] = [:]
+        for (name, value) in environment ?? [:] { overrides[Environment.Key(stringLiteral: name)] = value }
+        let result = try await Subprocess.run(
+            .path(FilePath(executable)), arguments: Arguments(arguments), environment: .inherit.updating(overrides), input: .none,
+            output: .sequence, error: .string(limit: outputLimit)
+        ) { execution in
+            var bytes: [UInt8] = []
+            var seen = false
+            for try await buffer in execution.standardOutput {
+                buffer.withUnsafeBytes { bytes += $0 }
+                guard bytes.count <= outputLimit else { throw LocalFleetError("\(executable): more than \(outputLimit) bytes of output") }
+                if !seen, String(decoding: bytes, as: UTF8.self).contains(marker) {
+                    seen = true
+                    shown()
+                }
+            }
+            return String(decoding: bytes, as: UTF8.self)
         }
-        return Outcome(status: status, stdout: result.standardOutput, stderr: result.standardError)
+        return Outcome(status: status(result.terminationStatus), stdout: result.closureResult, stderr: result.standardError)
+    }
+
+    static func status(_ termination: TerminationStatus) -> Int32 {
+        switch termination {
+        case .exited(let code): code
+        case .signaled(let signal): signal
+        }
     }
 
     /// Finds a program on PATH.

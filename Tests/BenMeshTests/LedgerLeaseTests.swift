@@ -168,6 +168,7 @@ import Testing
             guard let last = try await connection.jetStream().lastMessage(stream: stream, subject: subject) else { return nil }
             return try SignedEnvelope.decode(last.payload, document: "announcement", maxBytes: 8192).document(as: Announcement.self)
         }
+        // Polls the stream's head (pacing 100 ms, up to a deadline): the event is the head changing.
         let deadline = ContinuousClock.now + .seconds(20)
         while try await latest()?.epoch != epochB, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await latest()?.epoch == epochB)

@@ -125,6 +125,7 @@ import Testing
             let envelope = try SignedEnvelope.decode(last.payload, document: "announcement", maxBytes: 8192)
             return try envelope.document(as: Announcement.self).version.rawValue
         }
+        // Polls the stream (pacing 100 ms, up to a deadline): the event is its head changing.
         let deadline = ContinuousClock.now + .seconds(10)
         while try await latestVersion() != 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await latestVersion() == 2)
@@ -136,7 +137,7 @@ import Testing
         while ContinuousClock.now < until {
             if fleet.ledgerLog.contains("an older announcement was published") { sawReplay = true }
             if sawReplay, try await latestVersion() == 2 { break }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(100))  // the poll's pacing: the events are the log line and the head
         }
         #expect(sawReplay)
         #expect(try await latestVersion() == 2, "the current announcement is the latest again")

@@ -63,7 +63,7 @@ import Testing
                 closed = true
                 break
             }
-            try await Task.sleep(for: .milliseconds(300))
+            try await Task.sleep(for: .milliseconds(300))  // the trickle itself: the situation under test
             if !channel.isActive {
                 closed = true
                 break

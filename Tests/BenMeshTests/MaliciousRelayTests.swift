@@ -228,7 +228,7 @@ final class TamperingRelay: Sendable {
             } catch {
                 attempt += 1
                 if attempt == 40 { throw error }
-                try await Task.sleep(for: .milliseconds(250))
+                try await Task.sleep(for: .milliseconds(250))  // pacing between attempts, bounded by their count
             }
         }
         guard let channel = connected else { return }

@@ -97,7 +97,7 @@ import Testing
         await withTaskGroup(of: T?.self) { group in
             group.addTask { await body() }
             group.addTask {
-                try? await Task.sleep(for: limit)
+                try? await Task.sleep(for: limit)  // the deadline the body races, not a wait for it
                 return nil
             }
             defer { group.cancelAll() }

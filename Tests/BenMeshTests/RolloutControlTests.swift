@@ -1,6 +1,7 @@
 import BenCore
 import BenTestKit
 import Foundation
+import Synchronization
 import Testing
 
 /// Issue 17 with real processes (item 5): nats-server, ben-ledger and one ben-agent per node, driven with benctl.
@@ -101,9 +102,11 @@ import Testing
 
         // Watchers started while the rollout holds see the resume's changes: on a terminal the block is redrawn in
         // place (the cursor goes back over the last drawing and clears it); with --json, one object per change.
-        async let onTerminal = fleet.benctlOnTerminal(["status", "\(v2.rawValue)", "--watch"])
-        async let streamed = fleet.benctl(["status", "\(v2.rawValue)", "--watch", "--json"])
-        try await Task.sleep(for: .seconds(2))
+        // The resume waits until both have drawn the held rollout once (their first line).
+        let drawn = Drawings()
+        async let onTerminal = fleet.benctlOnTerminal(["status", "\(v2.rawValue)", "--watch"], whenOutputShows: "\n") { drawn.one() }
+        async let streamed = fleet.benctl(["status", "\(v2.rawValue)", "--watch", "--json"], whenOutputShows: "\n") { drawn.one() }
+        try await fleet.waitUntil(timeout: .seconds(60), "both watchers drew the held rollout") { drawn.count == 2 }
         let resumed = try await fleet.benctl(["rollout", "resume", "\(v2.rawValue)"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let terminal = try await onTerminal
@@ -227,4 +230,11 @@ import Testing
         }
         #expect(final.rollout?.activationSpread != nil)
     }
+}
+
+/// How many watchers have drawn their first line.
+private final class Drawings: Sendable {
+    private let drawn = Atomic<Int>(0)
+    func one() { drawn.add(1, ordering: .relaxed) }
+    var count: Int { drawn.load(ordering: .relaxed) }
 }

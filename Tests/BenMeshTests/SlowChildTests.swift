@@ -116,6 +116,7 @@ final class SlowChild: Sendable {
                                 try await out.write(.hello(Hello(header: hello.header, purpose: .accept, node: self.node.id)))
                             case .chunk:
                                 self.received.add(1, ordering: .relaxed)
+                                // A deliberately slow child: the situation under test.
                                 try await Task.sleep(for: .milliseconds(Int64(self.secondsPerChunk * 1000)))
                             default:
                                 break

@@ -124,6 +124,7 @@ import Testing
         try await fleet.waitUntil(timeout: .seconds(30), "the ledger raises the alarm") {
             fleet.ledgerLog.contains("alarm: an announcement signed by a key that is not this ledger's (\(stranger.keyID)) was published")
         }
+        // Polls the stream's head (pacing 100 ms, up to a deadline): the event is the head changing.
         let deadline = ContinuousClock.now + .seconds(30)
         while try await ledgersHead(connection, fleet)?.version != 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await ledgersHead(connection, fleet)?.version == 3, "the ledger's v3 heads the stream again")
@@ -190,6 +191,7 @@ import Testing
         try await fleet.waitUntil(timeout: .seconds(30), "the restarted ledger raises the alarm") {
             sinceRestart().contains("alarm: an older announcement was published (a replay? it was of v1)")
         }
+        // Polls the stream's head (pacing 100 ms, up to a deadline): the event is the head changing.
         let deadline = ContinuousClock.now + .seconds(30)
         while try await ledgersHead(connection, fleet)?.version != 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         let repaired = try #require(try await ledgersHead(connection, fleet))

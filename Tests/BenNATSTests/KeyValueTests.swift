@@ -44,6 +44,7 @@ import Testing
         config.ttl = .seconds(1)
         let kv = try await js.keyValue(config)
         let first = try await kv.create("leader", value: Array("a".utf8))
+        // Polled: JetStream ages a value out without writing a delete marker, so a watch sees no event.
         try await within("the value lapses", limit: .seconds(20)) {
             while try await kv.get("leader") != nil { try await Task.sleep(for: .milliseconds(50)) }
         }

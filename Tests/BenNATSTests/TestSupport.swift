@@ -14,7 +14,7 @@ func within<T: Sendable>(
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await body() }
         group.addTask {
-            try await Task.sleep(for: limit)
+            try await Task.sleep(for: limit)  // the deadline the body races, not a wait for it
             return nil
         }
         defer { group.cancelAll() }

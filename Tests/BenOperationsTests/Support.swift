@@ -208,7 +208,7 @@ func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: (
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return }
-        try await Task.sleep(for: .milliseconds(200))
+        try await Task.sleep(for: .milliseconds(200))  // the poll's pacing; the event is `condition`
     }
     throw Failure("timed out waiting until \(what)")
 }

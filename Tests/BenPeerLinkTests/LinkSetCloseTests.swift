@@ -50,6 +50,7 @@ import Testing
                 switch frame {
                 case .chunk(_, let index, _, let bytes):
                     received?.chunk(Int(index), bytes: bytes.readableBytes)
+                    // A deliberately slow receiver: the situation under test, not a wait for an event.
                     if slow > .zero { try? await Task.sleep(for: slow) }
                 case .bye(_, _, let reason):
                     received?.bye(reason)

@@ -177,6 +177,7 @@ import Testing
         // The first link holds the accept loop until the test opens the gate, so the rest queue up inside the
         // listener's inbound stream: the case that traps when the loop is cancelled.
         let gate = AsyncStream<Void>.makeStream()
+        let holding = AsyncStream<Void>.makeStream()
         var clients: [any Channel] = []
         try await withThrowingTaskGroup(of: Void.self) { group in
             let links = ShellTasks()
@@ -184,14 +185,28 @@ import Testing
             group.addTask {
                 try await PeerLink.acceptLinks(on: server) { link in
                     served.increment()
-                    if served.value == 1 { for await _ in gate.stream {} }
+                    if served.value == 1 {
+                        holding.continuation.yield()
+                        for await _ in gate.stream {}
+                    }
                     links.spawn { try? await link.take()?.executeThenClose { frames, _ in for try await _ in frames {} } }
                 }
             }
             for _ in 0..<40 {
                 clients.append(try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton).connect(host: "127.0.0.1", port: port).get())
             }
-            try await Task.sleep(for: .milliseconds(300))
+            group.addTask {
+                // A guard against hanging, not a timing assertion: the first link is served within milliseconds.
+                try? await Task.sleep(for: .seconds(60))
+                holding.continuation.finish()
+            }
+            // Cancel once the first link holds the loop, with every client connected behind it.
+            var held = false
+            for await _ in holding.stream {
+                held = true
+                break
+            }
+            #expect(held, "the first link reached the accept loop's handler")
             group.cancelAll()
             gate.continuation.finish()
         }

@@ -124,7 +124,7 @@ import Testing
         for delay in [20, 60, 120, 250, 400] {
             let writer = try BackgroundProcess(
                 benctl, ["store", "put", "--store", storePath, "--chunk-size", "65536", source], logPath: dir.file("put-\(delay).log"))
-            usleep(useconds_t(delay * 1000))
+            usleep(useconds_t(delay * 1000))  // where the kill lands: the situation under test, not a wait
             writer.signal(SIGKILL)
             _ = writer.wait(timeout: .seconds(10))
         }
