@@ -160,15 +160,15 @@ public final class LocalFleet: @unchecked Sendable {
     // MARK: Processes
 
     public func startLedger() async throws {
-        ledger = try launchLedger(seedPort: ledgerPort, arguments: ledgerArguments + leaseArguments)
+        ledger = try await launchLedger(seedPort: ledgerPort, arguments: ledgerArguments + leaseArguments)
         try await waitUntil(timeout: .seconds(30), "the ledger answers") { (try? await self.benctl(["versions"]))?.status == 0 }
     }
 
     /// Starts a `ben-ledger` for this fleet without waiting for it: on the fleet's data directory unless `data`
     /// names another, its seed listener on `seedPort`, logging to `log` in the fleet's folder. For tests that run
     /// a second ledger beside the first (the lease).
-    public func launchLedger(seedPort: Int, arguments: [String], data: String? = nil, log: String = "ledger.log") throws -> BackgroundProcess {
-        try BackgroundProcess(
+    public func launchLedger(seedPort: Int, arguments: [String], data: String? = nil, log: String = "ledger.log") async throws -> BackgroundProcess {
+        try await BackgroundProcess(
             ProcessRunner.product("ben-ledger"),
             [
                 "--fleet", fleet.rawValue, "--nats", natsURL, "--data", data ?? directory.file("ledger"), "--key", directory.file("ledger.key"),
@@ -177,18 +177,18 @@ public final class LocalFleet: @unchecked Sendable {
             logPath: directory.file(log), append: true)
     }
 
-    public func killLedger() {
+    public func killLedger() async {
         ledger?.signal(SIGKILL)
-        _ = ledger?.wait(timeout: .seconds(10))
+        _ = await ledger?.wait(timeout: .seconds(10))
     }
 
-    public func startAgents(_ ids: [NodeID]? = nil) throws {
-        for node in nodes where ids == nil || ids!.contains(node.id) { try startAgent(node.id) }
+    public func startAgents(_ ids: [NodeID]? = nil) async throws {
+        for node in nodes where ids == nil || ids!.contains(node.id) { try await startAgent(node.id) }
     }
 
-    public func startAgent(_ id: NodeID) throws {
+    public func startAgent(_ id: NodeID) async throws {
         let node = nodes.first { $0.id == id }!
-        agents[id] = try BackgroundProcess(
+        agents[id] = try await BackgroundProcess(
             ProcessRunner.product("ben-agent"),
             [
                 "--node", node.id.rawValue, "--fleet", fleet.rawValue, "--roles",
@@ -213,9 +213,9 @@ public final class LocalFleet: @unchecked Sendable {
     }
 
     /// Stops an agent: SIGTERM (graceful) or SIGKILL.
-    public func stopAgent(_ id: NodeID, signal: Int32 = SIGTERM) {
+    public func stopAgent(_ id: NodeID, signal: Int32 = SIGTERM) async {
         agents[id]?.signal(signal)
-        _ = agents[id]?.wait(timeout: .seconds(10))
+        _ = await agents[id]?.wait(timeout: .seconds(10))
     }
 
     public func agentLog(_ id: NodeID) -> String { agents[id]?.log ?? "" }

@@ -107,7 +107,7 @@ public final class NATSServer: Sendable {
             }
             return (logPath, arguments)
         }
-        let process = try BackgroundProcess(executable, arguments, logPath: logPath)
+        let process = try await BackgroundProcess(executable, arguments, logPath: logPath)
         state.withLock { $0.process = process }
 
         let deadline = ContinuousClock.now + .seconds(15)
@@ -134,9 +134,7 @@ public final class NATSServer: Sendable {
     public func stop() async throws {
         guard let process = state.withLock({ $0.process }) else { return }
         process.signal(SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        if process.isRunning { process.signal(SIGKILL) }
+        if await process.wait(timeout: .seconds(10)) == nil { process.signal(SIGKILL) }
         state.withLock { $0.process = nil }  // BackgroundProcess's deinit reaps it.
     }
 

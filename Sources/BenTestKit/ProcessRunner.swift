@@ -1,12 +1,11 @@
-public import Foundation
+import Foundation
 import Subprocess
 import SystemPackage
 
 /// Runs Ben's own executables and other programs from tests, with real processes.
 ///
-/// Programs that run to completion go through swiftlang/swift-subprocess (`run`). A daemon a test keeps running,
-/// signals and reads the log of is a `BackgroundProcess`: swift-subprocess runs a child only inside the scope of one
-/// `run` call, while a test holds its daemons across awaits, restarts them and kills them by pid in `deinit`.
+/// Every process goes through swiftlang/swift-subprocess: a program run to completion here (`run`), a daemon a test
+/// keeps running, signals and reads the log of as a `BackgroundProcess`.
 ///
 /// Every process a test starts is killed by pid when the test lets go of it, so a failing test leaves nothing
 /// running.
@@ -102,52 +101,5 @@ public enum ProcessRunner {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         return nil
-    }
-}
-/// A process running in the background for the length of a test; killed (SIGKILL) and reaped when released.
-public final class BackgroundProcess: @unchecked Sendable {
-    // `process` is only touched through its own thread-safe API.
-    public let process: Process
-    public let logPath: String
-
-    /// - Parameter append: keep what an earlier process wrote to `logPath` (a restarted daemon's log continues).
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, logPath: String, append: Bool = false) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        }
-        self.logPath = logPath
-        if !append || !FileManager.default.fileExists(atPath: logPath) {
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        try log.seekToEnd()
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-    }
-
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
-
-    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
-
-    /// Waits for the process to end; returns its exit status, or nil if it is still running after `timeout`.
-    public func wait(timeout: Duration) -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-        return process.isRunning ? nil : process.terminationStatus
-    }
-
-    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
     }
 }

@@ -15,7 +15,7 @@ import Testing
         let victim: NodeID = "node-4"
         fleet.nodeArguments[victim] = ["--fault-drop-acks", "1"]
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         let version = try await fleet.stage(Self.intent)
         let first = try await fleet.benctlInBackground(["deploy", "\(version.rawValue)", "--wait", "--timeout", "6"])
         #expect(first.status == 2, "the lost ack leaves it incomplete: \(first.stdout)\(first.stderr)")
@@ -38,7 +38,7 @@ import Testing
         let stranger: NodeID = "node-2"
         fleet.trustedLedgerKey[stranger] = SigningKey.generate().publicKey.hex
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         let version = try await fleet.stage(Self.intent)
         let outcome = try await fleet.benctlInBackground(["deploy", "\(version.rawValue)", "--wait", "--timeout", "8"])
         #expect(outcome.status == 2)
@@ -53,7 +53,7 @@ import Testing
         let fleet = try await LocalFleet(nodes: 3, rackSize: 3)
         fleet.ledgerArguments = ["--silent-after", "3"]
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         let sleeper: NodeID = "node-3"
         try await fleet.waitUntilReady()
         #expect(try await fleet.benctl(["topology", "apply", fleet.topologyPath]).status == 0)
@@ -64,7 +64,7 @@ import Testing
             return (drift["silent"]?.arrayValue ?? []).compactMap { $0["node"]?.stringValue }
         }
         try await fleet.waitUntil(timeout: .seconds(20), "the ledger has heard every node") { await silent() == [] }
-        fleet.stopAgent(sleeper, signal: SIGKILL)
+        await fleet.stopAgent(sleeper, signal: SIGKILL)
         try await fleet.waitUntil(timeout: .seconds(20), "the ledger calls \(sleeper) silent") { await silent() == [sleeper.rawValue] }
         let version = try await fleet.stage(Self.intent)
         let outcome = try await fleet.benctlInBackground(["deploy", "\(version.rawValue)", "--wait", "--timeout", "5"])
@@ -73,7 +73,7 @@ import Testing
         #expect(status.missing.map(\.node) == [sleeper] && status.missing.first?.reason.code == .down, "\(status.missing)")
 
         // It comes back, reads the announcement from JetStream, pulls as an orphan and acks: a late ack counts.
-        try fleet.startAgent(sleeper)
+        try await fleet.startAgent(sleeper)
         try await fleet.waitUntil(timeout: .seconds(40), "the late ack makes \(version) active") {
             (try? await fleet.status(version))?.status == "active"
         }

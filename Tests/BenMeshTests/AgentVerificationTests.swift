@@ -31,7 +31,7 @@ import Testing
 
     func agentRunning() async throws -> (LocalFleet, NodeID) {
         let fleet = try await LocalFleet(nodes: 1)
-        try fleet.startAgents()
+        try await fleet.startAgents()
         let node = fleet.nodes[0].id
         try await fleet.waitUntilReady([node])
         return (fleet, node)
@@ -69,8 +69,8 @@ import Testing
         #expect(fleet.agentState(node)?.active == Version.none, "accepted is not activated")
 
         // Anti-rollback survives a restart: an older version is refused by the restarted agent.
-        fleet.stopAgent(node, signal: SIGKILL)
-        try fleet.startAgent(node)
+        await fleet.stopAgent(node, signal: SIGKILL)
+        try await fleet.startAgent(node)
         try await fleet.waitUntilReady([node], times: 2)
         try await publish(fleet, fleet.ledgerKey.envelope(announcement(fleet, version: 11), context: .announce).canonicalBytes)
         try await fleet.waitUntil(timeout: .seconds(10), "v11 is refused as a rollback") {
@@ -82,7 +82,7 @@ import Testing
     @Test func anAgentRefusesAVersionNotNewerThanTheOneItRuns() async throws {
         let fleet = try await LocalFleet(nodes: 2)
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         let v1 = try await fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
         #expect(try await fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
         let node = fleet.nodes[0].id

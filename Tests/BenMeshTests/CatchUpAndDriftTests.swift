@@ -13,7 +13,7 @@ import Testing
         let fleet = try await LocalFleet(nodes: 4)
         let late = fleet.nodes[3].id
         try await fleet.startLedger()
-        try fleet.startAgents(fleet.nodes.dropLast().map(\.id))
+        try await fleet.startAgents(fleet.nodes.dropLast().map(\.id))
         try await ShapedFleet.waitListening(fleet, fleet.nodes.dropLast().map(\.id))
         let v1 = try await fleet.stage(intent)
         try await fleet.deploy(v1, ["--timeout", "60"])
@@ -22,7 +22,7 @@ import Testing
         }
         #expect(try await fleet.status(v1).status == "deploying", "v1 waits for the late node's signed ack")
 
-        try fleet.startAgent(late)
+        try await fleet.startAgent(late)
         try await fleet.waitUntil(timeout: .seconds(30), "v1 is active") { (try? await fleet.status(v1).status) == "active" }
         let log = fleet.agentLog(late)
         #expect(log.contains("accepted announcement of v1"), "it learnt v1 from JetStream's stored announcement")
@@ -36,16 +36,16 @@ import Testing
     @Test func aRestartedAgentServesItsLastVerifiedVersionBeforeItReachesAnyone() async throws {
         let fleet = try await LocalFleet(nodes: 2)
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await ShapedFleet.waitListening(fleet, fleet.nodes.map(\.id))
         let v1 = try await fleet.stage(intent)
         #expect(try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"]).status == 0)
         // No ledger and no peers: only nats-server, which `benctl eval` talks through.
-        fleet.killLedger()
+        await fleet.killLedger()
         let node = fleet.nodes[0].id
-        fleet.stopAgent(fleet.nodes[1].id)
-        fleet.stopAgent(node, signal: SIGKILL)
-        try fleet.startAgent(node)
+        await fleet.stopAgent(fleet.nodes[1].id)
+        await fleet.stopAgent(node, signal: SIGKILL)
+        try await fleet.startAgent(node)
         let request = ProcessRunner.repositoryRoot() + "/examples/requests/proxy-export.json"
         var answer: ProcessRunner.Outcome?
         try await fleet.waitUntil(timeout: .seconds(20), "the restarted agent answers") {
@@ -81,7 +81,7 @@ import Testing
             return times
         }
         try await fleet.startLedger()
-        try fleet.startAgents(fleet.nodes.prefix(4).map(\.id))
+        try await fleet.startAgents(fleet.nodes.prefix(4).map(\.id))
         try await ShapedFleet.waitListening(fleet, fleet.nodes.prefix(4).map(\.id))
         let v1 = try await fleet.stage(intent)
         #expect(try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--roles", "proxy", "--wait", "--timeout", "30"]).status == 0)

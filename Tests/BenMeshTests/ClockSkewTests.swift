@@ -24,7 +24,7 @@ import Testing
         fleet.nodeArguments[ahead] = ["--clock-offset=\(Self.day)"]
         try await fleet.startLedger()
         #expect(try await fleet.stage(intent) == 1)
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await ShapedFleet.waitListening(fleet, fleet.nodes.map(\.id))
 
         try await fleet.waitUntil(timeout: .seconds(20), "every node is heard from, two with skewed clocks") {
@@ -56,8 +56,8 @@ import Testing
         }
 
         // Killed, a node is silent after --silent-after by the ledger's clock, whichever way its own clock runs.
-        fleet.stopAgent(ahead, signal: SIGKILL)
-        fleet.stopAgent(behind, signal: SIGKILL)
+        await fleet.stopAgent(ahead, signal: SIGKILL)
+        await fleet.stopAgent(behind, signal: SIGKILL)
         try await fleet.waitUntil(timeout: .seconds(30), "both killed nodes are silent") {
             guard let d = try? await drift(fleet) else { return false }
             return nodes(d["silent"]) == [behind.rawValue, ahead.rawValue].sorted()

@@ -17,7 +17,7 @@ import Testing
             let held = fleet.chunksHeld(first, manifest: shaped.manifest)
             return held.have >= 2 && held.have < held.of
         }
-        fleet.killLedger()
+        await fleet.killLedger()
         let heldAtKill = fleet.nodes.map { fleet.chunksHeld($0.id, manifest: shaped.manifest) }
         #expect(heldAtKill.contains { $0.have < $0.of }, "killed before every node had the bundle")
         try await fleet.startLedger()

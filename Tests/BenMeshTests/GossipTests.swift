@@ -63,7 +63,7 @@ import Testing
         let cut = try Self.cutOffFromNATS(fleet, rack: "r2", extra: ["--fault-drop-acks", "1"])
         let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady(connected)
         try await Self.waitGossiping(fleet, cut)
         let v1 = try await fleet.stage(intent)
@@ -104,7 +104,7 @@ import Testing
         for id in others { fleet.nodeArguments[id] = ["--topology", fleet.topologyPath] }
         try (others.map(\.rawValue) + ["ledger"]).joined(separator: "\n").write(toFile: partition, atomically: true, encoding: .utf8)
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady(others)
         try await Self.waitGossiping(fleet, fleet.nodes.map(\.id))
         _ = try await fleet.benctl(["topology", "apply", fleet.topologyPath])
@@ -149,7 +149,7 @@ import Testing
         let fleet = try await LocalFleet(nodes: 5, rackSize: 3)
         for node in fleet.nodes { fleet.nodeArguments[node.id] = ["--topology", fleet.topologyPath] }
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady()
         try await Self.waitGossiping(fleet, fleet.nodes.map(\.id))
         _ = try await fleet.benctl(["topology", "apply", fleet.topologyPath])
@@ -202,7 +202,7 @@ import Testing
     @Test func aNodeThatNeverHeardTheAnnouncementCatchesUpFromAPeer() async throws {
         let fleet = try await LocalFleet(nodes: 4, rackSize: 2)
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady()
         let v1 = try await fleet.stage(intent)
         #expect(try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "60"]).status == 0)
@@ -210,7 +210,7 @@ import Testing
         try await Self.waitGossiping(fleet, fleet.nodes.map(\.id))
 
         let late = fleet.nodes[3].id
-        fleet.stopAgent(late)
+        await fleet.stopAgent(late)
         let v2Source = fleet.directory.file("intent-v2")
         try FileManager.default.copyItem(atPath: intent, toPath: v2Source)
         let edge = v2Source + "/policies/edge.yaml"
@@ -222,7 +222,7 @@ import Testing
         #expect(try await fleet.status(v2).missing.map(\.node) == [late])
 
         fleet.natsURLOverride[late] = try Self.blackholedNATS()
-        try fleet.startAgent(late)
+        try await fleet.startAgent(late)
         let restarted = ContinuousClock.now
         try await fleet.waitUntil(timeout: .seconds(120), "v2 is active with \(late)'s ack") { (try? await fleet.status(v2).status) == "active" }
         print("v2 active \(ContinuousClock.now - restarted) after \(late) restarted without NATS")
@@ -245,7 +245,7 @@ import Testing
         let cut = try Self.cutOffFromNATS(fleet, rack: "r2")
         let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady(connected)
         try await Self.waitGossiping(fleet, cut)
         let v1 = try await fleet.stage(intent)
@@ -375,7 +375,7 @@ import Testing
         fleet.agentArguments += ["--gossip", "off"]
         fleet.ledgerArguments += ["--gossip", "off"]
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady()
         let v1 = try await fleet.stage(intent)
         let deploy = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30"])

@@ -48,15 +48,15 @@ import Testing
     @Test func aSecondLedgerRefusesWhileTheFirstHoldsTheLeaseAndAStandbyTakesOverOnlyAfterItLapses() async throws {
         let fleet = try await LocalFleet(nodes: 1)
         let ports = try FreePorts.take(2)
-        let first = try fleet.launchLedger(seedPort: fleet.ledgerPort, arguments: leaseArguments("ledger-a"), log: "a.log")
+        let first = try await fleet.launchLedger(seedPort: fleet.ledgerPort, arguments: leaseArguments("ledger-a"), log: "a.log")
         try await fleet.waitUntil(timeout: .seconds(20), "ledger-a serves") { first.log.contains("ledger ready") }
         #expect(try await fleet.benctl(["versions"]).status == 0)
         let (connection, writes, watcher) = try await watchLease(fleet)
         defer { watcher.cancel() }
 
         // A second ledger for the same fleet, without --standby: one line naming the holder and until when, exit 1.
-        let second = try fleet.launchLedger(seedPort: ports[0], arguments: leaseArguments("ledger-b"), data: fleet.directory.file("b"), log: "b.log")
-        let status = try #require(second.wait(timeout: .seconds(20)), "the second ledger exits")
+        let second = try await fleet.launchLedger(seedPort: ports[0], arguments: leaseArguments("ledger-b"), data: fleet.directory.file("b"), log: "b.log")
+        let status = try #require(await second.wait(timeout: .seconds(20)), "the second ledger exits")
         #expect(status == 1)
         let refusal = second.log.split(separator: "\n").filter { $0.contains("is served by") }
         #expect(refusal.count == 1, "\(second.log)")
@@ -65,7 +65,7 @@ import Testing
         #expect(!second.log.contains("ledger ready"))
 
         // A standby waits while ledger-a renews.
-        let standby = try fleet.launchLedger(
+        let standby = try await fleet.launchLedger(
             seedPort: ports[1], arguments: leaseArguments("ledger-c", standby: true), data: fleet.directory.file("c"), log: "c.log")
         try await fleet.waitUntil(timeout: .seconds(20), "ledger-c stands by") { standby.log.contains("standing by") }
         #expect(standby.log.contains("holder=ledger ledger-a"), "\(standby.log)")
@@ -78,7 +78,7 @@ import Testing
         // Kill the holder. The standby takes over, and only after the lease has lapsed: the server stored its
         // winning write at least a TTL after ledger-a's last renewal (both on the server's clock).
         first.signal(SIGKILL)
-        _ = first.wait(timeout: .seconds(10))
+        _ = await first.wait(timeout: .seconds(10))
         try await fleet.waitUntil(timeout: .seconds(30), "ledger-c serves") { standby.log.contains("ledger ready") }
         try await fleet.waitUntil(timeout: .seconds(10), "the test saw ledger-c's lease") { writes.all.last?.ledger == "ledger-c" }
         let all = writes.all
@@ -105,9 +105,9 @@ import Testing
         let seedB = try FreePorts.take(1)[0]
         // Both ledgers share the data directory, as a failover pair on shared storage does: the standby reads the
         // state only once it holds the lease.
-        let a = try fleet.launchLedger(seedPort: fleet.ledgerPort, arguments: leaseArguments("ledger-a"), log: "a.log")
+        let a = try await fleet.launchLedger(seedPort: fleet.ledgerPort, arguments: leaseArguments("ledger-a"), log: "a.log")
         try await fleet.waitUntil(timeout: .seconds(20), "ledger-a answers") { (try? await fleet.benctl(["versions"]))?.status == 0 }
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await ShapedFleet.waitListening(fleet, fleet.nodes.map(\.id))
         let v1 = try await fleet.stage(intent)
         let deployed = try await fleet.benctlInBackground(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "30", "--json"])
@@ -123,7 +123,7 @@ import Testing
         let oldAnnouncement = try SignedEnvelope.decode(oldEnvelope, document: "announcement", maxBytes: 8192).document(as: Announcement.self)
         #expect(oldAnnouncement.epoch == epochA)
 
-        let b = try fleet.launchLedger(seedPort: seedB, arguments: leaseArguments("ledger-b", standby: true), log: "b.log")
+        let b = try await fleet.launchLedger(seedPort: seedB, arguments: leaseArguments("ledger-b", standby: true), log: "b.log")
         try await fleet.waitUntil(timeout: .seconds(20), "ledger-b stands by") { b.log.contains("standing by") }
         // Pause the holder: it neither renews nor knows it.
         a.signal(SIGSTOP)
@@ -142,7 +142,7 @@ import Testing
 
         // Resume the old holder: it finds its lease gone, stops serving and exits non-zero; it answers nothing.
         a.signal(SIGCONT)
-        let exit = try #require(a.wait(timeout: .seconds(30)), "ledger-a exits once it finds its lease gone")
+        let exit = try #require(await a.wait(timeout: .seconds(30)), "ledger-a exits once it finds its lease gone")
         #expect(exit != 0)
         #expect(a.log.contains("lost the ledger lease"), "\(a.log)")
         #expect(a.log.contains("taken over by ledger ledger-b") || a.log.contains("epoch \(epochB)"), "\(a.log)")

@@ -99,7 +99,7 @@ import Testing
         let (fleet, v1, m1) = try await deployed()
         try await send(fleet, fleet.nodes.prefix(2).map { ack(fleet, $0, v1, manifest: m1) }, version: v1)
         try await fleet.waitUntil(timeout: .seconds(10), "two acks counted") { (try? await fleet.status(v1).active) == 2 }
-        fleet.killLedger()
+        await fleet.killLedger()
         try await fleet.startLedger()
         let resumed = try await fleet.status(v1)
         #expect(resumed.status == "deploying")

@@ -14,7 +14,7 @@ import Testing
 
     @Test func randomBytesAtALiveAgentsPortNeverCrashIt() async throws {
         let fleet = try await LocalFleet(nodes: 1)
-        try fleet.startAgents()
+        try await fleet.startAgents()
         let node = fleet.nodes[0]
         try await fleet.waitUntil(timeout: .seconds(20), "the agent listens") { fleet.agentLog(node.id).contains("listening for peer links") }
         var generator = SeededGenerator(seed: 2026)
@@ -48,7 +48,7 @@ import Testing
 
     @Test func aPeerTricklingItsHandshakeIsDroppedAtTheDeadline() async throws {
         let fleet = try await LocalFleet(nodes: 1)
-        try fleet.startAgents()
+        try await fleet.startAgents()
         let node = fleet.nodes[0]
         try await fleet.waitUntil(timeout: .seconds(20), "the agent listens") { fleet.agentLog(node.id).contains("listening for peer links") }
         let channel = try await connect(node.port)

@@ -42,7 +42,7 @@ import Testing
         let double = try await TamperingRelay.start(
             node: relay, key: relayKey, fleet: fleet.fleet, natsURL: fleet.nats.url, ledgerKey: fleet.ledgerKey.publicKey,
             natsCredentials: fleet.natsCredentials(.node(relay.id)))
-        try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != relay.id })
+        try await fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != relay.id })
         try await fleet.waitUntilReady(fleet.nodes.map(\.id).filter { $0 != relay.id })
 
         // The double forwards nothing until it holds the whole bundle, so its children recover through the

@@ -16,7 +16,7 @@ import Testing
     @Test func aFleetDeploysChangesAPolicyAndRollsBackWithSignedProofFromEveryNode() async throws {
         let fleet = try await LocalFleet(nodes: 7, roles: Self.roles)
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         let v1 = try await fleet.stage(repository + "/examples/intent")
         let deploy = try await fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "60"])
         #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")

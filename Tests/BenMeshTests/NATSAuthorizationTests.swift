@@ -13,7 +13,7 @@ import Testing
     @Test func natsRefusesAnAgentsCredentialsPublishingAnAnnouncementAndTakesTheLedgers() async throws {
         let fleet = try await LocalFleet(nodes: 4)
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady()
         let version = try await fleet.stage(Self.intent)
         let deployed = try await fleet.benctl(["deploy", "\(version.rawValue)", "--wait", "--timeout", "60"])
@@ -23,8 +23,8 @@ import Testing
         ])
         #expect(eval.status == 0, "\(eval.stderr)")
         // A restarted agent catches up from the stream with its own credentials.
-        fleet.stopAgent("node-3")
-        try fleet.startAgent("node-3")
+        await fleet.stopAgent("node-3")
+        try await fleet.startAgent("node-3")
         try await fleet.waitUntilReady(["node-3"], times: 2)
         try await fleet.waitUntil(timeout: .seconds(30), "node-3 runs v\(version.rawValue) again") { fleet.agentState("node-3")?.active == version }
         #expect(!fleet.nats.log.contains("Violation"), "Ben's own processes need no permission they lack:\n\(fleet.nats.log)")

@@ -62,7 +62,7 @@ import Testing
 
         // A ledger restarted with fewer replicas does not lower them.
         fleet.ledger?.signal(SIGTERM)
-        _ = fleet.ledger?.wait(timeout: .seconds(20))
+        _ = await fleet.ledger?.wait(timeout: .seconds(20))
         fleet.ledgerArguments = ["--silent-after", "6", "--upload-limit", ShapedFleet.rate, "--replicas", "1"]
         try await fleet.startLedger()
         #expect(try await connection.jetStream().streamInfo(stream)?.config.replicas == 3)

@@ -20,7 +20,7 @@ import Testing
     func activeFleet() async throws -> (LocalFleet, Version, [UInt8], Plan) {
         let fleet = try await LocalFleet(nodes: 3)
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady()
         let v1 = try await fleet.stage(ProcessRunner.repositoryRoot() + "/examples/intent")
         let plan = try await fleet.deploy(v1, ["--timeout", "60"])

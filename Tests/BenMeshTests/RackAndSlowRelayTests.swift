@@ -12,7 +12,7 @@ import Testing
         // counts on them, relays included.
         let rack = fleet.nodes.filter { $0.rack == "r2" }.map(\.id)
         #expect(rack.count == 3)
-        for id in rack { fleet.stopAgent(id) }
+        for id in rack { await fleet.stopAgent(id) }
         let plan = try await fleet.deploy(shaped.version, ["--timeout", "10"])
         #expect(Set(plan.nodes.map(\.id)).isSuperset(of: rack), "the stopped rack is in the plan")
         let status = try await shaped.waitDecided()
@@ -41,9 +41,9 @@ import Testing
         // The relay with the most nodes below it: its slowness costs most.
         func below(_ id: NodeID) -> Int { plan.relays[id]!.map { plan.descendants(of: id, stripe: $0) }.max()! }
         let relay = try #require(plan.relays.keys.max { (below($0), $1.rawValue) < (below($1), $0.rawValue) })
-        fleet.stopAgent(relay)
+        await fleet.stopAgent(relay)
         fleet.nodeArguments[relay] = ["--upload-limit", "6Mbit"]  // a quarter of ShapedFleet.rate
-        try fleet.startAgent(relay)
+        try await fleet.startAgent(relay)
         try await ShapedFleet.waitListening(fleet, [relay], times: 2)
 
         let deployed = try await fleet.benctlInBackground(["deploy", "\(shaped.version.rawValue)", "--json", "--timeout", "60"])

@@ -41,7 +41,7 @@ import Testing
         }
 
         // Restarted, the relay catches up; --retry announces again to the missing node only, and v is active.
-        try fleet.startAgent(victim)
+        try await fleet.startAgent(victim)
         try await ShapedFleet.waitListening(fleet, [victim], times: 2)
         let retry = try await fleet.benctlInBackground(["deploy", "\(shaped.version.rawValue)", "--retry", "--wait", "--timeout", "30"])
         #expect(retry.status == 0, "\(retry.stdout)\(retry.stderr)")

@@ -16,7 +16,7 @@ import Testing
     func fleetOnV1() async throws -> LocalFleet {
         let fleet = try await LocalFleet(nodes: 6, roles: { $0 % 3 == 0 ? [.detector] : [.proxy] })
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady(timeout: .seconds(60))
         let v1 = try await fleet.stage(repository + "/examples/intent")
         let deployed = try await fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "60"])
@@ -209,7 +209,7 @@ import Testing
         for node in fleet.nodes { #expect(fleet.agentState(node.id)?.active == 1, "\(node.id) still serves v1 once prepared") }
 
         let victim: NodeID = "node-3"
-        fleet.stopAgent(victim, signal: SIGKILL)
+        await fleet.stopAgent(victim, signal: SIGKILL)
         let activate = try await fleet.benctl(["activate", "\(v2.rawValue)", "--wait"])
         #expect(activate.status == 2, "incomplete: \(activate.stdout)\(activate.stderr)")
         let others = fleet.nodes.map(\.id).filter { $0 != victim }

@@ -33,7 +33,7 @@ struct ShapedFleet {
         fleet.ledgerArguments += ["--upload-limit", rate]
         try configure(fleet)
         try await fleet.startLedger()
-        try fleet.startAgents(start)
+        try await fleet.startAgents(start)
         try await waitListening(fleet, start ?? fleet.nodes.map(\.id))
         var baseline = Version.none
         if deployBaseline {
@@ -63,7 +63,7 @@ struct ShapedFleet {
             let held = fleet.chunksHeld(node, manifest: manifest)
             return held.have >= 2 && held.have < held.of
         }
-        fleet.stopAgent(node, signal: SIGKILL)
+        await fleet.stopAgent(node, signal: SIGKILL)
         return fleet.chunksHeld(node, manifest: manifest)
     }
 

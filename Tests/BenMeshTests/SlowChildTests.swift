@@ -44,7 +44,7 @@ import Testing
         let child = try await SlowChild.start(
             node: slow, key: try #require(fleet.nodes.first { $0.id == slow.id }?.key), fleet: fleet.fleet, ledgerKey: fleet.ledgerKey.publicKey,
             secondsPerChunk: 10.5)
-        try fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != slow.id })
+        try await fleet.startAgents(fleet.nodes.map(\.id).filter { $0 != slow.id })
         try await fleet.waitUntilReady(fleet.nodes.map(\.id).filter { $0 != slow.id })
         let pid = try #require(fleet.agents[relay]?.pid)
         let before = try #require(ResidentMemory.of(pid))

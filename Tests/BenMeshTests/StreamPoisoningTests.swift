@@ -23,7 +23,7 @@ import Testing
         // from a peer first and never need the stream (GossipTests covers that path).
         fleet.agentArguments += ["--gossip", "off"]
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady()
         let v1 = try await fleet.stage(intent)
         let deployed = try await fleet.benctl(["deploy", "\(v1.rawValue)", "--wait", "--timeout", "90"])
@@ -85,7 +85,7 @@ import Testing
         try await rollBack(fleet, wait: true)  // v2, on every node
         // node-3 goes down, and v3 is deployed without it: node-3 restarts with its state, running v2.
         let node = fleet.nodes[2].id
-        fleet.stopAgent(node)
+        await fleet.stopAgent(node)
         let plan = try #require(try await rollBack(fleet, wait: false))  // v3
         try await fleet.waitUntil(timeout: .seconds(90), "the others activate v3") {
             fleet.nodes.prefix(2).allSatisfy { fleet.agentState($0.id)?.active == 3 }
@@ -109,7 +109,7 @@ import Testing
         #expect(try await head(connection, fleet)?.payload == forgedBytes, "the forgery heads the stream")
 
         // node-3 restarts with its state and catches up to the real newest version, v3, from the stream's history.
-        try fleet.startAgent(node)
+        try await fleet.startAgent(node)
         try await fleet.waitUntil(timeout: .seconds(60), "node-3 accepts v3 while the forgery heads the stream") {
             fleet.agentState(node)?.highestAccepted == 3
         }
@@ -152,7 +152,7 @@ import Testing
         try await rollBack(fleet, wait: true)  // v2, on every node
         // node-3 loses its state (a new disk) and is down while v3 is deployed; the others run v3.
         let node = fleet.nodes[2].id
-        fleet.stopAgent(node)
+        await fleet.stopAgent(node)
         try FileManager.default.removeItem(atPath: fleet.directory.file("agents/\(node.rawValue)"))
         let plan = try #require(try await rollBack(fleet, wait: false))  // v3
         try await fleet.waitUntil(timeout: .seconds(90), "the others activate v3") {
@@ -166,7 +166,7 @@ import Testing
         // signed announcement.
         let ledger = try #require(fleet.ledger)
         ledger.signal(SIGTERM)
-        #expect(ledger.wait(timeout: .seconds(30)) != nil, "the ledger stops")
+        #expect(await ledger.wait(timeout: .seconds(30)) != nil, "the ledger stops")
         try await connection.publish(v1Bytes, subject: NATSSubjects.announce(fleet.fleet))
         try await connection.flush()
         try await fleet.waitUntil(timeout: .seconds(10), "the replay heads the stream") {
@@ -175,7 +175,7 @@ import Testing
 
         // node-3 starts with fresh state and takes v3, the newest real version, not the replayed v1.
         let before = fleet.agentLog(node).count
-        try fleet.startAgent(node)
+        try await fleet.startAgent(node)
         func sinceStart() -> String { String(fleet.agentLog(node).dropFirst(before)) }
         try await fleet.waitUntil(timeout: .seconds(60), "node-3 accepts v3 while the replay heads the stream") {
             fleet.agentState(node)?.highestAccepted == 3

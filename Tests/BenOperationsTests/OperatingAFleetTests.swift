@@ -35,7 +35,7 @@ import Testing
         #expect(unready.status == 503, "\(unready.body)")
         #expect(try JSONParser.parse(unready.body)["checks"]?["topology"]?["ok"] == .bool(false))
 
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await eventually("the agent's metrics listener answers") { try HTTP.get(agentMetrics, "/healthz").status == 200 }
         // An agent with NATS and keys but no version yet is alive and not ready.
         try await eventually("the agent has NATS") {

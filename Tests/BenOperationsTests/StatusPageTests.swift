@@ -43,7 +43,7 @@ import Testing
         try yaml.write(toFile: topologyPath, atomically: true, encoding: .utf8)
         let topology = try #require(Topology.parse(yaml: yaml, file: topologyPath).topology)
 
-        let ledger = try BackgroundProcess(
+        let ledger = try await BackgroundProcess(
             ProcessRunner.product("ben-ledger"),
             ["--fleet", "big", "--nats", nats.url, "--data", dir.file("ledger"), "--key", dir.file("ledger.key"), "--operator-key",
              operatorKey.publicKey.hex, "--seed-listen", "127.0.0.1:\(seedPort)", "--status-listen", "127.0.0.1:\(statusPort)"],
@@ -103,7 +103,7 @@ import Testing
 
         // The live page in Chromium.
         let screenshot = dir.file("status-page.png")
-        let browser = try BackgroundProcess(
+        let browser = try await BackgroundProcess(
             "/usr/bin/env", ["python3", ProcessRunner.repositoryRoot() + "/Tests/Browser/status_page.py", try #require(Self.chromium, "chromium is not installed; .ci/install-deps installs it"),
                              "http://127.0.0.1:\(statusPort)/", screenshot],
             logPath: dir.file("browser.log"))

@@ -122,11 +122,11 @@ import Testing
         let benctl = ProcessRunner.product("benctl")
         // Kill the writer at several points of its run; each run resumes where the last one left off.
         for delay in [20, 60, 120, 250, 400] {
-            let writer = try BackgroundProcess(
+            let writer = try await BackgroundProcess(
                 benctl, ["store", "put", "--store", storePath, "--chunk-size", "65536", source], logPath: dir.file("put-\(delay).log"))
             usleep(useconds_t(delay * 1000))  // where the kill lands: the situation under test, not a wait
             writer.signal(SIGKILL)
-            _ = writer.wait(timeout: .seconds(10))
+            _ = await writer.wait(timeout: .seconds(10))
         }
         let store = try ChunkStore(root: storePath)  // reopening clears the dead writers' temp files
         let result = try store.verifyAll()
