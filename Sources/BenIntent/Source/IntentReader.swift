@@ -1,4 +1,6 @@
 public import BenCore
+import BenYAML
+import Yams
 
 /// Reads intent source files into declarations, collecting every problem with its file, line, column and field.
 ///
@@ -17,17 +19,17 @@ public struct IntentReader {
 
     public mutating func read(_ file: IntentSourceFile) {
         lines[file.path] = file.text.split(separator: "\n", omittingEmptySubsequences: false)
-        switch YAMLTree.documents(file.text, file: file.path) {
+        switch IntentYAML.documents(file.text, file: file.path) {
         case .failure(let error): errors.append(error)
         case .success(let documents):
             for document in documents { readDocument(document, file: file.path) }
         }
     }
 
-    mutating func readDocument(_ node: YAMLTree, file: String) {
+    mutating func readDocument(_ node: Yams.Node, file: String) {
         let root = FileLocation(file: file, line: node.line, column: node.column, field: "")
         guard case .mapping = node else {
-            if case .scalar(let s, _, _, _) = node, s.isEmpty { return }  // an empty document
+            if node.scalarString?.isEmpty == true { return }  // an empty document
             errors.append(root.error(.wrongType, "a document must be a mapping with a kind (\(Self.kinds.joined(separator: ", ")))"))
             return
         }
@@ -65,10 +67,11 @@ public struct IntentReader {
     /// the expression maps to a line and column (`line + lines before it`, `column + characters before it`).
     mutating func expression(_ m: inout MappingReader, _ key: String) -> Located<String>? {
         guard let node = m.value(key, &errors) else { return nil }
-        guard case .scalar(let text, let style, let line, let column) = node else {
+        guard let text = node.scalarString, let style = node.scalarStyle else {
             errors.append(m.path(key).error(.wrongType, "expected an expression (a string), found \(node.kindName)"))
             return nil
         }
+        let (line, column) = (node.line, node.column)
         var location = m.path(key)
         switch style {
         case .plain: break
@@ -106,15 +109,15 @@ public struct IntentReader {
                 fields: fields, location: m.location, versionLocation: version.location))
     }
 
-    mutating func readFields(_ node: YAMLTree, path: FileLocation) -> [FieldDeclaration]? {
-        guard case .mapping(let pairs, _, _) = node else {
+    mutating func readFields(_ node: Yams.Node, path: FileLocation) -> [FieldDeclaration]? {
+        guard let pairs = node.pairs else {
             errors.append(path.at(node).error(.wrongType, "fields must be a mapping of field name to type, found \(node.kindName)"))
             return nil
         }
         var out: [FieldDeclaration] = []
         var failed = false
         for (keyNode, valueNode) in pairs {
-            guard let fieldName = keyNode.scalarText, Self.validFieldName(fieldName) else {
+            guard let fieldName = keyNode.scalarString, Self.validFieldName(fieldName) else {
                 errors.append(path.at(keyNode).error(.invalidValue, "a field name must be a letter or '_' then letters, digits or '_'"))
                 failed = true
                 continue
@@ -135,9 +138,9 @@ public struct IntentReader {
         return b.allSatisfy { ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
     }
 
-    mutating func readField(_ name: String, _ node: YAMLTree, location: FileLocation) -> FieldDeclaration? {
+    mutating func readField(_ name: String, _ node: Yams.Node, location: FileLocation) -> FieldDeclaration? {
         // Shorthand: `port: int` is an optional field of that type.
-        if case .scalar(let text, _, _, _) = node {
+        if let text = node.scalarString {
             guard let type = parseType(text, fields: nil, at: location) else { return nil }
             return FieldDeclaration(name: name, type: type, required: false, defaultValue: nil, location: location)
         }
@@ -185,7 +188,7 @@ public struct IntentReader {
     }
 
     /// A mapping's reader, or nil (with the error `shape` at `location`) when the node is not a mapping.
-    mutating func mapping(_ node: YAMLTree, at location: FileLocation, _ shape: String) -> MappingReader? {
+    mutating func mapping(_ node: Yams.Node, at location: FileLocation, _ shape: String) -> MappingReader? {
         guard case .mapping = node else {
             errors.append(location.error(.wrongType, shape))
             return nil
@@ -197,7 +200,7 @@ public struct IntentReader {
     /// list, empty (unless `allowEmpty`) or any item is unreadable; each problem is reported, so a declaration is
     /// built only from a whole list.
     mutating func items<T>(
-        _ m: inout MappingReader, _ key: String, allowEmpty: Bool = false, _ read: (inout Self, YAMLTree, FileLocation) -> T?
+        _ m: inout MappingReader, _ key: String, allowEmpty: Bool = false, _ read: (inout Self, Yams.Node, FileLocation) -> T?
     ) -> [T]? {
         guard let items = m.list(key, allowEmpty: allowEmpty, &errors) else { return nil }
         let path = m.path(key)
@@ -225,7 +228,7 @@ public struct IntentReader {
         let roles = m.list("roles", &errors).flatMap { items -> [Role]? in
             var out: [Role] = []
             for (i, item) in items.enumerated() {
-                guard let text = item.scalarText, let role = Role(rawValue: text) else {
+                guard let text = item.scalarString, let role = Role(rawValue: text) else {
                     errors.append(m.path("roles").index(i).at(item).error(.invalidValue, "expected a role: \(Role.spelling)"))
                     return nil
                 }
@@ -255,7 +258,7 @@ public struct IntentReader {
                 rules: rules, defaultAction: defaultAction, location: m.location, nameLocation: name.location))
     }
 
-    mutating func readPolicyRule(_ node: YAMLTree, at location: FileLocation) -> RuleDeclaration? {
+    mutating func readPolicyRule(_ node: Yams.Node, at location: FileLocation) -> RuleDeclaration? {
         guard var m = mapping(node, at: location, "a rule is a mapping with name, when and action") else { return nil }
         let name = name(&m)
         let when = expression(&m, "when")
@@ -266,26 +269,26 @@ public struct IntentReader {
         return RuleDeclaration(name: name.value, when: when.value, whenLocation: when.location, action: action, location: location)
     }
 
-    mutating func readAction(_ node: YAMLTree, at location: FileLocation) -> PolicyAction? {
+    mutating func readAction(_ node: Yams.Node, at location: FileLocation) -> PolicyAction? {
         let expected = "an action is allow, deny, {route: TARGET} or {tag: NAME}"
         switch node {
-        case .scalar(let text, _, _, _):
-            switch text {
+        case .scalar(let scalar):
+            switch scalar.string {
             case "allow": return .allow
             case "deny": return .deny
             default:
-                errors.append(location.error(.invalidValue, "unknown action \"\(text)\"; \(expected)"))
+                errors.append(location.error(.invalidValue, "unknown action \"\(scalar.string)\"; \(expected)"))
                 return nil
             }
-        case .mapping(let pairs, _, _):
-            guard pairs.count == 1, let key = pairs[0].key.scalarText, key == "route" || key == "tag",
-                let value = pairs[0].value.scalarText, !value.isEmpty
+        case .mapping:
+            guard let pairs = node.pairs, pairs.count == 1, let key = pairs[0].key.scalarString, key == "route" || key == "tag",
+                let value = pairs[0].value.scalarString, !value.isEmpty
             else {
                 errors.append(location.error(.invalidValue, expected))
                 return nil
             }
             return key == "route" ? .route(value) : .tag(value)
-        case .sequence:
+        case .sequence, .alias:
             errors.append(location.error(.wrongType, expected))
             return nil
         }
@@ -304,7 +307,7 @@ public struct IntentReader {
                 nameLocation: name.location))
     }
 
-    mutating func readDetectionRule(_ node: YAMLTree, at location: FileLocation) -> DetectionRuleDeclaration? {
+    mutating func readDetectionRule(_ node: Yams.Node, at location: FileLocation) -> DetectionRuleDeclaration? {
         guard var m = mapping(node, at: location, "a detection rule is a mapping with name, when, severity and message") else { return nil }
         let name = name(&m)
         let when = expression(&m, "when")
@@ -339,16 +342,16 @@ public struct IntentReader {
                 steps: steps, location: m.location, nameLocation: name.location))
     }
 
-    mutating func readStep(_ node: YAMLTree, at location: FileLocation) -> LocatedStep? {
+    mutating func readStep(_ node: Yams.Node, at location: FileLocation) -> LocatedStep? {
         let expected = "a step is one of rename: {from, to}, default: {field, value}, drop: FIELD, compute: {field, expr}"
-        guard case .mapping(let pairs, _, _) = node, pairs.count == 1, let op = pairs[0].key.scalarText else {
+        guard let pairs = node.pairs, pairs.count == 1, let op = pairs[0].key.scalarString else {
             errors.append(location.error(.invalidValue, expected))
             return nil
         }
         let body = pairs[0].value
         let at = location.child(op).at(body)
         if op == "drop" {
-            guard let field = body.scalarText, Self.validFieldName(field) else {
+            guard let field = body.scalarString, Self.validFieldName(field) else {
                 errors.append(at.error(.invalidValue, "drop names one field: drop: legacy_id"))
                 return nil
             }
@@ -402,5 +405,5 @@ public struct Located<T: Sendable>: Sendable {
 }
 
 extension FileLocation {
-    func at(_ node: YAMLTree) -> FileLocation { at(line: node.line, column: node.column) }
+    func at(_ node: Yams.Node) -> FileLocation { at(line: node.line, column: node.column) }
 }

@@ -1,18 +1,23 @@
 import BenCore
+import BenYAML
+import Yams
 
-/// Reads one YAML mapping key by key, recording which keys were used so the rest can be reported as unknown,
-/// each with its own position.
+/// Reads one YAML mapping key by key through BenYAML's field reader (`YAMLFields`), recording which keys were used
+/// so the rest can be reported as unknown, each with its own position. Its errors keep the intent reader's words.
 struct MappingReader {
-    let pairs: [(key: YAMLTree, value: YAMLTree)]
+    /// The mapping's fields; nil when the node is not a mapping (every key is then missing).
+    let fields: YAMLFields?
+    let mapping: Yams.Node
     let location: FileLocation
     var used: Set<String> = []
 
-    init(_ node: YAMLTree, location: FileLocation) {
-        if case .mapping(let pairs, _, _) = node { self.pairs = pairs } else { self.pairs = [] }
+    init(_ node: Yams.Node, location: FileLocation) {
+        fields = try? YAMLFields(node, at: location, allowed: nil, what: "a mapping")
+        mapping = node
         self.location = location
     }
 
-    func node(_ key: String) -> YAMLTree? { pairs.first { $0.key.scalarText == key }?.value }
+    func node(_ key: String) -> Yams.Node? { fields?.node(key) }
     func has(_ key: String) -> Bool { node(key) != nil }
 
     /// The location of a key's value, or of the mapping when the key is missing, with the field path.
@@ -21,12 +26,12 @@ struct MappingReader {
         return node(key).map { child.at($0) } ?? child
     }
 
-    mutating func optionalValue(_ key: String) -> YAMLTree? {
+    mutating func optionalValue(_ key: String) -> Yams.Node? {
         used.insert(key)
         return node(key)
     }
 
-    mutating func value(_ key: String, _ errors: inout [IntentError]) -> YAMLTree? {
+    mutating func value(_ key: String, _ errors: inout [IntentError]) -> Yams.Node? {
         used.insert(key)
         guard let v = node(key) else {
             errors.append(location.child(key).error(.missingKey, "required key `\(key)` is missing"))
@@ -37,7 +42,7 @@ struct MappingReader {
 
     mutating func string(_ key: String, _ errors: inout [IntentError]) -> Located<String>? {
         guard let v = value(key, &errors) else { return nil }
-        guard case .scalar(let s, _, _, _) = v else {
+        guard let s = v.scalarString else {
             errors.append(path(key).error(.wrongType, "expected a string, found \(v.kindName)"))
             return nil
         }
@@ -92,9 +97,9 @@ struct MappingReader {
         return v
     }
 
-    mutating func list(_ key: String, allowEmpty: Bool = false, _ errors: inout [IntentError]) -> [YAMLTree]? {
+    mutating func list(_ key: String, allowEmpty: Bool = false, _ errors: inout [IntentError]) -> [Yams.Node]? {
         guard let v = value(key, &errors) else { return nil }
-        guard case .sequence(let items, _, _) = v else {
+        guard let items = v.items else {
             errors.append(path(key).error(.wrongType, "expected a list, found \(v.kindName)"))
             return nil
         }
@@ -105,18 +110,16 @@ struct MappingReader {
         return items
     }
 
-    /// Unknown keys, one error each at the key's own position.
+    /// Unknown keys, one error each at the key's own position, and keys that are not text.
     func finish(allowed: Set<String>, reportUnknown: Bool = true) -> [IntentError] {
-        guard reportUnknown else { return [] }
-        var out: [IntentError] = []
-        for (key, _) in pairs {
-            let name = key.scalarText ?? "?"
-            if !allowed.contains(name) {
-                out.append(
-                    location.child(name).at(key).error(
-                        .unknownKey, "unknown key `\(name)`; expected one of \(allowed.sorted().joined(separator: ", "))"))
-            }
+        guard reportUnknown, let fields else { return [] }
+        // The field reader leaves out a key that is not text (only `~` or `null` gets past the YAML budget), and
+        // says so; the intent reader names it like any other unknown key.
+        var keys = fields.entries.map { (name: $0.name, node: $0.key) }
+        keys += (mapping.pairs ?? []).compactMap { pair in pair.key.scalarText == nil ? (pair.key.scalarString ?? "?", pair.key) : nil }
+        return keys.filter { !allowed.contains($0.name) }.map { key in
+            location.child(key.name).at(key.node).error(
+                .unknownKey, "unknown key `\(key.name)`; expected one of \(allowed.sorted().joined(separator: ", "))")
         }
-        return out
     }
 }

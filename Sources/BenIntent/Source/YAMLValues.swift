@@ -1,4 +1,5 @@
 import BenCore
+import Yams
 
 extension FieldType {
     var containsObject: Bool {
@@ -14,28 +15,32 @@ extension FieldType {
 enum YAMLValues {
     /// A YAML value as JSON without a declared type: plain scalars that read as numbers or booleans become
     /// those, everything else a string. Used only until the field's type is known.
-    static func untyped(_ node: YAMLTree) -> JSONValue {
+    static func untyped(_ node: Yams.Node) -> JSONValue {
         switch node {
-        case .scalar(let s, let style, _, _):
-            guard style == .plain else { return .string(s) }
+        case .scalar(let scalar):
+            let s = scalar.string
+            guard node.scalarStyle == .plain else { return .string(s) }
             if s == "true" { return .bool(true) }
             if s == "false" { return .bool(false) }
             if s == "null" || s == "~" { return .null }
             if let i = Int64(s) { return .int(i) }
             if let d = Double(s), d.isFinite, s.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return .double(d) }
             return .string(s)
-        case .sequence(let items, _, _): return .array(items.map(untyped))
-        case .mapping(let pairs, _, _):
+        case .sequence(let items): return .array(items.map(untyped))
+        case .mapping(let pairs):
             var object: [String: JSONValue] = [:]
-            for (k, v) in pairs { object[k.scalarText ?? ""] = untyped(v) }
+            for (k, v) in pairs { object[k.scalarString ?? ""] = untyped(v) }
             return .object(object)
+        case .alias:
+            // Composing expands every alias; none reaches a reader.
+            return .null
         }
     }
 
     /// A YAML value checked against `type`, as JSON. Errors name the exact element (`default[2]`).
-    static func json(_ node: YAMLTree, as type: FieldType, at location: FileLocation, _ errors: inout [IntentError]) -> JSONValue? {
+    static func json(_ node: Yams.Node, as type: FieldType, at location: FileLocation, _ errors: inout [IntentError]) -> JSONValue? {
         let value = untyped(node)
-        if case .scalar(_, let style, _, _) = node, style != .plain, value.stringValue != nil {
+        if let style = node.scalarStyle, style != .plain, value.stringValue != nil {
             switch type {
             case .int, .uint, .double, .bool:
                 errors.append(location.error(.wrongType, "expected \(type), found a quoted string; remove the quotes"))
