@@ -1,7 +1,9 @@
+public import BenCore
 public import Yams
 
 /// Why a text is not YAML, and where: what Yams reported, in one value every reader phrases in its own error type.
-public struct YAMLSyntaxError: Error, Sendable {
+/// Its place is a `FileLocation` (line and column; the reader knows the file), read as `error.line`.
+public struct YAMLSyntaxError: Error, Sendable, FileLocated {
     public enum Problem: Sendable {
         /// The scanner, parser or composer stopped: what it was reading (`context`) and what it found.
         case syntax(context: String?, problem: String)
@@ -16,15 +18,14 @@ public struct YAMLSyntaxError: Error, Sendable {
     }
 
     public var problem: Problem
-    /// 1-based; 0 when Yams gave no position.
-    public var line: Int
-    public var column: Int
+    /// The line and column, 1-based; 0 when Yams gave no position.
+    public var location: FileLocation
     /// What Yams said, whole.
     public var text: String
 
     /// What Yams threw.
     public init(_ error: any Error) {
-        (line, column) = (0, 0)
+        location = FileLocation()
         text = "\(error)"
         guard let yaml = error as? YamlError else {
             problem = .other("\(error)")
@@ -34,10 +35,10 @@ public struct YAMLSyntaxError: Error, Sendable {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             self.problem = .syntax(context: context?.text, problem: problem)
-            (line, column) = (mark.line, mark.column)
+            location = FileLocation(line: mark.line, column: mark.column)
         case .duplicatedKeysInMapping(let duplicates, let context):
             problem = .duplicateKeys(duplicates)
-            (line, column) = (context.mark.line, context.mark.column)
+            location = FileLocation(line: context.mark.line, column: context.mark.column)
         case .reader(let problem, _, _, _):
             self.problem = .unreadable(problem)
         default:
@@ -48,7 +49,7 @@ public struct YAMLSyntaxError: Error, Sendable {
     /// A text that goes beyond `YAMLBudget`, at the node where it did.
     public init(_ exceeded: YAMLBudget.Exceeded, line: Int, column: Int) {
         problem = .overBudget(exceeded)
-        (self.line, self.column) = (line, column)
+        location = FileLocation(line: line, column: column)
         text = exceeded.description
     }
 

@@ -16,21 +16,22 @@ enum IntentYAML {
     }
 
     static func syntaxError(_ error: YAMLSyntaxError, file: String) -> IntentError {
+        var at = error.location
+        at.file = file
+        let message: String
         switch error.problem {
         case .syntax(let context, let problem):
-            let detail = context.map { "\(problem) (\($0))" } ?? problem
-            return IntentError(.yamlSyntax, file: file, line: error.line, column: error.column, field: "", "YAML syntax: \(detail)")
+            message = "YAML syntax: " + (context.map { "\(problem) (\($0))" } ?? problem)
         case .duplicateKeys(let duplicates):
-            return IntentError(
-                .yamlSyntax, file: file, line: error.line, column: error.column, field: "",
-                "key \(duplicates.first.map { "\"\($0)\"" } ?? "") appears twice in one mapping; keep one")
+            message = "key \(duplicates.first.map { "\"\($0)\"" } ?? "") appears twice in one mapping; keep one"
         case .unreadable(let problem):
-            return IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "YAML: \(problem)")
+            message = "YAML: \(problem)"
         case .overBudget(let exceeded):
-            return IntentError(.yamlSyntax, file: file, line: error.line, column: error.column, field: "", exceeded.description)
+            message = exceeded.description
         case .other(let text):
-            return IntentError(.yamlSyntax, file: file, line: 0, column: 0, field: "", "YAML: \(text)")
+            message = "YAML: \(text)"
         }
+        return IntentError(.yamlSyntax, at: at, message)
     }
 }
 
