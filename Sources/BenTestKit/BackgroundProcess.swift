@@ -37,26 +37,43 @@ public final class BackgroundProcess: Sendable {
         self.lifetime = lifetime
         pid = try await withCheckedThrowingContinuation { started in
             Task.detached {
-                let spawned = Atomic<Bool>(false)
+                let spawned = Atomic<Int32>(0)
                 do {
                     let result = try await Subprocess.run(
                         .path(FilePath(executable)), arguments: Arguments(arguments), environment: inherited, input: .none,
                         output: .fileDescriptor(output, closeAfterSpawningProcess: true),
                         error: .fileDescriptor(errors, closeAfterSpawningProcess: true)
                     ) { execution in
-                        spawned.store(true, ordering: .relaxed)
+                        spawned.store(execution.processIdentifier.value, ordering: .relaxed)
                         started.resume(returning: execution.processIdentifier.value)
                     }
                     lifetime.end(ProcessRunner.status(result.terminationStatus))
                 } catch {
-                    // Before the spawn, the start failed; after it, the process was lost track of: count it as ended.
-                    if spawned.load(ordering: .relaxed) { lifetime.end(-1) } else { started.resume(throwing: error) }
+                    let pid = spawned.load(ordering: .relaxed)
+                    guard pid > 0 else { return started.resume(throwing: error) }
+                    // swift-subprocess lost track of a process it started: it still runs until it ends.
+                    lifetime.end(await Self.reap(pid))
                 }
             }
         }
     }
 
     public var isRunning: Bool { lifetime.status == nil }
+
+    /// Waits for `pid` to end and reaps it, for a process swift-subprocess no longer watches: its exit status, or
+    /// the signal that ended it (as `ProcessRunner.status`); -1 if something else reaped it.
+    private static func reap(_ pid: Int32) async -> Int32 {
+        while true {
+            var info = siginfo_t()
+            if waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG) != 0 {
+                if errno == EINTR { continue }
+                return -1
+            }
+            let child = info._sifields._sigchld
+            if child.si_pid == pid { return child.si_status }
+            try? await Task.sleep(for: .milliseconds(50))  // the poll's pacing: this path has no event to wait on
+        }
+    }
 
     public func signal(_ signal: Int32) { kill(pid, signal) }
 

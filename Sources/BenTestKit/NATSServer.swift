@@ -135,7 +135,7 @@ public final class NATSServer: Sendable {
         guard let process = state.withLock({ $0.process }) else { return }
         process.signal(SIGTERM)
         if await process.wait(timeout: .seconds(10)) == nil { process.signal(SIGKILL) }
-        state.withLock { $0.process = nil }  // BackgroundProcess's deinit reaps it.
+        state.withLock { $0.process = nil }  // BackgroundProcess's deinit returns once it has ended.
     }
 
     /// Kills the server at once (SIGKILL), as a crash would.
@@ -154,7 +154,7 @@ public final class NATSServer: Sendable {
     }
 
     deinit {
-        // Kill before the store folder goes (BackgroundProcess kills by pid and reaps).
+        // Kill before the store folder goes (BackgroundProcess's deinit kills it and returns once it has ended).
         kill()
     }
 
