@@ -291,7 +291,7 @@ import Testing
         // then refuse.
         for id in connected { fleet.nodeArguments[id] = ["--topology", fleet.topologyPath] }
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady(connected)
         try await Self.waitGossiping(fleet, fleet.nodes.map(\.id))
         _ = try await fleet.stage(intent)  // applies the topology: the ledger knows node-1's key
@@ -333,7 +333,7 @@ import Testing
         let cut = try Self.cutOffFromNATS(fleet, rack: "r2")
         let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady(connected)
         try await Self.waitGossiping(fleet, cut)
         let v1 = try await fleet.stage(intent)
