@@ -15,7 +15,7 @@ import Testing
         fleet.ledgerArguments = ["--silent-after", "600"]
         for node in fleet.nodes { fleet.nodeArguments[node.id] = ["--topology", fleet.topologyPath] }
         try await fleet.startLedger()
-        try fleet.startAgents()
+        try await fleet.startAgents()
         try await fleet.waitUntilReady()
         try await GossipTests.waitGossiping(fleet, fleet.nodes.map(\.id))
         _ = try await fleet.benctl(["topology", "apply", fleet.topologyPath])
@@ -25,7 +25,7 @@ import Testing
         }
 
         let victim = fleet.nodes[3].id
-        fleet.stopAgent(victim, signal: SIGKILL)
+        await fleet.stopAgent(victim, signal: SIGKILL)
         let killed = ContinuousClock.now
         try await fleet.waitUntil(timeout: .seconds(60), "the ledger holds \(victim) dead") {
             await GossipTests.members(fleet)[victim]?.status == "dead"
