@@ -129,7 +129,7 @@ extension AgentService {
         case .aggregateSent:
             // The shell's "aggregate sent" line, with its metadata, says this already.
             return true
-        case .announcementAccepted, .orphaned, .superseded, .protocolViolation, .answeredAgain:
+        case .announcementAccepted, .orphaned, .superseded, .protocolViolation, .answeredAgain, .childDeadButMoving:
             break
         case .prepared, .activationAccepted, .activationIgnored, .swappedAtBarrier:
             return observeTwoPhase(report)
