@@ -10,40 +10,94 @@ import Logging
 /// The ledger's alarms and revocations on the agent's side (issue 16), over NATS (`ben.<fleet>.alarm`,
 /// `ben.<fleet>.revoke`) and by gossip alike. Each is read and its signature checked here; the machine decides what
 /// an alarm does, and `RevocationList` which revocation is taken. A taken revocation is written to the state
-/// directory before the links and gossip start refusing the key.
+/// directory before the links and gossip start refusing the key. A taken alarm is kept too (`alarms.json`), so a
+/// restart does not forget which versions were stopped.
+///
+/// Both subjects are kept by JetStream streams: each subscription is made first and the stream read back after, so
+/// nothing published in between is missed; the streams are read again whenever the NATS connection comes back.
 extension AgentService {
-    /// `ben.<fleet>.alarm`: the ledger's signed alarms.
+    /// `ben.<fleet>.alarm`: the ledger's signed alarms, the alarm stream's first.
     func followAlarms(_ connection: NATSConnection) async {
         let subject = NATSSubjects.alarm(configuration.fleet)
         do {
             let subscription = try await connection.subscribe(subject: subject)
-            for await message in subscription {
-                if let incoming = readAlarm(message.payload) { handle(.alarm(incoming)) }
-            }
+            try await connection.flush()
+            await catchUpAlarms(connection)
+            for await message in subscription { takeAlarm(message.payload, via: "nats") }
         } catch {
             logger.error("cannot follow alarms", metadata: ["subject": "\(subject)", "error": "\(error)"])
         }
     }
 
-    /// `ben.<fleet>.revoke`: the ledger's signed revocations.
+    /// `ben.<fleet>.revoke`: the ledger's signed revocations, every one the revocation stream keeps first.
     func followRevocations(_ connection: NATSConnection) async {
         let subject = NATSSubjects.revoke(configuration.fleet)
         do {
             let subscription = try await connection.subscribe(subject: subject)
+            try await connection.flush()
+            await catchUpRevocations(connection)
             for await message in subscription { takeRevocation(message.payload, via: "nats") }
         } catch {
             logger.error("cannot follow revocations", metadata: ["subject": "\(subject)", "error": "\(error)"])
         }
     }
 
-    func readAlarm(_ bytes: [UInt8]) -> IncomingAlarm? {
+    /// Reads both streams back (after a reconnect: what was sent while this node was away).
+    func catchUpSigned(_ connection: NATSConnection) async {
+        await catchUpRevocations(connection)
+        await catchUpAlarms(connection)
+    }
+
+    /// Every revocation the revocation stream keeps, each taken as if it had just arrived (known ones change nothing).
+    func catchUpRevocations(_ connection: NATSConnection) async {
+        let fleet = configuration.fleet
         do {
-            let envelope = try SignedEnvelope.decode(bytes, document: "alarm", maxBytes: Alarm.maxBytes)
-            let alarm = try envelope.document(as: Alarm.self)
-            return IncomingAlarm(alarm: alarm, signature: Self.check(envelope, context: .alarm, trusted: configuration.trustedLedgerKeys))
+            let stored = try await connection.jetStream().messages(
+                stream: NATSSubjects.revokeStream(fleet), subject: NATSSubjects.revoke(fleet), limit: NATSSubjects.revokeHistory)
+            for message in stored { takeRevocation(message.payload, via: "stream") }
         } catch {
-            logger.warning("unreadable alarm", metadata: ["error": "\(error)"])
-            return nil
+            // No stream yet (no ledger of this release has run) or JetStream is away: gossip still carries them.
+            logger.notice("no stored revocation to catch up on", metadata: ["reason": "\(error)"])
+        }
+    }
+
+    /// The alarms the alarm stream keeps that could still change something here (`AgentMachine.alarmMatters`): a
+    /// version newer than the one this node runs, not stopped yet.
+    func catchUpAlarms(_ connection: NATSConnection) async {
+        let fleet = configuration.fleet
+        do {
+            let stored = try await connection.jetStream().messages(
+                stream: NATSSubjects.alarmStream(fleet), subject: NATSSubjects.alarm(fleet), limit: NATSSubjects.alarmHistory)
+            for message in stored { takeAlarm(message.payload, via: "stream", onlyIfItMatters: true) }
+        } catch {
+            logger.notice("no stored alarm to catch up on", metadata: ["reason": "\(error)"])
+        }
+    }
+
+    /// Reads an alarm, checks its signature, hands it to the machine, and keeps it on disk if the machine stopped its
+    /// version because of it.
+    func takeAlarm(_ bytes: [UInt8], via: String, onlyIfItMatters: Bool = false) {
+        let envelope: SignedEnvelope
+        let alarm: Alarm
+        do {
+            envelope = try SignedEnvelope.decode(bytes, document: "alarm", maxBytes: Alarm.maxBytes)
+            alarm = try envelope.document(as: Alarm.self)
+        } catch {
+            logger.warning("unreadable alarm", metadata: ["via": "\(via)", "error": "\(error)"])
+            return
+        }
+        if onlyIfItMatters && !machine.alarmMatters(alarm) { return }
+        let wasStopped = machine.stopped.contains(alarm.version)
+        handle(.alarm(IncomingAlarm(alarm: alarm, signature: Self.check(envelope, context: .alarm, trusted: configuration.trustedLedgerKeys))))
+        guard !wasStopped, machine.stopped.contains(alarm.version) else { return }
+        // Only alarms for versions newer than the one running can still matter; older ones are dropped from the file.
+        let kept = alarmEnvelopes.filter { (try? $0.document(as: Alarm.self).version > machine.activeVersion) ?? false } + [envelope]
+        do {
+            try AlarmFile(stateDirectory: configuration.stateDirectory).save(kept)
+            alarmEnvelopes = kept
+        } catch {
+            // Taken all the same: the alarm stream, or a peer's gossip, does not bring it back once taken.
+            logger.error("cannot keep the alarm; a restart forgets it", metadata: ["ben.version": "\(alarm.version)", "error": "\(error)"])
         }
     }
 
@@ -83,6 +137,8 @@ extension AgentService {
         }
         revocations = list
         distrustRevokedKeys()
+        // Gossip keeps it too and names it in its digest, so a peer that lacks it pulls it.
+        tellGossip(after: nil)
         logger.warning("key revoked by the ledger; refused from now on", metadata: metadata.merging(["reason": "\(revocation.reason)"]) { $1 })
     }
 
@@ -114,6 +170,28 @@ extension AgentService {
             return false
         }
         return true
+    }
+}
+
+/// The alarms that stopped a version on this agent (`alarms.json` in its state directory): their signed envelopes,
+/// written whole or not at all, read back at start.
+struct AlarmFile {
+    let path: String
+
+    init(stateDirectory: String) {
+        path = stateDirectory + "/alarms.json"
+    }
+
+    /// The kept envelopes; nil when there is no file.
+    func load() throws -> [SignedEnvelope]? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let json = try JSONParser.parse(bytes, limits: .init(maxBytes: 4 << 20))
+        return try (json.arrayValue ?? []).map { try SignedEnvelope(json: $0, document: "alarm") }
+    }
+
+    func save(_ envelopes: [SignedEnvelope]) throws {
+        try AtomicFile.write(Array((try CanonicalJSON.string(.array(envelopes.map(\.json))) + "\n").utf8), to: path)
     }
 }
 

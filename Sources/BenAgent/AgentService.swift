@@ -73,6 +73,8 @@ public actor AgentService {
     /// The node keys the ledger revoked, and their signed revocations as kept on disk (AgentService+Alarms.swift).
     var revocations = RevocationList()
     var revocationEnvelopes: [SignedEnvelope] = []
+    /// The alarms that stopped a version this node may still be offered, as kept on disk (AgentService+Alarms.swift).
+    var alarmEnvelopes: [SignedEnvelope] = []
 
     public init(configuration: AgentConfiguration, logger: Logger) throws {
         var configuration = configuration
@@ -107,6 +109,22 @@ public actor AgentService {
             throw AgentError.corruptState(path: RevocationFile(stateDirectory: configuration.stateDirectory).path, detail: "\(error)")
         }
         configuration.peerLink.security?.distrust(revocations)
+        do {
+            // The versions the ledger stopped stay stopped across a restart; nothing is prepared yet, so the machine
+            // only notes them.
+            for envelope in try AlarmFile(stateDirectory: configuration.stateDirectory).load() ?? [] {
+                let alarm = try envelope.document(as: Alarm.self)
+                let check = Self.check(envelope, context: .alarm, trusted: configuration.trustedLedgerKeys)
+                _ = machine.onAlarm(IncomingAlarm(alarm: alarm, signature: check), now: SystemClock.now())
+                if machine.stopped.contains(alarm.version) { alarmEnvelopes.append(envelope) }
+            }
+        } catch {
+            throw AgentError.corruptState(path: AlarmFile(stateDirectory: configuration.stateDirectory).path, detail: "\(error)")
+        }
+        let stopped = machine.stopped.sorted().map(\.description).joined(separator: ",")
+        if !stopped.isEmpty {
+            logger.notice("versions stopped by the ledger's alarms before this start stay stopped", metadata: ["versions": "\(stopped)"])
+        }
         links = LinkSet(
             logger: logger, limiter: configuration.uploadLimit.map { UploadLimiter(bytesPerSecond: $0) }, linger: configuration.peerLink.closeLinger)
         runtime = ShellRuntime(links: links, logger: logger, clockOffset: configuration.clockOffset)

@@ -10,6 +10,11 @@ import Logging
 /// and into gossip, so a node cut off from NATS hears them too. An alarm goes out when a rollout is aborted (the
 /// deployment machine asks for it); a revocation when an operator asks (`benctl revoke`). The decisions are the
 /// machines' and `RevocationList`'s; this carries them out.
+///
+/// Both subjects are kept by JetStream streams (`BEN_<fleet>_ALARM`, `BEN_<fleet>_REVOKE`), which a node reads back
+/// when it starts or its NATS connection comes back; at every start the ledger puts any revocation it keeps that the
+/// revocation stream lacks back on it (a lost or recreated stream), each once. Gossip's digest names the revocations
+/// too, so a node without NATS pulls the ones it lacks from a peer.
 extension LedgerService {
     // MARK: Alarms
 
@@ -46,6 +51,44 @@ extension LedgerService {
         distrustRevokedKeys()
     }
 
+    /// The kept revocations' signed bytes, oldest first.
+    var keptRevocationBytes: [[UInt8]] {
+        revocations.revocations.compactMap { revocationEnvelopes[$0.keyID]?.canonicalBytes }
+    }
+
+    /// Creates (or updates in place) the alarm and revocation streams, then puts back on the revocation stream every
+    /// kept revocation it lacks. Run at start, after the lease is won; running it again stores nothing twice.
+    func prepareSignedStreams(_ connection: NATSConnection) async throws {
+        let js = try connection.jetStream()
+        for config in [
+            NATSSubjects.alarmStreamConfig(configuration.fleet, replicas: configuration.replicas),
+            NATSSubjects.revokeStreamConfig(configuration.fleet, replicas: configuration.replicas),
+        ] {
+            _ = try await js.createOrUpdateStream(config, neverLowerReplicas: true)
+        }
+        await republishRevocations(connection)
+    }
+
+    /// Every kept revocation the revocation stream does not hold, published to it (with JetStream's acknowledgement):
+    /// a node that starts or reconnects reads them all back. Idempotent: what the stream holds is not sent again.
+    func republishRevocations(_ connection: NATSConnection) async {
+        let kept = keptRevocationBytes
+        guard !kept.isEmpty else { return }
+        let fleet = configuration.fleet
+        do {
+            let js = try connection.jetStream()
+            let stored = Set(
+                try await js.messages(stream: NATSSubjects.revokeStream(fleet), subject: NATSSubjects.revoke(fleet), limit: NATSSubjects.revokeHistory)
+                    .map(\.payload))
+            let missing = kept.filter { !stored.contains($0) }
+            for bytes in missing { _ = try await js.publish(bytes, subject: NATSSubjects.revoke(fleet)) }
+            logger.info(
+                "revocations on the revocation stream", metadata: ["kept": "\(kept.count)", "republished": "\(missing.count)"])
+        } catch {
+            logger.error("cannot put the kept revocations back on the revocation stream; gossip still carries them", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// `revoke`: distrust node `node`'s key (its topology key unless `keyid` names another), signed, kept, audited,
     /// and sent to every node on NATS and by gossip. Revoking a key again sends the same revocation again.
     func revoke(args: JSONValue) throws -> JSONValue {
@@ -62,7 +105,9 @@ extension LedgerService {
             throw APIError("\(node) is not in the topology in force; name the key with --key-id")
         }
         if let known = revocations.byKeyID[keyID], let envelope = revocationEnvelopes[keyID] {
-            sendSigned(envelope.canonicalBytes, kind: .revocation, subject: NATSSubjects.revoke(configuration.fleet), what: "the revocation of \(keyID)")
+            // Into gossip again, and onto the stream only if it lacks it (it is stored once).
+            gossipSigned(envelope.canonicalBytes, kind: .revocation)
+            if let nats { tasks.spawn { await self.republishRevocations(nats) } }
             return ["node": .string(known.node.rawValue), "keyid": .string(keyID), "revoked": .string("already"), "issued_at": .string(known.issuedAt.rfc3339)]
         }
         let revocation = Revocation(fleet: configuration.fleet, epoch: epoch, node: node, keyID: keyID, reason: reason, issuedAt: now())
@@ -91,6 +136,11 @@ extension LedgerService {
         configuration.peerLink.security?.distrust(list)
         gossip.shell?.distrust(list)
         Metric.revokedKeys.set(list.count)
+        // Gossip keeps them for good and names them in its digest, so a peer that lacks one pulls it.
+        if let shell = gossip.shell {
+            let state = gossipVersionState()
+            tasks.spawn { await shell.update(state) }
+        }
     }
 
     // MARK: Sending

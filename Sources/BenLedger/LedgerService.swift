@@ -162,6 +162,7 @@ public actor LedgerService {
                 "the announcement stream keeps more replicas than --replicas; left as it is",
                 metadata: ["replicas": "\(stream.config.replicas)", "asked": "\(configuration.replicas)"])
         }
+        try await prepareSignedStreams(connection)
         // Subscribed before the head is read, so nothing published on the subject from now on goes unjudged.
         let announced = try await connection.subscribe(subject: NATSSubjects.announce(configuration.fleet))
         try await connection.flush()

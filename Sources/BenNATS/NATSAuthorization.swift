@@ -113,15 +113,18 @@ public struct NATSPermissions: Sendable, Hashable {
     /// A node's agent: publishes only acks and heartbeats, asks the ledger for the topology its announcement names
     /// (`api.topology.get`, for gossip's roster; the agent keeps it only if its key is the announcement's), and
     /// answers to the queries it is sent; reads announcements (the fleet's, and a rollout wave's sent to it by name),
-    /// activations, alarms, revocations, its own query and answer subjects, and the announcement stream (read-only
-    /// JetStream API: the stream's info and its messages, by sequence or last by subject).
+    /// activations, alarms, revocations, its own query and answer subjects, and the announcement, alarm and
+    /// revocation streams (read-only JetStream API: a stream's info and its messages, by sequence or last by subject).
     public static func agent(_ fleet: FleetName, node: NodeID, publicKey: String) -> NATSPermissions {
-        let stream = NATSSubjects.announceStream(fleet)
+        let streams = [NATSSubjects.announceStream(fleet), NATSSubjects.alarmStream(fleet), NATSSubjects.revokeStream(fleet)]
         return NATSPermissions(
-            publish: [
-                NATSSubjects.ack(fleet), NATSSubjects.heartbeat(fleet), "$JS.API.STREAM.INFO.\(stream)", "$JS.API.STREAM.MSG.GET.\(stream)",
-                "$JS.API.DIRECT.GET.\(stream)", "$JS.API.DIRECT.GET.\(stream).>", NATSSubjects.api(fleet, verb: "topology.get"),
-            ],
+            publish: [NATSSubjects.ack(fleet), NATSSubjects.heartbeat(fleet)]
+                + streams.flatMap { stream in
+                    [
+                        "$JS.API.STREAM.INFO.\(stream)", "$JS.API.STREAM.MSG.GET.\(stream)", "$JS.API.DIRECT.GET.\(stream)",
+                        "$JS.API.DIRECT.GET.\(stream).>",
+                    ]
+                } + [NATSSubjects.api(fleet, verb: "topology.get")],
             subscribe: [
                 NATSSubjects.announce(fleet), NATSSubjects.activate(fleet), NATSSubjects.alarm(fleet), NATSSubjects.revoke(fleet),
                 NATSSubjects.nodeQuery(fleet, node: node),

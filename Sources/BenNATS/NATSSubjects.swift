@@ -15,11 +15,11 @@ public enum NATSSubjects {
     /// `ben.F.activate`: ledger → nodes, the signed activation of a two-phase version (`ben/activate/v1`). Plain NATS,
     /// not kept: a node that misses it keeps its old version, and the ledger names it.
     public static func activate(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).activate" }
-    /// `ben.F.alarm`: ledger → nodes, the signed alarm that stops an aborted version (`ben/alarm/v1`). Plain NATS;
-    /// gossip carries it too.
+    /// `ben.F.alarm`: ledger → nodes, the signed alarm that stops an aborted version (`ben/alarm/v1`). Kept by the
+    /// alarm stream, so a node that was away reads it back; gossip carries it too.
     public static func alarm(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).alarm" }
-    /// `ben.F.revoke`: ledger → nodes, a signed revocation of a node key (`ben/revoke/v1`). Plain NATS; gossip carries
-    /// it too.
+    /// `ben.F.revoke`: ledger → nodes, a signed revocation of a node key (`ben/revoke/v1`). Kept by the revocation
+    /// stream, so a node that was away reads every one back; gossip carries it too.
     public static func revoke(_ fleet: FleetName) -> String { "ben.\(fleet.rawValue).revoke" }
 
     /// `ben.F.node.<id>.announce`: ledger → one node, the signed announcement of a rollout wave it belongs to (waves
@@ -66,6 +66,41 @@ public enum NATSSubjects {
         config.description = "Ben announcements for fleet \(fleet.rawValue): the latest \(announceHistory) are kept"
         config.storage = .file
         config.maxMessagesPerSubject = announceHistory
+        config.replicas = replicas
+        return config
+    }
+
+    /// `BEN_F_ALARM`: the JetStream stream that keeps the fleet's latest alarms.
+    public static func alarmStream(_ fleet: FleetName) -> String { "BEN_\(fleet.rawValue)_ALARM" }
+
+    /// How many alarms the alarm stream keeps, the newest: an alarm matters only to a node that holds its version
+    /// prepared and not swapped in, which is one of the last few rollouts.
+    public static let alarmHistory = 64
+
+    /// `BEN_F_REVOKE`: the JetStream stream that keeps every revocation the ledger signed.
+    public static func revokeStream(_ fleet: FleetName) -> String { "BEN_\(fleet.rawValue)_REVOKE" }
+
+    /// How many revocations the revocation stream keeps. The ledger stores each one once (it republishes at start
+    /// only those the stream lacks), so this bounds the fleet's revoked keys a node reads back, not time; at about
+    /// 1 KiB each it is 4 MiB of stream storage at most.
+    public static let revokeHistory = 4096
+
+    /// The alarm stream's configuration: file storage, the newest `alarmHistory` alarms.
+    public static func alarmStreamConfig(_ fleet: FleetName, replicas: Int = 1) -> JetStream.StreamConfig {
+        var config = JetStream.StreamConfig(name: alarmStream(fleet), subjects: [alarm(fleet)])
+        config.description = "Ben alarms for fleet \(fleet.rawValue): the latest \(alarmHistory) are kept"
+        config.storage = .file
+        config.maxMessagesPerSubject = alarmHistory
+        config.replicas = replicas
+        return config
+    }
+
+    /// The revocation stream's configuration: file storage, up to `revokeHistory` revocations.
+    public static func revokeStreamConfig(_ fleet: FleetName, replicas: Int = 1) -> JetStream.StreamConfig {
+        var config = JetStream.StreamConfig(name: revokeStream(fleet), subjects: [revoke(fleet)])
+        config.description = "Ben revocations for fleet \(fleet.rawValue): each kept once, up to \(revokeHistory)"
+        config.storage = .file
+        config.maxMessagesPerSubject = revokeHistory
         config.replicas = replicas
         return config
     }

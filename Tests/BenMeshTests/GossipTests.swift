@@ -322,6 +322,47 @@ import Testing
         #expect(log.stdout.contains("\"revoke\"") && log.stdout.contains(revoked.key.keyID), "the revocation is in the audit log")
     }
 
+    // MARK: 6b. A node away when a revocation went out catches up from a peer
+
+    /// Rack r2 cannot reach NATS, and one of its nodes is not running when the operator revokes node-1's key: the
+    /// broadcast passes it by. Started afterwards, still without NATS, it learns the revocation from a peer's
+    /// anti-entropy (the digest names the revocations each node keeps; it pulls the one it lacks), keeps it, and
+    /// refuses node-1's key. Without the revocation digest nothing ever sends it the revocation again.
+    @Test func aNodeThatWasDownWhenARevocationWentOutLearnsItByAntiEntropyAndRefusesTheKey() async throws {
+        let fleet = try await LocalFleet(nodes: 6, rackSize: 3)
+        let cut = try Self.cutOffFromNATS(fleet, rack: "r2")
+        let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
+        for id in connected { fleet.nodeArguments[id] = ["--topology", fleet.topologyPath] }
+        let away = cut[0]
+        let running = fleet.nodes.map(\.id).filter { $0 != away }
+        try await fleet.startLedger()
+        try fleet.startAgents(running)
+        try await fleet.waitUntilReady(connected)
+        try await Self.waitGossiping(fleet, running)
+        _ = try await fleet.stage(intent)  // applies the topology: the ledger knows node-1's key
+        let revoked = try #require(fleet.nodes.first { $0.id == connected[0] })
+
+        let revoke = try await fleet.benctl(["revoke", "\(revoked.id)", "--reason", "its disk was stolen"])
+        #expect(revoke.status == 0, "\(revoke.stdout)\(revoke.stderr)")
+        try await fleet.waitUntil(timeout: .seconds(60), "the running nodes of r2 take the revocation") {
+            cut.filter { $0 != away }.allSatisfy { fleet.agentLog($0).contains("key revoked by the ledger") }
+        }
+
+        try fleet.startAgent(away)
+        try await Self.waitGossiping(fleet, [away])
+        try await fleet.waitUntil(timeout: .seconds(60), "\(away) takes the revocation from a peer") {
+            fleet.agentLog(away).contains("key revoked by the ledger")
+        }
+        let log = fleet.agentLog(away)
+        #expect(!log.contains("following announcements"), "\(away) never reached NATS")
+        #expect(log.contains("revocation by gossip"), "\(away) heard it from a peer:\n\(log.suffix(2000))")
+        let kept = (try? String(contentsOfFile: fleet.directory.file("agents/\(away)/revocations.json"), encoding: .utf8)) ?? ""
+        #expect(kept.contains(revoked.key.keyID), "\(away) keeps it in its state directory")
+        let target = try #require(fleet.nodes.first { $0.id == away })
+        let dialled = await Self.dial(fleet, target, as: revoked)
+        #expect(dialled?.contains("revoked") == true, "\(away) refuses the revoked key's handshake: \(dialled ?? "let in")")
+    }
+
     // MARK: 7. An abort reaches a prepared rack without NATS
 
     /// Rack r2 cannot reach NATS. Every node prepares v1 (`deploy --prepare`); the operator activates it with a barrier
@@ -365,6 +406,16 @@ import Testing
             #expect(fleet.agentState(node.id)?.active == Version.none, "\(node.id) runs no version")
         }
         #expect(try await fleet.status(v1).status == "aborted")
+
+        // A node of r2 restarted (still without NATS, so no stream tells it again) keeps v1 stopped.
+        let restarted = cut[0]
+        let kept = (try? String(contentsOfFile: fleet.directory.file("agents/\(restarted)/alarms.json"), encoding: .utf8)) ?? ""
+        #expect(kept.contains("\"version\":\(v1.rawValue)"), "\(restarted) keeps the alarm: \(kept)")
+        fleet.stopAgent(restarted)
+        try fleet.startAgent(restarted)
+        try await Self.waitGossiping(fleet, [restarted], times: 2)
+        let line = fleet.agentLog(restarted).split(separator: "\n").last { $0.contains("versions stopped by the ledger's alarms before this start") }
+        #expect(line?.contains("versions=\(v1)") == true, "\(fleet.agentLog(restarted).suffix(1500))")
     }
 
     // MARK: Off

@@ -118,6 +118,33 @@ import Testing
         await ledger.close()
     }
 
+    /// The alarm and revocation streams: the ledger's publishes are kept, an agent reads them back (and both are
+    /// refused to it as a publisher: nothing it sends is stored), and it cannot purge them.
+    @Test func onlyTheLedgerFillsTheAlarmAndRevocationStreamsAndAnAgentReadsThem() async throws {
+        let fixture = try await Fixture()
+        let ledger = try await fixture.connect("ledger")
+        let js = try ledger.jetStream()
+        let streams = [
+            (NATSSubjects.revokeStreamConfig(Self.fleet), NATSSubjects.revoke(Self.fleet)),
+            (NATSSubjects.alarmStreamConfig(Self.fleet), NATSSubjects.alarm(Self.fleet)),
+        ]
+        let agent = try await fixture.connect("node-a")
+        let events = agent.events()
+        for (config, subject) in streams {
+            _ = try await js.createOrUpdateStream(config)
+            _ = try await js.publish(Array("signed".utf8), subject: subject)
+            try await agent.publish(Array("forged".utf8), subject: subject)
+            try await agent.flush()
+            #expect(await Self.violation(events, containing: "Permissions Violation for Publish to \"\(subject)\"") != nil, "\(subject)")
+            let read = try await agent.jetStream().messages(stream: config.name, subject: subject, limit: 16)
+            #expect(read.map(\.text) == ["signed"], "\(config.name) keeps the ledger's message only")
+            await #expect(throws: NATSError.self) { try await agent.jetStream().purgeStream(config.name) }
+            #expect(try await js.streamInfo(config.name)?.messages == 1)
+        }
+        await agent.close()
+        await ledger.close()
+    }
+
     @Test func anOperatorAsksTheLedgerAndNodesAndMayPublishNothingElse() async throws {
         let fixture = try await Fixture()
         let ledger = try await fixture.connect("ledger")
@@ -163,7 +190,10 @@ import Testing
         let agent = NATSPermissions.agent(Self.fleet, node: NodeID(stringLiteral: "n1"), publicKey: key)
         #expect(agent.publish == [
             "ben.auth.ack", "ben.auth.heartbeat", "$JS.API.STREAM.INFO.BEN_auth_ANNOUNCE", "$JS.API.STREAM.MSG.GET.BEN_auth_ANNOUNCE",
-            "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE", "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE.>", "ben.auth.api.topology.get",
+            "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE", "$JS.API.DIRECT.GET.BEN_auth_ANNOUNCE.>", "$JS.API.STREAM.INFO.BEN_auth_ALARM",
+            "$JS.API.STREAM.MSG.GET.BEN_auth_ALARM", "$JS.API.DIRECT.GET.BEN_auth_ALARM", "$JS.API.DIRECT.GET.BEN_auth_ALARM.>",
+            "$JS.API.STREAM.INFO.BEN_auth_REVOKE", "$JS.API.STREAM.MSG.GET.BEN_auth_REVOKE", "$JS.API.DIRECT.GET.BEN_auth_REVOKE",
+            "$JS.API.DIRECT.GET.BEN_auth_REVOKE.>", "ben.auth.api.topology.get",
         ])
         #expect(agent.subscribe == [
             "ben.auth.announce", "ben.auth.activate", "ben.auth.alarm", "ben.auth.revoke", "ben.auth.node.n1.query", "ben.auth.node.n1.answer", "ben.auth.node.n1.announce", "_INBOX.\(key).>",

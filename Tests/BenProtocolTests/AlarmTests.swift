@@ -57,6 +57,22 @@ import Testing
         let actions = agent.onAlarm(IncomingAlarm(alarm: Self.alarm(at: now), signature: .valid), now: now)
         #expect(actions == [.report(.alarmTaken(1, reason: "aborted by the operator", discarded: false))], "\(actions)")
         #expect(agent.stopped == [1])
+        #expect(!agent.alarmMatters(Self.alarm(at: now)), "read back from the stream again, a stopped version's alarm changes nothing")
+    }
+
+    /// Of the alarms the stream keeps, only those for a version newer than the running one, not yet stopped, are
+    /// handed in on catch-up.
+    @Test func onlyAlarmsForNewerVersionsNotYetStoppedMatterOnCatchUp() {
+        let now = Timestamp(millisecondsSinceEpoch: 1_795_000_000_000)
+        let running = AgentRecord(active: nil, highestAccepted: .none)
+        var agent = AgentMachine(node: "n4", fleet: Self.plan.fleet, record: running, signer: KeySigner(key: SigningKey.generate()))
+        var alarm = Self.alarm(at: now)
+        #expect(agent.alarmMatters(alarm), "v1 may still reach a node that runs nothing")
+        alarm.version = .none
+        #expect(!agent.alarmMatters(alarm), "the version it runs (none) is never stopped")
+        alarm.version = 2
+        _ = agent.onAlarm(IncomingAlarm(alarm: alarm, signature: .valid), now: now)
+        #expect(!agent.alarmMatters(alarm), "stopped already")
     }
 
     /// Every reason an alarm is not acted on: a bad signature, another fleet, an older epoch, and the version the node

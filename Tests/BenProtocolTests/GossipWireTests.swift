@@ -30,6 +30,10 @@ import Testing
             .broadcast(.pull(key)),
             .broadcast(.document(GossipFixtures.document(8, kind: .ack, size: 330))),
             .broadcast(.ackRelayed(key)),
+            .broadcast(.digest(VersionDigest(highestAccepted: 3, ledgerReachable: false, revocations: RevocationDigest(count: 2, hash: key)), reply: true)),
+            .broadcast(.digest(VersionDigest(ledgerReachable: true, revocations: RevocationDigest(count: .max, hash: doc.id)), reply: false)),
+            .broadcast(.revocations([key, doc.id])),
+            .broadcast(.revocations([])),
         ]
     }
 
@@ -75,6 +79,20 @@ import Testing
         stray.writeInteger(UInt8(0))
         stray.writeBytes(Self.signature)
         #expect(throws: GossipWireError.malformed("1 stray bytes before the signature")) { try GossipWire.decode(stray, documentID: GossipFixtures.toyID) }
+    }
+
+    /// A digest without revocations is byte for byte what nodes before revocation digests sent (flags 0 or 1); a flag
+    /// byte with an unknown bit is refused.
+    @Test func aDigestWithoutRevocationsIsUnchangedAndUnknownFlagsAreRefused() throws {
+        let plain = GossipWire.encode(Self.datagram(.broadcast(.digest(VersionDigest(ledgerReachable: true), reply: false))), signature: Self.signature)
+        let flagAt = plain.readableBytes - 64 - 1
+        #expect(plain.getInteger(at: flagAt, as: UInt8.self) == 1)
+        var withRevocations = GossipWire.encode(
+            Self.datagram(.broadcast(.digest(VersionDigest(ledgerReachable: true, revocations: RevocationDigest(count: 1, hash: Self.key)), reply: false))),
+            signature: Self.signature)
+        #expect(withRevocations.readableBytes == plain.readableBytes + 36)
+        withRevocations.setInteger(UInt8(7), at: flagAt)
+        #expect(throws: GossipWireError.malformed("digest flags 7")) { try GossipWire.decode(withRevocations, documentID: GossipFixtures.toyID) }
     }
 
     /// The id of a carried document is the receiver's own hash of the bytes, never a claim from the wire.

@@ -132,7 +132,11 @@ extension AgentService {
     func followConnectionState(_ connection: NATSConnection) async {
         for await event in connection.events() {
             switch event {
-            case .disconnected, .reconnected, .closed: natsStateChanged()
+            case .reconnected:
+                natsStateChanged()
+                // What the ledger sent while this node was away: the streams keep it.
+                tasks.spawn { await self.catchUpSigned(connection) }
+            case .disconnected, .closed: natsStateChanged()
             case .lameDuckMode, .error: break
             }
         }
@@ -152,6 +156,7 @@ extension AgentService {
             state.ack = GossipDocument(id: BLAKE2b.key(of: bytes), kind: .ack, bytes: bytes)
             state.ackVersion = answer.version
         }
+        (state.revocations, state.revocationDigest) = GossipRevocations.state(revocationEnvelopes.map(\.canonicalBytes))
         return state
     }
 
@@ -171,7 +176,7 @@ extension AgentService {
             case .alarm:
                 // The same signed alarm NATS carries: a node cut off from NATS stops the version too.
                 logger.info("alarm by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
-                if let incoming = readAlarm(document.bytes) { handle(.alarm(incoming)) }
+                takeAlarm(document.bytes, via: "gossip")
             case .revocation:
                 logger.info("revocation by gossip", metadata: ["peer.node": "\(from)", "document": "\(document.id.short)"])
                 takeRevocation(document.bytes, via: "gossip")

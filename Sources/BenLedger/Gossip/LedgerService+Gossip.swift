@@ -125,6 +125,7 @@ extension LedgerService {
         if highest != .none, let bytes = announcements[highest] {
             state.announcement = GossipDocument(id: BLAKE2b.key(of: bytes), kind: .announcement, bytes: bytes)
         }
+        (state.revocations, state.revocationDigest) = GossipRevocations.state(keptRevocationBytes)
         return state
     }
 

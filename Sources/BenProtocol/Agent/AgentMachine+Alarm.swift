@@ -58,6 +58,12 @@ extension AgentMachine {
         }
     }
 
+    /// Whether an alarm read back from the alarm stream could change anything here: its version is newer than the one
+    /// this node runs (an older one can never be swapped in) and not stopped already. Live alarms are all handed in.
+    public func alarmMatters(_ alarm: Alarm) -> Bool {
+        alarm.version > activeVersion && !stopped.contains(alarm.version)
+    }
+
     /// A version compiled after an alarm stopped it: dropped, never swapped in, and no ack is signed for it.
     mutating func stopCompiled(_ version: Version) -> [Action] {
         guard var d = deployment, d.version == version else { return [] }

@@ -13,6 +13,8 @@ public import BenCore
 ///   it (it sends the ack itself, up the tree or over NATS), or once a peer said it published it; until then peers
 ///   that reach the ledger pull the ack and publish it. A node that gets NATS back while it holds an ack no peer
 ///   took publishes that ack itself (`.publishAck`): acks are idempotent at the ledger.
+/// - **Revocations.** The ledger's revocations the node keeps come with the version state: kept for pulls for good,
+///   and named in the digest (`RevocationDigest`), so a peer that lacks one pulls it.
 /// - **What each peer last said.** Every digest a peer sends is kept with when it came (`heard`), so an operator can
 ///   see what each node last heard of (`benctl members`).
 ///
@@ -55,12 +57,19 @@ public struct GossipMachine: Sendable {
         public var ackVersion: Version
         /// It is connected to NATS now.
         public var natsConnected: Bool
+        /// The ledger's signed revocations the node keeps.
+        public var revocations: [GossipDocument]
+        /// Their digest, as the shell computed it (nil with none).
+        public var revocationDigest: RevocationDigest?
 
         /// A state; the defaults are a node that has accepted nothing, runs nothing and has no NATS.
         public init(
             highestAccepted: Version = .none, announcement: GossipDocument? = nil, active: Version = .none, ack: GossipDocument? = nil,
-            ackVersion: Version = .none, natsConnected: Bool = false
+            ackVersion: Version = .none, natsConnected: Bool = false, revocations: [GossipDocument] = [],
+            revocationDigest: RevocationDigest? = nil
         ) {
+            self.revocations = revocations
+            self.revocationDigest = revocationDigest
             self.highestAccepted = highestAccepted
             self.announcement = announcement
             self.active = active
@@ -194,7 +203,7 @@ public struct GossipMachine: Sendable {
         VersionDigest(
             highestAccepted: state.highestAccepted, announcement: state.announcement?.id, active: state.active,
             ack: state.ack.map { AckDigest(version: state.ackVersion, id: $0.id, delivered: ownAckDelivered) },
-            ledgerReachable: state.natsConnected || role == .ledger)
+            ledgerReachable: state.natsConnected || role == .ledger, revocations: state.revocationDigest)
     }
 
     // MARK: Inputs
@@ -249,6 +258,9 @@ public struct GossipMachine: Sendable {
             actions += lift(broadcast.handle(.learned(ack), now: now), now: now)
         } else if new.ack == nil {
             ownAckDelivered = false
+        }
+        if new.revocations.map(\.id) != state.revocations.map(\.id) {
+            actions += lift(broadcast.handle(.keep(new.revocations), now: now), now: now)
         }
         let regained = new.natsConnected && !state.natsConnected
         state = new

@@ -37,7 +37,9 @@ extension BroadcastMachine {
     }
 
     /// Compares a peer's digest with this node's: pull a newer announcement; if this node reaches the ledger, pull the
-    /// peer's undelivered ack. The first leg of an exchange is answered with this node's digest.
+    /// peer's undelivered ack; if the peer's revocations differ, tell it the ids this node keeps (it pulls what it
+    /// lacks, and its own answer does the same the other way). The first leg of an exchange is answered with this
+    /// node's digest.
     mutating func onDigest(_ digest: VersionDigest, reply: Bool, from sender: NodeID, now: Timestamp) -> [Action] {
         ledgerPeers.removeAll { $0 == sender }
         if digest.ledgerReachable {
@@ -56,7 +58,54 @@ extension BroadcastMachine {
                 actions += pull(ack.id, from: sender, now: now)
             }
         }
+        if digest.revocations != local.revocations, !kept.isEmpty {
+            let capacity = revocationCapacity
+            var start = 0
+            while start < kept.count {
+                let end = min(kept.count, start + capacity)
+                actions.append(.send(to: sender, .revocations(Array(kept[start..<end]))))
+                start = end
+            }
+        }
         return actions
+    }
+
+    /// A peer keeps these revocations: pull those this node neither holds nor has seen (a forgotten id is one this
+    /// node had and its owner did not keep), at most `maxRevocationPulls` at a time; the next exchange asks again.
+    mutating func onRevocations(_ ids: [Key], from sender: NodeID, now: Timestamp) -> [Action] {
+        var actions: [Action] = []
+        for id in ids where pulls.count < settings.maxRevocationPulls {
+            switch messages[id] {
+            case .held, .forgotten: continue
+            case nil, .announced: actions += pull(id, from: sender, now: now)
+            }
+        }
+        return actions
+    }
+
+    /// The owner's revocations: each held (even one evicted before), and the set kept sorted for `.revocations`.
+    ///
+    /// A caller may rely on: nothing is sent or delivered.
+    public mutating func onKeep(_ documents: [GossipDocument], now: Timestamp) -> [Action] {
+        for document in documents {
+            switch messages[document.id] {
+            case .held: continue
+            case .announced(let a):
+                messages[document.id] = .held(
+                    Held(document: document, gossip: nil, sources: a.sources, grafting: a.grafting, at: now, published: false))
+            case nil, .forgotten:
+                messages[document.id] = .held(
+                    Held(document: document, gossip: nil, sources: [], grafting: false, at: now, published: false))
+            }
+        }
+        kept = Set(documents.map(\.id)).sorted()
+        return []
+    }
+
+    /// Revocation ids per datagram.
+    var revocationCapacity: Int {
+        let bare = GossipWire.size(of: GossipDatagram(fleet: fleet, sender: node, message: .broadcast(.revocations([]))))
+        return max(1, min(255, (settings.maxDatagramBytes - bare) / 32))
     }
 
     mutating func pull(_ id: Key, from peer: NodeID, now: Timestamp) -> [Action] {
@@ -110,7 +159,7 @@ extension BroadcastMachine {
 
     /// Forgets old documents: bytes after `cacheRetention` (never those the digest names), ids after `idRetention`.
     mutating func onEvict(now: Timestamp) -> [Action] {
-        let pinned = [local.announcement, local.ack?.id].compactMap { $0 }
+        let pinned = Set([local.announcement, local.ack?.id].compactMap { $0 } + kept)
         for (id, state) in messages {
             switch state {
             case .held(let h) where h.at + settings.cacheRetention <= now && !pinned.contains(id):

@@ -62,6 +62,7 @@ extension BroadcastMachine {
         case .pull(let id): return onPull(id, from: sender)
         case .document(let document): return onDocument(document, from: sender, now: now)
         case .ackRelayed(let id): return onAckRelayed(id)
+        case .revocations(let ids): return onRevocations(ids, from: sender, now: now)
         }
     }
 

@@ -17,7 +17,10 @@ public import BenCore
 /// member, which answers with its own. A node whose peer accepted a higher version pulls that announcement; when it
 /// arrives it is delivered and pushed on into the tree, so the rest of a healed partition gets it by broadcast. A node
 /// that can reach the ledger pulls the undelivered ack of a peer that cannot, publishes it and says so, which is how
-/// the signed ack of a node cut off from NATS reaches the ledger.
+/// the signed ack of a node cut off from NATS reaches the ledger. The digest also names the revocations the node keeps
+/// (`RevocationDigest`); when a peer's differs, the node tells the peer the ids it keeps (`.revocations`) and the peer
+/// pulls those it lacks, so a node that was down or cut off when a revocation went out still gets it. Kept
+/// revocations are never evicted.
 ///
 /// **Documents and sizes.** Messages are identified by their content key, computed by the shell. Whatever fits a
 /// datagram (`maxDatagramBytes`, signature included) is pushed as one; a larger document is pushed or answered over
@@ -56,6 +59,9 @@ public struct BroadcastMachine: Sendable {
         public var maxNeighbors: Int = 32
         /// Announcers remembered per missing document.
         public var maxSources: Int = 8
+        /// Pulls outstanding at once when a peer names revocations this node lacks; the rest wait for the next
+        /// exchange, so a peer naming many ids costs a bounded burst.
+        public var maxRevocationPulls: Int = 16
 
         /// The defaults.
         public init() {}
@@ -74,6 +80,9 @@ public struct BroadcastMachine: Sendable {
         case received(from: NodeID, BroadcastMessage, GossipAuthentication)
         /// The node's version state changed (the agent accepted or activated a version, signed an ack, NATS came or went).
         case localState(VersionDigest)
+        /// The ledger's revocations this node keeps (all of them, each time the set changes): held for pulls, never
+        /// evicted, and offered to a peer whose revocation digest differs.
+        case keep([GossipDocument])
         /// Membership says a neighbour is dead (push nothing to it) or alive again (eager again, as Plumtree does).
         case neighborDown(NodeID)
         case neighborUp(NodeID)
@@ -186,6 +195,8 @@ public struct BroadcastMachine: Sendable {
     var ledgerPeers: [NodeID] = []
     /// This node's own version state, as its digests say it.
     public internal(set) var local = VersionDigest()
+    /// The ids of the revocations this node keeps, sorted: never evicted, offered to peers whose digest differs.
+    public internal(set) var kept: [Key] = []
     var random: GossipRandom
     /// Documents this node received by eager push more than once (Plumtree's duplicates), for figures and logs.
     public internal(set) var duplicates = 0
@@ -209,6 +220,7 @@ public struct BroadcastMachine: Sendable {
         case .learned(let document): onLearned(document, now: now)
         case .received(let from, let message, let authentication): onMessage(message, from: from, authentication: authentication, now: now)
         case .localState(let digest): onLocalState(digest, now: now)
+        case .keep(let documents): onKeep(documents, now: now)
         case .neighborDown(let peer): onNeighborDown(peer)
         case .neighborUp(let peer): onNeighborUp(peer)
         case .timerFired(let timer): onTimer(timer, now: now)

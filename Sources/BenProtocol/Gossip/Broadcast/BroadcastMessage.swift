@@ -80,6 +80,23 @@ public struct AckDigest: Sendable, Hashable {
     }
 }
 
+/// The revocations a node keeps, as its digest names them: how many, and the BLAKE2b-256 key of their document ids
+/// sorted and concatenated (the shell computes it; `GossipRevocations` in BenShell). Two nodes that keep the same
+/// revocations send the same digest; a node whose peer's differs learns which documents the peer holds
+/// (`BroadcastMessage.revocations`) and pulls those it lacks.
+public struct RevocationDigest: Sendable, Hashable {
+    /// How many revocation documents the node keeps.
+    public var count: UInt32
+    /// The key of their sorted ids.
+    public var hash: Key
+
+    /// A digest of a revocation set.
+    public init(count: UInt32, hash: Key) {
+        self.count = count
+        self.hash = hash
+    }
+}
+
 /// What a node tells a peer in an anti-entropy exchange (Scuttlebutt-style): how far its version state got, and
 /// whether it can reach the ledger. The agent's version state fills it in; only signed documents ever change it.
 public struct VersionDigest: Sendable, Hashable {
@@ -93,17 +110,20 @@ public struct VersionDigest: Sendable, Hashable {
     public var ack: AckDigest?
     /// It is connected to NATS, so an ack handed to it reaches the ledger.
     public var ledgerReachable: Bool
+    /// The ledger's revocations it keeps; nil while it keeps none.
+    public var revocations: RevocationDigest?
 
     /// A digest; the defaults are a node that has accepted nothing yet.
     public init(
         highestAccepted: Version = .none, announcement: Key? = nil, active: Version = .none, ack: AckDigest? = nil,
-        ledgerReachable: Bool = false
+        ledgerReachable: Bool = false, revocations: RevocationDigest? = nil
     ) {
         self.highestAccepted = highestAccepted
         self.announcement = announcement
         self.active = active
         self.ack = ack
         self.ledgerReachable = ledgerReachable
+        self.revocations = revocations
     }
 }
 
@@ -125,6 +145,9 @@ public enum BroadcastMessage: Sendable, Hashable {
     case document(GossipDocument)
     /// "I published your ack `id` toward the ledger."
     case ackRelayed(Key)
+    /// Anti-entropy: ids of revocation documents the sender keeps, sent when a peer's revocation digest differs from
+    /// its own (split to fit datagrams); the receiver pulls those it lacks.
+    case revocations([Key])
 
     /// The message's name in logs and metrics.
     public var name: String {
@@ -137,6 +160,7 @@ public enum BroadcastMessage: Sendable, Hashable {
         case .pull: "pull"
         case .document: "document"
         case .ackRelayed: "ack-relayed"
+        case .revocations: "revocations"
         }
     }
 }

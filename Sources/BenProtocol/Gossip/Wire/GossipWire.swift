@@ -8,7 +8,7 @@ public import NIOCore
 ///
 ///     u8  wire version (1)
 ///     u8  kind: 1 ping, 2 ping-req, 3 ack, 4 nack; 16 gossip, 17 ihave, 18 graft, 19 prune, 20 digest, 21 pull,
-///         22 document, 23 ack-relayed
+///         22 document, 23 ack-relayed, 24 revocations
 ///     u8  fleet length, fleet (UTF-8)
 ///     u8  sender length, sender node id (UTF-8)
 ///     kind-specific body
@@ -19,8 +19,10 @@ public import NIOCore
 /// dead the id of who said so). A document is u8 kind, u32 length and its bytes; its id is not sent but computed
 /// by the receiver from the bytes (`documentID`), so no one can claim an id for bytes that do not hash to it.
 /// IHAVE entries are 32-byte id, u16 round, u8 kind, u32 size. A digest is u8 reply, u64 highest accepted, u8 flag
-/// and 32-byte announcement id, u64 active, u8 flag and (u64 version, 32-byte ack id, u8 delivered), u8 ledger
-/// reachable.
+/// and 32-byte announcement id, u64 active, u8 flag and (u64 version, 32-byte ack id, u8 delivered), u8 flags (bit 0:
+/// ledger reachable; bit 1: a revocation digest follows, u32 count and 32-byte hash). The revocation digest is sent
+/// only by a node that keeps a revocation, so a fleet without any speaks what nodes before it spoke. A revocations
+/// message is u8 count and that many 32-byte ids.
 ///
 /// Every datagram is bounded: `decode` refuses one over `maxBytes` before reading it (1400 by default: an Ethernet
 /// MTU less IP, UDP and tunnel headers, so nothing is fragmented). The machines never produce a larger one:
@@ -44,7 +46,7 @@ public enum GossipWire {
     // swift-format-ignore: OneCasePerLine
     enum Kind: UInt8 {
         case ping = 1, pingRequest = 2, ack = 3, nack = 4
-        case gossip = 16, ihave = 17, graft = 18, prune = 19, digest = 20, pull = 21, document = 22, ackRelayed = 23
+        case gossip = 16, ihave = 17, graft = 18, prune = 19, digest = 20, pull = 21, document = 22, ackRelayed = 23, revocations = 24
     }
 
     /// What `decode` read: the datagram, the bytes its signature covers, and the signature.
@@ -115,11 +117,19 @@ public enum GossipWire {
                     buffer.writeBytes(ack.id.bytes)
                     buffer.writeInteger(UInt8(ack.delivered ? 1 : 0))
                 }
-                buffer.writeInteger(UInt8(d.ledgerReachable ? 1 : 0))
+                buffer.writeInteger(UInt8((d.ledgerReachable ? 1 : 0) | (d.revocations == nil ? 0 : 2)))
+                if let r = d.revocations {
+                    buffer.writeInteger(r.count)
+                    buffer.writeBytes(r.hash.bytes)
+                }
             case .pull(let id), .ackRelayed(let id):
                 buffer.writeBytes(id.bytes)
             case .document(let document):
                 writeDocument(document, into: &buffer)
+            case .revocations(let ids):
+                precondition(ids.count <= 255, "a revocations message names at most 255 ids")
+                buffer.writeInteger(UInt8(ids.count))
+                for id in ids { buffer.writeBytes(id.bytes) }
             }
         }
     }
@@ -151,9 +161,11 @@ public enum GossipWire {
             case .ihave(let entries): n += 1 + entries.count * ihaveEntryBytes
             case .graft(let id, _): n += 1 + (id == nil ? 0 : 32) + 2
             case .prune: break
-            case .digest(let d, _): n += 1 + 8 + 1 + (d.announcement == nil ? 0 : 32) + 8 + 1 + (d.ack == nil ? 0 : 41) + 1
+            case .digest(let d, _):
+                n += 1 + 8 + 1 + (d.announcement == nil ? 0 : 32) + 8 + 1 + (d.ack == nil ? 0 : 41) + 1 + (d.revocations == nil ? 0 : 36)
             case .pull, .ackRelayed: n += 32
             case .document(let d): n += documentSize(d)
+            case .revocations(let ids): n += 1 + 32 * ids.count
             }
         }
         return n
@@ -252,11 +264,18 @@ public enum GossipWire {
                 let id = try r.key("ack id")
                 ack = AckDigest(version: v, id: id, delivered: try r.flag("delivered flag"))
             }
-            let reachable = try r.flag("ledger flag")
+            let flags = try r.integer(UInt8.self, "digest flags")
+            guard flags <= 3 else { throw .malformed("digest flags \(flags)") }
+            var revocations: RevocationDigest?
+            if flags & 2 != 0 {
+                let count = try r.integer(UInt32.self, "revocation count")
+                revocations = RevocationDigest(count: count, hash: try r.key("revocation hash"))
+            }
             message = .broadcast(
                 .digest(
                     VersionDigest(
-                        highestAccepted: highest, announcement: announcement, active: active, ack: ack, ledgerReachable: reachable),
+                        highestAccepted: highest, announcement: announcement, active: active, ack: ack, ledgerReachable: flags & 1 != 0,
+                        revocations: revocations),
                     reply: reply))
         case .pull:
             message = .broadcast(.pull(try r.key("id")))
@@ -264,6 +283,12 @@ public enum GossipWire {
             message = .broadcast(.document(try r.document(documentID)))
         case .ackRelayed:
             message = .broadcast(.ackRelayed(try r.key("id")))
+        case .revocations:
+            let count = Int(try r.integer(UInt8.self, "id count"))
+            var ids: [Key] = []
+            ids.reserveCapacity(count)
+            for _ in 0..<count { ids.append(try r.key("revocation id")) }
+            message = .broadcast(.revocations(ids))
         }
         guard r.buffer.readableBytes == 0 else { throw .malformed("\(r.buffer.readableBytes) stray bytes before the signature") }
         return Decoded(datagram: GossipDatagram(fleet: fleet, sender: sender, message: message), signed: signed, signature: signature)
@@ -283,6 +308,7 @@ public enum GossipWire {
         case .broadcast(.pull): .pull
         case .broadcast(.document): .document
         case .broadcast(.ackRelayed): .ackRelayed
+        case .broadcast(.revocations): .revocations
         }
     }
 
