@@ -74,7 +74,7 @@ struct BenAgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ProcessMemory.keepLargeBuffersOutOfTheHeap()
+        ProcessMemory.reuseChunkBuffers()
         let (settings, logger) = try await daemon.settings(label: "ben-agent", flags: flags, known: Self.keys)
         var (configuration, metricsAddress) = try Self.wiring(settings)
         // Test and drill options: flags only, never from a config file.

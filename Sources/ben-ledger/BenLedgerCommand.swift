@@ -77,7 +77,7 @@ struct BenLedgerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ProcessMemory.keepLargeBuffersOutOfTheHeap()
+        ProcessMemory.reuseChunkBuffers()
         let (settings, logger) = try await daemon.settings(label: "ben-ledger", flags: flags, known: Self.keys)
         var (configuration, listeners) = try Self.wiring(settings)
         // Test and drill options: flags only, never from a config file.
