@@ -336,7 +336,7 @@ import Testing
         let away = cut[0]
         let running = fleet.nodes.map(\.id).filter { $0 != away }
         try await fleet.startLedger()
-        try fleet.startAgents(running)
+        try await fleet.startAgents(running)
         try await fleet.waitUntilReady(connected)
         try await Self.waitGossiping(fleet, running)
         _ = try await fleet.stage(intent)  // applies the topology: the ledger knows node-1's key
@@ -348,7 +348,7 @@ import Testing
             cut.filter { $0 != away }.allSatisfy { fleet.agentLog($0).contains("key revoked by the ledger") }
         }
 
-        try fleet.startAgent(away)
+        try await fleet.startAgent(away)
         try await Self.waitGossiping(fleet, [away])
         try await fleet.waitUntil(timeout: .seconds(60), "\(away) takes the revocation from a peer") {
             fleet.agentLog(away).contains("key revoked by the ledger")
@@ -411,8 +411,8 @@ import Testing
         let restarted = cut[0]
         let kept = (try? String(contentsOfFile: fleet.directory.file("agents/\(restarted)/alarms.json"), encoding: .utf8)) ?? ""
         #expect(kept.contains("\"version\":\(v1.rawValue)"), "\(restarted) keeps the alarm: \(kept)")
-        fleet.stopAgent(restarted)
-        try fleet.startAgent(restarted)
+        await fleet.stopAgent(restarted)
+        try await fleet.startAgent(restarted)
         try await Self.waitGossiping(fleet, [restarted], times: 2)
         let line = fleet.agentLog(restarted).split(separator: "\n").last { $0.contains("versions stopped by the ledger's alarms before this start") }
         #expect(line?.contains("versions=\(v1)") == true, "\(fleet.agentLog(restarted).suffix(1500))")

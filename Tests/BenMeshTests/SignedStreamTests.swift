@@ -24,7 +24,7 @@ import Testing
         fleet.ledgerArguments += ["--gossip", "off"]
         let late = fleet.nodes[1].id
         try await fleet.startLedger()
-        try fleet.startAgents([fleet.nodes[0].id])
+        try await fleet.startAgents([fleet.nodes[0].id])
         try await fleet.waitUntilReady([fleet.nodes[0].id])
         _ = try await fleet.stage(intent)
         let revoked = fleet.nodes[0]
@@ -41,14 +41,14 @@ import Testing
         }
 
         // A node that was not running reads it back when it starts.
-        try fleet.startAgent(late)
+        try await fleet.startAgent(late)
         try await fleet.waitUntil(timeout: .seconds(30), "\(late) takes the revocation from the stream") {
             fleet.agentLog(late).contains("key revoked by the ledger")
         }
         #expect(fleet.agentLog(late).contains("via=stream"), "\(fleet.agentLog(late).suffix(2000))")
 
         // The stream is lost (purged); a restarted ledger puts the revocation it keeps back, byte for byte.
-        fleet.killLedger()
+        await fleet.killLedger()
         try await connection.jetStream().purgeStream(NATSSubjects.revokeStream(fleet.fleet))
         #expect(await Self.stored(connection, fleet)?.count == 0)
         try await fleet.startLedger()
@@ -56,7 +56,7 @@ import Testing
             await Self.stored(connection, fleet) == [first]
         }
         // Restarted again with the stream intact: nothing is stored twice.
-        fleet.killLedger()
+        await fleet.killLedger()
         try await fleet.startLedger()
         try await fleet.waitUntil(timeout: .seconds(30), "the ledger checked the stream again and found it whole") {
             fleet.ledgerLog.contains("republished=0")
