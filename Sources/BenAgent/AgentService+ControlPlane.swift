@@ -140,17 +140,11 @@ extension AgentService {
     /// `ben.<fleet>.node.<id>.answer`: the ledger, retrying, asks this node by name for its answer to a version
     /// whose ack never reached it. The machine answers with the same signed bytes, if it has them.
     func answerAgain(_ connection: NATSConnection) async {
-        let subject = NATSSubjects.nodeAnswer(configuration.fleet, node: configuration.node)
-        do {
-            let subscription = try await connection.subscribe(subject: subject)
-            for await message in subscription {
-                guard let request = try? JSONParser.parse(message.payload, limits: .init(maxBytes: 4096)),
-                    case .int(let v)? = request["version"], v > 0
-                else { continue }
-                handle(.answerRequested(Version(UInt64(v))))
-            }
-        } catch {
-            logger.error("cannot follow answer requests", metadata: ["subject": "\(subject)", "error": "\(error)"])
+        await serve(NATSSubjects.nodeAnswer(configuration.fleet, node: configuration.node), on: connection, "follow answer requests") { message in
+            guard let request = try? JSONParser.parse(message.payload, limits: .init(maxBytes: 4096)),
+                case .int(let v)? = request["version"], v > 0
+            else { return }
+            handle(.answerRequested(Version(UInt64(v))))
         }
     }
 
@@ -159,15 +153,19 @@ extension AgentService {
     /// `ben.<fleet>.node.<id>.query`: evaluates an input against the intent this node serves, for
     /// `benctl eval --node`.
     func answerQueries(_ connection: NATSConnection) async {
-        let subject = NATSSubjects.nodeQuery(configuration.fleet, node: configuration.node)
+        await serve(NATSSubjects.nodeQuery(configuration.fleet, node: configuration.node), on: connection, "answer queries") { message in
+            try? await message.respond(evaluate(message.payload))
+        }
+    }
+
+    /// Hands every message on `subject` to `body`, in order, for as long as the subscription lasts; one that cannot
+    /// be made is logged as "cannot `what`".
+    func serve(_ subject: String, on connection: NATSConnection, _ what: String, _ body: (NATSMessage) async -> Void) async {
         do {
             let subscription = try await connection.subscribe(subject: subject)
-            for await message in subscription {
-                let answer = evaluate(message.payload)
-                try? await message.respond(answer)
-            }
+            for await message in subscription { await body(message) }
         } catch {
-            logger.error("cannot answer queries", metadata: ["subject": "\(subject)", "error": "\(error)"])
+            logger.error("cannot \(what)", metadata: ["subject": "\(subject)", "error": "\(error)"])
         }
     }
 

@@ -81,19 +81,20 @@ extension AgentService {
 
     /// Reads a signed announcement envelope and checks its signature against the trusted ledger keys.
     func readAnnouncement(_ bytes: [UInt8]) -> IncomingAnnouncement? {
+        readSigned(bytes, as: Announcement.self, context: .announce).map {
+            IncomingAnnouncement(announcement: $0.document, envelope: bytes, signature: $0.signature)
+        }
+    }
+
+    /// Reads a document the ledger signed under `context`, and checks the signature against the trusted ledger keys;
+    /// the machine decides what a bad signature means. Nil (and a warning) for bytes that are no such document.
+    func readSigned<D: CanonicalDocument>(_ bytes: [UInt8], as type: D.Type, context: SignatureContext) -> (document: D, signature: SignatureCheck)? {
         do {
-            let envelope = try SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes)
-            let announcement = try envelope.document(as: Announcement.self)
-            let check: SignatureCheck
-            do {
-                try envelope.verify(context: .announce, trusted: configuration.trustedLedgerKeys)
-                check = .valid
-            } catch {
-                check = .invalid(error.description)
-            }
-            return IncomingAnnouncement(announcement: announcement, envelope: bytes, signature: check)
+            let (envelope, document) = try SignedEnvelope.decode(bytes, as: D.self)
+            let keys = configuration.trustedLedgerKeys
+            return (document, SignatureCheck { try envelope.verify(context: context, trusted: keys) })
         } catch {
-            logger.warning("unreadable announcement", metadata: ["error": "\(error)"])
+            logger.warning("unreadable \(D.documentName)", metadata: ["error": "\(error)"])
             return nil
         }
     }

@@ -13,45 +13,23 @@ extension AgentService {
     /// `ben.<fleet>.activate`: the ledger's signed activations. Each is read, its signature checked against the
     /// trusted ledger keys (context `ben/activate/v1`), and handed to the machine, which decides.
     func followActivations(_ connection: NATSConnection) async {
-        let subject = NATSSubjects.activate(configuration.fleet)
-        do {
-            let subscription = try await connection.subscribe(subject: subject)
-            for await message in subscription {
-                guard let incoming = readActivation(message.payload) else { continue }
-                handle(.activation(incoming))
-            }
-        } catch {
-            logger.error("cannot follow activations", metadata: ["subject": "\(subject)", "error": "\(error)"])
+        await serve(NATSSubjects.activate(configuration.fleet), on: connection, "follow activations") { message in
+            if let incoming = readActivation(message.payload) { handle(.activation(incoming)) }
         }
     }
 
     /// `ben.<fleet>.node.<id>.announce`: a rollout wave's announcement, sent to this node by name (waves before the
     /// last are not announced to the fleet). Read and decided exactly as one from the fleet's stream.
     func followWaveAnnouncements(_ connection: NATSConnection) async {
-        let subject = NATSSubjects.nodeAnnounce(configuration.fleet, node: configuration.node)
-        do {
-            let subscription = try await connection.subscribe(subject: subject)
-            for await message in subscription { announce(message.payload, fleetWide: false) }
-        } catch {
-            logger.error("cannot follow wave announcements", metadata: ["subject": "\(subject)", "error": "\(error)"])
+        await serve(NATSSubjects.nodeAnnounce(configuration.fleet, node: configuration.node), on: connection, "follow wave announcements") {
+            announce($0.payload, fleetWide: false)
         }
     }
 
+    /// Reads a signed activation envelope and checks its signature against the trusted ledger keys.
     func readActivation(_ bytes: [UInt8]) -> IncomingActivation? {
-        do {
-            let envelope = try SignedEnvelope.decode(bytes, document: "activation", maxBytes: Activation.maxBytes)
-            let activation = try envelope.document(as: Activation.self)
-            let check: SignatureCheck
-            do {
-                try envelope.verify(context: .activate, trusted: configuration.trustedLedgerKeys)
-                check = .valid
-            } catch {
-                check = .invalid(error.description)
-            }
-            return IncomingActivation(activation: activation, signature: check)
-        } catch {
-            logger.warning("unreadable activation", metadata: ["error": "\(error)"])
-            return nil
+        readSigned(bytes, as: Activation.self, context: .activate).map {
+            IncomingActivation(activation: $0.document, signature: $0.signature)
         }
     }
 

@@ -107,7 +107,7 @@ extension LedgerService {
 
     /// The announcement inside a signed envelope this ledger made.
     func announcement(in envelope: [UInt8]) -> Announcement? {
-        (try? SignedEnvelope.decode(envelope, document: "announcement", maxBytes: Announcement.maxBytes)).flatMap { try? $0.document(as: Announcement.self) }
+        (try? SignedEnvelope.decode(envelope, as: Announcement.self))?.document
     }
 
     /// What the guard needs to know of a message on the announcement subject: readable, and signed by whom.
@@ -115,8 +115,7 @@ extension LedgerService {
         let envelope: SignedEnvelope
         let announcement: Announcement
         do {
-            envelope = try SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes)
-            announcement = try envelope.document(as: Announcement.self)
+            (envelope, announcement) = try SignedEnvelope.decode(bytes, as: Announcement.self)
         } catch {
             return .unreadable("\(error)")
         }

@@ -281,17 +281,9 @@ public final class FleetHarness {
     }
 
     func readAnnouncement(_ bytes: [UInt8]) -> IncomingAnnouncement? {
-        guard let envelope = try? SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes),
-            let document = try? envelope.document(as: Announcement.self)
-        else { return nil }
-        let check: SignatureCheck
-        do {
-            try envelope.verify(context: .announce, trusted: TrustedKeys([ledgerKey.publicKey]))
-            check = .valid
-        } catch {
-            check = .invalid("\(error)")
-        }
-        return IncomingAnnouncement(announcement: document, envelope: bytes, signature: check)
+        guard let read = try? SignedEnvelope.decode(bytes, as: Announcement.self) else { return nil }
+        let check = SignatureCheck { try read.envelope.verify(context: .announce, trusted: TrustedKeys([ledgerKey.publicKey])) }
+        return IncomingAnnouncement(announcement: read.document, envelope: bytes, signature: check)
     }
 
     // MARK: Actions out of machines

@@ -130,6 +130,15 @@ public struct SignedEnvelope: CanonicalJSONConvertible, Sendable, Hashable {
     {
         try SignedEnvelope(json: try parseDocumentJSON(bytes, document: document, maxBytes: maxBytes), document: document)
     }
+
+    /// Parses an envelope of a `D` (refusing input over `D.maxBytes` unread) and reads its signed document; errors
+    /// name `D`. Signatures are not checked here: the caller verifies `envelope` against the signer's key.
+    public static func decode<D: CanonicalDocument>(_ bytes: some Collection<UInt8>, as type: D.Type) throws(DocumentError)
+        -> (envelope: SignedEnvelope, document: D)
+    {
+        let envelope = try decode(bytes, document: D.documentName, maxBytes: D.maxBytes)
+        return (envelope, try envelope.document(as: D.self))
+    }
 }
 
 extension FieldReader {

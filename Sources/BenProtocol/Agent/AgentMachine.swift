@@ -124,6 +124,16 @@ public protocol AckSigner: Sendable {
 public enum SignatureCheck: Sendable, Hashable {
     case valid
     case invalid(String)
+
+    /// The verdict of `verify`, the shell's signature check: valid if it returns, else invalid with what it threw.
+    public init(_ verify: () throws -> Void) {
+        do {
+            try verify()
+            self = .valid
+        } catch {
+            self = .invalid("\(error)")
+        }
+    }
 }
 
 /// An announcement as the shell hands it in: read, with its signature checked against the trusted ledger keys.

@@ -552,22 +552,10 @@ public final class ProtocolEngine {
     }
 
     func readAnnouncement(_ bytes: [UInt8]) -> IncomingAnnouncement? {
-        guard let envelope = try? SignedEnvelope.decode(bytes, document: "announcement", maxBytes: Announcement.maxBytes),
-            let document = try? envelope.document(as: Announcement.self)
-        else { return nil }
-        let check: SignatureCheck
-        if let cached = announcementCache[bytes] {
-            check = cached
-        } else {
-            do {
-                try envelope.verify(context: .announce, trusted: trusted)
-                check = .valid
-            } catch {
-                check = .invalid("\(error)")
-            }
-            announcementCache[bytes] = check
-        }
-        return IncomingAnnouncement(announcement: document, envelope: bytes, signature: check)
+        guard let read = try? SignedEnvelope.decode(bytes, as: Announcement.self) else { return nil }
+        let check = announcementCache[bytes] ?? SignatureCheck { try read.envelope.verify(context: .announce, trusted: trusted) }
+        announcementCache[bytes] = check
+        return IncomingAnnouncement(announcement: read.document, envelope: bytes, signature: check)
     }
 
     /// `tampered`: the bytes were altered on the way (ground truth); `visible`: the receiver's hash check sees it.
