@@ -1,3 +1,5 @@
+import BenCore
+
 /// Chooses the plan's shape: k stripe trees and the nominal fan-out m.
 ///
 /// For each candidate (k, m) it works out, without building any tree, what each rack could do in each stripe

@@ -1,3 +1,4 @@
+import BenCore
 import BenTopology
 
 /// Small inline-SVG charts for the HTML report: no scripts, no external files, readable in any browser.

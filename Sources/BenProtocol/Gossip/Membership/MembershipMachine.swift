@@ -296,7 +296,7 @@ public struct MembershipMachine: Sendable {
         // Confirmations beyond the first, against the K − 1 it takes to reach the floor.
         let k = Double(max(1, settings.independentSuspicions - 1))
         let c = Double(min(max(0, confirmations - 1), Int(k)))
-        let fraction = Self.naturalLog(c + 1) / Self.naturalLog(k + 1)
+        let fraction = naturalLog(c + 1) / naturalLog(k + 1)
         return .milliseconds(Int64(max(floor, ceiling - (ceiling - floor) * fraction).rounded()))
     }
 
@@ -305,32 +305,7 @@ public struct MembershipMachine: Sendable {
 }
 
 extension MembershipMachine {
-    // Pure-Swift logarithms, so that a core needs no Foundation and the bounds are the same on every platform.
-    static func naturalLog(_ x: Double) -> Double {
-        precondition(x > 0)
-        // ln x = 2 atanh((x − 1)/(x + 1)) after scaling x into [0.5, 1) by powers of two.
-        var m = x
-        var e = 0.0
-        while m >= 1 {
-            m /= 2
-            e += 1
-        }
-        while m < 0.5 {
-            m *= 2
-            e -= 1
-        }
-        let y = (m - 1) / (m + 1)
-        let y2 = y * y
-        var term = y
-        var sum = 0.0
-        var k = 1.0
-        while abs(term / k) > 1e-17 {
-            sum += term / k
-            term *= y2
-            k += 2
-        }
-        return 2 * sum + e * 0.693_147_180_559_945_3
-    }
-
+    /// log10 by BenCore's pure `naturalLog`, so that a core needs no Foundation and the bounds are the same on
+    /// every platform.
     static func log10(_ x: Double) -> Double { naturalLog(x) / 2.302_585_092_994_046 }
 }
