@@ -35,12 +35,7 @@ struct AgentGossip {
     /// announcement, sent to its nodes by name (and on in their parents' HELLOs), stays with the wave.
     var fleetWide: Version = .none
     /// New directories for `runGossip` to start a shell on (the first one, and each newer topology).
-    let directories: AsyncStream<GossipDirectory>
-    let directorySink: AsyncStream<GossipDirectory>.Continuation
-
-    init() {
-        (directories, directorySink) = AsyncStream<GossipDirectory>.makeStream(bufferingPolicy: .bufferingNewest(1))
-    }
+    let restarts = GossipRestarts()
 }
 
 /// The topology the agent fetched from the ledger and checked, kept beside its state so that a restart (even one

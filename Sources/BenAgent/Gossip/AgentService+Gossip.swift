@@ -22,48 +22,41 @@ extension AgentService {
     func runGossip() async {
         guard configuration.gossip.enabled else {
             logger.notice("gossip is off (--gossip off): no membership, and announcements and acks travel by NATS and the tree only")
-            // Returns only when the service stops: its task group ends the service when any member returns.
-            for await _ in gossip.directories {}
+            await gossip.restarts.idle()
             return
         }
         startGossipFromKnownTopology()
-        let directories = gossip.directories
-        var stopCurrent: AsyncStream<Void>.Continuation?
-        await withTaskGroup(of: Void.self) { group in
-            for await directory in directories {
-                stopCurrent?.finish()
-                stopCurrent = nil
-                guard directory.roster.contains(configuration.node) else {
-                    logger.error(
-                        "this node is not in the topology gossip was given; gossip stays off until one lists it",
-                        metadata: ["topology": "\(directory.topologyKey.short)"])
-                    continue
-                }
-                var settings = GossipShell.Configuration(
-                    node: configuration.node, key: configuration.key, directory: directory, role: .agent, listen: configuration.listen)
-                settings.settings = configuration.gossip.settings
-                settings.peerLink = configuration.peerLink
-                settings.clockOffset = configuration.clockOffset
-                settings.faultPartitionFile = configuration.gossip.faultPartitionFile
-                let shell = GossipShell(configuration: settings, logger: logger)
-                let (stop, stopper) = AsyncStream<Void>.makeStream()
-                stopCurrent = stopper
-                gossipStarted(shell, directory: directory)
-                group.addTask { await shell.serve(until: stop) { event in await self.gossipEvent(event) } }
-            }
-            stopCurrent?.finish()
+        await gossip.restarts.run(start: { directory in await self.gossipShell(on: directory) }, events: { event in await self.gossipEvent(event) })
+    }
+
+    /// A shell on `directory`, unless the topology does not list this node.
+    func gossipShell(on directory: GossipDirectory) -> GossipShell? {
+        guard directory.roster.contains(configuration.node) else {
+            logger.error(
+                "this node is not in the topology gossip was given; gossip stays off until one lists it",
+                metadata: ["topology": "\(directory.topologyKey.short)"])
+            return nil
         }
+        var settings = GossipShell.Configuration(
+            node: configuration.node, key: configuration.key, directory: directory, role: .agent, listen: configuration.listen)
+        settings.settings = configuration.gossip.settings
+        settings.peerLink = configuration.peerLink
+        settings.clockOffset = configuration.clockOffset
+        settings.faultPartitionFile = configuration.gossip.faultPartitionFile
+        let shell = GossipShell(configuration: settings, logger: logger)
+        gossipStarted(shell, directory: directory)
+        return shell
     }
 
     /// `--topology`, else the topology kept from an earlier fetch.
     func startGossipFromKnownTopology() {
         if let topology = configuration.gossip.topology {
-            gossip.directorySink.yield(GossipDirectory(topology: topology, ledgerKeys: configuration.trustedLedgerKeys))
+            gossip.restarts.restart(on: GossipDirectory(topology: topology, ledgerKeys: configuration.trustedLedgerKeys))
             return
         }
         do {
             if let topology = try CachedTopology(stateDirectory: configuration.stateDirectory).load() {
-                gossip.directorySink.yield(GossipDirectory(topology: topology, ledgerKeys: configuration.trustedLedgerKeys))
+                gossip.restarts.restart(on: GossipDirectory(topology: topology, ledgerKeys: configuration.trustedLedgerKeys))
                 return
             }
         } catch {
@@ -284,7 +277,7 @@ extension AgentService {
                 logger.warning("cannot keep the topology for the next start", metadata: ["error": "\(error)"])
             }
             logger.info("gossip has the announced topology", metadata: ["topology": "\(wanted.short)", "members": "\(directory.roster.count)"])
-            gossip.directorySink.yield(directory)
+            gossip.restarts.restart(on: directory)
         }
     }
 }

@@ -31,12 +31,8 @@ struct LedgerGossip {
     /// carries. A rollout wave's announcement goes to its nodes by name and never into gossip, which would hand it
     /// to every node.
     var fleetWide: Version = .none
-    let directories: AsyncStream<GossipDirectory>
-    let directorySink: AsyncStream<GossipDirectory>.Continuation
-
-    init() {
-        (directories, directorySink) = AsyncStream<GossipDirectory>.makeStream(bufferingPolicy: .bufferingNewest(1))
-    }
+    /// The topologies gossip runs on: the one in force, then each one applied.
+    let restarts = GossipRestarts()
 }
 
 /// The ledger's gossip wiring (issue 16, docs/gossip.md): it broadcasts every announcement it publishes, publishes
@@ -47,50 +43,36 @@ extension LedgerService {
     func runGossip() async {
         guard configuration.gossip.enabled else {
             logger.notice("gossip is off: down comes from heartbeat silence, and announcements and acks travel by NATS and the tree only")
-            // Returns only when the service stops: its task group ends the service when any member returns.
-            for await _ in gossip.directories {}
+            await gossip.restarts.idle()
             return
         }
         // The topology in force was handed over when it was installed (`install`, before this runs).
-        let directories = gossip.directories
-        var stopCurrent: [AsyncStream<Void>.Continuation] = []
-        await withTaskGroup(of: Void.self) { group in
-            for await directory in directories {
-                for stopper in stopCurrent { stopper.finish() }
-                if directory.addresses[GossipDirectory.ledger] != configuration.seedListen {
-                    logger.warning(
-                        "the topology's ledger address differs from --seed-listen; nodes send gossip to the topology's",
-                        metadata: ["topology": "\(directory.addresses[GossipDirectory.ledger].map { "\($0)" } ?? "-")", "seed_listen": "\(configuration.seedListen)"])
+        await gossip.restarts.run(
+            start: { directory in await self.gossipShell(on: directory) }, events: { event in await self.gossipEvent(event) },
+            alongside: { shell in
+                // The picture `members` and `down` read, refreshed every second while this shell runs.
+                while !Task.isCancelled {
+                    await self.gossipSnapshot(await shell.snapshot())
+                    try? await Task.sleep(for: .seconds(1))
                 }
-                var settings = GossipShell.Configuration(
-                    node: GossipDirectory.ledger, key: configuration.key, directory: directory, role: .ledger, listen: configuration.seedListen)
-                settings.settings = configuration.gossip.settings
-                settings.peerLink = configuration.peerLink
-                settings.faultPartitionFile = configuration.gossip.faultPartitionFile
-                let shell = GossipShell(configuration: settings, logger: logger)
-                // One stop signal per task: a stream has one reader.
-                let (stop, stopper) = AsyncStream<Void>.makeStream()
-                let (stopRefresh, refreshStopper) = AsyncStream<Void>.makeStream()
-                stopCurrent = [stopper, refreshStopper]
-                gossipStarted(shell, directory: directory)
-                group.addTask { await shell.serve(until: stop) { event in await self.gossipEvent(event) } }
-                group.addTask {
-                    // The picture `members` and `down` read, refreshed every second while this shell runs.
-                    await withTaskGroup(of: Void.self) { refresh in
-                        refresh.addTask {
-                            while !Task.isCancelled {
-                                await self.gossipSnapshot(await shell.snapshot())
-                                try? await Task.sleep(for: .seconds(1))
-                            }
-                        }
-                        refresh.addTask { for await _ in stopRefresh {} }
-                        _ = await refresh.next()
-                        refresh.cancelAll()
-                    }
-                }
-            }
-            for stopper in stopCurrent { stopper.finish() }
+            })
+    }
+
+    /// A shell on `directory`, as member `ledger`.
+    func gossipShell(on directory: GossipDirectory) -> GossipShell {
+        if directory.addresses[GossipDirectory.ledger] != configuration.seedListen {
+            logger.warning(
+                "the topology's ledger address differs from --seed-listen; nodes send gossip to the topology's",
+                metadata: ["topology": "\(directory.addresses[GossipDirectory.ledger].map { "\($0)" } ?? "-")", "seed_listen": "\(configuration.seedListen)"])
         }
+        var settings = GossipShell.Configuration(
+            node: GossipDirectory.ledger, key: configuration.key, directory: directory, role: .ledger, listen: configuration.seedListen)
+        settings.settings = configuration.gossip.settings
+        settings.peerLink = configuration.peerLink
+        settings.faultPartitionFile = configuration.gossip.faultPartitionFile
+        let shell = GossipShell(configuration: settings, logger: logger)
+        gossipStarted(shell, directory: directory)
+        return shell
     }
 
     /// A topology was applied (or loaded): gossip restarts on it, unless it is the one gossip runs on already (applying
@@ -100,7 +82,7 @@ extension LedgerService {
         let directory = GossipDirectory(topology: topology, ledgerKeys: TrustedKeys([configuration.key.publicKey]))
         guard directory.topologyKey != gossip.topologyKey else { return }
         gossip.topologyKey = directory.topologyKey
-        gossip.directorySink.yield(directory)
+        gossip.restarts.restart(on: directory)
     }
 
     func gossipStarted(_ shell: GossipShell, directory: GossipDirectory) {
