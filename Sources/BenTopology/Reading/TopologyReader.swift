@@ -381,90 +381,95 @@ struct TopologyReader {
         guard let f = Fields(entry, path: path, allowed: Self.nodeFields, what: "a node", diagnostics: &diagnostics) else {
             return nil
         }
-        var ok = true
-        var id: NodeID = "invalid"
-        if let v = f.required("id", example: "proxy-17", diagnostics: &diagnostics), let text = scalar(v, field: f.field("id"), example: "proxy-17") {
-            nodeLines.id = v.line
-            if let n = NodeID(text) {
-                id = n
-            } else {
-                diagnostics.add(.invalidValue, line: v.line, field: f.field("id"), "'\(text)' is not a node id", fix: "use \(NodeID.rule)")
-                ok = false
-            }
-        } else {
-            ok = false
-        }
-        let f2 = f
-
-        var roles = RoleSet()
-        if let v = f2.required("roles", example: "[proxy]", diagnostics: &diagnostics) {
-            let items: [Yams.Node]
-            if case .sequence(let s) = v { items = Array(s) } else { items = [v] }
-            if items.isEmpty {
-                diagnostics.add(
-                    .invalidValue, line: v.line, field: f2.field("roles"), "a node needs at least one role",
-                    fix: "list one or more of \(Role.spelling)")
-                ok = false
-            }
-            for (j, item) in items.enumerated() {
-                let field = case1(v) ? "\(f2.field("roles"))[\(j)]" : f2.field("roles")
-                guard let text = scalar(item, field: field, example: "proxy") else { ok = false; continue }
-                if let role = Role(rawValue: text) {
-                    roles.insert(RoleSet(role))
-                } else {
-                    let hint = suggestion(for: text, among: Role.allCases.map(\.rawValue)).map { "did you mean '\($0)'? " } ?? ""
-                    diagnostics.add(.unknownRole, line: item.line, field: field, "unknown role '\(text)'", fix: "\(hint)roles are \(Role.spelling)")
-                    ok = false
-                }
-            }
-        } else {
-            ok = false
-        }
-
-        var address = HostPort(host: "invalid", port: 1)!
-        nodeUnread.address = true
-        if let v = f2.required("address", example: "10.0.1.17:7401", diagnostics: &diagnostics),
-            let text = scalar(v, field: f2.field("address"), example: "10.0.1.17:7401")
-        {
-            nodeLines.address = v.line
-            if let a = HostPort(text) {
-                address = a
-                nodeUnread.address = false
-            } else { badAddress(text, line: v.line, field: f2.field("address")); ok = false }
-        } else {
-            ok = false
-        }
-
-        var key = NodeKey(words: 0, 0, 0, 0)
-        nodeUnread.key = true
-        if let v = f2.required("key", example: "<64 hex digits from benctl keygen>", diagnostics: &diagnostics),
-            let text = scalar(v, field: f2.field("key"), example: "<64 hex digits>")
-        {
-            nodeLines.key = v.line
-            if let k = NodeKey(hex: text) {
-                key = k
-                nodeUnread.key = false
-            } else {
-                let found = text.utf8.count == 64 ? "it has a character that is not a hex digit" : "found \(text.utf8.count) characters"
-                diagnostics.add(
-                    .badKey, line: v.line, field: f2.field("key"),
-                    "not an Ed25519 public key: expected 64 hex digits, \(found)",
-                    fix: "paste the node's public key (the .pub file `benctl keygen` writes)")
-                ok = false
-            }
-        } else {
-            ok = false
-        }
-
-        let uplink = bandwidth(f2, "uplink")
+        // Each field is read in turn; a bad one is reported and leaves a placeholder.
+        let (id, idOK) = readNodeID(f)
+        let (roles, rolesOK) = readRoles(f)
+        let (address, addressOK) = readNodeAddress(f)
+        let (key, keyOK) = readNodeKey(f)
+        let uplink = bandwidth(f, "uplink")
         var fanOut: FanOutOverride?
-        if let v = f2.value("max_fan_out") { fanOut = fanOutOverride(v, field: f2.field("max_fan_out")) }
+        if let v = f.value("max_fan_out") { fanOut = fanOutOverride(v, field: f.field("max_fan_out")) }
         // A node with a good id stays, damaged, so that references to it resolve and its problems do not hide
         // behind "unknown node" errors; its placeholder values are never compared with other nodes'.
-        guard id != "invalid" || ok else { return nil }
+        guard id != "invalid" || (idOK && rolesOK && addressOK && keyOK) else { return nil }
         return TopologyNode(
             id: id, roles: roles, address: address, key: key, region: Int32(region), zone: Int32(zone), rack: Int32(rack),
             uplink: uplink, maxFanOut: fanOut)
+    }
+
+    /// A node's `id`; "invalid" when unreadable.
+    mutating func readNodeID(_ f: Fields) -> (NodeID, ok: Bool) {
+        guard let v = f.required("id", example: "proxy-17", diagnostics: &diagnostics), let text = scalar(v, field: f.field("id"), example: "proxy-17")
+        else { return ("invalid", false) }
+        nodeLines.id = v.line
+        guard let n = NodeID(text) else {
+            diagnostics.add(.invalidValue, line: v.line, field: f.field("id"), "'\(text)' is not a node id", fix: "use \(NodeID.rule)")
+            return ("invalid", false)
+        }
+        return (n, true)
+    }
+
+    /// A node's `roles` (one, or a list): the known ones among them.
+    mutating func readRoles(_ f: Fields) -> (RoleSet, ok: Bool) {
+        var roles = RoleSet()
+        guard let v = f.required("roles", example: "[proxy]", diagnostics: &diagnostics) else { return (roles, false) }
+        var ok = true
+        let items: [Yams.Node]
+        if case .sequence(let s) = v { items = Array(s) } else { items = [v] }
+        if items.isEmpty {
+            diagnostics.add(
+                .invalidValue, line: v.line, field: f.field("roles"), "a node needs at least one role",
+                fix: "list one or more of \(Role.spelling)")
+            ok = false
+        }
+        for (j, item) in items.enumerated() {
+            let field = case1(v) ? "\(f.field("roles"))[\(j)]" : f.field("roles")
+            guard let text = scalar(item, field: field, example: "proxy") else { ok = false; continue }
+            if let role = Role(rawValue: text) {
+                roles.insert(RoleSet(role))
+            } else {
+                let hint = suggestion(for: text, among: Role.allCases.map(\.rawValue)).map { "did you mean '\($0)'? " } ?? ""
+                diagnostics.add(.unknownRole, line: item.line, field: field, "unknown role '\(text)'", fix: "\(hint)roles are \(Role.spelling)")
+                ok = false
+            }
+        }
+        return (roles, ok)
+    }
+
+    /// A node's `address`; a placeholder, marked unread, when it cannot be read.
+    mutating func readNodeAddress(_ f: Fields) -> (HostPort, ok: Bool) {
+        let placeholder = HostPort(host: "invalid", port: 1)!
+        nodeUnread.address = true
+        guard let v = f.required("address", example: "10.0.1.17:7401", diagnostics: &diagnostics),
+            let text = scalar(v, field: f.field("address"), example: "10.0.1.17:7401")
+        else { return (placeholder, false) }
+        nodeLines.address = v.line
+        guard let a = HostPort(text) else {
+            badAddress(text, line: v.line, field: f.field("address"))
+            return (placeholder, false)
+        }
+        nodeUnread.address = false
+        return (a, true)
+    }
+
+    /// A node's `key`; a placeholder, marked unread, when it cannot be read.
+    mutating func readNodeKey(_ f: Fields) -> (NodeKey, ok: Bool) {
+        let placeholder = NodeKey(words: 0, 0, 0, 0)
+        nodeUnread.key = true
+        guard let v = f.required("key", example: "<64 hex digits from benctl keygen>", diagnostics: &diagnostics),
+            let text = scalar(v, field: f.field("key"), example: "<64 hex digits>")
+        else { return (placeholder, false) }
+        nodeLines.key = v.line
+        guard let k = NodeKey(hex: text) else {
+            let found = text.utf8.count == 64 ? "it has a character that is not a hex digit" : "found \(text.utf8.count) characters"
+            diagnostics.add(
+                .badKey, line: v.line, field: f.field("key"),
+                "not an Ed25519 public key: expected 64 hex digits, \(found)",
+                fix: "paste the node's public key (the .pub file `benctl keygen` writes)")
+            return (placeholder, false)
+        }
+        nodeUnread.key = false
+        return (k, true)
     }
 
     private func case1(_ v: Yams.Node) -> Bool {

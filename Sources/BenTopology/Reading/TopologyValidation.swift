@@ -22,6 +22,16 @@ extension Topology {
             add(.invalidValue, source.line(of: "regions"), "regions", "the topology lists no node", "add regions, zones, racks and nodes")
         }
 
+        checkNodes(add)
+        checkFanOuts(add)
+        guard errors.isEmpty, checkReachability, !nodes.isEmpty else { return errors }
+        errors += reachabilityErrors(planner: planner)
+        return errors
+    }
+
+    /// Each node's id, address and key are its own (and the ledger's address is no node's), and its fan-out is
+    /// at least 1.
+    private func checkNodes(_ add: (TopologyError.Code, Int, String, String, String) -> Void) {
         var ids: [NodeID: Int] = [:]
         var addresses: [HostPort: Int] = [:]
         var keys: [NodeKey: Int] = [:]
@@ -68,6 +78,10 @@ extension Topology {
                 "address \(ledger.address) is also node \(nodes[i].id)'s (line \(source.line(ofAddress: i)))",
                 "give the ledger its own host:port")
         }
+    }
+
+    /// Every fan-out, of racks, the defaults and the ledger, is at least 1, and the ledger can feed every stripe.
+    private func checkFanOuts(_ add: (TopologyError.Code, Int, String, String, String) -> Void) {
         for (r, rack) in racks.enumerated() {
             if let o = rack.maxFanOut {
                 let line = rack.nodes.isEmpty ? 0 : source.line(ofNode: rack.nodes.lowerBound)
@@ -89,9 +103,6 @@ extension Topology {
                 "the ledger may have \(ledgerMaxFanOut) children but stripes is \(k), and each stripe tree needs one",
                 "raise ledger.max_fan_out to at least \(k) or lower stripes")
         }
-        guard errors.isEmpty, checkReachability, !nodes.isEmpty else { return errors }
-        errors += reachabilityErrors(planner: planner)
-        return errors
     }
 
     /// Plans a deployment to every required node and reports each one the plan cannot reach, and a fixed k

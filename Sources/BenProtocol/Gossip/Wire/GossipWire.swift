@@ -208,45 +208,12 @@ public enum GossipWire {
         let message: GossipMessage
         switch kind {
         case .ping, .pingRequest, .ack, .nack:
-            let sequence = try r.integer(UInt32.self, "sequence")
-            let incarnation = try r.integer(UInt32.self, "incarnation")
-            let target = kind == .pingRequest ? try r.node("target") : nil
-            let count = Int(try r.integer(UInt8.self, "update count"))
-            var updates: [MemberUpdate] = []
-            updates.reserveCapacity(count)
-            for _ in 0..<count {
-                let status = try r.integer(UInt8.self, "update status")
-                let i = try r.integer(UInt32.self, "update incarnation")
-                let member = try r.node("update node")
-                switch status {
-                case 0: updates.append(MemberUpdate(node: member, incarnation: i, status: .alive))
-                case 1: updates.append(MemberUpdate(node: member, incarnation: i, status: .suspect(by: try r.node("suspecter"))))
-                case 2: updates.append(MemberUpdate(node: member, incarnation: i, status: .dead(by: try r.node("declarer"))))
-                default: throw .malformed("update status \(status)")
-                }
-            }
-            switch kind {
-            case .ping: message = .membership(.ping(sequence: sequence, incarnation: incarnation, updates: updates))
-            case .pingRequest:
-                message = .membership(.pingRequest(sequence: sequence, incarnation: incarnation, target: target!, updates: updates))
-            case .ack: message = .membership(.ack(sequence: sequence, incarnation: incarnation, updates: updates))
-            default: message = .membership(.nack(sequence: sequence, incarnation: incarnation, updates: updates))
-            }
+            message = .membership(try readMembership(kind, &r))
         case .gossip:
             let round = try r.integer(UInt16.self, "round")
             message = .broadcast(.gossip(try r.document(documentID), round: round))
         case .ihave:
-            let count = Int(try r.integer(UInt8.self, "entry count"))
-            var entries: [IHave] = []
-            entries.reserveCapacity(count)
-            for _ in 0..<count {
-                let id = try r.key("id")
-                let round = try r.integer(UInt16.self, "round")
-                let kind = try r.documentKind()
-                let size = try r.integer(UInt32.self, "size")
-                entries.append(IHave(id: id, round: round, kind: kind, size: size))
-            }
-            message = .broadcast(.ihave(entries))
+            message = .broadcast(.ihave(try readIHaves(&r)))
         case .graft:
             let flag = try r.flag("id flag")
             let id = flag ? try r.key("id") : nil
@@ -255,28 +222,7 @@ public enum GossipWire {
             message = .broadcast(.prune)
         case .digest:
             let reply = try r.flag("reply flag")
-            let highest = Version(try r.integer(UInt64.self, "highest accepted"))
-            let announcement = try r.flag("announcement flag") ? try r.key("announcement") : nil
-            let active = Version(try r.integer(UInt64.self, "active"))
-            var ack: AckDigest?
-            if try r.flag("ack flag") {
-                let v = Version(try r.integer(UInt64.self, "ack version"))
-                let id = try r.key("ack id")
-                ack = AckDigest(version: v, id: id, delivered: try r.flag("delivered flag"))
-            }
-            let flags = try r.integer(UInt8.self, "digest flags")
-            guard flags <= 3 else { throw .malformed("digest flags \(flags)") }
-            var revocations: RevocationDigest?
-            if flags & 2 != 0 {
-                let count = try r.integer(UInt32.self, "revocation count")
-                revocations = RevocationDigest(count: count, hash: try r.key("revocation hash"))
-            }
-            message = .broadcast(
-                .digest(
-                    VersionDigest(
-                        highestAccepted: highest, announcement: announcement, active: active, ack: ack, ledgerReachable: flags & 1 != 0,
-                        revocations: revocations),
-                    reply: reply))
+            message = .broadcast(.digest(try readDigest(&r), reply: reply))
         case .pull:
             message = .broadcast(.pull(try r.key("id")))
         case .document:
@@ -292,6 +238,71 @@ public enum GossipWire {
         }
         guard r.buffer.readableBytes == 0 else { throw .malformed("\(r.buffer.readableBytes) stray bytes before the signature") }
         return Decoded(datagram: GossipDatagram(fleet: fleet, sender: sender, message: message), signed: signed, signature: signature)
+    }
+
+    /// A membership message's body: its sequence, incarnation, target (ping-requests only) and piggybacked updates.
+    private static func readMembership(_ kind: Kind, _ r: inout Reader) throws(GossipWireError) -> MembershipMessage {
+        let sequence = try r.integer(UInt32.self, "sequence")
+        let incarnation = try r.integer(UInt32.self, "incarnation")
+        let target = kind == .pingRequest ? try r.node("target") : nil
+        let count = Int(try r.integer(UInt8.self, "update count"))
+        var updates: [MemberUpdate] = []
+        updates.reserveCapacity(count)
+        for _ in 0..<count {
+            let status = try r.integer(UInt8.self, "update status")
+            let i = try r.integer(UInt32.self, "update incarnation")
+            let member = try r.node("update node")
+            switch status {
+            case 0: updates.append(MemberUpdate(node: member, incarnation: i, status: .alive))
+            case 1: updates.append(MemberUpdate(node: member, incarnation: i, status: .suspect(by: try r.node("suspecter"))))
+            case 2: updates.append(MemberUpdate(node: member, incarnation: i, status: .dead(by: try r.node("declarer"))))
+            default: throw .malformed("update status \(status)")
+            }
+        }
+        switch kind {
+        case .ping: return .ping(sequence: sequence, incarnation: incarnation, updates: updates)
+        case .pingRequest: return .pingRequest(sequence: sequence, incarnation: incarnation, target: target!, updates: updates)
+        case .ack: return .ack(sequence: sequence, incarnation: incarnation, updates: updates)
+        default: return .nack(sequence: sequence, incarnation: incarnation, updates: updates)
+        }
+    }
+
+    /// An IHAVE's entries.
+    private static func readIHaves(_ r: inout Reader) throws(GossipWireError) -> [IHave] {
+        let count = Int(try r.integer(UInt8.self, "entry count"))
+        var entries: [IHave] = []
+        entries.reserveCapacity(count)
+        for _ in 0..<count {
+            let id = try r.key("id")
+            let round = try r.integer(UInt16.self, "round")
+            let kind = try r.documentKind()
+            let size = try r.integer(UInt32.self, "size")
+            entries.append(IHave(id: id, round: round, kind: kind, size: size))
+        }
+        return entries
+    }
+
+    /// A version digest (anti-entropy), after its reply flag.
+    private static func readDigest(_ r: inout Reader) throws(GossipWireError) -> VersionDigest {
+        let highest = Version(try r.integer(UInt64.self, "highest accepted"))
+        let announcement = try r.flag("announcement flag") ? try r.key("announcement") : nil
+        let active = Version(try r.integer(UInt64.self, "active"))
+        var ack: AckDigest?
+        if try r.flag("ack flag") {
+            let v = Version(try r.integer(UInt64.self, "ack version"))
+            let id = try r.key("ack id")
+            ack = AckDigest(version: v, id: id, delivered: try r.flag("delivered flag"))
+        }
+        let flags = try r.integer(UInt8.self, "digest flags")
+        guard flags <= 3 else { throw .malformed("digest flags \(flags)") }
+        var revocations: RevocationDigest?
+        if flags & 2 != 0 {
+            let count = try r.integer(UInt32.self, "revocation count")
+            revocations = RevocationDigest(count: count, hash: try r.key("revocation hash"))
+        }
+        return VersionDigest(
+            highestAccepted: highest, announcement: announcement, active: active, ack: ack, ledgerReachable: flags & 1 != 0,
+            revocations: revocations)
     }
 
     static func kind(of message: GossipMessage) -> Kind {
