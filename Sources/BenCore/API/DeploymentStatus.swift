@@ -207,19 +207,15 @@ public struct DeploymentStatus: CanonicalDocument {
         issuedAt = r.has("issued_at") ? try r.timestamp("issued_at") : nil
         deadline = r.has("deadline") ? try r.timestamp("deadline") : nil
         changedAt = try r.timestamp("changed_at")
-        let doc = Self.documentName
-        missing = try r.elements("missing") { (value, path) throws(DocumentError) -> MissingNode in
-            let m = try FieldReader(value, document: doc, path: path, allowed: ["node", "location", "reason"])
-            return MissingNode(node: try m.node("node"), location: try m.string("location"), reason: MissingReason(try m.string("reason")))
+        missing = try r.objects("missing", allowed: ["node", "location", "reason"]) { (m) throws(DocumentError) -> MissingNode in
+            MissingNode(node: try m.node("node"), location: try m.string("location"), reason: MissingReason(try m.string("reason")))
         }
-        groups = try r.elements("groups") { (value, path) throws(DocumentError) -> Group in
-            let g = try FieldReader(value, document: doc, path: path, allowed: ["location", "code", "count"])
+        groups = try r.objects("groups", allowed: ["location", "code", "count"]) { (g) throws(DocumentError) -> Group in
             let code = MissingReason.Code(rawValue: try g.string("code")) ?? .other
             return Group(location: try g.string("location"), code: code, count: Int(try g.int("count")))
         }
-        suspects = try r.elements("suspects") { (value, path) throws(DocumentError) -> Suspect in
-            let s = try FieldReader(value, document: doc, path: path, allowed: ["node", "detail"])
-            return Suspect(node: try s.node("node"), detail: try s.string("detail"))
+        suspects = try r.objects("suspects", allowed: ["node", "detail"]) { (s) throws(DocumentError) -> Suspect in
+            Suspect(node: try s.node("node"), detail: try s.string("detail"))
         }
         bundleSize = try r.int("bundle_size")
         ledgerEgress = try r.int("ledger_egress")
@@ -228,29 +224,25 @@ public struct DeploymentStatus: CanonicalDocument {
         depth = Int(try r.int("depth"))
         fanOut = Int(try r.int("fan_out"))
         if r.has("rollout") {
-            rollout = try RolloutStatus(
-                reading: FieldReader(try r.value("rollout"), document: doc, path: "rollout", allowed: RolloutStatus.fields))
+            rollout = try RolloutStatus(reading: r.object("rollout", allowed: RolloutStatus.fields))
         }
         if r.has("locations") {
-            locations = try r.elements("locations") { (value, path) throws(DocumentError) -> LocationProgress in
-                let l = try FieldReader(value, document: doc, path: path, allowed: LocationProgress.fields)
-                return LocationProgress(
+            locations = try r.objects("locations", allowed: LocationProgress.fields) { (l) throws(DocumentError) -> LocationProgress in
+                LocationProgress(
                     location: try l.string("location"), required: Int(try l.int("required")), active: Int(try l.int("active")),
                     prepared: Int(try l.int("prepared")), refused: Int(try l.int("refused")))
             }
         }
         if r.has("answers") {
-            answers = try r.elements("answers") { (value, path) throws(DocumentError) -> NodeAnswer in
-                let a = try FieldReader(value, document: doc, path: path, allowed: ["node", "status", "at", "reason"])
-                return NodeAnswer(
+            answers = try r.objects("answers", allowed: ["node", "status", "at", "reason"]) { (a) throws(DocumentError) -> NodeAnswer in
+                NodeAnswer(
                     node: try a.node("node"), status: try a.string("status"), at: a.has("at") ? try a.timestamp("at") : nil,
                     reason: try a.string("reason"))
             }
         }
         if r.has("alarms") {
-            alarms = try r.elements("alarms") { (value, path) throws(DocumentError) -> Alarm in
-                let a = try FieldReader(value, document: doc, path: path, allowed: ["at", "kind", "detail"])
-                return Alarm(at: try a.timestamp("at"), kind: try a.string("kind"), detail: try a.string("detail"))
+            alarms = try r.objects("alarms", allowed: ["at", "kind", "detail"]) { (a) throws(DocumentError) -> Alarm in
+                Alarm(at: try a.timestamp("at"), kind: try a.string("kind"), detail: try a.string("detail"))
             }
         }
     }

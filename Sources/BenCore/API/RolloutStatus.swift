@@ -109,10 +109,8 @@ public struct RolloutStatus: Sendable, Hashable {
         bakeUntil = r.has("bake_until") ? try r.timestamp("bake_until") : nil
         rollback = r.has("rollback") ? try r.version("rollback") : nil
         activationSpread = r.has("activation_spread_ms") ? .milliseconds(try r.int("activation_spread_ms")) : nil
-        let doc = r.document
-        waves = try r.elements("waves") { (value, path) throws(DocumentError) -> Wave in
-            let w = try FieldReader(value, document: doc, path: path, allowed: Self.waveFields)
-            return Wave(
+        waves = try r.objects("waves", allowed: Self.waveFields) { (w) throws(DocumentError) -> Wave in
+            Wave(
                 name: try w.string("name"), state: try w.string("state"), nodes: Int(try w.int("nodes")), active: Int(try w.int("active")),
                 prepared: Int(try w.int("prepared")), refused: Int(try w.int("refused")), alerts: Int(try w.int("alerts")),
                 bake: .milliseconds(try w.int("bake_ms")), startedAt: w.has("started_at") ? try w.timestamp("started_at") : nil,

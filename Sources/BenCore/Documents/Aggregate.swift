@@ -78,8 +78,7 @@ public struct Aggregate: CanonicalDocument {
         version = try r.version("version")
         relay = try r.node("relay")
         acks = try r.envelopes("acks", maxCount: Self.maxAcks)
-        missing = try r.elements("missing", maxCount: Self.maxAcks) { (value, path) throws(DocumentError) -> Missing in
-            let m = try FieldReader(value, document: Self.documentName, path: path, allowed: ["node", "reason"])
+        missing = try r.objects("missing", maxCount: Self.maxAcks, allowed: ["node", "reason"]) { (m) throws(DocumentError) -> Missing in
             let text = try m.string("reason")
             return Missing(node: try m.node("node"), reason: MissingReason(text))
         }

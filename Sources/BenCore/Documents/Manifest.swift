@@ -81,8 +81,7 @@ public struct Manifest: CanonicalDocument {
         guard format == Self.format else {
             throw r.error("format", .invalidValue, "expected \"\(Self.format)\"; this Ben reads no other manifest format")
         }
-        let artifacts = try r.elements("artifacts", maxCount: 65_536) { (value, path) throws(DocumentError) -> Artifact in
-            let a = try FieldReader(value, document: Self.documentName, path: path, allowed: Artifact.fields)
+        let artifacts = try r.objects("artifacts", maxCount: 65_536, allowed: Artifact.fields) { (a) throws(DocumentError) -> Artifact in
             let name = try a.string("name")
             guard !name.isEmpty, name.utf8.count <= 256 else { throw a.error("name", .invalidValue, "1 to 256 bytes") }
             let kindText = try a.string("kind")

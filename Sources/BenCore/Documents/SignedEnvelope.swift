@@ -110,9 +110,8 @@ public struct SignedEnvelope: CanonicalJSONConvertible, Sendable, Hashable {
         guard case .object = signed else {
             throw reader.error("signed", .wrongType, "expected an object, found \(signed.typeName)")
         }
-        let signatures = try reader.elements("signatures", maxCount: Self.maxSignatures) {
-            (value, path) throws(DocumentError) -> Signature in
-            let r = try FieldReader(value, document: document, path: path, allowed: ["keyid", "sig"])
+        let signatures = try reader.objects("signatures", maxCount: Self.maxSignatures, allowed: ["keyid", "sig"]) {
+            (r) throws(DocumentError) -> Signature in
             let keyID = try r.string("keyid")
             guard Signature.isKeyID(keyID) else { throw r.error("keyid", .invalidValue, "expected 16 lowercase hex digits") }
             guard let sig = Base64.decode(try r.string("sig")), sig.count == 64 else {

@@ -118,14 +118,10 @@ public struct RolloutPolicy: CanonicalDocument {
             throw r.error("on_failure", .invalidValue, "\"\(failure)\" is not stay or rollback")
         }
         self.onFailure = onFailure
-        let doc = Self.documentName
-        waves = try r.elements("waves") { (value, path) throws(DocumentError) -> Wave in
-            let w = try FieldReader(value, document: doc, path: path, allowed: ["name", "select", "bake_ms", "gates"])
+        waves = try r.objects("waves", allowed: ["name", "select", "bake_ms", "gates"]) { (w) throws(DocumentError) -> Wave in
             var wave = Wave(name: try w.string("name"))
             if w.has("select") {
-                let s = try FieldReader(
-                    try w.value("select"), document: doc, path: w.fieldPath("select"),
-                    allowed: ["roles", "locations", "nodes", "rack_percent"])
+                let s = try w.object("select", allowed: ["roles", "locations", "nodes", "rack_percent"])
                 func names(_ field: String) throws(DocumentError) -> [String] {
                     s.has(field) ? try s.strings(field, maxCount: 100_000, expected: "a name") { $0 } : []
                 }
@@ -135,8 +131,7 @@ public struct RolloutPolicy: CanonicalDocument {
             }
             if w.has("bake_ms") { wave.bake = .milliseconds(try w.int("bake_ms", in: 0...Self.maxBake.milliseconds)) }
             if w.has("gates") {
-                let g = try FieldReader(
-                    try w.value("gates"), document: doc, path: w.fieldPath("gates"), allowed: ["max_refusals", "max_missing", "max_alerts"])
+                let g = try w.object("gates", allowed: ["max_refusals", "max_missing", "max_alerts"])
                 wave.gates = Gates(
                     maxRefusals: g.has("max_refusals") ? Int(try g.int("max_refusals")) : 0,
                     maxMissing: g.has("max_missing") ? Int(try g.int("max_missing")) : 0,

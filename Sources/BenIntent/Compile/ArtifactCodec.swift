@@ -98,7 +98,7 @@ public enum ArtifactCodec {
     }
 
     static func decodeReference(_ r: FieldReader, _ key: String) throws(DocumentError) -> SchemaReference {
-        let s = try FieldReader(try r.value(key), document: r.document, path: r.fieldPath(key), allowed: ["schema", "version"])
+        let s = try r.object(key, allowed: ["schema", "version"])
         return SchemaReference(name: try s.string("schema"), version: Int(try s.int("version", in: 1...1_000_000)))
     }
 

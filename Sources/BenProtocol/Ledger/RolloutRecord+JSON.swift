@@ -51,8 +51,7 @@ extension RolloutRecord {
 
     /// Reads a stored record back, strictly.
     public init(json: JSONValue) throws(DocumentError) {
-        let doc = Self.documentName
-        let r = try FieldReader(json, document: doc, allowed: Self.fields)
+        let r = try FieldReader(json, document: Self.documentName, allowed: Self.fields)
         let activationText = try r.string("activation")
         guard let activation = Activation(rawValue: activationText) else {
             throw r.error("activation", .invalidValue, "unknown activation \(activationText)")
@@ -61,10 +60,8 @@ extension RolloutRecord {
         guard let onFailure = RolloutPolicy.OnFailure(rawValue: failureText) else {
             throw r.error("on_failure", .invalidValue, "unknown value \(failureText)")
         }
-        let waves = try r.elements("waves") { (value, path) throws(DocumentError) -> Wave in
-            let w = try FieldReader(value, document: doc, path: path, allowed: Self.waveFields)
-            let g = try FieldReader(
-                try w.value("gates"), document: doc, path: w.fieldPath("gates"), allowed: ["max_refusals", "max_missing", "max_alerts"])
+        let waves = try r.objects("waves", allowed: Self.waveFields) { (w) throws(DocumentError) -> Wave in
+            let g = try w.object("gates", allowed: ["max_refusals", "max_missing", "max_alerts"])
             return Wave(
                 name: try w.string("name"), nodes: try w.strings("nodes", expected: "a node id") { NodeID($0) },
                 bake: .milliseconds(try w.int("bake_ms")),
@@ -77,7 +74,7 @@ extension RolloutRecord {
             )
         }
         let current = Int(try r.int("current", in: 0...Int64(max(0, waves.count - 1))))
-        let s = try FieldReader(try r.value("step"), document: doc, path: "step", allowed: ["name", "barrier", "until", "reason"])
+        let s = try r.object("step", allowed: ["name", "barrier", "until", "reason"])
         let step: Step
         switch try s.string("name") {
         case "rolling": step = .rolling
