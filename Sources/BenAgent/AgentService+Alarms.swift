@@ -80,8 +80,7 @@ extension AgentService {
         let envelope: SignedEnvelope
         let alarm: Alarm
         do {
-            envelope = try SignedEnvelope.decode(bytes, document: "alarm", maxBytes: Alarm.maxBytes)
-            alarm = try envelope.document(as: Alarm.self)
+            (envelope, alarm) = try SignedEnvelope.decode(bytes, as: Alarm.self)
         } catch {
             logger.warning("unreadable alarm", metadata: ["via": "\(via)", "error": "\(error)"])
             return
@@ -107,8 +106,7 @@ extension AgentService {
         let envelope: SignedEnvelope
         let revocation: Revocation
         do {
-            envelope = try SignedEnvelope.decode(bytes, document: "revocation", maxBytes: Revocation.maxBytes)
-            revocation = try envelope.document(as: Revocation.self)
+            (envelope, revocation) = try SignedEnvelope.decode(bytes, as: Revocation.self)
         } catch {
             logger.warning("unreadable revocation", metadata: ["via": "\(via)", "error": "\(error)"])
             return

@@ -101,7 +101,7 @@ public actor AgentService {
         }
         do {
             for (envelope, revocation) in try RevocationFile(stateDirectory: configuration.stateDirectory).load() ?? [] {
-                let check = Self.check(envelope, context: .revoke, trusted: configuration.trustedLedgerKeys)
+                let check = SignatureCheck { try envelope.verify(context: .revoke, trusted: configuration.trustedLedgerKeys) }
                 guard revocations.admit(revocation, signature: check, fleet: configuration.fleet, highestEpoch: 0) == .added else { continue }
                 revocationEnvelopes.append(envelope)
             }
