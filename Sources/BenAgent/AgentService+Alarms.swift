@@ -87,7 +87,7 @@ extension AgentService {
         }
         if onlyIfItMatters && !machine.alarmMatters(alarm) { return }
         let wasStopped = machine.stopped.contains(alarm.version)
-        handle(.alarm(IncomingAlarm(alarm: alarm, signature: Self.check(envelope, context: .alarm, trusted: configuration.trustedLedgerKeys))))
+        handle(.alarm(IncomingAlarm(alarm, signature: Self.check(envelope, context: .alarm, trusted: configuration.trustedLedgerKeys))))
         guard !wasStopped, machine.stopped.contains(alarm.version) else { return }
         // Only alarms for versions newer than the one running can still matter; older ones are dropped from the file.
         let kept = alarmEnvelopes.filter { (try? $0.document(as: Alarm.self).version > machine.activeVersion) ?? false } + [envelope]

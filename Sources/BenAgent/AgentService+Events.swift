@@ -88,11 +88,11 @@ extension AgentService {
 
     /// Reads a document the ledger signed under `context`, and checks the signature against the trusted ledger keys;
     /// the machine decides what a bad signature means. Nil (and a warning) for bytes that are no such document.
-    func readSigned<D: CanonicalDocument>(_ bytes: [UInt8], as type: D.Type, context: SignatureContext) -> (document: D, signature: SignatureCheck)? {
+    func readSigned<D: CanonicalDocument>(_ bytes: [UInt8], as type: D.Type, context: SignatureContext) -> CheckedDocument<D>? {
         do {
             let (envelope, document) = try SignedEnvelope.decode(bytes, as: D.self)
             let keys = configuration.trustedLedgerKeys
-            return (document, SignatureCheck { try envelope.verify(context: context, trusted: keys) })
+            return CheckedDocument(document, signature: SignatureCheck { try envelope.verify(context: context, trusted: keys) })
         } catch {
             logger.warning("unreadable \(D.documentName)", metadata: ["error": "\(error)"])
             return nil

@@ -28,9 +28,7 @@ extension AgentService {
 
     /// Reads a signed activation envelope and checks its signature against the trusted ledger keys.
     func readActivation(_ bytes: [UInt8]) -> IncomingActivation? {
-        readSigned(bytes, as: Activation.self, context: .activate).map {
-            IncomingActivation(activation: $0.document, signature: $0.signature)
-        }
+        readSigned(bytes, as: Activation.self, context: .activate)
     }
 
     /// Logs the two-phase reports with their metadata. The swap's line carries the wall-clock instant of the swap in

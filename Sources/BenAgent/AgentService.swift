@@ -115,7 +115,7 @@ public actor AgentService {
             for envelope in try AlarmFile(stateDirectory: configuration.stateDirectory).load() ?? [] {
                 let alarm = try envelope.document(as: Alarm.self)
                 let check = Self.check(envelope, context: .alarm, trusted: configuration.trustedLedgerKeys)
-                _ = machine.onAlarm(IncomingAlarm(alarm: alarm, signature: check), now: SystemClock.now())
+                _ = machine.onAlarm(IncomingAlarm(alarm, signature: check), now: SystemClock.now())
                 if machine.stopped.contains(alarm.version) { alarmEnvelopes.append(envelope) }
             }
         } catch {

@@ -163,7 +163,7 @@ public final class FleetHarness {
         let signed = ledgerKey.envelope(activation, context: .activate)
         let check: SignatureCheck = (try? signed.verify(context: .activate, trusted: TrustedKeys([ledgerKey.publicKey]))) != nil ? .valid : .invalid("bad")
         for node in nodes ?? ids where !killed.contains(node) {
-            dispatch(.node(node), agent: .activation(IncomingActivation(activation: activation, signature: check)), seeder: nil)
+            dispatch(.node(node), agent: .activation(IncomingActivation(activation, signature: check)), seeder: nil)
         }
         run(until: now + limit)
         return activation

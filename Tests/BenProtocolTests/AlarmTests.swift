@@ -25,18 +25,18 @@ import Testing
         let fleet = prepared()
         var agent = try #require(fleet.agents["n3"])
         let activation = Activation(fleet: Self.plan.fleet, version: 1, manifest: fleet.manifestKey, barrier: fleet.now + .seconds(5), issuedAt: fleet.now)
-        let accepted = agent.onActivation(IncomingActivation(activation: activation, signature: .valid), now: fleet.now)
+        let accepted = agent.onActivation(IncomingActivation(activation, signature: .valid), now: fleet.now)
         #expect(accepted.contains { if case .armTimer(.barrier(1), _) = $0 { true } else { false } })
-        let stopped = agent.onAlarm(IncomingAlarm(alarm: Self.alarm(at: fleet.now), signature: .valid), now: fleet.now)
+        let stopped = agent.onAlarm(IncomingAlarm(Self.alarm(at: fleet.now), signature: .valid), now: fleet.now)
         #expect(stopped.contains(.discardCompiled(1)), "\(stopped)")
         #expect(stopped.contains(.cancelTimer(.barrier(1))), "\(stopped)")
         #expect(stopped.contains(.report(.alarmTaken(1, reason: "aborted by the operator", discarded: true))))
         #expect(agent.current?.phase == .stopped("aborted by the operator"))
-        #expect(agent.onAlarm(IncomingAlarm(alarm: Self.alarm(at: fleet.now), signature: .valid), now: fleet.now).isEmpty, "heard twice, acted on once")
+        #expect(agent.onAlarm(IncomingAlarm(Self.alarm(at: fleet.now), signature: .valid), now: fleet.now).isEmpty, "heard twice, acted on once")
         // The barrier timer fires anyway (it raced the cancel): nothing swaps.
         let fired = agent.handle(.timer(.barrier(1)), now: fleet.now + .seconds(5))
         #expect(!fired.contains(.activate(1)), "\(fired)")
-        let again = agent.onActivation(IncomingActivation(activation: activation, signature: .valid), now: fleet.now + .seconds(6))
+        let again = agent.onActivation(IncomingActivation(activation, signature: .valid), now: fleet.now + .seconds(6))
         #expect(again == [.report(.activationIgnored(1, reason: "an alarm from the ledger stopped v1"))], "\(again)")
         #expect(agent.activeVersion == .none)
     }
@@ -54,7 +54,7 @@ import Testing
         let accepted = agent.onAnnouncement(IncomingAnnouncement(announcement: announcement, envelope: [], signature: .valid), local: nil, now: now)
         #expect(accepted.contains(.report(.announcementAccepted(1))))
         #expect(agent.current?.phase == .receiving)
-        let actions = agent.onAlarm(IncomingAlarm(alarm: Self.alarm(at: now), signature: .valid), now: now)
+        let actions = agent.onAlarm(IncomingAlarm(Self.alarm(at: now), signature: .valid), now: now)
         #expect(actions == [.report(.alarmTaken(1, reason: "aborted by the operator", discarded: false))], "\(actions)")
         #expect(agent.stopped == [1])
         #expect(!agent.alarmMatters(Self.alarm(at: now)), "read back from the stream again, a stopped version's alarm changes nothing")
@@ -71,7 +71,7 @@ import Testing
         alarm.version = .none
         #expect(!agent.alarmMatters(alarm), "the version it runs (none) is never stopped")
         alarm.version = 2
-        _ = agent.onAlarm(IncomingAlarm(alarm: alarm, signature: .valid), now: now)
+        _ = agent.onAlarm(IncomingAlarm(alarm, signature: .valid), now: now)
         #expect(!agent.alarmMatters(alarm), "stopped already")
     }
 
@@ -96,7 +96,7 @@ import Testing
             agent = try #require(fleet.agents["n5"])
             #expect(agent.activeVersion == 1)
         }
-        let actions = agent.onAlarm(IncomingAlarm(alarm: alarm, signature: signature), now: fleet.now)
+        let actions = agent.onAlarm(IncomingAlarm(alarm, signature: signature), now: fleet.now)
         #expect(actions.count == 1, "\(c): \(actions)")
         #expect(actions.allSatisfy { if case .report(.alarmIgnored) = $0 { true } else { false } }, "\(c): \(actions)")
         #expect(agent.stopped.isEmpty)

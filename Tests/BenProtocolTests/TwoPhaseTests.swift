@@ -98,7 +98,7 @@ import Testing
             agent = AgentMachine(node: "n3", fleet: Self.plan.fleet, record: record, signer: KeySigner(key: fleet.nodeKeys["n3"]!))
             activation.epoch = 4
         }
-        let actions = agent.onActivation(IncomingActivation(activation: activation, signature: signature), now: fleet.now)
+        let actions = agent.onActivation(IncomingActivation(activation, signature: signature), now: fleet.now)
         let armed = actions.contains { if case .armTimer(.barrier(1), _) = $0 { true } else { false } }
         let ignored = actions.contains { if case .report(.activationIgnored) = $0 { true } else { false } }
         #expect(armed == (c == .valid), "\(c): \(actions)")

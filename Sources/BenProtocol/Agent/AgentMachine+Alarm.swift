@@ -1,20 +1,5 @@
 public import BenCore
 
-/// The ledger's alarm as the shell hands it in: read, with its signature checked against the trusted ledger keys
-/// (context `ben/alarm/v1`).
-public struct IncomingAlarm: Sendable, Hashable {
-    /// The alarm as read.
-    public var alarm: Alarm
-    /// Whether its signature verified against a trusted ledger key.
-    public var signature: SignatureCheck
-
-    /// An alarm and its signature check.
-    public init(alarm: Alarm, signature: SignatureCheck) {
-        self.alarm = alarm
-        self.signature = signature
-    }
-}
-
 /// "Stop version V" (an aborted rollout): a node that holds V compiled and not swapped in drops it, and takes no
 /// activation of V from then on, so a prepared node that heard the activation but not the abort's end cannot swap
 /// at the barrier. The version a node runs is never touched: going back is a rollback, a new version.
@@ -24,7 +9,7 @@ extension AgentMachine {
     /// time; otherwise V is stopped, and if V was prepared (or compiling) its compiled copy is discarded and any
     /// barrier timer cancelled.
     public mutating func onAlarm(_ incoming: IncomingAlarm, now: Timestamp) -> [Action] {
-        let a = incoming.alarm
+        let a = incoming.document
         if case .invalid(let detail) = incoming.signature {
             return [.report(.alarmIgnored(a.version, reason: "its signature is not a trusted ledger's: \(detail)"))]
         }

@@ -1,20 +1,5 @@
 public import BenCore
 
-/// The ledger's activation as the shell hands it in: read, with its signature checked against the trusted ledger
-/// keys (context `ben/activate/v1`).
-public struct IncomingActivation: Sendable, Hashable {
-    /// The activation as read.
-    public var activation: Activation
-    /// Whether its signature verified against a trusted ledger key.
-    public var signature: SignatureCheck
-
-    /// An activation and its signature check.
-    public init(activation: Activation, signature: SignatureCheck) {
-        self.activation = activation
-        self.signature = signature
-    }
-}
-
 /// Two-phase activation (DESIGN §9, issue 17): a version announced with `"activation": "barrier"` is received,
 /// verified and compiled as any other, then held instead of swapped in. The node signs a `prepared` ack (it goes up
 /// the ack tree like any ack) and keeps serving its old version until the ledger's signed activation arrives; it then
@@ -38,7 +23,7 @@ extension AgentMachine {
     /// any other node logs why it does not act on it. Nothing here is ever signed in reply: an activation a node
     /// cannot take leaves it on its old version, and the ledger names it.
     public mutating func onActivation(_ incoming: IncomingActivation, now: Timestamp) -> [Action] {
-        let a = incoming.activation
+        let a = incoming.document
         if case .invalid(let detail) = incoming.signature {
             return [.report(.activationIgnored(a.version, reason: "its signature is not a trusted ledger's: \(detail)"))]
         }

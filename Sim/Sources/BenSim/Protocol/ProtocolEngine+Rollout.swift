@@ -173,13 +173,13 @@ extension ProtocolEngine {
             waves.activationsSent += 1
             let envelope = ledgerKey.envelope(activation, context: .activate)
             let check: SignatureCheck = (try? envelope.verify(context: .activate, trusted: trusted)) == nil ? .invalid("bad signature") : .valid
-            let incoming = IncomingActivation(activation: activation, signature: check)
+            let incoming = IncomingActivation(activation, signature: check)
             for v in 0..<n where !killed[v] { schedule(.activation(v, incoming), at: natsArrival(at: v)) }
         case .publishAlarm(let alarm):
             note("ledger alarm: stop \(alarm.version)")
             let envelope = ledgerKey.envelope(alarm, context: .alarm)
             let check: SignatureCheck = (try? envelope.verify(context: .alarm, trusted: trusted)) == nil ? .invalid("bad signature") : .valid
-            let incoming = IncomingAlarm(alarm: alarm, signature: check)
+            let incoming = IncomingAlarm(alarm, signature: check)
             for v in 0..<n where !killed[v] { schedule(.alarm(v, incoming), at: natsArrival(at: v)) }
         case .armTimer(let timer, let at):
             schedule(.ledgerTimer(timer), at: max(now, engineTime(at)))
@@ -203,11 +203,11 @@ extension ProtocolEngine {
         switch payload {
         case .activation(let v, let incoming):
             guard !killed[v] else { return }
-            note("\(ids[v]) activation \(incoming.activation.version) for \(incoming.activation.barrier.rfc3339)")
+            note("\(ids[v]) activation \(incoming.document.version) for \(incoming.document.barrier.rfc3339)")
             apply(agents[v].onActivation(incoming, now: timestamp(now)), at: v)
         case .alarm(let v, let incoming):
             guard !killed[v] else { return }
-            note("\(ids[v]) alarm \(incoming.alarm.version)")
+            note("\(ids[v]) alarm \(incoming.document.version)")
             apply(agents[v].onAlarm(incoming, now: timestamp(now)), at: v)
         case .ledgerTimer(let timer):
             note("ledger timer \(timer)")
