@@ -10,16 +10,8 @@ extension AgentMachine {
     /// barrier timer cancelled.
     public mutating func onAlarm(_ incoming: IncomingAlarm, now: Timestamp) -> [Action] {
         let a = incoming.document
-        if case .invalid(let detail) = incoming.signature {
-            return [.report(.alarmIgnored(a.version, reason: "its signature is not a trusted ledger's: \(detail)"))]
-        }
-        guard a.fleet == fleet else { return [.report(.alarmIgnored(a.version, reason: "it is for fleet \(a.fleet)"))] }
-        guard a.epoch >= record.highestEpoch else {
-            return [
-                .report(
-                    .alarmIgnored(
-                        a.version, reason: "epoch \(a.epoch) is older than epoch \(record.highestEpoch), which this node already accepted"))
-            ]
+        if let reason = refusal(of: incoming.signature, fleet: a.fleet, epoch: a.epoch) {
+            return [.report(.alarmIgnored(a.version, reason: reason))]
         }
         guard a.version != activeVersion else {
             return [.report(.alarmIgnored(a.version, reason: "\(a.version) runs here; an alarm never touches it (a rollback does)"))]

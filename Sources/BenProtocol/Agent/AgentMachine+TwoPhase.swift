@@ -24,16 +24,8 @@ extension AgentMachine {
     /// cannot take leaves it on its old version, and the ledger names it.
     public mutating func onActivation(_ incoming: IncomingActivation, now: Timestamp) -> [Action] {
         let a = incoming.document
-        if case .invalid(let detail) = incoming.signature {
-            return [.report(.activationIgnored(a.version, reason: "its signature is not a trusted ledger's: \(detail)"))]
-        }
-        guard a.fleet == fleet else { return [.report(.activationIgnored(a.version, reason: "it is for fleet \(a.fleet)"))] }
-        guard a.epoch >= record.highestEpoch else {
-            return [
-                .report(
-                    .activationIgnored(
-                        a.version, reason: "epoch \(a.epoch) is older than epoch \(record.highestEpoch), which this node already accepted"))
-            ]
+        if let reason = refusal(of: incoming.signature, fleet: a.fleet, epoch: a.epoch) {
+            return [.report(.activationIgnored(a.version, reason: reason))]
         }
         if stopped.contains(a.version) {
             return [.report(.activationIgnored(a.version, reason: "an alarm from the ledger stopped \(a.version)"))]
