@@ -60,10 +60,7 @@ public struct Ack: CanonicalDocument {
             throw r.error("status", .invalidValue, "\"\(statusText)\" is not active, prepared or refused")
         }
         self.status = status
-        reason = try r.string("reason")
-        guard reason.utf8.count <= Self.maxReasonBytes else {
-            throw r.error("reason", .invalidValue, "longer than \(Self.maxReasonBytes) bytes")
-        }
+        reason = try r.string("reason", maxBytes: Self.maxReasonBytes)
         guard status != .refused || !reason.isEmpty else {
             throw r.error("reason", .invalidValue, "a refusal must say why")
         }

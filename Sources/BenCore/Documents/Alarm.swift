@@ -40,10 +40,7 @@ public struct Alarm: CanonicalDocument {
         fleet = try r.fleet("fleet")
         epoch = UInt64(try r.int("epoch"))
         version = try r.version("version")
-        reason = try r.string("reason")
-        guard reason.utf8.count <= Self.maxReasonBytes else {
-            throw r.error("reason", .invalidValue, "longer than \(Self.maxReasonBytes) bytes")
-        }
+        reason = try r.string("reason", maxBytes: Self.maxReasonBytes)
         issuedAt = try r.timestamp("issued_at")
     }
 

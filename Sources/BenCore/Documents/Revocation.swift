@@ -45,10 +45,7 @@ public struct Revocation: CanonicalDocument {
         node = try r.node("node")
         keyID = try r.string("keyid")
         guard Signature.isKeyID(keyID) else { throw r.error("keyid", .invalidValue, "expected 16 lowercase hex digits") }
-        reason = try r.string("reason")
-        guard reason.utf8.count <= Self.maxReasonBytes else {
-            throw r.error("reason", .invalidValue, "longer than \(Self.maxReasonBytes) bytes")
-        }
+        reason = try r.string("reason", maxBytes: Self.maxReasonBytes)
         issuedAt = try r.timestamp("issued_at")
     }
 

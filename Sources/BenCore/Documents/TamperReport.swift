@@ -42,8 +42,7 @@ public struct TamperReport: CanonicalDocument {
         version = try r.version("version")
         node = try r.node("node")
         relay = try r.node("relay")
-        detail = try r.string("detail")
-        guard detail.utf8.count <= 512 else { throw r.error("detail", .invalidValue, "longer than 512 bytes") }
+        detail = try r.string("detail", maxBytes: 512)
         at = try r.timestamp("at")
     }
 

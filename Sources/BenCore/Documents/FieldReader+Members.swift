@@ -16,3 +16,13 @@ extension FieldReader {
         }
     }
 }
+
+extension FieldReader {
+    /// The string member `name`, refused when it is longer than `maxBytes` bytes of UTF-8 (a reason, a detail: text
+    /// a signer may send but not without bound).
+    public func string(_ name: String, maxBytes: Int) throws(DocumentError) -> String {
+        let text = try string(name)
+        guard text.utf8.count <= maxBytes else { throw error(name, .invalidValue, "longer than \(maxBytes) bytes") }
+        return text
+    }
+}
