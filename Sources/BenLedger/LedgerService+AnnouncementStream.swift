@@ -44,19 +44,9 @@ extension LedgerService {
         let decision = AnnouncementGuard.decide(
             read(announcementOnStream: head.payload), identical: published == head.payload, current: published.flatMap(announcement(in:)),
             epoch: epoch)
-        switch decision {
-        case .keep:
-            return
-        case .stepDown(let seenEpoch):
-            loseLease("an announcement of epoch \(seenEpoch) heads the stream; this ledger's epoch is \(epoch)")
-        case .republish(let alarm):
+        carryOut(decision, check: .start, sequence: head.sequence) { alarm in
             // `announceEpoch`, which runs next, publishes the current announcement under this ledger's epoch.
-            guard mayAct("guard the announcement stream") else { return }
             raise(alarm, check: .start, sequence: head.sequence, replaced: "the current announcement, signed again under this ledger's epoch")
-        case .purge(let alarm):
-            guard mayAct("guard the announcement stream") else { return }
-            raise(alarm, check: .start, sequence: head.sequence, replaced: "nothing: no announcement yet; the stream was purged")
-            purgeAnnouncementStream()
         }
     }
 
@@ -88,16 +78,28 @@ extension LedgerService {
         let decision = AnnouncementGuard.decide(
             read(announcementOnStream: bytes), identical: currentEnvelope == bytes, current: currentEnvelope.flatMap(announcement(in:)),
             epoch: epoch)
+        carryOut(decision, check: check, sequence: sequence) { alarm in
+            guard let currentEnvelope else { return }
+            raise(alarm, check: check, sequence: sequence, replaced: "the current announcement of \(current), published again")
+            publish(envelope: currentEnvelope, version: current)
+        }
+    }
+
+    /// Carries out the guard's decision on what heads the stream; `republish` puts the current announcement back at
+    /// the head and raises the alarm (each check does that its own way). Nothing is done without the lease.
+    func carryOut(
+        _ decision: AnnouncementGuard.Decision, check: StreamCheck, sequence: UInt64?, republish: (AnnouncementGuard.Alarm) -> Void
+    ) {
         switch decision {
         case .keep:
             return
         case .stepDown(let seenEpoch):
             // Signed under a newer epoch with this ledger's key: another ledger holds the lease now.
-            loseLease("an announcement of epoch \(seenEpoch) appeared; this ledger's epoch is \(epoch)")
+            let seen = check == .start ? "heads the stream" : "appeared"
+            loseLease("an announcement of epoch \(seenEpoch) \(seen); this ledger's epoch is \(epoch)")
         case .republish(let alarm):
-            guard mayAct("guard the announcement stream"), let currentEnvelope else { return }
-            raise(alarm, check: check, sequence: sequence, replaced: "the current announcement of \(current), published again")
-            publish(envelope: currentEnvelope, version: current)
+            guard mayAct("guard the announcement stream") else { return }
+            republish(alarm)
         case .purge(let alarm):
             guard mayAct("guard the announcement stream") else { return }
             raise(alarm, check: check, sequence: sequence, replaced: "nothing: no announcement yet; the stream was purged")
