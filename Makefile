@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CONFIGURATION ?= release
 
-.PHONY: help deps build test demo bench conformance check-boundaries format-lint install clean
+.PHONY: help deps build test demo bench bench-builds conformance check-boundaries format-lint install clean
 
 help:
 	@echo "make demo   - set up and run a local fleet deploying examples/intent"
@@ -31,7 +31,10 @@ check-boundaries:
 format-lint:
 	@.ci/format-lint
 
-test: build check-boundaries format-lint
+bench-builds:
+	@.ci/bench-builds
+
+test: build check-boundaries format-lint bench-builds
 	swift test --skip-build
 	@if [ -d "$(CEL_CONFORMANCE_DIR)" ] && [ -x .build/debug/ben-conformance ]; then \
 		$(MAKE) --no-print-directory conformance; \

@@ -48,7 +48,7 @@ struct AckVerify: ParsableCommand {
         let database = try LedgerDatabase(path: directory + "/ledger.sqlite")
         var machine = DeploymentMachine(fleet: fleet)
         // The version rows the acks refer to, written as ben-ledger writes them (acks have a foreign key to them).
-        func persist(_ actions: [LedgerAction]) throws {
+        func persist(_ actions: [DeploymentMachine.Action]) throws {
             for case .persist(let record) in actions { try database.save(record) }
         }
         try persist(machine.onStage(manifest: manifest, manifestSize: 100, size: 1000, label: "bench", now: at).actions)
