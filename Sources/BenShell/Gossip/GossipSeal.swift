@@ -90,32 +90,26 @@ public enum GossipSeal {
                 return "does not verify: \(error)"
             }
         case .activation:
-            do {
-                let envelope = try SignedEnvelope.decode(document.bytes, document: "activation", maxBytes: Activation.maxBytes)
-                guard try envelope.document(as: Activation.self).fleet == directory.fleet else { return "is for another fleet" }
-                try envelope.verify(context: .activate, trusted: directory.ledgerKeys)
-                return nil
-            } catch {
-                return "does not verify: \(error)"
-            }
+            return ledgerSigned(document, as: Activation.self, context: .activate, directory: directory) { $0.fleet }
         case .alarm:
-            do {
-                let envelope = try SignedEnvelope.decode(document.bytes, document: "alarm", maxBytes: Alarm.maxBytes)
-                guard try envelope.document(as: Alarm.self).fleet == directory.fleet else { return "is for another fleet" }
-                try envelope.verify(context: .alarm, trusted: directory.ledgerKeys)
-                return nil
-            } catch {
-                return "does not verify: \(error)"
-            }
+            return ledgerSigned(document, as: Alarm.self, context: .alarm, directory: directory) { $0.fleet }
         case .revocation:
-            do {
-                let envelope = try SignedEnvelope.decode(document.bytes, document: "revocation", maxBytes: Revocation.maxBytes)
-                guard try envelope.document(as: Revocation.self).fleet == directory.fleet else { return "is for another fleet" }
-                try envelope.verify(context: .revoke, trusted: directory.ledgerKeys)
-                return nil
-            } catch {
-                return "does not verify: \(error)"
-            }
+            return ledgerSigned(document, as: Revocation.self, context: .revoke, directory: directory) { $0.fleet }
+        }
+    }
+
+    /// A document of the ledger's for this fleet: read as a `D`, for `directory`'s fleet, signed in `context` by a
+    /// trusted ledger key. Nil when it checks out, else why not.
+    private static func ledgerSigned<D: CanonicalDocument>(
+        _ document: GossipDocument, as type: D.Type, context: SignatureContext, directory: GossipDirectory, fleet: (D) -> FleetName
+    ) -> String? {
+        do {
+            let (envelope, read) = try SignedEnvelope.decode(document.bytes, as: D.self)
+            guard fleet(read) == directory.fleet else { return "is for another fleet" }
+            try envelope.verify(context: context, trusted: directory.ledgerKeys)
+            return nil
+        } catch {
+            return "does not verify: \(error)"
         }
     }
 }
