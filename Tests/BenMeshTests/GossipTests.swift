@@ -17,6 +17,17 @@ import Testing
     static func blackholedNATS() throws -> String { "nats://127.0.0.1:\(try FreePorts.take(1)[0])" }
 
     /// Every node of rack `rack` cut off from NATS: they gossip from the topology file (they cannot fetch it).
+    /// Six nodes in two racks, r2 cut off from NATS (`cutOffFromNATS`), all running: the rest ready, r2 gossiping.
+    static func runningWithRackCutOff(extra: [String] = []) async throws -> (LocalFleet, cut: [NodeID]) {
+        let fleet = try await LocalFleet(nodes: 6, rackSize: 3)
+        let cut = try cutOffFromNATS(fleet, rack: "r2", extra: extra)
+        try await fleet.startLedger()
+        try await fleet.startAgents()
+        try await fleet.waitUntilReady(fleet.nodes.map(\.id).filter { !cut.contains($0) })
+        try await waitGossiping(fleet, cut)
+        return (fleet, cut)
+    }
+
     static func cutOffFromNATS(_ fleet: LocalFleet, rack: String, extra: [String] = []) throws -> [NodeID] {
         let cut = fleet.nodes.filter { $0.rack == rack }.map(\.id)
         let nowhere = try blackholedNATS()
@@ -59,13 +70,8 @@ import Testing
     /// those acks to the ledger, and the version would end incomplete. With gossip, a peer that has NATS (or the
     /// ledger itself) pulls each ack and publishes it, and the deploy becomes active.
     @Test func aRackCutOffFromNATSStillActivatesADeployThroughGossip() async throws {
-        let fleet = try await LocalFleet(nodes: 6, rackSize: 3)
-        let cut = try Self.cutOffFromNATS(fleet, rack: "r2", extra: ["--fault-drop-acks", "1"])
+        let (fleet, cut) = try await Self.runningWithRackCutOff(extra: ["--fault-drop-acks", "1"])
         let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
-        try await fleet.startLedger()
-        try await fleet.startAgents()
-        try await fleet.waitUntilReady(connected)
-        try await Self.waitGossiping(fleet, cut)
         let v1 = try await fleet.stage(intent)
         let started = ContinuousClock.now
         // r2's acks reach the ledger by gossip within a second or two. r1's ride up the tree in node-1's aggregate,
@@ -241,13 +247,7 @@ import Testing
     /// prepared acks go up the tree; the ledger's signed activation goes out over NATS and into the broadcast tree, so
     /// r2 swaps at the barrier with everyone else (before, it prepared and never swapped).
     @Test func aRackCutOffFromNATSSwapsAtTheBarrierOfATwoPhaseRollout() async throws {
-        let fleet = try await LocalFleet(nodes: 6, rackSize: 3)
-        let cut = try Self.cutOffFromNATS(fleet, rack: "r2")
-        let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
-        try await fleet.startLedger()
-        try await fleet.startAgents()
-        try await fleet.waitUntilReady(connected)
-        try await Self.waitGossiping(fleet, cut)
+        let (fleet, cut) = try await Self.runningWithRackCutOff()
         let v1 = try await fleet.stage(intent)
         let deploy = try await fleet.benctl(["deploy", "\(v1.rawValue)", "--two-phase", "--wait", "--timeout", "60"])
         #expect(deploy.status == 0, "\(deploy.stdout)\(deploy.stderr)")
@@ -370,13 +370,7 @@ import Testing
     /// alarm goes out on NATS and into gossip: r2 hears it from a peer, drops its prepared copy, and does not swap when
     /// the barrier comes. Without the alarm r2 would swap at the barrier (it holds the activation).
     @Test func anAbortReachesAPreparedRackCutOffFromNATSWhichThenDoesNotSwap() async throws {
-        let fleet = try await LocalFleet(nodes: 6, rackSize: 3)
-        let cut = try Self.cutOffFromNATS(fleet, rack: "r2")
-        let connected = fleet.nodes.map(\.id).filter { !cut.contains($0) }
-        try await fleet.startLedger()
-        try await fleet.startAgents()
-        try await fleet.waitUntilReady(connected)
-        try await Self.waitGossiping(fleet, cut)
+        let (fleet, cut) = try await Self.runningWithRackCutOff()
         let v1 = try await fleet.stage(intent)
         let prepare = try await fleet.benctl(["deploy", "\(v1.rawValue)", "--prepare", "--wait", "--timeout", "60"])
         #expect(prepare.status == 0, "every node prepared: \(prepare.stdout)\(prepare.stderr)")
