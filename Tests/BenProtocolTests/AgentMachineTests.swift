@@ -167,4 +167,63 @@ import Testing
         #expect(pull != NodeID("n0"), "not from the parent that handed them off")
         #expect(!actions.contains { if case .close(parentLink, _, _) = $0 { true } else { false } }, "the parent link stays open")
     }
+
+    func chunksSent(_ actions: [AgentMachine.Action], on link: LinkID) -> [Int] {
+        actions.compactMap { action -> Int? in
+            if case .send(link, .chunk(let index, _)) = action { return index }
+            return nil
+        }
+    }
+
+    /// A backup that is still receiving keeps a puller's want for a chunk it lacks and serves it when the chunk
+    /// arrives, instead of answering `lacking` and sending the puller on to the ledger's store (issue 12).
+    @Test func aHolderStillReceivingServesAWantedChunkWhenItArrives() throws {
+        var agent = machine("n0")
+        _ = agent.onLinkAccepted(parentLink, hello: push(from: "ledger"), announcement: incoming, local: nil, now: fleet.now)
+        _ = agent.onManifest(parentLink, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: fleet.now)
+        _ = agent.onChunk(parentLink, index: 1, claimedKey: fleet.chunkKeys[1], actualKey: fleet.chunkKeys[1], now: fleet.now)
+        let pullLink = LinkID(inbound: 9)
+        let pull = Hello(header: FrameHeader(fleet: Self.plan.fleet, version: Self.plan.version), purpose: .pull, node: NodeID("n2"))
+        _ = agent.onLinkAccepted(pullLink, hello: pull, announcement: nil, local: nil, now: fleet.now)
+        let wanted = agent.onNack(pullLink, entries: [NackEntry(index: 1, code: .want), NackEntry(index: 5, code: .want)], now: fleet.now)
+        #expect(chunksSent(wanted, on: pullLink) == [1], "what it holds goes at once: \(wanted)")
+        #expect(handedOff(wanted, on: pullLink).isEmpty, "nothing is answered lacking while it is still receiving: \(wanted)")
+        let arrived = agent.onChunk(parentLink, index: 5, claimedKey: fleet.chunkKeys[5], actualKey: fleet.chunkKeys[5], now: fleet.now)
+        #expect(chunksSent(arrived, on: pullLink) == [5], "the awaited chunk goes to the puller as it arrives: \(arrived)")
+        let other = agent.onChunk(parentLink, index: 6, claimedKey: fleet.chunkKeys[6], actualKey: fleet.chunkKeys[6], now: fleet.now)
+        #expect(chunksSent(other, on: pullLink).isEmpty, "chunks nobody pulled stay home: \(other)")
+    }
+
+    /// A holder that is not receiving the version any more (the ledger said it is not a target) answers what it
+    /// still awaited `lacking`, so the puller moves on at once.
+    @Test func aHolderThatStopsReceivingAnswersWhatItAwaitedLacking() throws {
+        var agent = machine("n0")
+        let orphanAt = fleet.now + .seconds(30)
+        _ = agent.onAnnouncement(incoming, local: nil, now: fleet.now)
+        let orphaned = agent.onTimer(.orphan(Self.plan.version), now: orphanAt)
+        let ledgerPull = try #require(
+            orphaned.compactMap { action -> LinkID? in
+                if case .connect(let link, let peer, .pull) = action, peer.id == NodeID.ledger { return link }
+                return nil
+            }.first, "an orphan pulls from the ledger: \(orphaned)")
+        _ = agent.onLinkConnected(ledgerPull, now: orphanAt)
+        let accept = Hello(header: FrameHeader(fleet: Self.plan.fleet, version: Self.plan.version), purpose: .accept, node: .ledger, hasManifest: true, have: ChunkSet.full(count: 8))
+        _ = agent.onHello(ledgerPull, hello: accept, now: orphanAt)
+        // The manifest ends that pull; the chunks are asked for on a new one.
+        let manifested = agent.onManifest(ledgerPull, manifest: fleet.manifest, actualKey: fleet.manifestKey, now: orphanAt)
+        let chunkPull = try #require(
+            manifested.compactMap { action -> LinkID? in
+                if case .connect(let link, let peer, .pull) = action, peer.id == NodeID.ledger { return link }
+                return nil
+            }.first, "\(manifested)")
+        _ = agent.onLinkConnected(chunkPull, now: orphanAt)
+        _ = agent.onHello(chunkPull, hello: accept, now: orphanAt)
+        let pullLink = LinkID(inbound: 9)
+        let pull = Hello(header: FrameHeader(fleet: Self.plan.fleet, version: Self.plan.version), purpose: .pull, node: NodeID("n2"))
+        _ = agent.onLinkAccepted(pullLink, hello: pull, announcement: nil, local: nil, now: orphanAt)
+        let wanted = agent.onNack(pullLink, entries: [NackEntry(index: 4, code: .want)], now: orphanAt)
+        #expect(handedOff(wanted, on: pullLink).isEmpty, "\(wanted)")
+        let refused = agent.onBye(chunkPull, code: .notTargeted, reason: "not a target", now: orphanAt)
+        #expect(handedOff(refused, on: pullLink) == [4], "\(refused)")
+    }
 }

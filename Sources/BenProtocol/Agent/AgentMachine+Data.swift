@@ -114,6 +114,7 @@ extension AgentMachine {
         d.have.insert(index)
         var actions: [Action] = [.storeChunk(index: index, key: claimedKey)]
         actions += lift(d.relay.onChunkAvailable(index))
+        actions += lift(d.serving.onHave(index, chunkKeys: d.chunkKeys))
         deployment = d
         actions += pullsChanged()
         actions += checkComplete(now: now)
@@ -140,7 +141,9 @@ extension AgentMachine {
         guard var d = deployment else { return [] }
         if d.serving.isServing(link) {
             let actions = lift(
-                d.serving.onWant(link, entries: entries, have: d.have, chunkKeys: d.chunkKeys, manifest: d.announcement.manifest))
+                d.serving.onWant(
+                    link, entries: entries, have: d.have, chunkKeys: d.chunkKeys, manifest: d.announcement.manifest,
+                    receiving: d.phase == .receiving))
             deployment = d
             return actions
         }

@@ -181,11 +181,12 @@ extension AgentMachine {
         if d.pulls[link] != nil && code == .notTargeted {
             d.pulls[link] = nil
             d.stage = .notTargeted
+            let unserved = lift(d.serving.stopAwaiting())
             deployment = d
             return [
                 .close(link, nil, reason: reason), .cancelTimer(.progressCheck(d.version)), .cancelTimer(.ackDeadline(d.version)),
                 .cancelTimer(.relayCheck(d.version)),
-            ]
+            ] + unserved
         }
         deployment = d
         return [.close(link, nil, reason: "peer said: \(code) \(reason)")] + onLinkFailed(link, reason: "peer closed: \(reason)", now: now)
