@@ -17,14 +17,18 @@ extension SeederMachine {
         case report(PeerReport)
     }
 
-    /// The seeder's one timer: try an unreachable first-level node again.
+    /// The seeder's timers.
     public enum Timer: Sendable, Hashable, CustomStringConvertible {
+        /// Try an unreachable first-level node again.
         case linkRetry(Version, NodeID)
+        /// Look again at pulls held back while seeding moved (`Settings.seedingGrace`).
+        case pullsHeld(Version)
 
         /// The timer as logs name it.
         public var description: String {
             switch self {
             case .linkRetry(let v, let n): "link-retry(\(v), \(n))"
+            case .pullsHeld(let v): "pulls-held(\(v))"
             }
         }
     }

@@ -29,7 +29,7 @@ extension SeederMachine {
         case .hello(let link, let hello): onHello(link, hello: hello, now: now)
         case .linkAccepted(let link, let hello): onLinkAccepted(link, hello: hello, now: now)
         case .nack(let link, let entries): onNack(link, entries: entries, now: now)
-        case .chunkSent(let link, let index): onChunkSent(link, index: index)
+        case .chunkSent(let link, let index): onChunkSent(link, index: index, now: now)
         case .ack(let link, let aggregate): onAck(link, aggregate: aggregate, now: now)
         case .bye(let link, let code, let reason): onBye(link, code: code, reason: reason, now: now)
         case .linkFailed(let link, let reason): onLinkFailed(link, reason: reason, now: now)

@@ -15,6 +15,10 @@ public struct SeederMachine: Sendable {
         public var linkAttempts: Int = 3
         /// Wait before the second try; the n-th try waits n times this.
         public var linkRetryDelay: Duration = .milliseconds(500)
+        /// Pulls from the store wait while the seeding pushes move (issue 12: the one uplink the tree protects
+        /// seeds first). Seeding that has sent no chunk for this long stops holding them back, so a first-level
+        /// node that stopped reading cannot starve every puller.
+        public var seedingGrace: Duration = .seconds(2)
 
         /// The defaults.
         public init() {}
@@ -31,6 +35,10 @@ public struct SeederMachine: Sendable {
     let announcement: [UInt8]
     var relay: RelayCore
     var pulls: PullServer
+    /// When a seeding chunk last left, or when seeding was first looked at (for `Settings.seedingGrace`).
+    var seedProgressAt: Timestamp?
+    var pullsHeldTimerArmed = false
+    let seedingGrace: Duration
     /// Nodes heard from on the ack tree at the root.
     public private(set) var reported: Set<NodeID> = []
 
@@ -67,6 +75,7 @@ public struct SeederMachine: Sendable {
             settings: .init(sendWindow: settings.sendWindow, linkAttempts: settings.linkAttempts, linkRetryDelay: settings.linkRetryDelay),
             firstLink: firstLink)
         pulls = PullServer(window: settings.sendWindow)
+        seedingGrace = settings.seedingGrace
     }
 
     /// The first link number of the n-th seeder a ledger starts: 2^32 numbers each, so no two seeders' links
@@ -116,15 +125,32 @@ public struct SeederMachine: Sendable {
     /// A NACK arrived: chunks a child or a puller asks for, or says were tampered.
     public mutating func onNack(_ link: LinkID, entries: [NackEntry], now: Timestamp) -> [Action] {
         if pulls.isServing(link) {
-            return lift(pulls.onWant(link, entries: entries, have: relay.have, chunkKeys: relay.chunkKeys, manifest: relay.manifestKey))
+            var actions = prioritise(now: now)
+            actions += lift(pulls.onWant(link, entries: entries, have: relay.have, chunkKeys: relay.chunkKeys, manifest: relay.manifestKey))
+            return actions + prioritise(now: now)
         }
-        return lift(relay.onChildNack(link, entries: entries))
+        return lift(relay.onChildNack(link, entries: entries)) + prioritise(now: now)
     }
 
-    /// A chunk was handed to `link`'s channel: the next may go.
-    public mutating func onChunkSent(_ link: LinkID, index: Int) -> [Action] {
+    /// A chunk was handed to `link`'s channel: the next may go. `now` (the shell's clock) dates seeding progress;
+    /// without it, pulls are not held back.
+    public mutating func onChunkSent(_ link: LinkID, index: Int, now: Timestamp? = nil) -> [Action] {
         if pulls.isServing(link) { return lift(pulls.onSent(link, chunkKeys: relay.chunkKeys)) }
-        return lift(relay.onSent(link, index: index))
+        let actions = lift(relay.onSent(link, index: index))
+        guard let now else { return actions + lift(pulls.release(chunkKeys: relay.chunkKeys)) }
+        seedProgressAt = now
+        return actions + prioritise(now: now)
+    }
+
+    /// Holds pulls from the store while seeding moves, and sends them once it is done or has stopped moving.
+    mutating func prioritise(now: Timestamp) -> [Action] {
+        let since = seedProgressAt ?? now
+        seedProgressAt = since
+        guard relay.isPushing, now - since < seedingGrace else { return lift(pulls.release(chunkKeys: relay.chunkKeys)) }
+        pulls.hold()
+        guard pulls.hasQueued, !pullsHeldTimerArmed else { return [] }
+        pullsHeldTimerArmed = true
+        return [.armTimer(.pullsHeld(version), at: since + seedingGrace)]
     }
 
     /// An aggregate arrived from a first-level node: on to the deployment machine.
@@ -167,6 +193,10 @@ public struct SeederMachine: Sendable {
         case .linkRetry(let v, let child):
             guard v == version else { return [] }
             return lift(relay.onRetry(child))
+        case .pullsHeld(let v):
+            guard v == version else { return [] }
+            pullsHeldTimerArmed = false
+            return prioritise(now: now)
         }
     }
 

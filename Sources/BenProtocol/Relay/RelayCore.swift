@@ -394,6 +394,18 @@ struct RelayCore: Sendable, Hashable {
     /// Every child link still open or closing, for closing at the end of a deployment.
     var openLinks: [LinkID] { childByLink.keys.sorted() }
 
+    /// Whether a child still has chunks to come from here: it is being reached, or chunks of its stripes are
+    /// queued for it or on their way. A child given up on, refused or finished has none.
+    var isPushing: Bool {
+        children.values.contains { child in
+            switch child.phase {
+            case .connecting, .awaitingAccept, .waitingRetry: true
+            case .streaming: !child.queue.isEmpty || child.inFlight > 0
+            case .unreachable, .refused, .finished: false
+            }
+        }
+    }
+
     // MARK: Sending
 
     private mutating func enqueueAll(for id: NodeID) {

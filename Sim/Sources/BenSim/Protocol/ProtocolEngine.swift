@@ -384,7 +384,7 @@ public final class ProtocolEngine {
             note("\(name(side.endpoint)) link \(side.link) failed: \(reason)")
             dispatch(side) { $0.onLinkFailed(side.link, reason: reason, now: $1) } ledger: { $0.onLinkFailed(side.link, reason: reason, now: $1) }
         case .sent(let side, let index):
-            dispatch(side) { a, now in a.onChunkSent(side.link, index: index, now: now) } ledger: { s, _ in s.onChunkSent(side.link, index: index) }
+            dispatch(side) { a, now in a.onChunkSent(side.link, index: index, now: now) } ledger: { s, now in s.onChunkSent(side.link, index: index, now: now) }
         case .frame(let to, let frame, let tampered):
             deliver(frame, to: to, tampered: tampered, visible: tampered && !sabotage.hideTampering)
         }
