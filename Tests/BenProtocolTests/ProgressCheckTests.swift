@@ -85,6 +85,20 @@ import Testing
         }
     }
 
+    /// A check that fires seconds after it was due means this node itself was not running: bytes its parent sent
+    /// meanwhile wait unread in its socket, so that check judges nothing. The next, on time, judges again: a parent
+    /// heard from is kept, a parent still silent is left.
+    @Test(arguments: [true, false])
+    func aLateCheckDoesNotJudgeTheSilenceOfAStarvedNode(parentSentMeanwhile: Bool) {
+        var agent = receivingLeaf()
+        #expect(!Self.fetches(agent.onTimer(.progressCheck(version), now: fleet.now + .seconds(1))))
+        let late = agent.onTimer(.progressCheck(version), now: fleet.now + .seconds(6))
+        #expect(!Self.fetches(late), "starved for 5 s, silence is not judged: \(late)")
+        if parentSentMeanwhile { _ = agent.onLinkBytes([parentLink: 600 << 10], now: fleet.now + .milliseconds(6_200)) }
+        let next = agent.onTimer(.progressCheck(version), now: fleet.now + .seconds(7))
+        #expect(Self.fetches(next) == !parentSentMeanwhile, "\(next)")
+    }
+
     /// The relay side: n1 with its child n2 streaming.
     func relayWithChild() throws -> (AgentMachine, LinkID) {
         var relay = machine("n1")

@@ -103,6 +103,9 @@ struct Deployment: Sendable {
     var lastHeard: [LinkID: Timestamp] = [:]
     /// Bytes received on each link, as the shell last reported them.
     var linkBytes: [LinkID: Int64] = [:]
+    /// When the progress check last ran, and whether it let the one before it go unjudged (it ran late).
+    var lastProgressCheck: Timestamp?
+    var skippedLateCheck = false
     /// The largest chunk of the bundle, from the manifest (for the stripe rate's chunk time).
     var chunkBytes: Int64 = 0
     var acks = AckBook()

@@ -29,6 +29,16 @@ extension AgentMachine {
         case .progressCheck(let v):
             guard v == d.version, d.phase == .receiving else { return [] }
             let actions: [Action] = [.armTimer(.progressCheck(v), at: now + settings.progressCheckEvery)]
+            // A check that fires well after it was due means this node was not running (a starved machine): what
+            // its links sent meanwhile may still wait unread in its sockets, so their silence is not judged this
+            // time. Never twice in a row, so a node that is always late still finds a parent that really stopped.
+            let late = d.lastProgressCheck.map { now - $0 > settings.progressCheckEvery * 2 } ?? false
+            deployment!.lastProgressCheck = now
+            if late && !d.skippedLateCheck {
+                deployment!.skippedLateCheck = true
+                return actions
+            }
+            deployment!.skippedLateCheck = false
             return actions + checkProgress(now: now)
         case .relayCheck(let v):
             guard v == d.version else { return [] }
