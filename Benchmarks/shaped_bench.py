@@ -33,6 +33,8 @@ Environment:
   BEN_SHAPED_KEEP     1 keeps every run's logs under WORK_DIR (default: the last run's of each system, and Ben's
                       runs with a stall, hand-off or mid-frame close)
   BEN_SHAPED_QUIET    seconds to wait, before each run, for the machine to be at most 30 % busy (default 0: no wait)
+  BEN_SHAPED_AGENT_ARGS  extra arguments for every ben-agent, space-separated (e.g. "--log-level debug" to see why a
+                      run stalled)
   BEN_SHAPED_STATIC_ARP  1 (default): permanent neighbour entries on every host, so no ARP exchange queues behind
                       (or is dropped by) a saturated tbf; 0 leaves ARP to the kernel
 
@@ -75,6 +77,7 @@ PHRASES = {  # Ben's log texts (BenProtocol PeerReport, PeerFrameCodec, BenAgent
     "slowdrops": ("inside a frame, below the minimum",),  # PeerLinkError.tooSlow (gone from main; kept for old builds)
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+AGENT_ARGS = os.environ.get("BEN_SHAPED_AGENT_ARGS", "").split()
 HEADER = 14 + 20 + 32  # Ethernet, IPv4, TCP with timestamps: what a veth counts per packet beside the payload
 
 
@@ -414,7 +417,7 @@ class Ben:
                 agents[node] = start(self.net, node, node, "ben", [
                     self.agent_path, "--node", node, "--fleet", FLEET, "--roles", "proxy", "--key", f"{self.work}/keys/{node}.key",
                     "--listen", f"{self.net.ip[node]}:{AGENT_PORT}", "--nats", self.env["BEN_NATS"], "--nats-creds", f"{self.nats_dir}/nodes/{node}.creds", "--ledger-key", self.keys["ledger"],
-                    "--state", f"{d}/agents/{node}", "--heartbeat", "5", "--orphan-after", "20", *crypt], f"{d}/agent-{node}.log")
+                    "--state", f"{d}/agents/{node}", "--heartbeat", "5", "--orphan-after", "20", *crypt, *AGENT_ARGS], f"{d}/agent-{node}.log")
                 procs.append(agents[node])
             for node in self.nodes:
                 wait_for(f"{node} listens", lambda: "listening for peer links" in open(f"{d}/agent-{node}.log").read(), 60, 0.2)
