@@ -18,27 +18,30 @@ import Logging
 extension AgentService {
     /// `ben.<fleet>.alarm`: the ledger's signed alarms, the alarm stream's first.
     func followAlarms(_ connection: NATSConnection) async {
-        let subject = NATSSubjects.alarm(configuration.fleet)
-        do {
-            let subscription = try await connection.subscribe(subject: subject)
-            try await connection.flush()
+        await follow(NATSSubjects.alarm(configuration.fleet), naming: "alarms", on: connection) {
             await catchUpAlarms(connection)
-            for await message in subscription { takeAlarm(message.payload, via: "nats") }
-        } catch {
-            logger.error("cannot follow alarms", metadata: ["subject": "\(subject)", "error": "\(error)"])
-        }
+        } take: { takeAlarm($0, via: "nats") }
     }
 
     /// `ben.<fleet>.revoke`: the ledger's signed revocations, every one the revocation stream keeps first.
     func followRevocations(_ connection: NATSConnection) async {
-        let subject = NATSSubjects.revoke(configuration.fleet)
+        await follow(NATSSubjects.revoke(configuration.fleet), naming: "revocations", on: connection) {
+            await catchUpRevocations(connection)
+        } take: { takeRevocation($0, via: "nats") }
+    }
+
+    /// Subscribes to `subject` first and catches up on its stream after, so nothing published in between is missed,
+    /// then takes every message that arrives.
+    private func follow(
+        _ subject: String, naming what: String, on connection: NATSConnection, catchUp: () async -> Void, take: ([UInt8]) -> Void
+    ) async {
         do {
             let subscription = try await connection.subscribe(subject: subject)
             try await connection.flush()
-            await catchUpRevocations(connection)
-            for await message in subscription { takeRevocation(message.payload, via: "nats") }
+            await catchUp()
+            for await message in subscription { take(message.payload) }
         } catch {
-            logger.error("cannot follow revocations", metadata: ["subject": "\(subject)", "error": "\(error)"])
+            logger.error("cannot follow \(what)", metadata: ["subject": "\(subject)", "error": "\(error)"])
         }
     }
 
@@ -51,40 +54,39 @@ extension AgentService {
     /// Every revocation the revocation stream keeps, each taken as if it had just arrived (known ones change nothing).
     func catchUpRevocations(_ connection: NATSConnection) async {
         let fleet = configuration.fleet
-        do {
-            let stored = try await connection.jetStream().messages(
-                stream: NATSSubjects.revokeStream(fleet), subject: NATSSubjects.revoke(fleet), limit: NATSSubjects.revokeHistory)
-            for message in stored { takeRevocation(message.payload, via: "stream") }
-        } catch {
-            // No stream yet (no ledger of this release has run) or JetStream is away: gossip still carries them.
-            logger.notice("no stored revocation to catch up on", metadata: ["reason": "\(error)"])
-        }
+        let stored = await storedMessages(
+            naming: "revocation", stream: NATSSubjects.revokeStream(fleet), subject: NATSSubjects.revoke(fleet),
+            limit: NATSSubjects.revokeHistory, on: connection)
+        for message in stored { takeRevocation(message.payload, via: "stream") }
     }
 
     /// The alarms the alarm stream keeps that could still change something here (`AgentMachine.alarmMatters`): a
     /// version newer than the one this node runs, not stopped yet.
     func catchUpAlarms(_ connection: NATSConnection) async {
         let fleet = configuration.fleet
+        let stored = await storedMessages(
+            naming: "alarm", stream: NATSSubjects.alarmStream(fleet), subject: NATSSubjects.alarm(fleet),
+            limit: NATSSubjects.alarmHistory, on: connection)
+        for message in stored { takeAlarm(message.payload, via: "stream", onlyIfItMatters: true) }
+    }
+
+    /// The newest `limit` messages `stream` keeps of `subject`, oldest first; none when there is no stream yet (no
+    /// ledger of this release has run) or JetStream is away: gossip still carries them.
+    private func storedMessages(
+        naming what: String, stream: String, subject: String, limit: Int, on connection: NATSConnection
+    ) async -> [JetStream.StoredMessage] {
         do {
-            let stored = try await connection.jetStream().messages(
-                stream: NATSSubjects.alarmStream(fleet), subject: NATSSubjects.alarm(fleet), limit: NATSSubjects.alarmHistory)
-            for message in stored { takeAlarm(message.payload, via: "stream", onlyIfItMatters: true) }
+            return try await connection.jetStream().messages(stream: stream, subject: subject, limit: limit)
         } catch {
-            logger.notice("no stored alarm to catch up on", metadata: ["reason": "\(error)"])
+            logger.notice("no stored \(what) to catch up on", metadata: ["reason": "\(error)"])
+            return []
         }
     }
 
     /// Reads an alarm, checks its signature, hands it to the machine, and keeps it on disk if the machine stopped its
     /// version because of it.
     func takeAlarm(_ bytes: [UInt8], via: String, onlyIfItMatters: Bool = false) {
-        let envelope: SignedEnvelope
-        let alarm: Alarm
-        do {
-            (envelope, alarm) = try SignedEnvelope.decode(bytes, as: Alarm.self)
-        } catch {
-            logger.warning("unreadable alarm", metadata: ["via": "\(via)", "error": "\(error)"])
-            return
-        }
+        guard let (envelope, alarm) = readSigned(bytes, as: Alarm.self, via: via) else { return }
         if onlyIfItMatters && !machine.alarmMatters(alarm) { return }
         let wasStopped = machine.stopped.contains(alarm.version)
         handle(.alarm(IncomingAlarm(alarm, signature: Self.check(envelope, context: .alarm, trusted: configuration.trustedLedgerKeys))))
@@ -100,17 +102,21 @@ extension AgentService {
         }
     }
 
+    /// A signed document of the ledger's as it arrived `via` NATS, a stream or gossip; an unreadable one is logged and
+    /// dropped.
+    private func readSigned<D: CanonicalDocument>(_ bytes: [UInt8], as type: D.Type, via: String) -> (SignedEnvelope, D)? {
+        do {
+            return try SignedEnvelope.decode(bytes, as: type)
+        } catch {
+            logger.warning("unreadable \(D.documentName)", metadata: ["via": "\(via)", "error": "\(error)"])
+            return nil
+        }
+    }
+
     /// Reads a revocation, checks its signature, and takes it if `RevocationList` says so: kept on disk first, then
     /// the peer links and gossip refuse the key.
     func takeRevocation(_ bytes: [UInt8], via: String) {
-        let envelope: SignedEnvelope
-        let revocation: Revocation
-        do {
-            (envelope, revocation) = try SignedEnvelope.decode(bytes, as: Revocation.self)
-        } catch {
-            logger.warning("unreadable revocation", metadata: ["via": "\(via)", "error": "\(error)"])
-            return
-        }
+        guard let (envelope, revocation) = readSigned(bytes, as: Revocation.self, via: via) else { return }
         let check = Self.check(envelope, context: .revoke, trusted: configuration.trustedLedgerKeys)
         var list = revocations
         let metadata: Logger.Metadata = ["via": "\(via)", "peer.node": "\(revocation.node)", "keyid": "\(revocation.keyID)"]

@@ -87,12 +87,6 @@ public struct NATSPermissions: Sendable, Hashable {
     /// May answer requests it received (publish once to each request's reply subject, whatever it is).
     public var allowResponses: Bool
 
-    public init(publish: [String], subscribe: [String], allowResponses: Bool) {
-        self.publish = publish
-        self.subscribe = subscribe
-        self.allowResponses = allowResponses
-    }
-
     /// The ledger: publishes announcements (and their stream's API), a rollout wave's announcements to its nodes by
     /// name, two-phase activations, alarms and revocations, asks nodes for answers again, answers the operator API;
     /// reads acks, heartbeats, the API and the announcement subject (to watch the stream's head).

@@ -51,24 +51,12 @@ public struct NATSError: Error, Sendable, Hashable, CustomStringConvertible {
     /// NATS's own text for the status (`natsStatus_GetText`), e.g. "Timeout".
     public var statusText: String
     /// The numeric `natsStatus` (0 when the failure did not come from libnats).
-    public var status: Int
+    public var status = 0
     /// libnats's detail for this failure (`nats_GetLastError`), or the server's JetStream error text; empty when
     /// it said nothing beyond `statusText`.
-    public var detail: String
+    public var detail = ""
     /// The JetStream API error code (`jsErrCode`, e.g. 10059 for "stream not found"), when the server gave one.
     public var jetStreamCode: Int?
-
-    public init(
-        code: Code, operation: String, statusText: String, status: Int = 0, detail: String = "",
-        jetStreamCode: Int? = nil
-    ) {
-        self.code = code
-        self.operation = operation
-        self.statusText = statusText
-        self.status = status
-        self.detail = detail
-        self.jetStreamCode = jetStreamCode
-    }
 
     public var description: String {
         var line = "\(operation): \(statusText)"

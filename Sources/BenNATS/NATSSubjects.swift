@@ -62,12 +62,9 @@ public enum NATSSubjects {
     /// `replicas` is how many servers of a JetStream cluster keep a copy (1 on a single server); the ledger
     /// passes its `--replicas` and never lowers an existing stream's count.
     public static func announceStreamConfig(_ fleet: FleetName, replicas: Int = 1) -> JetStream.StreamConfig {
-        var config = JetStream.StreamConfig(name: announceStream(fleet), subjects: [announce(fleet)])
-        config.description = "Ben announcements for fleet \(fleet.rawValue): the latest \(announceHistory) are kept"
-        config.storage = .file
-        config.maxMessagesPerSubject = announceHistory
-        config.replicas = replicas
-        return config
+        keptStream(
+            announceStream(fleet), subject: announce(fleet), keeping: announceHistory, replicas: replicas,
+            description: "Ben announcements for fleet \(fleet.rawValue): the latest \(announceHistory) are kept")
     }
 
     /// `BEN_F_ALARM`: the JetStream stream that keeps the fleet's latest alarms.
@@ -87,20 +84,26 @@ public enum NATSSubjects {
 
     /// The alarm stream's configuration: file storage, the newest `alarmHistory` alarms.
     public static func alarmStreamConfig(_ fleet: FleetName, replicas: Int = 1) -> JetStream.StreamConfig {
-        var config = JetStream.StreamConfig(name: alarmStream(fleet), subjects: [alarm(fleet)])
-        config.description = "Ben alarms for fleet \(fleet.rawValue): the latest \(alarmHistory) are kept"
-        config.storage = .file
-        config.maxMessagesPerSubject = alarmHistory
-        config.replicas = replicas
-        return config
+        keptStream(
+            alarmStream(fleet), subject: alarm(fleet), keeping: alarmHistory, replicas: replicas,
+            description: "Ben alarms for fleet \(fleet.rawValue): the latest \(alarmHistory) are kept")
     }
 
     /// The revocation stream's configuration: file storage, up to `revokeHistory` revocations.
     public static func revokeStreamConfig(_ fleet: FleetName, replicas: Int = 1) -> JetStream.StreamConfig {
-        var config = JetStream.StreamConfig(name: revokeStream(fleet), subjects: [revoke(fleet)])
-        config.description = "Ben revocations for fleet \(fleet.rawValue): each kept once, up to \(revokeHistory)"
+        keptStream(
+            revokeStream(fleet), subject: revoke(fleet), keeping: revokeHistory, replicas: replicas,
+            description: "Ben revocations for fleet \(fleet.rawValue): each kept once, up to \(revokeHistory)")
+    }
+
+    /// A stream of one subject on file storage that keeps its newest `history` messages.
+    private static func keptStream(
+        _ name: String, subject: String, keeping history: Int, replicas: Int, description: String
+    ) -> JetStream.StreamConfig {
+        var config = JetStream.StreamConfig(name: name, subjects: [subject])
+        config.description = description
         config.storage = .file
-        config.maxMessagesPerSubject = revokeHistory
+        config.maxMessagesPerSubject = history
         config.replicas = replicas
         return config
     }

@@ -140,10 +140,15 @@ extension DaemonSettings {
         do { return try KeyFile.read(path) } catch { throw OperationsError.keyFile(option: "--key", error) }
     }
 
-    /// Refuses a directory given to `option` where a public key or a file holding one belongs (`--ledger-key`,
-    /// `--operator-key`), naming it as a directory.
-    public static func refuseDirectory(_ text: String, option: String) throws(OperationsError) {
-        if KeyFile.isDirectory(text) { throw .keyFile(option: option, .isDirectory(path: text)) }
+    /// The public keys a list setting names (`ledger_key`, `operator_key`), each 64 hex digits or a file holding one;
+    /// a directory is refused as one.
+    public func trustedKeys(_ key: String) throws -> TrustedKeys {
+        let option = "--\(key.flagName)"
+        return TrustedKeys(
+            try (list(key) ?? []).map { text in
+                if KeyFile.isDirectory(text) { throw OperationsError.keyFile(option: option, .isDirectory(path: text)) }
+                return try PublicKeyArgument.read(text, option: option)
+            })
     }
 
     /// The upload cap in bytes per second, if one is set.

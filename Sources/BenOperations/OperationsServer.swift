@@ -19,11 +19,6 @@ public enum OperationsServer {
         /// Sets the gauges that are read at scrape time (links open, rollouts by state, …).
         public var collect: @Sendable () async -> Void
         public var readiness: @Sendable () async -> Readiness
-
-        public init(collect: @escaping @Sendable () async -> Void, readiness: @escaping @Sendable () async -> Readiness) {
-            self.collect = collect
-            self.readiness = readiness
-        }
     }
 
     /// What the status page reads (the ledger only).

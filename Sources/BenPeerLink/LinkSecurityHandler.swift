@@ -78,22 +78,21 @@ public final class LinkSecurityHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
-        stopTimers()
-        if !isEstablished && !finished {
-            finished = true
-            countRefusal(.handshake)
-            established.fail(LinkRefused(reason: .handshake, detail: "the link closed during its handshake"))
-        }
+        closedDuringHandshake("the link closed during its handshake")
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        stopTimers()
-        if !finished && !isEstablished {
-            finished = true
-            countRefusal(.handshake)
-            established.fail(LinkRefused(reason: .handshake, detail: "the peer closed the link during its handshake"))
-        }
+        closedDuringHandshake("the peer closed the link during its handshake")
         context.fireChannelInactive()
+    }
+
+    /// The link went away: its timers stop, and a handshake still under way is refused with `detail`.
+    private func closedDuringHandshake(_ detail: String) {
+        stopTimers()
+        guard !finished && !isEstablished else { return }
+        finished = true
+        countRefusal(.handshake)
+        established.fail(LinkRefused(reason: .handshake, detail: detail))
     }
 
     /// Links allow half-closure (a closing side keeps reading), so a peer that gives up during the handshake

@@ -108,11 +108,7 @@ struct BenAgentCommand: AsyncParsableCommand {
             let listenText = try settings.required("listen")
             guard let listen = HostPort(listenText) else { throw ValidationError("--listen: expected host:port, not '\(listenText)'") }
             let signingKey = try settings.signingKey()
-            let trusted = TrustedKeys(
-                try (settings.list("ledger_key") ?? []).map { text in
-                    try DaemonSettings.refuseDirectory(text, option: "--ledger-key")
-                    return try PublicKeyArgument.read(text, option: "--ledger-key")
-                })
+            let trusted = try settings.trustedKeys("ledger_key")
             guard !trusted.isEmpty else { throw ValidationError("--ledger-key: name at least one ledger public key") }
             var configuration = AgentConfiguration(
                 node: node, fleet: fleet, roles: roleSet, key: signingKey, listen: listen,

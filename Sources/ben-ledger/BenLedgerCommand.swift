@@ -99,13 +99,8 @@ struct BenLedgerCommand: AsyncParsableCommand {
             let seedText = settings.string("seed_listen") ?? "127.0.0.1:7400"
             guard let listen = HostPort(seedText) else { throw ValidationError("--seed-listen: expected host:port, not '\(seedText)'") }
             let signingKey = try settings.signingKey()
-            let operatorKeys = settings.list("operator_key") ?? []
-            guard !operatorKeys.isEmpty else { throw ValidationError("--operator-key: name at least one operator's public key") }
-            let operators = TrustedKeys(
-                try operatorKeys.map { text in
-                    try DaemonSettings.refuseDirectory(text, option: "--operator-key")
-                    return try PublicKeyArgument.read(text, option: "--operator-key")
-                })
+            let operators = try settings.trustedKeys("operator_key")
+            guard !operators.isEmpty else { throw ValidationError("--operator-key: name at least one operator's public key") }
             let servers = settings.natsServers
             var configuration = LedgerConfiguration(
                 fleet: fleet, natsServers: servers, dataDirectory: try settings.required("data"), key: signingKey, operators: operators,

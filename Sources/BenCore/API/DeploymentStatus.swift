@@ -58,13 +58,6 @@ public struct DeploymentStatus: CanonicalDocument {
         public var code: MissingReason.Code
         /// How many nodes.
         public var count: Int
-
-        /// `count` missing nodes at `location` for `code`.
-        public init(location: String, code: MissingReason.Code, count: Int) {
-            self.location = location
-            self.code = code
-            self.count = count
-        }
     }
 
     /// An alarm the ledger raised: something other than its own current announcement appeared at the head of

@@ -28,14 +28,6 @@ public struct DocumentError: Error, Sendable, Hashable, CustomStringConvertible 
     /// What is wrong, in words.
     public var detail: String
 
-    /// A refusal of `document` at `field` (empty for the whole document).
-    public init(document: String, field: String, code: Code, detail: String) {
-        self.document = document
-        self.field = field
-        self.code = code
-        self.detail = detail
-    }
-
     /// One line: `document: field F: detail`, or `document: detail` for the whole document.
     public var description: String {
         field.isEmpty ? "\(document): \(detail)" : "\(document): field \(field): \(detail)"

@@ -102,15 +102,6 @@ public struct PolicyFlagError: Error, Sendable, Hashable, CustomStringConvertibl
     /// What to write instead.
     public var fix: String
 
-    /// A flag error, as the readers make it.
-    public init(flag: String, index: Int, field: String, problem: String, fix: String) {
-        self.flag = flag
-        self.index = index
-        self.field = field
-        self.problem = problem
-        self.fix = fix
-    }
-
     /// `--wave 2: bake: '5x' is not a duration …; write bake=5m`.
     public var description: String {
         var out = flag

@@ -74,11 +74,6 @@ public struct CELDiagnostic: Sendable, Hashable, CustomStringConvertible {
     public var offset: Int
     public var message: String
 
-    public init(offset: Int, message: String) {
-        self.offset = offset
-        self.message = message
-    }
-
     public var description: String { message }
 }
 

@@ -42,12 +42,7 @@ public struct CELTypeName: Sendable, Hashable, CustomStringConvertible {
 /// A point in time: seconds since the Unix epoch and nanoseconds (0..<1e9), as protobuf's Timestamp.
 public struct CELTimestamp: Sendable, Hashable, Comparable {
     public var seconds: Int64
-    public var nanos: Int32
-
-    public init(seconds: Int64, nanos: Int32 = 0) {
-        self.seconds = seconds
-        self.nanos = nanos
-    }
+    public var nanos: Int32 = 0
 
     /// The range CEL allows: years 0001 to 9999.
     static let minSeconds: Int64 = -62_135_596_800
@@ -59,12 +54,7 @@ public struct CELTimestamp: Sendable, Hashable, Comparable {
 /// A signed span of time in seconds and nanoseconds (same sign), as protobuf's Duration.
 public struct CELDuration: Sendable, Hashable, Comparable {
     public var seconds: Int64
-    public var nanos: Int32
-
-    public init(seconds: Int64, nanos: Int32 = 0) {
-        self.seconds = seconds
-        self.nanos = nanos
-    }
+    public var nanos: Int32 = 0
 
     public static func < (a: Self, b: Self) -> Bool { (a.seconds, a.nanos) < (b.seconds, b.nanos) }
 }

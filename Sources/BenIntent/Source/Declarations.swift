@@ -78,14 +78,6 @@ public struct FieldDeclaration: Sendable, Hashable {
     public var defaultValue: JSONValue?
     public var location: FileLocation
 
-    public init(name: String, type: FieldType, required: Bool, defaultValue: JSONValue?, location: FileLocation) {
-        self.name = name
-        self.type = type
-        self.required = required
-        self.defaultValue = defaultValue
-        self.location = location
-    }
-
     /// Present in every validated record: required, or filled by a default.
     public var alwaysPresent: Bool { required || defaultValue != nil }
 

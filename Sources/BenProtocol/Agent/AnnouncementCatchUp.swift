@@ -44,13 +44,6 @@ public struct AnnouncementCatchUp: Sendable, Hashable {
         public var version: Version
         /// Why it was passed over.
         public var reason: Reason
-
-        /// A skipped announcement at `position`.
-        public init(position: Int, version: Version, reason: Reason) {
-            self.position = position
-            self.version = version
-            self.reason = reason
-        }
     }
 
     /// What the node found, and so what `chosen` means.
@@ -77,12 +70,4 @@ public struct AnnouncementCatchUp: Sendable, Hashable {
     public var chosenPosition: Int?
     /// Every other stored announcement, oldest first, with why it was not chosen.
     public var skipped: [Skipped]
-
-    /// A catch-up's result, as `AgentMachine.catchUp(from:now:)` makes it.
-    public init(outcome: Outcome, chosen: IncomingAnnouncement?, chosenPosition: Int?, skipped: [Skipped]) {
-        self.outcome = outcome
-        self.chosen = chosen
-        self.chosenPosition = chosenPosition
-        self.skipped = skipped
-    }
 }

@@ -12,33 +12,16 @@ public struct Topology: Sendable, Hashable {
     public var fleet: FleetName
     public var ledger: LedgerSpec
     /// Size of a chunk of any artifact deployed to this fleet (DESIGN §1), in bytes.
-    public var chunkSize: Int64
+    public var chunkSize = Defaults.standardChunkSize
     /// The number of stripe trees k, when the file fixes it; nil lets the planner choose.
     public var stripes: Int?
-    public var defaults: Defaults
+    public var defaults = Defaults()
     public var regions: [Region]
     public var zones: [Zone]
     public var racks: [Rack]
     public var nodes: [TopologyNode]
     /// Where things were written; never part of what the topology means (equality and hashing ignore it).
-    public var source: SourceMap
-
-    public init(
-        fleet: FleetName, ledger: LedgerSpec, chunkSize: Int64 = Defaults.standardChunkSize, stripes: Int? = nil,
-        defaults: Defaults = Defaults(), regions: [Region], zones: [Zone], racks: [Rack], nodes: [TopologyNode],
-        source: SourceMap = SourceMap()
-    ) {
-        self.fleet = fleet
-        self.ledger = ledger
-        self.chunkSize = chunkSize
-        self.stripes = stripes
-        self.defaults = defaults
-        self.regions = regions
-        self.zones = zones
-        self.racks = racks
-        self.nodes = nodes
-        self.source = source
-    }
+    public var source = SourceMap()
 
     // MARK: Resolved values
 
@@ -112,18 +95,9 @@ public struct Defaults: Sendable, Hashable {
     public static let standardChunkSize: Int64 = 1 << 20
 
     /// Each node's upload cap (its NIC), the bandwidth model's B (DESIGN §8).
-    public var uplink: Bandwidth
-    public var maxFanOut: FanOut
-    public var links: PerTier<Link>
-
-    public init(
-        uplink: Bandwidth = Bandwidth(bitsPerSecond: 10_000_000_000)!, maxFanOut: FanOut = FanOut(),
-        links: PerTier<Link> = Defaults.standardLinks
-    ) {
-        self.uplink = uplink
-        self.maxFanOut = maxFanOut
-        self.links = links
-    }
+    public var uplink = Bandwidth(bitsPerSecond: 10_000_000_000)!
+    public var maxFanOut = FanOut()
+    public var links = Defaults.standardLinks
 
     public static let standardLinks = PerTier(
         inRack: Link(bandwidth: Bandwidth(bitsPerSecond: 25_000_000_000)!, latency: Latency(nanoseconds: 20_000)!),
@@ -311,48 +285,20 @@ public struct TopologyNode: Sendable, Hashable {
     /// Overrides as written on the node; nil inherits from the rack and defaults.
     public var uplink: Bandwidth?
     public var maxFanOut: FanOutOverride?
-    public var duty: RelayDuty
+    public var duty = RelayDuty.normal
     /// Listed in `maintenance`: not required, and left out of every plan.
-    public var maintenance: Bool
-
-    public init(
-        id: NodeID, roles: RoleSet, address: HostPort, key: NodeKey, region: Int32, zone: Int32, rack: Int32,
-        uplink: Bandwidth? = nil, maxFanOut: FanOutOverride? = nil, duty: RelayDuty = .normal, maintenance: Bool = false
-    ) {
-        self.id = id
-        self.roles = roles
-        self.address = address
-        self.key = key
-        self.region = region
-        self.zone = zone
-        self.rack = rack
-        self.uplink = uplink
-        self.maxFanOut = maxFanOut
-        self.duty = duty
-        self.maintenance = maintenance
-    }
+    public var maintenance = false
 }
 
 public struct Region: Sendable, Hashable {
     public var name: String
     public var zones: Range<Int>
-
-    public init(name: String, zones: Range<Int>) {
-        self.name = name
-        self.zones = zones
-    }
 }
 
 public struct Zone: Sendable, Hashable {
     public var name: String
     public var region: Int
     public var racks: Range<Int>
-
-    public init(name: String, region: Int, racks: Range<Int>) {
-        self.name = name
-        self.region = region
-        self.racks = racks
-    }
 }
 
 public struct Rack: Sendable, Hashable {
@@ -365,38 +311,17 @@ public struct Rack: Sendable, Hashable {
     public var maxFanOut: FanOutOverride?
     /// The rack's own in-rack link (its top-of-rack switch), when it differs from the default.
     public var inRackLink: Link?
-
-    public init(
-        name: String, region: Int, zone: Int, nodes: Range<Int>, uplink: Bandwidth? = nil,
-        maxFanOut: FanOutOverride? = nil, inRackLink: Link? = nil
-    ) {
-        self.name = name
-        self.region = region
-        self.zone = zone
-        self.nodes = nodes
-        self.uplink = uplink
-        self.maxFanOut = maxFanOut
-        self.inRackLink = inRackLink
-    }
 }
 
 /// The ledger as the topology places it: the seed address nodes are told, and where it sits in the network.
 public struct LedgerSpec: Sendable, Hashable {
     public var address: HostPort
     /// Index of the region and zone the ledger sits in (it is in no rack).
-    public var region: Int
-    public var zone: Int
+    public var region = 0
+    public var zone = 0
     public var uplink: Bandwidth?
     /// The most children the ledger has over all stripe trees together.
     public var maxFanOut: Int?
-
-    public init(address: HostPort, region: Int = 0, zone: Int = 0, uplink: Bandwidth? = nil, maxFanOut: Int? = nil) {
-        self.address = address
-        self.region = region
-        self.zone = zone
-        self.uplink = uplink
-        self.maxFanOut = maxFanOut
-    }
 }
 
 /// Line numbers of what a topology file wrote, so that problems found after reading (such as an unreachable

@@ -71,10 +71,5 @@ public struct Exclusion: Sendable, Hashable, CustomStringConvertible {
     public var node: NodeID
     public var reason: Reason
 
-    public init(node: NodeID, reason: Reason) {
-        self.node = node
-        self.reason = reason
-    }
-
     public var description: String { "\(node) (\(reason.rawValue))" }
 }

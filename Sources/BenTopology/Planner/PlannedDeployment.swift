@@ -23,21 +23,6 @@ public struct PlannedDeployment: Sendable, Hashable {
     /// Things the operator should know, such as a requested k the constraints could not carry.
     public var notes: [String]
 
-    public init(
-        plan: Plan, topologyIndex: [Int32], excluded: [Exclusion], nominalFanOut: Int, streamRate: Bandwidth,
-        relayStripe: [Int8], capacity: [Int32], ledgerCapacity: Int, notes: [String]
-    ) {
-        self.plan = plan
-        self.topologyIndex = topologyIndex
-        self.excluded = excluded
-        self.nominalFanOut = nominalFanOut
-        self.streamRate = streamRate
-        self.relayStripe = relayStripe
-        self.capacity = capacity
-        self.ledgerCapacity = ledgerCapacity
-        self.notes = notes
-    }
-
     public var stripeCount: Int { plan.stripeCount }
 
     /// The ledger's children in stripe tree `s`, as plan node indexes.

@@ -50,13 +50,6 @@ public struct UnknownName: Sendable, Hashable, CustomStringConvertible {
     /// The known name closest to `name`; nil only when nothing of that kind exists.
     public var nearest: String?
 
-    public init(kind: Kind, name: String, field: String, nearest: String?) {
-        self.kind = kind
-        self.name = name
-        self.field = field
-        self.nearest = nearest
-    }
-
     /// `--roles: unknown role 'prox' (nearest: proxy)`.
     public var description: String {
         "\(field): unknown \(kind.rawValue) '\(name)'" + (nearest.map { " (nearest: \($0))" } ?? " (there are none)")
