@@ -135,10 +135,13 @@ import Testing
 
 @Suite struct PeerLinkTCPTests {
     static let header = FrameHeader(fleet: FleetName("demo")!, version: 3)
+    /// What these tests check is frames and closes, not budgets: on a machine running every suite at once, the
+    /// default 3 s connect and 10 s HELLO were missed by starvation.
+    static let patient = PeerLinkSettings(handshakeTimeout: .seconds(60), helloTimeout: .seconds(60), connectTimeout: .seconds(30))
 
     @Test func framesCrossARealTCPLinkBothWays() async throws {
         let logger = Logger(label: "test")
-        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: logger)
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, settings: Self.patient, logger: logger)
         let port = server.channel.localAddress!.port!
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -154,7 +157,7 @@ import Testing
                     }
                 }
             }
-            let (client, _) = try await PeerLink.connect(host: "127.0.0.1", port: port, target: "n2", logger: logger)
+            let (client, _) = try await PeerLink.connect(host: "127.0.0.1", port: port, target: "n2", settings: Self.patient, logger: logger)
             let reply = try await client.executeThenClose { frames, out in
                 try await out.write(.hello(Hello(header: Self.header, purpose: .push, node: "n1")))
                 var iterator = frames.makeAsyncIterator()
@@ -171,7 +174,7 @@ import Testing
     /// listener's inbound stream does (apple/swift-nio#2813).
     @Test func cancellingTheAcceptLoopClosesEveryLinkItAcceptedOrQueued() async throws {
         let logger = Logger(label: "test")
-        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: logger)
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, settings: Self.patient, logger: logger)
         let port = server.channel.localAddress!.port!
         let served = ManagedCounter()
         // The first link holds the accept loop until the test opens the gate, so the rest queue up inside the
@@ -218,7 +221,7 @@ import Testing
 
     @Test func randomBytesAtALiveListenerCloseThatLinkAndTheListenerKeepsServing() async throws {
         let logger = Logger(label: "test")
-        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, logger: logger)
+        let server = try await PeerLink.listen(host: "127.0.0.1", port: 0, settings: Self.patient, logger: logger)
         let port = server.channel.localAddress!.port!
         let closedWithError = ManagedCounter()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -247,7 +250,7 @@ import Testing
                 try? await raw.closeFuture.get()
             }
             // After all that, a well-behaved peer still gets an answer.
-            let (client, _) = try await PeerLink.connect(host: "127.0.0.1", port: port, target: "n2", logger: logger)
+            let (client, _) = try await PeerLink.connect(host: "127.0.0.1", port: port, target: "n2", settings: Self.patient, logger: logger)
             let reply = try await client.executeThenClose { frames, out in
                 try await out.write(.hello(Hello(header: Self.header, purpose: .push, node: "n1")))
                 var iterator = frames.makeAsyncIterator()
