@@ -1,9 +1,15 @@
 import BenTopology
 import HeapModule
 
-/// A BitTorrent-like swarm, chunk by chunk: each node links to a few random peers (the ledger seeds a few of
-/// them too), and each of its upload slots, when free, sends a random chunk it holds to a peer that neither holds
-/// nor is receiving it, at an equal share of its uplink. Topology-blind, like a tracker's peer list.
+/// A BitTorrent-like swarm, chunk by chunk (a chunk is a piece: a node offers it once it holds all of it).
+/// Topology-blind, like a tracker's peer list. Two schedulers:
+///
+/// - Idealised (`chokeInterval` 0): each node links to a few random peers (the ledger seeds a few of them too),
+///   and each of its upload slots, when free, sends a random chunk it holds to a peer that neither holds nor is
+///   receiving it, at once, at a fixed share of its uplink.
+/// - Choked, as aria2c does it (`SwarmEngine+Choke.swift`): each slot is bound to one unchoked peer; a node's
+///   busy slots share its uplink as TCP flows do; a slot whose peer wants nothing more is rebound, and what a
+///   node says on an idle connection waits for its event loop's next tick; choke rounds rebind every slot.
 ///
 /// Every chunk is its own pair of events (sent, arrived) on a `Heap`, so it is much slower than the tree engine:
 /// it is here to be compared with, on fleets up to about 10^5 nodes.
@@ -11,14 +17,24 @@ final class SwarmEngine {
     struct Event: Comparable {
         var time: Double
         var seq: UInt64
-        /// Arrival: node gets chunk; otherwise a slot of node is free.
-        var arrival: Bool
+        var kind: Kind
         var node: Int32
         var chunk: Int32
         var from: Int32
 
         static func < (x: Event, y: Event) -> Bool { (x.time, x.seq) < (y.time, y.seq) }
         static func == (x: Event, y: Event) -> Bool { x.seq == y.seq }
+    }
+
+    enum Kind: UInt8 {
+        /// `node` gets `chunk` from `from`.
+        case arrival
+        /// A slot of `node` is free (idealised), or slot `chunk` of `node` finished a send whose version is `from`.
+        case slotFree
+        /// `node` looks at its idle slots again (its tick after news, or a peer joining).
+        case wake
+        /// `node` runs a choke round.
+        case chokeRound
     }
 
     let fleet: SimFleet
@@ -31,6 +47,8 @@ final class SwarmEngine {
     let lastChunkSize: Double
     let slots: Int
     let compile: Double
+    let settings: Scenario.Swarm
+    var choke: ChokeState?
     var uplink: [Double]
     var deadAt: [Double]
     var rackOf: [Int32]
@@ -47,6 +65,8 @@ final class SwarmEngine {
     var done: [Double]
     var egress: [Int64]
     var heap = Heap<Event>()
+    /// Choke rounds in the heap (they go on only while something else is there).
+    var rounds = 0
     var sequence: UInt64 = 0
     var random: SimRandom
     var tierBytes = [Int64](repeating: 0, count: 4)
@@ -65,6 +85,7 @@ final class SwarmEngine {
         self.chunkSize = Double(chunkSize)
         lastChunkSize = Double(bundleSize - Int64(chunkCount - 1) * chunkSize)
         slots = settings.slots
+        self.settings = settings
         self.compile = compile
         uplink = zip(fleet.uplink, faults.uplinkFactor).map { $0 * $1 } + [fleet.ledgerUplink]
         deadAt = faults.deadAt + [.infinity]
@@ -82,7 +103,7 @@ final class SwarmEngine {
         // Random peer links, made two-way; the ledger seeds `peers` random nodes.
         var lists = [[Int32]](repeating: [], count: n)
         let fleetCount = fleet.nodeCount
-        for v in 0..<fleetCount {
+        for v in 0..<fleetCount where settings.chokeInterval == 0 {
             for _ in 0..<min(settings.peers, max(0, fleetCount - 1)) {
                 var w = random.below(fleetCount)
                 if w == v { w = (w + 1) % fleetCount }
@@ -92,9 +113,16 @@ final class SwarmEngine {
                 }
             }
         }
-        for w in random.sample((0..<Int32(fleetCount)).map { $0 }, settings.peers) {
-            lists[ledger].append(w)
-            lists[Int(w)].append(Int32(ledger))
+        if settings.chokeInterval == 0 {
+            for w in random.sample((0..<Int32(fleetCount)).map { $0 }, settings.peers) {
+                lists[ledger].append(w)
+                lists[Int(w)].append(Int32(ledger))
+            }
+        } else {
+            let (state, joined) = ChokeState.make(
+                n: n, ledger: ledger, slots: slots, chunks: chunkCount, chunkSize: Double(chunkSize), settings: settings, random: &random)
+            choke = state
+            lists = joined
         }
         peerStart = [0]
         peers = []
@@ -121,7 +149,7 @@ final class SwarmEngine {
 
     var stateBytes: Int {
         have.bytes + claimed.bytes + held.bytes + idleSlots.bytes + rotate.bytes + peers.count * 4 + peerStart.count * 4
-            + n * (8 * 5 + 12)
+            + n * (8 * 5 + 12) + (choke?.bytes ?? 0)
     }
 
     func cut(_ a: Int, _ b: Int, at t: Double) -> Bool {
@@ -129,17 +157,22 @@ final class SwarmEngine {
         return (zoneOf[a] == faults.partitionZone) != (zoneOf[b] == faults.partitionZone)
     }
 
-    func push(_ time: Double, arrival: Bool, node: Int, chunk: Int, from: Int) {
+    func push(_ time: Double, _ kind: Kind, node: Int, chunk: Int, from: Int) {
         sequence += 1
-        heap.insert(Event(time: time, seq: sequence, arrival: arrival, node: Int32(node), chunk: Int32(chunk), from: Int32(from)))
+        if kind == .chokeRound { rounds += 1 }
+        heap.insert(Event(time: time, seq: sequence, kind: kind, node: Int32(node), chunk: Int32(chunk), from: Int32(from)))
     }
 
     func run() {
+        if choke != nil {
+            runChoked()
+            return
+        }
         fillSlots(ledger, at: 0)
         while let e = heap.popMin() {
             events += 1
             let t = e.time
-            if e.arrival {
+            if e.kind == .arrival {
                 deliveries += 1
                 let v = Int(e.node)
                 let c = Int(e.chunk)
@@ -193,9 +226,9 @@ final class SwarmEngine {
                 let (tier, cap, latency) = fleet.link(
                     fromRack: rackOf[v], zone: zoneOf[v], region: regionOf[v], toRack: rackOf[w], zone: zoneOf[w], region: regionOf[w])
                 let finish = t + sz / min(cap, uplink[v] / Double(slots))
-                push(finish, arrival: false, node: v, chunk: c, from: v)
+                push(finish, .slotFree, node: v, chunk: c, from: v)
                 if finish <= deadAt[v] {
-                    push(finish + latency, arrival: true, node: w, chunk: c, from: v)
+                    push(finish + latency, .arrival, node: w, chunk: c, from: v)
                     egress[v] += Int64(sz)
                     tierBytes[tier.rawValue] += Int64(sz)
                 } else {

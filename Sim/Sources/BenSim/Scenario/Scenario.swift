@@ -78,14 +78,49 @@ public struct Scenario: Sendable {
         public init() {}
     }
 
-    /// The swarm strategy's knobs.
+    /// The swarm strategy's knobs. The defaults are aria2c's (the client the shaped-network benchmark runs):
+    /// `SwarmEngine` says what each one models.
     public struct Swarm: Sendable, Hashable {
-        /// Random peers each node connects to (links are two-way, so degrees average about twice this).
-        public var peers: Int = 8
-        /// Concurrent uploads per node; each gets an equal share of the uplink.
+        /// Peers each node connects to: aria2c's `--bt-max-peers` (55). With `chokeInterval` 0, random links
+        /// made two-way (degrees average about twice this); otherwise each node, as it joins, connects to up to
+        /// this many of the nodes that joined before it (a tracker's list) that have room.
+        public var peers: Int = 55
+        /// Concurrent uploads per node (unchoked peers): aria2c unchokes 3 peers by the rate they send at, plus
+        /// 1 optimistically.
         public var slots: Int = 4
+        /// Seconds between choke rounds (aria2c: 10 s), when each node picks whom it uploads to. 0 is the
+        /// idealised swarm: every free slot serves whichever peer lacks something, at once, at a fixed
+        /// 1 ÷ `slots` of the uplink.
+        public var chokeInterval: Double = 10
+        /// aria2c's event-loop period (1 s): what a node says on a connection with no traffic (a HAVE, an
+        /// UNCHOKE) goes out at its next tick. 0 says it at once.
+        public var tick: Double = 1
+        /// Leechers join in a seeded random order, evenly spread over this many seconds (a benchmark starting
+        /// one client after another); the seed is there from the start.
+        public var joinSpread: Double = 0
+        /// Bytes of whole pieces a downloader has asked one unchoked peer for at once (the one arriving
+        /// included), each chosen rarest first when asked for and committed to that peer until sent or the peer
+        /// chokes it. aria2c checks out the next piece once fewer blocks of the current one are missing than its
+        /// outstanding requests (6 of 16 KiB, doubling up to 256): two 1 MiB pieces. 0 or one piece asks for one
+        /// at a time.
+        public var pipeline: Double = 2_097_152
+        /// TCP's initial window, bytes (Linux: 10 segments of 1448): a send on a connection idle for longer
+        /// than the retransmission timeout (at least 200 ms) ramps up from it, doubling each round trip.
+        /// 0 sends at the full share at once.
+        public var initialWindow: Double = 14_480
 
         public init() {}
+
+        /// The idealised swarm of earlier versions: 8 random peers, no choking, no event loop.
+        public static var idealised: Swarm {
+            var s = Swarm()
+            s.peers = 8
+            s.chokeInterval = 0
+            s.tick = 0
+            s.initialWindow = 0
+            s.pipeline = 0
+            return s
+        }
     }
 
     /// The protocol engine's run: the real machines over a simulated network.

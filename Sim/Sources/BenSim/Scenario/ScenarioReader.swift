@@ -124,6 +124,12 @@ struct ScenarioFields {
         return v
     }
 
+    /// A size, or 0.
+    func sizeOrZero(_ name: String, example: String) throws(SimError) -> Double? {
+        if try text(name, example: example) == "0" { return 0 }
+        return try size(name, example: example).map(Double.init)
+    }
+
     func bandwidth(_ name: String) throws(SimError) -> Bandwidth? {
         guard let t = try text(name, example: "10Gbit") else { return nil }
         guard let v = Bandwidth(parsing: t) else {
@@ -198,9 +204,16 @@ struct ScenarioReader {
             scenario.brokerUplink = try b.bandwidth("uplink")
         }
         if let swarm = f.value("swarm") {
-            let s = try ScenarioFields(swarm, file: file, path: "swarm", allowed: ["peers", "slots"], what: "the swarm's settings")
-            scenario.swarm.peers = try s.integer("peers", in: 1...64, example: "8") ?? scenario.swarm.peers
+            let s = try ScenarioFields(
+                swarm, file: file, path: "swarm", allowed: ["peers", "slots", "choke_interval", "tick", "join_spread", "initial_window", "pipeline"], what: "the swarm's settings")
+            scenario.swarm.peers = try s.integer("peers", in: 1...200, example: "55") ?? scenario.swarm.peers
             scenario.swarm.slots = try s.integer("slots", in: 1...64, example: "4") ?? scenario.swarm.slots
+            scenario.swarm.chokeInterval = try s.duration("choke_interval", example: "10s") ?? scenario.swarm.chokeInterval
+            scenario.swarm.tick = try s.duration("tick", example: "1s") ?? scenario.swarm.tick
+            scenario.swarm.joinSpread = try s.duration("join_spread", example: "2s") ?? scenario.swarm.joinSpread
+            // Sizes that may be 0 (no slow start; one piece at a time).
+            scenario.swarm.initialWindow = try s.sizeOrZero("initial_window", example: "14480B") ?? scenario.swarm.initialWindow
+            scenario.swarm.pipeline = try s.sizeOrZero("pipeline", example: "1MiB") ?? scenario.swarm.pipeline
         }
         if let faults = f.value("faults") { scenario.faults = try readFaults(faults) }
         if let timing = f.value("timing") {
