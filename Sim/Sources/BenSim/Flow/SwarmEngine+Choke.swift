@@ -21,7 +21,10 @@ import BenTopology
 ///   rarest (fewest holders) of those the peer has, ties in the downloader's own random order (RarestPieceSelector
 ///   over a shuffled PieceStatMan); a piece asked of one peer is asked of no other (no end game). Two downloaders
 ///   may ask the seed for the same piece before either has it: that is where a real seed's extra egress goes.
-/// - Sharing: a node's busy slots share its uplink equally (TCP flows through one queue), each capped by its
+/// - Allowed fast (BEP 6): a peer v chokes may still ask v for pieces of the allowed fast set, one at a time per
+///   link; the set is one for the whole fleet (hosts of one subnet), so at the start every leecher asks the seed
+///   for the same few pieces.
+/// - Sharing: a node's busy slots and allowed fast sends share its uplink equally (TCP flows through one queue), each capped by its
 ///   link; shares change as sends start and end. A send on a connection idle for longer than TCP's
 ///   retransmission timeout ramps up from `initialWindow` (Linux restarts slow start after idle).
 struct ChokeState {
@@ -42,6 +45,8 @@ struct ChokeState {
     /// Chunks each slot's peer has asked for beyond the one on its way (-1: none), `depth` − 1 per slot.
     var ahead: [Int32]
     var depth: Int
+    /// The allowed fast set (one for the whole fleet, as for hosts of one subnet), as a bitmap like `have`.
+    var fast: [UInt64] = []
     /// Nodes holding each chunk (aria2c's piece counts from HAVE messages), and a salt for its per-client order.
     var holders: [Int32]
     var salt: UInt64
@@ -85,13 +90,25 @@ struct ChokeState {
         return (state, lists)
     }
 
-    var bytes: Int { joinAt.count * (8 * 5 + 4) + slotPeer.count * (4 * 4 + 1 + 16) + gotFrom.count * 8 }
+    var bytes: Int { joinAt.count * (8 * 5 + 4) + slotTo.count * (4 * 4 + 1 + 16) + slotPeer.count * 4 + gotFrom.count * 8 + fast.count * 8 }
 }
 
 extension SwarmEngine {
     func runChoked() {
         guard var s = choke else { return }
         s.gotFrom = [Int64](repeating: 0, count: peers.count)
+        // Transfers: each node's slots (n × slots), then one per link for allowed fast pieces (n × slots + i).
+        let links = peers.count
+        s.slotTo += [Int32](repeating: -1, count: links)
+        s.slotChunk += [Int32](repeating: -1, count: links)
+        s.slotState += [ChokeState.SlotState](repeating: .idle, count: links)
+        s.slotVersion += [Int32](repeating: 0, count: links)
+        s.slotRemaining += [Double](repeating: 0, count: links)
+        s.slotRate += [Double](repeating: 0, count: links)
+        s.lastPeer += [Int32](repeating: -1, count: links)
+        s.lastEnd += [Double](repeating: -.infinity, count: links)
+        s.fast = [UInt64](repeating: 0, count: words)
+        for c in random.sample((0..<Int32(chunkCount)).map { $0 }, settings.allowedFast) { s.fast[Int(c) >> 6] |= 1 << UInt64(c & 63) }
         for v in 0..<ledger {
             s.joinAt[v] += 4 * ledgerLatency(v)
         }
@@ -125,6 +142,13 @@ extension SwarmEngine {
             }
         }
     }
+
+    /// The transfer `k` of v: its slots first, then its links' allowed fast sends.
+    func xfer(_ v: Int, _ k: Int) -> Int {
+        k < slots ? v * slots + k : n * slots + Int(peerStart[v]) + k - slots
+    }
+
+    func transfers(_ v: Int) -> Int { slots + Int(peerStart[v + 1] - peerStart[v]) }
 
     func ledgerLatency(_ v: Int) -> Double {
         fleet.link(fromRack: -1, zone: zoneOf[ledger], region: regionOf[ledger], toRack: rackOf[v], zone: zoneOf[v], region: regionOf[v]).2
@@ -177,8 +201,13 @@ extension SwarmEngine {
         wake(v, at: nextTick(v, after: t))
         // Peers holding a slot idle for v: v may have lost interest in them (its NOT_INTERESTED) or can ask for
         // what it no longer gets elsewhere; it says so on those idle connections at its next tick.
+        let lacksFast = (0..<words).contains { choke!.fast[$0] & ~have[v * words + $0] & ~claimed[v * words + $0] != 0 }
         for i in Int(peerStart[v])..<Int(peerStart[v + 1]) {
             let u = Int(peers[i])
+            if lacksFast {
+                wake(u, at: nextTick(v, after: t))
+                continue
+            }
             for slot in 0..<slots where choke!.slotPeer[u * slots + slot] == Int32(v) && choke!.slotState[u * slots + slot] == .idle {
                 wake(u, at: nextTick(v, after: t))
                 break
@@ -188,7 +217,7 @@ extension SwarmEngine {
 
     /// A pending send starts, or a send ends; `version` tells a stale finish (the share changed) from the last.
     func slotEvent(_ v: Int, slot: Int, version: Int32, at t: Double) {
-        let j = v * slots + slot
+        let j = xfer(v, slot)
         guard choke!.slotVersion[j] == version else { return }
         switch choke!.slotState[j] {
         case .idle: return
@@ -231,8 +260,8 @@ extension SwarmEngine {
         choke!.lastShare[v] = t
         choke!.busy[v] += delta
         let busy = max(1, Int(choke!.busy[v]))
-        for slot in 0..<slots {
-            let j = v * slots + slot
+        for slot in 0..<transfers(v) {
+            let j = xfer(v, slot)
             guard choke!.slotState[j] == .sending else { continue }
             choke!.slotRemaining[j] = max(0, choke!.slotRemaining[j] - choke!.slotRate[j] * elapsed)
             let cap = linkTo(v, Int(choke!.slotTo[j])).1
@@ -244,7 +273,7 @@ extension SwarmEngine {
 
     /// Claims chunk c for w on slot `slot` of v and starts the send at `start`.
     func begin(_ v: Int, slot: Int, to w: Int, chunk c: Int, start: Double) {
-        let j = v * slots + slot
+        let j = xfer(v, slot)
         claimed[w * words + c >> 6] |= 1 << UInt64(c & 63)
         choke!.slotTo[j] = Int32(w)
         choke!.slotChunk[j] = Int32(c)
@@ -258,7 +287,7 @@ extension SwarmEngine {
             at += slowStartDelay(size(c), rate: uplink[v] / Double(slots), rtt: rtt)
         }
         push(at, .slotFree, node: v, chunk: slot, from: Int(choke!.slotVersion[j]))
-        topUp(v, slot: slot, for: w)
+        if slot < slots { topUp(v, slot: slot, for: w) }
     }
 
     /// What slow start from the initial window costs a send of `bytes` at `rate` over `rtt`: its time less
@@ -297,6 +326,14 @@ extension SwarmEngine {
                 continue
             }
             rebind(v, slot: slot, to: interestedPeer(v, at: t), at: t)
+        }
+        // Peers v chokes ask it for allowed fast pieces it holds, one at a time each, a round trip after hearing.
+        guard settings.allowedFast > 0 else { return }
+        for i in Int(peerStart[v])..<Int(peerStart[v + 1]) {
+            let w = Int(peers[i])
+            let k = slots + i - Int(peerStart[v])
+            guard choke!.slotState[xfer(v, k)] == .idle, usable(v, w, at: t), !isBound(v, w), let c = request(v, w, fastOnly: true) else { continue }
+            begin(v, slot: k, to: w, chunk: c, start: t + 2 * linkTo(v, w).2)
         }
     }
 
@@ -340,11 +377,12 @@ extension SwarmEngine {
 
     /// What w asks v for: of the chunks v holds that w lacks and has not asked anyone for, the one fewest nodes
     /// hold (aria2c's rarest first), ties in w's own random order.
-    func request(_ v: Int, _ w: Int) -> Int? {
+    func request(_ v: Int, _ w: Int, fastOnly: Bool = false) -> Int? {
         var best: Int?
         var bestKey = (Int32.max, UInt64.max)
         for word in 0..<words {
             var bits = have[v * words + word] & ~have[w * words + word] & ~claimed[w * words + word]
+            if fastOnly { bits &= choke!.fast[word] }
             while bits != 0 {
                 let c = word * 64 + bits.trailingZeroBitCount
                 bits &= bits - 1

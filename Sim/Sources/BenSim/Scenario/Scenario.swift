@@ -108,6 +108,11 @@ public struct Scenario: Sendable {
         /// than the retransmission timeout (at least 200 ms) ramps up from it, doubling each round trip.
         /// 0 sends at the full share at once.
         public var initialWindow: Double = 14_480
+        /// Pieces a choked downloader may still ask any peer for (BEP 6's allowed fast set; aria2c: 10). aria2c
+        /// derives the set from the downloader's IPv4 address masked to /16 (/24 for class C) and the torrent,
+        /// so every host of one such subnet, as the benchmark's 10.77.0.0/16, gets the same set, and every one of
+        /// them asks the seed for the same pieces at once. 0: none.
+        public var allowedFast: Int = 10
 
         public init() {}
 
@@ -119,6 +124,7 @@ public struct Scenario: Sendable {
             s.tick = 0
             s.initialWindow = 0
             s.pipeline = 0
+            s.allowedFast = 0
             return s
         }
     }

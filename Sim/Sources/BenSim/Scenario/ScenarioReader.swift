@@ -205,7 +205,7 @@ struct ScenarioReader {
         }
         if let swarm = f.value("swarm") {
             let s = try ScenarioFields(
-                swarm, file: file, path: "swarm", allowed: ["peers", "slots", "choke_interval", "tick", "join_spread", "initial_window", "pipeline"], what: "the swarm's settings")
+                swarm, file: file, path: "swarm", allowed: ["peers", "slots", "choke_interval", "tick", "join_spread", "initial_window", "pipeline", "allowed_fast"], what: "the swarm's settings")
             scenario.swarm.peers = try s.integer("peers", in: 1...200, example: "55") ?? scenario.swarm.peers
             scenario.swarm.slots = try s.integer("slots", in: 1...64, example: "4") ?? scenario.swarm.slots
             scenario.swarm.chokeInterval = try s.duration("choke_interval", example: "10s") ?? scenario.swarm.chokeInterval
@@ -214,6 +214,7 @@ struct ScenarioReader {
             // Sizes that may be 0 (no slow start; one piece at a time).
             scenario.swarm.initialWindow = try s.sizeOrZero("initial_window", example: "14480B") ?? scenario.swarm.initialWindow
             scenario.swarm.pipeline = try s.sizeOrZero("pipeline", example: "1MiB") ?? scenario.swarm.pipeline
+            scenario.swarm.allowedFast = try s.integer("allowed_fast", in: 0...1024, example: "10") ?? scenario.swarm.allowedFast
         }
         if let faults = f.value("faults") { scenario.faults = try readFaults(faults) }
         if let timing = f.value("timing") {
