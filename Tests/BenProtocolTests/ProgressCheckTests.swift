@@ -86,8 +86,9 @@ import Testing
     }
 
     /// A check that fires seconds after it was due means this node itself was not running: bytes its parent sent
-    /// meanwhile wait unread in its socket, so that check judges nothing. The next, on time, judges again: a parent
-    /// heard from is kept, a parent still silent is left.
+    /// meanwhile wait unread in its socket, so that check judges nothing. The checks after it, on time, judge again
+    /// with the starvation (4 s late, less a second a check) counted twice: a parent heard from is kept, a parent
+    /// still silent is left once its silence passes 4 s plus twice what is left of it.
     @Test(arguments: [true, false])
     func aLateCheckDoesNotJudgeTheSilenceOfAStarvedNode(parentSentMeanwhile: Bool) {
         var agent = receivingLeaf()
@@ -96,7 +97,21 @@ import Testing
         #expect(!Self.fetches(late), "starved for 5 s, silence is not judged: \(late)")
         if parentSentMeanwhile { _ = agent.onLinkBytes([parentLink: 600 << 10], now: fleet.now + .milliseconds(6_200)) }
         let next = agent.onTimer(.progressCheck(version), now: fleet.now + .seconds(7))
-        #expect(Self.fetches(next) == !parentSentMeanwhile, "\(next)")
+        #expect(!Self.fetches(next), "7 s of silence against 4 + 2 × 3 s: \(next)")
+        let after = agent.onTimer(.progressCheck(version), now: fleet.now + .seconds(8))
+        #expect(Self.fetches(after) == !parentSentMeanwhile, "8 s of silence against 4 + 2 × 2 s: \(after)")
+    }
+
+    /// Checks that each run half a second late show a busy machine: a silent parent gets twice that longer (5 s
+    /// instead of 4) before its stripe counts as stalled.
+    @Test func aStarvedNodeWaitsLongerForASilentParent() {
+        var agent = receivingLeaf()
+        for step in 1...3 {
+            let now = fleet.now + .milliseconds(1_500 * step)
+            #expect(!Self.fetches(agent.onTimer(.progressCheck(version), now: now)), "at \(1.5 * Double(step)) s")
+        }
+        let stalled = agent.onTimer(.progressCheck(version), now: fleet.now + .seconds(6))
+        #expect(Self.fetches(stalled), "\(stalled)")
     }
 
     /// The relay side: n1 with its child n2 streaming.

@@ -106,6 +106,9 @@ struct Deployment: Sendable {
     /// When the progress check last ran, and whether it let the one before it go unjudged (it ran late).
     var lastProgressCheck: Timestamp?
     var skippedLateCheck = false
+    /// How late this node's progress checks have lately run (the largest recent lateness, less one interval per
+    /// check since): how starved this node, and on a shared machine its peers, are. Stalls wait twice that longer.
+    var starvation: Duration = .zero
     /// The largest chunk of the bundle, from the manifest (for the stripe rate's chunk time).
     var chunkBytes: Int64 = 0
     var acks = AckBook()
@@ -196,6 +199,21 @@ struct Deployment: Sendable {
     func missing(inStripe s: Int) -> [Int] {
         guard let keys = chunkKeys else { return [] }
         return (0..<keys.count).filter { $0 % stripeCount == s && !have.contains($0) }
+    }
+
+    /// Whether chunk `index` is about to arrive here, so a puller asking for it is kept waiting rather than sent on:
+    /// this node still receives, and its stripe's newest chunk here is at most `within` of that stripe's chunks
+    /// before it. A node far behind in that stripe (below the same slow relay as the puller, say) answers `lacking`
+    /// at once.
+    func expectsSoon(_ index: Int, within: Int) -> Bool {
+        guard phase == .receiving, let keys = chunkKeys, index >= 0, index < keys.count else { return false }
+        var newest = index % stripeCount - stripeCount
+        var i = index % stripeCount
+        while i < keys.count {
+            if have.contains(i) { newest = i }
+            i += stripeCount
+        }
+        return index <= newest + within * stripeCount
     }
 
     /// Indexes still wanted from some pull link.

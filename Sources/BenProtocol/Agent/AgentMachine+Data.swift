@@ -143,7 +143,7 @@ extension AgentMachine {
             let actions = lift(
                 d.serving.onWant(
                     link, entries: entries, have: d.have, chunkKeys: d.chunkKeys, manifest: d.announcement.manifest,
-                    receiving: d.phase == .receiving))
+                    expected: { [d, window = settings.sendWindow] in d.expectsSoon($0, within: window) }))
             deployment = d
             return actions
         }

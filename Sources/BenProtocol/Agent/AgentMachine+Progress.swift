@@ -16,13 +16,15 @@ extension AgentMachine {
         return []
     }
 
-    /// How long a stripe may go without a word from any link feeding it before it counts as stalled.
+    /// How long a stripe may go without a word from any link feeding it before it counts as stalled: four chunk
+    /// times at the plan's rate, at least `stallFloor`, and twice this node's recent starvation more (a machine
+    /// too busy to run this node's timers on time is too busy to run its parents' sends on time).
     func stallAfter(_ d: Deployment, stripe s: Int) -> Duration {
         guard let rate = d.subtrees[s]?.stripeRate ?? d.subtrees.values.first?.stripeRate, rate > 0, d.chunkBytes > 0 else {
-            return settings.stallFloor
+            return settings.stallFloor + d.starvation * 2
         }
         let chunkTime = Duration.milliseconds(d.chunkBytes * 1000 / rate)
-        return max(settings.stallFloor, chunkTime * settings.stallChunkTimes)
+        return max(settings.stallFloor, chunkTime * settings.stallChunkTimes) + d.starvation * 2
     }
 
     /// Finds stripes that stopped: chunks missing and nothing heard from any link feeding them for longer than

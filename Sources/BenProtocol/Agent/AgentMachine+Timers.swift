@@ -33,6 +33,8 @@ extension AgentMachine {
             // its links sent meanwhile may still wait unread in its sockets, so their silence is not judged this
             // time. Never twice in a row, so a node that is always late still finds a parent that really stopped.
             let late = d.lastProgressCheck.map { now - $0 > settings.progressCheckEvery * 2 } ?? false
+            let lateness = d.lastProgressCheck.map { max(.zero, now - $0 - settings.progressCheckEvery) } ?? .zero
+            deployment!.starvation = max(lateness, d.starvation - settings.progressCheckEvery)
             deployment!.lastProgressCheck = now
             if late && !d.skippedLateCheck {
                 deployment!.skippedLateCheck = true

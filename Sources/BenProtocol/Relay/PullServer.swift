@@ -4,10 +4,11 @@ import NIOCore
 /// Serves chunks to nodes that pull them (orphans, and nodes refetching what a relay could not deliver): the
 /// ledger from its store, agents from theirs. Each pulling link has its own window, as child links do.
 ///
-/// A holder that is itself still receiving the version keeps a want for a chunk it lacks and serves it when the
-/// chunk arrives (issue 12: recovery goes to peers before the ledger). Answering `lacking` at once sent every
-/// puller on a busy fleet, where no backup held anything yet, straight to the ledger's store. A holder that never
-/// gets the chunk stays silent on the link, and the puller's stall check moves on to the next holder.
+/// A holder that is itself still receiving the version, and close behind the wanted chunk in its stripe, keeps a
+/// want for a chunk it lacks and serves it when the chunk arrives (issue 12: recovery goes to peers before the
+/// ledger). Answering `lacking` at once sent every puller on a busy fleet, where no backup held anything yet,
+/// straight to the ledger's store. A holder that never gets the chunk stays silent on the link, and the puller's
+/// stall check moves on to the next holder.
 struct PullServer: Sendable, Hashable {
     struct Serve: Sendable, Hashable {
         var peer: NodeID
@@ -35,9 +36,9 @@ struct PullServer: Sendable, Hashable {
     var openLinks: [LinkID] { links.keys.sorted() }
 
     /// A puller asked for chunks (or the manifest). What is held is queued; what is not is kept until it arrives
-    /// when `receiving` (this holder will get every chunk), and otherwise answered `lacking`.
+    /// when `expected` says it soon will, and otherwise answered `lacking`.
     mutating func onWant(
-        _ link: LinkID, entries: [NackEntry], have: ChunkSet, chunkKeys: [Key]?, manifest: Key, receiving: Bool = false
+        _ link: LinkID, entries: [NackEntry], have: ChunkSet, chunkKeys: [Key]?, manifest: Key, expected: (Int) -> Bool = { _ in false }
     ) -> [RelayAction] {
         guard var serve = links[link] else { return [] }
         var actions: [RelayAction] = []
@@ -51,7 +52,7 @@ struct PullServer: Sendable, Hashable {
                 }
             } else if have.contains(Int(entry.index)) {
                 serve.queue.append(Int32(entry.index))
-            } else if receiving, chunkKeys.map({ Int(entry.index) < $0.count }) ?? false {
+            } else if expected(Int(entry.index)) {
                 serve.awaited.insert(Int32(entry.index))
             } else {
                 lacking.append(NackEntry(index: entry.index, code: .lacking))
