@@ -104,6 +104,7 @@ def main():
         raise SystemExit(__doc__)
     sim, result = sys.argv[1], json.load(open(sys.argv[2]))
     work = sys.argv[3] if len(sys.argv) > 3 else tempfile.mkdtemp(prefix="ben-shaped-sim.")
+    os.makedirs(work, exist_ok=True)
     print(f"ben-sim against the shaped network ({sys.argv[2]}): median time to all nodes, simulated / measured; "
           f"uplinks R × 1448/1514, peer links {LATENCY} one way; CPU = own + kernel share of the cores; CPU-bound at "
           f">= {CPU_BOUND:g}, measured or at the simulated pace")
