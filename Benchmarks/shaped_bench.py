@@ -35,6 +35,9 @@ Environment:
   BEN_SHAPED_QUIET    seconds to wait, before each run, for the machine to be at most 30 % busy (default 0: no wait)
   BEN_SHAPED_AGENT_ARGS  extra arguments for every ben-agent, space-separated (e.g. "--log-level debug" to see why a
                       run stalled)
+  BEN_SHAPED_DECLARE_SLOW  1: in /4 configurations the topology file gives the slowed relay its real uplink (R/4),
+                      as an operator who knows it would, so the ledger's planner places it; default 0 (the planner
+                      does not know, and the relay's hand-offs must cope)
   BEN_SHAPED_STATIC_ARP  1 (default): permanent neighbour entries on every host, so no ARP exchange queues behind
                       (or is dropped by) a saturated tbf; 0 leaves ARP to the kernel
 
@@ -78,6 +81,7 @@ PHRASES = {  # Ben's log texts (BenProtocol PeerReport, PeerFrameCodec, BenAgent
 }
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 AGENT_ARGS = os.environ.get("BEN_SHAPED_AGENT_ARGS", "").split()
+DECLARE_SLOW = os.environ.get("BEN_SHAPED_DECLARE_SLOW") == "1"
 HEADER = 14 + 20 + 32  # Ethernet, IPv4, TCP with timestamps: what a veth counts per packet beside the payload
 
 
@@ -386,6 +390,12 @@ class Ben:
         key = open(f"{self.bundle}/manifest.key").read().split()[0]
         manifest = json.load(open(f"{self.bundle}/objects/{key[:2]}/{key}"))
         self.size = sum(a["size"] for a in manifest["artifacts"])
+
+    def declare_uplink(self, node, mbit):
+        """Gives `node` its own uplink in the topology file (what an operator who knows a host is slow writes)."""
+        line = next(l for l in self.topology_yaml.split("\n") if l.strip().startswith(f"- {{id: {node},"))
+        self.topology_yaml = self.topology_yaml.replace(line, line[:-1] + f", uplink: {mbit:g}Mbit}}")
+        open(f"{self.work}/topology.yaml", "w").write(self.topology_yaml)
 
     def slow_relay(self):
         """The node with the most nodes below it in any stripe tree of the plan the ledger will make for v1."""
@@ -918,6 +928,10 @@ def main():
                 rates[relay] = cfg["mbit"] / 4
                 extra = {"slow_relay": relay, "nodes_below": below(plan, relay)}
                 say(f"  {relay} ({below(plan, relay)} nodes below it in the plan) uploads at {rates[relay]:g} Mbit/s")
+                if DECLARE_SLOW:
+                    ben.declare_uplink(relay, rates[relay])
+                    extra["declared_uplink"] = True
+                    say(f"  the topology file gives {relay} its real uplink, so the ledger plans around it")
             net.shape(rates)
             swarm = None
             if "swarm" in systems:
