@@ -32,8 +32,8 @@ extension AgentMachine {
             // A check that fires well after it was due means this node was not running (a starved machine): what
             // its links sent meanwhile may still wait unread in its sockets, so their silence is not judged this
             // time. Never twice in a row, so a node that is always late still finds a parent that really stopped.
-            let late = d.lastProgressCheck.map { now - $0 > settings.progressCheckEvery * 2 } ?? false
             let lateness = d.lastProgressCheck.map { max(.zero, now - $0 - settings.progressCheckEvery) } ?? .zero
+            let late = lateness > settings.progressCheckEvery
             deployment!.starvation = max(lateness, d.starvation - settings.progressCheckEvery)
             deployment!.lastProgressCheck = now
             if late && !d.skippedLateCheck {

@@ -177,26 +177,20 @@ extension SwarmEngine {
     }
 
     func arrive(_ v: Int, chunk c: Int, from: Int, at t: Double) {
-        deliveries += 1
-        guard t < deadAt[v], !cut(from, v, at: t) else {
-            claimed[v * words + c >> 6] &= ~(1 << UInt64(c & 63))
+        switch land(v, chunk: c, from: from, at: t) {
+        case .lost:
             if t < deadAt[v] { for i in Int(peerStart[v])..<Int(peerStart[v + 1]) { wake(Int(peers[i]), at: t) } }
             return
-        }
-        let bit: UInt64 = 1 << UInt64(c & 63)
-        if have[v * words + c >> 6] & bit != 0 {
-            duplicatedBytes += Int64(size(c))
+        case .duplicate:
             return
+        case .new:
+            break
         }
-        have[v * words + c >> 6] |= bit
-        held[v] += 1
         choke!.holders[c] += 1
-        receivedBytes += Int64(size(c))
         for i in Int(peerStart[v])..<Int(peerStart[v + 1]) where Int(peers[i]) == from {
             choke!.gotFrom[i] += Int64(size(c))
             break
         }
-        if held[v] == Int32(chunkCount) && v < ledger { done[v] = t + compile }
         // The HAVE reaches peers on idle connections at v's next tick; then they may ask for it.
         wake(v, at: nextTick(v, after: t))
         // Peers holding a slot idle for v: v may have lost interest in them (its NOT_INTERESTED) or can ask for

@@ -152,6 +152,30 @@ final class SwarmEngine {
             + n * (8 * 5 + 12) + (choke?.bytes ?? 0)
     }
 
+    /// What became of a chunk that reached `v` from `from` at `t`.
+    enum Landing { case lost, duplicate, new }
+
+    /// Counts a chunk reaching `v`: lost (`v` is dead or the link was cut; the claim on it is released, so another
+    /// peer may send it), a duplicate, or new (now held, and `v` done once it holds every chunk). Both swarm models
+    /// land chunks through here.
+    func land(_ v: Int, chunk c: Int, from: Int, at t: Double) -> Landing {
+        deliveries += 1
+        let bit: UInt64 = 1 << UInt64(c & 63)
+        guard t < deadAt[v], !cut(from, v, at: t) else {
+            claimed[v * words + c >> 6] &= ~bit
+            return .lost
+        }
+        if have[v * words + c >> 6] & bit != 0 {
+            duplicatedBytes += Int64(size(c))
+            return .duplicate
+        }
+        have[v * words + c >> 6] |= bit
+        held[v] += 1
+        receivedBytes += Int64(size(c))
+        if held[v] == Int32(chunkCount) && v < ledger { done[v] = t + compile }
+        return .new
+    }
+
     func cut(_ a: Int, _ b: Int, at t: Double) -> Bool {
         guard faults.partitionZone >= 0, t >= faults.partitionAt else { return false }
         return (zoneOf[a] == faults.partitionZone) != (zoneOf[b] == faults.partitionZone)
@@ -173,28 +197,19 @@ final class SwarmEngine {
             events += 1
             let t = e.time
             if e.kind == .arrival {
-                deliveries += 1
                 let v = Int(e.node)
-                let c = Int(e.chunk)
-                guard t < deadAt[v], !cut(Int(e.from), v, at: t) else {
-                    claimed[v * words + c >> 6] &= ~(1 << UInt64(c & 63))
+                switch land(v, chunk: Int(e.chunk), from: Int(e.from), at: t) {
+                case .lost:
                     // Someone else may send it now.
                     if t < deadAt[v] {
                         for i in Int(peerStart[v])..<Int(peerStart[v + 1]) where idleSlots[Int(peers[i])] > 0 { fillSlots(Int(peers[i]), at: t) }
                     }
-                    continue
+                case .duplicate:
+                    break
+                case .new:
+                    // Only this node has something new to offer; what its peers lack only shrank.
+                    fillSlots(v, at: t)
                 }
-                let bit: UInt64 = 1 << UInt64(c & 63)
-                if have[v * words + c >> 6] & bit != 0 {
-                    duplicatedBytes += Int64(size(c))
-                    continue
-                }
-                have[v * words + c >> 6] |= bit
-                held[v] += 1
-                receivedBytes += Int64(size(c))
-                if held[v] == Int32(chunkCount) && v < ledger { done[v] = t + compile }
-                // Only this node has something new to offer; what its peers lack only shrank.
-                fillSlots(v, at: t)
             } else {
                 let v = Int(e.node)
                 idleSlots[v] += 1
